@@ -1,0 +1,70 @@
+#!/usr/bin/env node
+import { Command, Option } from 'commander';
+import { checkCommand } from './check.js';
+import { queueCommand } from './queue.js';
+import { sendCommand } from './send.js';
+import { startCommand } from './start.js';
+import { trustCommand } from './trust.js';
+
+const program = new Command()
+  .name('annunciator')
+  .description('Alarm gateway: bare plaintext SMTP from PLCs in, authenticated TLS relay out.')
+  .addOption(new Option('-c, --config <file>', 'configuration file').env('ANNUNCIATOR_CONFIG').default('config/annunciator.yaml'))
+  .showHelpAfterError();
+
+program.command('start').description('run the gateway').action(() => startCommand(program.opts<{ config: string }>().config));
+
+program
+  .command('check')
+  .description('validate the configuration; exits non-zero naming file, key and problem')
+  .action(() => {
+    process.exitCode = checkCommand(program.opts<{ config: string }>().config);
+  });
+
+program
+  .command('send')
+  .description('read a message on standard input and queue it, like sendmail')
+  .argument('[recipients...]', 'envelope recipients (default: the relay.recipients of the configuration)')
+  .option('-f, --from <address>', 'envelope sender')
+  .action(async (recipients: string[], opts: { from?: string }) => {
+    process.exitCode = await sendCommand(program.opts<{ config: string }>().config, recipients, opts.from);
+  });
+
+const queue = program.command('queue').description('list and manage the outbox');
+queue
+  .command('list', { isDefault: true })
+  .description('pending and failed entries with age, attempts and last error')
+  .option('--all', 'include sent entries')
+  .option('--json', 'print JSON')
+  .action((opts: { all?: boolean; json?: boolean }) => {
+    process.exitCode = queueCommand(program.opts<{ config: string }>().config, { action: 'list', ...opts });
+  });
+queue
+  .command('retry')
+  .description('make entries due now (all pending and failed ones with --all)')
+  .argument('[ids...]')
+  .option('--all', 'every pending and failed entry')
+  .action((ids: string[], opts: { all?: boolean }) => {
+    process.exitCode = queueCommand(program.opts<{ config: string }>().config, { action: 'retry', ids, all: opts.all });
+  });
+queue
+  .command('delete')
+  .description('remove entries from the outbox')
+  .argument('<ids...>')
+  .action((ids: string[]) => {
+    process.exitCode = queueCommand(program.opts<{ config: string }>().config, { action: 'delete', ids });
+  });
+
+program
+  .command('trust')
+  .description("show an upstream's certificate chain and fingerprint; with --accept, pin it for an account")
+  .argument('<host:port>')
+  .option('--starttls', 'speak SMTP and upgrade with STARTTLS (port 587) instead of implicit TLS')
+  .option('--accept', 'pin the certificate in the configuration')
+  .option('--account <name>', 'the account to pin it for (with --accept)')
+  .option('--timeout <ms>', 'connection timeout', '10000')
+  .action(async (target: string, opts: { starttls?: boolean; accept?: boolean; account?: string; timeout: string }) => {
+    process.exitCode = await trustCommand(program.opts<{ config: string }>().config, target, { ...opts, timeout: Number(opts.timeout) });
+  });
+
+await program.parseAsync(process.argv);

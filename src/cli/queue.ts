@@ -1,0 +1,74 @@
+import { ConfigError, loadConfig } from '../config/load.js';
+import { formatDuration } from '../config/units.js';
+import { SqliteStore } from '../store/sqlite-store.js';
+import type { OutboxStatus } from '../store/store.js';
+
+export type QueueAction = { action: 'list'; all?: boolean; json?: boolean } | { action: 'retry'; ids: string[]; all?: boolean } | { action: 'delete'; ids: string[] };
+
+export function queueCommand(configFile: string, request: QueueAction): number {
+  let config;
+  try {
+    config = loadConfig(configFile);
+  } catch (error) {
+    if (error instanceof ConfigError) {
+      process.stderr.write(`${error.message}\n`);
+      return 1;
+    }
+    throw error;
+  }
+  const store = SqliteStore.open(config.gateway.dataDir);
+  try {
+    const now = Date.now();
+    switch (request.action) {
+      case 'list': {
+        const statuses: OutboxStatus[] = request.all ? ['pending', 'sending', 'failed', 'sent'] : ['pending', 'sending', 'failed'];
+        const entries = store.listOutbox(statuses);
+        if (request.json) {
+          process.stdout.write(`${JSON.stringify(entries, null, 2)}\n`);
+          return 0;
+        }
+        if (entries.length === 0) {
+          process.stdout.write('outbox is empty\n');
+          return 0;
+        }
+        const rows = entries.map((e) => [
+          e.id,
+          e.status,
+          formatDuration(now - e.createdAt),
+          String(e.attempts),
+          e.status === 'pending' ? (e.nextAttemptAt <= now ? 'now' : `in ${formatDuration(e.nextAttemptAt - now)}`) : '-',
+          e.recipients.join(','),
+          e.lastError ?? '',
+        ]);
+        printTable(['ID', 'STATUS', 'AGE', 'TRIES', 'NEXT', 'RECIPIENTS', 'LAST ERROR'], rows);
+        return 0;
+      }
+      case 'retry': {
+        if (!request.all && request.ids.length === 0) {
+          process.stderr.write('annunciator queue retry: name entry ids or use --all\n');
+          return 64;
+        }
+        const changed = store.retryNow(request.all ? 'all' : request.ids, now);
+        process.stdout.write(`${changed} entr${changed === 1 ? 'y' : 'ies'} due now\n`);
+        return request.all || changed === request.ids.length ? 0 : 1;
+      }
+      case 'delete': {
+        const removed = store.deleteOutbox(request.ids);
+        process.stdout.write(`${removed} entr${removed === 1 ? 'y' : 'ies'} deleted\n`);
+        return removed === request.ids.length ? 0 : 1;
+      }
+    }
+  } finally {
+    store.close();
+  }
+}
+
+function printTable(header: string[], rows: string[][]): void {
+  const widths = header.map((h, i) => Math.min(60, Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length))));
+  const line = (cells: string[]) =>
+    cells
+      .map((c, i) => (i === cells.length - 1 ? c : c.slice(0, widths[i]).padEnd(widths[i] ?? 0)))
+      .join('  ')
+      .trimEnd();
+  process.stdout.write(`${[line(header), ...rows.map(line)].join('\n')}\n`);
+}

@@ -1,0 +1,53 @@
+import { readFileSync } from 'node:fs';
+import { ConfigError, loadConfig } from '../config/load.js';
+import { newId } from '../store/ids.js';
+import { SqliteStore } from '../store/sqlite-store.js';
+
+/**
+ * Queues a message from standard input straight into the store's inbox, like the
+ * sendmail command of a Postfix box: it works whether or not the gateway is running,
+ * and the gateway picks it up within its poll interval.
+ */
+export async function sendCommand(configFile: string, recipients: string[], from: string | undefined): Promise<number> {
+  let config;
+  try {
+    config = loadConfig(configFile);
+  } catch (error) {
+    if (error instanceof ConfigError) {
+      process.stderr.write(`${error.message}\n`);
+      return 1;
+    }
+    throw error;
+  }
+  const rcptTo = recipients.length > 0 ? recipients : (config.relay.recipients ?? []);
+  if (rcptTo.length === 0) {
+    process.stderr.write('annunciator send: no recipients: name them as arguments or set relay.recipients in the configuration\n');
+    return 64;
+  }
+  const raw = readFileSync(0);
+  if (raw.length === 0) {
+    process.stderr.write('annunciator send: standard input is empty\n');
+    return 65;
+  }
+  const limit = Math.max(...config.listeners.map((l) => l.limits.maxMessageSize));
+  if (raw.length > limit) {
+    process.stderr.write(`annunciator send: message of ${raw.length} bytes exceeds the size limit of ${limit} bytes\n`);
+    return 65;
+  }
+  const store = SqliteStore.open(config.gateway.dataDir);
+  try {
+    const id = newId();
+    store.insertReceived({
+      id,
+      receivedAt: Date.now(),
+      listener: 'cli',
+      peer: { address: '127.0.0.1', port: 0, helo: 'localhost', secure: false },
+      envelope: { mailFrom: from ?? null, rcptTo },
+      raw,
+    });
+    process.stdout.write(`queued as ${id}\n`);
+    return 0;
+  } finally {
+    store.close();
+  }
+}

@@ -1,0 +1,37 @@
+import { ConfigError, loadConfig } from '../config/load.js';
+import { startGateway } from '../gateway/gateway.js';
+import { createLogger } from '../log/logger.js';
+
+export async function startCommand(configFile: string): Promise<void> {
+  let config;
+  try {
+    config = loadConfig(configFile);
+  } catch (error) {
+    if (error instanceof ConfigError) {
+      process.stderr.write(`${error.message}\n`);
+      process.exit(1);
+    }
+    throw error;
+  }
+  const logger = createLogger(config.log);
+  logger.info({ config: config.file }, 'starting annunciator');
+  const gateway = await startGateway(config, logger).catch((error: unknown) => {
+    logger.fatal({ err: error }, 'gateway could not start');
+    process.exit(1);
+  });
+  let stopping = false;
+  const stop = (signal: string): void => {
+    if (stopping) return;
+    stopping = true;
+    logger.info({ signal }, 'stopping');
+    gateway
+      .stop()
+      .then(() => process.exit(0))
+      .catch((error: unknown) => {
+        logger.error({ err: error }, 'unclean stop');
+        process.exit(1);
+      });
+  };
+  process.on('SIGINT', () => stop('SIGINT'));
+  process.on('SIGTERM', () => stop('SIGTERM'));
+}

@@ -1,0 +1,67 @@
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { dirname, join, relative, resolve } from 'node:path';
+import { isMap, isSeq, parseDocument } from 'yaml';
+import { probeCertificate } from '../deliver/probe-certificate.js';
+
+export interface TrustOptions {
+  starttls?: boolean;
+  accept?: boolean;
+  account?: string;
+  timeout: number;
+}
+
+/**
+ * Shows an upstream's certificate chain; with --accept, pins the leaf certificate for
+ * one account: the PEM goes to config/pins/, the fingerprint into the account's
+ * `tls.pin`, comments in the YAML file kept.
+ */
+export async function trustCommand(configFile: string, target: string, options: TrustOptions): Promise<number> {
+  const match = /^\[?([^\]]+?)\]?:(\d+)$/.exec(target);
+  if (!match) {
+    process.stderr.write(`annunciator trust: "${target}" is not HOST:PORT\n`);
+    return 64;
+  }
+  const host = match[1]!;
+  const port = Number(match[2]);
+  if (options.accept && !options.account) {
+    process.stderr.write('annunciator trust: --accept needs --account NAME (the delivery account to pin the certificate for)\n');
+    return 64;
+  }
+  let result;
+  try {
+    result = await probeCertificate(host, port, { starttls: options.starttls ?? port === 587, timeout: options.timeout });
+  } catch (error) {
+    process.stderr.write(`annunciator trust: ${host}:${port}: ${error instanceof Error ? error.message : String(error)}\n`);
+    return 69;
+  }
+  const out: string[] = [`${host}:${port} (${result.protocol ?? 'TLS'}) presents ${result.chain.length} certificate(s):`];
+  result.chain.forEach((cert, i) => {
+    out.push(`  [${i}] subject: ${cert.subject}`, `      issuer:  ${cert.issuer}`, `      valid:   ${cert.validFrom} .. ${cert.validTo}`);
+    if (cert.subjectAltName) out.push(`      names:   ${cert.subjectAltName}`);
+    out.push(`      sha256:  ${cert.fingerprint256}`);
+  });
+  out.push(result.trusted ? 'verified against the system trust store' : `NOT trusted by the system store: ${result.verifyError}`);
+  process.stdout.write(`${out.join('\n')}\n`);
+
+  if (!options.accept) return 0;
+  const leaf = result.chain[0];
+  if (!leaf) {
+    process.stderr.write('annunciator trust: the upstream sent no certificate\n');
+    return 69;
+  }
+  const configPath = resolve(configFile);
+  const document = parseDocument(readFileSync(configPath, 'utf8'));
+  const accounts = document.getIn(['delivery', 'accounts']);
+  const index = isSeq(accounts) ? accounts.items.findIndex((item) => isMap(item) && item.get('name') === options.account) : -1;
+  if (index < 0) {
+    process.stderr.write(`${configPath}: delivery.accounts: no account named "${options.account}"\n`);
+    return 1;
+  }
+  const pinFile = join(dirname(configPath), 'pins', `${host.replace(/[^A-Za-z0-9.-]/g, '_')}_${port}.pem`);
+  mkdirSync(dirname(pinFile), { recursive: true });
+  writeFileSync(pinFile, leaf.pem);
+  document.setIn(['delivery', 'accounts', index, 'tls', 'pin'], document.createNode({ sha256: leaf.fingerprint256, certificate: relative(dirname(configPath), pinFile) }));
+  writeFileSync(configPath, String(document));
+  process.stdout.write(`pinned ${leaf.fingerprint256} for account "${options.account}" in ${configPath} (certificate saved to ${pinFile})\n`);
+  return 0;
+}

@@ -1,0 +1,248 @@
+import { createHash, X509Certificate } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { dirname, isAbsolute, resolve } from 'node:path';
+import { LineCounter, parseDocument, isNode, type Document } from 'yaml';
+import type { z } from 'zod';
+import { PRESETS } from './presets.js';
+import { configSchema, type RawAccount, type RawConfig, type RawListener } from './schema.js';
+import { readSecret, SecretUnavailable, type SecretSource } from './secret.js';
+import type { Account, GatewayConfig, ListenerConfig, SmtpAccount, SmtpAuth } from './types.js';
+
+export interface ConfigProblem {
+  file: string;
+  /** Dotted key path, e.g. `delivery.accounts[0].port`. */
+  key: string;
+  line?: number;
+  column?: number;
+  message: string;
+}
+
+export class ConfigError extends Error {
+  constructor(readonly problems: ConfigProblem[]) {
+    super(problems.map(formatProblem).join('\n'));
+    this.name = 'ConfigError';
+  }
+}
+
+export function formatProblem(problem: ConfigProblem): string {
+  const where = problem.line ? `${problem.file}:${problem.line}:${problem.column ?? 1}` : problem.file;
+  return `${where}: ${problem.key || '(top level)'}: ${problem.message}`;
+}
+
+export function formatKey(path: ReadonlyArray<PropertyKey>): string {
+  return path
+    .map((part, index) => (typeof part === 'number' ? `[${part}]` : `${index === 0 ? '' : '.'}${String(part)}`))
+    .join('');
+}
+
+export const DEFAULT_CONFIG_FILE = 'config/annunciator.yaml';
+
+/** The configuration file to use: --config, then $ANNUNCIATOR_CONFIG, then the shipped default. */
+export function configFileFrom(option: string | undefined, env: NodeJS.ProcessEnv = process.env): string {
+  return resolve(option ?? env.ANNUNCIATOR_CONFIG ?? DEFAULT_CONFIG_FILE);
+}
+
+export function loadConfig(file: string, env: NodeJS.ProcessEnv = process.env): GatewayConfig {
+  const absolute = resolve(file);
+  let text: string;
+  try {
+    text = readFileSync(absolute, 'utf8');
+  } catch (error) {
+    throw new ConfigError([{ file: absolute, key: '', message: `cannot be read (${(error as NodeJS.ErrnoException).code ?? 'error'})` }]);
+  }
+  return parseConfig(text, absolute, env);
+}
+
+/** Parses and resolves configuration text; `file` names it in errors and anchors relative paths. */
+export function parseConfig(text: string, file: string, env: NodeJS.ProcessEnv = process.env): GatewayConfig {
+  const lineCounter = new LineCounter();
+  const document = parseDocument(text, { lineCounter, prettyErrors: false });
+  if (document.errors.length > 0) {
+    throw new ConfigError(
+      document.errors.map((error) => {
+        const pos = error.linePos?.[0];
+        return { file, key: '', line: pos?.line, column: pos?.col, message: `YAML syntax: ${error.message.split('\n')[0]}` };
+      }),
+    );
+  }
+  const parsed = configSchema.safeParse(document.toJS() ?? {});
+  if (!parsed.success) {
+    throw new ConfigError(parsed.error.issues.map((issue) => problemFromIssue(issue, file, document, lineCounter)));
+  }
+  return resolveConfig(parsed.data, file, env, document, lineCounter);
+}
+
+function locate(document: Document, lineCounter: LineCounter, path: ReadonlyArray<PropertyKey>): { line?: number; column?: number } {
+  // Walk up to the deepest existing node so a missing key points at its parent.
+  for (let depth = path.length; depth >= 0; depth -= 1) {
+    const node = document.getIn(path.slice(0, depth) as unknown[], true);
+    if (isNode(node) && node.range) {
+      const pos = lineCounter.linePos(node.range[0]);
+      return { line: pos.line, column: pos.col };
+    }
+  }
+  return {};
+}
+
+function problemFromIssue(issue: z.core.$ZodIssue, file: string, document: Document, lineCounter: LineCounter): ConfigProblem {
+  let message = issue.message;
+  if (issue.code === 'unrecognized_keys') message = `unknown key${issue.keys.length > 1 ? 's' : ''} ${issue.keys.map((k) => `"${k}"`).join(', ')}`;
+  if (issue.code === 'invalid_type' && message.includes('received undefined')) message = 'is required';
+  return { file, key: formatKey(issue.path), ...locate(document, lineCounter, issue.path), message };
+}
+
+function resolveConfig(raw: RawConfig, file: string, env: NodeJS.ProcessEnv, document: Document, lineCounter: LineCounter): GatewayConfig {
+  const problems: ConfigProblem[] = [];
+  const baseDir = dirname(file);
+  const resolvePath = (p: string): string => (isAbsolute(p) ? p : resolve(baseDir, p));
+  const at = (path: ReadonlyArray<PropertyKey>, message: string): void => {
+    problems.push({ file, key: formatKey(path), ...locate(document, lineCounter, path), message });
+  };
+  const secret = (source: SecretSource, path: ReadonlyArray<PropertyKey>) => {
+    try {
+      return readSecret(source, env, resolvePath);
+    } catch (error) {
+      if (error instanceof SecretUnavailable) {
+        at(path, error.message);
+        return undefined;
+      }
+      throw error;
+    }
+  };
+  const readPem = (p: string, path: ReadonlyArray<PropertyKey>): Buffer | undefined => {
+    try {
+      return readFileSync(resolvePath(p));
+    } catch (error) {
+      at(path, `file ${resolvePath(p)} cannot be read (${(error as NodeJS.ErrnoException).code ?? 'error'})`);
+      return undefined;
+    }
+  };
+
+  const listenerNames = new Set<string>();
+  const listeners = raw.listeners.map((listener, index): ListenerConfig => {
+    const path = ['listeners', index];
+    if (listenerNames.has(listener.name)) at([...path, 'name'], `listener name "${listener.name}" is used twice`);
+    listenerNames.add(listener.name);
+    return resolveListener(listener, path, { at, secret, readPem });
+  });
+
+  const accountNames = new Set<string>();
+  const accounts = raw.delivery.accounts.map((account, index): Account | undefined => {
+    const path = ['delivery', 'accounts', index];
+    if (accountNames.has(account.name)) at([...path, 'name'], `account name "${account.name}" is used twice`);
+    accountNames.add(account.name);
+    if (account.type === 'file') return { ...account, directory: resolvePath(account.directory) };
+    return resolveSmtpAccount(account, path, { at, secret, readPem });
+  });
+
+  if (problems.length > 0) throw new ConfigError(problems);
+  return {
+    file,
+    gateway: { ...raw.gateway, dataDir: resolvePath(raw.gateway.dataDir) },
+    log: raw.log,
+    listeners,
+    relay: raw.relay,
+    delivery: { ...raw.delivery, accounts: accounts.filter((a): a is Account => a !== undefined) },
+  };
+}
+
+interface Resolvers {
+  at: (path: ReadonlyArray<PropertyKey>, message: string) => void;
+  secret: (source: SecretSource, path: ReadonlyArray<PropertyKey>) => ReturnType<typeof readSecret> | undefined;
+  readPem: (p: string, path: ReadonlyArray<PropertyKey>) => Buffer | undefined;
+}
+
+function resolveListener(listener: RawListener, path: PropertyKey[], { at, secret, readPem }: Resolvers): ListenerConfig {
+  const { auth, tls, ...rest } = listener;
+  const resolved: ListenerConfig = { ...rest };
+  if (auth) {
+    const users = auth.users.flatMap((user, i) => {
+      const password = secret(user.password, [...path, 'auth', 'users', i, 'password']);
+      return password ? [{ username: user.username, password }] : [];
+    });
+    resolved.auth = { users, allowPlaintext: auth.allowPlaintext };
+    if (!tls && !auth.allowPlaintext) {
+      at([...path, 'auth'], 'AUTH needs STARTTLS (set tls.cert and tls.key) or, on a trusted wire only, allowPlaintext: true');
+    }
+  }
+  if (tls) {
+    const cert = readPem(tls.cert, [...path, 'tls', 'cert']);
+    const key = readPem(tls.key, [...path, 'tls', 'key']);
+    if (cert && key) resolved.tls = { cert, key, minVersion: tls.minVersion };
+  }
+  try {
+    new TextDecoder(listener.compat.fallbackCharset);
+  } catch {
+    at([...path, 'compat', 'fallbackCharset'], `unknown character set "${listener.compat.fallbackCharset}"`);
+  }
+  if (listener.trustedNetworks.length === 0 && !auth) {
+    at([...path, 'trustedNetworks'], 'no trusted networks and no AUTH users: this listener could accept nobody');
+  }
+  return resolved;
+}
+
+function resolveSmtpAccount(account: Extract<RawAccount, { type: 'smtp' }>, path: PropertyKey[], { at, secret, readPem }: Resolvers): SmtpAccount | undefined {
+  const preset = account.preset ? PRESETS[account.preset] : undefined;
+  const host = account.host ?? preset?.host;
+  const port = account.port ?? preset?.port;
+  const security = account.security ?? preset?.security;
+  if (!host) at([...path, 'host'], 'is required (or set a preset)');
+  if (!port) at([...path, 'port'], 'is required (or set a preset)');
+  if (!security) at([...path, 'security'], 'is required: tls (implicit, port 465), starttls (port 587) or none (LAN relay only)');
+
+  let auth: SmtpAuth | undefined;
+  if (account.auth?.type === 'oauth2') {
+    const a = account.auth;
+    const refreshToken = secret(a.refreshToken, [...path, 'auth', 'refreshToken']);
+    const clientSecret = a.clientSecret ? secret(a.clientSecret, [...path, 'auth', 'clientSecret']) : undefined;
+    const tokenUrl = a.tokenUrl ?? preset?.tokenUrl(a.tenant);
+    if (!tokenUrl) at([...path, 'auth', 'tokenUrl'], 'is required for OAuth2 unless a preset provides it');
+    if (refreshToken && tokenUrl) {
+      auth = { type: 'oauth2', user: a.user, clientId: a.clientId, clientSecret, refreshToken, tokenUrl, scope: a.scope ?? preset?.scope };
+    }
+  } else if (account.auth) {
+    const password = secret(account.auth.password, [...path, 'auth', 'password']);
+    if (password) auth = { type: account.auth.type, user: account.auth.user, password };
+  }
+  if (auth && security === 'none') {
+    at([...path, 'auth'], 'credentials are never sent without TLS: use security tls or starttls');
+  }
+
+  const ca = account.tls.ca.flatMap((p, i) => readPem(p, [...path, 'tls', 'ca', i]) ?? []);
+  let pin: SmtpAccount['tls']['pin'];
+  if (account.tls.pin) {
+    const certificate = readPem(account.tls.pin.certificate, [...path, 'tls', 'pin', 'certificate']);
+    if (certificate) {
+      const actual = fingerprintOfPem(certificate);
+      const wanted = account.tls.pin.sha256.toUpperCase();
+      if (actual === undefined) at([...path, 'tls', 'pin', 'certificate'], 'is not a PEM certificate');
+      else if (actual !== wanted) at([...path, 'tls', 'pin', 'sha256'], `does not match the pinned certificate file (its fingerprint is ${actual})`);
+      else pin = { sha256: wanted, certificate };
+    }
+  }
+  if (!host || !port || !security) return undefined;
+  return {
+    name: account.name,
+    type: 'smtp',
+    host,
+    port,
+    security,
+    auth,
+    envelopeFrom: account.envelopeFrom,
+    tls: { minVersion: account.tls.minVersion, ca, servername: account.tls.servername, pin },
+    connectionTimeout: account.connectionTimeout,
+  };
+}
+
+/** SHA-256 fingerprint in the colon-separated upper-case form `openssl x509 -fingerprint` prints. */
+export function fingerprintOfPem(pem: Buffer): string | undefined {
+  try {
+    return new X509Certificate(pem).fingerprint256;
+  } catch {
+    return undefined;
+  }
+}
+
+export function fingerprintOfDer(der: Buffer): string {
+  return createHash('sha256').update(der).digest('hex').toUpperCase().match(/../g)!.join(':');
+}

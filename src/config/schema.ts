@@ -1,0 +1,191 @@
+import { isIP } from 'node:net';
+import { z } from 'zod';
+import { parseDuration, parseSize } from './units.js';
+
+/**
+ * The shape of `config/*.yaml` as written by people. Loading (config/load.ts) turns it
+ * into the resolved `GatewayConfig`: secrets read, paths made absolute, presets applied.
+ */
+
+const duration = z
+  .union([z.string(), z.number()])
+  .transform((value, ctx) => {
+    const ms = parseDuration(value);
+    if (ms === undefined) {
+      ctx.addIssue({ code: 'custom', message: `"${value}" is not a duration (use e.g. 30s, 10m, 2h, 2d or milliseconds)` });
+      return z.NEVER;
+    }
+    return ms;
+  });
+
+const size = z
+  .union([z.string(), z.number()])
+  .transform((value, ctx) => {
+    const bytes = parseSize(value);
+    if (bytes === undefined || bytes <= 0) {
+      ctx.addIssue({ code: 'custom', message: `"${value}" is not a size (use e.g. 10MiB, 512KiB or bytes)` });
+      return z.NEVER;
+    }
+    return bytes;
+  });
+
+export function isCidr(value: string): boolean {
+  const [address, prefix, ...rest] = value.split('/');
+  if (rest.length > 0 || address === undefined) return false;
+  const family = isIP(address);
+  if (family === 0) return false;
+  if (prefix === undefined) return true;
+  if (!/^\d{1,3}$/.test(prefix)) return false;
+  return Number(prefix) <= (family === 4 ? 32 : 128);
+}
+
+const cidr = z.string().refine(isCidr, { message: 'not an IPv4 or IPv6 address or CIDR block (e.g. 10.0.0.0/8, fd00::/8)' });
+
+export const secretSourceSchema = z.union(
+  [z.strictObject({ env: z.string().min(1) }), z.strictObject({ file: z.string().min(1) })],
+  { message: 'a secret is given as { env: VARIABLE } or { file: path }, never inline' },
+);
+
+const tlsVersion = z.enum(['TLSv1.2', 'TLSv1.3']);
+
+const listenerSchema = z.strictObject({
+  name: z.string().regex(/^[A-Za-z0-9_.-]+$/, 'use letters, digits, dot, dash and underscore'),
+  address: z.string().refine((a) => isIP(a) !== 0, 'not an IP address'),
+  port: z.number().int().min(0).max(65535),
+  trustedNetworks: z.array(cidr).default([]),
+  auth: z
+    .strictObject({
+      users: z.array(z.strictObject({ username: z.string().min(1), password: secretSourceSchema })).min(1),
+      allowPlaintext: z.boolean().default(false),
+    })
+    .optional(),
+  tls: z
+    .strictObject({
+      cert: z.string().min(1),
+      key: z.string().min(1),
+      minVersion: tlsVersion.default('TLSv1.2'),
+    })
+    .optional(),
+  compat: z
+    .strictObject({
+      earlyTalkers: z.boolean().default(true),
+      bareLf: z.boolean().default(true),
+      fallbackCharset: z.string().default('windows-1252'),
+    })
+    .prefault({}),
+  limits: z
+    .strictObject({
+      maxMessageSize: size.default(10 * 1024 * 1024),
+      maxRecipients: z.number().int().min(1).max(10_000).default(100),
+      maxConnections: z.number().int().min(1).default(200),
+      maxConnectionsPerClient: z.number().int().min(1).default(20),
+      idleTimeout: duration.default(60_000),
+      sessionTimeout: duration.default(600_000),
+    })
+    .prefault({}),
+});
+
+const backoffSchema = z
+  .strictObject({
+    initialDelay: duration.default(30_000),
+    maxDelay: duration.default(30 * 60_000),
+    factor: z.number().min(1).max(10).default(2),
+    jitter: z.number().min(0).max(1).default(0.2),
+    maxAge: duration.default(2 * 86_400_000),
+  })
+  .prefault({});
+
+const passwordAuth = z.strictObject({
+  type: z.enum(['login', 'plain']).default('login'),
+  user: z.string().min(1),
+  password: secretSourceSchema,
+});
+
+const oauth2Auth = z.strictObject({
+  type: z.literal('oauth2'),
+  user: z.string().min(1),
+  clientId: z.string().min(1),
+  clientSecret: secretSourceSchema.optional(),
+  refreshToken: secretSourceSchema,
+  tokenUrl: z.url({ protocol: /^https?$/ }).optional(),
+  tenant: z.string().min(1).optional(),
+  scope: z.string().optional(),
+});
+
+const smtpAccountSchema = z.strictObject({
+  name: z.string().min(1),
+  type: z.literal('smtp').default('smtp'),
+  preset: z.enum(['gmail', 'microsoft365']).optional(),
+  host: z.string().min(1).optional(),
+  port: z.number().int().min(1).max(65535).optional(),
+  security: z.enum(['tls', 'starttls', 'none']).optional(),
+  auth: z.union([oauth2Auth, passwordAuth]).optional(),
+  envelopeFrom: z.email().optional(),
+  tls: z
+    .strictObject({
+      minVersion: tlsVersion.default('TLSv1.2'),
+      ca: z.array(z.string().min(1)).default([]),
+      servername: z.string().optional(),
+      pin: z
+        .strictObject({
+          sha256: z.string().regex(/^([0-9A-Fa-f]{2}:){31}[0-9A-Fa-f]{2}$/, 'a SHA-256 fingerprint as 32 hex pairs separated by colons'),
+          certificate: z.string().min(1),
+        })
+        .optional(),
+    })
+    .prefault({}),
+  connectionTimeout: duration.default(30_000),
+});
+
+const fileAccountSchema = z.strictObject({
+  name: z.string().min(1),
+  type: z.literal('file'),
+  directory: z.string().min(1),
+});
+
+export const accountSchema = z.union([fileAccountSchema, smtpAccountSchema]);
+
+const addressTemplate = z.string().min(1);
+
+export const configSchema = z.strictObject({
+  gateway: z
+    .strictObject({
+      hostname: z.string().regex(/^[A-Za-z0-9.-]+$/, 'a host name').default('annunciator.localdomain'),
+      domain: z.string().regex(/^[A-Za-z0-9.-]+$/, 'a mail domain').default('annunciator.localdomain'),
+      dataDir: z.string().min(1).default('data'),
+    })
+    .prefault({}),
+  log: z
+    .strictObject({
+      level: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal']).default('info'),
+      format: z.enum(['auto', 'json', 'pretty']).default('auto'),
+    })
+    .prefault({}),
+  listeners: z.array(listenerSchema).min(1, 'at least one listener is needed'),
+  relay: z
+    .strictObject({
+      from: z
+        .strictObject({
+          address: addressTemplate.default('{device}@{domain}'),
+          displayName: z.string().default('{device}'),
+          rewrite: z.enum(['missing', 'always']).default('missing'),
+        })
+        .prefault({}),
+      envelopeSender: z.enum(['sender', 'reply-to', 'none']).default('sender'),
+      recipients: z.array(z.email()).optional(),
+      allowedRecipientDomains: z.array(z.string().min(1)).optional(),
+    })
+    .prefault({}),
+  delivery: z.strictObject({
+    accounts: z.array(accountSchema).min(1, 'at least one outgoing account is needed'),
+    retry: backoffSchema,
+    concurrency: z.number().int().min(1).max(64).default(4),
+    pollInterval: duration.default(1000),
+  }),
+});
+
+export type RawConfig = z.output<typeof configSchema>;
+export type RawListener = z.output<typeof listenerSchema>;
+export type RawAccount = z.output<typeof accountSchema>;
+export type RawSmtpAccount = z.output<typeof smtpAccountSchema>;
+export type BackoffPolicy = z.output<typeof backoffSchema>;

@@ -1,0 +1,67 @@
+import type { Secret } from './secret.js';
+import type { BackoffPolicy, RawConfig, RawListener } from './schema.js';
+
+/** Configuration after loading: secrets read, paths absolute, presets applied. */
+
+export interface ListenerUser {
+  username: string;
+  password: Secret;
+}
+
+export interface ListenerConfig extends Omit<RawListener, 'auth' | 'tls'> {
+  auth?: { users: ListenerUser[]; allowPlaintext: boolean };
+  tls?: { cert: Buffer; key: Buffer; minVersion: 'TLSv1.2' | 'TLSv1.3' };
+}
+
+export type SmtpAuth =
+  | { type: 'login' | 'plain'; user: string; password: Secret }
+  | {
+      type: 'oauth2';
+      user: string;
+      clientId: string;
+      clientSecret?: Secret;
+      refreshToken: Secret;
+      tokenUrl: string;
+      scope?: string;
+    };
+
+export interface SmtpAccount {
+  name: string;
+  type: 'smtp';
+  host: string;
+  port: number;
+  security: 'tls' | 'starttls' | 'none';
+  auth?: SmtpAuth;
+  envelopeFrom?: string;
+  tls: {
+    minVersion: 'TLSv1.2' | 'TLSv1.3';
+    /** PEM certificates added to the system trust store for this account. */
+    ca: Buffer[];
+    servername?: string;
+    pin?: { sha256: string; certificate: Buffer };
+  };
+  connectionTimeout: number;
+}
+
+export interface FileAccount {
+  name: string;
+  type: 'file';
+  directory: string;
+}
+
+export type Account = SmtpAccount | FileAccount;
+
+export interface GatewayConfig {
+  /** Absolute path of the file this configuration came from. */
+  file: string;
+  gateway: RawConfig['gateway'];
+  log: RawConfig['log'];
+  listeners: ListenerConfig[];
+  relay: RawConfig['relay'];
+  delivery: {
+    accounts: Account[];
+    retry: BackoffPolicy;
+    concurrency: number;
+    pollInterval: number;
+  };
+}

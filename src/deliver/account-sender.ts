@@ -1,0 +1,123 @@
+import { closeSync, fsyncSync, mkdirSync, openSync, renameSync, writeSync } from 'node:fs';
+import { join } from 'node:path';
+import nodemailer, { type Transporter } from 'nodemailer';
+import type SMTPTransport from 'nodemailer/lib/smtp-transport';
+import type { Account, FileAccount, SmtpAccount } from '../config/types.js';
+import { upstreamTlsOptions } from './tls-policy.js';
+
+export interface SendRequest {
+  id: string;
+  envelopeFrom: string;
+  recipients: string[];
+  message: Buffer;
+}
+
+export interface SendResult {
+  accepted: string[];
+  /** Recipients the upstream refused while it took the message for others. */
+  rejected: { address: string; responseCode?: number; reason: string }[];
+  response: string;
+}
+
+/** One outgoing account: an upstream SMTP server, or a directory of .eml files. */
+export interface AccountSender {
+  readonly name: string;
+  readonly description: string;
+  send(request: SendRequest): Promise<SendResult>;
+  close(): void;
+}
+
+export function createSender(account: Account, hostname: string): AccountSender {
+  return account.type === 'file' ? new FileSender(account) : new SmtpSender(account, hostname);
+}
+
+class SmtpSender implements AccountSender {
+  readonly name: string;
+  readonly description: string;
+  // Kept for the life of the gateway, so an OAuth2 access token is reused until it expires.
+  private readonly transport: Transporter<SMTPTransport.SentMessageInfo>;
+
+  constructor(
+    private readonly account: SmtpAccount,
+    hostname: string,
+  ) {
+    this.name = account.name;
+    this.description = `${account.host}:${account.port} (${account.security})`;
+    const auth = account.auth;
+    this.transport = nodemailer.createTransport({
+      host: account.host,
+      port: account.port,
+      name: hostname,
+      secure: account.security === 'tls',
+      requireTLS: account.security === 'starttls',
+      ignoreTLS: account.security === 'none',
+      tls: upstreamTlsOptions(account),
+      connectionTimeout: account.connectionTimeout,
+      greetingTimeout: account.connectionTimeout,
+      socketTimeout: Math.max(account.connectionTimeout, 60_000),
+      logger: false,
+      debug: false,
+      ...(auth?.type === 'oauth2'
+        ? {
+            auth: {
+              type: 'OAuth2' as const,
+              user: auth.user,
+              clientId: auth.clientId,
+              clientSecret: auth.clientSecret?.reveal(),
+              refreshToken: auth.refreshToken.reveal(),
+              accessUrl: auth.tokenUrl,
+              ...(auth.scope ? { customParams: { scope: auth.scope } } : {}),
+            },
+          }
+        : auth
+          ? { auth: { user: auth.user, pass: auth.password.reveal() }, authMethod: auth.type.toUpperCase() }
+          : {}),
+    });
+  }
+
+  async send(request: SendRequest): Promise<SendResult> {
+    // Providers only take an envelope sender the account owns.
+    const from = this.account.envelopeFrom ?? this.account.auth?.user ?? request.envelopeFrom;
+    const info = await this.transport.sendMail({ envelope: { from, to: request.recipients }, raw: request.message });
+    const rejectedErrors = (info as { rejectedErrors?: { recipient?: string; responseCode?: number; response?: string; message?: string }[] }).rejectedErrors ?? [];
+    const rejected = (info.rejected ?? []).map((address) => {
+      const detail = rejectedErrors.find((e) => e.recipient === address);
+      return { address, responseCode: detail?.responseCode, reason: detail?.response ?? detail?.message ?? 'rejected' };
+    });
+    return { accepted: info.accepted ?? [], rejected, response: info.response };
+  }
+
+  close(): void {
+    this.transport.close();
+  }
+}
+
+/** Writes each message as `<outbox id>.eml`: the embedded default, so a new user sees results without credentials. */
+class FileSender implements AccountSender {
+  readonly name: string;
+  readonly description: string;
+
+  constructor(private readonly account: FileAccount) {
+    this.name = account.name;
+    this.description = `directory ${account.directory}`;
+  }
+
+  async send(request: SendRequest): Promise<SendResult> {
+    mkdirSync(this.account.directory, { recursive: true });
+    const target = join(this.account.directory, `${request.id}.eml`);
+    const temporary = `${target}.tmp`;
+    const envelope = `X-Annunciator-Envelope-From: <${request.envelopeFrom}>\r\nX-Annunciator-Envelope-To: ${request.recipients.map((r) => `<${r}>`).join(', ')}\r\n`;
+    const fd = openSync(temporary, 'w');
+    try {
+      writeSync(fd, envelope);
+      writeSync(fd, request.message);
+      fsyncSync(fd);
+    } finally {
+      closeSync(fd);
+    }
+    renameSync(temporary, target);
+    return { accepted: request.recipients, rejected: [], response: `written to ${target}` };
+  }
+
+  close(): void {}
+}

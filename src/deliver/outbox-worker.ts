@@ -1,0 +1,168 @@
+import type { BackoffPolicy } from '../config/schema.js';
+import type { Logger } from '../log/logger.js';
+import type { OutboxEntry, Store } from '../store/store.js';
+import type { AccountSender, SendResult } from './account-sender.js';
+import { retryDelay } from './backoff.js';
+import { classifyDeliveryError, oneLine, type DeliveryFailure } from './delivery-error.js';
+
+export interface OutboxWorkerOptions {
+  store: Store;
+  senders: AccountSender[];
+  retry: BackoffPolicy;
+  concurrency: number;
+  pollInterval: number;
+  logger: Logger;
+  now?: () => number;
+  random?: () => number;
+}
+
+/**
+ * Drains the outbox: claims due entries, tries the accounts in order (the next one on a
+ * connection, TLS or authentication failure), and records the outcome before it moves
+ * on, so an entry an upstream accepted is never sent again.
+ */
+export class OutboxWorker {
+  private readonly now: () => number;
+  private readonly random: () => number;
+  private readonly inFlight = new Set<Promise<void>>();
+  private timer: NodeJS.Timeout | undefined;
+  private running = false;
+  private ticking = false;
+  private tickAgain = false;
+
+  constructor(private readonly options: OutboxWorkerOptions) {
+    this.now = options.now ?? Date.now;
+    this.random = options.random ?? Math.random;
+  }
+
+  start(): void {
+    const recovered = this.options.store.recoverInterruptedOutbox(this.now());
+    if (recovered > 0) this.options.logger.warn({ recovered }, 'outbox entries interrupted by a restart are due again');
+    this.running = true;
+    this.wake();
+  }
+
+  /** Look for due entries now, e.g. right after new ones were queued. */
+  wake(): void {
+    if (!this.running) return;
+    if (this.ticking) {
+      this.tickAgain = true;
+      return;
+    }
+    this.ticking = true;
+    setImmediate(() => this.tick());
+  }
+
+  async stop(): Promise<void> {
+    this.running = false;
+    if (this.timer) clearTimeout(this.timer);
+    await Promise.allSettled([...this.inFlight]);
+    for (const sender of this.options.senders) sender.close();
+  }
+
+  private tick(): void {
+    try {
+      do {
+        this.tickAgain = false;
+        const free = this.options.concurrency - this.inFlight.size;
+        if (!this.running || free <= 0) break;
+        for (const entry of this.options.store.claimDueOutbox(this.now(), free)) {
+          const job = this.deliver(entry).finally(() => {
+            this.inFlight.delete(job);
+            this.wake();
+          });
+          this.inFlight.add(job);
+        }
+      } while (this.tickAgain);
+    } catch (error) {
+      this.options.logger.error({ err: error }, 'outbox scan failed; trying again at the next poll');
+    } finally {
+      this.ticking = false;
+      this.schedule();
+    }
+  }
+
+  private schedule(): void {
+    if (!this.running) return;
+    if (this.timer) clearTimeout(this.timer);
+    let delay = this.options.pollInterval;
+    try {
+      const due = this.options.store.nextDueAt();
+      if (due !== undefined) delay = Math.min(delay, Math.max(0, due - this.now()));
+    } catch {
+      // the poll interval will do
+    }
+    this.timer = setTimeout(() => this.wake(), Math.max(delay, 5));
+    this.timer.unref();
+  }
+
+  private async deliver(entry: OutboxEntry): Promise<void> {
+    const { store, senders, logger } = this.options;
+    const log = logger.child({ alarmId: entry.receivedId ?? entry.id, outboxId: entry.id, attempt: entry.attempts });
+    const failures: string[] = [];
+    let lastFailure: DeliveryFailure | undefined;
+    let lastAccount: string | null = null;
+    for (const sender of senders) {
+      lastAccount = sender.name;
+      let result: SendResult;
+      try {
+        result = await sender.send({ id: entry.id, envelopeFrom: entry.envelopeFrom, recipients: entry.recipients, message: entry.message });
+      } catch (error) {
+        lastFailure = classifyDeliveryError(error);
+        failures.push(`${sender.name}: ${lastFailure.reason}`);
+        if (lastFailure.kind === 'failover') {
+          log.warn({ account: sender.name, upstream: sender.description, reason: lastFailure.reason }, 'account unusable, trying the next one');
+          continue;
+        }
+        break;
+      }
+      this.recordResult(entry, sender, result, log);
+      return;
+    }
+    this.recordFailure(entry, lastFailure ?? { kind: 'failover', reason: 'no account configured' }, failures.join('; '), lastAccount, log);
+  }
+
+  private recordResult(entry: OutboxEntry, sender: AccountSender, result: SendResult, log: Logger): void {
+    const now = this.now();
+    const permanent = result.rejected.filter((r) => (r.responseCode ?? 550) >= 500);
+    const transient = result.rejected.filter((r) => (r.responseCode ?? 550) < 500);
+    const rejectedRecipients = [...entry.rejectedRecipients, ...permanent.map((r) => r.address)];
+    for (const r of permanent) log.error({ account: sender.name, recipient: r.address, reason: oneLine(r.reason) }, 'upstream refused a recipient for good');
+    if (transient.length > 0) {
+      const reason = transient.map((r) => `${r.address}: ${oneLine(r.reason)}`).join('; ');
+      log.info({ account: sender.name, accepted: result.accepted }, 'delivered to some recipients; the rest retry');
+      this.retryOrFail(entry, { kind: 'transient', reason }, reason, sender.name, transient.map((r) => r.address), rejectedRecipients, log);
+      return;
+    }
+    if (result.accepted.length === 0) {
+      this.options.store.markFailed(entry.id, { now, error: 'every recipient was refused', account: sender.name, rejectedRecipients });
+      log.error({ account: sender.name }, 'delivery failed: every recipient was refused');
+      return;
+    }
+    this.options.store.markSent(entry.id, now, sender.name, rejectedRecipients);
+    log.info({ account: sender.name, upstream: sender.description, recipients: result.accepted, response: oneLine(result.response), latencyMs: now - entry.createdAt }, 'delivered');
+  }
+
+  private recordFailure(entry: OutboxEntry, failure: DeliveryFailure, detail: string, account: string | null, log: Logger): void {
+    if (failure.kind === 'permanent') {
+      this.options.store.markFailed(entry.id, { now: this.now(), error: detail, account, rejectedRecipients: entry.rejectedRecipients });
+      log.error({ account, reason: detail, responseCode: failure.responseCode }, 'delivery failed permanently (5xx); not retried');
+      return;
+    }
+    this.retryOrFail(entry, failure, detail, account, entry.recipients, entry.rejectedRecipients, log);
+  }
+
+  private retryOrFail(entry: OutboxEntry, failure: DeliveryFailure, detail: string, account: string | null, recipients: string[], rejectedRecipients: string[], log: Logger): void {
+    const now = this.now();
+    const { retry } = this.options;
+    if (now - entry.createdAt >= retry.maxAge) {
+      this.options.store.markFailed(entry.id, { now, error: `gave up after ${entry.attempts} attempts: ${detail}`, account, rejectedRecipients });
+      log.error({ account, reason: detail, attempts: entry.attempts }, 'delivery failed: retried up to the maximum age');
+      return;
+    }
+    const nextAttemptAt = now + retryDelay(entry.attempts, retry, this.random);
+    this.options.store.reschedule(entry.id, { now, nextAttemptAt, error: detail, account, recipients, rejectedRecipients });
+    log.warn({ account, reason: detail, kind: failure.kind, retryAt: new Date(nextAttemptAt).toISOString() }, 'delivery deferred; will retry');
+  }
+}
+

@@ -1,0 +1,118 @@
+import type { GatewayConfig } from '../config/types.js';
+import type { Received } from '../ingest/received.js';
+import type { Logger } from '../log/logger.js';
+import { decodeMail } from '../parse/decode-mail.js';
+import { renderPassthrough } from '../render/passthrough.js';
+import { newId } from '../store/ids.js';
+import type { NewOutboxEntry, Store } from '../store/store.js';
+
+export interface InboxProcessorOptions {
+  store: Store;
+  config: GatewayConfig;
+  logger: Logger;
+  /** Called after outbox entries were queued. */
+  onQueued: () => void;
+  now?: () => number;
+  pollInterval?: number;
+}
+
+/**
+ * The middle of the pipeline: takes committed messages from the inbox, decodes them and
+ * queues what is to be sent, marking each one done in the same transaction. A crash at
+ * any point leaves the message in the inbox for the next pass.
+ */
+export class InboxProcessor {
+  private readonly now: () => number;
+  private running = false;
+  private busy = false;
+  private again = false;
+  private timer: NodeJS.Timeout | undefined;
+  private idle: Promise<void> = Promise.resolve();
+
+  constructor(private readonly options: InboxProcessorOptions) {
+    this.now = options.now ?? Date.now;
+  }
+
+  start(): void {
+    this.running = true;
+    this.wake();
+  }
+
+  wake(): void {
+    if (!this.running) return;
+    if (this.busy) {
+      this.again = true;
+      return;
+    }
+    this.busy = true;
+    this.idle = this.drain().finally(() => {
+      this.busy = false;
+      if (this.again && this.running) {
+        this.again = false;
+        this.wake();
+      } else {
+        this.schedule();
+      }
+    });
+  }
+
+  async stop(): Promise<void> {
+    this.running = false;
+    if (this.timer) clearTimeout(this.timer);
+    await this.idle;
+  }
+
+  private schedule(): void {
+    if (!this.running) return;
+    if (this.timer) clearTimeout(this.timer);
+    // Catches messages `annunciator send` put into the store from another process.
+    this.timer = setTimeout(() => this.wake(), this.options.pollInterval ?? 1000);
+    this.timer.unref();
+  }
+
+  private async drain(): Promise<void> {
+    const { store, logger } = this.options;
+    for (;;) {
+      let batch: Received[];
+      try {
+        batch = store.pendingReceived(32);
+      } catch (error) {
+        logger.error({ err: error }, 'cannot read the inbox; trying again at the next poll');
+        return;
+      }
+      if (batch.length === 0) return;
+      for (const received of batch) {
+        if (!this.running) return;
+        await this.process(received);
+      }
+      this.options.onQueued();
+    }
+  }
+
+  private async process(received: Received): Promise<void> {
+    const { store, config, logger } = this.options;
+    const log = logger.child({ alarmId: received.id });
+    const listener = config.listeners.find((l) => l.name === received.listener);
+    const fallbackCharset = listener?.compat.fallbackCharset ?? 'windows-1252';
+    try {
+      const mail = await decodeMail(received.raw, fallbackCharset);
+      const outgoing = await renderPassthrough(received, mail, { relay: config.relay, hostname: config.gateway.hostname, domain: config.gateway.domain });
+      if (outgoing.recipients.length === 0) {
+        store.rejectReceived(received.id, 'no recipients', this.now());
+        log.error('message has no recipients; kept in the store as rejected');
+        return;
+      }
+      const entry: NewOutboxEntry = { id: newId(), receivedId: received.id, ...outgoing };
+      store.completeReceived(received.id, [entry], this.now());
+      log.info({ outboxId: entry.id, subject: mail.subject, recipients: entry.recipients }, 'queued for delivery');
+    } catch (error) {
+      try {
+        store.rejectReceived(received.id, error instanceof Error ? error.message : String(error), this.now());
+      } catch (storeError) {
+        log.error({ err: storeError }, 'cannot mark the message as rejected; it stays in the inbox');
+        return;
+      }
+      log.error({ err: error }, 'message could not be processed; kept in the store as rejected');
+    }
+  }
+}

@@ -1,0 +1,220 @@
+import type { AddressInfo, Socket } from 'node:net';
+import { timingSafeEqual } from 'node:crypto';
+import { SMTPServer, type SMTPServerAddress, type SMTPServerAuthentication, type SMTPServerAuthenticationResponse, type SMTPServerDataStream, type SMTPServerSession } from 'smtp-server';
+import type { ListenerConfig } from '../../config/types.js';
+import type { Logger } from '../../log/logger.js';
+import { newId } from '../../store/ids.js';
+import type { Received } from '../received.js';
+import { ClientSlots } from './client-slots.js';
+import { acceptBareLfData, holdEarlyCommands, isPatchableConnection } from './lenient-connection.js';
+import { TrustedNetworks, unmapIpv4 } from './trusted-networks.js';
+
+/** Where accepted messages go; must be durable when it returns, or throw. */
+export type CommitReceived = (received: Received) => void;
+
+export interface SmtpListenerOptions {
+  listener: ListenerConfig;
+  hostname: string;
+  logger: Logger;
+  commit: CommitReceived;
+  /** Recipient domains the gateway relays to; undefined relays to any. */
+  allowedRecipientDomains?: readonly string[];
+  now?: () => number;
+}
+
+export interface SmtpListener {
+  readonly name: string;
+  address(): AddressInfo;
+  close(): Promise<void>;
+}
+
+class SmtpReply extends Error {
+  constructor(
+    readonly responseCode: number,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+/**
+ * One SMTP listener: trusted-LAN devices relay without AUTH, everybody else must
+ * authenticate or is refused; each accepted message is committed before `250`.
+ */
+export async function startSmtpListener(options: SmtpListenerOptions): Promise<SmtpListener> {
+  const { listener, logger, commit } = options;
+  const now = options.now ?? Date.now;
+  const trusted = new TrustedNetworks(listener.trustedNetworks);
+  const slots = new ClientSlots();
+  const limits = listener.limits;
+  const log = logger.child({ listener: listener.name });
+  const isTrusted = (session: SMTPServerSession): boolean => trusted.contains(session.remoteAddress);
+  const peer = (session: SMTPServerSession) => ({ peer: unmapIpv4(session.remoteAddress), session: session.id });
+
+  const disabledCommands = ['VRFY'];
+  if (!listener.auth) disabledCommands.push('AUTH');
+  if (!listener.tls) disabledCommands.push('STARTTLS');
+
+  class GatewaySmtpServer extends SMTPServer {
+    override connect(socket: Socket, socketOptions: unknown): void {
+      super.connect(socket, socketOptions as Parameters<SMTPServer['connect']>[1]);
+      // super.connect() just added this socket's connection; patch it before any data is read.
+      const connection = [...this.connections].pop();
+      const address = unmapIpv4(socket.remoteAddress ?? '');
+      slots.acquire(address);
+      const deadline = setTimeout(() => {
+        log.warn({ peer: address }, 'session time limit reached, closing the connection');
+        if (isPatchableConnection(connection)) {
+          connection.send(421, `${options.hostname} session time limit reached, closing connection`);
+          connection.close();
+        } else {
+          socket.destroy();
+        }
+      }, limits.sessionTimeout);
+      deadline.unref();
+      socket.once('close', () => {
+        clearTimeout(deadline);
+        slots.release(address);
+      });
+      if (!trusted.contains(address)) return;
+      if (!isPatchableConnection(connection)) {
+        log.error('smtp-server internals changed: early-talker and bare-LF leniency are off');
+        return;
+      }
+      if (listener.compat.earlyTalkers) holdEarlyCommands(connection);
+      if (listener.compat.bareLf) acceptBareLfData(connection);
+    }
+  }
+
+  const server = new GatewaySmtpServer({
+    name: options.hostname,
+    banner: 'Annunciator',
+    logger: false,
+    disableReverseLookup: true,
+    authOptional: true,
+    authMethods: ['PLAIN', 'LOGIN'],
+    allowInsecureAuth: listener.auth?.allowPlaintext ?? false,
+    disabledCommands,
+    hideSTARTTLS: !listener.tls,
+    ...(listener.tls ? { key: listener.tls.key, cert: listener.tls.cert, minVersion: listener.tls.minVersion } : {}),
+    size: limits.maxMessageSize,
+    rejectOversized: true,
+    maxRecipients: limits.maxRecipients,
+    maxClients: limits.maxConnections,
+    socketTimeout: limits.idleTimeout,
+    closeTimeout: 5000,
+    lenientAddressParsing: true,
+
+    onConnect(session, callback) {
+      const address = unmapIpv4(session.remoteAddress);
+      if (!isTrusted(session) && !listener.auth) {
+        log.warn({ peer: address }, 'refused connection: client is outside the trusted networks (554)');
+        return callback(new SmtpReply(554, '5.7.1 Access denied: this relay serves the plant network only'));
+      }
+      if (slots.count(address) > limits.maxConnectionsPerClient) {
+        log.warn({ peer: address, limit: limits.maxConnectionsPerClient }, 'refused connection: too many connections from this client (421)');
+        return callback(new SmtpReply(421, '4.7.0 Too many connections from your address, try again later'));
+      }
+      log.debug(peer(session), 'connection');
+      callback();
+    },
+
+    onAuth(auth: SMTPServerAuthentication, session, callback: (err: Error | null | undefined, response?: SMTPServerAuthenticationResponse) => void) {
+      const user = listener.auth?.users.find((u) => u.username === auth.username);
+      if (!user || !auth.password || !sameSecret(user.password.reveal(), auth.password)) {
+        log.warn({ ...peer(session), user: auth.username }, 'authentication failed (535)');
+        return callback(new SmtpReply(535, '5.7.8 Authentication credentials invalid'));
+      }
+      log.info({ ...peer(session), user: auth.username }, 'authenticated');
+      callback(null, { user: auth.username });
+    },
+
+    onMailFrom(address: SMTPServerAddress, session, callback) {
+      if (!isTrusted(session) && !session.user) {
+        log.warn({ ...peer(session), from: address.address }, 'refused MAIL FROM: not authenticated and outside the trusted networks (530)');
+        return callback(new SmtpReply(530, '5.7.0 Authentication required'));
+      }
+      callback();
+    },
+
+    onRcptTo(address: SMTPServerAddress, session, callback) {
+      if (!isTrusted(session) && !session.user) {
+        log.warn({ ...peer(session), to: address.address }, 'refused RCPT TO: relay access denied (550)');
+        return callback(new SmtpReply(550, '5.7.1 Relay access denied'));
+      }
+      const domain = address.address.split('@').pop()?.toLowerCase() ?? '';
+      if (options.allowedRecipientDomains && !options.allowedRecipientDomains.some((d) => d.toLowerCase() === domain)) {
+        log.warn({ ...peer(session), to: address.address }, 'refused RCPT TO: recipient domain not allowed (550)');
+        return callback(new SmtpReply(550, `5.7.1 Relaying to ${domain || 'that address'} is not allowed`));
+      }
+      callback();
+    },
+
+    onData(stream: SMTPServerDataStream, session, callback) {
+      const chunks: Buffer[] = [];
+      let size = 0;
+      stream.on('data', (chunk: Buffer) => {
+        size += chunk.length;
+        // Past the limit smtp-server answers 552 itself; keep no more of it in memory.
+        if (size <= limits.maxMessageSize) chunks.push(chunk);
+      });
+      stream.on('end', () => {
+        if (stream.sizeExceeded || size > limits.maxMessageSize) {
+          log.warn({ ...peer(session), size, limit: limits.maxMessageSize }, 'refused message: over the size limit (552)');
+          return callback(new SmtpReply(552, `5.3.4 Message exceeds the size limit of ${limits.maxMessageSize} bytes`));
+        }
+        const received: Received = {
+          id: newId(),
+          receivedAt: now(),
+          listener: listener.name,
+          peer: {
+            address: unmapIpv4(session.remoteAddress),
+            port: session.remotePort,
+            helo: session.hostNameAppearsAs || undefined,
+            authUser: typeof session.user === 'string' ? session.user : undefined,
+            secure: session.secure,
+          },
+          envelope: {
+            mailFrom: session.envelope.mailFrom ? session.envelope.mailFrom.address || null : null,
+            rcptTo: session.envelope.rcptTo.map((r) => r.address),
+          },
+          raw: Buffer.concat(chunks, size),
+        };
+        try {
+          commit(received);
+        } catch (error) {
+          log.error({ ...peer(session), err: error }, 'could not commit the message to the store; device told to retry (451)');
+          return callback(new SmtpReply(451, '4.3.0 Temporary storage failure, try again later'));
+        }
+        log.info(
+          { alarmId: received.id, ...peer(session), helo: received.peer.helo, from: received.envelope.mailFrom, rcpt: received.envelope.rcptTo, size },
+          'accepted message',
+        );
+        callback(null, `2.0.0 Ok: queued as ${received.id}`);
+      });
+    },
+  });
+
+  server.on('error', (error: Error) => log.warn({ err: error }, 'smtp connection error'));
+  await new Promise<void>((resolve, reject) => {
+    server.server.once('error', reject);
+    server.listen(listener.port, listener.address, () => {
+      server.server.off('error', reject);
+      resolve();
+    });
+  });
+  const bound = server.server.address() as AddressInfo;
+  log.info({ address: bound.address, port: bound.port, trustedNetworks: listener.trustedNetworks, starttls: !!listener.tls, auth: !!listener.auth }, 'smtp listener ready');
+
+  return {
+    name: listener.name,
+    address: () => server.server.address() as AddressInfo,
+    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
+  };
+}
+
+function sameSecret(expected: string, given: string): boolean {
+  const a = Buffer.from(expected);
+  const b = Buffer.from(given);
+  return a.length === b.length && timingSafeEqual(a, b);
+}

@@ -1,0 +1,97 @@
+import MailComposer from 'nodemailer/lib/mail-composer';
+import type { RawConfig } from '../config/schema.js';
+import type { Received } from '../ingest/received.js';
+import type { DecodedMail } from '../parse/decode-mail.js';
+import { bodyText, headerText } from './header-text.js';
+
+export interface OutgoingMessage {
+  /** The From address of the message; delivery may replace it in the envelope per account. */
+  envelopeFrom: string;
+  recipients: string[];
+  message: Buffer;
+}
+
+export interface PassthroughContext {
+  relay: RawConfig['relay'];
+  hostname: string;
+  domain: string;
+}
+
+/**
+ * The device's mail written out anew rather than forwarded byte for byte: CRLF line
+ * endings, headers encoded per RFC 2047, Date, Message-ID and From added where missing,
+ * recipients from the envelope or the configuration. Whatever the device wrote that is
+ * not text, subject, sender or attachment stays behind, which closes SMTP smuggling and
+ * header injection at the boundary.
+ */
+export async function renderPassthrough(received: Received, mail: DecodedMail, context: PassthroughContext): Promise<OutgoingMessage> {
+  const { relay } = context;
+  const device = deviceName(received, mail);
+  const vars: Record<string, string> = {
+    device,
+    domain: context.domain,
+    helo: received.peer.helo ?? '',
+    sender: received.envelope.mailFrom ?? '',
+    ip: received.peer.address,
+    listener: received.listener,
+  };
+  const fromAddress = mail.from && relay.from.rewrite === 'missing' ? mail.from : { name: fill(relay.from.displayName, vars), address: fill(relay.from.address, vars) };
+  const recipients = relay.recipients ?? received.envelope.rcptTo;
+  const envelopeSender = received.envelope.mailFrom;
+  const keepSender = envelopeSender && envelopeSender.toLowerCase() !== fromAddress.address.toLowerCase();
+  const originalFrom = mail.from && mail.from.address.toLowerCase() !== fromAddress.address.toLowerCase() ? mail.from.address : undefined;
+
+  const composer = new MailComposer({
+    from: { name: headerText(fromAddress.name), address: fromAddress.address },
+    to: recipients,
+    subject: headerText(mail.subject),
+    text: bodyText(mail.text),
+    ...(mail.html ? { html: mail.html } : {}),
+    date: mail.date ?? new Date(received.receivedAt),
+    messageId: validMessageId(mail.messageId) ?? `<${received.id}@${context.domain}>`,
+    ...(relay.envelopeSender === 'sender' && keepSender ? { sender: envelopeSender } : {}),
+    ...(relay.envelopeSender === 'reply-to' && (originalFrom ?? (keepSender ? envelopeSender : undefined))
+      ? { replyTo: originalFrom ?? envelopeSender ?? undefined }
+      : {}),
+    headers: {
+      'X-Annunciator-Id': received.id,
+      'X-Annunciator-Device': headerText(device),
+    },
+    attachments: mail.attachments.map((a) => ({
+      filename: a.filename ? headerText(a.filename, 200) : undefined,
+      contentType: a.contentType,
+      content: a.content,
+      ...(a.contentId ? { cid: a.contentId.replace(/^<|>$/g, '') } : {}),
+      contentDisposition: a.inline ? ('inline' as const) : ('attachment' as const),
+    })),
+  });
+  const built = await composer.compile().build();
+  const trace = `Received: from ${headerText(received.peer.helo || 'unknown')} ([${received.peer.address}])\r\n\tby ${context.hostname} (Annunciator) with ${received.peer.secure ? 'ESMTPS' : 'ESMTP'} id ${received.id};\r\n\t${new Date(received.receivedAt).toUTCString().replace('GMT', '+0000')}\r\n`;
+  return { envelopeFrom: fromAddress.address, recipients, message: Buffer.concat([Buffer.from(trace), built]) };
+}
+
+/**
+ * A short name for the device: the display name it gave, else the envelope sender's
+ * local part, else its HELO name, else its address.
+ */
+export function deviceName(received: Received, mail: DecodedMail): string {
+  const candidates = [mail.from?.name, (mail.from?.address ?? received.envelope.mailFrom ?? '').split('@')[0], received.peer.helo, received.peer.address.replace(/[.:]/g, '-')];
+  return headerText(candidates.find((c) => c && c.trim() !== '') ?? 'device', 64);
+}
+
+function fill(template: string, vars: Record<string, string>): string {
+  return template.replace(/\{(\w+)\}/g, (whole, name: string) => {
+    const value = vars[name];
+    if (value === undefined) return whole;
+    // Inside an address only characters safe in a local part survive.
+    return template.includes('@') ? localPart(value) : value;
+  });
+}
+
+function localPart(value: string): string {
+  return value.toLowerCase().replace(/[^a-z0-9._-]+/g, '-').replace(/^[-.]+|[-.]+$/g, '') || 'device';
+}
+
+function validMessageId(id: string | undefined): string | undefined {
+  return id && /^<[^<>\s@]+@[^<>\s@]+>$/.test(id) ? id : undefined;
+}

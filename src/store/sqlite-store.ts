@@ -1,0 +1,256 @@
+import Database from 'better-sqlite3';
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Received } from '../ingest/received.js';
+import type { NewOutboxEntry, OutboxEntry, OutboxStatus, OutboxSummary, Store } from './store.js';
+
+const SCHEMA_VERSION = 1;
+
+const MIGRATIONS: string[] = [
+  `CREATE TABLE received (
+     id TEXT PRIMARY KEY,
+     received_at INTEGER NOT NULL,
+     listener TEXT NOT NULL,
+     peer_address TEXT NOT NULL,
+     peer_port INTEGER NOT NULL,
+     helo TEXT,
+     auth_user TEXT,
+     secure INTEGER NOT NULL,
+     mail_from TEXT,
+     rcpt_to TEXT NOT NULL,
+     raw BLOB NOT NULL,
+     state TEXT NOT NULL DEFAULT 'new',
+     processed_at INTEGER,
+     error TEXT
+   );
+   CREATE INDEX received_state ON received(state, received_at);
+   CREATE TABLE outbox (
+     id TEXT PRIMARY KEY,
+     received_id TEXT REFERENCES received(id),
+     created_at INTEGER NOT NULL,
+     envelope_from TEXT NOT NULL,
+     recipients TEXT NOT NULL,
+     message BLOB NOT NULL,
+     status TEXT NOT NULL,
+     attempts INTEGER NOT NULL DEFAULT 0,
+     next_attempt_at INTEGER NOT NULL,
+     last_error TEXT,
+     last_account TEXT,
+     updated_at INTEGER NOT NULL,
+     sent_at INTEGER,
+     rejected_recipients TEXT NOT NULL DEFAULT '[]'
+   );
+   CREATE INDEX outbox_due ON outbox(status, next_attempt_at);`,
+];
+
+interface ReceivedRow {
+  id: string;
+  received_at: number;
+  listener: string;
+  peer_address: string;
+  peer_port: number;
+  helo: string | null;
+  auth_user: string | null;
+  secure: number;
+  mail_from: string | null;
+  rcpt_to: string;
+  raw: Buffer;
+}
+
+interface OutboxRow {
+  id: string;
+  received_id: string | null;
+  created_at: number;
+  envelope_from: string;
+  recipients: string;
+  message: Buffer;
+  status: OutboxStatus;
+  attempts: number;
+  next_attempt_at: number;
+  last_error: string | null;
+  last_account: string | null;
+  updated_at: number;
+  sent_at: number | null;
+  rejected_recipients: string;
+  size?: number;
+}
+
+export class SqliteStore implements Store {
+  readonly db: Database.Database;
+
+  /** Opens (and creates or migrates) `annunciator.db` in `dataDir`. */
+  static open(dataDir: string): SqliteStore {
+    mkdirSync(dataDir, { recursive: true });
+    return new SqliteStore(join(dataDir, 'annunciator.db'));
+  }
+
+  constructor(file: string) {
+    this.db = new Database(file);
+    this.db.pragma('journal_mode = WAL');
+    // FULL makes every commit fsync the WAL: the durability a `250` promises.
+    this.db.pragma('synchronous = FULL');
+    this.db.pragma('foreign_keys = ON');
+    // The CLI and the gateway share the file; wait for each other's short transactions.
+    this.db.pragma('busy_timeout = 5000');
+    this.migrate();
+  }
+
+  private migrate(): void {
+    const current = this.db.pragma('user_version', { simple: true }) as number;
+    if (current > SCHEMA_VERSION) {
+      throw new Error(`store schema version ${current} is newer than this annunciator understands (${SCHEMA_VERSION})`);
+    }
+    this.db.transaction(() => {
+      for (let version = current; version < MIGRATIONS.length; version += 1) {
+        this.db.exec(MIGRATIONS[version]!);
+      }
+      this.db.pragma(`user_version = ${MIGRATIONS.length}`);
+    }).immediate();
+  }
+
+  insertReceived(r: Received): void {
+    this.db
+      .prepare(
+        `INSERT INTO received (id, received_at, listener, peer_address, peer_port, helo, auth_user, secure, mail_from, rcpt_to, raw)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      )
+      .run(r.id, r.receivedAt, r.listener, r.peer.address, r.peer.port, r.peer.helo ?? null, r.peer.authUser ?? null, r.peer.secure ? 1 : 0, r.envelope.mailFrom, JSON.stringify(r.envelope.rcptTo), r.raw);
+  }
+
+  pendingReceived(limit: number): Received[] {
+    const rows = this.db.prepare(`SELECT * FROM received WHERE state = 'new' ORDER BY received_at, id LIMIT ?`).all(limit) as ReceivedRow[];
+    return rows.map((row) => ({
+      id: row.id,
+      receivedAt: row.received_at,
+      listener: row.listener,
+      peer: {
+        address: row.peer_address,
+        port: row.peer_port,
+        helo: row.helo ?? undefined,
+        authUser: row.auth_user ?? undefined,
+        secure: row.secure === 1,
+      },
+      envelope: { mailFrom: row.mail_from, rcptTo: JSON.parse(row.rcpt_to) as string[] },
+      raw: row.raw,
+    }));
+  }
+
+  completeReceived(receivedId: string, entries: NewOutboxEntry[], now: number): void {
+    const insert = this.db.prepare(
+      `INSERT INTO outbox (id, received_id, created_at, envelope_from, recipients, message, status, next_attempt_at, updated_at)
+       VALUES (?, ?, ?, ?, ?, ?, 'pending', ?, ?)`,
+    );
+    const done = this.db.prepare(`UPDATE received SET state = 'processed', processed_at = ? WHERE id = ? AND state = 'new'`);
+    this.db.transaction(() => {
+      // The state guard makes a second pass over the same message a no-op, so a crash
+      // between two passes can never queue a message twice.
+      if (done.run(now, receivedId).changes === 0) return;
+      for (const entry of entries) {
+        insert.run(entry.id, entry.receivedId, now, entry.envelopeFrom, JSON.stringify(entry.recipients), entry.message, now, now);
+      }
+    }).immediate();
+  }
+
+  rejectReceived(receivedId: string, reason: string, now: number): void {
+    this.db.prepare(`UPDATE received SET state = 'rejected', processed_at = ?, error = ? WHERE id = ?`).run(now, reason, receivedId);
+  }
+
+  claimDueOutbox(now: number, limit: number): OutboxEntry[] {
+    return this.db.transaction(() => {
+      const rows = this.db
+        .prepare(`SELECT * FROM outbox WHERE status = 'pending' AND next_attempt_at <= ? ORDER BY next_attempt_at, id LIMIT ?`)
+        .all(now, limit) as OutboxRow[];
+      const claim = this.db.prepare(`UPDATE outbox SET status = 'sending', attempts = attempts + 1, updated_at = ? WHERE id = ?`);
+      for (const row of rows) claim.run(now, row.id);
+      return rows.map((row) => toEntry({ ...row, status: 'sending', attempts: row.attempts + 1 }));
+    }).immediate();
+  }
+
+  recoverInterruptedOutbox(now: number): number {
+    return this.db
+      .prepare(`UPDATE outbox SET status = 'pending', next_attempt_at = ?, updated_at = ?, last_error = coalesce(last_error, 'interrupted by a restart') WHERE status = 'sending'`)
+      .run(now, now).changes;
+  }
+
+  markSent(id: string, now: number, account: string, rejectedRecipients: string[]): void {
+    this.db
+      .prepare(`UPDATE outbox SET status = 'sent', sent_at = ?, updated_at = ?, last_account = ?, rejected_recipients = ? WHERE id = ?`)
+      .run(now, now, account, JSON.stringify(rejectedRecipients), id);
+  }
+
+  reschedule(id: string, u: { now: number; nextAttemptAt: number; error: string; account: string | null; recipients: string[]; rejectedRecipients: string[] }): void {
+    this.db
+      .prepare(
+        `UPDATE outbox SET status = 'pending', next_attempt_at = ?, last_error = ?, last_account = ?, recipients = ?, rejected_recipients = ?, updated_at = ?
+         WHERE id = ? AND status = 'sending'`,
+      )
+      .run(u.nextAttemptAt, u.error, u.account, JSON.stringify(u.recipients), JSON.stringify(u.rejectedRecipients), u.now, id);
+  }
+
+  markFailed(id: string, u: { now: number; error: string; account: string | null; rejectedRecipients: string[] }): void {
+    this.db
+      .prepare(`UPDATE outbox SET status = 'failed', last_error = ?, last_account = ?, rejected_recipients = ?, updated_at = ? WHERE id = ?`)
+      .run(u.error, u.account, JSON.stringify(u.rejectedRecipients), u.now, id);
+  }
+
+  listOutbox(statuses: OutboxStatus[]): OutboxSummary[] {
+    if (statuses.length === 0) return [];
+    const rows = this.db
+      .prepare(
+        `SELECT id, received_id, created_at, envelope_from, recipients, status, attempts, next_attempt_at, last_error, last_account, updated_at, sent_at, rejected_recipients, length(message) AS size
+         FROM outbox WHERE status IN (${statuses.map(() => '?').join(',')}) ORDER BY created_at, id`,
+      )
+      .all(...statuses) as OutboxRow[];
+    return rows.map((row) => {
+      const { message: _message, ...summary } = toEntry({ ...row, message: Buffer.alloc(0) });
+      return { ...summary, size: row.size ?? 0 };
+    });
+  }
+
+  getOutbox(id: string): OutboxEntry | undefined {
+    const row = this.db.prepare(`SELECT * FROM outbox WHERE id = ?`).get(id) as OutboxRow | undefined;
+    return row ? toEntry(row) : undefined;
+  }
+
+  retryNow(ids: string[] | 'all', now: number): number {
+    if (ids === 'all') {
+      return this.db.prepare(`UPDATE outbox SET status = 'pending', next_attempt_at = ?, updated_at = ? WHERE status IN ('pending', 'failed')`).run(now, now).changes;
+    }
+    const update = this.db.prepare(`UPDATE outbox SET status = 'pending', next_attempt_at = ?, updated_at = ? WHERE id = ? AND status IN ('pending', 'failed')`);
+    return this.db.transaction(() => ids.reduce((n, id) => n + update.run(now, now, id).changes, 0)).immediate();
+  }
+
+  deleteOutbox(ids: string[]): number {
+    // An entry being sent right now is left alone: deleting it could not stop the send.
+    const remove = this.db.prepare(`DELETE FROM outbox WHERE id = ? AND status != 'sending'`);
+    return this.db.transaction(() => ids.reduce((n, id) => n + remove.run(id).changes, 0)).immediate();
+  }
+
+  nextDueAt(): number | undefined {
+    const row = this.db.prepare(`SELECT min(next_attempt_at) AS due FROM outbox WHERE status = 'pending'`).get() as { due: number | null };
+    return row.due ?? undefined;
+  }
+
+  close(): void {
+    if (this.db.open) this.db.close();
+  }
+}
+
+function toEntry(row: OutboxRow): OutboxEntry {
+  return {
+    id: row.id,
+    receivedId: row.received_id,
+    createdAt: row.created_at,
+    envelopeFrom: row.envelope_from,
+    recipients: JSON.parse(row.recipients) as string[],
+    message: row.message,
+    status: row.status,
+    attempts: row.attempts,
+    nextAttemptAt: row.next_attempt_at,
+    lastError: row.last_error,
+    lastAccount: row.last_account,
+    updatedAt: row.updated_at,
+    sentAt: row.sent_at,
+    rejectedRecipients: JSON.parse(row.rejected_recipients) as string[],
+  };
+}

@@ -1,0 +1,61 @@
+import type { Received } from '../ingest/received.js';
+
+/**
+ * The gateway's one piece of shared state. Every method that changes something is
+ * durable when it returns: the SQLite implementation commits with fsync, so a `250`
+ * given after `insertReceived` survives `kill -9` and power loss.
+ */
+
+export type OutboxStatus = 'pending' | 'sending' | 'sent' | 'failed';
+
+export interface NewOutboxEntry {
+  id: string;
+  receivedId: string | null;
+  envelopeFrom: string;
+  recipients: string[];
+  message: Buffer;
+}
+
+export interface OutboxEntry extends NewOutboxEntry {
+  createdAt: number;
+  status: OutboxStatus;
+  attempts: number;
+  nextAttemptAt: number;
+  lastError: string | null;
+  lastAccount: string | null;
+  updatedAt: number;
+  sentAt: number | null;
+  /** Recipients an upstream refused for good; kept for the record. */
+  rejectedRecipients: string[];
+}
+
+export type OutboxSummary = Omit<OutboxEntry, 'message'> & { size: number };
+
+export interface Store {
+  insertReceived(received: Received): void;
+  /** Received messages the middle of the pipeline has not turned into outbox entries yet, oldest first. */
+  pendingReceived(limit: number): Received[];
+  /** Marks a received message done and queues its outbox entries, in one transaction. */
+  completeReceived(receivedId: string, entries: NewOutboxEntry[], now: number): void;
+  /** Marks a received message as impossible to process; it stays in the store for inspection. */
+  rejectReceived(receivedId: string, reason: string, now: number): void;
+
+  /** Leases due entries (pending, nextAttemptAt <= now) and marks them `sending`. */
+  claimDueOutbox(now: number, limit: number): OutboxEntry[];
+  /** Entries left `sending` by a crash go back to `pending`: delivery is at least once. */
+  recoverInterruptedOutbox(now: number): number;
+  markSent(id: string, now: number, account: string, rejectedRecipients: string[]): void;
+  /** Records a transient failure; `recipients` are those still to be delivered. */
+  reschedule(id: string, update: { now: number; nextAttemptAt: number; error: string; account: string | null; recipients: string[]; rejectedRecipients: string[] }): void;
+  markFailed(id: string, update: { now: number; error: string; account: string | null; rejectedRecipients: string[] }): void;
+
+  listOutbox(statuses: OutboxStatus[]): OutboxSummary[];
+  getOutbox(id: string): OutboxEntry | undefined;
+  /** Makes pending or failed entries due now; returns how many changed. */
+  retryNow(ids: string[] | 'all', now: number): number;
+  deleteOutbox(ids: string[]): number;
+  /** The earliest time a pending entry becomes due, to sleep until then. */
+  nextDueAt(): number | undefined;
+
+  close(): void;
+}
