@@ -1,0 +1,70 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { stringify } from 'yaml';
+import { parseConfig } from '../../src/config/load.js';
+import type { GatewayConfig } from '../../src/config/types.js';
+import { startGateway, type Gateway } from '../../src/gateway/gateway.js';
+import { silentLogger, type Logger } from '../../src/log/logger.js';
+
+export interface TestDir {
+  path: string;
+  write(name: string, content: string | Buffer): string;
+  remove(): void;
+}
+
+export function testDir(prefix = 'annunciator-test-'): TestDir {
+  const path = mkdtempSync(join(tmpdir(), prefix));
+  return {
+    path,
+    write(name, content) {
+      const file = join(path, name);
+      writeFileSync(file, content);
+      return file;
+    },
+    remove: () => rmSync(path, { recursive: true, force: true }),
+  };
+}
+
+/** A configuration object for a gateway on an ephemeral loopback port, data in `dir`. */
+export function baseConfig(dir: TestDir, overrides: { listener?: Record<string, unknown>; delivery?: Record<string, unknown>; relay?: Record<string, unknown> } = {}): Record<string, unknown> {
+  return {
+    gateway: { hostname: 'gw.test', domain: 'gw.test', dataDir: join(dir.path, 'data') },
+    log: { level: 'error', format: 'json' },
+    listeners: [{ name: 'lan', address: '127.0.0.1', port: 0, trustedNetworks: ['127.0.0.1/32', '::1/128'], ...overrides.listener }],
+    relay: { ...overrides.relay },
+    delivery: {
+      retry: { initialDelay: '50ms', maxDelay: '200ms', maxAge: '1h', jitter: 0 },
+      pollInterval: '100ms',
+      accounts: [{ name: 'files', type: 'file', directory: join(dir.path, 'files') }],
+      ...overrides.delivery,
+    },
+  };
+}
+
+export function configFrom(dir: TestDir, raw: Record<string, unknown>, env: NodeJS.ProcessEnv = {}): GatewayConfig {
+  const file = dir.write('annunciator.yaml', stringify(raw));
+  return parseConfig(stringify(raw), file, env);
+}
+
+export interface RunningGateway extends Gateway {
+  port: number;
+  config: GatewayConfig;
+}
+
+export async function runGateway(config: GatewayConfig, logger: Logger = silentLogger()): Promise<RunningGateway> {
+  const gateway = await startGateway(config, logger);
+  const port = gateway.listeners[0]!.address().port;
+  return Object.assign(gateway, { port, config });
+}
+
+/** Polls `check` until it returns a value, for state that settles asynchronously. */
+export async function eventually<T>(check: () => T | undefined | false, timeoutMs = 10_000, what = 'condition'): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = check();
+    if (value !== undefined && value !== false) return value;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
