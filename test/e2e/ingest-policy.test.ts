@@ -1,0 +1,249 @@
+import assert from 'node:assert/strict';
+import { readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { connect as tlsConnect } from 'node:tls';
+import { after, before, describe, it } from 'node:test';
+import nodemailer from 'nodemailer';
+import { startSmtpListener } from '../../src/ingest/smtp/smtp-listener.js';
+import { silentLogger } from '../../src/log/logger.js';
+import { createCa } from '../helpers/certs.js';
+import { greetingFrom, sendAsDevice } from '../helpers/device-client.js';
+import { baseConfig, configFrom, eventually, runGateway, testDir, type RunningGateway } from '../helpers/gateway.js';
+
+const alarm = Buffer.from('Subject: Pump P3 dry run\r\n\r\nDI-3 ON\r\n');
+
+describe('trusted-LAN policy and limits of the SMTP listener', () => {
+  const dir = testDir();
+  let gateway: RunningGateway;
+
+  before(async () => {
+    gateway = await runGateway(
+      configFrom(
+        dir,
+        baseConfig(dir, {
+          listener: { limits: { maxMessageSize: '64KiB', maxConnectionsPerClient: 3, maxRecipients: 3, sessionTimeout: '1500ms' } },
+        }),
+      ),
+    );
+  });
+  after(async () => {
+    await gateway?.stop();
+    dir.remove();
+  });
+
+  it('refuses a client outside the trusted networks with 554 at connect and relays nothing', async () => {
+    const { line, socket } = await greetingFrom(gateway.port, '127.0.0.2');
+    socket.destroy();
+    assert.match(line, /^554 /);
+    const result = await sendAsDevice({ port: gateway.port, localAddress: '127.0.0.2', mailFrom: 'x@evil.example', rcptTo: ['victim@example.com'], data: alarm });
+    assert.equal(result.dataReply, undefined);
+    assert.equal(gateway.store.pendingReceived(10).length, 0);
+  });
+
+  it('refuses a message over the size limit with 552 and stores nothing of it', async () => {
+    const big = Buffer.concat([Buffer.from('Subject: big\r\n\r\n'), Buffer.alloc(70 * 1024, 'A\r\n')]);
+    const result = await sendAsDevice({ port: gateway.port, mailFrom: 'plc@plant.local', rcptTo: ['a@example.com'], data: big });
+    assert.match(result.dataReply ?? '', /^552 /);
+    assert.ok(gateway.store.listOutbox(['pending', 'sending', 'sent', 'failed']).every((e) => !e.recipients.includes('a@example.com')));
+  });
+
+  it('advertises the size limit in EHLO', async () => {
+    const result = await sendAsDevice({ port: gateway.port, mailFrom: 'plc@plant.local', rcptTo: ['ok@example.com'], data: alarm });
+    assert.ok(result.replies.some((l) => new RegExp(`^250[- ]SIZE ${64 * 1024}$`).test(l)), result.replies.join(' | '));
+  });
+
+  it('answers VRFY and EXPN with 500/502 and never reveals a mailbox', async () => {
+    const transcript = await rawSession(gateway.port, ['EHLO plc', 'VRFY root', 'EXPN staff', 'QUIT']);
+    assert.match(transcript[2] ?? '', /^50[02] /);
+    assert.match(transcript[3] ?? '', /^50[02] /);
+  });
+
+  it('limits recipients per message with 452', async () => {
+    const result = await sendAsDevice({ port: gateway.port, mailFrom: 'plc@plant.local', rcptTo: ['a1@example.com', 'a2@example.com', 'a3@example.com', 'a4@example.com'], data: alarm });
+    assert.ok(result.replies.some((l) => l.startsWith('452 ')), result.replies.join(' | '));
+  });
+
+  it('limits connections per client address with 421', async () => {
+    const held = await Promise.all([1, 2, 3].map(() => greetingFrom(gateway.port)));
+    for (const h of held) assert.match(h.line, /^220 /);
+    const fourth = await greetingFrom(gateway.port);
+    assert.match(fourth.line, /^421 /);
+    for (const h of [...held, fourth]) h.socket.destroy();
+  });
+
+  it('ends a session that outlives the session deadline, even when the client keeps talking', async () => {
+    const { line, socket } = await greetingFrom(gateway.port);
+    assert.match(line, /^220 /);
+    // NOOPs restart the idle timer; only the session deadline ends this.
+    const keepAlive = setInterval(() => socket.write('NOOP\r\n'), 200);
+    const closed = await new Promise<string>((resolve) => {
+      let text = '';
+      socket.on('data', (c: Buffer) => (text += c.toString()));
+      socket.on('close', () => resolve(text));
+    });
+    clearInterval(keepAlive);
+    assert.match(closed, /421 .*session time limit/);
+  });
+
+  it('accepts HELO, MAIL FROM with a space, and a mail with no headers but a subject', async () => {
+    const result = await sendAsDevice({ port: gateway.port, useHelo: true, mailFrom: 'plc@plant.local', rcptTo: ['ops@example.com'], data: alarm });
+    assert.match(result.dataReply ?? '', /^250 .*queued as [0-9A-Z]{26}/);
+  });
+
+  it('writes each accepted message as an .eml file with the embedded default account', async () => {
+    await eventually(() => readdirSync(join(dir.path, 'files')).some((f) => f.endsWith('.eml')), 5000, 'an .eml file');
+  });
+});
+
+describe('early talkers and bare LF are lenient for trusted clients only', () => {
+  const dir = testDir();
+  let strict: RunningGateway;
+
+  before(async () => {
+    strict = await runGateway(configFrom(dir, baseConfig(dir, { listener: { compat: { earlyTalkers: false, bareLf: false } } })));
+  });
+  after(async () => {
+    await strict?.stop();
+    dir.remove();
+  });
+
+  it('without leniency an early talker gets 421, so the lenient path is what makes the Controllino work', async () => {
+    const result = await sendAsDevice({ port: strict.port, behaviour: 'early-pipelining', mailFrom: 'plc@plant.local', rcptTo: ['a@example.com'], data: alarm, timeoutMs: 3000 }).catch(
+      (error: Error) => ({ replies: [error.message], dataReply: undefined }),
+    );
+    assert.ok(result.replies.some((l) => /421 .*talk too soon/i.test(l)), result.replies.join(' | '));
+  });
+
+  it('without leniency a bare-LF end of data is not taken as the end', async () => {
+    const result = await sendAsDevice({ port: strict.port, behaviour: 'bare-lf', mailFrom: 'plc@plant.local', rcptTo: ['a@example.com'], data: alarm, timeoutMs: 1500 }).catch(
+      (error: Error) => ({ replies: [error.message], dataReply: undefined }),
+    );
+    assert.equal(result.dataReply, undefined);
+  });
+});
+
+describe('AUTH and STARTTLS on a listener that also serves clients outside the LAN', () => {
+  const dir = testDir();
+  const ca = createCa();
+  let gateway: RunningGateway;
+
+  before(async () => {
+    const leaf = ca.issue('localhost');
+    const config = configFrom(
+      dir,
+      baseConfig(dir, {
+        listener: {
+          trustedNetworks: ['127.0.0.1/32'],
+          tls: { cert: dir.write('gw.pem', leaf.cert), key: dir.write('gw.key', leaf.key) },
+          auth: { users: [{ username: 'hmi-7', password: { env: 'HMI_PASSWORD' } }] },
+        },
+      }),
+      { HMI_PASSWORD: 'correct horse' },
+    );
+    gateway = await runGateway(config);
+  });
+  after(async () => {
+    await gateway?.stop();
+    dir.remove();
+  });
+
+  const client = (pass: string, opts: { ignoreTLS?: boolean } = {}) =>
+    nodemailer.createTransport({
+      host: '127.0.0.1',
+      port: gateway.port,
+      localAddress: '127.0.0.2',
+      secure: false,
+      ignoreTLS: opts.ignoreTLS ?? false,
+      requireTLS: !opts.ignoreTLS,
+      tls: { ca: [ca.cert], servername: 'localhost' },
+      auth: { user: 'hmi-7', pass },
+    } as nodemailer.TransportOptions);
+
+  it('relays for an authenticated client from outside after STARTTLS', async () => {
+    const info = await client('correct horse').sendMail({ from: 'hmi-7@plant.local', to: 'ops@example.com', subject: 'auth ok', text: 'x' });
+    assert.match(info.response, /^250 /);
+  });
+
+  it('refuses a wrong password with 535', async () => {
+    await assert.rejects(client('wrong').sendMail({ from: 'hmi-7@plant.local', to: 'ops@example.com', subject: 'x', text: 'x' }), (e: { responseCode?: number }) => e.responseCode === 535);
+  });
+
+  it('does not offer AUTH over plaintext', async () => {
+    await assert.rejects(client('correct horse', { ignoreTLS: true }).sendMail({ from: 'a@plant.local', to: 'ops@example.com', subject: 'x', text: 'x' }));
+  });
+
+  it('refuses an unauthenticated client from outside: 530 at MAIL FROM', async () => {
+    const result = await sendAsDevice({ port: gateway.port, localAddress: '127.0.0.2', mailFrom: 'x@evil.example', rcptTo: ['victim@example.com'], data: alarm });
+    assert.ok(result.replies.some((l) => l.startsWith('530 ')), result.replies.join(' | '));
+    assert.equal(result.dataReply, undefined);
+  });
+
+  it('negotiates TLS 1.2 or newer on STARTTLS', async () => {
+    const transcript = await rawSession(gateway.port, ['EHLO x', 'STARTTLS']);
+    assert.match(transcript.at(-1) ?? '', /^220 /);
+    await assert.rejects(
+      new Promise((resolve, reject) => {
+        const s = tlsConnect({ port: gateway.port, host: '127.0.0.1', maxVersion: 'TLSv1.1', minVersion: 'TLSv1', ca: [ca.cert], servername: 'localhost' });
+        s.on('secureConnect', () => resolve(s));
+        s.on('error', reject);
+      }),
+    );
+  });
+});
+
+describe('a store that cannot commit', () => {
+  it('answers 451 so the device retries, and logs why', async () => {
+    const lines: string[] = [];
+    const dir = testDir();
+    const config = configFrom(dir, baseConfig(dir));
+    const { default: pino } = await import('pino');
+    const logger = pino({ level: 'info' }, { write: (line: string) => lines.push(line) });
+    const listener = await startSmtpListener({
+      listener: config.listeners[0]!,
+      hostname: 'gw.test',
+      logger,
+      commit: () => {
+        throw new Error('SQLITE_FULL: database or disk is full');
+      },
+    });
+    try {
+      const result = await sendAsDevice({ port: listener.address().port, mailFrom: 'plc@plant.local', rcptTo: ['a@example.com'], data: alarm });
+      assert.match(result.dataReply ?? '', /^451 /);
+      assert.ok(lines.some((l) => /could not commit/.test(l) && /SQLITE_FULL/.test(l)));
+    } finally {
+      await listener.close();
+      dir.remove();
+    }
+    void silentLogger;
+  });
+});
+
+/** Sends commands one by one over plaintext and returns the final reply line to each (greeting first). */
+async function rawSession(port: number, commands: string[]): Promise<string[]> {
+  const { connect } = await import('node:net');
+  const socket = connect({ port, host: '127.0.0.1' });
+  const finals: string[] = [];
+  let buffer = '';
+  let wake: (() => void) | undefined;
+  socket.on('data', (c: Buffer) => {
+    buffer += c.toString('latin1');
+    let i;
+    while ((i = buffer.indexOf('\n')) >= 0) {
+      const line = buffer.slice(0, i).replace(/\r$/, '');
+      buffer = buffer.slice(i + 1);
+      if (/^\d{3} /.test(line)) finals.push(line);
+    }
+    wake?.();
+  });
+  const waitFor = async (n: number) => {
+    while (finals.length < n) await new Promise<void>((r) => (wake = r));
+  };
+  await waitFor(1);
+  for (const [i, command] of commands.entries()) {
+    socket.write(`${command}\r\n`);
+    if (command === 'QUIT') break;
+    await waitFor(i + 2);
+  }
+  socket.destroy();
+  return finals;
+}
