@@ -1,0 +1,276 @@
+/**
+ * Relay benchmark: N alarm mails from C concurrent device connections through an
+ * in-process gateway into a loopback upstream, with throughput, latency and an
+ * exactly-once check. Not a test; run `npm run bench -- --help`.
+ *
+ * Everything shares one process and one event loop (devices, gateway, upstream with its
+ * TLS and MIME parsing), so the figures are a lower bound for the gateway alone.
+ */
+import { statfsSync } from 'node:fs';
+import { arch, cpus, platform } from 'node:os';
+import { performance } from 'node:perf_hooks';
+import { parseArgs } from 'node:util';
+import { createLogger } from '../src/log/logger.js';
+import { createCa } from '../test/helpers/certs.js';
+import { baseConfig, configFrom, runGateway, testDir, type RunningGateway, type TestDir } from '../test/helpers/gateway.js';
+import { startUpstream, type Upstream, type UpstreamOptions } from '../test/helpers/upstream.js';
+import { deviceSession, type DeviceMessage, type DeviceTiming } from './smtp-device.js';
+
+type Security = UpstreamOptions['security'];
+
+interface BenchArgs {
+  messages: number;
+  concurrency: number;
+  perConnection: number;
+  security: Security;
+  size: number;
+}
+
+const UPSTREAM_USER = 'alarms@example.com';
+const UPSTREAM_PASSWORD = 'bench-app-password';
+const RECIPIENT = 'ops@example.com';
+const TOKEN = /^bench-(\d+)$/;
+/** Stop waiting for deliveries when none has arrived for this long. */
+const STALL_MS = 30_000;
+/** After the last expected delivery, how long to keep listening for duplicates. */
+const DUPLICATE_GRACE_MS = 1_000;
+
+const USAGE = `usage: npm run bench -- [--messages N] [--concurrency C] [--per-connection K] [--security tls|starttls|none] [--size BYTES]`;
+
+function parseBenchArgs(argv: string[]): BenchArgs {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      messages: { type: 'string', default: '2000' },
+      concurrency: { type: 'string', default: '10' },
+      'per-connection': { type: 'string', default: '1' },
+      security: { type: 'string', default: 'tls' },
+      size: { type: 'string', default: '600' },
+      help: { type: 'boolean', default: false },
+    },
+  });
+  if (values.help) {
+    console.log(USAGE);
+    process.exit(0);
+  }
+  const security = values.security;
+  if (security !== 'tls' && security !== 'starttls' && security !== 'none') throw new Error(`--security must be tls, starttls or none, not ${security}`);
+  return {
+    messages: positiveInt('messages', values.messages),
+    concurrency: positiveInt('concurrency', values.concurrency),
+    perConnection: positiveInt('per-connection', values['per-connection']),
+    security,
+    size: positiveInt('size', values.size),
+  };
+}
+
+function positiveInt(name: string, text: string): number {
+  const value = Number(text);
+  if (!Number.isInteger(value) || value < 1) throw new Error(`--${name} must be a positive integer, not ${text}`);
+  return value;
+}
+
+/** An alarm mail of about `size` bytes; the Subject carries the token the upstream side is matched by. */
+function alarmMessage(token: number, size: number): DeviceMessage {
+  const device = `plc-${token % 97}`;
+  const headers = [`From: ${device} <${device}@plant.local>`, `To: <${RECIPIENT}>`, `Subject: bench-${token}`, 'Content-Type: text/plain; charset=us-ascii'];
+  const line = `Line ${token % 7} station ${token % 13}: temperature high, value 87.5 C, limit 85.0 C, acknowledge at the panel.`;
+  const body: string[] = [];
+  let length = headers.join('\r\n').length + 4;
+  while (length < size) {
+    body.push(line);
+    length += line.length + 2;
+  }
+  return { token, mailFrom: `${device}@plant.local`, rcptTo: RECIPIENT, data: `${headers.join('\r\n')}\r\n\r\n${body.join('\r\n')}` };
+}
+
+async function startBenchUpstream(args: BenchArgs, dir: TestDir): Promise<{ upstream: Upstream; account: Record<string, unknown> }> {
+  if (args.security === 'none') {
+    // The gateway refuses credentials without TLS, so a plaintext upstream is unauthenticated.
+    const upstream = await startUpstream({ security: 'none' });
+    return { upstream, account: { name: 'upstream', host: 'localhost', port: upstream.port, security: 'none' } };
+  }
+  const ca = createCa('Annunciator Bench CA');
+  const upstream = await startUpstream({ security: args.security, tls: ca.issue('localhost'), auth: { user: UPSTREAM_USER, pass: UPSTREAM_PASSWORD } });
+  const account = {
+    name: 'upstream',
+    host: 'localhost',
+    port: upstream.port,
+    security: args.security,
+    auth: { type: 'plain', user: UPSTREAM_USER, password: { env: 'BENCH_UPSTREAM_PASSWORD' } },
+    tls: { ca: [dir.write('ca.pem', ca.cert)] },
+  };
+  return { upstream, account };
+}
+
+async function startBenchGateway(args: BenchArgs, dir: TestDir, account: Record<string, unknown>): Promise<RunningGateway> {
+  const raw = baseConfig(dir, {
+    // All bench devices share 127.0.0.1, where a plant has one address per PLC; the
+    // per-client limit (default 20) would otherwise refuse them with 421.
+    listener: { limits: { maxConnections: Math.max(200, args.concurrency * 2), maxConnectionsPerClient: args.concurrency + 1 } },
+    delivery: { concurrency: 8, accounts: [account] },
+  });
+  const config = configFrom(dir, raw, { BENCH_UPSTREAM_PASSWORD: UPSTREAM_PASSWORD });
+  // Errors go to stderr so a failing run says why; baseConfig sets the level to error.
+  return runGateway(config, createLogger({ level: config.log.level, format: 'json', destination: process.stderr }));
+}
+
+/**
+ * Timestamps each upstream message as it is recorded. waitForMessages wakes us in the
+ * same turn as the upstream's 250, so the time is that of the 250 to within a microtask.
+ */
+function watchArrivals(upstream: Upstream, expected: number): { arrivals: Map<number, number[]>; strays: () => number; settled: Promise<void> } {
+  const arrivals = new Map<number, number[]>();
+  let strays = 0;
+  let seen = 0;
+  const record = (at: number): void => {
+    for (; seen < upstream.messages.length; seen += 1) {
+      const match = TOKEN.exec(upstream.messages[seen]!.parsed.subject ?? '');
+      if (!match) {
+        strays += 1;
+        continue;
+      }
+      const token = Number(match[1]);
+      arrivals.set(token, [...(arrivals.get(token) ?? []), at]);
+    }
+  };
+  const settled = (async () => {
+    while (arrivals.size < expected) {
+      try {
+        await upstream.waitForMessages(seen + 1, STALL_MS);
+      } catch {
+        return; // stalled: verification reports what is missing
+      }
+      record(performance.now());
+    }
+    await new Promise((resolve) => setTimeout(resolve, DUPLICATE_GRACE_MS));
+    record(performance.now());
+  })();
+  return { arrivals, strays: () => strays, settled };
+}
+
+/** C workers take the next K messages each, one connection per batch, until all are sent. */
+async function driveDevices(port: number, args: BenchArgs): Promise<DeviceTiming[]> {
+  const timings: DeviceTiming[] = [];
+  let next = 0;
+  const worker = async (): Promise<void> => {
+    while (next < args.messages) {
+      const first = next;
+      next = Math.min(args.messages, next + args.perConnection);
+      const batch: DeviceMessage[] = [];
+      for (let token = first; token < next; token += 1) batch.push(alarmMessage(token, args.size));
+      timings.push(...(await deviceSession(port, batch)));
+    }
+  };
+  await Promise.all(Array.from({ length: args.concurrency }, worker));
+  return timings;
+}
+
+interface Verification {
+  ok: boolean;
+  missing: number[];
+  duplicated: number[];
+  strays: number;
+  undelivered: number;
+}
+
+function verify(args: BenchArgs, arrivals: Map<number, number[]>, strays: number, gateway: RunningGateway): Verification {
+  const missing: number[] = [];
+  const duplicated: number[] = [];
+  for (let token = 0; token < args.messages; token += 1) {
+    const count = arrivals.get(token)?.length ?? 0;
+    if (count === 0) missing.push(token);
+    if (count > 1) duplicated.push(token);
+  }
+  const undelivered = gateway.store.listOutbox(['pending', 'sending', 'failed']).length;
+  return { ok: missing.length === 0 && duplicated.length === 0 && strays === 0 && undelivered === 0, missing, duplicated, strays, undelivered };
+}
+
+/** Nearest-rank percentile of an ascending array. */
+function percentile(sorted: number[], p: number): number {
+  if (sorted.length === 0) return Number.NaN;
+  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))]!;
+}
+
+const ms = (value: number): string => `${value.toFixed(1)} ms`;
+const rate = (count: number, elapsedMs: number): string => `${((count * 1000) / elapsedMs).toFixed(1)} msg/s`;
+
+/** fsync cost, and so commit latency, depends mostly on the file system under the store. */
+function fileSystemOf(path: string): string {
+  const names: Record<number, string> = { 0xef53: 'ext4', 0x01021994: 'tmpfs', 0x58465342: 'xfs', 0x9123683e: 'btrfs', 0x794c7630: 'overlayfs' };
+  const type = statfsSync(path).type;
+  return names[type] ?? `type 0x${type.toString(16)}`;
+}
+
+function printMachine(args: BenchArgs, dir: TestDir): void {
+  const cpu = cpus();
+  console.log(`machine   node ${process.version}, ${platform()}/${arch()}, ${cpu.length} CPUs (${cpu[0]?.model.trim() ?? 'unknown'})`);
+  console.log(`args      --messages ${args.messages} --concurrency ${args.concurrency} --per-connection ${args.perConnection} --security ${args.security} --size ${args.size}`);
+  console.log(`store     ${dir.path} (${fileSystemOf(dir.path)}), delivery concurrency 8`);
+}
+
+function printResults(startedAt: number, timings: DeviceTiming[], arrivals: Map<number, number[]>): void {
+  const lastAccepted = timings.reduce((last, t) => Math.max(last, t.acceptedAt), startedAt);
+  const commit = timings.map((t) => t.acceptedAt - t.dataEndAt).sort((a, b) => a - b);
+  const endToEnd: number[] = [];
+  let lastDelivered = startedAt;
+  for (const t of timings) {
+    const first = arrivals.get(t.token)?.[0];
+    if (first === undefined) continue;
+    endToEnd.push(first - t.dataEndAt);
+    lastDelivered = Math.max(lastDelivered, first);
+  }
+  endToEnd.sort((a, b) => a - b);
+  const p = (sorted: number[], q: number): string => ms(percentile(sorted, q));
+  console.log(`ingest    ${timings.length} accepted, wall ${ms(lastAccepted - startedAt)}: ${rate(timings.length, lastAccepted - startedAt)} (first connect to last 250 at a device)`);
+  console.log(`commit    DATA->250 at the device: p50 ${p(commit, 50)}, p99 ${p(commit, 99)}`);
+  console.log(`delivery  ${endToEnd.length} delivered, total wall ${ms(lastDelivered - startedAt)}: ${rate(endToEnd.length, lastDelivered - startedAt)} end to end (first connect to last upstream 250)`);
+  console.log(`latency   device '.' -> upstream 250: p50 ${p(endToEnd, 50)}, p90 ${p(endToEnd, 90)}, p99 ${p(endToEnd, 99)}, max ${p(endToEnd, 100)}`);
+}
+
+function printVerification(args: BenchArgs, v: Verification): void {
+  if (v.ok) {
+    console.log(`verified  all ${args.messages} messages arrived upstream exactly once; gateway outbox fully sent`);
+    return;
+  }
+  const some = (tokens: number[]): string => tokens.slice(0, 10).map((t) => `bench-${t}`).join(', ') + (tokens.length > 10 ? ', ...' : '');
+  console.log(`FAILED    ${v.missing.length} missing, ${v.duplicated.length} duplicated, ${v.strays} unexpected, ${v.undelivered} not sent per the gateway outbox`);
+  if (v.missing.length > 0) console.log(`          missing: ${some(v.missing)}`);
+  if (v.duplicated.length > 0) console.log(`          duplicated: ${some(v.duplicated)}`);
+}
+
+async function main(): Promise<number> {
+  const args = parseBenchArgs(process.argv.slice(2));
+  const dir = testDir('annunciator-bench-');
+  let upstream: Upstream | undefined;
+  let gateway: RunningGateway | undefined;
+  try {
+    printMachine(args, dir);
+    const started = await startBenchUpstream(args, dir);
+    upstream = started.upstream;
+    gateway = await startBenchGateway(args, dir, started.account);
+    const watch = watchArrivals(upstream, args.messages);
+    const startedAt = performance.now();
+    const timings = await driveDevices(gateway.port, args);
+    await watch.settled;
+    printResults(startedAt, timings, watch.arrivals);
+    const verification = verify(args, watch.arrivals, watch.strays(), gateway);
+    printVerification(args, verification);
+    return verification.ok ? 0 : 1;
+  } finally {
+    await gateway?.stop();
+    await upstream?.close();
+    dir.remove();
+  }
+}
+
+main().then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (error: unknown) => {
+    console.error(error instanceof Error ? error.message : error);
+    // Device workers and the arrival watcher may still hold sockets and timers after a failure.
+    process.exit(2);
+  },
+);

@@ -1,0 +1,216 @@
+import assert from 'node:assert/strict';
+import { X509Certificate } from 'node:crypto';
+import { after, afterEach, describe, it } from 'node:test';
+import { createCa, createSelfSigned } from '../helpers/certs.js';
+import { sendAsDevice } from '../helpers/device-client.js';
+import { freePort } from '../helpers/free-port.js';
+import { baseConfig, configFrom, eventually, runGateway, testDir, type RunningGateway, type TestDir } from '../helpers/gateway.js';
+import { startTokenEndpoint } from '../helpers/token-endpoint.js';
+import { startUpstream, type Upstream } from '../helpers/upstream.js';
+import type { OutboxSummary } from '../../src/store/store.js';
+
+const ca = createCa();
+const PASSWORD = 'app-password-123';
+
+function alarm(subject: string): Buffer {
+  return Buffer.from(`Subject: ${subject}\r\n\r\nMotor M12 winding temperature 142 C.\r\n`);
+}
+
+async function sendAlarm(gateway: RunningGateway, subject: string, rcptTo = ['oncall@example.com']): Promise<void> {
+  const result = await sendAsDevice({ port: gateway.port, mailFrom: 'plc@plant.local', rcptTo, data: alarm(subject) });
+  assert.match(result.dataReply ?? '', /^250 /, result.replies.join(' | '));
+}
+
+function account(name: string, port: number, extra: Record<string, unknown> = {}): Record<string, unknown> {
+  return { name, host: 'localhost', port, security: 'tls', auth: { user: 'alarms@example.com', password: { env: 'PW' } }, tls: { ca: ['ca.pem'] }, ...extra };
+}
+
+interface Harness {
+  dir: TestDir;
+  gateway: RunningGateway;
+}
+
+const cleanups: Array<() => Promise<void> | void> = [];
+afterEach(async () => {
+  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
+});
+
+async function gatewayWith(accounts: Record<string, unknown>[], env: NodeJS.ProcessEnv = { PW: PASSWORD }, retry?: Record<string, unknown>): Promise<Harness> {
+  const dir = testDir();
+  dir.write('ca.pem', ca.cert);
+  const raw = baseConfig(dir, { delivery: { accounts, ...(retry ? { retry } : {}) } });
+  const gateway = await runGateway(configFrom(dir, raw, env));
+  cleanups.push(() => dir.remove(), () => gateway.stop());
+  return { dir, gateway };
+}
+
+async function upstreamWith(options: Parameters<typeof startUpstream>[0], port?: number): Promise<Upstream> {
+  const upstream = await startUpstream(options, port);
+  cleanups.push(() => upstream.close());
+  return upstream;
+}
+
+/** The one outbox entry of a test, once the pipeline has queued it. */
+function onlyEntry(gateway: RunningGateway): OutboxSummary {
+  const entries = gateway.store.listOutbox(['pending', 'sending', 'sent', 'failed']);
+  assert.ok(entries.length <= 1, `expected one outbox entry, found ${entries.length}`);
+  return entries[0] ?? ({ status: 'queued', attempts: 0, lastError: null, lastAccount: null, rejectedRecipients: [] } as unknown as OutboxSummary);
+}
+
+describe('delivery through upstream providers', () => {
+  after(() => undefined);
+
+  it('relays through STARTTLS (587-style) with LOGIN authentication', async () => {
+    const upstream = await upstreamWith({ security: 'starttls', tls: ca.issue('localhost'), auth: { user: 'alarms@example.com', pass: PASSWORD } });
+    const { gateway } = await gatewayWith([account('m365', upstream.port, { security: 'starttls', auth: { type: 'login', user: 'alarms@example.com', password: { env: 'PW' } } })]);
+    await sendAlarm(gateway, 'starttls alarm');
+    const [message] = await upstream.waitForMessages(1);
+    assert.equal(message?.parsed.subject, 'starttls alarm');
+    assert.equal(message?.authMethod, 'LOGIN');
+    await eventually(() => onlyEntry(gateway).status === 'sent', 5000, 'entry marked sent');
+  });
+
+  it('refuses to send to a STARTTLS account when the upstream does not offer STARTTLS', async () => {
+    const upstream = await upstreamWith({ security: 'none', auth: undefined });
+    const { gateway } = await gatewayWith([account('lan', upstream.port, { security: 'starttls', auth: undefined })]);
+    await sendAlarm(gateway, 'must not go in plaintext');
+    const entry = await eventually(() => {
+      const e = onlyEntry(gateway);
+      return e.attempts >= 1 && e.status === 'pending' && e.lastError ? e : undefined;
+    });
+    assert.match(entry.lastError ?? '', /STARTTLS|TLS/i);
+    assert.equal(upstream.messages.length, 0);
+  });
+
+  it('signs in with OAuth2 (XOAUTH2) using a token from the token endpoint', async () => {
+    const tokens = await startTokenEndpoint({ clientId: 'client-1', clientSecret: 'client-secret', refreshToken: 'refresh-1' });
+    cleanups.push(() => tokens.close());
+    const upstream = await upstreamWith({ security: 'tls', tls: ca.issue('localhost'), auth: { user: 'alarms@example.com', accessToken: () => tokens.currentToken() } });
+    const { gateway } = await gatewayWith(
+      [
+        account('gmail', upstream.port, {
+          auth: { type: 'oauth2', user: 'alarms@example.com', clientId: 'client-1', clientSecret: { env: 'CS' }, refreshToken: { env: 'RT' }, tokenUrl: tokens.url, scope: 'https://mail.example/.default' },
+        }),
+      ],
+      { CS: 'client-secret', RT: 'refresh-1' },
+    );
+    await sendAlarm(gateway, 'oauth alarm 1');
+    await sendAlarm(gateway, 'oauth alarm 2');
+    const messages = await upstream.waitForMessages(2);
+    assert.ok(messages.every((m) => m.authMethod === 'XOAUTH2'));
+    assert.equal(tokens.requests[0]?.get('scope'), 'https://mail.example/.default');
+    assert.equal(tokens.requests.length, 1, 'the access token is reused until it expires');
+  });
+
+  it('does not deliver to an upstream whose certificate it cannot verify', async () => {
+    const upstream = await upstreamWith({ security: 'tls', tls: createSelfSigned('mail.plant.local'), auth: { user: 'alarms@example.com', pass: PASSWORD } });
+    const { gateway } = await gatewayWith([account('plant', upstream.port, { tls: {} })]);
+    await sendAlarm(gateway, 'self-signed upstream');
+    const entry = await eventually(() => {
+      const e = onlyEntry(gateway);
+      return e.status === 'pending' && e.lastError ? e : undefined;
+    });
+    assert.match(entry.lastError ?? '', /self.signed|certificate/i);
+    assert.equal(upstream.messages.length, 0);
+    assert.equal(upstream.authFailures, 0, 'no credentials were sent to the unverified server');
+  });
+
+  it('delivers to a self-signed upstream once its certificate is pinned, and refuses a different one', async () => {
+    const real = createSelfSigned('mail.plant.local');
+    const impostor = createSelfSigned('mail.plant.local');
+    const upstream = await upstreamWith({ security: 'tls', tls: real, auth: { user: 'alarms@example.com', pass: PASSWORD } });
+    const pin = (cert: string, dir: TestDir) => ({ sha256: new X509Certificate(cert).fingerprint256, certificate: dir.write(`pin-${Math.random()}.pem`, cert) });
+
+    const wrongDir = testDir();
+    cleanups.push(() => wrongDir.remove());
+    const wrong = await gatewayWith([account('plant', upstream.port, { tls: { pin: pin(impostor.cert, wrongDir) } })]);
+    await sendAlarm(wrong.gateway, 'pinned to the impostor');
+    const entry = await eventually(() => {
+      const e = onlyEntry(wrong.gateway);
+      return e.status === 'pending' && e.lastError ? e : undefined;
+    });
+    assert.match(entry.lastError ?? '', /certificate|pinned|self.signed/i);
+    assert.equal(upstream.messages.length, 0);
+
+    const rightDir = testDir();
+    cleanups.push(() => rightDir.remove());
+    const right = await gatewayWith([account('plant', upstream.port, { tls: { pin: pin(real.cert, rightDir) } })]);
+    await sendAlarm(right.gateway, 'pinned to the real one');
+    const [message] = await upstream.waitForMessages(1);
+    assert.equal(message?.parsed.subject, 'pinned to the real one');
+  });
+
+  it('retries after 451 and delivers exactly once when the upstream recovers', async () => {
+    const upstream = await upstreamWith({ security: 'tls', tls: ca.issue('localhost'), auth: { user: 'alarms@example.com', pass: PASSWORD }, dataReply: (attempt) => (attempt <= 2 ? 451 : 250) });
+    const { gateway } = await gatewayWith([account('provider', upstream.port)]);
+    await sendAlarm(gateway, 'greylisted alarm');
+    await upstream.waitForMessages(1);
+    const entry = await eventually(() => (onlyEntry(gateway).status === 'sent' ? onlyEntry(gateway) : undefined));
+    assert.equal(entry.attempts, 3);
+    await new Promise((resolve) => setTimeout(resolve, 400));
+    assert.equal(upstream.messages.length, 1, 'delivered exactly once');
+    assert.equal(upstream.dataAttempts, 3);
+  });
+
+  it('fails an entry at once when the upstream answers 5xx', async () => {
+    const upstream = await upstreamWith({ security: 'tls', tls: ca.issue('localhost'), auth: { user: 'alarms@example.com', pass: PASSWORD }, dataReply: () => 554 });
+    const { gateway } = await gatewayWith([account('provider', upstream.port)]);
+    await sendAlarm(gateway, 'refused alarm');
+    const entry = await eventually(() => (onlyEntry(gateway).status === 'failed' ? onlyEntry(gateway) : undefined));
+    assert.equal(entry.attempts, 1);
+    assert.match(entry.lastError ?? '', /554|refused/i);
+  });
+
+  it('holds mail while the upstream is down and delivers when it comes up', async () => {
+    const port = await freePort();
+    const { gateway } = await gatewayWith([account('provider', port)]);
+    await sendAlarm(gateway, 'sent during an outage');
+    await eventually(() => onlyEntry(gateway).attempts >= 2, 5000, 'two failed attempts');
+    assert.match(onlyEntry(gateway).lastError ?? '', /ECONNREFUSED|ECONNECTION|connect/i);
+    const upstream = await upstreamWith({ security: 'tls', tls: ca.issue('localhost'), auth: { user: 'alarms@example.com', pass: PASSWORD } }, port);
+    const [message] = await upstream.waitForMessages(1);
+    assert.equal(message?.parsed.subject, 'sent during an outage');
+  });
+
+  it('fails over to the second account when the first cannot be used', async () => {
+    const broken = await upstreamWith({ security: 'tls', tls: ca.issue('localhost'), auth: { user: 'alarms@example.com', pass: 'another password' } });
+    const backup = await upstreamWith({ security: 'tls', tls: ca.issue('localhost'), auth: { user: 'alarms@example.com', pass: PASSWORD } });
+    const down = await freePort();
+    const { gateway } = await gatewayWith([account('down', down), account('bad-auth', broken.port), account('backup', backup.port)]);
+    await sendAlarm(gateway, 'failover alarm');
+    const [message] = await backup.waitForMessages(1);
+    assert.equal(message?.parsed.subject, 'failover alarm');
+    assert.equal(broken.messages.length, 0);
+    assert.equal(broken.authFailures, 1);
+    const entry = await eventually(() => (onlyEntry(gateway).status === 'sent' ? onlyEntry(gateway) : undefined));
+    assert.equal(entry.lastAccount, 'backup');
+    assert.equal(entry.attempts, 1);
+  });
+
+  it('delivers to accepted recipients once and retries only the one that was deferred', async () => {
+    let busy = true;
+    const upstream = await upstreamWith({
+      security: 'tls',
+      tls: ca.issue('localhost'),
+      auth: { user: 'alarms@example.com', pass: PASSWORD },
+      rcptReply: (address) => (address === 'busy@example.com' && busy ? 450 : address === 'gone@example.com' ? 550 : 250),
+    });
+    const { gateway } = await gatewayWith([account('provider', upstream.port)]);
+    await sendAlarm(gateway, 'three recipients', ['ok@example.com', 'busy@example.com', 'gone@example.com']);
+    await upstream.waitForMessages(1);
+    assert.deepEqual(upstream.messages[0]?.rcptTo, ['ok@example.com']);
+    busy = false;
+    await upstream.waitForMessages(2);
+    assert.deepEqual(upstream.messages[1]?.rcptTo, ['busy@example.com']);
+    const entry = await eventually(() => (onlyEntry(gateway).status === 'sent' ? onlyEntry(gateway) : undefined));
+    assert.deepEqual(entry.rejectedRecipients, ['gone@example.com']);
+  });
+
+  it('gives up after the maximum age and marks the entry failed', async () => {
+    const port = await freePort();
+    const { gateway } = await gatewayWith([account('provider', port)], { PW: PASSWORD }, { initialDelay: '50ms', maxDelay: '100ms', maxAge: '300ms', jitter: 0 });
+    await sendAlarm(gateway, 'nobody home');
+    const entry = await eventually(() => (onlyEntry(gateway).status === 'failed' ? onlyEntry(gateway) : undefined), 10_000);
+    assert.match(entry.lastError ?? '', /gave up after \d+ attempts/);
+  });
+});
