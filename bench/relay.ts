@@ -106,8 +106,9 @@ async function startBenchUpstream(args: BenchArgs, dir: TestDir): Promise<{ upst
 async function startBenchGateway(args: BenchArgs, dir: TestDir, account: Record<string, unknown>): Promise<RunningGateway> {
   const raw = baseConfig(dir, {
     // All bench devices share 127.0.0.1, where a plant has one address per PLC; the
-    // per-client limit (default 20) would otherwise refuse them with 421.
-    listener: { limits: { maxConnections: Math.max(200, args.concurrency * 2), maxConnectionsPerClient: args.concurrency + 1 } },
+    // per-client limit (default 20) would otherwise refuse them with 421. Twice C leaves
+    // room for connections the server has not yet seen close after QUIT.
+    listener: { limits: { maxConnections: Math.max(200, args.concurrency * 2), maxConnectionsPerClient: Math.max(20, args.concurrency * 2) } },
     delivery: { concurrency: 8, accounts: [account] },
   });
   const config = configFrom(dir, raw, { BENCH_UPSTREAM_PASSWORD: UPSTREAM_PASSWORD });

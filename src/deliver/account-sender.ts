@@ -76,8 +76,10 @@ class SmtpSender implements AccountSender {
   }
 
   async send(request: SendRequest): Promise<SendResult> {
-    // Providers only take an envelope sender the account owns.
-    const from = this.account.envelopeFrom ?? this.account.auth?.user ?? request.envelopeFrom;
+    // Providers only take an envelope sender the account owns; a login that is not an
+    // address (a LAN relay's "alarms") cannot be one.
+    const login = this.account.auth?.user;
+    const from = this.account.envelopeFrom ?? (login?.includes('@') ? login : request.envelopeFrom);
     const info = await this.transport.sendMail({ envelope: { from, to: request.recipients }, raw: request.message });
     const rejectedErrors = (info as { rejectedErrors?: { recipient?: string; responseCode?: number; response?: string; message?: string }[] }).rejectedErrors ?? [];
     const rejected = (info.rejected ?? []).map((address) => {

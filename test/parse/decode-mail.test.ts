@@ -1,0 +1,148 @@
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, it } from 'node:test';
+import { decodeMail } from '../../src/parse/decode-mail.js';
+import { CORPUS_DIR, loadCorpus, normaliseText } from '../helpers/corpus.js';
+
+const corpusFile = (name: string): Buffer => readFileSync(join(CORPUS_DIR, name));
+
+describe('decodeMail on the device corpus', () => {
+  for (const mail of loadCorpus()) {
+    it(`${mail.file}: subject and text as the device meant them`, async () => {
+      const decoded = await decodeMail(mail.raw, 'windows-1252');
+      assert.equal(decoded.subject, mail.subject);
+      assert.equal(normaliseText(decoded.text), normaliseText(mail.text));
+      assert.ok(!decoded.subject.includes('\ufffd') && !decoded.text.includes('\ufffd'), 'no replacement characters');
+    });
+  }
+
+  it('latin1-raw-subject.eml: raw ISO-8859-1 bytes become the intended umlauts', async () => {
+    const decoded = await decodeMail(corpusFile('latin1-raw-subject.eml'), 'windows-1252');
+    assert.equal(decoded.subject, 'Störung Förderband 2 - Motorschutz ausgelöst');
+    assert.equal(decoded.text.trim(), 'Störung seit 04:12, Quittierung erforderlich.');
+    assert.deepEqual(decoded.from, { name: '', address: 'hmi-kessel@plant.local' });
+  });
+
+  it('latin1-raw-subject.eml: the fallback charset iso-8859-1 gives the same text', async () => {
+    const decoded = await decodeMail(corpusFile('latin1-raw-subject.eml'), 'iso-8859-1');
+    assert.equal(decoded.subject, 'Störung Förderband 2 - Motorschutz ausgelöst');
+  });
+
+  it('encoded-word-qp.eml: RFC 2047 subject, quoted-printable latin1 body and display name', async () => {
+    const decoded = await decodeMail(corpusFile('encoded-word-qp.eml'), 'windows-1252');
+    assert.equal(decoded.subject, 'Störung Kessel 1: Druck zu hoch');
+    assert.match(decoded.text, /überschreitet/);
+    assert.deepEqual(decoded.from, { name: 'Kesselhaus HMI', address: 'hmi-kessel@plant.local' });
+    assert.equal(decoded.html, undefined);
+  });
+
+  it('folded-subject-utf8.eml: unfolds the subject and keeps UTF-8 text', async () => {
+    const decoded = await decodeMail(corpusFile('folded-subject-utf8.eml'), 'windows-1252');
+    assert.ok(!decoded.subject.includes('\n') && !decoded.subject.includes('\r'));
+    assert.match(decoded.text, /Überlauf droht/);
+  });
+
+  it('hmi-html-only.eml: keeps the HTML and renders it as text', async () => {
+    const decoded = await decodeMail(corpusFile('hmi-html-only.eml'), 'windows-1252');
+    assert.ok(decoded.html?.includes('<h1>Alarm 4711</h1>'), decoded.html);
+    assert.match(decoded.text, /ALARM 4711/);
+    assert.match(decoded.text, /oil pressure low/);
+    assert.ok(!decoded.text.includes('<'), 'no markup in the text');
+  });
+
+  it('datalogger-csv-attachment.eml: decodes the base64 CSV attachment', async () => {
+    const decoded = await decodeMail(corpusFile('datalogger-csv-attachment.eml'), 'windows-1252');
+    assert.equal(decoded.attachments.length, 1);
+    const csv = decoded.attachments[0]!;
+    assert.equal(csv.filename, 'cold-room-3.csv');
+    assert.equal(csv.contentType, 'text/csv');
+    assert.equal(csv.inline, false);
+    assert.ok(Buffer.isBuffer(csv.content));
+    assert.equal(csv.content.toString('utf8'), 'time,temp\n03:00,7.8\n03:05,8.6\n03:10,9.1\n03:15,9.4\n');
+    assert.equal(decoded.text.trim(), 'Cold room 3: temperature 9.4 C above upper limit 8.0 C for 15 min.');
+  });
+
+  it('ups-on-battery.eml: keeps Date and Message-ID', async () => {
+    const decoded = await decodeMail(corpusFile('ups-on-battery.eml'), 'windows-1252');
+    assert.equal(decoded.messageId, '<1764036847.0109@ups-hall2>');
+    assert.ok(decoded.date instanceof Date);
+    assert.equal(decoded.date.toISOString(), '2026-11-24T02:14:07.000Z');
+    assert.deepEqual(decoded.from, { name: '', address: 'ups-hall2@plant.local' });
+    assert.deepEqual(decoded.attachments, []);
+  });
+
+  it('s7-tmail-no-date.eml: no Date header means no date (not the parse time)', async () => {
+    const decoded = await decodeMail(corpusFile('s7-tmail-no-date.eml'), 'windows-1252');
+    assert.equal(decoded.date, undefined);
+    assert.equal(decoded.messageId, undefined);
+    assert.deepEqual(decoded.from, { name: '', address: 'plc-line4@plant.local' });
+  });
+
+  it('controllino-bare.eml: no From header means no from', async () => {
+    const decoded = await decodeMail(corpusFile('controllino-bare.eml'), 'windows-1252');
+    assert.equal(decoded.from, undefined);
+    assert.equal(decoded.subject, 'a Horse');
+  });
+
+  it('remote-io-di-bare-lf.eml: bare LF line endings decode like CRLF', async () => {
+    const decoded = await decodeMail(corpusFile('remote-io-di-bare-lf.eml'), 'windows-1252');
+    assert.equal(decoded.subject, 'E1212-07 DI-3 ON (Pump P3 dry run)');
+    assert.equal(normaliseText(decoded.text), 'Event: DI-3 changed OFF->ON\nDevice: E1212-07 192.0.2.57');
+    assert.deepEqual(decoded.from, { name: '', address: 'iologik-07@plant.local' });
+  });
+});
+
+describe('decodeMail on hand-made messages', () => {
+  it('gives an empty subject and text for an empty message', async () => {
+    const decoded = await decodeMail(Buffer.alloc(0), 'windows-1252');
+    assert.equal(decoded.subject, '');
+    assert.equal(decoded.text, '');
+    assert.equal(decoded.from, undefined);
+    assert.deepEqual(decoded.attachments, []);
+  });
+
+  it('never returns an Invalid Date for an unparseable Date header', async () => {
+    const decoded = await decodeMail(Buffer.from('Date: not a date\r\nSubject: x\r\n\r\ny\r\n'), 'windows-1252');
+    // mailparser substitutes the parse time for a date it cannot read; either that or
+    // undefined is acceptable, an Invalid Date is not.
+    assert.ok(decoded.date === undefined || !Number.isNaN(decoded.date.getTime()), String(decoded.date));
+    assert.equal(decoded.subject, 'x');
+  });
+
+  it('takes the first From address that has an address', async () => {
+    const decoded = await decodeMail(Buffer.from('From: "Panel 1" <panel-1@plant.local>, other@plant.local\r\nSubject: x\r\n\r\ny\r\n'), 'windows-1252');
+    assert.deepEqual(decoded.from, { name: 'Panel 1', address: 'panel-1@plant.local' });
+  });
+
+  it('marks an inline part with a Content-ID as inline', async () => {
+    const raw = Buffer.from(
+      [
+        'Subject: x',
+        'MIME-Version: 1.0',
+        'Content-Type: multipart/related; boundary="r"',
+        '',
+        '--r',
+        'Content-Type: text/html; charset=utf-8',
+        '',
+        '<p><img src="cid:logo@plant"></p>',
+        '--r',
+        'Content-Type: image/png',
+        'Content-Disposition: inline; filename="logo.png"',
+        'Content-ID: <logo@plant>',
+        'Content-Transfer-Encoding: base64',
+        '',
+        'iVBORw0KGgo=',
+        '--r--',
+        '',
+      ].join('\r\n'),
+    );
+    const decoded = await decodeMail(raw, 'windows-1252');
+    assert.equal(decoded.attachments.length, 1);
+    const image = decoded.attachments[0]!;
+    assert.equal(image.inline, true);
+    assert.equal(image.contentId, '<logo@plant>');
+    assert.equal(image.contentType, 'image/png');
+    assert.deepEqual([...image.content], [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
+  });
+});
