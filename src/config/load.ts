@@ -60,8 +60,8 @@ export function parseConfig(text: string, file: string, env: NodeJS.ProcessEnv =
   if (document.errors.length > 0) {
     throw new ConfigError(
       document.errors.map((error) => {
-        const pos = error.linePos?.[0];
-        return { file, key: '', line: pos?.line, column: pos?.col, message: `YAML syntax: ${error.message.split('\n')[0]}` };
+        const pos = lineCounter.linePos(error.pos[0]);
+        return { file, key: '', line: pos.line, column: pos.col, message: `YAML syntax: ${error.message.split('\n')[0]}` };
       }),
     );
   }

@@ -46,6 +46,17 @@ export const secretSourceSchema = z.union(
   { message: 'a secret is given as { env: VARIABLE } or { file: path }, never inline' },
 );
 
+/**
+ * `type` picks the shape of a union (with a default when absent), so an error inside it
+ * names its key instead of a generic "invalid input" for the whole union.
+ */
+function withDefaultType<T extends z.ZodType>(defaultType: string, schema: T) {
+  return z.preprocess(
+    (value) => (value !== null && typeof value === 'object' && !Array.isArray(value) && !('type' in value) ? { ...value, type: defaultType } : value),
+    schema,
+  );
+}
+
 const tlsVersion = z.enum(['TLSv1.2', 'TLSv1.3']);
 
 const listenerSchema = z.strictObject({
@@ -96,7 +107,7 @@ const backoffSchema = z
   .prefault({});
 
 const passwordAuth = z.strictObject({
-  type: z.enum(['login', 'plain']).default('login'),
+  type: z.enum(['login', 'plain']),
   user: z.string().min(1),
   password: secretSourceSchema,
 });
@@ -114,12 +125,12 @@ const oauth2Auth = z.strictObject({
 
 const smtpAccountSchema = z.strictObject({
   name: z.string().min(1),
-  type: z.literal('smtp').default('smtp'),
+  type: z.literal('smtp'),
   preset: z.enum(['gmail', 'microsoft365']).optional(),
   host: z.string().min(1).optional(),
   port: z.number().int().min(1).max(65535).optional(),
   security: z.enum(['tls', 'starttls', 'none']).optional(),
-  auth: z.union([oauth2Auth, passwordAuth]).optional(),
+  auth: withDefaultType('login', z.discriminatedUnion('type', [oauth2Auth, passwordAuth])).optional(),
   envelopeFrom: z.email().optional(),
   tls: z
     .strictObject({
@@ -143,7 +154,7 @@ const fileAccountSchema = z.strictObject({
   directory: z.string().min(1),
 });
 
-export const accountSchema = z.union([fileAccountSchema, smtpAccountSchema]);
+export const accountSchema = withDefaultType('smtp', z.discriminatedUnion('type', [fileAccountSchema, smtpAccountSchema]));
 
 const addressTemplate = z.string().min(1);
 

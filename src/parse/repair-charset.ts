@@ -30,8 +30,15 @@ function has8bit(bytes: Buffer): boolean {
   return false;
 }
 
+// Node 20's TextDecoder decodes the windows-1252 family as plain Latin-1, turning 0x80-0x9F
+// into C1 controls; devices mean the Windows characters there (€, „, ", –, ...).
+const WINDOWS_1252_C1 = '€\u0081‚ƒ„…†‡ˆ‰Š‹Œ\u008dŽ\u008f\u0090‘’“”•–—˜™š›œ\u009džŸ';
+
 function transcode(bytes: Buffer, charset: string): Buffer {
-  return Buffer.from(new TextDecoder(charset).decode(bytes), 'utf8');
+  const decoder = new TextDecoder(charset);
+  let text = decoder.decode(bytes);
+  if (decoder.encoding === 'windows-1252') text = text.replace(/[\u0080-\u009f]/g, (c) => WINDOWS_1252_C1[c.charCodeAt(0) - 0x80] ?? c);
+  return Buffer.from(text, 'utf8');
 }
 
 /** Index of the end of the header block and the start of the body (CRLF or bare LF). */

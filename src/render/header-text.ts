@@ -13,3 +13,8 @@ export function bodyText(value: string): string {
   // eslint-disable-next-line no-control-regex
   return value.replace(/\r\n|\r|\n/g, '\n').replace(/[\u0000-\u0008\u000b-\u001f\u007f]/g, '').replace(/\n/g, '\r\n');
 }
+
+/** Line breaks of any kind as CRLF, nothing else touched: for HTML, whose markup is the sender's. */
+export function crlfLines(value: string): string {
+  return value.replace(/\r\n|\r|\n/g, '\r\n');
+}

@@ -2,7 +2,7 @@ import MailComposer from 'nodemailer/lib/mail-composer';
 import type { RawConfig } from '../config/schema.js';
 import type { Received } from '../ingest/received.js';
 import type { DecodedMail } from '../parse/decode-mail.js';
-import { bodyText, headerText } from './header-text.js';
+import { bodyText, crlfLines, headerText } from './header-text.js';
 
 export interface OutgoingMessage {
   /** The From address of the message; delivery may replace it in the envelope per account. */
@@ -46,7 +46,7 @@ export async function renderPassthrough(received: Received, mail: DecodedMail, c
     to: recipients,
     subject: headerText(mail.subject),
     text: bodyText(mail.text),
-    ...(mail.html ? { html: mail.html } : {}),
+    ...(mail.html ? { html: crlfLines(mail.html) } : {}),
     date: mail.date ?? new Date(received.receivedAt),
     messageId: validMessageId(mail.messageId) ?? `<${received.id}@${context.domain}>`,
     ...(relay.envelopeSender === 'sender' && keepSender ? { sender: envelopeSender } : {}),

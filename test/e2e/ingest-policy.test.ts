@@ -157,7 +157,7 @@ describe('AUTH and STARTTLS on a listener that also serves clients outside the L
       requireTLS: !opts.ignoreTLS,
       tls: { ca: [ca.cert], servername: 'localhost' },
       auth: { user: 'hmi-7', pass },
-    } as nodemailer.TransportOptions);
+    } as Parameters<typeof nodemailer.createTransport>[0]);
 
   it('relays for an authenticated client from outside after STARTTLS', async () => {
     const info = await client('correct horse').sendMail({ from: 'hmi-7@plant.local', to: 'ops@example.com', subject: 'auth ok', text: 'x' });
