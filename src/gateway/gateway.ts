@@ -18,7 +18,7 @@ export async function startGateway(config: GatewayConfig, logger: Logger): Promi
   const store = SqliteStore.open(config.gateway.dataDir);
   const worker = new OutboxWorker({
     store,
-    senders: config.delivery.accounts.map((account) => createSender(account, config.gateway.hostname)),
+    senders: config.delivery.accounts.map((account) => createSender(account, config.gateway.hostname, config.delivery.concurrency)),
     retry: config.delivery.retry,
     concurrency: config.delivery.concurrency,
     pollInterval: config.delivery.pollInterval,

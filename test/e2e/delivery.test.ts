@@ -95,6 +95,7 @@ describe('delivery through upstream providers', () => {
       { CS: 'client-secret', RT: 'refresh-1' },
     );
     await sendAlarm(gateway, 'oauth alarm 1');
+    await upstream.waitForMessages(1);
     await sendAlarm(gateway, 'oauth alarm 2');
     const messages = await upstream.waitForMessages(2);
     assert.ok(messages.every((m) => m.authMethod === 'XOAUTH2'));

@@ -16,6 +16,7 @@ export interface SmtpConnectionInternals {
   _closing: boolean;
   _parser: SmtpParserInternals | false;
   _sendGreeting: () => void;
+  connectionReady: (next?: () => void) => void;
   remoteAddress: string;
   send: (code: number, message: string) => void;
   close: () => void;
@@ -26,6 +27,7 @@ export function isPatchableConnection(value: unknown): value is SmtpConnectionIn
   return (
     !!c &&
     typeof c._sendGreeting === 'function' &&
+    typeof c.connectionReady === 'function' &&
     typeof c.send === 'function' &&
     !!c._parser &&
     typeof c._parser.oncommand === 'function' &&
@@ -68,4 +70,22 @@ export function acceptBareLfData(connection: SmtpConnectionInternals): void {
     if (parser._atDataStart) state.lastWasCr = false;
     feed(crlfFromBareLf(chunk, state), done);
   };
+}
+
+/**
+ * smtp-server holds every greeting back 100 ms to catch early talkers. A trusted device
+ * may talk early anyway (see holdEarlyCommands), so it is greeted at once; the delayed
+ * call that smtp-server scheduled then does nothing.
+ */
+export function greetWithoutDelay(connection: SmtpConnectionInternals): void {
+  const ready = connection.connectionReady.bind(connection);
+  let greeted = false;
+  connection.connectionReady = (next) => {
+    if (greeted) return;
+    greeted = true;
+    ready(next);
+  };
+  setImmediate(() => {
+    if (!connection._closing) connection.connectionReady();
+  });
 }

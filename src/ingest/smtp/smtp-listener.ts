@@ -6,7 +6,7 @@ import type { Logger } from '../../log/logger.js';
 import { newId } from '../../store/ids.js';
 import type { Received } from '../received.js';
 import { ClientSlots } from './client-slots.js';
-import { acceptBareLfData, holdEarlyCommands, isPatchableConnection } from './lenient-connection.js';
+import { acceptBareLfData, greetWithoutDelay, holdEarlyCommands, isPatchableConnection } from './lenient-connection.js';
 import { TrustedNetworks, unmapIpv4 } from './trusted-networks.js';
 
 /** Where accepted messages go; must be durable when it returns, or throw. */
@@ -81,7 +81,11 @@ export async function startSmtpListener(options: SmtpListenerOptions): Promise<S
         log.error('smtp-server internals changed: early-talker and bare-LF leniency are off');
         return;
       }
-      if (listener.compat.earlyTalkers) holdEarlyCommands(connection);
+      if (listener.compat.earlyTalkers) {
+        holdEarlyCommands(connection);
+        // Over the total limit smtp-server has already answered 421 and will not greet.
+        if (this.connections.size <= limits.maxConnections) greetWithoutDelay(connection);
+      }
       if (listener.compat.bareLf) acceptBareLfData(connection);
     }
   }
