@@ -95,6 +95,26 @@ describe('trusted-LAN policy and limits of the SMTP listener', () => {
   });
 });
 
+describe('the total connection limit', () => {
+  const dir = testDir();
+  let gateway: RunningGateway;
+  before(async () => {
+    gateway = await runGateway(configFrom(dir, baseConfig(dir, { listener: { limits: { maxConnections: 2, maxConnectionsPerClient: 10 } } })));
+  });
+  after(async () => {
+    await gateway?.stop();
+    dir.remove();
+  });
+
+  it('answers 421 to the connection over the limit and serves the others', async () => {
+    const held = await Promise.all([1, 2].map(() => greetingFrom(gateway.port)));
+    for (const h of held) assert.match(h.line, /^220 /);
+    const third = await greetingFrom(gateway.port);
+    assert.match(third.line, /^421 .*Too many connected clients/);
+    for (const h of [...held, third]) h.socket.destroy();
+  });
+});
+
 describe('early talkers and bare LF are lenient for trusted clients only', () => {
   const dir = testDir();
   let strict: RunningGateway;

@@ -83,8 +83,7 @@ export async function startSmtpListener(options: SmtpListenerOptions): Promise<S
       }
       if (listener.compat.earlyTalkers) {
         holdEarlyCommands(connection);
-        // Over the total limit smtp-server has already answered 421 and will not greet.
-        if (this.connections.size <= limits.maxConnections) greetWithoutDelay(connection);
+        greetWithoutDelay(connection);
       }
       if (listener.compat.bareLf) acceptBareLfData(connection);
     }
@@ -103,8 +102,8 @@ export async function startSmtpListener(options: SmtpListenerOptions): Promise<S
     ...(listener.tls ? { key: listener.tls.key, cert: listener.tls.cert, minVersion: listener.tls.minVersion } : {}),
     size: limits.maxMessageSize,
     rejectOversized: true,
-    maxRecipients: limits.maxRecipients,
-    maxClients: limits.maxConnections,
+    // maxRecipients and maxClients are enforced in the handlers below, where the refusal
+    // can be logged with the peer; smtp-server would refuse silently.
     socketTimeout: limits.idleTimeout,
     closeTimeout: 5000,
     lenientAddressParsing: true,
@@ -114,6 +113,10 @@ export async function startSmtpListener(options: SmtpListenerOptions): Promise<S
       if (!isTrusted(session) && !listener.auth) {
         log.warn({ peer: address }, 'refused connection: client is outside the trusted networks (554)');
         return callback(new SmtpReply(554, '5.7.1 Access denied: this relay serves the plant network only'));
+      }
+      if (server.connections.size > limits.maxConnections) {
+        log.warn({ peer: address, limit: limits.maxConnections }, 'refused connection: too many connections in total (421)');
+        return callback(new SmtpReply(421, '4.7.0 Too many connected clients, try again in a moment'));
       }
       if (slots.count(address) > limits.maxConnectionsPerClient) {
         log.warn({ peer: address, limit: limits.maxConnectionsPerClient }, 'refused connection: too many connections from this client (421)');
@@ -145,6 +148,11 @@ export async function startSmtpListener(options: SmtpListenerOptions): Promise<S
       if (!isTrusted(session) && !session.user) {
         log.warn({ ...peer(session), to: address.address }, 'refused RCPT TO: relay access denied (550)');
         return callback(new SmtpReply(550, '5.7.1 Relay access denied'));
+      }
+      const known = session.envelope.rcptTo.some((r) => r.address.toLowerCase() === address.address.toLowerCase());
+      if (!known && session.envelope.rcptTo.length >= limits.maxRecipients) {
+        log.warn({ ...peer(session), to: address.address, limit: limits.maxRecipients }, 'refused RCPT TO: too many recipients (452)');
+        return callback(new SmtpReply(452, '4.5.3 Too many recipients'));
       }
       const domain = address.address.split('@').pop()?.toLowerCase() ?? '';
       if (options.allowedRecipientDomains && !options.allowedRecipientDomains.some((d) => d.toLowerCase() === domain)) {
