@@ -21,6 +21,8 @@ type Security = UpstreamOptions['security'];
 interface BenchArgs {
   messages: number;
   concurrency: number;
+  /** Messages per second offered by all devices together; 0 offers them as fast as possible. */
+  rate: number;
   perConnection: number;
   security: Security;
   size: number;
@@ -35,7 +37,7 @@ const STALL_MS = 30_000;
 /** After the last expected delivery, how long to keep listening for duplicates. */
 const DUPLICATE_GRACE_MS = 1_000;
 
-const USAGE = `usage: npm run bench -- [--messages N] [--concurrency C] [--per-connection K] [--security tls|starttls|none] [--size BYTES]`;
+const USAGE = `usage: npm run bench -- [--messages N] [--concurrency C] [--per-connection K] [--rate MSG_PER_S] [--security tls|starttls|none] [--size BYTES]`;
 
 function parseBenchArgs(argv: string[]): BenchArgs {
   const { values } = parseArgs({
@@ -43,6 +45,7 @@ function parseBenchArgs(argv: string[]): BenchArgs {
     options: {
       messages: { type: 'string', default: '2000' },
       concurrency: { type: 'string', default: '10' },
+      rate: { type: 'string', default: '0' },
       'per-connection': { type: 'string', default: '1' },
       security: { type: 'string', default: 'tls' },
       size: { type: 'string', default: '600' },
@@ -58,6 +61,7 @@ function parseBenchArgs(argv: string[]): BenchArgs {
   return {
     messages: positiveInt('messages', values.messages),
     concurrency: positiveInt('concurrency', values.concurrency),
+    rate: Number(values.rate) >= 0 ? Number(values.rate) : 0,
     perConnection: positiveInt('per-connection', values['per-connection']),
     security,
     size: positiveInt('size', values.size),
@@ -150,16 +154,26 @@ function watchArrivals(upstream: Upstream, expected: number): { arrivals: Map<nu
   return { arrivals, strays: () => strays, settled };
 }
 
-/** C workers take the next K messages each, one connection per batch, until all are sent. */
+/**
+ * C workers take the next K messages each, one connection per batch, until all are sent.
+ * With --rate, batch n starts no earlier than n/rate seconds in: latency measured below
+ * saturation shows the pipeline, not the length of a queue.
+ */
 async function driveDevices(port: number, args: BenchArgs): Promise<DeviceTiming[]> {
   const timings: DeviceTiming[] = [];
   let next = 0;
+  const startedAt = performance.now();
   const worker = async (): Promise<void> => {
     while (next < args.messages) {
       const first = next;
-      next = Math.min(args.messages, next + args.perConnection);
+      const end = Math.min(args.messages, next + args.perConnection);
+      next = end;
+      if (args.rate > 0) {
+        const wait = startedAt + (first / args.rate) * 1000 - performance.now();
+        if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
+      }
       const batch: DeviceMessage[] = [];
-      for (let token = first; token < next; token += 1) batch.push(alarmMessage(token, args.size));
+      for (let token = first; token < end; token += 1) batch.push(alarmMessage(token, args.size));
       timings.push(...(await deviceSession(port, batch)));
     }
   };
@@ -206,7 +220,7 @@ function fileSystemOf(path: string): string {
 function printMachine(args: BenchArgs, dir: TestDir): void {
   const cpu = cpus();
   console.log(`machine   node ${process.version}, ${platform()}/${arch()}, ${cpu.length} CPUs (${cpu[0]?.model.trim() ?? 'unknown'})`);
-  console.log(`args      --messages ${args.messages} --concurrency ${args.concurrency} --per-connection ${args.perConnection} --security ${args.security} --size ${args.size}`);
+  console.log(`args      --messages ${args.messages} --concurrency ${args.concurrency} --per-connection ${args.perConnection} --rate ${args.rate} --security ${args.security} --size ${args.size}`);
   console.log(`store     ${dir.path} (${fileSystemOf(dir.path)}), delivery concurrency 8`);
 }
 
