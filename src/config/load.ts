@@ -135,6 +135,8 @@ function resolveConfig(raw: RawConfig, file: string, env: NodeJS.ProcessEnv, doc
     return resolveSmtpAccount(account, path, { at, secret, readPem });
   });
 
+  checkAlarmSections(raw, at);
+
   if (problems.length > 0) throw new ConfigError(problems);
   return {
     file,
@@ -142,6 +144,19 @@ function resolveConfig(raw: RawConfig, file: string, env: NodeJS.ProcessEnv, doc
     log: raw.log,
     listeners,
     relay: raw.relay,
+    ...(raw.alarms
+      ? {
+          alarms: {
+            ...raw.alarms,
+            rulesDir: resolvePath(raw.alarms.rulesDir),
+            templatesDir: resolvePath(raw.alarms.templatesDir),
+            timeZone: raw.alarms.timeZone ?? Intl.DateTimeFormat().resolvedOptions().timeZone,
+          },
+        }
+      : {}),
+    devices: raw.devices,
+    patterns: raw.patterns,
+    receivers: raw.receivers,
     delivery: { ...raw.delivery, accounts: accounts.filter((a): a is Account => a !== undefined) },
   };
 }
@@ -245,4 +260,32 @@ export function fingerprintOfPem(pem: Buffer): string | undefined {
 
 export function fingerprintOfDer(der: Buffer): string {
   return createHash('sha256').update(der).digest('hex').toUpperCase().match(/../g)!.join(':');
+}
+
+function checkAlarmSections(raw: RawConfig, at: (path: ReadonlyArray<PropertyKey>, message: string) => void): void {
+  if (raw.alarms?.timeZone) {
+    try {
+      new Intl.DateTimeFormat('en', { timeZone: raw.alarms.timeZone });
+    } catch {
+      at(['alarms', 'timeZone'], `unknown time zone "${raw.alarms.timeZone}" (use an IANA name such as Europe/Berlin)`);
+    }
+  }
+  const receiverNames = new Set<string>();
+  raw.receivers.forEach((receiver, i) => {
+    if (receiverNames.has(receiver.name)) at(['receivers', i, 'name'], `receiver "${receiver.name}" is defined twice`);
+    receiverNames.add(receiver.name);
+  });
+  raw.receivers.forEach((receiver, i) =>
+    receiver.members?.forEach((member, j) => {
+      if (!receiverNames.has(member)) at(['receivers', i, 'members', j], `no receiver named "${member}"`);
+    }),
+  );
+  raw.alarms?.defaultRoute.receivers?.forEach((r, i) => {
+    if (!receiverNames.has(r)) at(['alarms', 'defaultRoute', 'receivers', i], `no receiver named "${r}"`);
+  });
+  const deviceIds = new Set<string>();
+  raw.devices.forEach((device, i) => {
+    if (deviceIds.has(device.id)) at(['devices', i, 'id'], `device "${device.id}" is defined twice`);
+    deviceIds.add(device.id);
+  });
 }

@@ -1,5 +1,6 @@
 import { isIP } from 'node:net';
 import { z } from 'zod';
+import { regexProblem } from './safe-regex.js';
 import { parseDuration, parseSize } from './units.js';
 
 /**
@@ -158,6 +159,86 @@ export const accountSchema = withDefaultType('smtp', z.discriminatedUnion('type'
 
 const addressTemplate = z.string().min(1);
 
+export const SEVERITIES = ['critical', 'major', 'minor', 'warning', 'info'] as const;
+export const severitySchema = z.enum(SEVERITIES);
+
+const pattern = z.string().min(1).superRefine((source, ctx) => {
+  const problem = regexProblem(source);
+  if (problem) ctx.addIssue({ code: 'custom', message: problem });
+});
+
+const name = z.string().regex(/^[A-Za-z0-9_.:@-]+$/, 'use letters, digits and . _ - : @');
+
+/**
+ * An extraction pattern: regular expressions over the subject and/or body, all of
+ * which must match. Named groups set fields (code, severity, value, unit, state, key,
+ * or any other name); `set` gives fixed values, e.g. `state: cleared` for the message
+ * that reports the return to normal.
+ */
+export const extractionPatternSchema = z.strictObject({
+  name: z.string().min(1),
+  subject: pattern.optional(),
+  body: pattern.optional(),
+  ignoreCase: z.boolean().default(true),
+  set: z
+    .strictObject({
+      key: z.string().min(1).optional(),
+      code: z.string().min(1).optional(),
+      severity: severitySchema.optional(),
+      state: z.enum(['active', 'cleared']).optional(),
+      unit: z.string().optional(),
+      title: z.string().min(1).optional(),
+    })
+    .default({}),
+}).refine((p) => p.subject !== undefined || p.body !== undefined, { message: 'a pattern needs subject, body or both' });
+
+const deviceSchema = z.strictObject({
+  id: name,
+  name: z.string().min(1).optional(),
+  match: z
+    .strictObject({
+      senders: z.array(z.string().min(1)).default([]),
+      addresses: z.array(z.string().refine((v) => isCidr(v), 'not an IP address or CIDR block')).default([]),
+      helos: z.array(z.string().min(1)).default([]),
+    })
+    .refine((m) => m.senders.length + m.addresses.length + m.helos.length > 0, { message: 'match needs senders, addresses or helos' }),
+  site: z.string().optional(),
+  area: z.string().optional(),
+  description: z.string().optional(),
+  patterns: z.array(extractionPatternSchema).default([]),
+});
+
+const receiverSchema = z
+  .strictObject({
+    name,
+    email: z.union([z.email(), z.array(z.email())]).optional(),
+    members: z.array(name).optional(),
+  })
+  .refine((r) => r.email !== undefined || r.members !== undefined, { message: 'a receiver needs email, members or both' });
+
+const FINGERPRINT_FIELDS = ['device', 'title', 'code', 'key', 'site', 'area'] as const;
+
+const routeDefaultsSchema = z.strictObject({
+  receivers: z.array(name).optional(),
+  template: z.string().min(1).default('default'),
+  repeatInterval: duration.default(4 * 3_600_000),
+  notifyResolved: z.boolean().default(true),
+  attachOriginal: z.boolean().default(false),
+  mode: z.enum(['notify', 'passthrough']).default('notify'),
+  severity: severitySchema.default('warning'),
+});
+
+const alarmsSchema = z.strictObject({
+  rulesDir: z.string().min(1).default('../rules'),
+  templatesDir: z.string().min(1).default('../templates'),
+  /** IANA zone for dates in notifications and time-of-day conditions; the system's when absent. */
+  timeZone: z.string().optional(),
+  locale: z.string().default('en-GB'),
+  fingerprint: z.union([z.literal('auto'), z.array(z.union([z.enum(FINGERPRINT_FIELDS), z.string().regex(/^fields\.[^.]+$/)])).min(1)]).default('auto'),
+  defaultRoute: routeDefaultsSchema.prefault({}),
+  watch: z.boolean().default(true),
+});
+
 export const configSchema = z.strictObject({
   gateway: z
     .strictObject({
@@ -187,6 +268,10 @@ export const configSchema = z.strictObject({
       allowedRecipientDomains: z.array(z.string().min(1)).optional(),
     })
     .prefault({}),
+  alarms: alarmsSchema.optional(),
+  devices: z.array(deviceSchema).default([]),
+  patterns: z.array(extractionPatternSchema).default([]),
+  receivers: z.array(receiverSchema).default([]),
   delivery: z.strictObject({
     accounts: z.array(accountSchema).min(1, 'at least one outgoing account is needed'),
     retry: backoffSchema,
@@ -200,3 +285,9 @@ export type RawListener = z.output<typeof listenerSchema>;
 export type RawAccount = z.output<typeof accountSchema>;
 export type RawSmtpAccount = z.output<typeof smtpAccountSchema>;
 export type BackoffPolicy = z.output<typeof backoffSchema>;
+export type Severity = z.output<typeof severitySchema>;
+export type ExtractionPattern = z.output<typeof extractionPatternSchema>;
+export type DeviceConfig = z.output<typeof deviceSchema>;
+export type ReceiverConfig = z.output<typeof receiverSchema>;
+export type AlarmsConfig = z.output<typeof alarmsSchema>;
+export type RouteDefaults = z.output<typeof routeDefaultsSchema>;

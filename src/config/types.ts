@@ -58,6 +58,11 @@ export interface GatewayConfig {
   log: RawConfig['log'];
   listeners: ListenerConfig[];
   relay: RawConfig['relay'];
+  /** The alarm pipeline; absent means the gateway relays mail as it came (pass-through). */
+  alarms?: RawConfig['alarms'] & { rulesDir: string; templatesDir: string; timeZone: string };
+  devices: RawConfig['devices'];
+  patterns: RawConfig['patterns'];
+  receivers: RawConfig['receivers'];
   delivery: {
     accounts: Account[];
     retry: BackoffPolicy;

@@ -2,6 +2,7 @@ import MailComposer from 'nodemailer/lib/mail-composer';
 import type { RawConfig } from '../config/schema.js';
 import type { Received } from '../ingest/received.js';
 import type { DecodedMail } from '../parse/decode-mail.js';
+import { fillAddressTemplate } from './address-template.js';
 import { bodyText, crlfLines, headerText } from './header-text.js';
 
 export interface OutgoingMessage {
@@ -35,7 +36,7 @@ export async function renderPassthrough(received: Received, mail: DecodedMail, c
     ip: received.peer.address,
     listener: received.listener,
   };
-  const fromAddress = mail.from && relay.from.rewrite === 'missing' ? mail.from : { name: fill(relay.from.displayName, vars), address: fill(relay.from.address, vars) };
+  const fromAddress = mail.from && relay.from.rewrite === 'missing' ? mail.from : { name: fillAddressTemplate(relay.from.displayName, vars), address: fillAddressTemplate(relay.from.address, vars) };
   const recipients = relay.recipients ?? received.envelope.rcptTo;
   const envelopeSender = received.envelope.mailFrom;
   const keepSender = envelopeSender && envelopeSender.toLowerCase() !== fromAddress.address.toLowerCase();
@@ -77,19 +78,6 @@ export async function renderPassthrough(received: Received, mail: DecodedMail, c
 export function deviceName(received: Received, mail: DecodedMail): string {
   const candidates = [mail.from?.name, (mail.from?.address ?? received.envelope.mailFrom ?? '').split('@')[0], received.peer.helo, received.peer.address.replace(/[.:]/g, '-')];
   return headerText(candidates.find((c) => c && c.trim() !== '') ?? 'device', 64);
-}
-
-function fill(template: string, vars: Record<string, string>): string {
-  return template.replace(/\{(\w+)\}/g, (whole, name: string) => {
-    const value = vars[name];
-    if (value === undefined) return whole;
-    // Inside an address only characters safe in a local part survive.
-    return template.includes('@') ? localPart(value) : value;
-  });
-}
-
-function localPart(value: string): string {
-  return value.toLowerCase().replace(/[^a-z0-9._-]+/g, '-').replace(/^[-.]+|[-.]+$/g, '') || 'device';
 }
 
 function validMessageId(id: string | undefined): string | undefined {

@@ -1,0 +1,56 @@
+import type { Severity } from '../config/schema.js';
+import type { AlarmEvent } from '../parse/alarm-event.js';
+import type { Route } from '../rules/route.js';
+
+/** An alarm over time: every occurrence with the same fingerprint folds into one. */
+export interface Alarm {
+  id: string;
+  fingerprint: string;
+  state: 'active' | 'resolved';
+  device: AlarmEvent['device'];
+  title: string;
+  severity: Severity;
+  key?: string;
+  code?: string;
+  value?: number;
+  unit?: string;
+  fields: Record<string, string>;
+  /** The latest occurrence's text. */
+  text: string;
+  count: number;
+  firstSeen: number;
+  lastSeen: number;
+  resolvedAt?: number;
+  /** Received id of the event that raised it and of the latest one. */
+  firstEventId: string;
+  lastEventId: string;
+  /** How many notifications were sent for it, and when the last one was. */
+  notifications: number;
+  lastNotifiedAt?: number;
+  /** Count at the last notification, so a reminder can say how many were folded since. */
+  countAtLastNotification: number;
+  receivers: string[];
+  rules: string[];
+}
+
+export type DueKind = 'firing' | 'reminder' | 'resolved';
+
+/** A notification the lifecycle decided is due now; render/ turns it into a message. */
+export interface Due {
+  kind: DueKind;
+  alarm: Alarm;
+  event: AlarmEvent;
+  route: Route;
+  /** Why it is sent, e.g. "new alarm, routed by rule ups-power". */
+  reason: string;
+  /** 1 for the first notification of this alarm, 2 for the next, ... */
+  sequence: number;
+}
+
+/** What happened to an event, recorded in the alarm's history whether or not anything was sent. */
+export interface Decision {
+  alarm?: Alarm;
+  due: Due[];
+  outcome: 'raised' | 'repeat-folded' | 'reminder' | 'resolved' | 'suppressed' | 'clear-without-alarm';
+  reason: string;
+}
