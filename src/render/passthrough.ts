@@ -4,6 +4,7 @@ import type { Received } from '../ingest/received.js';
 import type { DecodedMail } from '../parse/decode-mail.js';
 import { fillAddressTemplate } from './address-template.js';
 import { bodyText, crlfLines, headerText } from './header-text.js';
+import { deviceName } from '../parse/device-name.js';
 
 export interface OutgoingMessage {
   /** The From address of the message; delivery may replace it in the envelope per account. */
@@ -69,15 +70,6 @@ export async function renderPassthrough(received: Received, mail: DecodedMail, c
   const built = await composer.compile().build();
   const trace = `Received: from ${headerText(received.peer.helo || 'unknown')} ([${received.peer.address}])\r\n\tby ${context.hostname} (Annunciator) with ${received.peer.secure ? 'ESMTPS' : 'ESMTP'} id ${received.id};\r\n\t${new Date(received.receivedAt).toUTCString().replace('GMT', '+0000')}\r\n`;
   return { envelopeFrom: fromAddress.address, recipients, message: Buffer.concat([Buffer.from(trace), built]) };
-}
-
-/**
- * A short name for the device: the display name it gave, else the envelope sender's
- * local part, else its HELO name, else its address.
- */
-export function deviceName(received: Received, mail: DecodedMail): string {
-  const candidates = [mail.from?.name, (mail.from?.address ?? received.envelope.mailFrom ?? '').split('@')[0], received.peer.helo, received.peer.address.replace(/[.:]/g, '-')];
-  return headerText(candidates.find((c) => c && c.trim() !== '') ?? 'device', 64);
 }
 
 function validMessageId(id: string | undefined): string | undefined {

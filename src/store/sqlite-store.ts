@@ -2,9 +2,10 @@ import Database from 'better-sqlite3';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Received } from '../ingest/received.js';
-import type { NewOutboxEntry, OutboxEntry, OutboxStatus, OutboxSummary, Store } from './store.js';
+import type { Alarm } from '../lifecycle/alarm.js';
+import type { AlarmLogEntry, NewOutboxEntry, OutboxEntry, OutboxStatus, OutboxSummary, PipelineResult, Store } from './store.js';
 
-const SCHEMA_VERSION = 1;
+const SCHEMA_VERSION = 2;
 
 const MIGRATIONS: string[] = [
   `CREATE TABLE received (
@@ -41,6 +42,25 @@ const MIGRATIONS: string[] = [
      rejected_recipients TEXT NOT NULL DEFAULT '[]'
    );
    CREATE INDEX outbox_due ON outbox(status, next_attempt_at);`,
+  `CREATE TABLE alarms (
+     id TEXT PRIMARY KEY,
+     fingerprint TEXT NOT NULL,
+     state TEXT NOT NULL,
+     first_seen INTEGER NOT NULL,
+     last_seen INTEGER NOT NULL,
+     data TEXT NOT NULL
+   );
+   CREATE UNIQUE INDEX alarms_one_active ON alarms(fingerprint) WHERE state = 'active';
+   CREATE INDEX alarms_state ON alarms(state, last_seen);
+   CREATE TABLE alarm_log (
+     seq INTEGER PRIMARY KEY AUTOINCREMENT,
+     alarm_id TEXT,
+     received_id TEXT NOT NULL,
+     at INTEGER NOT NULL,
+     outcome TEXT NOT NULL,
+     reason TEXT NOT NULL
+   );
+   CREATE INDEX alarm_log_alarm ON alarm_log(alarm_id, seq);`,
 ];
 
 interface ReceivedRow {
@@ -119,20 +139,7 @@ export class SqliteStore implements Store {
 
   pendingReceived(limit: number): Received[] {
     const rows = this.db.prepare(`SELECT * FROM received WHERE state = 'new' ORDER BY received_at, id LIMIT ?`).all(limit) as ReceivedRow[];
-    return rows.map((row) => ({
-      id: row.id,
-      receivedAt: row.received_at,
-      listener: row.listener,
-      peer: {
-        address: row.peer_address,
-        port: row.peer_port,
-        helo: row.helo ?? undefined,
-        authUser: row.auth_user ?? undefined,
-        secure: row.secure === 1,
-      },
-      envelope: { mailFrom: row.mail_from, rcptTo: JSON.parse(row.rcpt_to) as string[] },
-      raw: row.raw,
-    }));
+    return rows.map(toReceived);
   }
 
   completeReceived(receivedId: string, entries: NewOutboxEntry[], now: number): void {
@@ -149,6 +156,63 @@ export class SqliteStore implements Store {
         insert.run(entry.id, entry.receivedId, now, entry.envelopeFrom, JSON.stringify(entry.recipients), entry.message, now, now);
       }
     }).immediate();
+  }
+
+  commitPipeline(receivedId: string, result: PipelineResult, now: number): void {
+    const insert = this.db.prepare(
+      `INSERT INTO outbox (id, received_id, created_at, envelope_from, recipients, message, status, next_attempt_at, updated_at)
+       VALUES (?, ?, ?, ?, ?, ?, 'pending', ?, ?)`,
+    );
+    const upsert = this.db.prepare(
+      `INSERT INTO alarms (id, fingerprint, state, first_seen, last_seen, data) VALUES (?, ?, ?, ?, ?, ?)
+       ON CONFLICT(id) DO UPDATE SET state = excluded.state, last_seen = excluded.last_seen, data = excluded.data`,
+    );
+    const log = this.db.prepare(`INSERT INTO alarm_log (alarm_id, received_id, at, outcome, reason) VALUES (?, ?, ?, ?, ?)`);
+    const done = this.db.prepare(`UPDATE received SET state = 'processed', processed_at = ? WHERE id = ? AND state = 'new'`);
+    this.db.transaction(() => {
+      if (done.run(now, receivedId).changes === 0) return;
+      if (result.alarm) {
+        const a = result.alarm;
+        upsert.run(a.id, a.fingerprint, a.state, a.firstSeen, a.lastSeen, JSON.stringify(a));
+      }
+      log.run(result.alarm?.id ?? null, receivedId, now, result.outcome, result.reason);
+      for (const entry of result.outbox) {
+        insert.run(entry.id, entry.receivedId, now, entry.envelopeFrom, JSON.stringify(entry.recipients), entry.message, now, now);
+      }
+    }).immediate();
+  }
+
+  activeAlarm(fingerprint: string): Alarm | undefined {
+    const row = this.db.prepare(`SELECT data FROM alarms WHERE fingerprint = ? AND state = 'active'`).get(fingerprint) as { data: string } | undefined;
+    return row ? (JSON.parse(row.data) as Alarm) : undefined;
+  }
+
+  getAlarm(id: string): Alarm | undefined {
+    const row = this.db.prepare(`SELECT data FROM alarms WHERE id = ?`).get(id) as { data: string } | undefined;
+    return row ? (JSON.parse(row.data) as Alarm) : undefined;
+  }
+
+  listAlarms(states: Alarm['state'][], limit = 1000): Alarm[] {
+    if (states.length === 0) return [];
+    const rows = this.db
+      .prepare(`SELECT data FROM alarms WHERE state IN (${states.map(() => '?').join(',')}) ORDER BY last_seen DESC LIMIT ?`)
+      .all(...states, limit) as { data: string }[];
+    return rows.map((row) => JSON.parse(row.data) as Alarm);
+  }
+
+  alarmLog(alarmId: string): AlarmLogEntry[] {
+    const rows = this.db.prepare(`SELECT received_id, at, outcome, reason FROM alarm_log WHERE alarm_id = ? ORDER BY seq`).all(alarmId) as {
+      received_id: string;
+      at: number;
+      outcome: string;
+      reason: string;
+    }[];
+    return rows.map((r) => ({ receivedId: r.received_id, at: r.at, outcome: r.outcome, reason: r.reason }));
+  }
+
+  getReceived(id: string): Received | undefined {
+    const row = this.db.prepare(`SELECT * FROM received WHERE id = ?`).get(id) as ReceivedRow | undefined;
+    return row ? toReceived(row) : undefined;
   }
 
   rejectReceived(receivedId: string, reason: string, now: number): void {
@@ -252,5 +316,22 @@ function toEntry(row: OutboxRow): OutboxEntry {
     updatedAt: row.updated_at,
     sentAt: row.sent_at,
     rejectedRecipients: JSON.parse(row.rejected_recipients) as string[],
+  };
+}
+
+function toReceived(row: ReceivedRow): Received {
+  return {
+    id: row.id,
+    receivedAt: row.received_at,
+    listener: row.listener,
+    peer: {
+      address: row.peer_address,
+      port: row.peer_port,
+      helo: row.helo ?? undefined,
+      authUser: row.auth_user ?? undefined,
+      secure: row.secure === 1,
+    },
+    envelope: { mailFrom: row.mail_from, rcptTo: JSON.parse(row.rcpt_to) as string[] },
+    raw: row.raw,
   };
 }

@@ -1,4 +1,5 @@
 import type { Received } from '../ingest/received.js';
+import type { Alarm, Decision } from '../lifecycle/alarm.js';
 
 /**
  * The gateway's one piece of shared state. Every method that changes something is
@@ -31,12 +32,35 @@ export interface OutboxEntry extends NewOutboxEntry {
 
 export type OutboxSummary = Omit<OutboxEntry, 'message'> & { size: number };
 
+/** The middle of the pipeline's result for one received message, saved in one transaction. */
+export interface PipelineResult {
+  alarm?: Alarm;
+  outcome: Decision['outcome'];
+  reason: string;
+  outbox: NewOutboxEntry[];
+}
+
+export interface AlarmLogEntry {
+  receivedId: string;
+  at: number;
+  outcome: string;
+  reason: string;
+}
+
 export interface Store {
   insertReceived(received: Received): void;
   /** Received messages the middle of the pipeline has not turned into outbox entries yet, oldest first. */
   pendingReceived(limit: number): Received[];
   /** Marks a received message done and queues its outbox entries, in one transaction. */
   completeReceived(receivedId: string, entries: NewOutboxEntry[], now: number): void;
+  /** Marks a received message done, saves its alarm and history, queues notifications: one transaction. */
+  commitPipeline(receivedId: string, result: PipelineResult, now: number): void;
+  activeAlarm(fingerprint: string): Alarm | undefined;
+  getAlarm(id: string): Alarm | undefined;
+  /** Most recently seen first. */
+  listAlarms(states: Alarm['state'][], limit?: number): Alarm[];
+  alarmLog(alarmId: string): AlarmLogEntry[];
+  getReceived(id: string): Received | undefined;
   /** Marks a received message as impossible to process; it stays in the store for inspection. */
   rejectReceived(receivedId: string, reason: string, now: number): void;
 

@@ -1,0 +1,80 @@
+import type { Received } from '../ingest/received.js';
+import type { AlarmEvent } from './alarm-event.js';
+import { bodyFields } from './body-fields.js';
+import type { DecodedMail } from './decode-mail.js';
+import type { DeviceMap } from './device-map.js';
+import { matchPatterns } from './extractor.js';
+import { normaliseSeverity, normaliseState } from './severity.js';
+import { deviceName } from './device-name.js';
+
+/** Field names a pattern's named group or `set` may give that have a place of their own. */
+const RESERVED = new Set(['key', 'code', 'severity', 'value', 'unit', 'state', 'title']);
+
+/** Received + decoded mail -> one alarm occurrence. Pure. */
+export function buildAlarmEvent(received: Received, mail: DecodedMail, devices: DeviceMap): AlarmEvent {
+  const { device, patterns } = devices.identify({
+    sender: received.envelope.mailFrom,
+    address: received.peer.address,
+    helo: received.peer.helo,
+    fallbackName: deviceName(received, mail),
+  });
+  const text = mail.text.replace(/\r\n?/g, '\n').trim();
+  const title = mail.subject.trim() || text.split('\n', 1)[0]?.slice(0, 200) || '(no subject)';
+  const fields = bodyFields(text);
+  const event: AlarmEvent = {
+    id: received.id,
+    receivedAt: received.receivedAt,
+    source: received.listener === 'cli' ? 'cli' : 'smtp',
+    listener: received.listener,
+    device,
+    sender: received.envelope.mailFrom,
+    recipients: received.envelope.rcptTo,
+    peer: { address: received.peer.address, helo: received.peer.helo },
+    title,
+    text,
+    fields,
+    state: 'active',
+    deviceTime: mail.date?.getTime(),
+    attachments: mail.attachments.map((a, index) => ({ index, filename: a.filename, contentType: a.contentType, size: a.content.length })),
+    patterns: [],
+  };
+  for (const match of matchPatterns(patterns, title, text)) {
+    event.patterns.push(match.name);
+    for (const [name, value] of Object.entries(match.groups)) {
+      if (RESERVED.has(name)) applyReserved(event, name, value);
+      else fields[name] = value;
+    }
+    for (const [name, value] of Object.entries(match.set)) {
+      if (value !== undefined) applyReserved(event, name, String(value));
+    }
+  }
+  return event;
+}
+
+function applyReserved(event: AlarmEvent, name: string, value: string): void {
+  switch (name) {
+    case 'key':
+      event.key = value;
+      break;
+    case 'code':
+      event.code = value;
+      break;
+    case 'severity':
+      event.severity = normaliseSeverity(value) ?? event.severity;
+      break;
+    case 'value': {
+      const number = Number(value.replace(',', '.'));
+      if (Number.isFinite(number)) event.value = number;
+      break;
+    }
+    case 'unit':
+      event.unit = value;
+      break;
+    case 'state':
+      event.state = normaliseState(value);
+      break;
+    case 'title':
+      event.title = value;
+      break;
+  }
+}
