@@ -1,0 +1,38 @@
+import type { AlarmEvent } from '../../src/parse/alarm-event.js';
+import type { Route } from '../../src/rules/route.js';
+
+/** A plain AlarmEvent for unit tests; override what the test is about. */
+export function alarmEvent(overrides: Partial<AlarmEvent> = {}): AlarmEvent {
+  return {
+    id: 'EVT1',
+    receivedAt: Date.UTC(2026, 10, 24, 2, 14, 7),
+    source: 'smtp',
+    listener: 'lan',
+    device: { id: 'ups-hall2', name: 'UPS Hall 2', site: 'Plant North', area: 'Hall 2', matchedBy: 'sender' },
+    sender: 'ups-hall2@plant.local',
+    recipients: ['facility@example.com'],
+    peer: { address: '10.0.0.5', helo: 'ups-hall2' },
+    title: 'UPS-HALL2: On battery power in response to an input power problem.',
+    text: 'UPS: On battery power in response to an input power problem.',
+    fields: { Name: 'UPS-HALL2' },
+    state: 'active',
+    attachments: [],
+    patterns: [],
+    ...overrides,
+  };
+}
+
+export function route(overrides: Partial<Route> = {}): Route {
+  return {
+    rules: ['ups-power'],
+    isDefault: false,
+    receivers: [{ name: 'facility-team', emails: ['facility@example.com'] }],
+    severity: 'major',
+    template: 'default',
+    mode: 'notify',
+    repeatInterval: 3_600_000,
+    notifyResolved: true,
+    attachOriginal: false,
+    ...overrides,
+  };
+}
