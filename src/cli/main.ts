@@ -1,5 +1,6 @@
 #!/usr/bin/env node
 import { Command, Option } from 'commander';
+import { alarmsCommand } from './alarms.js';
 import { checkCommand } from './check.js';
 import { queueCommand } from './queue.js';
 import { sendCommand } from './send.js';
@@ -53,6 +54,16 @@ queue
   .argument('<ids...>')
   .action((ids: string[]) => {
     process.exitCode = queueCommand(program.opts<{ config: string }>().config, { action: 'delete', ids });
+  });
+
+program
+  .command('alarms')
+  .description('active alarms with count, first and last seen; --all adds resolved ones')
+  .option('--all', 'include resolved alarms')
+  .option('--show <id>', 'one alarm with its history')
+  .option('--json', 'print JSON')
+  .action((opts: { all?: boolean; json?: boolean; show?: string }) => {
+    process.exitCode = alarmsCommand(program.opts<{ config: string }>().config, opts);
   });
 
 program

@@ -1,4 +1,5 @@
-import { ConfigError, loadConfig } from '../config/load.js';
+import { loadConfigOrReport } from './load-config-or-report.js';
+import { printTable } from './table.js';
 import { formatDuration } from '../config/units.js';
 import { SqliteStore } from '../store/sqlite-store.js';
 import type { OutboxStatus } from '../store/store.js';
@@ -6,16 +7,8 @@ import type { OutboxStatus } from '../store/store.js';
 export type QueueAction = { action: 'list'; all?: boolean; json?: boolean } | { action: 'retry'; ids: string[]; all?: boolean } | { action: 'delete'; ids: string[] };
 
 export function queueCommand(configFile: string, request: QueueAction): number {
-  let config;
-  try {
-    config = loadConfig(configFile);
-  } catch (error) {
-    if (error instanceof ConfigError) {
-      process.stderr.write(`${error.message}\n`);
-      return 1;
-    }
-    throw error;
-  }
+  const config = loadConfigOrReport(configFile);
+  if (!config) return 1;
   const store = SqliteStore.open(config.gateway.dataDir);
   try {
     const now = Date.now();
@@ -61,14 +54,4 @@ export function queueCommand(configFile: string, request: QueueAction): number {
   } finally {
     store.close();
   }
-}
-
-function printTable(header: string[], rows: string[][]): void {
-  const widths = header.map((h, i) => Math.min(60, Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length))));
-  const line = (cells: string[]) =>
-    cells
-      .map((c, i) => (i === cells.length - 1 ? c : c.slice(0, widths[i]).padEnd(widths[i] ?? 0)))
-      .join('  ')
-      .trimEnd();
-  process.stdout.write(`${[line(header), ...rows.map(line)].join('\n')}\n`);
 }

@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { ConfigError, loadConfig } from '../config/load.js';
+import { loadConfigOrReport } from './load-config-or-report.js';
 import { newId } from '../store/ids.js';
 import { SqliteStore } from '../store/sqlite-store.js';
 
@@ -9,16 +9,8 @@ import { SqliteStore } from '../store/sqlite-store.js';
  * and the gateway picks it up within its poll interval.
  */
 export async function sendCommand(configFile: string, recipients: string[], from: string | undefined): Promise<number> {
-  let config;
-  try {
-    config = loadConfig(configFile);
-  } catch (error) {
-    if (error instanceof ConfigError) {
-      process.stderr.write(`${error.message}\n`);
-      return 1;
-    }
-    throw error;
-  }
+  const config = loadConfigOrReport(configFile);
+  if (!config) return 1;
   const rcptTo = recipients.length > 0 ? recipients : (config.relay.recipients ?? []);
   if (rcptTo.length === 0) {
     process.stderr.write('annunciator send: no recipients: name them as arguments or set relay.recipients in the configuration\n');

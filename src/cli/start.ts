@@ -1,18 +1,10 @@
-import { ConfigError, loadConfig } from '../config/load.js';
+import { loadConfigOrReport } from './load-config-or-report.js';
 import { startGateway } from '../gateway/gateway.js';
 import { createLogger } from '../log/logger.js';
 
 export async function startCommand(configFile: string): Promise<void> {
-  let config;
-  try {
-    config = loadConfig(configFile);
-  } catch (error) {
-    if (error instanceof ConfigError) {
-      process.stderr.write(`${error.message}\n`);
-      process.exit(1);
-    }
-    throw error;
-  }
+  const config = loadConfigOrReport(configFile);
+  if (!config) process.exit(1);
   const logger = createLogger(config.log);
   logger.info({ config: config.file }, 'starting annunciator');
   const gateway = await startGateway(config, logger).catch((error: unknown) => {

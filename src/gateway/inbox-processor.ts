@@ -4,12 +4,15 @@ import type { Logger } from '../log/logger.js';
 import { decodeMail } from '../parse/decode-mail.js';
 import { renderPassthrough } from '../render/passthrough.js';
 import { newId } from '../store/ids.js';
+import { runAlarmPipeline, type PipelineStages } from './alarm-pipeline.js';
 import type { NewOutboxEntry, Store } from '../store/store.js';
 
 export interface InboxProcessorOptions {
   store: Store;
   config: GatewayConfig;
   logger: Logger;
+  /** The alarm pipeline's stages; without them mail is relayed as it came. */
+  stages?: PipelineStages;
   /** Called after outbox entries were queued. */
   onQueued: () => void;
   now?: () => number;
@@ -91,10 +94,29 @@ export class InboxProcessor {
 
   private async process(received: Received): Promise<void> {
     const { store, config, logger } = this.options;
-    const log = logger.child({ alarmId: received.id });
+    const log = logger.child({ msgId: received.id });
     const listener = config.listeners.find((l) => l.name === received.listener);
     const fallbackCharset = listener?.compat.fallbackCharset ?? 'windows-1252';
     try {
+      if (this.options.stages && config.alarms) {
+        const now = this.now();
+        const trace = await runAlarmPipeline(received, config, this.options.stages, store, now);
+        store.commitPipeline(received.id, trace.result, now);
+        log.info(
+          {
+            alarmId: trace.result.alarm?.id,
+            device: trace.event.device.id,
+            title: trace.event.title,
+            state: trace.event.state,
+            outcome: trace.result.outcome,
+            reason: trace.result.reason,
+            rules: trace.routing.route.rules,
+            notifications: trace.result.outbox.map((e) => e.id),
+          },
+          `alarm ${trace.result.outcome}`,
+        );
+        return;
+      }
       const mail = await decodeMail(received.raw, fallbackCharset);
       const outgoing = await renderPassthrough(received, mail, { relay: config.relay, hostname: config.gateway.hostname, domain: config.gateway.domain });
       if (outgoing.recipients.length === 0) {

@@ -15,6 +15,8 @@ export interface OutgoingMessage {
 
 export interface PassthroughContext {
   relay: RawConfig['relay'];
+  /** Who gets it, when a route decided; else relay.recipients, else the envelope. */
+  recipients?: string[];
   hostname: string;
   domain: string;
 }
@@ -38,7 +40,7 @@ export async function renderPassthrough(received: Received, mail: DecodedMail, c
     listener: received.listener,
   };
   const fromAddress = mail.from && relay.from.rewrite === 'missing' ? mail.from : { name: fillAddressTemplate(relay.from.displayName, vars), address: fillAddressTemplate(relay.from.address, vars) };
-  const recipients = relay.recipients ?? received.envelope.rcptTo;
+  const recipients = context.recipients ?? relay.recipients ?? received.envelope.rcptTo;
   const envelopeSender = received.envelope.mailFrom;
   const keepSender = envelopeSender && envelopeSender.toLowerCase() !== fromAddress.address.toLowerCase();
   const originalFrom = mail.from && mail.from.address.toLowerCase() !== fromAddress.address.toLowerCase() ? mail.from.address : undefined;

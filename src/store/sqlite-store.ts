@@ -60,7 +60,8 @@ const MIGRATIONS: string[] = [
      outcome TEXT NOT NULL,
      reason TEXT NOT NULL
    );
-   CREATE INDEX alarm_log_alarm ON alarm_log(alarm_id, seq);`,
+   CREATE INDEX alarm_log_alarm ON alarm_log(alarm_id, seq);
+   ALTER TABLE outbox ADD COLUMN alarm_id TEXT;`,
 ];
 
 interface ReceivedRow {
@@ -80,6 +81,7 @@ interface ReceivedRow {
 interface OutboxRow {
   id: string;
   received_id: string | null;
+  alarm_id?: string | null;
   created_at: number;
   envelope_from: string;
   recipients: string;
@@ -160,8 +162,8 @@ export class SqliteStore implements Store {
 
   commitPipeline(receivedId: string, result: PipelineResult, now: number): void {
     const insert = this.db.prepare(
-      `INSERT INTO outbox (id, received_id, created_at, envelope_from, recipients, message, status, next_attempt_at, updated_at)
-       VALUES (?, ?, ?, ?, ?, ?, 'pending', ?, ?)`,
+      `INSERT INTO outbox (id, received_id, alarm_id, created_at, envelope_from, recipients, message, status, next_attempt_at, updated_at)
+       VALUES (?, ?, ?, ?, ?, ?, ?, 'pending', ?, ?)`,
     );
     const upsert = this.db.prepare(
       `INSERT INTO alarms (id, fingerprint, state, first_seen, last_seen, data) VALUES (?, ?, ?, ?, ?, ?)
@@ -177,7 +179,7 @@ export class SqliteStore implements Store {
       }
       log.run(result.alarm?.id ?? null, receivedId, now, result.outcome, result.reason);
       for (const entry of result.outbox) {
-        insert.run(entry.id, entry.receivedId, now, entry.envelopeFrom, JSON.stringify(entry.recipients), entry.message, now, now);
+        insert.run(entry.id, entry.receivedId, entry.alarmId ?? null, now, entry.envelopeFrom, JSON.stringify(entry.recipients), entry.message, now, now);
       }
     }).immediate();
   }
@@ -261,7 +263,7 @@ export class SqliteStore implements Store {
     if (statuses.length === 0) return [];
     const rows = this.db
       .prepare(
-        `SELECT id, received_id, created_at, envelope_from, recipients, status, attempts, next_attempt_at, last_error, last_account, updated_at, sent_at, rejected_recipients, length(message) AS size
+        `SELECT id, received_id, alarm_id, created_at, envelope_from, recipients, status, attempts, next_attempt_at, last_error, last_account, updated_at, sent_at, rejected_recipients, length(message) AS size
          FROM outbox WHERE status IN (${statuses.map(() => '?').join(',')}) ORDER BY created_at, id`,
       )
       .all(...statuses) as OutboxRow[];
@@ -304,6 +306,7 @@ function toEntry(row: OutboxRow): OutboxEntry {
   return {
     id: row.id,
     receivedId: row.received_id,
+    alarmId: row.alarm_id ?? null,
     createdAt: row.created_at,
     envelopeFrom: row.envelope_from,
     recipients: JSON.parse(row.recipients) as string[],

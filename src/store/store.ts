@@ -12,6 +12,8 @@ export type OutboxStatus = 'pending' | 'sending' | 'sent' | 'failed';
 export interface NewOutboxEntry {
   id: string;
   receivedId: string | null;
+  /** The alarm a notification is about; null for relayed mail. */
+  alarmId?: string | null;
   envelopeFrom: string;
   recipients: string[];
   message: Buffer;

@@ -199,7 +199,7 @@ export async function startSmtpListener(options: SmtpListenerOptions): Promise<S
           return callback(new SmtpReply(451, '4.3.0 Temporary storage failure, try again later'));
         }
         log.info(
-          { alarmId: received.id, ...peer(session), helo: received.peer.helo, from: received.envelope.mailFrom, rcpt: received.envelope.rcptTo, size },
+          { msgId: received.id, ...peer(session), helo: received.peer.helo, from: received.envelope.mailFrom, rcpt: received.envelope.rcptTo, size },
           'accepted message',
         );
         callback(null, `2.0.0 Ok: queued as ${received.id}`);

@@ -1,0 +1,52 @@
+import { formatDuration } from '../config/units.js';
+import { SqliteStore } from '../store/sqlite-store.js';
+import { loadConfigOrReport } from './load-config-or-report.js';
+import { printTable } from './table.js';
+
+export function alarmsCommand(configFile: string, options: { all?: boolean; json?: boolean; show?: string }): number {
+  const config = loadConfigOrReport(configFile);
+  if (!config) return 1;
+  const store = SqliteStore.open(config.gateway.dataDir);
+  try {
+    const now = Date.now();
+    if (options.show) {
+      const alarm = store.getAlarm(options.show);
+      if (!alarm) {
+        process.stderr.write(`annunciator alarms: no alarm ${options.show}\n`);
+        return 1;
+      }
+      const history = store.alarmLog(alarm.id);
+      if (options.json) {
+        process.stdout.write(`${JSON.stringify({ alarm, history }, null, 2)}\n`);
+        return 0;
+      }
+      const lines = [
+        `${alarm.id}  ${alarm.state.toUpperCase()}  ${alarm.severity}  ${alarm.title}`,
+        `device      ${alarm.device.name} (${alarm.device.id})${alarm.device.site ? `, ${alarm.device.site}` : ''}${alarm.device.area ? ` / ${alarm.device.area}` : ''}`,
+        `seen        ${alarm.count} time(s), first ${new Date(alarm.firstSeen).toISOString()}, last ${new Date(alarm.lastSeen).toISOString()}`,
+        ...(alarm.resolvedAt ? [`resolved    ${new Date(alarm.resolvedAt).toISOString()} after ${formatDuration(alarm.resolvedAt - alarm.firstSeen)}`] : []),
+        `notified    ${alarm.notifications} time(s) to ${alarm.receivers.join(', ') || '-'}`,
+        'history',
+        ...history.map((h) => `  ${new Date(h.at).toISOString()}  ${h.outcome.padEnd(20)} ${h.reason}  (message ${h.receivedId})`),
+      ];
+      process.stdout.write(`${lines.join('\n')}\n`);
+      return 0;
+    }
+    const alarms = store.listAlarms(options.all ? ['active', 'resolved'] : ['active']);
+    if (options.json) {
+      process.stdout.write(`${JSON.stringify(alarms, null, 2)}\n`);
+      return 0;
+    }
+    if (alarms.length === 0) {
+      process.stdout.write(options.all ? 'no alarms\n' : 'no active alarms\n');
+      return 0;
+    }
+    printTable(
+      ['ID', 'STATE', 'SEVERITY', 'COUNT', 'FIRST SEEN', 'LAST SEEN', 'DEVICE', 'TITLE'],
+      alarms.map((a) => [a.id, a.state, a.severity, String(a.count), `${formatDuration(now - a.firstSeen)} ago`, `${formatDuration(now - a.lastSeen)} ago`, a.device.name, a.title]),
+    );
+    return 0;
+  } finally {
+    store.close();
+  }
+}
