@@ -40,7 +40,7 @@ export async function runAlarmPipeline(received: Received, config: GatewayConfig
   const decision = decide({ active: store.activeAlarm(fingerprint), event, route: routing.route, fingerprint, now, newAlarmId: () => newId(now) });
   const outbox = [];
   for (const due of decision.due) {
-    const message = due.route.mode === 'passthrough' ? await passthrough(received, mail, due, config) : await stages.renderNotification(due, received.raw);
+    const message = due.route.mode === 'passthrough' || due.route.template === 'passthrough' ? await passthrough(received, mail, due, config) : await stages.renderNotification(due, received.raw);
     if (message.recipients.length === 0) continue;
     outbox.push({ id: newId(now), receivedId: received.id, alarmId: due.alarm.id, ...message });
   }

@@ -45,6 +45,8 @@ export interface Due {
   reason: string;
   /** 1 for the first notification of this alarm, 2 for the next, ... */
   sequence: number;
+  /** When it became due: the decision's `now` (a timer's, not only an event's). */
+  at: number;
 }
 
 /** What happened to an event, recorded in the alarm's history whether or not anything was sent. */

@@ -77,7 +77,7 @@ export function decide({ active, event, route, fingerprint, now, newAlarmId }: D
 
 function notify(alarm: Alarm, kind: DueKind, event: AlarmEvent, route: Route, now: number, reason: string): Decision {
   const notified: Alarm = { ...alarm, notifications: alarm.notifications + 1, lastNotifiedAt: now, receivers: route.receivers.flatMap((r) => r.emails), rules: route.rules };
-  const due: Due = { kind, alarm: notified, event, route, reason, sequence: notified.notifications };
+  const due: Due = { kind, alarm: notified, event, route, reason, sequence: notified.notifications, at: now };
   // The count at this notification is recorded after rendering, so a reminder's
   // template can still show how many occurrences were folded since the previous one.
   const recorded: Alarm = { ...notified, countAtLastNotification: notified.count };

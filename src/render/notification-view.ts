@@ -1,0 +1,99 @@
+import type { Severity } from '../config/schema.js';
+import type { Alarm, Due, DueKind } from '../lifecycle/alarm.js';
+import type { AlarmEvent, DeviceIdentity } from '../parse/alarm-event.js';
+import type { ResolvedReceiver } from '../rules/route.js';
+
+/**
+ * What a notification template sees. Documented for template authors in
+ * templates/README.md; keep the two in step. Times are epoch milliseconds (format them
+ * with the formatDate helper), durations milliseconds (the duration helper).
+ */
+export interface NotificationView {
+  kind: DueKind;
+  isFiring: boolean;
+  isReminder: boolean;
+  isResolved: boolean;
+  /** 1 for the alarm's first notification, 2 for the next, ... */
+  sequence: number;
+  alarmId: string;
+  alarm: Alarm;
+  /** The occurrence that made this notification due (for a resolution: the return to normal). */
+  event: AlarmEvent;
+  device: DeviceIdentity;
+  /** The device's site and area that are set, joined by ", " ("" when neither is). */
+  location: string;
+  severity: Severity;
+  title: string;
+  /** The alarm's extracted fields in the order they appeared; `label` is the name padded to the longest name, for aligned plain text. */
+  fields: NotificationField[];
+  count: number;
+  firstSeen: number;
+  lastSeen: number;
+  resolvedAt?: number;
+  /** How long the alarm lasted (resolved) or has lasted so far (lastSeen - firstSeen). */
+  durationMs: number;
+  /** Occurrences since the previous notification (all of them for the first). */
+  foldedSinceLast: number;
+  text: string;
+  rules: string[];
+  reason: string;
+  receivers: ResolvedReceiver[];
+  gateway: { hostname: string; domain: string };
+}
+
+export interface NotificationField {
+  name: string;
+  value: string;
+  label: string;
+}
+
+export function notificationView(due: Due, gateway: { hostname: string; domain: string }): NotificationView {
+  const { alarm, event, route } = due;
+  const end = due.kind === 'resolved' && alarm.resolvedAt !== undefined ? alarm.resolvedAt : alarm.lastSeen;
+  return {
+    kind: due.kind,
+    isFiring: due.kind === 'firing',
+    isReminder: due.kind === 'reminder',
+    isResolved: due.kind === 'resolved',
+    sequence: due.sequence,
+    alarmId: alarm.id,
+    alarm,
+    event,
+    device: alarm.device,
+    location: [alarm.device.site, alarm.device.area].filter((part) => part !== undefined && part.trim() !== '').join(', '),
+    severity: route.severity,
+    title: alarm.title,
+    fields: fieldList(alarm.fields),
+    count: alarm.count,
+    firstSeen: alarm.firstSeen,
+    lastSeen: alarm.lastSeen,
+    ...(alarm.resolvedAt !== undefined ? { resolvedAt: alarm.resolvedAt } : {}),
+    durationMs: Math.max(0, end - alarm.firstSeen),
+    foldedSinceLast: foldedSinceLast(alarm),
+    text: event.text,
+    rules: route.rules,
+    reason: due.reason,
+    receivers: route.receivers,
+    gateway,
+  };
+}
+
+/**
+ * lifecycle/decide.ts hands render the alarm with this notification counted in
+ * `notifications` but `countAtLastNotification` still at the previous one (0 before the
+ * first), and records the new count only after rendering: so the difference is what this
+ * notification reports for the first time.
+ */
+function foldedSinceLast(alarm: Alarm): number {
+  return Math.max(0, alarm.count - alarm.countAtLastNotification);
+}
+
+/**
+ * Object key order is insertion order, which is the order the fields appeared, except
+ * for integer-like names ("1", "42"), which JavaScript always lists first.
+ */
+function fieldList(fields: Record<string, string>): NotificationField[] {
+  const entries = Object.entries(fields);
+  const width = Math.max(0, ...entries.map(([name]) => [...name].length));
+  return entries.map(([name, value]) => ({ name, value, label: name + ' '.repeat(width - [...name].length) }));
+}

@@ -1,0 +1,123 @@
+import { join } from 'node:path';
+import MailComposer from 'nodemailer/lib/mail-composer';
+import type { RawConfig } from '../config/schema.js';
+import type { Due } from '../lifecycle/alarm.js';
+import { fillAddressTemplate } from './address-template.js';
+import { headerText } from './header-text.js';
+import { notificationView } from './notification-view.js';
+import { originalAttachment } from './original-attachment.js';
+import type { OutgoingMessage } from './passthrough.js';
+import { PASSTHROUGH_TEMPLATE, TemplateError, type TemplateLibrary } from './templates.js';
+
+export interface NotificationContext {
+  relay: RawConfig['relay'];
+  hostname: string;
+  domain: string;
+  /** IANA zone and locale for dates in the message. */
+  timeZone: string;
+  locale: string;
+  /** The device's mail as received, attached when the route asks for it. */
+  original?: Buffer;
+}
+
+export type NotificationErrorCode = 'passthrough-route';
+
+/** A Due that cannot become a notification for a reason other than its template. */
+export class NotificationError extends Error {
+  constructor(
+    readonly code: NotificationErrorCode,
+    message: string,
+  ) {
+    super(message);
+    this.name = 'NotificationError';
+  }
+}
+
+/**
+ * A notification written by the gateway about an alarm: From is always the gateway's (from
+ * `relay.from`), recipients are the route's receivers, and every notification of one alarm
+ * threads under its first one. Pure: the Date comes from the Due, not the clock, so a
+ * Due renders the same message whenever it is rendered (MIME boundaries aside).
+ *
+ * Throws TemplateError (unknown-template, render-failed) or NotificationError. A route
+ * whose receivers have no address gives a message with no recipients.
+ */
+export async function renderNotification(due: Due, templates: TemplateLibrary, ctx: NotificationContext): Promise<OutgoingMessage> {
+  const { alarm, event, route } = due;
+  if (route.mode === 'passthrough' || route.template === PASSTHROUGH_TEMPLATE) {
+    throw new NotificationError('passthrough-route', `alarm ${alarm.id}: the route forwards the device's mail as it came; render it with renderPassthrough`);
+  }
+  const set = templates.get(route.template);
+  if (!set) {
+    throw new TemplateError('unknown-template', [{ file: join(templates.dir, route.template), message: `no template set "${route.template}" for alarm ${alarm.id} (${routedBy(due)})` }]);
+  }
+  // No address at all is an outcome, not an error: the message is still rendered (a
+  // preview for `rules test`) and the caller records that nobody was told.
+  const recipients = uniqueAddresses(route.receivers.flatMap((r) => r.emails));
+
+  const parts = set.render(notificationView(due, { hostname: ctx.hostname, domain: ctx.domain }), { timeZone: ctx.timeZone, locale: ctx.locale });
+
+  // The same variables as for pass-through, so one relay.from serves both.
+  const vars: Record<string, string> = {
+    device: alarm.device.name,
+    domain: ctx.domain,
+    helo: event.peer.helo ?? '',
+    sender: event.sender ?? '',
+    ip: event.peer.address,
+    listener: event.listener,
+  };
+  const from = { name: headerText(fillAddressTemplate(ctx.relay.from.displayName, vars)), address: fillAddressTemplate(ctx.relay.from.address, vars) };
+  const messageId = (sequence: number): string => `<${idToken(alarm.id)}.${sequence}@${ctx.domain}>`;
+  const at = due.at;
+
+  const composer = new MailComposer({
+    from,
+    ...(recipients.length > 0 ? { to: recipients } : {}),
+    subject: parts.subject,
+    text: parts.text,
+    ...(parts.html !== undefined ? { html: parts.html } : {}),
+    date: new Date(at),
+    messageId: messageId(due.sequence),
+    // Reply to the previous notification, referencing the first too: clients that
+    // thread by References keep the whole alarm in one conversation.
+    ...(due.sequence > 1
+      ? { inReplyTo: messageId(due.sequence - 1), references: [...new Set([messageId(1), messageId(due.sequence - 1)])] }
+      : {}),
+    headers: {
+      'X-Annunciator-Alarm': headerText(alarm.id),
+      'X-Annunciator-Kind': due.kind,
+      'X-Annunciator-Severity': route.severity,
+      'X-Annunciator-Id': headerText(event.id),
+      // RFC 3834, and Exchange's own: out-of-office replies to an alarm mail help nobody.
+      'Auto-Submitted': 'auto-generated',
+      'X-Auto-Response-Suppress': 'All',
+      ...(route.severity === 'critical' ? { Importance: 'high', 'X-Priority': '1 (Highest)' } : {}),
+    },
+    ...(route.attachOriginal && ctx.original ? { attachments: [originalAttachment(ctx.original)] } : {}),
+  });
+  const message = await composer.compile().build();
+  return { envelopeFrom: from.address, recipients, message };
+}
+
+function routedBy(due: Due): string {
+  return due.route.isDefault ? 'routed by the default route' : `routed by rule ${due.route.rules.join(' + ')}`;
+}
+
+/** Receivers' addresses, each once (compared without case), in the order first named. */
+function uniqueAddresses(addresses: string[]): string[] {
+  const seen = new Set<string>();
+  return addresses.filter((address) => {
+    const key = address.trim().toLowerCase();
+    if (key === '' || seen.has(key)) return false;
+    seen.add(key);
+    return true;
+  });
+}
+
+/**
+ * Alarm ids are ULIDs, but the Message-ID is built from one by hand, so anything that
+ * could break out of `<...@...>` is replaced rather than trusted.
+ */
+function idToken(id: string): string {
+  return id.replace(/[^A-Za-z0-9._-]/g, '-');
+}

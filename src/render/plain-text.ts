@@ -1,0 +1,40 @@
+/**
+ * Values made safe for the plain-text parts (subject and text), which Handlebars renders
+ * without escaping: control characters other than LF and TAB are removed, line breaks of
+ * any kind become LF. The final part is cleaned again (headerText, bodyText), but cleaning
+ * the values too means a template that post-processes a value (join, quote, upper) never
+ * sees a control character either.
+ */
+export function plainText(value: string): string {
+  return (
+    value
+      .replace(/\r\n|\r|\u2028|\u2029/g, '\n')
+      // C0 controls but TAB and LF, DEL and the C1 controls a wrong charset guess produces.
+      // eslint-disable-next-line no-control-regex
+      .replace(/[\u0000-\u0008\u000b-\u001f\u007f-\u009f]/g, '')
+  );
+}
+
+/**
+ * A copy of a view model with every string in it passed through plainText, at any
+ * depth. Arrays stay arrays; plain objects stay plain objects; other values are kept.
+ */
+export function plainTextValues<T>(value: T): T {
+  // The walk rebuilds the same shape with the same keys, so the copy is a T; TypeScript
+  // cannot follow that through a recursive map, hence the one cast at the top.
+  return clean(value) as T;
+}
+
+function clean(value: unknown): unknown {
+  if (typeof value === 'string') return plainText(value);
+  if (Array.isArray(value)) return value.map(clean);
+  if (value !== null && typeof value === 'object' && isPlainObject(value)) {
+    return Object.fromEntries(Object.entries(value).map(([key, inner]) => [key, clean(inner)]));
+  }
+  return value;
+}
+
+function isPlainObject(value: object): boolean {
+  const proto: unknown = Object.getPrototypeOf(value);
+  return proto === Object.prototype || proto === null;
+}

@@ -1,0 +1,455 @@
+import assert from 'node:assert/strict';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { describe, it } from 'node:test';
+import { simpleParser, type AddressObject, type ParsedMail } from 'mailparser';
+import { configSchema, type RawConfig } from '../../src/config/schema.js';
+import type { Alarm, Due, DueKind } from '../../src/lifecycle/alarm.js';
+import type { AlarmEvent, DeviceIdentity } from '../../src/parse/alarm-event.js';
+import type { Route } from '../../src/rules/route.js';
+import { NotificationError, renderNotification, type NotificationContext } from '../../src/render/notification.js';
+import { notificationView } from '../../src/render/notification-view.js';
+import type { OutgoingMessage } from '../../src/render/passthrough.js';
+import { loadTemplates, TemplateError } from '../../src/render/templates.js';
+
+const TEMPLATES_DIR = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'templates');
+const templates = loadTemplates(TEMPLATES_DIR);
+
+/** 03:14:07 CET in Berlin; 21:14:07 EST the evening before in New York. */
+const T0 = Date.UTC(2026, 10, 24, 2, 14, 7);
+const ALARM_ID = '01JDALARM00000000000000000';
+const KINDS: DueKind[] = ['firing', 'reminder', 'resolved'];
+
+// --- A small factory: a motor overtemperature alarm at each stage of its life. ---
+
+interface DueOverrides {
+  alarm?: Partial<Alarm>;
+  event?: Partial<AlarmEvent>;
+  route?: Partial<Route>;
+  device?: Partial<DeviceIdentity>;
+  sequence?: number;
+  reason?: string;
+}
+
+function makeDue(kind: DueKind, overrides: DueOverrides = {}): Due {
+  const device: DeviceIdentity = { id: 'plc-line4', name: 'PLC Line 4', site: 'Line4', area: 'Hall 1', description: 'S7-1500 in cabinet 4', matchedBy: 'sender', ...overrides.device };
+  const fields = { Motor: 'M12', 'Winding temperature': '142 C', Limit: '120 C' };
+  // Firing: the first occurrence. Reminder: 12 occurrences over 7 min 33 s, first notified at 1.
+  // Resolved: cleared exactly 7 minutes after the first occurrence.
+  const stage = {
+    firing: { sequence: 1, count: 1, countAtLastNotification: 0, lastSeen: T0, receivedAt: T0, reason: 'new alarm, routed by rule motors' },
+    reminder: { sequence: 2, count: 12, countAtLastNotification: 1, lastSeen: T0 + 453_000, receivedAt: T0 + 453_000, reason: 'reminder after 12 occurrences, routed by rule motors' },
+    resolved: { sequence: 3, count: 12, countAtLastNotification: 12, lastSeen: T0 + 420_000, receivedAt: T0 + 420_000, reason: 'resolved after 420 s, routed by rule motors' },
+  }[kind];
+  const event: AlarmEvent = {
+    id: '01JDEVENT00000000000000000',
+    receivedAt: stage.receivedAt,
+    source: 'smtp',
+    listener: 'lan',
+    device,
+    sender: 'plc-line4@plant.local',
+    recipients: ['alarms@plant.local'],
+    peer: { address: '10.0.4.12', helo: 'plc-line4' },
+    title: kind === 'resolved' ? 'Motor M12 temperature normal' : 'Motor M12 overtemperature',
+    text: kind === 'resolved' ? 'Motor M12 winding temperature 96 C.\n' : 'Motor M12 winding temperature 142 C.\nLimit 120 C. Drive stopped.\n',
+    fields,
+    state: kind === 'resolved' ? 'cleared' : 'active',
+    attachments: [],
+    patterns: ['motor-temperature'],
+    ...overrides.event,
+  };
+  const route: Route = {
+    rules: ['motors'],
+    isDefault: false,
+    receivers: [
+      { name: 'line4-oncall', emails: ['oncall-line4@example.com', 'anna@example.com'] },
+      { name: 'anna', emails: ['Anna@Example.com'] },
+    ],
+    severity: 'critical',
+    template: 'default',
+    mode: 'notify',
+    repeatInterval: 3_600_000,
+    notifyResolved: true,
+    attachOriginal: false,
+    ...overrides.route,
+  };
+  const alarm: Alarm = {
+    id: ALARM_ID,
+    fingerprint: 'fp-motor-m12',
+    state: kind === 'resolved' ? 'resolved' : 'active',
+    device,
+    title: 'Motor M12 overtemperature',
+    severity: route.severity,
+    code: 'M12-OT',
+    fields,
+    text: event.text,
+    count: stage.count,
+    firstSeen: T0,
+    lastSeen: stage.lastSeen,
+    ...(kind === 'resolved' ? { resolvedAt: T0 + 420_000 } : {}),
+    firstEventId: '01JDFIRST00000000000000000',
+    lastEventId: event.id,
+    notifications: stage.sequence,
+    lastNotifiedAt: stage.receivedAt,
+    countAtLastNotification: stage.countAtLastNotification,
+    receivers: route.receivers.flatMap((r) => r.emails),
+    rules: route.rules,
+    ...overrides.alarm,
+  };
+  const at = kind === 'resolved' ? T0 + 420_000 : stage.receivedAt;
+  return { kind, alarm, event, route, reason: overrides.reason ?? stage.reason, sequence: overrides.sequence ?? stage.sequence, at };
+}
+
+function relay(input: Record<string, unknown> = {}): RawConfig['relay'] {
+  return configSchema.shape.relay.parse(input);
+}
+
+function context(overrides: Partial<NotificationContext> = {}): NotificationContext {
+  return { relay: relay(), hostname: 'gw1.plant.local', domain: 'alarms.example.com', timeZone: 'Europe/Berlin', locale: 'en-GB', ...overrides };
+}
+
+interface Rendered {
+  out: OutgoingMessage;
+  parsed: ParsedMail;
+  raw: string;
+  text: string;
+  html: string;
+}
+
+async function render(due: Due, ctx: Partial<NotificationContext> = {}): Promise<Rendered> {
+  const out = await renderNotification(due, templates, context(ctx));
+  const parsed = await simpleParser(out.message);
+  return { out, parsed, raw: out.message.toString('utf8'), text: parsed.text ?? '', html: typeof parsed.html === 'string' ? parsed.html : '' };
+}
+
+function addresses(value: AddressObject | AddressObject[] | undefined): { name: string; address: string }[] {
+  const list = Array.isArray(value) ? value : value ? [value] : [];
+  return list.flatMap((group) => group.value.map((a) => ({ name: a.name, address: a.address ?? '' })));
+}
+
+function headerBlock(raw: string): string {
+  return raw.slice(0, raw.indexOf('\r\n\r\n') + 2);
+}
+
+function assertOnlyCrlf(message: Buffer): void {
+  const text = message.toString('latin1');
+  assert.ok(!/(?<!\r)\n/.test(text), 'bare LF in the message');
+  assert.ok(!/\r(?!\n)/.test(text), 'lone CR in the message');
+}
+
+const SUFFIX = 'Motor M12 overtemperature — PLC Line 4 (Line4, Hall 1) #01JDALARM00000000000000000';
+
+describe('renderNotification: the default template', () => {
+  it('firing: [SEVERITY] title — device (site, area) #alarm', async () => {
+    const { parsed } = await render(makeDue('firing'));
+    assert.equal(parsed.subject, `[CRITICAL] ${SUFFIX}`);
+  });
+
+  it('reminder: [REMINDER xCOUNT] with the same rest, so the subjects stay alike', async () => {
+    const { parsed } = await render(makeDue('reminder'));
+    assert.equal(parsed.subject, `[REMINDER x12] ${SUFFIX}`);
+  });
+
+  it('resolved: [RESOLVED after DURATION], naming the alarm by its title, not the clearing mail\'s', async () => {
+    const { parsed } = await render(makeDue('resolved'));
+    assert.equal(parsed.subject, `[RESOLVED after 7 min] ${SUFFIX}`);
+  });
+
+  it('leaves out the parentheses for a device without site or area', async () => {
+    const { parsed } = await render(makeDue('firing', { device: { site: undefined, area: ' ' } }));
+    assert.equal(parsed.subject, `[CRITICAL] Motor M12 overtemperature — PLC Line 4 #${ALARM_ID}`);
+  });
+
+  it('text: severity and title first, then device, state, times, count', async () => {
+    const { text } = await render(makeDue('reminder'));
+    const lines = text.split(/\r?\n/);
+    assert.equal(lines[0], 'CRITICAL: Motor M12 overtemperature');
+    assert.equal(lines[1], 'STILL ACTIVE: reminder 2; 11 new occurrences since the last notification.');
+    for (const line of [
+      'Device      PLC Line 4 (Line4, Hall 1)',
+      '            S7-1500 in cabinet 4',
+      'State       active',
+      'First seen  Tue 24 Nov 2026 03:14:07 CET',
+      'Last seen   Tue 24 Nov 2026 03:21:40 CET',
+      'Active for  7 min 33 s',
+      'Count       12 occurrences',
+    ]) {
+      assert.ok(lines.includes(line), `missing ${JSON.stringify(line)} in\n${text}`);
+    }
+  });
+
+  it('text: the fields as aligned name : value lines, in the order they appeared', async () => {
+    const { text } = await render(makeDue('firing'));
+    assert.ok(text.includes('Details\n  Motor               : M12\n  Winding temperature : 142 C\n  Limit               : 120 C\n'), text);
+  });
+
+  it('text: the device\'s text quoted, the alarm id, the reason and the rules', async () => {
+    const { text } = await render(makeDue('firing'));
+    assert.ok(text.includes('> Motor M12 winding temperature 142 C.\n> Limit 120 C. Drive stopped.\n'), text);
+    assert.ok(text.includes(`Alarm       ${ALARM_ID}\n`), text);
+    assert.ok(text.includes('Why         new alarm, routed by rule motors\n'), text);
+    assert.ok(text.includes('Rules       motors\n'), text);
+    assert.ok(text.includes('Sent to     line4-oncall, anna\n'), text);
+  });
+
+  it('text: a resolution says how long it lasted and when it cleared', async () => {
+    const { text } = await render(makeDue('resolved'));
+    assert.ok(text.includes('RESOLVED after 7 min: the device reported the return to normal.'), text);
+    assert.ok(text.includes('Resolved    Tue 24 Nov 2026 03:21:07 CET (lasted 7 min)'), text);
+    assert.ok(text.includes('> Motor M12 winding temperature 96 C.'), text);
+  });
+
+  it('HTML: a severity colour bar, the fields as a table in order, the device text in <pre>', async () => {
+    const { html } = await render(makeDue('firing'));
+    assert.match(html, /<td bgcolor="#b00020" style="background:#b00020;/);
+    const cells = [...html.matchAll(/<td[^>]*>([^<]*)<\/td><td[^>]*font-family:Consolas[^>]*>([^<]*)<\/td>/g)].map((m) => [m[1], m[2]]);
+    assert.deepEqual(cells, [['Motor', 'M12'], ['Winding temperature', '142 C'], ['Limit', '120 C']]);
+    assert.match(html, /<pre [^>]*>Motor M12 winding temperature 142 C\.\r?\nLimit 120 C\. Drive stopped\.\r?\n<\/pre>/);
+    assert.ok(html.includes(ALARM_ID));
+  });
+
+  it('HTML: the colour follows the severity', async () => {
+    const { html } = await render(makeDue('firing', { route: { severity: 'warning' } }));
+    assert.match(html, /bgcolor="#1f618d"/);
+  });
+
+  it('leaves out the details table when the device gave no fields', async () => {
+    const { text, html } = await render(makeDue('firing', { alarm: { fields: {} } }));
+    assert.ok(!text.includes('Details'));
+    assert.ok(!html.includes('Details'));
+  });
+});
+
+describe('renderNotification: every shipped template set', () => {
+  for (const name of templates.names()) {
+    for (const kind of KINDS) {
+      it(`${name} renders a ${kind} notification with CRLF line ends only`, async () => {
+        const { out, parsed, text } = await render(makeDue(kind, { route: { template: name } }));
+        assertOnlyCrlf(out.message);
+        assert.ok(parsed.subject && parsed.subject.includes('Motor M12 overtemperature'), parsed.subject);
+        assert.ok(text.includes('Motor M12 overtemperature'), text);
+        assert.equal(typeof parsed.html === 'string', templates.get(name)?.files.html !== undefined);
+      });
+    }
+  }
+
+  it('short: a terse subject and three lines for a pager', async () => {
+    const { parsed, text } = await render(makeDue('reminder', { route: { template: 'short' } }));
+    assert.equal(parsed.subject, '[REMINDER x12] Motor M12 overtemperature @ PLC Line 4');
+    assert.deepEqual(text.trimEnd().split(/\r?\n/), ['CRITICAL REMINDER x12: Motor M12 overtemperature', 'PLC Line 4 (Line4, Hall 1), since 03:14 CET', `#${ALARM_ID}`]);
+  });
+});
+
+describe('renderNotification: addresses and envelope', () => {
+  it('is From the gateway by relay.from, whatever rewrite says, and To every receiver once', async () => {
+    const { out, parsed } = await render(makeDue('firing'));
+    assert.deepEqual(addresses(parsed.from), [{ name: 'PLC Line 4', address: 'plc-line-4@alarms.example.com' }]);
+    assert.deepEqual(addresses(parsed.to).map((a) => a.address), ['oncall-line4@example.com', 'anna@example.com']);
+    assert.equal(out.envelopeFrom, 'plc-line-4@alarms.example.com');
+    assert.deepEqual(out.recipients, ['oncall-line4@example.com', 'anna@example.com']);
+  });
+
+  it('fills relay.from with the same variables as pass-through', async () => {
+    const { out, parsed } = await render(makeDue('firing'), { relay: relay({ from: { address: 'alarms+{device}@{domain}', displayName: 'Annunciator: {device} via {listener}' } }) });
+    assert.deepEqual(addresses(parsed.from), [{ name: 'Annunciator: PLC Line 4 via lan', address: 'alarms+plc-line-4@alarms.example.com' }]);
+    assert.equal(out.envelopeFrom, 'alarms+plc-line-4@alarms.example.com');
+  });
+
+  it('renders for a route whose receivers have no address, but to nobody: the caller records that', async () => {
+    const { out, parsed } = await render(makeDue('firing', { route: { receivers: [{ name: 'nobody', emails: [] }] } }));
+    assert.deepEqual(out.recipients, []);
+    assert.equal(parsed.to, undefined);
+    assert.equal(parsed.subject, `[CRITICAL] ${SUFFIX}`);
+  });
+});
+
+describe('renderNotification: headers', () => {
+  it('numbers the Message-ID by the alarm and the sequence; the first has no In-Reply-To', async () => {
+    const { parsed } = await render(makeDue('firing'));
+    assert.equal(parsed.messageId, `<${ALARM_ID}.1@alarms.example.com>`);
+    assert.equal(parsed.inReplyTo, undefined);
+    assert.equal(parsed.references, undefined);
+  });
+
+  it('threads the second notification under the first', async () => {
+    const { parsed } = await render(makeDue('reminder'));
+    assert.equal(parsed.messageId, `<${ALARM_ID}.2@alarms.example.com>`);
+    assert.equal(parsed.inReplyTo, `<${ALARM_ID}.1@alarms.example.com>`);
+    assert.equal(parsed.references, `<${ALARM_ID}.1@alarms.example.com>`);
+  });
+
+  it('threads a later one under the previous, referencing the first too', async () => {
+    const { parsed } = await render(makeDue('resolved'));
+    assert.equal(parsed.messageId, `<${ALARM_ID}.3@alarms.example.com>`);
+    assert.equal(parsed.inReplyTo, `<${ALARM_ID}.2@alarms.example.com>`);
+    assert.deepEqual(parsed.references, [`<${ALARM_ID}.1@alarms.example.com>`, `<${ALARM_ID}.2@alarms.example.com>`]);
+  });
+
+  it('dates a firing or reminder by its event and a resolution by when it resolved', async () => {
+    assert.equal((await render(makeDue('reminder'))).parsed.date?.getTime(), T0 + 453_000);
+    assert.equal((await render(makeDue('resolved', { event: { receivedAt: T0 + 999_000 } }))).parsed.date?.getTime(), T0 + 420_000);
+  });
+
+  it('labels the message with alarm, kind and severity, and asks for no auto-replies', async () => {
+    const { parsed } = await render(makeDue('reminder'));
+    assert.equal(parsed.headers.get('x-annunciator-alarm'), ALARM_ID);
+    assert.equal(parsed.headers.get('x-annunciator-kind'), 'reminder');
+    assert.equal(parsed.headers.get('x-annunciator-severity'), 'critical');
+    assert.equal(parsed.headers.get('x-annunciator-id'), '01JDEVENT00000000000000000');
+    assert.equal(parsed.headers.get('auto-submitted'), 'auto-generated');
+  });
+
+  it('marks only critical alarms as important', async () => {
+    const critical = await render(makeDue('firing'));
+    assert.match(headerBlock(critical.raw), /^Importance: high\r\nX-Priority: 1 \(Highest\)\r$/m);
+    assert.equal(critical.parsed.headers.get('priority'), 'high');
+    const major = await render(makeDue('firing', { route: { severity: 'major' } }));
+    assert.ok(!/^(Importance|X-Priority):/im.test(headerBlock(major.raw)));
+  });
+});
+
+describe('renderNotification: hostile values', () => {
+  const title = 'Pump <script>alert(1)</script>"><img src=x onerror=alert(1)>\r\nBcc: victim@evil.example\r\n\r\nInjected body';
+  const hostile = (): Due =>
+    makeDue('firing', {
+      alarm: { title, fields: { 'Name\u0000<b>': 'value\u0007"><img src=x onerror=alert(2)>', Line: 'a\r\nX-Injected: 1' } },
+      device: { name: 'PLC\r\nBcc: victim2@evil.example', description: '<iframe src=//evil.example>' },
+      event: { text: 'Terminal \u001b[31mred\u001b[0m\u0000 and a bell\u0007\r\nline two\rline three</pre><script>x()</script>' },
+    });
+
+  it('escapes everything in the HTML part', async () => {
+    const { html } = await render(hostile());
+    assert.ok(!/<script|<img|<iframe|<b>/i.test(html), html);
+    assert.ok(html.includes('Pump &lt;script&gt;alert(1)&lt;/script&gt;&quot;&gt;&lt;img src&#x3D;x onerror&#x3D;alert(1)&gt;'), html);
+    assert.ok(html.includes('&lt;/pre&gt;&lt;script&gt;x()&lt;/script&gt;'), html);
+  });
+
+  it('keeps the subject on one line: no CR/LF and no injected header', async () => {
+    const { parsed, raw } = await render(hostile());
+    assert.ok(parsed.subject && !/[\r\n]/.test(parsed.subject), parsed.subject);
+    assert.ok(parsed.subject?.startsWith('[CRITICAL] Pump <script>alert(1)</script>"><img src=x onerror=alert(1)> Bcc: victim@evil.example Injected body — PLC Bcc: victim2@evil.example'), parsed.subject);
+    assert.equal(parsed.bcc, undefined);
+    assert.equal(parsed.headers.has('bcc'), false);
+    assert.equal(parsed.headers.has('x-injected'), false);
+    assert.ok(!/^(bcc|x-injected):/im.test(headerBlock(raw)), headerBlock(raw));
+    assert.deepEqual(addresses(parsed.from), [{ name: 'PLC Bcc: victim2@evil.example', address: 'plc-bcc-victim2-evil.example@alarms.example.com' }]);
+  });
+
+  it('sends only to the receivers, whatever the values say', async () => {
+    const { out } = await render(hostile());
+    assert.deepEqual(out.recipients, ['oncall-line4@example.com', 'anna@example.com']);
+  });
+
+  it('keeps no control character in the text part, and only CRLF line ends in the message', async () => {
+    const { out, text } = await render(hostile());
+    // eslint-disable-next-line no-control-regex
+    assert.ok(!/[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f-\u009f]/.test(text), JSON.stringify(text));
+    assert.ok(text.includes('> Terminal [31mred[0m and a bell\n> line two\n> line three</pre><script>x()</script>'), text);
+    assertOnlyCrlf(out.message);
+  });
+});
+
+describe('renderNotification: time zone and locale', () => {
+  it('writes dates in the configured zone', async () => {
+    const berlin = (await render(makeDue('firing'), { timeZone: 'Europe/Berlin' })).text;
+    const newYork = (await render(makeDue('firing'), { timeZone: 'America/New_York' })).text;
+    assert.ok(berlin.includes('First seen  Tue 24 Nov 2026 03:14:07 CET'), berlin);
+    assert.ok(newYork.includes('First seen  Mon 23 Nov 2026 21:14:07 GMT-5'), newYork);
+  });
+
+  it('writes names of days and months in the configured locale', async () => {
+    const { text } = await render(makeDue('firing'), { locale: 'de-DE' });
+    assert.ok(text.includes('First seen  Di. 24 Nov. 2026 03:14:07 MEZ'), text);
+  });
+});
+
+describe('renderNotification: the original mail', () => {
+  const original = Buffer.from('From: plc-line4@plant.local\nSubject: ALARM Motor M12\n\nMotor M12 winding temperature 142 C.\n', 'latin1');
+
+  it('attaches it as message/rfc822 original.eml when the route asks, with CRLF line ends', async () => {
+    const { out, parsed, raw } = await render(makeDue('firing', { route: { attachOriginal: true } }), { original });
+    assertOnlyCrlf(out.message);
+    // mailparser infers message/rfc822 from the .eml name alone, so the part's own header is checked.
+    assert.match(raw, /\r\nContent-Type: message\/rfc822; name=original\.eml\r\nContent-Transfer-Encoding: 7bit\r\nContent-Disposition: attachment; filename=original\.eml\r\n/);
+    assert.equal(parsed.attachments.length, 1);
+    const [attachment] = parsed.attachments;
+    assert.equal(attachment?.contentType, 'message/rfc822');
+    assert.equal(attachment?.filename, 'original.eml');
+    assert.equal(attachment?.content.toString('latin1'), original.toString('latin1').replace(/\n/g, '\r\n'));
+    assert.ok(parsed.text?.includes('Motor M12 overtemperature'));
+  });
+
+  it('does not attach it when the route does not ask', async () => {
+    const { parsed } = await render(makeDue('firing'), { original });
+    assert.equal(parsed.attachments.length, 0);
+  });
+
+  it('attaches nothing when asked but not given the original', async () => {
+    const { parsed } = await render(makeDue('firing', { route: { attachOriginal: true } }));
+    assert.equal(parsed.attachments.length, 0);
+  });
+
+  it('attaches an original that is not valid 8bit MIME as an opaque file, byte for byte', async () => {
+    const long = Buffer.concat([Buffer.from('Subject: x\r\n\r\n'), Buffer.alloc(1200, 0x41), Buffer.from('\r\n')]);
+    const { out, parsed, raw } = await render(makeDue('firing', { route: { attachOriginal: true } }), { original: long });
+    assertOnlyCrlf(out.message);
+    assert.match(raw, /\r\nContent-Type: application\/octet-stream; name=original\.eml\r\nContent-Transfer-Encoding: base64\r\n/);
+    assert.equal(parsed.attachments[0]?.filename, 'original.eml');
+    assert.deepEqual(parsed.attachments[0]?.content, long);
+  });
+});
+
+describe('renderNotification: what it refuses', () => {
+  it('refuses a pass-through route, by mode or by the reserved template name', async () => {
+    for (const route of [{ mode: 'passthrough' as const }, { template: 'passthrough' }]) {
+      await assert.rejects(renderNotification(makeDue('firing', { route }), templates, context()), (error: unknown) => error instanceof NotificationError && error.code === 'passthrough-route');
+    }
+  });
+
+  it('refuses a template set that does not exist, naming where it was looked for', async () => {
+    await assert.rejects(renderNotification(makeDue('firing', { route: { template: 'pager' } }), templates, context()), (error: unknown) => {
+      return error instanceof TemplateError && error.code === 'unknown-template' && error.problems[0]?.file === join(TEMPLATES_DIR, 'pager') && /no template set "pager"/.test(error.message);
+    });
+  });
+});
+
+describe('notificationView', () => {
+  const gateway = { hostname: 'gw1', domain: 'example.com' };
+
+  it('counts every occurrence as new for the first notification', () => {
+    const view = notificationView(makeDue('firing', { alarm: { count: 3 } }), gateway);
+    assert.equal(view.foldedSinceLast, 3);
+    assert.equal(view.isFiring, true);
+    assert.equal(view.durationMs, 0);
+  });
+
+  it('counts occurrences since the previous notification for a reminder', () => {
+    const view = notificationView(makeDue('reminder'), gateway);
+    assert.equal(view.foldedSinceLast, 11);
+    assert.equal(view.durationMs, 453_000);
+    assert.equal(view.resolvedAt, undefined);
+  });
+
+  it('measures a resolved alarm up to its resolution', () => {
+    const view = notificationView(makeDue('resolved', { alarm: { lastSeen: T0 + 999_000 } }), gateway);
+    assert.equal(view.durationMs, 420_000);
+    assert.equal(view.resolvedAt, T0 + 420_000);
+  });
+
+  it('lists fields in the order they appeared with labels padded to the longest name', () => {
+    const view = notificationView(makeDue('firing', { alarm: { fields: { b: '1', 'a longer': '2', c: '3' } } }), gateway);
+    assert.deepEqual(view.fields, [
+      { name: 'b', value: '1', label: 'b       ' },
+      { name: 'a longer', value: '2', label: 'a longer' },
+      { name: 'c', value: '3', label: 'c       ' },
+    ]);
+  });
+
+  it('takes the severity from the route and the text from the event', () => {
+    const view = notificationView(makeDue('resolved', { alarm: { severity: 'info' } }), gateway);
+    assert.equal(view.severity, 'critical');
+    assert.equal(view.text, 'Motor M12 winding temperature 96 C.\n');
+    assert.equal(view.location, 'Line4, Hall 1');
+    assert.deepEqual(view.gateway, gateway);
+  });
+});
