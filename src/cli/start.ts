@@ -1,5 +1,6 @@
 import { loadConfigOrReport } from './load-config-or-report.js';
 import { startGateway } from '../gateway/gateway.js';
+import { PipelineConfigError } from '../gateway/pipeline-stages.js';
 import { createLogger } from '../log/logger.js';
 
 export async function startCommand(configFile: string): Promise<void> {
@@ -8,8 +9,14 @@ export async function startCommand(configFile: string): Promise<void> {
   const logger = createLogger(config.log);
   logger.info({ config: config.file }, 'starting annunciator');
   const gateway = await startGateway(config, logger).catch((error: unknown) => {
+    if (error instanceof PipelineConfigError) process.stderr.write(`${error.message}\n`);
     logger.fatal({ err: error }, 'gateway could not start');
     process.exit(1);
+  });
+  process.on('SIGHUP', () => {
+    const outcome = gateway.reload();
+    if (outcome.ok) logger.info({ signal: 'SIGHUP' }, outcome.message);
+    else logger.error({ signal: 'SIGHUP' }, outcome.message);
   });
   let stopping = false;
   const stop = (signal: string): void => {

@@ -1,0 +1,125 @@
+import { watch, type FSWatcher } from 'node:fs';
+import type { GatewayConfig } from '../config/types.js';
+import type { Logger } from '../log/logger.js';
+import type { Due } from '../lifecycle/alarm.js';
+import type { AlarmEvent } from '../parse/alarm-event.js';
+import { DeviceMap } from '../parse/device-map.js';
+import { compilePatterns } from '../parse/extractor.js';
+import { renderNotification } from '../render/notification.js';
+import type { OutgoingMessage } from '../render/passthrough.js';
+import { formatTemplateProblem, loadTemplates, TemplateError, type TemplateLibrary } from '../render/templates.js';
+import { PASSTHROUGH_TEMPLATE } from '../rules/load-rules.js';
+import { routeEvent } from '../rules/router.js';
+import type { RoutingResult } from '../rules/route.js';
+import { RuleBookHolder } from '../rules/rule-watcher.js';
+import { formatRuleProblem, RulesError } from '../rules/rules-error.js';
+import type { PipelineStages } from './alarm-pipeline.js';
+
+export type ReloadOutcome = { ok: true; message: string } | { ok: false; message: string };
+
+/** Rules or templates that cannot be used: every problem, each naming its file. */
+export class PipelineConfigError extends Error {}
+
+/**
+ * The pipeline's stages as configured: device map, rules and templates. Rules and
+ * templates are reloaded together (SIGHUP, or a file change): a reload that finds any
+ * problem changes nothing, so the rules and templates in force stay in force.
+ */
+export class ConfiguredStages implements PipelineStages {
+  readonly devices: DeviceMap;
+  private templates: TemplateLibrary;
+  /** Templates being tried by a reload; the rules are checked against these. */
+  private candidate: TemplateLibrary | undefined;
+  private readonly rules: RuleBookHolder;
+  private templateWatcher: FSWatcher | undefined;
+  private templateTimer: NodeJS.Timeout | undefined;
+
+  constructor(private readonly config: GatewayConfig) {
+    const alarms = config.alarms!;
+    this.devices = new DeviceMap(config.devices, compilePatterns(config.patterns));
+    this.templates = loadTemplatesOrThrow(alarms.templatesDir, alarms.defaultRoute.template);
+    try {
+      this.rules = new RuleBookHolder(alarms.rulesDir, () => ({
+        receivers: config.receivers.map((r) => r.name),
+        templates: [...(this.candidate ?? this.templates).names(), PASSTHROUGH_TEMPLATE],
+      }));
+    } catch (error) {
+      if (error instanceof RulesError) throw new PipelineConfigError(error.problems.map(formatRuleProblem).join('\n'));
+      throw error;
+    }
+  }
+
+  get ruleCount(): number {
+    return this.rules.book.rules.length;
+  }
+
+  route(event: AlarmEvent, now: number): Promise<RoutingResult> {
+    const alarms = this.config.alarms!;
+    return routeEvent(event, this.rules.book, { now, timeZone: alarms.timeZone, receivers: this.config.receivers, defaults: alarms.defaultRoute });
+  }
+
+  renderNotification(due: Due, original: Buffer): Promise<OutgoingMessage> {
+    const alarms = this.config.alarms!;
+    return renderNotification(due, this.templates, {
+      relay: this.config.relay,
+      hostname: this.config.gateway.hostname,
+      domain: this.config.gateway.domain,
+      timeZone: alarms.timeZone,
+      locale: alarms.locale,
+      original,
+    });
+  }
+
+  reload(): ReloadOutcome {
+    const alarms = this.config.alarms!;
+    try {
+      this.candidate = loadTemplatesOrThrow(alarms.templatesDir, alarms.defaultRoute.template);
+    } catch (error) {
+      if (error instanceof PipelineConfigError) return { ok: false, message: `templates refused, rules and templates in force stay:\n${error.message}` };
+      throw error;
+    }
+    try {
+      const result = this.rules.reload();
+      if (!result.ok) return { ok: false, message: `rules refused, rules and templates in force stay:\n${result.error.problems.map(formatRuleProblem).join('\n')}` };
+      this.templates = this.candidate;
+      return { ok: true, message: `reloaded ${result.rules} rule(s) and ${this.templates.names().length} template set(s)` };
+    } finally {
+      this.candidate = undefined;
+    }
+  }
+
+  /** Reloads on changes to rule or template files. */
+  watch(logger: Logger): void {
+    const report = (outcome: ReloadOutcome): void => {
+      if (outcome.ok) logger.info(outcome.message);
+      else logger.error(outcome.message);
+    };
+    // A rule file change reloads rules and templates together, like SIGHUP.
+    this.rules.watch(() => report(this.reload()));
+    try {
+      this.templateWatcher = watch(this.config.alarms!.templatesDir, { recursive: true }, () => {
+        if (this.templateTimer) clearTimeout(this.templateTimer);
+        this.templateTimer = setTimeout(() => report(this.reload()), 200);
+        this.templateTimer.unref();
+      });
+      this.templateWatcher.on('error', () => undefined);
+    } catch (error) {
+      logger.warn({ err: error }, 'cannot watch the templates directory; SIGHUP still reloads');
+    }
+  }
+
+  stopWatching(): void {
+    this.rules.stopWatching();
+    this.templateWatcher?.close();
+    if (this.templateTimer) clearTimeout(this.templateTimer);
+  }
+}
+
+function loadTemplatesOrThrow(dir: string, defaultTemplate: string): TemplateLibrary {
+  try {
+    return loadTemplates(dir, { required: defaultTemplate === PASSTHROUGH_TEMPLATE ? [] : [defaultTemplate] });
+  } catch (error) {
+    if (error instanceof TemplateError) throw new PipelineConfigError(error.problems.map(formatTemplateProblem).join('\n'));
+    throw error;
+  }
+}

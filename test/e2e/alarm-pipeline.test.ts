@@ -1,0 +1,181 @@
+import assert from 'node:assert/strict';
+import { cpSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { parse } from 'yaml';
+import { loadCorpus } from '../helpers/corpus.js';
+import { sendAsDevice } from '../helpers/device-client.js';
+import { configFrom, eventually, runGateway, testDir, type RunningGateway, type TestDir } from '../helpers/gateway.js';
+import { REPO_ROOT } from '../helpers/gateway-process.js';
+import { startUpstream, type Upstream, type UpstreamMessage } from '../helpers/upstream.js';
+
+const corpus = loadCorpus();
+const shipped = parse(readFileSync(join(REPO_ROOT, 'config/annunciator.yaml'), 'utf8')) as Record<string, unknown>;
+
+/** The shipped configuration (devices, patterns, receivers, rules, templates), relaying to a loopback upstream. */
+function pipelineConfig(dir: TestDir, upstreamPort: number, extra: { devices?: unknown[] } = {}): Record<string, unknown> {
+  cpSync(join(REPO_ROOT, 'rules'), join(dir.path, 'rules'), { recursive: true });
+  return {
+    ...shipped,
+    gateway: { hostname: 'gw.test', domain: 'gw.test', dataDir: join(dir.path, 'data') },
+    log: { level: 'error', format: 'json' },
+    listeners: [{ name: 'lan', address: '127.0.0.1', port: 0, trustedNetworks: ['127.0.0.1/32'] }],
+    alarms: { ...(shipped.alarms as object), rulesDir: join(dir.path, 'rules'), templatesDir: join(REPO_ROOT, 'templates'), watch: false },
+    devices: [...(shipped.devices as unknown[]), ...(extra.devices ?? [])],
+    delivery: {
+      retry: { initialDelay: '50ms', maxDelay: '200ms', maxAge: '1h', jitter: 0 },
+      pollInterval: '100ms',
+      accounts: [{ name: 'lan-relay', host: '127.0.0.1', port: upstreamPort, security: 'none' }],
+    },
+  };
+}
+
+async function sendCorpus(gateway: RunningGateway, file: string): Promise<void> {
+  const mail = corpus.find((m) => m.file === file)!;
+  const result = await sendAsDevice({ port: gateway.port, mailFrom: mail.mailFrom, rcptTo: mail.rcptTo, data: mail.raw, behaviour: mail.behaviour });
+  assert.match(result.dataReply ?? '', /^250 /, result.replies.join(' | '));
+}
+
+async function sendMail(gateway: RunningGateway, raw: string, mailFrom = 'plc-line4@plant.local', rcptTo = ['maintenance@example.com']): Promise<void> {
+  const result = await sendAsDevice({ port: gateway.port, mailFrom, rcptTo, data: Buffer.from(raw, 'utf8') });
+  assert.match(result.dataReply ?? '', /^250 /, result.replies.join(' | '));
+}
+
+/** Waits until the gateway has processed every received message (nothing left in the inbox). */
+async function settled(gateway: RunningGateway): Promise<void> {
+  await eventually(() => gateway.store.pendingReceived(1).length === 0, 10_000, 'inbox drained');
+  await eventually(() => gateway.store.listOutbox(['pending', 'sending']).length === 0, 10_000, 'outbox drained');
+}
+
+function header(message: UpstreamMessage | undefined, name: string): string {
+  const value = message?.parsed.headers.get(name);
+  return typeof value === 'string' ? value : JSON.stringify(value ?? '');
+}
+
+describe('the alarm pipeline end to end, with the shipped rules, devices and templates', () => {
+  const dir = testDir();
+  let upstream: Upstream;
+  let gateway: RunningGateway;
+
+  before(async () => {
+    upstream = await startUpstream({ security: 'none' });
+    gateway = await runGateway(configFrom(dir, pipelineConfig(dir, upstream.port, { devices: [hostileDevice] })));
+  });
+  after(async () => {
+    await gateway?.stop();
+    await upstream?.close();
+    dir.remove();
+  });
+
+  it('the UPS pair gives one notification and one resolved notification', async () => {
+    await sendCorpus(gateway, 'ups-on-battery.eml');
+    await sendCorpus(gateway, 'ups-back-on-line.eml');
+    await settled(gateway);
+    const ups = upstream.messages.filter((m) => header(m, 'x-annunciator-alarm') && m.parsed.subject?.includes('UPS'));
+    assert.equal(ups.length, 2, ups.map((m) => m.parsed.subject).join(' / '));
+    const [firing, resolved] = ups;
+    assert.equal(header(firing, 'x-annunciator-kind'), 'firing');
+    assert.equal(header(resolved, 'x-annunciator-kind'), 'resolved');
+    assert.equal(header(firing, 'x-annunciator-alarm'), header(resolved, 'x-annunciator-alarm'), 'one alarm');
+    assert.match(resolved?.parsed.subject ?? '', /RESOLVED/i);
+    assert.ok(firing?.rcptTo.includes('facility@example.com'), `routed to the facility team: ${firing?.rcptTo.join(',')}`);
+    const alarm = gateway.store.getAlarm(header(firing, 'x-annunciator-alarm'));
+    assert.equal(alarm?.state, 'resolved');
+    assert.deepEqual(gateway.store.alarmLog(alarm!.id).map((l) => l.outcome), ['raised', 'resolved']);
+  });
+
+  it('ten repeats inside the repeat interval give one notification and a count of ten', async () => {
+    const before = upstream.messages.length;
+    const s7 = corpus.find((m) => m.file === 's7-tmail-no-date.eml')!;
+    for (let i = 0; i < 10; i += 1) {
+      const result = await sendAsDevice({ port: gateway.port, mailFrom: s7.mailFrom, rcptTo: s7.rcptTo, data: s7.raw });
+      assert.match(result.dataReply ?? '', /^250 /);
+    }
+    await settled(gateway);
+    const sent = upstream.messages.slice(before);
+    assert.equal(sent.length, 1, sent.map((m) => m.parsed.subject).join(' / '));
+    const alarm = gateway.store.getAlarm(header(sent[0], 'x-annunciator-alarm'));
+    assert.equal(alarm?.count, 10);
+    assert.equal(alarm?.state, 'active');
+    assert.equal(gateway.store.alarmLog(alarm!.id).filter((l) => l.outcome === 'repeat-folded').length, 9);
+  });
+
+  it('a hostile title with HTML and CR/LF arrives escaped, with no injected header', async () => {
+    const before = upstream.messages.length;
+    const evil = Buffer.from('<script>alert(1)</script>\r\nBcc: victim@evil.example', 'utf8').toString('base64');
+    await sendMail(gateway, `Subject: =?UTF-8?B?${evil}?=\r\n\r\nPressure <b>high</b>\r\n`, 'panel-9@plant.local', ['ops@example.com']);
+    await settled(gateway);
+    const [message] = upstream.messages.slice(before);
+    assert.ok(message);
+    assert.deepEqual(message.rcptTo, ['ops@example.com']);
+    assert.equal(message.parsed.headers.get('bcc'), undefined);
+    assert.doesNotMatch(message.parsed.subject ?? '', /[\r\n]/);
+    assert.match(message.parsed.subject ?? '', /<script>alert\(1\)<\/script> Bcc: victim@evil\.example/, 'shown as text in the subject');
+    const html = String(message.parsed.html);
+    assert.doesNotMatch(html, /<script>/);
+    assert.match(html, /&lt;script&gt;alert\(1\)&lt;\/script&gt;/);
+    assert.doesNotMatch(html, /<b>high<\/b>/, 'the device text is not HTML');
+  });
+
+  it('a catastrophic extraction pattern cannot stall the gateway', async () => {
+    const before = upstream.messages.length;
+    await sendMail(gateway, `Subject: evil pattern\r\n\r\n${'a'.repeat(50_000)}b\r\n`, 'evil-pattern@plant.local', ['ops@example.com']);
+    await settled(gateway);
+    assert.equal(upstream.messages.length, before + 1);
+    // The gateway still answers at once afterwards.
+    await sendMail(gateway, 'Subject: still alive\r\n\r\nok\r\n', 'panel-9@plant.local', ['ops@example.com']);
+  });
+});
+
+const hostileDevice = {
+  id: 'evil-pattern-device',
+  match: { senders: ['evil-pattern@plant.local'] },
+  patterns: [{ name: 'catastrophic', body: '(a+)+$' }],
+};
+
+describe('rules reload', () => {
+  const dir = testDir();
+  let upstream: Upstream;
+  let gateway: RunningGateway;
+
+  before(async () => {
+    upstream = await startUpstream({ security: 'none' });
+    gateway = await runGateway(configFrom(dir, pipelineConfig(dir, upstream.port)));
+  });
+  after(async () => {
+    await gateway?.stop();
+    await upstream?.close();
+    dir.remove();
+  });
+
+  it('an invalid rule file is refused with file, rule and reason, and the rules in force keep working', async () => {
+    writeFileSync(join(dir.path, 'rules', 'zz-broken.yaml'), 'rules:\n  - name: broken\n    when: { all: [ { fact: nonsense, operator: equal, value: 1 } ] }\n    then: { receivers: [nobody] }\n');
+    const outcome = gateway.reload();
+    assert.equal(outcome.ok, false);
+    assert.match(outcome.message, /zz-broken\.yaml/);
+    assert.match(outcome.message, /broken/);
+    assert.match(outcome.message, /nonsense|nobody/);
+
+    await sendCorpus(gateway, 'ups-on-battery.eml');
+    await settled(gateway);
+    const [notification] = upstream.messages;
+    assert.ok(notification?.rcptTo.includes('facility@example.com'), 'still routed by the UPS rule');
+  });
+
+  it('a valid change takes effect on reload', async () => {
+    writeFileSync(join(dir.path, 'rules', 'zz-broken.yaml'), 'rules: []\n');
+    writeFileSync(
+      join(dir.path, 'rules', '00-mute-boiler.yaml'),
+      'rules:\n  - name: mute-boiler\n    when: { all: [ { fact: device.id, operator: equal, value: hmi-kessel } ] }\n    then: { suppress: true }\n',
+    );
+    const outcome = gateway.reload();
+    assert.equal(outcome.ok, true, outcome.message);
+    const before = upstream.messages.length;
+    await sendCorpus(gateway, 'encoded-word-qp.eml');
+    await settled(gateway);
+    assert.equal(upstream.messages.length, before, 'suppressed by the new rule');
+    const [alarm] = gateway.store.listAlarms(['active']).filter((a) => a.device.id === 'hmi-kessel');
+    assert.ok(alarm, 'recorded though not notified');
+    assert.match(gateway.store.alarmLog(alarm.id)[0]?.reason ?? '', /suppressed by rule mute-boiler/);
+  });
+});
