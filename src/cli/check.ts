@@ -1,17 +1,29 @@
-import { ConfigError, loadConfig } from '../config/load.js';
+import { ConfiguredStages, PipelineConfigError } from '../gateway/pipeline-stages.js';
+import { loadConfigOrReport } from './load-config-or-report.js';
 
+/** Validates the configuration and, when the alarm pipeline is on, its rules and templates. */
 export function checkCommand(configFile: string): number {
-  try {
-    const config = loadConfig(configFile);
-    const listeners = config.listeners.map((l) => `${l.name} ${l.address}:${l.port}`).join(', ');
-    const accounts = config.delivery.accounts.map((a) => (a.type === 'file' ? `${a.name} (files in ${a.directory})` : `${a.name} (${a.host}:${a.port} ${a.security})`)).join(', ');
-    process.stdout.write(`${config.file}: OK\n  listeners: ${listeners}\n  accounts: ${accounts}\n`);
-    return 0;
-  } catch (error) {
-    if (error instanceof ConfigError) {
-      process.stderr.write(`${error.message}\n`);
-      return 1;
+  const config = loadConfigOrReport(configFile);
+  if (!config) return 1;
+  const lines = [
+    `${config.file}: OK`,
+    `  listeners: ${config.listeners.map((l) => `${l.name} ${l.address}:${l.port}`).join(', ')}`,
+    `  accounts: ${config.delivery.accounts.map((a) => (a.type === 'file' ? `${a.name} (files in ${a.directory})` : `${a.name} (${a.host}:${a.port} ${a.security})`)).join(', ')}`,
+  ];
+  if (config.alarms) {
+    try {
+      const stages = new ConfiguredStages(config);
+      lines.push(`  rules: ${stages.ruleCount} from ${config.alarms.rulesDir}`, `  templates: ${config.alarms.templatesDir}`, `  devices: ${config.devices.length}, receivers: ${config.receivers.length}`);
+    } catch (error) {
+      if (error instanceof PipelineConfigError) {
+        process.stderr.write(`${error.message}\n`);
+        return 1;
+      }
+      throw error;
     }
-    throw error;
+  } else {
+    lines.push('  mode: relay (no alarms section: mail is relayed as it came)');
   }
+  process.stdout.write(`${lines.join('\n')}\n`);
+  return 0;
 }

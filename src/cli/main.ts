@@ -2,6 +2,7 @@
 import { Command, Option } from 'commander';
 import { alarmsCommand } from './alarms.js';
 import { checkCommand } from './check.js';
+import { rulesTestCommand } from './rules-test.js';
 import { queueCommand } from './queue.js';
 import { sendCommand } from './send.js';
 import { startCommand } from './start.js';
@@ -54,6 +55,19 @@ queue
   .argument('<ids...>')
   .action((ids: string[]) => {
     process.exitCode = queueCommand(program.opts<{ config: string }>().config, { action: 'delete', ids });
+  });
+
+const rules = program.command('rules').description('work with the alarm rules');
+rules
+  .command('test')
+  .description('show the alarm record, which rules match and why, and the notification, for one .eml or JSON alarm; sends nothing')
+  .argument('<file>', 'a mail as a device sends it (.eml) or a JSON alarm (.json)')
+  .option('-f, --from <address>', 'envelope sender (default: the From header)')
+  .option('-t, --to <address...>', 'envelope recipients (default: the To header)')
+  .option('--at <time>', 'evaluate as of this time (ISO 8601), for time-of-day rules')
+  .option('--json', 'print JSON')
+  .action(async (file: string, opts: { from?: string; to?: string[]; at?: string; json?: boolean }) => {
+    process.exitCode = await rulesTestCommand(program.opts<{ config: string }>().config, file, opts);
   });
 
 program

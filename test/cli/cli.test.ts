@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { parse, stringify } from 'yaml';
 import { SqliteStore } from '../../src/store/sqlite-store.js';
@@ -8,6 +9,8 @@ import { runCli } from '../helpers/cli.js';
 import { freePort } from '../helpers/free-port.js';
 import { baseConfig, configFrom, eventually, runGateway, testDir } from '../helpers/gateway.js';
 import { startUpstream } from '../helpers/upstream.js';
+import { CORPUS_DIR } from '../helpers/corpus.js';
+import { REPO_ROOT } from '../helpers/gateway-process.js';
 
 describe('annunciator check', () => {
   const dir = testDir();
@@ -145,5 +148,77 @@ describe('annunciator trust', () => {
   it('refuses --accept without --account, and an unknown account', async () => {
     const configFile = dir.write('t2.yaml', stringify(baseConfig(dir)));
     assert.equal((await runCli(['--config', configFile, 'trust', '127.0.0.1:1', '--accept'])).code, 64);
+  });
+});
+
+describe('alarm pipeline commands', () => {
+  const dir = testDir();
+  after(() => dir.remove());
+
+  function shippedWithRules(rulesDir: string): string {
+    const raw = parse(readFileSync(join(REPO_ROOT, 'config/annunciator.yaml'), 'utf8')) as Record<string, unknown>;
+    raw.gateway = { dataDir: join(dir.path, 'data') };
+    raw.alarms = { ...(raw.alarms as object), rulesDir, templatesDir: join(REPO_ROOT, 'templates') };
+    raw.delivery = { accounts: [{ name: 'files', type: 'file', directory: join(dir.path, 'files') }] };
+    return dir.write(`alarms-${Math.random().toString(36).slice(2)}.yaml`, stringify(raw));
+  }
+
+  it('check validates rules too, naming file, rule and reason', async () => {
+    const rulesDir = join(dir.path, 'bad-rules');
+    mkdirSync(rulesDir, { recursive: true });
+    writeFileSync(join(rulesDir, 'bad.yaml'), 'rules:\n  - name: typo\n    when: { all: [ { fact: titel, operator: equal, value: x } ] }\n    then: { receivers: [oncall] }\n');
+    const result = await runCli(['--config', shippedWithRules(rulesDir), 'check']);
+    assert.equal(result.code, 1);
+    assert.match(result.stderr, /bad\.yaml:\d+: rule "typo"/);
+    assert.match(result.stderr, /titel/);
+  });
+
+  it('rules test shows the record, the verdicts with reasons, the route and the notification', async () => {
+    const configFile = shippedWithRules(join(REPO_ROOT, 'rules'));
+    const result = await runCli(['--config', configFile, 'rules', 'test', join(CORPUS_DIR, 'ups-on-battery.eml'), '--at', '2026-11-24T14:00:00+01:00']);
+    assert.equal(result.code, 0, result.stderr);
+    assert.match(result.stdout, /device\s+UPS Hall 2 \(ups-hall2, recognised by sender\)/);
+    assert.match(result.stdout, /key\s+ups-on-battery/);
+    assert.match(result.stdout, /APPLIED\s+ups-on-battery/);
+    assert.match(result.stdout, /no match\s+night-and-weekend-oncall/, 'a Tuesday afternoon is not night');
+    assert.match(result.stdout, /receivers\s+facility-team <facility@example\.com/);
+    assert.match(result.stdout, /raised: new alarm/);
+    assert.match(result.stdout, /NOTIFICATION to facility@example\.com/);
+    assert.match(result.stdout, /Subject: /);
+    assert.equal(existsSync(join(dir.path, 'files')), false, 'nothing was sent');
+  });
+
+  it('rules test takes a JSON alarm', async () => {
+    const configFile = shippedWithRules(join(REPO_ROOT, 'rules'));
+    const alarm = dir.write('alarm.json', JSON.stringify({ device: 'plc-line4', title: 'ALARM Line4 Motor M7 overtemperature', text: 'winding 150 C' }));
+    const result = await runCli(['--config', configFile, 'rules', 'test', alarm, '--json']);
+    assert.equal(result.code, 0, result.stderr);
+    const report = JSON.parse(result.stdout) as { routing: { route: { rules: string[]; severity: string } } };
+    assert.ok(report.routing.route.rules.includes('line4-motor-overtemperature'));
+    assert.equal(report.routing.route.severity, 'critical');
+  });
+
+  it('alarms lists active alarms with count, first and last seen', async () => {
+    const configFile = shippedWithRules(join(REPO_ROOT, 'rules'));
+    const config = parse(readFileSync(configFile, 'utf8')) as Record<string, unknown>;
+    const gateway = await runGateway(configFrom(dir, { ...config, listeners: [{ name: 'lan', address: '127.0.0.1', port: 0, trustedNetworks: ['127.0.0.1/32'] }], alarms: { ...(config.alarms as object), watch: false } }));
+    try {
+      const { sendAsDevice } = await import('../helpers/device-client.js');
+      for (let i = 0; i < 3; i += 1) {
+        await sendAsDevice({ port: gateway.port, mailFrom: 'plc-line4@plant.local', rcptTo: ['maintenance@example.com'], data: Buffer.from('Subject: ALARM Line4 Motor M12 overtemperature\r\n\r\nMotor M12 winding temperature 142 C exceeds limit 130 C.\r\n') });
+      }
+      await eventually(() => gateway.store.listAlarms(['active'])[0]?.count === 3, 10_000, 'three occurrences');
+    } finally {
+      await gateway.stop();
+    }
+    const listed = await runCli(['--config', configFile, 'alarms']);
+    assert.equal(listed.code, 0, listed.stderr);
+    assert.match(listed.stdout, /active\s+critical\s+3\s+/);
+    assert.match(listed.stdout, /PLC Line 4\s+ALARM Line4 Motor M12 overtemperature/);
+    const id = /^([0-9A-Z]{26})/m.exec(listed.stdout)?.[1];
+    const shown = await runCli(['--config', configFile, 'alarms', '--show', id ?? 'none']);
+    assert.equal(shown.code, 0, shown.stderr);
+    assert.match(shown.stdout, /raised\s+new alarm/);
+    assert.match(shown.stdout, /repeat-folded\s+repeat 3 folded/);
   });
 });
