@@ -1,13 +1,9 @@
 import { formatDuration } from '../config/units.js';
-import { SqliteStore } from '../store/sqlite-store.js';
-import { loadConfigOrReport } from './load-config-or-report.js';
+import { withStore } from './load-config-or-report.js';
 import { printTable } from './table.js';
 
 export function alarmsCommand(configFile: string, options: { all?: boolean; json?: boolean; show?: string }): number {
-  const config = loadConfigOrReport(configFile);
-  if (!config) return 1;
-  const store = SqliteStore.open(config.gateway.dataDir);
-  try {
+  return withStore(configFile, (store) => {
     const now = Date.now();
     if (options.show) {
       const alarm = store.getAlarm(options.show);
@@ -46,7 +42,5 @@ export function alarmsCommand(configFile: string, options: { all?: boolean; json
       alarms.map((a) => [a.id, a.state, a.severity, String(a.count), `${formatDuration(now - a.firstSeen)} ago`, `${formatDuration(now - a.lastSeen)} ago`, a.device.name, a.title]),
     );
     return 0;
-  } finally {
-    store.close();
-  }
+  });
 }

@@ -1,16 +1,12 @@
-import { loadConfigOrReport } from './load-config-or-report.js';
+import { withStore } from './load-config-or-report.js';
 import { printTable } from './table.js';
 import { formatDuration } from '../config/units.js';
-import { SqliteStore } from '../store/sqlite-store.js';
 import type { OutboxStatus } from '../store/store.js';
 
 export type QueueAction = { action: 'list'; all?: boolean; json?: boolean } | { action: 'retry'; ids: string[]; all?: boolean } | { action: 'delete'; ids: string[] };
 
 export function queueCommand(configFile: string, request: QueueAction): number {
-  const config = loadConfigOrReport(configFile);
-  if (!config) return 1;
-  const store = SqliteStore.open(config.gateway.dataDir);
-  try {
+  return withStore(configFile, (store) => {
     const now = Date.now();
     switch (request.action) {
       case 'list': {
@@ -51,7 +47,5 @@ export function queueCommand(configFile: string, request: QueueAction): number {
         return removed === request.ids.length ? 0 : 1;
       }
     }
-  } finally {
-    store.close();
-  }
+  });
 }

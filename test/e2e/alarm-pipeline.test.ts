@@ -178,4 +178,19 @@ describe('rules reload', () => {
     assert.ok(alarm, 'recorded though not notified');
     assert.match(gateway.store.alarmLog(alarm.id)[0]?.reason ?? '', /suppressed by rule mute-boiler/);
   });
+
+  it('a pass-through rule relays the device mail itself, to the rule\'s receivers', async () => {
+    writeFileSync(
+      join(dir.path, 'rules', '01-passthrough.yaml'),
+      'rules:\n  - name: relay-controllino\n    when: { all: [ { fact: device.id, operator: equal, value: controllino-pump-house } ] }\n    then: { receivers: [oncall], mode: passthrough }\n',
+    );
+    assert.equal(gateway.reload().ok, true);
+    const before = upstream.messages.length;
+    await sendCorpus(gateway, 'controllino-bare.eml');
+    await settled(gateway);
+    const [relayed] = upstream.messages.slice(before);
+    assert.equal(relayed?.parsed.subject, 'a Horse', 'the device subject, not a notification');
+    assert.equal(relayed?.parsed.text?.trim(), 'The horse does not eat cucumber salad');
+    assert.deepEqual(relayed?.rcptTo, ['oncall@example.com']);
+  });
 });
