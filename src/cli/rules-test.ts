@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 import { severitySchema } from '../config/schema.js';
 import type { GatewayConfig } from '../config/types.js';
-import { runAlarmPipeline } from '../gateway/alarm-pipeline.js';
+import { isTrace, runAlarmPipeline } from '../gateway/alarm-pipeline.js';
 import { ConfiguredStages, PipelineConfigError } from '../gateway/pipeline-stages.js';
 import type { Received } from '../ingest/received.js';
 import { decide } from '../lifecycle/decide.js';
@@ -67,7 +67,7 @@ export async function rulesTestCommand(configFile: string, file: string, options
     process.stderr.write(`annunciator rules test: ${file}: cannot be read (${(error as NodeJS.ErrnoException).code ?? 'error'})\n`);
     return 66;
   }
-  const noState = { activeAlarm: () => undefined };
+  const noState = { activeAlarm: () => undefined, topicState: () => undefined };
   let report: Report;
   if (file.toLowerCase().endsWith('.json')) {
     const parsed = jsonAlarmSchema.safeParse(JSON.parse(bytes.toString('utf8')));
@@ -84,6 +84,10 @@ export async function rulesTestCommand(configFile: string, file: string, options
   } else {
     const received = receivedFromEml(bytes, options, now);
     const trace = await runAlarmPipeline(received, config, stages, noState, now);
+    if (!isTrace(trace)) {
+      process.stderr.write(`${file}: yields no alarm: ${trace.reason}\n`);
+      return 65;
+    }
     const first = trace.result.outbox[0];
     report = { event: trace.event, routing: trace.routing, fingerprint: trace.fingerprint, outcome: trace.result.outcome, reason: trace.result.reason, message: first?.message, recipients: first?.recipients };
   }

@@ -6,7 +6,7 @@ import type { z } from 'zod';
 import { PRESETS } from './presets.js';
 import { configSchema, type RawAccount, type RawConfig, type RawListener } from './schema.js';
 import { readSecret, SecretUnavailable, type SecretSource } from './secret.js';
-import type { Account, GatewayConfig, ListenerConfig, SmtpAccount, SmtpAuth } from './types.js';
+import type { Account, GatewayConfig, ListenerConfig, MqttBrokerConfig, SmtpAccount, SmtpAuth } from './types.js';
 
 export interface ConfigProblem {
   file: string;
@@ -136,6 +136,19 @@ function resolveConfig(raw: RawConfig, file: string, env: NodeJS.ProcessEnv, doc
   });
 
   checkAlarmSections(raw, at);
+  const mqtt = raw.mqtt.map((broker, index): MqttBrokerConfig => {
+    const path = ['mqtt', index];
+    const { password, tls, ...rest } = broker;
+    const ca = tls.ca.flatMap((p, i) => readPem(p, [...path, 'tls', 'ca', i]) ?? []);
+    const cert = tls.cert ? readPem(tls.cert, [...path, 'tls', 'cert']) : undefined;
+    const key = tls.key ? readPem(tls.key, [...path, 'tls', 'key']) : undefined;
+    if (!!tls.cert !== !!tls.key) at([...path, 'tls'], 'a client certificate needs both cert and key');
+    if (password && !broker.username) at([...path, 'username'], 'is required with a password');
+    if (password && /^(mqtt|ws):/.test(broker.url) && !/^(mqtt|ws):\/\/(127\.|localhost|\[::1\])/.test(broker.url)) {
+      at([...path, 'url'], 'credentials are only sent over TLS (mqtts:// or wss://), or to a broker on this host');
+    }
+    return { ...rest, ...(password ? { password: secret(password, [...path, 'password']) } : {}), tls: { ca, cert, key, minVersion: tls.minVersion } };
+  });
 
   if (problems.length > 0) throw new ConfigError(problems);
   return {
@@ -157,6 +170,7 @@ function resolveConfig(raw: RawConfig, file: string, env: NodeJS.ProcessEnv, doc
     devices: raw.devices,
     patterns: raw.patterns,
     receivers: raw.receivers,
+    mqtt,
     delivery: { ...raw.delivery, accounts: accounts.filter((a): a is Account => a !== undefined) },
   };
 }
@@ -282,6 +296,15 @@ function checkAlarmSections(raw: RawConfig, at: (path: ReadonlyArray<PropertyKey
   );
   raw.alarms?.defaultRoute.receivers?.forEach((r, i) => {
     if (!receiverNames.has(r)) at(['alarms', 'defaultRoute', 'receivers', i], `no receiver named "${r}"`);
+  });
+  const brokerNames = new Set<string>();
+  raw.mqtt.forEach((broker, i) => {
+    if (brokerNames.has(broker.name)) at(['mqtt', i, 'name'], `broker name "${broker.name}" is used twice (each needs its own name)`);
+    brokerNames.add(broker.name);
+    if (!raw.alarms) at(['mqtt', i], 'MQTT alarms need the alarm pipeline: add an alarms section');
+    else if (!raw.alarms.defaultRoute.receivers?.length) {
+      at(['alarms', 'defaultRoute', 'receivers'], 'MQTT events have no recipients of their own: name the receivers of alarms no rule routes');
+    }
   });
   const deviceIds = new Set<string>();
   raw.devices.forEach((device, i) => {

@@ -228,6 +228,97 @@ const routeDefaultsSchema = z.strictObject({
   severity: severitySchema.default('warning'),
 });
 
+/**
+ * How to read one topic filter's payloads. `topic` names its segments, e.g.
+ * `plant/{site}/{line}/{device}/alarm`; `{name}` is a single level (`+`), a final `{name...}` or `#` the rest.
+ */
+const topicTemplate = z
+  .string()
+  .min(1)
+  .refine((t) => t.split('/').every((level, i, all) => /^(\{[A-Za-z_]\w*\}|[^+#{}]*|#|\{[A-Za-z_]\w*\.\.\.\})$/.test(level) && (!/^(#|\{\w+\.\.\.\})$/.test(level) || i === all.length - 1)), {
+    message: 'topic levels are literal, {name} (one level), or a last {name...} or # (the rest)',
+  });
+
+const valueMap = z.record(z.string(), z.enum(['active', 'cleared']));
+
+const mqttMappingBase = {
+  topic: topicTemplate,
+  /** Device id: a template over topic segments and payload paths, e.g. "{device}" or "{json.device.id}". */
+  device: z.string().min(1).default('{device}'),
+  title: z.string().min(1).optional(),
+  key: z.string().min(1).optional(),
+  severity: severitySchema.optional(),
+  unit: z.string().optional(),
+};
+
+const jsonMappingSchema = z.strictObject({
+  ...mqttMappingBase,
+  format: z.literal('json'),
+  /** Dotted paths into the payload. */
+  paths: z
+    .strictObject({
+      state: z.string().optional(),
+      title: z.string().optional(),
+      code: z.string().optional(),
+      key: z.string().optional(),
+      severity: z.string().optional(),
+      value: z.string().optional(),
+      unit: z.string().optional(),
+      time: z.string().optional(),
+      text: z.string().optional(),
+    })
+    .default({}),
+  /** Payload state values to active/cleared; booleans and the usual words are understood without it. */
+  states: valueMap.default({}),
+});
+
+const textMappingSchema = z.strictObject({
+  ...mqttMappingBase,
+  format: z.literal('text'),
+  values: valueMap.default({ ON: 'active', OFF: 'cleared', '1': 'active', '0': 'cleared', true: 'active', false: 'cleared', ACTIVE: 'active', CLEARED: 'cleared' }),
+});
+
+const numberMappingSchema = z.strictObject({
+  ...mqttMappingBase,
+  format: z.literal('number'),
+  /** Active at or beyond the limit; cleared only once back past limit ∓ deadband, so a value hovering at the limit does not flap. */
+  limit: z.number(),
+  direction: z.enum(['above', 'below']).default('above'),
+  deadband: z.number().min(0).default(0),
+});
+
+export const mqttMappingSchema = z.discriminatedUnion('format', [jsonMappingSchema, textMappingSchema, numberMappingSchema]);
+
+const mqttBrokerSchema = z.strictObject({
+  name: name.default('mqtt'),
+  url: z.string().regex(/^(mqtts?|wss?):\/\/[^\s]+$/, 'an mqtt://, mqtts://, ws:// or wss:// URL'),
+  clientId: z.string().min(1).max(128).default('annunciator'),
+  username: z.string().optional(),
+  password: secretSourceSchema.optional(),
+  protocolVersion: z.union([z.literal(4), z.literal(5)]).default(4),
+  keepalive: duration.default(30_000),
+  tls: z
+    .strictObject({
+      ca: z.array(z.string().min(1)).default([]),
+      cert: z.string().optional(),
+      key: z.string().optional(),
+      minVersion: tlsVersion.default('TLSv1.2'),
+    })
+    .prefault({}),
+  reconnect: z.strictObject({ initialDelay: duration.default(1000), maxDelay: duration.default(60_000) }).prefault({}),
+  maxPayloadSize: size.default(64 * 1024),
+  /** How often a topic's bad payloads are logged: once per interval, with the count. */
+  badPayloadLogInterval: duration.default(60_000),
+  subscriptions: z.array(mqttMappingSchema).min(1, 'subscribe to at least one topic'),
+  publish: z
+    .strictObject({
+      enabled: z.boolean().default(true),
+      prefix: z.string().regex(/^[^+#]+$/, 'no wildcards in a prefix').default('annunciator'),
+      qos: z.union([z.literal(0), z.literal(1)]).default(1),
+    })
+    .prefault({}),
+});
+
 const alarmsSchema = z.strictObject({
   rulesDir: z.string().min(1).default('../rules'),
   templatesDir: z.string().min(1).default('../templates'),
@@ -269,6 +360,7 @@ export const configSchema = z.strictObject({
     })
     .prefault({}),
   alarms: alarmsSchema.optional(),
+  mqtt: z.array(mqttBrokerSchema).default([]),
   devices: z.array(deviceSchema).default([]),
   patterns: z.array(extractionPatternSchema).default([]),
   receivers: z.array(receiverSchema).default([]),
@@ -291,3 +383,5 @@ export type DeviceConfig = z.output<typeof deviceSchema>;
 export type ReceiverConfig = z.output<typeof receiverSchema>;
 export type AlarmsConfig = z.output<typeof alarmsSchema>;
 export type RouteDefaults = z.output<typeof routeDefaultsSchema>;
+export type MqttMapping = z.output<typeof mqttMappingSchema>;
+export type RawMqttBroker = z.output<typeof mqttBrokerSchema>;

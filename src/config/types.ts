@@ -1,5 +1,5 @@
 import type { Secret } from './secret.js';
-import type { BackoffPolicy, RawConfig, RawListener } from './schema.js';
+import type { BackoffPolicy, RawConfig, RawListener, RawMqttBroker } from './schema.js';
 
 /** Configuration after loading: secrets read, paths absolute, presets applied. */
 
@@ -51,6 +51,11 @@ export interface FileAccount {
 
 export type Account = SmtpAccount | FileAccount;
 
+export interface MqttBrokerConfig extends Omit<RawMqttBroker, 'password' | 'tls'> {
+  password?: Secret;
+  tls: { ca: Buffer[]; cert?: Buffer; key?: Buffer; minVersion: 'TLSv1.2' | 'TLSv1.3' };
+}
+
 export interface GatewayConfig {
   /** Absolute path of the file this configuration came from. */
   file: string;
@@ -63,6 +68,7 @@ export interface GatewayConfig {
   devices: RawConfig['devices'];
   patterns: RawConfig['patterns'];
   receivers: RawConfig['receivers'];
+  mqtt: MqttBrokerConfig[];
   delivery: {
     accounts: Account[];
     retry: BackoffPolicy;

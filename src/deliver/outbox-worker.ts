@@ -12,6 +12,8 @@ export interface OutboxWorkerOptions {
   concurrency: number;
   pollInterval: number;
   logger: Logger;
+  /** Told of every entry an upstream accepted, e.g. to publish a notification event. */
+  onDelivered?: (entry: OutboxEntry, account: string) => void;
   now?: () => number;
   random?: () => number;
 }
@@ -140,6 +142,7 @@ export class OutboxWorker {
       return;
     }
     this.options.store.markSent(entry.id, now, sender.name, rejectedRecipients);
+    this.options.onDelivered?.(entry, sender.name);
     log.info({ account: sender.name, upstream: sender.description, recipients: result.accepted, response: oneLine(result.response), latencyMs: now - entry.createdAt }, 'delivered');
   }
 

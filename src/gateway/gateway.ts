@@ -6,11 +6,14 @@ import type { Logger } from '../log/logger.js';
 import { SqliteStore } from '../store/sqlite-store.js';
 import type { Store } from '../store/store.js';
 import { InboxProcessor } from './inbox-processor.js';
+import { MqttIngest } from '../ingest/mqtt/mqtt-ingest.js';
+import { MqttStatePublisher } from '../deliver/mqtt-state-publisher.js';
 import { ConfiguredStages, type ReloadOutcome } from './pipeline-stages.js';
 
 export interface Gateway {
   readonly store: Store;
   readonly listeners: SmtpListener[];
+  readonly mqtt: MqttIngest[];
   /** Reloads rules and templates (what SIGHUP does); on any problem the ones in force stay. */
   reload(): ReloadOutcome;
   stop(): Promise<void>;
@@ -21,6 +24,8 @@ export async function startGateway(config: GatewayConfig, logger: Logger): Promi
   // Rules and templates first: a gateway must not start on rules it cannot use.
   const stages = config.alarms ? new ConfiguredStages(config) : undefined;
   const store = SqliteStore.open(config.gateway.dataDir);
+  const mqttIngests: MqttIngest[] = [];
+  const publishers: MqttStatePublisher[] = [];
   const worker = new OutboxWorker({
     store,
     senders: config.delivery.accounts.map((account) => createSender(account, config.gateway.hostname, config.delivery.concurrency)),
@@ -28,8 +33,38 @@ export async function startGateway(config: GatewayConfig, logger: Logger): Promi
     concurrency: config.delivery.concurrency,
     pollInterval: config.delivery.pollInterval,
     logger: logger.child({ stage: 'deliver' }),
+    onDelivered: (entry, account) => publishers.forEach((p) => p.publishNotification(entry, account)),
   });
-  const processor = new InboxProcessor({ store, config, stages, logger: logger.child({ stage: 'process' }), onQueued: () => worker.wake() });
+  const processLogger = logger.child({ stage: 'process' });
+  const processor = new InboxProcessor({
+    store,
+    config,
+    stages,
+    logger: processLogger,
+    onQueued: () => worker.wake(),
+    onAlarmChanged: (alarm) => publishers.forEach((p) => p.publishAlarm(alarm)),
+    onUnusable: (received, reason) => {
+      const ingest = received.mqtt ? mqttIngests.find((i) => i.connection.broker.name === received.listener) : undefined;
+      if (ingest) ingest.reportUnusable(received, reason);
+      else processLogger.warn({ msgId: received.id, reason }, 'message yields no alarm; kept in the store as rejected');
+    },
+  });
+  for (const broker of config.mqtt) {
+    const mqttLogger = logger.child({ stage: 'mqtt', broker: broker.name });
+    const ingest = new MqttIngest({
+      broker,
+      mappings: stages!.mqtt,
+      store,
+      logger: mqttLogger,
+      commit: (received) => {
+        store.insertReceived(received);
+        processor.wake();
+      },
+      onAcknowledged: (alarm) => publishers.forEach((p) => p.publishAlarm(alarm)),
+    });
+    mqttIngests.push(ingest);
+    if (broker.publish.enabled) publishers.push(new MqttStatePublisher(ingest.connection, broker, store));
+  }
   const listeners: SmtpListener[] = [];
   try {
     for (const listener of config.listeners) {
@@ -53,6 +88,7 @@ export async function startGateway(config: GatewayConfig, logger: Logger): Promi
   }
   worker.start();
   processor.start();
+  for (const ingest of mqttIngests) ingest.start();
   if (stages && config.alarms?.watch) stages.watch(logger.child({ stage: 'rules' }));
   logger.info(
     { dataDir: config.gateway.dataDir, accounts: config.delivery.accounts.map((a) => a.name), mode: stages ? 'alarms' : 'relay', rules: stages?.ruleCount },
@@ -62,12 +98,14 @@ export async function startGateway(config: GatewayConfig, logger: Logger): Promi
   return {
     store,
     listeners,
+    mqtt: mqttIngests,
     reload() {
       if (!stages) return { ok: true, message: 'no alarm pipeline configured: nothing to reload' };
       return stages.reload();
     },
     async stop() {
       stages?.stopWatching();
+      await Promise.all(mqttIngests.map((i) => i.stop()));
       await Promise.all(listeners.map((l) => l.close()));
       await processor.stop();
       await worker.stop();

@@ -4,7 +4,8 @@ import type { Logger } from '../log/logger.js';
 import { decodeMail } from '../parse/decode-mail.js';
 import { renderPassthrough } from '../render/passthrough.js';
 import { newId } from '../store/ids.js';
-import { runAlarmPipeline, type PipelineStages } from './alarm-pipeline.js';
+import { isTrace, runAlarmPipeline, type PipelineStages } from './alarm-pipeline.js';
+import type { Alarm } from '../lifecycle/alarm.js';
 import type { NewOutboxEntry, Store } from '../store/store.js';
 
 export interface InboxProcessorOptions {
@@ -13,6 +14,10 @@ export interface InboxProcessorOptions {
   logger: Logger;
   /** The alarm pipeline's stages; without them mail is relayed as it came. */
   stages?: PipelineStages;
+  /** A message the pipeline cannot use (bad payload, unknown topic); it is kept as rejected. */
+  onUnusable?: (received: Received, reason: string) => void;
+  /** An alarm changed (raised, counted, resolved): for publishing its state. */
+  onAlarmChanged?: (alarm: Alarm) => void;
   /** Called after outbox entries were queued. */
   onQueued: () => void;
   now?: () => number;
@@ -101,7 +106,17 @@ export class InboxProcessor {
       if (this.options.stages && config.alarms) {
         const now = this.now();
         const trace = await runAlarmPipeline(received, config, this.options.stages, store, now);
+        if (!isTrace(trace)) {
+          if (trace.unusable) {
+            store.rejectReceived(received.id, trace.reason, now);
+            this.options.onUnusable?.(received, trace.reason);
+          } else {
+            store.commitPipeline(received.id, { outcome: 'no-change', reason: trace.reason, topicState: trace.topicState, outbox: [] }, now);
+          }
+          return;
+        }
         store.commitPipeline(received.id, trace.result, now);
+        if (trace.result.alarm) this.options.onAlarmChanged?.(trace.result.alarm);
         log.info(
           {
             alarmId: trace.result.alarm?.id,

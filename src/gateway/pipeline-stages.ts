@@ -5,6 +5,7 @@ import type { Due } from '../lifecycle/alarm.js';
 import type { AlarmEvent } from '../parse/alarm-event.js';
 import { DeviceMap } from '../parse/device-map.js';
 import { compilePatterns } from '../parse/extractor.js';
+import { MqttMappings } from '../parse/mqtt-mappings.js';
 import { renderNotification } from '../render/notification.js';
 import type { OutgoingMessage } from '../render/passthrough.js';
 import { formatTemplateProblem, loadTemplates, TemplateError, type TemplateLibrary } from '../render/templates.js';
@@ -27,6 +28,7 @@ export class PipelineConfigError extends Error {}
  */
 export class ConfiguredStages implements PipelineStages {
   readonly devices: DeviceMap;
+  readonly mqtt: MqttMappings;
   private templates: TemplateLibrary;
   /** Templates being tried by a reload; the rules are checked against these. */
   private candidate: TemplateLibrary | undefined;
@@ -37,6 +39,7 @@ export class ConfiguredStages implements PipelineStages {
   constructor(private readonly config: GatewayConfig) {
     const alarms = config.alarms!;
     this.devices = new DeviceMap(config.devices, compilePatterns(config.patterns));
+    this.mqtt = new MqttMappings(config.mqtt);
     this.templates = loadTemplatesOrThrow(alarms.templatesDir, alarms.defaultRoute.template);
     try {
       this.rules = new RuleBookHolder(alarms.rulesDir, () => ({

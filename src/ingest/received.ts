@@ -22,4 +22,12 @@ export interface Received {
     rcptTo: string[];
   };
   raw: Buffer;
+  /** For a message from an MQTT broker: where it was published; `raw` is the payload. */
+  mqtt?: {
+    topic: string;
+    qos: 0 | 1 | 2;
+    retain: boolean;
+    dup: boolean;
+    messageId?: number;
+  };
 }

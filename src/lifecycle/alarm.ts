@@ -31,6 +31,17 @@ export interface Alarm {
   countAtLastNotification: number;
   receivers: string[];
   rules: string[];
+  /** Who acknowledged it, when and how; the first acknowledgement counts. */
+  ack?: AlarmAck;
+}
+
+export interface AlarmAck {
+  by: string;
+  at: number;
+  channel: 'mqtt' | 'cli' | 'mail' | 'link';
+  comment?: string;
+  /** What carried it: a message id, an MQTT topic. */
+  ref?: string;
 }
 
 export type DueKind = 'firing' | 'reminder' | 'resolved';

@@ -43,7 +43,7 @@ export interface DeviceIdentity {
   area?: string;
   description?: string;
   /** How the device was recognised: by the device map, or the sender address as a fallback. */
-  matchedBy: 'sender' | 'address' | 'helo' | 'fallback';
+  matchedBy: 'sender' | 'address' | 'helo' | 'topic' | 'fallback';
 }
 
 export interface AttachmentRef {

@@ -2,10 +2,11 @@ import Database from 'better-sqlite3';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Received } from '../ingest/received.js';
-import type { Alarm } from '../lifecycle/alarm.js';
+import type { Alarm, AlarmAck } from '../lifecycle/alarm.js';
+import type { TopicState } from '../parse/mqtt-event.js';
 import type { AlarmLogEntry, NewOutboxEntry, OutboxEntry, OutboxStatus, OutboxSummary, PipelineResult, Store } from './store.js';
 
-const SCHEMA_VERSION = 2;
+const SCHEMA_VERSION = 3;
 
 const MIGRATIONS: string[] = [
   `CREATE TABLE received (
@@ -62,6 +63,14 @@ const MIGRATIONS: string[] = [
    );
    CREATE INDEX alarm_log_alarm ON alarm_log(alarm_id, seq);
    ALTER TABLE outbox ADD COLUMN alarm_id TEXT;`,
+  `ALTER TABLE received ADD COLUMN mqtt TEXT;
+   CREATE INDEX received_mqtt_dup ON received(received_at) WHERE mqtt IS NOT NULL;
+   CREATE TABLE topic_state (
+     topic TEXT PRIMARY KEY,
+     state TEXT NOT NULL,
+     value REAL NOT NULL,
+     at INTEGER NOT NULL
+   );`,
 ];
 
 interface ReceivedRow {
@@ -76,6 +85,7 @@ interface ReceivedRow {
   mail_from: string | null;
   rcpt_to: string;
   raw: Buffer;
+  mqtt?: string | null;
 }
 
 interface OutboxRow {
@@ -133,10 +143,23 @@ export class SqliteStore implements Store {
   insertReceived(r: Received): void {
     this.db
       .prepare(
-        `INSERT INTO received (id, received_at, listener, peer_address, peer_port, helo, auth_user, secure, mail_from, rcpt_to, raw)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+        `INSERT INTO received (id, received_at, listener, peer_address, peer_port, helo, auth_user, secure, mail_from, rcpt_to, raw, mqtt)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
       )
-      .run(r.id, r.receivedAt, r.listener, r.peer.address, r.peer.port, r.peer.helo ?? null, r.peer.authUser ?? null, r.peer.secure ? 1 : 0, r.envelope.mailFrom, JSON.stringify(r.envelope.rcptTo), r.raw);
+      .run(
+        r.id,
+        r.receivedAt,
+        r.listener,
+        r.peer.address,
+        r.peer.port,
+        r.peer.helo ?? null,
+        r.peer.authUser ?? null,
+        r.peer.secure ? 1 : 0,
+        r.envelope.mailFrom,
+        JSON.stringify(r.envelope.rcptTo),
+        r.raw,
+        r.mqtt ? JSON.stringify(r.mqtt) : null,
+      );
   }
 
   pendingReceived(limit: number): Received[] {
@@ -173,6 +196,17 @@ export class SqliteStore implements Store {
     const done = this.db.prepare(`UPDATE received SET state = 'processed', processed_at = ? WHERE id = ? AND state = 'new'`);
     this.db.transaction(() => {
       if (done.run(now, receivedId).changes === 0) return;
+      if (result.topicState) {
+        const t = result.topicState;
+        this.db
+          .prepare(`INSERT INTO topic_state (topic, state, value, at) VALUES (?, ?, ?, ?) ON CONFLICT(topic) DO UPDATE SET state = excluded.state, value = excluded.value, at = excluded.at`)
+          .run(t.topic, t.state, t.value, t.at);
+      }
+      if (result.outcome === 'no-change') {
+        // Telemetry inside its band changes nothing worth keeping; only the topic state above.
+        this.db.prepare(`DELETE FROM received WHERE id = ?`).run(receivedId);
+        return;
+      }
       if (result.alarm) {
         const a = result.alarm;
         upsert.run(a.id, a.fingerprint, a.state, a.firstSeen, a.lastSeen, JSON.stringify(a));
@@ -210,6 +244,32 @@ export class SqliteStore implements Store {
       reason: string;
     }[];
     return rows.map((r) => ({ receivedId: r.received_id, at: r.at, outcome: r.outcome, reason: r.reason }));
+  }
+
+  topicState(topic: string): TopicState | undefined {
+    const row = this.db.prepare(`SELECT topic, state, value, at FROM topic_state WHERE topic = ?`).get(topic) as TopicState | undefined;
+    return row ? { ...row } : undefined;
+  }
+
+  isRedelivery(topic: string, messageId: number, payload: Buffer, since: number): boolean {
+    const rows = this.db
+      .prepare(`SELECT raw, mqtt FROM received WHERE mqtt IS NOT NULL AND received_at >= ? AND json_extract(mqtt, '$.topic') = ? AND json_extract(mqtt, '$.messageId') = ?`)
+      .all(since, topic, messageId) as { raw: Buffer }[];
+    return rows.some((row) => row.raw.equals(payload));
+  }
+
+  acknowledge(alarmId: string, ack: AlarmAck, now: number): Alarm | undefined {
+    return this.db.transaction(() => {
+      const alarm = this.getAlarm(alarmId);
+      if (!alarm) return undefined;
+      if (alarm.ack) return alarm;
+      const acked: Alarm = { ...alarm, ack };
+      this.db.prepare(`UPDATE alarms SET data = ? WHERE id = ?`).run(JSON.stringify(acked), alarmId);
+      this.db
+        .prepare(`INSERT INTO alarm_log (alarm_id, received_id, at, outcome, reason) VALUES (?, ?, ?, 'acknowledged', ?)`)
+        .run(alarmId, ack.ref ?? '-', now, `acknowledged by ${ack.by} via ${ack.channel}${ack.comment ? `: ${ack.comment}` : ''}`);
+      return acked;
+    }).immediate();
   }
 
   getReceived(id: string): Received | undefined {
@@ -336,5 +396,6 @@ function toReceived(row: ReceivedRow): Received {
     },
     envelope: { mailFrom: row.mail_from, rcptTo: JSON.parse(row.rcpt_to) as string[] },
     raw: row.raw,
+    ...(row.mqtt ? { mqtt: JSON.parse(row.mqtt) as Received['mqtt'] } : {}),
   };
 }

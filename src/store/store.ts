@@ -1,5 +1,6 @@
 import type { Received } from '../ingest/received.js';
-import type { Alarm, Decision } from '../lifecycle/alarm.js';
+import type { Alarm, AlarmAck, Decision } from '../lifecycle/alarm.js';
+import type { TopicState } from '../parse/mqtt-event.js';
 
 /**
  * The gateway's one piece of shared state. Every method that changes something is
@@ -37,7 +38,10 @@ export type OutboxSummary = Omit<OutboxEntry, 'message'> & { size: number };
 /** The middle of the pipeline's result for one received message, saved in one transaction. */
 export interface PipelineResult {
   alarm?: Alarm;
-  outcome: Decision['outcome'];
+  /** A numeric telemetry topic's new state. */
+  topicState?: TopicState;
+  /** `no-change`: telemetry that changed no alarm; the message itself is not kept. */
+  outcome: Decision['outcome'] | 'no-change';
   reason: string;
   outbox: NewOutboxEntry[];
 }
@@ -63,6 +67,11 @@ export interface Store {
   listAlarms(states: Alarm['state'][], limit?: number): Alarm[];
   alarmLog(alarmId: string): AlarmLogEntry[];
   getReceived(id: string): Received | undefined;
+  topicState(topic: string): TopicState | undefined;
+  /** Whether a redelivered MQTT message (DUP set) was already committed since `since`. */
+  isRedelivery(topic: string, messageId: number, payload: Buffer, since: number): boolean;
+  /** Records an acknowledgement (the first one counts); undefined when there is no such alarm. */
+  acknowledge(alarmId: string, ack: AlarmAck, now: number): Alarm | undefined;
   /** Marks a received message as impossible to process; it stays in the store for inspection. */
   rejectReceived(receivedId: string, reason: string, now: number): void;
 

@@ -1,0 +1,62 @@
+import type { MqttBrokerConfig } from '../config/types.js';
+import type { MqttConnection } from '../ingest/mqtt/mqtt-connection.js';
+import type { Alarm } from '../lifecycle/alarm.js';
+import type { OutboxEntry, Store } from '../store/store.js';
+
+/** The retained JSON an HMI or dashboard reads under `<prefix>/alarms/<id>`. */
+export function alarmStatePayload(alarm: Alarm): string {
+  return JSON.stringify({
+    id: alarm.id,
+    state: alarm.state,
+    acknowledged: alarm.ack !== undefined,
+    ack: alarm.ack ? { by: alarm.ack.by, at: new Date(alarm.ack.at).toISOString(), channel: alarm.ack.channel } : null,
+    severity: alarm.severity,
+    title: alarm.title,
+    device: { id: alarm.device.id, name: alarm.device.name, site: alarm.device.site ?? null, area: alarm.device.area ?? null },
+    count: alarm.count,
+    firstSeen: new Date(alarm.firstSeen).toISOString(),
+    lastSeen: new Date(alarm.lastSeen).toISOString(),
+    resolvedAt: alarm.resolvedAt ? new Date(alarm.resolvedAt).toISOString() : null,
+    notifications: alarm.notifications,
+  });
+}
+
+/**
+ * Alarm state back to the broker: retained per alarm while it is active or not yet
+ * acknowledged, removed (empty retained payload) once it is resolved and acknowledged.
+ * Published again in full on every (re)connect, so a publish lost to a crash or an
+ * outage is made good.
+ */
+export class MqttStatePublisher {
+  private readonly prefix: string;
+  private readonly qos: 0 | 1;
+
+  constructor(
+    private readonly connection: MqttConnection,
+    broker: MqttBrokerConfig,
+    private readonly store: Pick<Store, 'listAlarms'>,
+  ) {
+    this.prefix = broker.publish.prefix;
+    this.qos = broker.publish.qos;
+    connection.onConnected(() => this.publishAll());
+  }
+
+  publishAlarm(alarm: Alarm): void {
+    const topic = `${this.prefix}/alarms/${alarm.id}`;
+    const done = alarm.state === 'resolved' && alarm.ack !== undefined;
+    this.connection.publish(topic, done ? '' : alarmStatePayload(alarm), { retain: true, qos: this.qos });
+  }
+
+  publishNotification(entry: OutboxEntry, account: string): void {
+    if (!entry.alarmId) return;
+    this.connection.publish(
+      `${this.prefix}/notifications`,
+      JSON.stringify({ alarm: entry.alarmId, notification: entry.id, recipients: entry.recipients, account, at: new Date().toISOString() }),
+      { retain: false, qos: this.qos },
+    );
+  }
+
+  private publishAll(): void {
+    for (const alarm of this.store.listAlarms(['active', 'resolved'], 1000)) this.publishAlarm(alarm);
+  }
+}

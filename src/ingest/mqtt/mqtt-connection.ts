@@ -1,0 +1,114 @@
+import { connect, type IClientOptions, type IPublishPacket, type MqttClient } from 'mqtt';
+import type { MqttBrokerConfig } from '../../config/types.js';
+import type { Logger } from '../../log/logger.js';
+
+export type MessageHandler = (packet: IPublishPacket) => Promise<void>;
+
+/**
+ * One broker connection with a persistent session (clean session off), reconnecting with
+ * exponential backoff and jitter. Messages are handed to `onMessage` one at a time, and
+ * a QoS 1 message is acknowledged (PUBACK) only after the handler's promise resolved:
+ * the handler commits to the store first. A handler that fails drops the connection
+ * unacknowledged, so the broker delivers the message again.
+ */
+export class MqttConnection {
+  private client: MqttClient | undefined;
+  private attempt = 0;
+  private timer: NodeJS.Timeout | undefined;
+  private stopped = false;
+  private readonly connectedHandlers: Array<(sessionPresent: boolean) => void> = [];
+
+  constructor(
+    readonly broker: MqttBrokerConfig,
+    private readonly logger: Logger,
+    private readonly onMessage: MessageHandler,
+  ) {}
+
+  get connected(): boolean {
+    return this.client?.connected ?? false;
+  }
+
+  onConnected(handler: (sessionPresent: boolean) => void): void {
+    this.connectedHandlers.push(handler);
+  }
+
+  start(): void {
+    const { broker } = this;
+    const options: IClientOptions = {
+      clientId: broker.clientId,
+      clean: false,
+      protocolVersion: broker.protocolVersion,
+      keepalive: Math.max(1, Math.round(broker.keepalive / 1000)),
+      // Reconnects are ours, with backoff; mqtt.js would retry at a fixed period.
+      reconnectPeriod: 0,
+      // The session keeps the subscriptions; subscribing again is done only when it was lost.
+      resubscribe: false,
+      connectTimeout: 15_000,
+      ...(broker.username ? { username: broker.username } : {}),
+      ...(broker.password ? { password: broker.password.reveal() } : {}),
+      ...(broker.tls.ca.length > 0 ? { ca: broker.tls.ca } : {}),
+      ...(broker.tls.cert && broker.tls.key ? { cert: broker.tls.cert, key: broker.tls.key } : {}),
+      rejectUnauthorized: true,
+      ...(broker.protocolVersion === 5 ? { properties: { sessionExpiryInterval: 0xffffffff } } : {}),
+    };
+    // mqtt.js hands its options to tls.connect, but its types list no minVersion.
+    Object.assign(options, { minVersion: broker.tls.minVersion });
+    const client = connect(broker.url, options);
+    this.client = client;
+    client.handleMessage = (packet, done) => {
+      this.onMessage(packet).then(
+        () => done(),
+        (error: unknown) => {
+          this.logger.error({ err: error, topic: packet.topic }, 'message not committed; dropping the connection unacknowledged so the broker redelivers it');
+          client.stream.destroy();
+        },
+      );
+    };
+    client.on('connect', (connack) => {
+      this.attempt = 0;
+      this.logger.info({ url: redactUrl(broker.url), sessionPresent: connack.sessionPresent }, 'connected to the MQTT broker');
+      for (const handler of this.connectedHandlers) handler(connack.sessionPresent);
+    });
+    client.on('close', () => this.scheduleReconnect());
+    client.on('error', (error) => this.logger.warn({ err: error }, 'MQTT connection error'));
+  }
+
+  private scheduleReconnect(): void {
+    if (this.stopped || this.timer) return;
+    this.attempt += 1;
+    const { initialDelay, maxDelay } = this.broker.reconnect;
+    const base = Math.min(maxDelay, initialDelay * 2 ** Math.min(this.attempt - 1, 20));
+    const delay = Math.round(base * (0.8 + Math.random() * 0.4));
+    this.logger.warn({ attempt: this.attempt, retryInMs: delay }, 'MQTT connection lost; reconnecting');
+    this.timer = setTimeout(() => {
+      this.timer = undefined;
+      if (!this.stopped) this.client?.reconnect();
+    }, delay);
+    this.timer.unref();
+  }
+
+  async subscribe(filters: string[]): Promise<void> {
+    const client = this.client;
+    if (!client || filters.length === 0) return;
+    const granted = await client.subscribeAsync(Object.fromEntries(filters.map((f) => [f, { qos: 1 as const }])));
+    for (const grant of granted) {
+      if (grant.qos === 128) this.logger.error({ topic: grant.topic }, 'the broker refused the subscription');
+    }
+  }
+
+  publish(topic: string, payload: string, options: { retain: boolean; qos: 0 | 1 }): void {
+    this.client?.publish(topic, payload, options, (error) => {
+      if (error) this.logger.warn({ topic, err: error }, 'MQTT publish failed; state is published again on reconnect');
+    });
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    if (this.timer) clearTimeout(this.timer);
+    await this.client?.endAsync();
+  }
+}
+
+function redactUrl(url: string): string {
+  return url.replace(/\/\/[^@/]*@/, '//***@');
+}
