@@ -5,7 +5,7 @@ import { stringify } from 'yaml';
 import { parseConfig } from '../../src/config/load.js';
 import type { GatewayConfig } from '../../src/config/types.js';
 import { startGateway, type Gateway } from '../../src/gateway/gateway.js';
-import { silentLogger, type Logger } from '../../src/log/logger.js';
+import { createLogger, silentLogger, type Logger } from '../../src/log/logger.js';
 
 export interface TestDir {
   path: string;
@@ -52,7 +52,7 @@ export interface RunningGateway extends Gateway {
   config: GatewayConfig;
 }
 
-export async function runGateway(config: GatewayConfig, logger: Logger = silentLogger()): Promise<RunningGateway> {
+export async function runGateway(config: GatewayConfig, logger: Logger = process.env.ANNUNCIATOR_TEST_LOG ? createLogger({ level: process.env.ANNUNCIATOR_TEST_LOG, format: 'json' }) : silentLogger()): Promise<RunningGateway> {
   const gateway = await startGateway(config, logger);
   const port = gateway.listeners[0]!.address().port;
   return Object.assign(gateway, { port, config });

@@ -102,10 +102,18 @@ export class MqttConnection {
     });
   }
 
+  /** Ends the session's connection: gracefully if in-flight publishes finish within 2 s, else at once (state is published again on the next connect). */
   async stop(): Promise<void> {
     this.stopped = true;
     if (this.timer) clearTimeout(this.timer);
-    await this.client?.endAsync();
+    const client = this.client;
+    if (!client) return;
+    let timer: NodeJS.Timeout | undefined;
+    const graceful = client.endAsync(false).then(() => true);
+    const late = new Promise<false>((resolve) => (timer = setTimeout(() => resolve(false), 2000)));
+    const ended = await Promise.race([graceful, late]);
+    clearTimeout(timer);
+    if (!ended) await client.endAsync(true);
   }
 }
 
