@@ -47,7 +47,7 @@ export async function rulesTestCommand(configFile: string, file: string, options
   }
   let stages: ConfiguredStages;
   try {
-    stages = new ConfiguredStages(config);
+    stages = new ConfiguredStages(config, { explain: true });
   } catch (error) {
     if (error instanceof PipelineConfigError) {
       process.stderr.write(`${error.message}\n`);

@@ -92,8 +92,9 @@ export class InboxProcessor {
       for (const received of batch) {
         if (!this.running) return;
         await this.process(received);
+        // Wake delivery per message, not per batch: the first alarm of a burst should not wait for the last.
+        this.options.onQueued();
       }
-      this.options.onQueued();
     }
   }
 

@@ -36,7 +36,11 @@ export class ConfiguredStages implements PipelineStages {
   private templateWatcher: FSWatcher | undefined;
   private templateTimer: NodeJS.Timeout | undefined;
 
-  constructor(private readonly config: GatewayConfig) {
+  /** `explain`: routing results carry each rule's reasons (for `rules test`). */
+  constructor(
+    private readonly config: GatewayConfig,
+    private readonly options: { explain?: boolean } = {},
+  ) {
     const alarms = config.alarms!;
     this.devices = new DeviceMap(config.devices, compilePatterns(config.patterns));
     this.mqtt = new MqttMappings(config.mqtt);
@@ -58,7 +62,7 @@ export class ConfiguredStages implements PipelineStages {
 
   route(event: AlarmEvent, now: number): Promise<RoutingResult> {
     const alarms = this.config.alarms!;
-    return routeEvent(event, this.rules.book, { now, timeZone: alarms.timeZone, receivers: this.config.receivers, defaults: alarms.defaultRoute });
+    return routeEvent(event, this.rules.book, { now, timeZone: alarms.timeZone, receivers: this.config.receivers, defaults: alarms.defaultRoute, explain: this.options.explain });
   }
 
   renderNotification(due: Due, original: Buffer): Promise<OutgoingMessage> {

@@ -14,6 +14,8 @@ export interface RoutingContext {
   timeZone: string;
   receivers: readonly ReceiverConfig[];
   defaults: RouteDefaults;
+  /** Build each rule's reasons (for `rules test`); the gateway does not need them per alarm. */
+  explain?: boolean;
 }
 
 /**
@@ -45,7 +47,13 @@ export async function routeEvent(event: AlarmEvent, book: RuleBook, ctx: Routing
       rule: rule.name,
       file: rule.file,
       matched,
-      reasons: result ? describeConditions(result.conditions) : ['the engine reported no result for this rule'],
+      reasons: !ctx.explain
+        ? []
+        : result
+          ? describeConditions(result.conditions)
+          : book.appliesTo(rule.name, event.device.id)
+            ? ['the engine reported no result for this rule']
+            : [`device.id is "${event.device.id}": the rule is for other devices`],
       applied: apply,
     });
   }

@@ -23,8 +23,14 @@ export interface RuleDefinition {
  */
 export class RuleBook {
   readonly rules: readonly RuleDefinition[];
-  readonly #engine: Engine;
-  #tail: Promise<unknown> = Promise.resolve();
+  readonly #patterns = new Map<string, SafeRegex>();
+  /** Per rule: the devices it can match (from a top-level `device.id` equal/in), or undefined for any. */
+  readonly #devicesOf = new Map<string, ReadonlySet<string> | undefined>();
+  /**
+   * One engine per device id, holding only the rules that device can match: with many
+   * rules most name their device, and json-rules-engine's cost is per rule per run.
+   */
+  readonly #engines = new Map<string, { engine: Engine; tail: Promise<unknown> }>();
 
   constructor(rules: readonly RuleDefinition[]) {
     const names = new Set<string>();
@@ -35,14 +41,33 @@ export class RuleBook {
     }
     this.rules = Object.freeze([...rules]);
 
-    const patterns = new Map<string, SafeRegex>();
-    for (const rule of rules) for (const source of patternsOf(rule.when)) if (!patterns.has(source)) patterns.set(source, compileSafeRegex(source));
-
-    this.#engine = new Engine([], { allowUndefinedFacts: true, pathResolver: ownPropertyPath });
-    addOperators(this.#engine, patterns);
     for (const rule of rules) {
-      this.#engine.addRule({ name: rule.name, conditions: rule.when, event: { type: 'rule-matched', params: { rule: rule.name } } });
+      for (const source of patternsOf(rule.when)) if (!this.#patterns.has(source)) this.#patterns.set(source, compileSafeRegex(source));
+      this.#devicesOf.set(rule.name, requiredDevices(rule.when));
     }
+  }
+
+  /** Whether a rule can match events of this device at all (false: it names other devices). */
+  appliesTo(rule: string, deviceId: string): boolean {
+    const devices = this.#devicesOf.get(rule);
+    return devices === undefined || devices.has(deviceId);
+  }
+
+  #engineFor(deviceId: string): { engine: Engine; tail: Promise<unknown> } {
+    let entry = this.#engines.get(deviceId);
+    if (!entry) {
+      // Bounded: an endless stream of unknown device ids must not grow memory without end.
+      if (this.#engines.size >= 1000) this.#engines.clear();
+      const engine = new Engine([], { allowUndefinedFacts: true, pathResolver: ownPropertyPath });
+      addOperators(engine, this.#patterns);
+      for (const rule of this.rules) {
+        if (!this.appliesTo(rule.name, deviceId)) continue;
+        engine.addRule({ name: rule.name, conditions: rule.when, event: { type: 'rule-matched', params: { rule: rule.name } } });
+      }
+      entry = { engine, tail: Promise.resolve() };
+      this.#engines.set(deviceId, entry);
+    }
+    return entry;
   }
 
   static empty(): RuleBook {
@@ -61,8 +86,21 @@ export class RuleBook {
    * skip its rules and report no result at all.
    */
   evaluate(facts: RuleFacts): Promise<ReadonlyMap<string, RuleResult>> {
-    const run = this.#tail.then(() => this.#engine.run(facts));
-    this.#tail = run.catch(() => undefined);
+    const device = facts.device as { id?: unknown } | undefined;
+    const entry = this.#engineFor(typeof device?.id === 'string' ? device.id : '');
+    const run = entry.tail.then(() => entry.engine.run(facts));
+    entry.tail = run.catch(() => undefined);
     return run.then(({ results, failureResults }) => new Map([...results, ...failureResults].map((r) => [r.name, r])));
   }
+}
+
+/** The device ids a condition requires at its top level (`all` with `device.id` equal or in), if any. */
+function requiredDevices(when: EngineTopCondition): ReadonlySet<string> | undefined {
+  if (!('all' in when)) return undefined;
+  for (const condition of when.all) {
+    if (!('fact' in condition) || condition.fact !== 'device' || condition.path !== '$.id') continue;
+    if (condition.operator === 'equal' && typeof condition.value === 'string') return new Set([condition.value]);
+    if (condition.operator === 'in' && Array.isArray(condition.value) && condition.value.every((v) => typeof v === 'string')) return new Set(condition.value as string[]);
+  }
+  return undefined;
 }

@@ -3,6 +3,7 @@ import { describe, it } from 'node:test';
 import type { ReceiverConfig } from '../../src/config/schema.js';
 import { resolveReceivers } from '../../src/rules/receivers.js';
 import { RuleBook } from '../../src/rules/rule-book.js';
+import { parseRuleFile } from '../../src/rules/load-rules.js';
 import { routeEvent } from '../../src/rules/router.js';
 import { alarmEvent, bookFrom, context, DEFAULTS, RECEIVERS } from './rules-fixtures.js';
 
@@ -241,5 +242,32 @@ describe('resolveReceivers', () => {
       { name: 'oncall', emails: [] },
       { name: 'alarms@example.com', emails: ['alarms@example.com'] },
     ]);
+  });
+});
+
+describe('rules that name their devices', () => {
+  it('are not evaluated for other devices, and the verdict says why', async () => {
+    const book = new RuleBook(
+      parseRuleFile(
+        'rules:\n  - name: only-ups\n    when: { all: [ { fact: device.id, operator: in, value: [ups-hall2, ups-hall3] }, { fact: title, operator: matches, value: "battery" } ] }\n    then: { receivers: [oncall] }\n  - name: anyone\n    when: { all: [ { fact: title, operator: matches, value: "battery" } ] }\n    then: { receivers: [oncall] }\n',
+        'devices.yaml',
+        { receivers: ['oncall'] },
+      ),
+    );
+    assert.equal(book.appliesTo('only-ups', 'ups-hall3'), true);
+    assert.equal(book.appliesTo('only-ups', 'plc-line4'), false);
+    assert.equal(book.appliesTo('anyone', 'plc-line4'), true);
+    const other = await routeEvent(alarmEvent({ title: 'on battery', device: { id: 'plc-line4', name: 'PLC', matchedBy: 'sender' } }), book, context());
+    assert.deepEqual(other.route.rules, ['anyone']);
+    assert.match(other.verdicts[0]?.reasons[0] ?? '', /device\.id is "plc-line4": the rule is for other devices/);
+    const ups = await routeEvent(alarmEvent({ title: 'on battery', device: { id: 'ups-hall2', name: 'UPS', matchedBy: 'sender' } }), book, context());
+    assert.deepEqual(ups.route.rules, ['only-ups']);
+  });
+
+  it('routing without explain builds no reasons', async () => {
+    const book = new RuleBook(parseRuleFile('rules:\n  - name: r\n    when: { all: [ { fact: title, operator: matches, value: "x" } ] }\n    then: { receivers: [oncall] }\n', 'r.yaml', { receivers: ['oncall'] }));
+    const { verdicts } = await routeEvent(alarmEvent({ title: 'x' }), book, context({ explain: false }));
+    assert.deepEqual(verdicts[0]?.reasons, []);
+    assert.equal(verdicts[0]?.applied, true);
   });
 });

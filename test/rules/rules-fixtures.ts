@@ -40,7 +40,7 @@ export const TUESDAY_NIGHT = Date.UTC(2026, 10, 24, 2, 14, 7);
 export const SATURDAY_NOON = Date.UTC(2026, 10, 28, 11, 0);
 
 export function context(overrides: Partial<RoutingContext> = {}): RoutingContext {
-  return { now: TUESDAY_NOON, timeZone: TIME_ZONE, receivers: RECEIVERS, defaults: DEFAULTS, ...overrides };
+  return { now: TUESDAY_NOON, timeZone: TIME_ZONE, receivers: RECEIVERS, defaults: DEFAULTS, explain: true, ...overrides };
 }
 
 /** A plain AlarmEvent from an unknown device; override what the test is about. */
