@@ -23,6 +23,7 @@ import { randomBytes } from 'node:crypto';
 import { readFileSync, statfsSync } from 'node:fs';
 import { arch, cpus, loadavg, platform } from 'node:os';
 import { join } from 'node:path';
+import { performance, type EventLoopUtilization } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
 import { connectAsync, type MqttClient } from 'mqtt';
 import { parse } from 'yaml';
@@ -183,6 +184,8 @@ interface Run {
   committed: Array<[number, number]>;
   /** When the bench saw every event committed and the inbox empty; undefined if it stalled. */
   settledAt: number | undefined;
+  /** Of the one event loop publishers, gateway and upstream share, from the first publish to settling. */
+  loop: EventLoopUtilization;
 }
 
 type Publish = (client: MqttClient, device: string) => Promise<void>;
@@ -234,7 +237,8 @@ async function publishPaced(clients: MqttClient[], devices: string[], rate: numb
 async function runEvents(name: string, gateway: RunningGateway, clients: MqttClient[], h: Harness, count: number, rate: number | undefined): Promise<Run> {
   const stats = gateway.mqtt[0]!.stats;
   const devices = Array.from({ length: count }, (_, i) => `${name}-${String(i).padStart(5, '0')}`);
-  const run: Run = { name, devices, publishedAt: new Map(), startedAt: Date.now(), lastPubackAt: 0, committed: [], settledAt: undefined };
+  const loopBefore = performance.eventLoopUtilization();
+  const run: Run = { name, devices, publishedAt: new Map(), startedAt: Date.now(), lastPubackAt: 0, committed: [], settledAt: undefined, loop: loopBefore };
   const base = stats.committed;
   const sampler = setInterval(() => run.committed.push([Date.now(), stats.committed - base]), SAMPLE_MS);
   try {
@@ -262,6 +266,7 @@ async function runEvents(name: string, gateway: RunningGateway, clients: MqttCli
       await sleep(SAMPLE_MS);
     }
     run.committed.push([Date.now(), stats.committed - base]);
+    run.loop = performance.eventLoopUtilization(loopBefore);
   } finally {
     clearInterval(sampler);
   }
@@ -376,6 +381,7 @@ function printRun(run: Run, outcome: Outcome, drainedMs: number | undefined, sen
     `          all ${n} outbox entries existed ${ms(all(outboxTimes))} after the first publish (createdAt); ` +
       (run.settledAt !== undefined ? `the bench saw the inbox empty at ${ms(run.settledAt - t0)}` : `STALLED: no progress for ${STALL_MS} ms`),
   );
+  console.log(`loop      event loop utilisation ${(run.loop.utilization * 100).toFixed(0)}% over the run (one loop for publishers, gateway and upstream)`);
   console.log(`latency   publish -> outbox entry: p50 ${p(latency, 50)}, p90 ${p(latency, 90)}, p99 ${p(latency, 99)}, max ${p(latency, 100)}`);
   console.log(`          publish -> gateway handler (receivedAt): p50 ${p(toHandler, 50)}, p90 ${p(toHandler, 90)}, p99 ${p(toHandler, 99)}, max ${p(toHandler, 100)}`);
   console.log(`          handler -> outbox entry (createdAt): p50 ${p(handlerToOutbox, 50)}, p90 ${p(handlerToOutbox, 90)}, p99 ${p(handlerToOutbox, 99)}, max ${p(handlerToOutbox, 100)}`);
