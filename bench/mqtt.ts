@@ -50,6 +50,8 @@ const WARMUP = 200;
 const IN_FLIGHT = 32;
 /** How often stats.committed is sampled. */
 const SAMPLE_MS = 10;
+/** How often the bench looks whether the inbox is empty (run settled); bounds the settle time's resolution. */
+const SETTLE_POLL_MS = 50;
 /** Stop waiting for a run when neither a commit nor the inbox moved for this long. */
 const STALL_MS = 10_000;
 /** Stop waiting for the outbox to drain between runs after this long without a delivery. */
@@ -247,6 +249,7 @@ async function runEvents(name: string, gateway: RunningGateway, clients: MqttCli
     run.committed.push([run.startedAt, 0]);
     run.lastPubackAt = rate === undefined ? await publishSaturated(clients, devices, publish) : await publishPaced(clients, devices, rate, publish);
     // Settled: all committed and the inbox empty. Stalled: neither moved for STALL_MS.
+    // The inbox is looked at only every SETTLE_POLL_MS: the query runs on the gateway's loop.
     let last = '';
     let movedAt = Date.now();
     for (;;) {
@@ -263,7 +266,7 @@ async function runEvents(name: string, gateway: RunningGateway, clients: MqttCli
       } else if (now - movedAt > STALL_MS) {
         break;
       }
-      await sleep(SAMPLE_MS);
+      await sleep(SETTLE_POLL_MS);
     }
     run.committed.push([Date.now(), stats.committed - base]);
     run.loop = performance.eventLoopUtilization(loopBefore);
@@ -348,10 +351,16 @@ const ascending = (values: number[]): number[] => values.sort((a, b) => a - b);
 
 /** Rate between the 10th and the 90th percent of `times` (ascending, absolute): the steady part, without ramp-up and tail. */
 function steadyRate(times: readonly number[]): string {
-  if (times.length < 10) return 'n/a';
+  const rate = steadyPerSecond(times);
+  return Number.isFinite(rate) ? `${rate.toFixed(1)} events/s` : 'n/a';
+}
+
+function steadyPerSecond(times: readonly number[]): number {
+  if (times.length < 10) return Number.NaN;
   const from = Math.floor(times.length * 0.1);
   const to = Math.ceil(times.length * 0.9) - 1;
-  return perSecond(to - from, times[to]! - times[from]!);
+  const elapsed = times[to]! - times[from]!;
+  return elapsed > 0 ? ((to - from) * 1000) / elapsed : Number.NaN;
 }
 
 /** Times at which the sampled counter first reached 1, 2, ... count (a step function; resolution SAMPLE_MS). */
@@ -361,7 +370,8 @@ function timesFromSamples(samples: ReadonlyArray<[number, number]>): number[] {
   return times;
 }
 
-function printRun(run: Run, outcome: Outcome, drainedMs: number | undefined, sentAtSettle: number): void {
+/** `offered`: the paced run's rate, to say when the pipeline could not keep up with it. */
+function printRun(run: Run, outcome: Outcome, drainedMs: number | undefined, sentAtSettle: number, offered: number | undefined): void {
   const n = run.devices.length;
   const t0 = run.startedAt;
   const commitTimes = timesFromSamples(run.committed);
@@ -385,6 +395,10 @@ function printRun(run: Run, outcome: Outcome, drainedMs: number | undefined, sen
   console.log(`latency   publish -> outbox entry: p50 ${p(latency, 50)}, p90 ${p(latency, 90)}, p99 ${p(latency, 99)}, max ${p(latency, 100)}`);
   console.log(`          publish -> gateway handler (receivedAt): p50 ${p(toHandler, 50)}, p90 ${p(toHandler, 90)}, p99 ${p(toHandler, 99)}, max ${p(toHandler, 100)}`);
   console.log(`          handler -> outbox entry (createdAt): p50 ${p(handlerToOutbox, 50)}, p90 ${p(handlerToOutbox, 90)}, p99 ${p(handlerToOutbox, 99)}, max ${p(handlerToOutbox, 100)}`);
+  const kept = steadyPerSecond(outboxTimes);
+  if (offered !== undefined && kept < offered * 0.95) {
+    console.log(`note      outbox entries appeared at ${kept.toFixed(1)}/s of the ${offered}/s offered: the pipeline is saturated and these latencies are mostly queueing; try --rate well below ${kept.toFixed(0)}`);
+  }
   console.log(
     `delivery  ${sentAtSettle} of ${outboxTimes.length} sent upstream when the run settled; ` +
       (drainedMs !== undefined ? `outbox drained ${ms(drainedMs)} later` : `outbox NOT drained (no delivery for ${DRAIN_STALL_MS} ms)`),
@@ -434,7 +448,7 @@ async function measuredRun(title: string, name: string, gateway: RunningGateway,
   const outcome = collect(run, gateway, gateway.store.listAlarms(['active', 'resolved'], Number.MAX_SAFE_INTEGER), gateway.store.listOutbox(['pending', 'sending', 'sent', 'failed']));
   const sent = outcome.records.reduce((n, r) => n + r.outbox.filter((e) => e.status === 'sent').length, 0);
   const drained = await drainOutbox(gateway);
-  printRun(run, outcome, drained, sent);
+  printRun(run, outcome, drained, sent, rate);
   printVerification(run, outcome);
   return outcome.ok && run.settledAt !== undefined;
 }

@@ -22,6 +22,13 @@ export function alarmsCommand(configFile: string, options: { all?: boolean; json
         `seen        ${alarm.count} time(s), first ${new Date(alarm.firstSeen).toISOString()}, last ${new Date(alarm.lastSeen).toISOString()}`,
         ...(alarm.resolvedAt ? [`resolved    ${new Date(alarm.resolvedAt).toISOString()} after ${formatDuration(alarm.resolvedAt - alarm.firstSeen)}`] : []),
         `notified    ${alarm.notifications} time(s) to ${alarm.receivers.join(', ') || '-'}`,
+        ...(alarm.mutedBy
+          ? [
+              alarm.mutedBy.by === 'silence'
+                ? `muted       by silence ${alarm.mutedBy.silence}${alarm.mutedBy.until !== undefined ? ` until ${new Date(alarm.mutedBy.until).toISOString()}` : ''}; notified when it ends, if still active`
+                : `muted       inhibited by alarm ${alarm.mutedBy.alarm} via rule ${alarm.mutedBy.rule}; notified when that ends, if still active`,
+            ]
+          : []),
         'history',
         ...history.map((h) => `  ${new Date(h.at).toISOString()}  ${h.outcome.padEnd(20)} ${h.reason}  (message ${h.receivedId})`),
       ];

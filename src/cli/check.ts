@@ -13,7 +13,7 @@ export function checkCommand(configFile: string): number {
   if (config.alarms) {
     try {
       const stages = new ConfiguredStages(config);
-      lines.push(`  rules: ${stages.ruleCount} from ${config.alarms.rulesDir}`, `  templates: ${config.alarms.templatesDir}`, `  devices: ${config.devices.length}, receivers: ${config.receivers.length}`);
+      lines.push(`  rules: ${stages.ruleCount} from ${config.alarms.rulesDir}`, `  templates: ${config.alarms.templatesDir}`, `  devices: ${config.devices.length}, receivers: ${config.receivers.length}, schedules: ${config.schedules.length}`);
     } catch (error) {
       if (error instanceof PipelineConfigError) {
         process.stderr.write(`${error.message}\n`);

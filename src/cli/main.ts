@@ -2,9 +2,11 @@
 import { Command, Option } from 'commander';
 import { alarmsCommand } from './alarms.js';
 import { checkCommand } from './check.js';
+import { oncallCommand } from './oncall.js';
 import { rulesTestCommand } from './rules-test.js';
 import { queueCommand } from './queue.js';
 import { sendCommand } from './send.js';
+import { silenceAddCommand, silenceExpireCommand, silenceListCommand, type SilenceAddOptions } from './silence.js';
 import { startCommand } from './start.js';
 import { trustCommand } from './trust.js';
 
@@ -78,6 +80,48 @@ program
   .option('--json', 'print JSON')
   .action((opts: { all?: boolean; json?: boolean; show?: string }) => {
     process.exitCode = alarmsCommand(program.opts<{ config: string }>().config, opts);
+  });
+
+program
+  .command('oncall')
+  .description('who is on call on each schedule, why, and the next handoff')
+  .option('--at <time>', 'as of this time (ISO 8601; without an offset, in alarms.timeZone)')
+  .option('--schedule <name>', 'only this schedule')
+  .option('--json', 'print JSON')
+  .action((opts: { at?: string; schedule?: string; json?: boolean }) => {
+    process.exitCode = oncallCommand(program.opts<{ config: string }>().config, opts);
+  });
+
+const silence = program.command('silence').description('maintenance windows: alarms they match are recorded but not notified');
+silence
+  .command('add')
+  .description('mute matching alarms for a time window or a weekly recurrence; the running gateway picks it up at once')
+  .option('-m, --match <matcher>', 'field=value, field!=value or field~regex (RE2); repeat for more, all must hold', (value: string, previous: string[]) => [...previous, value], [] as string[])
+  .option('--from <time>', 'start (ISO 8601; without an offset, in --zone; default: now)')
+  .option('--until <time>', 'end (ISO 8601); with --weekly, when the recurrence stops')
+  .option('--for <duration>', 'length instead of --until, e.g. 2h')
+  .option('--weekly <spec>', "recur every week, e.g. 'mon,tue 22:00-06:00' or 'mon-fri 12:00-13:00'")
+  .option('--zone <zone>', 'IANA time zone of --weekly and of times without an offset (default: alarms.timeZone)')
+  .option('--by <name>', 'who sets it (default: the user name)')
+  .option('--comment <text>', 'why (required)')
+  .option('--json', 'print JSON')
+  .action((opts: SilenceAddOptions) => {
+    process.exitCode = silenceAddCommand(program.opts<{ config: string }>().config, opts);
+  });
+silence
+  .command('list', { isDefault: true })
+  .description('silences that hold now or are to come; --all adds expired and ended ones')
+  .option('--all', 'include expired and ended silences')
+  .option('--json', 'print JSON')
+  .action((opts: { all?: boolean; json?: boolean }) => {
+    process.exitCode = silenceListCommand(program.opts<{ config: string }>().config, opts);
+  });
+silence
+  .command('expire')
+  .description('end silences now; alarms they muted that are still active are then notified')
+  .argument('<ids...>')
+  .action((ids: string[]) => {
+    process.exitCode = silenceExpireCommand(program.opts<{ config: string }>().config, ids);
   });
 
 program

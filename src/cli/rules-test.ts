@@ -67,7 +67,8 @@ export async function rulesTestCommand(configFile: string, file: string, options
     process.stderr.write(`annunciator rules test: ${file}: cannot be read (${(error as NodeJS.ErrnoException).code ?? 'error'})\n`);
     return 66;
   }
-  const noState = { activeAlarm: () => undefined, topicState: () => undefined };
+  // No store: no alarm is active, no silence holds.
+  const noState = { activeAlarm: () => undefined, topicState: () => undefined, listSilences: () => [], listAlarms: () => [] };
   let report: Report;
   if (file.toLowerCase().endsWith('.json')) {
     const parsed = jsonAlarmSchema.safeParse(JSON.parse(bytes.toString('utf8')));
@@ -154,7 +155,7 @@ function formatReport(r: Report): string {
   const route = r.routing.route;
   out.push('', 'ROUTE');
   out.push(`  ${route.isDefault ? 'default route' : `by ${route.rules.join(' + ')}`}; severity ${route.severity}; template ${route.template}; mode ${route.mode}`);
-  out.push(`  receivers    ${route.receivers.map((x) => `${x.name} <${x.emails.join(', ') || 'no address'}>`).join('; ') || '(none)'}`);
+  out.push(`  receivers    ${route.receivers.map((x) => `${x.name}${x.onCall ? ` (on call: ${x.onCall.receivers.join(', ') || 'nobody'}, ${x.onCall.because})` : ''} <${x.emails.join(', ') || 'no address'}>`).join('; ') || '(none)'}`);
   if (route.suppressedBy) out.push(`  suppressed   by rule ${route.suppressedBy}`);
   out.push(`  repeat every ${Math.round(route.repeatInterval / 60_000)} min; resolved notification ${route.notifyResolved ? 'yes' : 'no'}; original attached ${route.attachOriginal ? 'yes' : 'no'}`);
   out.push('', 'DECISION (with no earlier state)', `  ${r.outcome}: ${r.reason}`);

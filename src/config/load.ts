@@ -5,6 +5,8 @@ import { LineCounter, parseDocument, isNode, type Document } from 'yaml';
 import type { z } from 'zod';
 import { PRESETS } from './presets.js';
 import { configSchema, type RawAccount, type RawConfig, type RawListener } from './schema.js';
+import { resolveInhibitRules } from './inhibit.js';
+import { resolveSchedules } from './schedules.js';
 import { readSecret, SecretUnavailable, type SecretSource } from './secret.js';
 import type { Account, GatewayConfig, ListenerConfig, MqttBrokerConfig, SmtpAccount, SmtpAuth } from './types.js';
 
@@ -136,6 +138,8 @@ function resolveConfig(raw: RawConfig, file: string, env: NodeJS.ProcessEnv, doc
   });
 
   checkAlarmSections(raw, at);
+  const schedules = resolveSchedules(raw, at);
+  const inhibit = resolveInhibitRules(raw, at);
   const mqtt = raw.mqtt.map((broker, index): MqttBrokerConfig => {
     const path = ['mqtt', index];
     const { password, tls, ...rest } = broker;
@@ -170,6 +174,8 @@ function resolveConfig(raw: RawConfig, file: string, env: NodeJS.ProcessEnv, doc
     devices: raw.devices,
     patterns: raw.patterns,
     receivers: raw.receivers,
+    schedules,
+    inhibit,
     mqtt,
     delivery: { ...raw.delivery, accounts: accounts.filter((a): a is Account => a !== undefined) },
   };
@@ -294,8 +300,9 @@ function checkAlarmSections(raw: RawConfig, at: (path: ReadonlyArray<PropertyKey
       if (!receiverNames.has(member)) at(['receivers', i, 'members', j], `no receiver named "${member}"`);
     }),
   );
+  const scheduleNames = new Set(raw.schedules.map((s) => s.name));
   raw.alarms?.defaultRoute.receivers?.forEach((r, i) => {
-    if (!receiverNames.has(r)) at(['alarms', 'defaultRoute', 'receivers', i], `no receiver named "${r}"`);
+    if (!receiverNames.has(r) && !scheduleNames.has(r)) at(['alarms', 'defaultRoute', 'receivers', i], `no receiver or schedule named "${r}"`);
   });
   const brokerNames = new Set<string>();
   raw.mqtt.forEach((broker, i) => {

@@ -216,6 +216,54 @@ const receiverSchema = z
   })
   .refine((r) => r.email !== undefined || r.members !== undefined, { message: 'a receiver needs email, members or both' });
 
+const weekdaySchema = z.enum(['mon', 'tue', 'wed', 'thu', 'fri', 'sat', 'sun']);
+const timeOfDaySchema = z.string().regex(/^([01]\d|2[0-3]):[0-5]\d$/, 'a time of day as HH:MM, 00:00 to 23:59');
+
+/**
+ * An on-call schedule (rules/oncall.ts), usable wherever a receiver is named. At a time:
+ * an override covering it wins, else the first window that holds it, else the
+ * rotation's member, else the fallback. Times of day are the clocks of `timeZone`;
+ * receiver names, zone and dates are checked in config/schedules.ts.
+ */
+const scheduleSchema = z.strictObject({
+  name,
+  timeZone: z.string().min(1),
+  rotation: z
+    .strictObject({
+      members: z.array(name).min(1, 'a rotation needs at least one member'),
+      /** weekday is optional: when given, `start` must be that day and `every` whole weeks. */
+      handoff: z.strictObject({ weekday: weekdaySchema.optional(), time: timeOfDaySchema }),
+      every: duration.default(7 * 86_400_000),
+      /** The date the first member's first shift begins, at the handoff time. */
+      start: z.string().regex(/^\d{4}-\d{2}-\d{2}$/, 'a date as YYYY-MM-DD'),
+    })
+    .optional(),
+  windows: z
+    .array(
+      z.strictObject({
+        name: z.string().min(1).optional(),
+        /** The days a window begins on; one whose `to` is not after `from` ends the next day. */
+        days: z.array(weekdaySchema).min(1, 'name at least one day'),
+        from: timeOfDaySchema,
+        to: timeOfDaySchema,
+        receivers: z.array(name).min(1, 'name at least one receiver'),
+      }),
+    )
+    .default([]),
+  overrides: z
+    .array(
+      z.strictObject({
+        /** ISO 8601; without an offset, a wall-clock time in the schedule's zone. */
+        from: z.string().min(1),
+        to: z.string().min(1),
+        receivers: z.array(name).min(1, 'name at least one receiver'),
+        reason: z.string().min(1).optional(),
+      }),
+    )
+    .default([]),
+  fallback: z.array(name).default([]),
+});
+
 const FINGERPRINT_FIELDS = ['device', 'title', 'code', 'key', 'site', 'area'] as const;
 
 const routeDefaultsSchema = z.strictObject({
@@ -330,6 +378,18 @@ const alarmsSchema = z.strictObject({
   watch: z.boolean().default(true),
 });
 
+/**
+ * An inhibit rule: while an active alarm matches `source`, alarms matching `target` with
+ * the same `equal` fields are not notified. Matchers are `field=value`, `field!=value` or
+ * `field~regex`; config/inhibit.ts parses and checks them.
+ */
+const inhibitRuleSchema = z.strictObject({
+  name,
+  source: z.array(z.string().min(1)).min(1, 'name at least one matcher for the inhibiting alarm'),
+  target: z.array(z.string().min(1)).min(1, 'name at least one matcher for the inhibited alarms'),
+  equal: z.array(z.string().min(1)).default([]),
+});
+
 export const configSchema = z.strictObject({
   gateway: z
     .strictObject({
@@ -364,6 +424,8 @@ export const configSchema = z.strictObject({
   devices: z.array(deviceSchema).default([]),
   patterns: z.array(extractionPatternSchema).default([]),
   receivers: z.array(receiverSchema).default([]),
+  schedules: z.array(scheduleSchema).default([]),
+  inhibit: z.array(inhibitRuleSchema).default([]),
   delivery: z.strictObject({
     accounts: z.array(accountSchema).min(1, 'at least one outgoing account is needed'),
     retry: backoffSchema,
@@ -381,6 +443,7 @@ export type Severity = z.output<typeof severitySchema>;
 export type ExtractionPattern = z.output<typeof extractionPatternSchema>;
 export type DeviceConfig = z.output<typeof deviceSchema>;
 export type ReceiverConfig = z.output<typeof receiverSchema>;
+export type RawSchedule = z.output<typeof scheduleSchema>;
 export type AlarmsConfig = z.output<typeof alarmsSchema>;
 export type RouteDefaults = z.output<typeof routeDefaultsSchema>;
 export type MqttMapping = z.output<typeof mqttMappingSchema>;

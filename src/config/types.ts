@@ -1,5 +1,6 @@
+import type { InhibitRule } from './inhibit.js';
 import type { Secret } from './secret.js';
-import type { BackoffPolicy, RawConfig, RawListener, RawMqttBroker } from './schema.js';
+import type { BackoffPolicy, RawConfig, RawListener, RawMqttBroker, RawSchedule } from './schema.js';
 
 /** Configuration after loading: secrets read, paths absolute, presets applied. */
 
@@ -56,6 +57,19 @@ export interface MqttBrokerConfig extends Omit<RawMqttBroker, 'password' | 'tls'
   tls: { ca: Buffer[]; cert?: Buffer; key?: Buffer; minVersion: 'TLSv1.2' | 'TLSv1.3' };
 }
 
+/** An override with its times resolved to instants (epoch ms): it holds from `from` up to, not including, `to`. */
+export interface ScheduleOverride {
+  from: number;
+  to: number;
+  receivers: string[];
+  reason?: string;
+}
+
+/** An on-call schedule as loaded: zone checked, receivers known, overrides as instants. */
+export interface ScheduleConfig extends Omit<RawSchedule, 'overrides'> {
+  overrides: ScheduleOverride[];
+}
+
 export interface GatewayConfig {
   /** Absolute path of the file this configuration came from. */
   file: string;
@@ -68,6 +82,10 @@ export interface GatewayConfig {
   devices: RawConfig['devices'];
   patterns: RawConfig['patterns'];
   receivers: RawConfig['receivers'];
+  /** On-call schedules; a receiver list may name one, which resolves to whoever is on call. */
+  schedules: ScheduleConfig[];
+  /** Inhibit rules, matchers parsed (config/inhibit.ts). */
+  inhibit: InhibitRule[];
   mqtt: MqttBrokerConfig[];
   delivery: {
     accounts: Account[];

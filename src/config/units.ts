@@ -9,6 +9,7 @@ const DURATION_UNITS: Record<string, number> = {
   m: 60_000,
   h: 3_600_000,
   d: 86_400_000,
+  w: 604_800_000,
 };
 
 const SIZE_UNITS: Record<string, number> = {
@@ -21,13 +22,13 @@ const SIZE_UNITS: Record<string, number> = {
   gib: 1024 ** 3,
 };
 
-/** Parses "1h30m", "45s", "250ms" or a number of milliseconds; undefined when malformed. */
+/** Parses "1h30m", "45s", "250ms", "1w" or a number of milliseconds; undefined when malformed. */
 export function parseDuration(value: string | number): number | undefined {
   if (typeof value === 'number') return Number.isFinite(value) && value >= 0 ? value : undefined;
   const text = value.trim().toLowerCase();
   if (/^\d+(\.\d+)?$/.test(text)) return Number(text);
   const compact = text.replace(/\s+/g, '');
-  const parts = [...compact.matchAll(/(\d+(?:\.\d+)?)(ms|s|m|h|d)/g)];
+  const parts = [...compact.matchAll(/(\d+(?:\.\d+)?)(ms|s|m|h|d|w)/g)];
   if (parts.length === 0 || parts.map((p) => p[0]).join('') !== compact) return undefined;
   return parts.reduce((sum, [, amount, unit]) => sum + Number(amount) * (DURATION_UNITS[unit ?? 'ms'] ?? 1), 0);
 }

@@ -3,6 +3,7 @@ import type { Received } from '../ingest/received.js';
 import type { Due } from '../lifecycle/alarm.js';
 import { decide } from '../lifecycle/decide.js';
 import { fingerprintOf } from '../lifecycle/fingerprint.js';
+import { applyMute, findMute, type MuteContext } from '../lifecycle/mute.js';
 import type { AlarmEvent } from '../parse/alarm-event.js';
 import type { TopicState } from '../parse/mqtt-event.js';
 import { buildAlarmEvent } from '../parse/build-alarm-event.js';
@@ -13,7 +14,7 @@ import { parseMqttMessage } from '../parse/mqtt-event.js';
 import { renderPassthrough, type OutgoingMessage } from '../render/passthrough.js';
 import type { RoutingResult } from '../rules/route.js';
 import { newId } from '../store/ids.js';
-import type { PipelineResult, Store } from '../store/store.js';
+import type { NewOutboxEntry, PipelineResult, Store } from '../store/store.js';
 
 /** The stages the pipeline composes, injected so each can be swapped, reloaded and tested. */
 export interface PipelineStages {
@@ -41,48 +42,84 @@ export interface PipelineTrace {
   result: PipelineResult;
 }
 
+/** The store reads the pipeline needs: alarm state, telemetry state, silences, and active alarms for inhibition. */
+export type PipelineStore = Pick<Store, 'activeAlarm' | 'topicState' | 'listSilences' | 'listAlarms'>;
+
 /**
- * Received -> AlarmEvent -> Route -> Decision -> outbox entries. Reads the alarm state it
+ * Received -> AlarmEvent -> Route -> Decision -> mute -> outbox entries. Reads the state it
  * needs from the store, writes nothing: the caller commits the result in one transaction.
  */
 export async function runAlarmPipeline(
   received: Received,
   config: GatewayConfig,
   stages: PipelineStages,
-  store: Pick<Store, 'activeAlarm' | 'topicState'>,
+  store: PipelineStore,
   now: number,
 ): Promise<PipelineTrace | UnusableMessage> {
   const alarms = config.alarms!;
-  let mail: DecodedMail | undefined;
-  let event: AlarmEvent;
-  let topicState: TopicState | undefined;
+  const parsed = await parseReceived(received, config, stages, (topic) => store.topicState(topic));
+  if (!('event' in parsed)) return parsed;
+  const { event, mail, topicState } = parsed;
+  const routing = await stages.route(event, now);
+  const fingerprint = fingerprintOf(event, alarms.fingerprint);
+  const active = store.activeAlarm(fingerprint);
+  const decided = decide({ active, event, route: routing.route, fingerprint, now, newAlarmId: () => newId(now) });
+  const mute = decided.alarm && decided.due.length > 0 ? findMute(decided.alarm, muteContext(config, store, now)) : undefined;
+  const decision = applyMute(decided, active, mute);
+  const outbox = await renderDues(decision.due, received, mail, config, stages, now);
+  const reason = outbox.length < decision.due.length ? `${decision.reason}; no receiver has an address, nothing sent` : decision.reason;
+  return { event, routing, fingerprint, result: { alarm: decision.alarm, topicState, outcome: decision.outcome, reason, outbox } };
+}
+
+/** What mutes alarms at `now`: current silences, and the active alarms that may inhibit (read only when inhibit rules exist). */
+export function muteContext(config: GatewayConfig, store: Pick<Store, 'listSilences' | 'listAlarms'>, now: number): MuteContext {
+  return {
+    silences: store.listSilences(now),
+    sources: config.inhibit.length > 0 ? store.listAlarms(['active'], 100_000) : [],
+    rules: config.inhibit,
+    now,
+  };
+}
+
+/** A received message as an alarm occurrence, with the decoded mail when it is one. */
+export interface ParsedMessage {
+  event: AlarmEvent;
+  mail?: DecodedMail;
+  topicState?: TopicState;
+}
+
+/** The parse stage: a mail or an MQTT message -> AlarmEvent; `previous` gives a telemetry topic's last state. */
+export async function parseReceived(
+  received: Received,
+  config: GatewayConfig,
+  stages: Pick<PipelineStages, 'devices' | 'mqtt'>,
+  previous: (topic: string) => TopicState | undefined,
+): Promise<ParsedMessage | UnusableMessage> {
   if (received.mqtt) {
     const topic = received.mqtt.topic;
     const mapped = stages.mqtt.find(received.listener, topic);
     if (!mapped) return { unusable: true, reason: `no subscription of broker ${received.listener} maps topic ${topic}` };
-    const parsed = parseMqttMessage({ received, topic, ...mapped, previous: store.topicState(topic), devices: config.devices });
+    const parsed = parseMqttMessage({ received, topic, ...mapped, previous: previous(topic), devices: config.devices });
     if (parsed.kind === 'bad') return { unusable: true, reason: parsed.reason };
     if (parsed.kind === 'no-change') return { unusable: false, reason: parsed.reason, topicState: parsed.topicState };
-    event = parsed.event;
-    topicState = parsed.topicState;
-  } else {
-    const listener = config.listeners.find((l) => l.name === received.listener);
-    mail = await decodeMail(received.raw, listener?.compat.fallbackCharset ?? 'windows-1252');
-    event = buildAlarmEvent(received, mail, stages.devices);
+    return { event: parsed.event, ...(parsed.topicState ? { topicState: parsed.topicState } : {}) };
   }
-  const routing = await stages.route(event, now);
-  const fingerprint = fingerprintOf(event, alarms.fingerprint);
-  const decision = decide({ active: store.activeAlarm(fingerprint), event, route: routing.route, fingerprint, now, newAlarmId: () => newId(now) });
-  const outbox = [];
-  for (const due of decision.due) {
+  const listener = config.listeners.find((l) => l.name === received.listener);
+  const mail = await decodeMail(received.raw, listener?.compat.fallbackCharset ?? 'windows-1252');
+  return { event: buildAlarmEvent(received, mail, stages.devices), mail };
+}
+
+/** The render stage: each due notification as an outbox entry; one whose receivers have no address is left out. */
+export async function renderDues(dues: Due[], received: Received, mail: DecodedMail | undefined, config: GatewayConfig, stages: PipelineStages, now: number): Promise<NewOutboxEntry[]> {
+  const outbox: NewOutboxEntry[] = [];
+  for (const due of dues) {
     const passthroughWanted = due.route.mode === 'passthrough' || due.route.template === 'passthrough';
     // An MQTT event has no mail to pass through; it always gets a notification.
     const message = passthroughWanted && mail ? await passthrough(received, mail, due, config) : await stages.renderNotification(due, received.raw);
     if (message.recipients.length === 0) continue;
     outbox.push({ id: newId(now), receivedId: received.id, alarmId: due.alarm.id, ...message });
   }
-  const reason = outbox.length < decision.due.length ? `${decision.reason}; no receiver has an address, nothing sent` : decision.reason;
-  return { event, routing, fingerprint, result: { alarm: decision.alarm, topicState, outcome: decision.outcome, reason, outbox } };
+  return outbox;
 }
 
 function passthrough(received: Received, mail: DecodedMail, due: Due, config: GatewayConfig): Promise<OutgoingMessage> {

@@ -6,6 +6,8 @@ import type { Logger } from '../log/logger.js';
 import { SqliteStore } from '../store/sqlite-store.js';
 import type { Store } from '../store/store.js';
 import { InboxProcessor } from './inbox-processor.js';
+import { Exclusive } from './exclusive.js';
+import { UnmuteScheduler } from './unmute-scheduler.js';
 import { MqttIngest } from '../ingest/mqtt/mqtt-ingest.js';
 import { MqttStatePublisher } from '../deliver/mqtt-state-publisher.js';
 import { ConfiguredStages, type ReloadOutcome } from './pipeline-stages.js';
@@ -36,13 +38,33 @@ export async function startGateway(config: GatewayConfig, logger: Logger): Promi
     onDelivered: (entry, account) => publishers.forEach((p) => p.publishNotification(entry, account)),
   });
   const processLogger = logger.child({ stage: 'process' });
+  const exclusive = new Exclusive();
+  // Notifies muted alarms once their silence ends or what inhibited them resolves.
+  const unmuter = stages
+    ? new UnmuteScheduler({
+        store,
+        config,
+        stages,
+        exclusive,
+        logger: logger.child({ stage: 'unmute' }),
+        pollInterval: config.delivery.pollInterval,
+        onQueued: () => worker.wake(),
+        onAlarmChanged: (alarm) => publishers.forEach((p) => p.publishAlarm(alarm)),
+      })
+    : undefined;
   const processor = new InboxProcessor({
     store,
     config,
     stages,
+    exclusive,
     logger: processLogger,
     onQueued: () => worker.wake(),
-    onAlarmChanged: (alarm) => publishers.forEach((p) => p.publishAlarm(alarm)),
+    onAlarmChanged: (alarm) => {
+      publishers.forEach((p) => p.publishAlarm(alarm));
+      // A newly muted alarm: the scheduler sets its timer to the end of the silence. A
+      // resolved one may have been inhibiting others.
+      if (alarm.mutedBy || alarm.state === 'resolved') unmuter?.wake();
+    },
     onUnusable: (received, reason) => {
       const ingest = received.mqtt ? mqttIngests.find((i) => i.connection.broker.name === received.listener) : undefined;
       if (ingest) ingest.reportUnusable(received, reason);
@@ -88,6 +110,7 @@ export async function startGateway(config: GatewayConfig, logger: Logger): Promi
   }
   worker.start();
   processor.start();
+  unmuter?.start();
   for (const ingest of mqttIngests) ingest.start();
   if (stages && config.alarms?.watch) stages.watch(logger.child({ stage: 'rules' }));
   logger.info(
@@ -107,6 +130,7 @@ export async function startGateway(config: GatewayConfig, logger: Logger): Promi
       stages?.stopWatching();
       await Promise.all(mqttIngests.map((i) => i.stop()));
       await Promise.all(listeners.map((l) => l.close()));
+      await unmuter?.stop();
       await processor.stop();
       await worker.stop();
       store.close();

@@ -6,6 +6,7 @@ import { renderPassthrough } from '../render/passthrough.js';
 import { newId } from '../store/ids.js';
 import { isTrace, runAlarmPipeline, type PipelineStages } from './alarm-pipeline.js';
 import type { Alarm } from '../lifecycle/alarm.js';
+import type { Exclusive } from './exclusive.js';
 import type { NewOutboxEntry, Store } from '../store/store.js';
 
 export interface InboxProcessorOptions {
@@ -22,6 +23,8 @@ export interface InboxProcessorOptions {
   onQueued: () => void;
   now?: () => number;
   pollInterval?: number;
+  /** Shared with the unmute scheduler: each message is processed alone, so neither writes an alarm over the other. */
+  exclusive?: Exclusive;
 }
 
 /**
@@ -91,7 +94,7 @@ export class InboxProcessor {
       if (batch.length === 0) return;
       for (const received of batch) {
         if (!this.running) return;
-        await this.process(received);
+        await (this.options.exclusive ? this.options.exclusive.run(() => this.process(received)) : this.process(received));
         // Wake delivery per message, not per batch: the first alarm of a burst should not wait for the last.
         this.options.onQueued();
       }

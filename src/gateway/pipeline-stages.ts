@@ -47,7 +47,8 @@ export class ConfiguredStages implements PipelineStages {
     this.templates = loadTemplatesOrThrow(alarms.templatesDir, alarms.defaultRoute.template);
     try {
       this.rules = new RuleBookHolder(alarms.rulesDir, () => ({
-        receivers: config.receivers.map((r) => r.name),
+        // A rule may name a schedule wherever it names a receiver.
+        receivers: [...config.receivers.map((r) => r.name), ...config.schedules.map((s) => s.name)],
         templates: [...(this.candidate ?? this.templates).names(), PASSTHROUGH_TEMPLATE],
       }));
     } catch (error) {
@@ -62,7 +63,14 @@ export class ConfiguredStages implements PipelineStages {
 
   route(event: AlarmEvent, now: number): Promise<RoutingResult> {
     const alarms = this.config.alarms!;
-    return routeEvent(event, this.rules.book, { now, timeZone: alarms.timeZone, receivers: this.config.receivers, defaults: alarms.defaultRoute, explain: this.options.explain });
+    return routeEvent(event, this.rules.book, {
+      now,
+      timeZone: alarms.timeZone,
+      receivers: this.config.receivers,
+      schedules: this.config.schedules,
+      defaults: alarms.defaultRoute,
+      explain: this.options.explain,
+    });
   }
 
   renderNotification(due: Due, original: Buffer): Promise<OutgoingMessage> {

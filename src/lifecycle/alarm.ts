@@ -33,7 +33,19 @@ export interface Alarm {
   rules: string[];
   /** Who acknowledged it, when and how; the first acknowledgement counts. */
   ack?: AlarmAck;
+  /**
+   * Set when a notification that was due was held back by a silence or an inhibition, and
+   * cleared by the next notification: while the alarm is active, the gateway's unmute
+   * scheduler notifies it once nothing mutes it any more (lifecycle/mute.ts).
+   */
+  mutedBy?: AlarmMute;
 }
+
+export type AlarmMute =
+  /** `until`: when the silence stops holding, as known when the alarm was muted. */
+  | { by: 'silence'; silence: string; until?: number }
+  /** The inhibiting alarm and the inhibit rule. */
+  | { by: 'inhibition'; alarm: string; rule: string };
 
 export interface AlarmAck {
   by: string;
@@ -64,6 +76,7 @@ export interface Due {
 export interface Decision {
   alarm?: Alarm;
   due: Due[];
-  outcome: 'raised' | 'repeat-folded' | 'reminder' | 'resolved' | 'suppressed' | 'clear-without-alarm';
+  /** `silenced`, `inhibited`: a notification was due but muted (lifecycle/mute.ts); `unmuted`: a muted alarm notified once nothing mutes it. */
+  outcome: 'raised' | 'repeat-folded' | 'reminder' | 'resolved' | 'suppressed' | 'clear-without-alarm' | 'silenced' | 'inhibited' | 'unmuted';
   reason: string;
 }

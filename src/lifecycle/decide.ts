@@ -75,7 +75,8 @@ export function decide({ active, event, route, fingerprint, now, newAlarmId }: D
   return notify(alarm, active.notifications > 0 ? 'reminder' : 'firing', event, route, now, `${active.notifications > 0 ? 'reminder' : 'first notification'} after ${alarm.count} occurrences, routed by ${by}`);
 }
 
-function notify(alarm: Alarm, kind: DueKind, event: AlarmEvent, route: Route, now: number, reason: string): Decision {
+/** A notification of `alarm` due now, counted on it; lifecycle/mute.ts uses it for alarms a silence or inhibition held back. */
+export function notify(alarm: Alarm, kind: DueKind, event: AlarmEvent, route: Route, now: number, reason: string): Decision {
   const notified: Alarm = { ...alarm, notifications: alarm.notifications + 1, lastNotifiedAt: now, receivers: route.receivers.flatMap((r) => r.emails), rules: route.rules };
   const due: Due = { kind, alarm: notified, event, route, reason, sequence: notified.notifications, at: now };
   // The count at this notification is recorded after rendering, so a reminder's

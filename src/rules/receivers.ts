@@ -1,14 +1,29 @@
 import type { ReceiverConfig } from '../config/schema.js';
+import type { ScheduleConfig } from '../config/types.js';
+import { whoIsOnCall } from './oncall.js';
 import type { ResolvedReceiver } from './route.js';
+
+/** The on-call schedules and the time to ask them at (the routing pass's `now`). */
+export interface OnCallContext {
+  schedules: readonly ScheduleConfig[];
+  now: number;
+}
 
 /**
  * Receiver names to addresses. A group lists `members` (other receivers, themselves
  * possibly groups); it expands to its own addresses and all of its members'. A group
- * that reaches itself again is expanded once, not forever.
+ * that reaches itself again is expanded once, not forever. A name that is a schedule
+ * (when `onCall` is given) resolves to whoever is on call at `onCall.now`, expanded the
+ * same way, and says who and why in `onCall`.
  */
-export function resolveReceivers(names: readonly string[], receivers: readonly ReceiverConfig[]): ResolvedReceiver[] {
+export function resolveReceivers(names: readonly string[], receivers: readonly ReceiverConfig[], onCall?: OnCallContext): ResolvedReceiver[] {
   const byName = new Map(receivers.map((r) => [r.name, r]));
-  return names.map((name) => ({ name, emails: dedupe(expand(name, byName, new Set())) }));
+  return names.map((name): ResolvedReceiver => {
+    const schedule = byName.has(name) ? undefined : onCall?.schedules.find((s) => s.name === name);
+    if (!schedule || !onCall) return { name, emails: dedupe(expand(name, byName, new Set())) };
+    const who = whoIsOnCall(schedule, onCall.now);
+    return { name, emails: dedupe(who.receivers.flatMap((person) => expand(person, byName, new Set()))), onCall: { receivers: who.receivers, because: who.because } };
+  });
 }
 
 function expand(name: string, byName: ReadonlyMap<string, ReceiverConfig>, onPath: Set<string>): string[] {

@@ -1,9 +1,11 @@
 import type { Severity } from '../config/schema.js';
 
-/** A receiver resolved to addresses: a person, or a group expanded to its members. */
+/** A receiver resolved to addresses: a person, a group expanded to its members, or a schedule to who is on call. */
 export interface ResolvedReceiver {
   name: string;
   emails: string[];
+  /** For a schedule: who was on call when it was resolved, and why (rules/oncall.ts). */
+  onCall?: { receivers: string[]; because: string };
 }
 
 /**

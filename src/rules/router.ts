@@ -1,8 +1,9 @@
 import type { ReceiverConfig, RouteDefaults } from '../config/schema.js';
+import type { ScheduleConfig } from '../config/types.js';
 import type { AlarmEvent } from '../parse/alarm-event.js';
 import { describeConditions } from './condition-reasons.js';
 import { buildFacts } from './facts.js';
-import { envelopeReceivers, resolveReceivers } from './receivers.js';
+import { envelopeReceivers, resolveReceivers, type OnCallContext } from './receivers.js';
 import type { RuleBook, RuleDefinition } from './rule-book.js';
 import type { RuleThen } from './rule-file.js';
 import type { ResolvedReceiver, Route, RoutingResult, RuleVerdict } from './route.js';
@@ -13,6 +14,8 @@ export interface RoutingContext {
   /** IANA zone the rules' times of day are meant in. */
   timeZone: string;
   receivers: readonly ReceiverConfig[];
+  /** On-call schedules: a receiver name that is one resolves to whoever is on call at `now`. */
+  schedules?: readonly ScheduleConfig[];
   defaults: RouteDefaults;
   /** Build each rule's reasons (for `rules test`); the gateway does not need them per alarm. */
   explain?: boolean;
@@ -76,7 +79,7 @@ function buildRoute(event: AlarmEvent, applied: readonly RuleDefinition[], ctx: 
   const names: string[] = [];
   for (const rule of applied) for (const name of rule.then.receivers ?? []) if (!names.includes(name)) names.push(name);
 
-  let receivers = resolveReceivers(names, ctx.receivers);
+  let receivers = resolveReceivers(names, ctx.receivers, onCallOf(ctx));
   // No alarm goes to nobody: rules that name no receiver, or only ones without an
   // address, leave the alarm with the default receivers. Address-less receivers stay
   // listed (with no emails) so logs can show what was meant.
@@ -101,5 +104,9 @@ function buildRoute(event: AlarmEvent, applied: readonly RuleDefinition[], ctx: 
 /** defaultRoute.receivers when configured, else whoever the device addressed. */
 function defaultReceivers(event: AlarmEvent, ctx: RoutingContext): ResolvedReceiver[] {
   const configured = ctx.defaults.receivers;
-  return configured && configured.length > 0 ? resolveReceivers(configured, ctx.receivers) : envelopeReceivers(event.recipients);
+  return configured && configured.length > 0 ? resolveReceivers(configured, ctx.receivers, onCallOf(ctx)) : envelopeReceivers(event.recipients);
+}
+
+function onCallOf(ctx: RoutingContext): OnCallContext {
+  return { schedules: ctx.schedules ?? [], now: ctx.now };
 }

@@ -3,10 +3,11 @@ import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Received } from '../ingest/received.js';
 import type { Alarm, AlarmAck } from '../lifecycle/alarm.js';
+import { silenceEndsAt, type Silence } from '../lifecycle/silence.js';
 import type { TopicState } from '../parse/mqtt-event.js';
-import type { AlarmLogEntry, NewOutboxEntry, OutboxEntry, OutboxStatus, OutboxSummary, PipelineResult, Store } from './store.js';
+import type { AlarmChange, AlarmLogEntry, NewOutboxEntry, OutboxEntry, OutboxStatus, OutboxSummary, PipelineResult, Store } from './store.js';
 
-const SCHEMA_VERSION = 3;
+const SCHEMA_VERSION = 4;
 
 const MIGRATIONS: string[] = [
   `CREATE TABLE received (
@@ -71,6 +72,15 @@ const MIGRATIONS: string[] = [
      value REAL NOT NULL,
      at INTEGER NOT NULL
    );`,
+  // Silences (maintenance windows). ends_at: when it stops for good (window end, weekly
+  // until, early expiry), NULL for a weekly one with no end: it is what "current" is read by.
+  `CREATE TABLE silences (
+     id TEXT PRIMARY KEY,
+     created_at INTEGER NOT NULL,
+     ends_at INTEGER,
+     data TEXT NOT NULL
+   );
+   CREATE INDEX silences_ends ON silences(ends_at);`,
 ];
 
 interface ReceivedRow {
@@ -208,7 +218,9 @@ export class SqliteStore implements Store {
         return;
       }
       if (result.alarm) {
-        const a = result.alarm;
+        // An acknowledgement may have landed (MQTT, CLI) after the pipeline read the alarm.
+        const stored = this.getAlarm(result.alarm.id);
+        const a = stored?.ack && !result.alarm.ack ? { ...result.alarm, ack: stored.ack } : result.alarm;
         upsert.run(a.id, a.fingerprint, a.state, a.firstSeen, a.lastSeen, JSON.stringify(a));
       }
       log.run(result.alarm?.id ?? null, receivedId, now, result.outcome, result.reason);
@@ -269,6 +281,63 @@ export class SqliteStore implements Store {
         .prepare(`INSERT INTO alarm_log (alarm_id, received_id, at, outcome, reason) VALUES (?, ?, ?, 'acknowledged', ?)`)
         .run(alarmId, ack.ref ?? '-', now, `acknowledged by ${ack.by} via ${ack.channel}${ack.comment ? `: ${ack.comment}` : ''}`);
       return acked;
+    }).immediate();
+  }
+
+  mutedAlarms(): Alarm[] {
+    const rows = this.db
+      .prepare(`SELECT data FROM alarms WHERE state = 'active' AND json_extract(data, '$.mutedBy') IS NOT NULL ORDER BY first_seen, id`)
+      .all() as { data: string }[];
+    return rows.map((row) => JSON.parse(row.data) as Alarm);
+  }
+
+  commitAlarmChange(change: AlarmChange, now: number): boolean {
+    const insert = this.db.prepare(
+      `INSERT INTO outbox (id, received_id, alarm_id, created_at, envelope_from, recipients, message, status, next_attempt_at, updated_at)
+       VALUES (?, ?, ?, ?, ?, ?, ?, 'pending', ?, ?)`,
+    );
+    return this.db.transaction(() => {
+      const row = this.db.prepare(`SELECT data FROM alarms WHERE id = ?`).get(change.expected.id) as { data: string } | undefined;
+      // The stored JSON is what JSON.stringify wrote, and parsing and writing it again
+      // gives the same text: any change since the read (a new occurrence, an ack) differs.
+      if (!row || row.data !== JSON.stringify(change.expected)) return false;
+      const a = change.alarm;
+      this.db.prepare(`UPDATE alarms SET state = ?, last_seen = ?, data = ? WHERE id = ?`).run(a.state, a.lastSeen, JSON.stringify(a), a.id);
+      this.db.prepare(`INSERT INTO alarm_log (alarm_id, received_id, at, outcome, reason) VALUES (?, ?, ?, ?, ?)`).run(a.id, change.receivedId, now, change.outcome, change.reason);
+      for (const entry of change.outbox) {
+        insert.run(entry.id, entry.receivedId, entry.alarmId ?? null, now, entry.envelopeFrom, JSON.stringify(entry.recipients), entry.message, now, now);
+      }
+      return true;
+    }).immediate();
+  }
+
+  insertSilence(silence: Silence): void {
+    this.db.prepare(`INSERT INTO silences (id, created_at, ends_at, data) VALUES (?, ?, ?, ?)`).run(silence.id, silence.createdAt, silenceEndsAt(silence) ?? null, JSON.stringify(silence));
+  }
+
+  getSilence(id: string): Silence | undefined {
+    const row = this.db.prepare(`SELECT data FROM silences WHERE id = ?`).get(id) as { data: string } | undefined;
+    return row ? (JSON.parse(row.data) as Silence) : undefined;
+  }
+
+  listSilences(now: number, options: { all?: boolean } = {}): Silence[] {
+    const rows = (
+      options.all
+        ? this.db.prepare(`SELECT data FROM silences ORDER BY created_at DESC, id DESC`).all()
+        : this.db.prepare(`SELECT data FROM silences WHERE ends_at IS NULL OR ends_at > ? ORDER BY created_at DESC, id DESC`).all(now)
+    ) as { data: string }[];
+    return rows.map((row) => JSON.parse(row.data) as Silence);
+  }
+
+  expireSilence(id: string, now: number): Silence | undefined {
+    return this.db.transaction(() => {
+      const silence = this.getSilence(id);
+      if (!silence) return undefined;
+      const endsAt = silenceEndsAt(silence);
+      if (endsAt !== undefined && endsAt <= now) return silence;
+      const expired: Silence = { ...silence, expiredAt: now };
+      this.db.prepare(`UPDATE silences SET ends_at = ?, data = ? WHERE id = ?`).run(now, JSON.stringify(expired), id);
+      return expired;
     }).immediate();
   }
 

@@ -1,5 +1,6 @@
 import type { Received } from '../ingest/received.js';
 import type { Alarm, AlarmAck, Decision } from '../lifecycle/alarm.js';
+import type { Silence } from '../lifecycle/silence.js';
 import type { TopicState } from '../parse/mqtt-event.js';
 
 /**
@@ -53,6 +54,18 @@ export interface AlarmLogEntry {
   reason: string;
 }
 
+/** A change to an alarm made by a timer rather than a received message (a silence ended). */
+export interface AlarmChange {
+  /** The alarm as it was read; the change is saved only if the store still holds exactly this. */
+  expected: Alarm;
+  alarm: Alarm;
+  /** The message the history entry and notifications refer to (the alarm's latest occurrence). */
+  receivedId: string;
+  outcome: Decision['outcome'];
+  reason: string;
+  outbox: NewOutboxEntry[];
+}
+
 export interface Store {
   insertReceived(received: Received): void;
   /** Received messages the middle of the pipeline has not turned into outbox entries yet, oldest first. */
@@ -72,6 +85,21 @@ export interface Store {
   isRedelivery(topic: string, messageId: number, payload: Buffer, since: number): boolean;
   /** Records an acknowledgement (the first one counts); undefined when there is no such alarm. */
   acknowledge(alarmId: string, ack: AlarmAck, now: number): Alarm | undefined;
+  /** Active alarms a silence or an inhibition muted (`mutedBy` set), oldest first. */
+  mutedAlarms(): Alarm[];
+  /**
+   * Saves an alarm change, its history entry and its notifications in one transaction;
+   * false (nothing saved) when the alarm changed since `expected` was read.
+   */
+  commitAlarmChange(change: AlarmChange, now: number): boolean;
+
+  insertSilence(silence: Silence): void;
+  getSilence(id: string): Silence | undefined;
+  /** Silences not over at `now` (holding, still to come, between weekly occurrences); with `all`, every silence. Newest first. */
+  listSilences(now: number, options?: { all?: boolean }): Silence[];
+  /** Ends a silence now; undefined when there is none, else the silence (unchanged if it was already over). */
+  expireSilence(id: string, now: number): Silence | undefined;
+
   /** Marks a received message as impossible to process; it stays in the store for inspection. */
   rejectReceived(receivedId: string, reason: string, now: number): void;
 

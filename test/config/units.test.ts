@@ -9,6 +9,7 @@ describe('parseDuration', () => {
     assert.equal(parseDuration('10m'), 600_000);
     assert.equal(parseDuration('2h'), 7_200_000);
     assert.equal(parseDuration('2d'), 172_800_000);
+    assert.equal(parseDuration('1w'), 604_800_000);
   });
 
   it('treats "ms" as milliseconds, not minutes followed by seconds', () => {

@@ -80,3 +80,19 @@ describe('alarm state in the store', () => {
     assert.equal(store.acknowledge('NOPE', { by: 'x', at: 1, channel: 'cli' }, 1), undefined);
   });
 });
+
+describe('an acknowledgement that lands while the pipeline works on the alarm', () => {
+  const store = SqliteStore.open(join(dir.path, 'b'));
+  after(() => store.close());
+
+  it('is kept when the pipeline saves the alarm it read before', () => {
+    store.insertReceived(received('S1'));
+    store.commitPipeline('S1', { alarm: alarm('B1'), outcome: 'raised', reason: 'new', outbox: [] }, 1000);
+    const read = store.getAlarm('B1')!;
+    store.acknowledge('B1', { by: 'anna', at: 1500, channel: 'mqtt' }, 1500);
+    store.insertReceived(received('S2'));
+    store.commitPipeline('S2', { alarm: { ...read, count: 2 }, outcome: 'repeat-folded', reason: 'repeat', outbox: [] }, 2000);
+    assert.equal(store.getAlarm('B1')?.count, 2);
+    assert.equal(store.getAlarm('B1')?.ack?.by, 'anna');
+  });
+});

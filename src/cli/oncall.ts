@@ -1,0 +1,70 @@
+import { nextHandoff, whoIsOnCall, type OnCallSource } from '../rules/oncall.js';
+import { resolveReceivers } from '../rules/receivers.js';
+import { formatZoned, parseZonedDateTime } from '../rules/zoned-clock.js';
+import { loadConfigOrReport } from './load-config-or-report.js';
+
+export interface OnCallOptions {
+  /** ISO 8601; without an offset, a wall-clock time in alarms.timeZone (else the system's zone). */
+  at?: string;
+  schedule?: string;
+  json?: boolean;
+}
+
+interface ScheduleReport {
+  name: string;
+  timeZone: string;
+  receivers: Array<{ name: string; emails: string[] }>;
+  because: string;
+  source: OnCallSource;
+  nextHandoff: { at: string; local: string; member: string } | null;
+}
+
+/** Who is on call on each schedule (or one) at a time, why, and the next handoff. Reads only the configuration. */
+export function oncallCommand(configFile: string, options: OnCallOptions): number {
+  const config = loadConfigOrReport(configFile);
+  if (!config) return 1;
+  const zone = config.alarms?.timeZone ?? Intl.DateTimeFormat().resolvedOptions().timeZone;
+  const at = options.at === undefined ? Date.now() : parseZonedDateTime(options.at, zone);
+  if (at === undefined) {
+    process.stderr.write(`annunciator oncall: --at ${options.at} is not a time (use ISO 8601, e.g. 2026-11-24T03:14 in ${zone}, or 2026-11-24T03:14:00+01:00)\n`);
+    return 64;
+  }
+  const schedules = options.schedule === undefined ? config.schedules : config.schedules.filter((s) => s.name === options.schedule);
+  if (options.schedule !== undefined && schedules.length === 0) {
+    const known = config.schedules.map((s) => s.name);
+    process.stderr.write(`annunciator oncall: no schedule named "${options.schedule}" (${known.length > 0 ? `known: ${known.join(', ')}` : 'the configuration defines none'})\n`);
+    return 1;
+  }
+
+  const reports = schedules.map((schedule): ScheduleReport => {
+    const who = whoIsOnCall(schedule, at);
+    const next = nextHandoff(schedule, at);
+    return {
+      name: schedule.name,
+      timeZone: schedule.timeZone,
+      receivers: resolveReceivers(who.receivers, config.receivers),
+      because: who.because,
+      source: who.source,
+      nextHandoff: next ? { at: new Date(next.at).toISOString(), local: formatZoned(next.at, schedule.timeZone), member: next.member } : null,
+    };
+  });
+
+  if (options.json) {
+    process.stdout.write(`${JSON.stringify({ at: new Date(at).toISOString(), schedules: reports }, null, 2)}\n`);
+    return 0;
+  }
+  if (reports.length === 0) {
+    process.stdout.write(`no on-call schedules in ${config.file}\n`);
+    return 0;
+  }
+  const blocks = reports.map((r) =>
+    [
+      `${r.name}  (${r.timeZone}, at ${formatZoned(at, r.timeZone)})`,
+      `  on call       ${r.receivers.map((x) => `${x.name} <${x.emails.join(', ') || 'no address'}>`).join('; ') || 'nobody'}`,
+      `  because       ${r.because}`,
+      `  next handoff  ${r.nextHandoff ? `${r.nextHandoff.local} to ${r.nextHandoff.member}` : '(no rotation)'}`,
+    ].join('\n'),
+  );
+  process.stdout.write(`${blocks.join('\n\n')}\n`);
+  return 0;
+}

@@ -1,0 +1,90 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import type { InhibitRule } from '../../src/config/inhibit.js';
+import { parseMatcher, type Matcher } from '../../src/config/matcher.js';
+import type { Alarm } from '../../src/lifecycle/alarm.js';
+import { activeInhibition } from '../../src/lifecycle/inhibit.js';
+
+const T0 = Date.parse('2026-11-24T13:00:00Z');
+
+function m(text: string): Matcher {
+  const parsed = parseMatcher(text);
+  if (!parsed.ok) throw new Error(parsed.problem);
+  return parsed.matcher;
+}
+
+function alarm(id: string, device: Partial<Alarm['device']> & { id: string }, overrides: Partial<Alarm> = {}): Alarm {
+  return {
+    id,
+    fingerprint: `fp-${id}`,
+    state: 'active',
+    device: { name: device.id, matchedBy: 'sender', ...device },
+    title: `${device.id} alarm`,
+    severity: 'major',
+    fields: {},
+    text: '',
+    count: 1,
+    firstSeen: T0,
+    lastSeen: T0,
+    firstEventId: `E-${id}`,
+    lastEventId: `E-${id}`,
+    notifications: 1,
+    countAtLastNotification: 1,
+    receivers: [],
+    rules: [],
+    ...overrides,
+  };
+}
+
+const powerFailure: InhibitRule = {
+  name: 'site-power-failure',
+  source: [m('key=ups-on-battery')],
+  target: [m('device.id!=ups-hall2')],
+  equal: ['site'],
+};
+
+const ups = alarm('UPS', { id: 'ups-hall2', site: 'Plant North' }, { key: 'ups-on-battery', title: 'UPS-HALL2: On battery power' });
+const motor = alarm('MOTOR', { id: 'plc-line4', site: 'Plant North' }, { title: 'ALARM Line4 Motor M12 overtemperature', notifications: 0 });
+
+describe('inhibition (pure)', () => {
+  it('an active source mutes targets at the same site, and says which alarm and rule', () => {
+    const inhibition = activeInhibition(motor, [ups, motor], [powerFailure]);
+    assert.equal(inhibition?.source.id, 'UPS');
+    assert.equal(inhibition?.rule.name, 'site-power-failure');
+  });
+
+  it('not at another site, nor for alarms the target side does not select', () => {
+    const south = alarm('COLD', { id: 'logger-cold-room', site: 'Plant South' });
+    assert.equal(activeInhibition(south, [ups], [powerFailure]), undefined);
+    assert.equal(activeInhibition({ ...ups, id: 'UPS2' }, [ups], [powerFailure]), undefined, 'the UPS itself is not a target');
+  });
+
+  it('a field neither alarm has does not make them equal', () => {
+    const nowhere = (id: string, key?: string) => alarm(id, { id: `dev-${id}` }, key ? { key } : {});
+    assert.equal(activeInhibition(nowhere('T'), [nowhere('S', 'ups-on-battery')], [powerFailure]), undefined);
+  });
+
+  it('an alarm never inhibits itself', () => {
+    const everything: InhibitRule = { name: 'all-major', source: [m('severity=major')], target: [m('severity~.')], equal: [] };
+    assert.equal(activeInhibition(motor, [motor], [everything]), undefined);
+  });
+
+  it('a resolved source no longer inhibits', () => {
+    assert.equal(activeInhibition(motor, [{ ...ups, state: 'resolved', resolvedAt: T0 + 1000 }], [powerFailure]), undefined);
+    assert.equal(activeInhibition(motor, [], [powerFailure]), undefined, 'nor one no longer among the active alarms');
+  });
+
+  it('two alarms that match both sides do not mute each other', () => {
+    const criticalMutesCritical: InhibitRule = { name: 'critical-first', source: [m('severity=critical')], target: [m('severity=critical')], equal: ['site'] };
+    const a = alarm('A', { id: 'a', site: 'Plant North' }, { severity: 'critical' });
+    const b = alarm('B', { id: 'b', site: 'Plant North' }, { severity: 'critical' });
+    assert.equal(activeInhibition(a, [a, b], [criticalMutesCritical]), undefined);
+    assert.equal(activeInhibition(b, [a, b], [criticalMutesCritical]), undefined);
+  });
+
+  it('of several sources, the one raised first', () => {
+    const later = { ...ups, id: 'UPS-LATER', firstSeen: T0 + 5000 };
+    const earlier = { ...ups, id: 'UPS-EARLIER', firstSeen: T0 - 5000 };
+    assert.equal(activeInhibition(motor, [later, earlier], [powerFailure])?.source.id, 'UPS-EARLIER');
+  });
+});
