@@ -1,5 +1,6 @@
 #!/usr/bin/env node
 import { Command, Option } from 'commander';
+import { ackCommand, type AckOptions } from './ack.js';
 import { alarmsCommand } from './alarms.js';
 import { checkCommand } from './check.js';
 import { oncallCommand } from './oncall.js';
@@ -122,6 +123,17 @@ silence
   .argument('<ids...>')
   .action((ids: string[]) => {
     process.exitCode = silenceExpireCommand(program.opts<{ config: string }>().config, ids);
+  });
+
+program
+  .command('ack')
+  .description('acknowledge an alarm: stops its escalation; the gateway tells the receivers it was sent to (alarms.notifyOnAck)')
+  .argument('<alarm-id>')
+  .option('--by <name>', 'who acknowledges (default: the user name)')
+  .option('--comment <text>', 'a note, e.g. what is being done')
+  .option('--json', 'print JSON')
+  .action((alarmId: string, opts: AckOptions) => {
+    process.exitCode = ackCommand(program.opts<{ config: string }>().config, alarmId, opts);
   });
 
 program

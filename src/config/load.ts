@@ -7,8 +7,8 @@ import { PRESETS } from './presets.js';
 import { configSchema, type RawAccount, type RawConfig, type RawListener } from './schema.js';
 import { resolveInhibitRules } from './inhibit.js';
 import { resolveSchedules } from './schedules.js';
-import { readSecret, SecretUnavailable, type SecretSource } from './secret.js';
-import type { Account, GatewayConfig, ListenerConfig, MqttBrokerConfig, SmtpAccount, SmtpAuth } from './types.js';
+import { readSecret, Secret, SecretUnavailable, type SecretSource } from './secret.js';
+import type { Account, ApiConfig, GatewayConfig, ListenerConfig, MqttBrokerConfig, SmtpAccount, SmtpAuth } from './types.js';
 
 export interface ConfigProblem {
   file: string;
@@ -154,6 +154,8 @@ function resolveConfig(raw: RawConfig, file: string, env: NodeJS.ProcessEnv, doc
     return { ...rest, ...(password ? { password: secret(password, [...path, 'password']) } : {}), tls: { ca, cert, key, minVersion: tls.minVersion } };
   });
 
+  const api = raw.api ? resolveApi(raw, { at, secret }) : undefined;
+
   if (problems.length > 0) throw new ConfigError(problems);
   return {
     file,
@@ -177,6 +179,7 @@ function resolveConfig(raw: RawConfig, file: string, env: NodeJS.ProcessEnv, doc
     schedules,
     inhibit,
     mqtt,
+    ...(api ? { api } : {}),
     delivery: { ...raw.delivery, accounts: accounts.filter((a): a is Account => a !== undefined) },
   };
 }
@@ -318,4 +321,24 @@ function checkAlarmSections(raw: RawConfig, at: (path: ReadonlyArray<PropertyKey
     if (deviceIds.has(device.id)) at(['devices', i, 'id'], `device "${device.id}" is defined twice`);
     deviceIds.add(device.id);
   });
+}
+
+/** HMAC-SHA256 keys shorter than the hash add no strength and are easy to guess. */
+export const MIN_LINK_SECRET_BYTES = 32;
+
+function resolveApi(raw: RawConfig, { at, secret }: Pick<Resolvers, 'at' | 'secret'>): ApiConfig | undefined {
+  const api = raw.api!;
+  if (!raw.alarms) at(['api'], 'acknowledgement links are about alarms: add an alarms section, or remove api');
+  const url = new URL(api.baseUrl);
+  if (url.search !== '' || url.hash !== '') at(['api', 'baseUrl'], 'no query or fragment: links are built as BASEURL/ack/TOKEN');
+  const read = secret(api.linkSecret, ['api', 'linkSecret']);
+  if (!read) return undefined;
+  // Surrounding white space (a pasted newline) is not part of the key.
+  const key = read.reveal().trim();
+  const bytes = Buffer.byteLength(key, 'utf8');
+  if (bytes < MIN_LINK_SECRET_BYTES) {
+    at(['api', 'linkSecret'], `is ${bytes} bytes long; the link signing key needs at least ${MIN_LINK_SECRET_BYTES} (e.g. openssl rand -base64 48)`);
+    return undefined;
+  }
+  return { listen: api.listen, baseUrl: api.baseUrl.replace(/\/+$/, ''), linkSecret: new Secret(key), linkLifetime: api.linkLifetime };
 }

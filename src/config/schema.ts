@@ -274,6 +274,8 @@ const routeDefaultsSchema = z.strictObject({
   attachOriginal: z.boolean().default(false),
   mode: z.enum(['notify', 'passthrough']).default('notify'),
   severity: severitySchema.default('warning'),
+  /** An escalation policy (rule files' `escalations:`) for alarms no rule gives one. */
+  escalation: name.optional(),
 });
 
 /**
@@ -376,6 +378,8 @@ const alarmsSchema = z.strictObject({
   fingerprint: z.union([z.literal('auto'), z.array(z.union([z.enum(FINGERPRINT_FIELDS), z.string().regex(/^fields\.[^.]+$/)])).min(1)]).default('auto'),
   defaultRoute: routeDefaultsSchema.prefault({}),
   watch: z.boolean().default(true),
+  /** When an alarm is acknowledged, tell the receivers it was sent to (who, how, when). */
+  notifyOnAck: z.boolean().default(true),
 });
 
 /**
@@ -388,6 +392,21 @@ const inhibitRuleSchema = z.strictObject({
   source: z.array(z.string().min(1)).min(1, 'name at least one matcher for the inhibiting alarm'),
   target: z.array(z.string().min(1)).min(1, 'name at least one matcher for the inhibited alarms'),
   equal: z.array(z.string().min(1)).default([]),
+});
+
+/**
+ * The acknowledgement-link HTTP server (src/api/). Optional: without it notifications
+ * carry no link and no HTTP port is opened. `baseUrl` is what links in mails point at
+ * (a reverse proxy in front may add TLS and a path prefix); `linkSecret` is the HMAC key.
+ */
+const apiSchema = z.strictObject({
+  listen: z.strictObject({
+    address: z.string().refine((a) => isIP(a) !== 0, 'not an IP address'),
+    port: z.number().int().min(0).max(65535),
+  }),
+  baseUrl: z.url({ protocol: /^https?$/, error: (issue) => (issue.input === undefined ? 'is required' : 'an http:// or https:// URL, e.g. https://alarms.plant.example.com') }),
+  linkSecret: secretSourceSchema,
+  linkLifetime: duration.default(7 * 86_400_000),
 });
 
 export const configSchema = z.strictObject({
@@ -426,6 +445,7 @@ export const configSchema = z.strictObject({
   receivers: z.array(receiverSchema).default([]),
   schedules: z.array(scheduleSchema).default([]),
   inhibit: z.array(inhibitRuleSchema).default([]),
+  api: apiSchema.optional(),
   delivery: z.strictObject({
     accounts: z.array(accountSchema).min(1, 'at least one outgoing account is needed'),
     retry: backoffSchema,
@@ -448,3 +468,4 @@ export type AlarmsConfig = z.output<typeof alarmsSchema>;
 export type RouteDefaults = z.output<typeof routeDefaultsSchema>;
 export type MqttMapping = z.output<typeof mqttMappingSchema>;
 export type RawMqttBroker = z.output<typeof mqttBrokerSchema>;
+export type RawApi = z.output<typeof apiSchema>;

@@ -1,6 +1,6 @@
 import type { InhibitRule } from './inhibit.js';
 import type { Secret } from './secret.js';
-import type { BackoffPolicy, RawConfig, RawListener, RawMqttBroker, RawSchedule } from './schema.js';
+import type { BackoffPolicy, RawApi, RawConfig, RawListener, RawMqttBroker, RawSchedule } from './schema.js';
 
 /** Configuration after loading: secrets read, paths absolute, presets applied. */
 
@@ -87,10 +87,18 @@ export interface GatewayConfig {
   /** Inhibit rules, matchers parsed (config/inhibit.ts). */
   inhibit: InhibitRule[];
   mqtt: MqttBrokerConfig[];
+  /** The acknowledgement-link server; absent means no links in notifications and no HTTP port. */
+  api?: ApiConfig;
   delivery: {
     accounts: Account[];
     retry: BackoffPolicy;
     concurrency: number;
     pollInterval: number;
   };
+}
+
+/** The `api` section as loaded: the link secret read and checked for length. */
+export interface ApiConfig extends Omit<RawApi, 'linkSecret'> {
+  /** The HMAC key for link tokens, used as its UTF-8 bytes (at least 32). */
+  linkSecret: Secret;
 }

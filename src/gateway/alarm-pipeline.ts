@@ -1,6 +1,7 @@
 import type { GatewayConfig } from '../config/types.js';
 import type { Received } from '../ingest/received.js';
 import type { Due } from '../lifecycle/alarm.js';
+import { escalationTimers, type EscalationPolicy } from '../lifecycle/escalation.js';
 import { decide } from '../lifecycle/decide.js';
 import { fingerprintOf } from '../lifecycle/fingerprint.js';
 import { applyMute, findMute, type MuteContext } from '../lifecycle/mute.js';
@@ -22,6 +23,8 @@ export interface PipelineStages {
   mqtt: MqttMappings;
   route(event: AlarmEvent, now: number): Promise<RoutingResult>;
   renderNotification(due: Due, original: Buffer): Promise<OutgoingMessage>;
+  /** Escalation policies in force, by name (optional: stages without rule files have none). */
+  escalation?(name: string): EscalationPolicy | undefined;
 }
 
 /** A message that yields no alarm: bad (`unusable`) or telemetry that changes nothing. */
@@ -68,7 +71,17 @@ export async function runAlarmPipeline(
   const decision = applyMute(decided, active, mute);
   const outbox = await renderDues(decision.due, received, mail, config, stages, now);
   const reason = outbox.length < decision.due.length ? `${decision.reason}; no receiver has an address, nothing sent` : decision.reason;
-  return { event, routing, fingerprint, result: { alarm: decision.alarm, topicState, outcome: decision.outcome, reason, outbox } };
+  const result: PipelineResult = { alarm: decision.alarm, topicState, outcome: decision.outcome, reason, outbox };
+  // A newly raised alarm (not suppressed) under an escalation policy gets its level timers.
+  const policyName = routing.route.escalation;
+  if (!active && decision.alarm?.state === 'active' && !routing.route.suppressedBy && policyName !== undefined) {
+    const policy = stages.escalation?.(policyName);
+    if (policy) {
+      result.escalationTimers = escalationTimers(policy, decision.alarm.id, now);
+      result.reason = `${result.reason}; escalation ${policy.name}: ${policy.levels.length} level(s)`;
+    }
+  }
+  return { event, routing, fingerprint, result };
 }
 
 /** What mutes alarms at `now`: current silences, and the active alarms that may inhibit (read only when inhibit rules exist). */

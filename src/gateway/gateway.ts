@@ -1,3 +1,4 @@
+import { startAckServer, type AckServer } from '../api/server.js';
 import type { GatewayConfig } from '../config/types.js';
 import { createSender } from '../deliver/account-sender.js';
 import { OutboxWorker } from '../deliver/outbox-worker.js';
@@ -8,6 +9,7 @@ import type { Store } from '../store/store.js';
 import { InboxProcessor } from './inbox-processor.js';
 import { Exclusive } from './exclusive.js';
 import { UnmuteScheduler } from './unmute-scheduler.js';
+import { EscalationScheduler } from './escalation-scheduler.js';
 import { MqttIngest } from '../ingest/mqtt/mqtt-ingest.js';
 import { MqttStatePublisher } from '../deliver/mqtt-state-publisher.js';
 import { ConfiguredStages, type ReloadOutcome } from './pipeline-stages.js';
@@ -16,6 +18,8 @@ export interface Gateway {
   readonly store: Store;
   readonly listeners: SmtpListener[];
   readonly mqtt: MqttIngest[];
+  /** The acknowledgement-link server, when the `api` section is configured. */
+  readonly api?: AckServer;
   /** Reloads rules and templates (what SIGHUP does); on any problem the ones in force stay. */
   reload(): ReloadOutcome;
   stop(): Promise<void>;
@@ -52,6 +56,19 @@ export async function startGateway(config: GatewayConfig, logger: Logger): Promi
         onAlarmChanged: (alarm) => publishers.forEach((p) => p.publishAlarm(alarm)),
       })
     : undefined;
+  // Fires escalation levels and tells the others of an acknowledgement.
+  const escalator = stages
+    ? new EscalationScheduler({
+        store,
+        config,
+        stages,
+        exclusive,
+        logger: logger.child({ stage: 'escalate' }),
+        pollInterval: config.delivery.pollInterval,
+        onQueued: () => worker.wake(),
+        onAlarmChanged: (alarm) => publishers.forEach((p) => p.publishAlarm(alarm)),
+      })
+    : undefined;
   const processor = new InboxProcessor({
     store,
     config,
@@ -64,6 +81,8 @@ export async function startGateway(config: GatewayConfig, logger: Logger): Promi
       // A newly muted alarm: the scheduler sets its timer to the end of the silence. A
       // resolved one may have been inhibiting others.
       if (alarm.mutedBy || alarm.state === 'resolved') unmuter?.wake();
+      // A new alarm may have escalation timers to sleep until.
+      if (alarm.state === 'active' && alarm.count === 1) escalator?.wake();
     },
     onUnusable: (received, reason) => {
       const ingest = received.mqtt ? mqttIngests.find((i) => i.connection.broker.name === received.listener) : undefined;
@@ -82,7 +101,10 @@ export async function startGateway(config: GatewayConfig, logger: Logger): Promi
         store.insertReceived(received);
         processor.wake();
       },
-      onAcknowledged: (alarm) => publishers.forEach((p) => p.publishAlarm(alarm)),
+      onAcknowledged: (alarm) => {
+        publishers.forEach((p) => p.publishAlarm(alarm));
+        escalator?.wake();
+      },
     });
     mqttIngests.push(ingest);
     if (broker.publish.enabled) publishers.push(new MqttStatePublisher(ingest.connection, broker, store));
@@ -108,9 +130,31 @@ export async function startGateway(config: GatewayConfig, logger: Logger): Promi
     store.close();
     throw error;
   }
+  let api: AckServer | undefined;
+  if (config.api) {
+    try {
+      api = await startAckServer({
+        listen: config.api.listen,
+        key: config.api.linkSecret,
+        store,
+        logger: logger.child({ stage: 'api' }),
+        format: { timeZone: config.alarms?.timeZone ?? Intl.DateTimeFormat().resolvedOptions().timeZone, locale: config.alarms?.locale ?? 'en-GB' },
+        // As for an MQTT acknowledgement: publish the new state; the escalator stops and tells the others.
+        onAcknowledged: (alarm) => {
+          publishers.forEach((p) => p.publishAlarm(alarm));
+          escalator?.wake();
+        },
+      });
+    } catch (error) {
+      await Promise.all(listeners.map((l) => l.close()));
+      store.close();
+      throw error;
+    }
+  }
   worker.start();
   processor.start();
   unmuter?.start();
+  escalator?.start();
   for (const ingest of mqttIngests) ingest.start();
   if (stages && config.alarms?.watch) stages.watch(logger.child({ stage: 'rules' }));
   logger.info(
@@ -122,15 +166,18 @@ export async function startGateway(config: GatewayConfig, logger: Logger): Promi
     store,
     listeners,
     mqtt: mqttIngests,
+    ...(api ? { api } : {}),
     reload() {
       if (!stages) return { ok: true, message: 'no alarm pipeline configured: nothing to reload' };
       return stages.reload();
     },
     async stop() {
       stages?.stopWatching();
+      await api?.close();
       await Promise.all(mqttIngests.map((i) => i.stop()));
       await Promise.all(listeners.map((l) => l.close()));
       await unmuter?.stop();
+      await escalator?.stop();
       await processor.stop();
       await worker.stop();
       store.close();

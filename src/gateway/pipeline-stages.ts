@@ -2,6 +2,7 @@ import { watch, type FSWatcher } from 'node:fs';
 import type { GatewayConfig } from '../config/types.js';
 import type { Logger } from '../log/logger.js';
 import type { Due } from '../lifecycle/alarm.js';
+import type { EscalationPolicy } from '../lifecycle/escalation.js';
 import type { AlarmEvent } from '../parse/alarm-event.js';
 import { DeviceMap } from '../parse/device-map.js';
 import { compilePatterns } from '../parse/extractor.js';
@@ -50,6 +51,7 @@ export class ConfiguredStages implements PipelineStages {
         // A rule may name a schedule wherever it names a receiver.
         receivers: [...config.receivers.map((r) => r.name), ...config.schedules.map((s) => s.name)],
         templates: [...(this.candidate ?? this.templates).names(), PASSTHROUGH_TEMPLATE],
+        ...(alarms.defaultRoute.escalation !== undefined ? { defaultEscalation: alarms.defaultRoute.escalation } : {}),
       }));
     } catch (error) {
       if (error instanceof RulesError) throw new PipelineConfigError(error.problems.map(formatRuleProblem).join('\n'));
@@ -59,6 +61,11 @@ export class ConfiguredStages implements PipelineStages {
 
   get ruleCount(): number {
     return this.rules.book.rules.length;
+  }
+
+  /** The escalation policy of that name in the rules in force. */
+  escalation(name: string): EscalationPolicy | undefined {
+    return this.rules.book.escalations.get(name);
   }
 
   route(event: AlarmEvent, now: number): Promise<RoutingResult> {
@@ -82,6 +89,7 @@ export class ConfiguredStages implements PipelineStages {
       timeZone: alarms.timeZone,
       locale: alarms.locale,
       original,
+      ...(this.config.api ? { ackLinks: { baseUrl: this.config.api.baseUrl, key: this.config.api.linkSecret, lifetime: this.config.api.linkLifetime } } : {}),
     });
   }
 

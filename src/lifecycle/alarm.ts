@@ -39,6 +39,12 @@ export interface Alarm {
    * scheduler notifies it once nothing mutes it any more (lifecycle/mute.ts).
    */
   mutedBy?: AlarmMute;
+  /**
+   * Set once the acknowledgement was announced to the receivers that were told (or found
+   * to need no announcement): the gateway's escalation scheduler picks up acknowledged
+   * alarms without it, whichever process or channel recorded the ack.
+   */
+  ackAnnounced?: boolean;
 }
 
 export type AlarmMute =
@@ -56,7 +62,8 @@ export interface AlarmAck {
   ref?: string;
 }
 
-export type DueKind = 'firing' | 'reminder' | 'resolved';
+/** `escalation`: a level of an escalation policy fired; `acknowledged`: the others are told of an ack. */
+export type DueKind = 'firing' | 'reminder' | 'resolved' | 'escalation' | 'acknowledged';
 
 /** A notification the lifecycle decided is due now; render/ turns it into a message. */
 export interface Due {
@@ -77,6 +84,6 @@ export interface Decision {
   alarm?: Alarm;
   due: Due[];
   /** `silenced`, `inhibited`: a notification was due but muted (lifecycle/mute.ts); `unmuted`: a muted alarm notified once nothing mutes it. */
-  outcome: 'raised' | 'repeat-folded' | 'reminder' | 'resolved' | 'suppressed' | 'clear-without-alarm' | 'silenced' | 'inhibited' | 'unmuted';
+  outcome: 'raised' | 'repeat-folded' | 'reminder' | 'resolved' | 'suppressed' | 'clear-without-alarm' | 'silenced' | 'inhibited' | 'unmuted' | 'escalated' | 'escalation-stopped' | 'ack-announced';
   reason: string;
 }

@@ -13,6 +13,10 @@ export interface NotificationView {
   isFiring: boolean;
   isReminder: boolean;
   isResolved: boolean;
+  /** A level of an escalation policy fired (`reason` says which and why). */
+  isEscalation: boolean;
+  /** The alarm was acknowledged (`alarm.ack`: by, at, channel, comment); the others who were told are told. */
+  isAcknowledged: boolean;
   /** 1 for the alarm's first notification, 2 for the next, ... */
   sequence: number;
   alarmId: string;
@@ -39,6 +43,8 @@ export interface NotificationView {
   reason: string;
   receivers: ResolvedReceiver[];
   gateway: { hostname: string; domain: string };
+  /** The acknowledgement link (src/api/), present when the `api` section is configured. */
+  ackUrl?: string;
 }
 
 export interface NotificationField {
@@ -47,7 +53,7 @@ export interface NotificationField {
   label: string;
 }
 
-export function notificationView(due: Due, gateway: { hostname: string; domain: string }): NotificationView {
+export function notificationView(due: Due, gateway: { hostname: string; domain: string }, links: { ackUrl?: string } = {}): NotificationView {
   const { alarm, event, route } = due;
   const end = due.kind === 'resolved' && alarm.resolvedAt !== undefined ? alarm.resolvedAt : alarm.lastSeen;
   return {
@@ -55,6 +61,8 @@ export function notificationView(due: Due, gateway: { hostname: string; domain: 
     isFiring: due.kind === 'firing',
     isReminder: due.kind === 'reminder',
     isResolved: due.kind === 'resolved',
+    isEscalation: due.kind === 'escalation',
+    isAcknowledged: due.kind === 'acknowledged',
     sequence: due.sequence,
     alarmId: alarm.id,
     alarm,
@@ -75,6 +83,7 @@ export function notificationView(due: Due, gateway: { hostname: string; domain: 
     reason: due.reason,
     receivers: route.receivers,
     gateway,
+    ...(links.ackUrl !== undefined ? { ackUrl: links.ackUrl } : {}),
   };
 }
 

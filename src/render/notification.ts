@@ -1,6 +1,8 @@
 import { join } from 'node:path';
 import MailComposer from 'nodemailer/lib/mail-composer';
+import { ackUrl, signAckToken } from '../api/ack-token.js';
 import type { RawConfig } from '../config/schema.js';
+import type { Secret } from '../config/secret.js';
 import type { Due } from '../lifecycle/alarm.js';
 import { fillAddressTemplate } from './address-template.js';
 import { headerText } from './header-text.js';
@@ -18,6 +20,30 @@ export interface NotificationContext {
   locale: string;
   /** The device's mail as received, attached when the route asks for it. */
   original?: Buffer;
+  /** Set when the `api` section is configured: every notification carries an acknowledgement link. */
+  ackLinks?: AckLinkOptions;
+}
+
+export interface AckLinkOptions {
+  baseUrl: string;
+  /** The HMAC key (config `api.linkSecret`). */
+  key: Secret;
+  /** How long a link stays valid after the notification, ms. */
+  lifetime: number;
+}
+
+/** The name a link records as who acknowledged; used when the route names no receiver. */
+export const ANONYMOUS_LINK_RECEIVER = 'recipient';
+
+/**
+ * One link per notification, sent to every receiver alike, so the token can name only one
+ * of them: the route's first receiver (the one the rule names first), else "recipient".
+ * It expires `lifetime` after the notification became due, so rendering stays pure.
+ */
+export function notificationAckUrl(due: Due, links: AckLinkOptions): string {
+  const receiver = due.route.receivers[0]?.name ?? ANONYMOUS_LINK_RECEIVER;
+  const token = signAckToken({ alarmId: due.alarm.id, receiver, expiresAt: due.at + links.lifetime }, links.key.reveal());
+  return ackUrl(links.baseUrl, token);
 }
 
 export type NotificationErrorCode = 'passthrough-route';
@@ -55,7 +81,7 @@ export async function renderNotification(due: Due, templates: TemplateLibrary, c
   // preview for `rules test`) and the caller records that nobody was told.
   const recipients = uniqueAddresses(route.receivers.flatMap((r) => r.emails));
 
-  const parts = set.render(notificationView(due, { hostname: ctx.hostname, domain: ctx.domain }), { timeZone: ctx.timeZone, locale: ctx.locale });
+  const parts = set.render(notificationView(due, { hostname: ctx.hostname, domain: ctx.domain }, ctx.ackLinks ? { ackUrl: notificationAckUrl(due, ctx.ackLinks) } : {}), { timeZone: ctx.timeZone, locale: ctx.locale });
 
   // The same variables as for pass-through, so one relay.from serves both.
   const vars: Record<string, string> = {

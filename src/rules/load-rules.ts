@@ -4,7 +4,8 @@ import { isNode, LineCounter, parseDocument, type Document } from 'yaml';
 import type { z } from 'zod';
 import { formatKey } from '../config/load.js';
 import { RuleBook, type RuleDefinition } from './rule-book.js';
-import { ruleFileSchema, ruleSchema, THEN_KEYS, type RawRule } from './rule-file.js';
+import { escalationSchema, ruleFileSchema, ruleSchema, THEN_KEYS, type RawRule } from './rule-file.js';
+import type { EscalationPolicy } from '../lifecycle/escalation.js';
 import { RulesError, type RuleProblem } from './rules-error.js';
 
 /** Names the configuration defines, which rules may refer to. */
@@ -12,12 +13,21 @@ export interface KnownNames {
   receivers: readonly string[];
   /** When given, `then.template` must be one of these (or the reserved `passthrough`). */
   templates?: readonly string[];
+  /** alarms.defaultRoute.escalation, which must name a policy of the rule files. */
+  defaultEscalation?: string;
+}
+
+/** What one rule file defines. */
+export interface RuleFileContents {
+  rules: RuleDefinition[];
+  escalations: EscalationPolicy[];
 }
 
 export const RULE_FILE_PATTERN = /\.(ya?ml|json)$/i;
 /** Rendered by render/passthrough.ts rather than by a template file, so always known. */
 export const PASSTHROUGH_TEMPLATE = 'passthrough';
 const RULE_KEYS = ['name', 'description', 'when', 'then'];
+const ESCALATION_KEYS = ['name', 'description', 'levels', 'repeatLast', 'stopOn'];
 
 /** Whether a directory entry is a rule file; dotfiles are editors' swap and lock files. */
 export function isRuleFileName(name: string): boolean {
@@ -41,11 +51,14 @@ export function loadRuleBook(dir: string, known: KnownNames): RuleBook {
 
   const problems: RuleProblem[] = [];
   const rules: RuleDefinition[] = [];
+  const escalations: EscalationPolicy[] = [];
   for (const name of names) {
     const file = join(dir, name);
     try {
       if (!statSync(file).isFile()) continue;
-      rules.push(...loadRuleFile(file, known));
+      const contents = loadRuleFileContents(file, known);
+      rules.push(...contents.rules);
+      escalations.push(...contents.escalations);
     } catch (error) {
       if (error instanceof RulesError) problems.push(...error.problems);
       else problems.push({ file, message: `cannot be read (${(error as NodeJS.ErrnoException).code ?? String(error)})` });
@@ -62,25 +75,58 @@ export function loadRuleBook(dir: string, known: KnownNames): RuleBook {
     }
   }
 
+  const policies = new Map<string, EscalationPolicy>();
+  for (const policy of escalations) {
+    const first = policies.get(policy.name);
+    if (!first) policies.set(policy.name, policy);
+    else if (first.file !== policy.file) {
+      const where = first.line ? `${first.file}:${first.line}` : (first.file ?? 'another file');
+      problems.push({ file: policy.file ?? dir, line: policy.line, key: 'escalations.name', message: `escalation "${policy.name}" is already defined at ${where}; escalation names are unique across files` });
+    }
+  }
+  for (const rule of rules) {
+    const wanted = rule.then.escalation;
+    if (wanted !== undefined && !policies.has(wanted)) {
+      problems.push({ file: rule.file, line: rule.line, rule: rule.name, key: 'then.escalation', message: `no escalation named "${wanted}" (${knownPolicies(policies)})` });
+    }
+  }
+  if (known.defaultEscalation !== undefined && !policies.has(known.defaultEscalation)) {
+    problems.push({ file: dir, key: 'alarms.defaultRoute.escalation', message: `no escalation named "${known.defaultEscalation}" in the rule files (${knownPolicies(policies)})` });
+  }
+
   if (problems.length > 0) throw new RulesError(problems);
-  return new RuleBook(rules);
+  return new RuleBook(rules, escalations);
+}
+
+function knownPolicies(policies: ReadonlyMap<string, EscalationPolicy>): string {
+  return policies.size > 0 ? `known: ${[...policies.keys()].join(', ')}` : 'the rule files define no escalations';
 }
 
 /** One rule file, validated on its own (and against `known` when given). */
 export function loadRuleFile(file: string, known?: KnownNames): RuleDefinition[] {
+  return loadRuleFileContents(file, known).rules;
+}
+
+/** One rule file's rules and escalation policies. */
+export function loadRuleFileContents(file: string, known?: KnownNames): RuleFileContents {
   let text: string;
   try {
     text = readFileSync(file, 'utf8');
   } catch (error) {
     throw new RulesError([{ file, message: `cannot be read (${(error as NodeJS.ErrnoException).code ?? String(error)})` }]);
   }
-  return parseRuleFile(text, file, known);
+  return parseRuleFileContents(text, file, known);
 }
 
 /** Parses rule file text; `file` names it in problems, and a `.json` name makes it JSON. */
 export function parseRuleFile(text: string, file: string, known?: KnownNames): RuleDefinition[] {
+  return parseRuleFileContents(text, file, known).rules;
+}
+
+/** Parses rule file text into its rules and escalation policies. */
+export function parseRuleFileContents(text: string, file: string, known?: KnownNames): RuleFileContents {
   const source = readSource(text, file);
-  if (source.data === undefined || source.data === null) return [];
+  if (source.data === undefined || source.data === null) return { rules: [], escalations: [] };
 
   const shape = ruleFileSchema.safeParse(source.data);
   if (!shape.success) throw new RulesError(shape.error.issues.map((issue) => problemFromIssue(issue.path, issue, source)));
@@ -93,15 +139,51 @@ export function parseRuleFile(text: string, file: string, known?: KnownNames): R
     else problems.push(...parsed.error.issues.map((issue) => problemFromIssue(['rules', index, ...issue.path], issue, source)));
   });
   problems.push(...checkNames(shape.data.rules, known, source));
+  const escalations: EscalationPolicy[] = [];
+  const policyNames = new Map<string, number>();
+  shape.data.escalations.forEach((item, index) => {
+    // Receivers are checked on the raw entry, so a broken policy still has them checked.
+    const levels: unknown = isRecord(item) ? item.levels : undefined;
+    if (known && Array.isArray(levels)) {
+      levels.forEach((level: unknown, j) => {
+        const receivers: unknown = isRecord(level) ? level.receivers : undefined;
+        if (!Array.isArray(receivers)) return;
+        receivers.forEach((receiver: unknown, k) => {
+          if (typeof receiver === 'string' && !known.receivers.includes(receiver)) {
+            const list = known.receivers.length > 0 ? `known: ${known.receivers.join(', ')}` : 'the configuration defines no receivers';
+            problems.push(problemAt(source, ['escalations', index, 'levels', j, 'receivers', k], `no receiver named "${receiver}" (${list})`));
+          }
+        });
+      });
+    }
+    const parsed = escalationSchema.safeParse(item);
+    if (!parsed.success) {
+      problems.push(...parsed.error.issues.map((issue) => problemFromIssue(['escalations', index, ...issue.path], issue, source)));
+      return;
+    }
+    const raw = parsed.data;
+    const first = policyNames.get(raw.name);
+    if (first !== undefined) problems.push(problemAt(source, ['escalations', index, 'name'], `escalation "${raw.name}" is already defined at escalations[${first}]`));
+    else policyNames.set(raw.name, index);
+    raw.levels.forEach((level, j) => {
+      if (j > 0 && level.after < raw.levels[j - 1]!.after) problems.push(problemAt(source, ['escalations', index, 'levels', j, 'after'], 'levels are in order: each "after" is at least the one before'));
+    });
+    const policy: EscalationPolicy = { name: raw.name, file, levels: raw.levels, stopOn: raw.stopOn };
+    if (raw.repeatLast) policy.repeatLast = raw.repeatLast.times === undefined ? { every: raw.repeatLast.every } : { every: raw.repeatLast.every, times: raw.repeatLast.times };
+    const line = source.lineOf(['escalations', index]);
+    if (line !== undefined) policy.line = line;
+    escalations.push(policy);
+  });
   if (problems.length > 0) throw new RulesError(problems);
 
-  return rules.map(({ index, rule }) => {
+  const definitions = rules.map(({ index, rule }) => {
     const definition: RuleDefinition = { name: rule.name, file, when: rule.when, then: rule.then };
     if (rule.description !== undefined) definition.description = rule.description;
     const line = source.lineOf(['rules', index]);
     if (line !== undefined) definition.line = line;
     return definition;
   });
+  return { rules: definitions, escalations };
 }
 
 interface Source {
@@ -167,6 +249,8 @@ function problemAt(source: Source, path: ReadonlyArray<PropertyKey>, message: st
   if (top === 'rules' && typeof index === 'number') {
     problem.rule = ruleLabel(source.data, index);
     if (rest.length > 0) problem.key = formatKey(rest);
+  } else if (top === 'escalations' && typeof index === 'number') {
+    problem.key = formatKey(path);
   } else if (path.length > 0) {
     problem.key = formatKey(path);
   }
@@ -177,7 +261,7 @@ function problemFromIssue(path: PropertyKey[], issue: z.core.$ZodIssue, source: 
   let message = issue.message;
   if (issue.code === 'unrecognized_keys') {
     const last = path[path.length - 1];
-    const allowed = last === 'then' ? THEN_KEYS : path.length === 2 ? RULE_KEYS : path.length === 0 ? ['rules'] : undefined;
+    const allowed = path[0] === 'escalations' ? (path.length === 2 ? ESCALATION_KEYS : undefined) : last === 'then' ? THEN_KEYS : path.length === 2 ? RULE_KEYS : path.length === 0 ? ['rules', 'escalations'] : undefined;
     message = `unknown key${issue.keys.length > 1 ? 's' : ''} ${issue.keys.map((k) => `"${k}"`).join(', ')}${allowed ? ` (known: ${allowed.join(', ')})` : ''}`;
   }
   if (issue.code === 'invalid_type' && message.includes('received undefined')) message = 'is required';

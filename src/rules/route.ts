@@ -25,6 +25,8 @@ export interface Route {
   repeatInterval: number;
   notifyResolved: boolean;
   attachOriginal: boolean;
+  /** The escalation policy for an alarm this route raises (a rule's `then.escalation`, else defaultRoute.escalation). */
+  escalation?: string;
 }
 
 /** One rule's verdict, for `rules test` and the logs. */

@@ -98,6 +98,8 @@ function buildRoute(event: AlarmEvent, applied: readonly RuleDefinition[], ctx: 
     attachOriginal: firstSet(applied, 'attachOriginal')?.value ?? defaults.attachOriginal,
   };
   if (suppress?.value === true) route.suppressedBy = suppress.rule;
+  const escalation = firstSet(applied, 'escalation')?.value ?? defaults.escalation;
+  if (escalation !== undefined) route.escalation = escalation;
   return route;
 }
 

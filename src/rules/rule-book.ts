@@ -4,6 +4,7 @@ import { patternsOf, type EngineTopCondition } from './conditions.js';
 import { ownPropertyPath, type RuleFacts } from './facts.js';
 import { addOperators } from './operators.js';
 import type { RuleThen } from './rule-file.js';
+import type { EscalationPolicy } from '../lifecycle/escalation.js';
 
 /** One validated rule, in the order it was declared. */
 export interface RuleDefinition {
@@ -32,7 +33,11 @@ export class RuleBook {
    */
   readonly #engines = new Map<string, { engine: Engine; tail: Promise<unknown> }>();
 
-  constructor(rules: readonly RuleDefinition[]) {
+  /** Escalation policies from the rule files' `escalations:`, by name. */
+  readonly escalations: ReadonlyMap<string, EscalationPolicy>;
+
+  constructor(rules: readonly RuleDefinition[], escalations: readonly EscalationPolicy[] = []) {
+    this.escalations = new Map(escalations.map((p) => [p.name, p]));
     const names = new Set<string>();
     for (const rule of rules) {
       // The loader reports duplicates with file and line; this guards direct construction.

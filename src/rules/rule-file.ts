@@ -34,6 +34,8 @@ export const thenSchema = z.strictObject({
   attachOriginal: z.boolean().optional(),
   mode: z.enum(['notify', 'passthrough']).optional(),
   suppress: z.boolean().optional(),
+  /** An escalation policy (a rule file's `escalations:`) for the alarms this rule raises. */
+  escalation: name.optional(),
   continue: z.boolean().default(false),
 });
 
@@ -56,11 +58,38 @@ export const ruleSchema = z.strictObject({
  * The file around the rules. Each rule is then parsed on its own (ruleSchema), so one
  * broken rule does not hide the problems of the others, such as unknown receivers.
  */
+const delay = z.union([z.string(), z.number()]).transform((value, ctx) => {
+  const ms = parseDuration(value);
+  if (ms === undefined || ms < 0) {
+    ctx.addIssue({ code: 'custom', message: `"${value}" is not a duration (use e.g. 0, 300ms, 15m, 1h)` });
+    return z.NEVER;
+  }
+  return ms;
+});
+
+/** One escalation policy: levels after the alarm was raised, an optional repeat of the last, and what stops it. */
+export const escalationSchema = z.strictObject({
+  name,
+  description: z.string().optional(),
+  levels: z.array(z.strictObject({ after: delay, receivers: z.array(name).min(1, 'list at least one receiver') })).min(1, 'list at least one level'),
+  repeatLast: z.strictObject({ every: repeatInterval, times: z.number().int().positive().optional() }).optional(),
+  stopOn: z.enum(['acknowledged', 'acknowledged-or-cleared']).default('acknowledged-or-cleared'),
+});
+
+export type RawEscalation = z.output<typeof escalationSchema>;
+
 export const ruleFileSchema = z.strictObject({
+  /** Escalation policies, parsed one by one (escalationSchema) like the rules. */
+  escalations: z
+    .array(z.unknown())
+    .nullable()
+    .optional()
+    .transform((list) => list ?? []),
   // `rules:` with every entry commented out is an empty list, not an error.
   rules: z
     .array(z.unknown())
     .nullable()
+    .optional()
     .transform((rules) => rules ?? []),
 });
 

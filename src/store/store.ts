@@ -1,5 +1,6 @@
 import type { Received } from '../ingest/received.js';
 import type { Alarm, AlarmAck, Decision } from '../lifecycle/alarm.js';
+import type { EscalationTimer } from '../lifecycle/escalation.js';
 import type { Silence } from '../lifecycle/silence.js';
 import type { TopicState } from '../parse/mqtt-event.js';
 
@@ -45,6 +46,8 @@ export interface PipelineResult {
   outcome: Decision['outcome'] | 'no-change';
   reason: string;
   outbox: NewOutboxEntry[];
+  /** A newly raised alarm's escalation timers, stored with it. */
+  escalationTimers?: EscalationTimer[];
 }
 
 export interface AlarmLogEntry {
@@ -64,6 +67,12 @@ export interface AlarmChange {
   outcome: Decision['outcome'];
   reason: string;
   outbox: NewOutboxEntry[];
+  /**
+   * An escalation level firing: its timer is marked fired in the same transaction (and the
+   * change is refused when it already fired or was cancelled); `next` is the next repeat of
+   * the last level; `cancel` cancels the alarm's pending timers.
+   */
+  escalation?: { fired?: { alarmId: string; level: number }; next?: EscalationTimer; cancel?: boolean };
 }
 
 export interface Store {
@@ -83,7 +92,7 @@ export interface Store {
   topicState(topic: string): TopicState | undefined;
   /** Whether a redelivered MQTT message (DUP set) was already committed since `since`. */
   isRedelivery(topic: string, messageId: number, payload: Buffer, since: number): boolean;
-  /** Records an acknowledgement (the first one counts); undefined when there is no such alarm. */
+  /** Records an acknowledgement (the first one counts) and cancels the alarm's pending escalation timers; undefined when there is no such alarm. */
   acknowledge(alarmId: string, ack: AlarmAck, now: number): Alarm | undefined;
   /** Active alarms a silence or an inhibition muted (`mutedBy` set), oldest first. */
   mutedAlarms(): Alarm[];
@@ -92,6 +101,19 @@ export interface Store {
    * false (nothing saved) when the alarm changed since `expected` was read.
    */
   commitAlarmChange(change: AlarmChange, now: number): boolean;
+
+  /** Stores escalation timers (ones already stored for the alarm and level are kept). */
+  insertEscalationTimers(timers: EscalationTimer[]): void;
+  /** An alarm's escalation timers, fired, cancelled and pending, by level. */
+  escalationTimers(alarmId: string): EscalationTimer[];
+  /** Pending timers due at `now`, earliest first. */
+  dueEscalationTimers(now: number, limit: number): EscalationTimer[];
+  /** The earliest pending timer's due time, to sleep until then. */
+  nextEscalationDueAt(): number | undefined;
+  /** Cancels an alarm's pending timers; how many. (`acknowledge` does this itself.) */
+  cancelEscalationTimers(alarmId: string, now: number): number;
+  /** Acknowledged alarms whose acknowledgement was not announced yet, earliest ack first. */
+  unannouncedAcks(limit: number): Alarm[];
 
   insertSilence(silence: Silence): void;
   getSilence(id: string): Silence | undefined;

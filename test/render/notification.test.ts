@@ -40,6 +40,8 @@ function makeDue(kind: DueKind, overrides: DueOverrides = {}): Due {
     firing: { sequence: 1, count: 1, countAtLastNotification: 0, lastSeen: T0, receivedAt: T0, reason: 'new alarm, routed by rule motors' },
     reminder: { sequence: 2, count: 12, countAtLastNotification: 1, lastSeen: T0 + 453_000, receivedAt: T0 + 453_000, reason: 'reminder after 12 occurrences, routed by rule motors' },
     resolved: { sequence: 3, count: 12, countAtLastNotification: 12, lastSeen: T0 + 420_000, receivedAt: T0 + 420_000, reason: 'resolved after 420 s, routed by rule motors' },
+    escalation: { sequence: 2, count: 1, countAtLastNotification: 1, lastSeen: T0, receivedAt: T0, reason: 'escalation level 1 of policy motors: not acknowledged after 15 min' },
+    acknowledged: { sequence: 3, count: 1, countAtLastNotification: 1, lastSeen: T0, receivedAt: T0, reason: 'acknowledged by anna via mqtt' },
   }[kind];
   const event: AlarmEvent = {
     id: '01JDEVENT00000000000000000',

@@ -1,0 +1,151 @@
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { Secret } from '../config/secret.js';
+import type { Alarm } from '../lifecycle/alarm.js';
+import type { Logger } from '../log/logger.js';
+import type { Store } from '../store/store.js';
+import { confirmPage, notFoundPage, plainPage, refusalPage, resultPage, type Page, type PageFormat } from './ack-page.js';
+import { verifyAckToken } from './ack-token.js';
+
+/**
+ * The acknowledgement-link server: `GET /ack/TOKEN` shows the alarm and a confirm button,
+ * `POST /ack/TOKEN` records the acknowledgement. GET never changes anything: mail
+ * scanners and link previews fetch every link in a mail, and must not acknowledge.
+ *
+ * Built on node:http, not a framework: fastify 5 (the library we would pick) pulls in
+ * cookie@2, which declares Node >= 22 and does not install cleanly on our Node 20; and
+ * two routes with no body to parse need no router.
+ */
+
+export interface AckServerOptions {
+  listen: { address: string; port: number };
+  /** The HMAC key (config `api.linkSecret`). */
+  key: Secret;
+  store: Pick<Store, 'getAlarm' | 'acknowledge'>;
+  logger: Logger;
+  /** Zone and locale for times on the pages. */
+  format: PageFormat;
+  now?: () => number;
+  /** Called after an acknowledgement is recorded (e.g. to publish the alarm's new state). */
+  onAcknowledged?: (alarm: Alarm) => void;
+}
+
+export interface AckServer {
+  address(): AddressInfo;
+  close(): Promise<void>;
+}
+
+export const SECURITY_HEADERS: Readonly<Record<string, string>> = {
+  'Content-Security-Policy': "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
+  'X-Frame-Options': 'DENY',
+  'Referrer-Policy': 'no-referrer',
+  'Cache-Control': 'no-store',
+  'X-Content-Type-Options': 'nosniff',
+};
+
+const ACK_PATH = /^\/ack\/([^/]+)$/;
+
+export async function startAckServer(options: AckServerOptions): Promise<AckServer> {
+  const now = options.now ?? Date.now;
+  const logger = options.logger;
+
+  const handle = (req: IncomingMessage, res: ServerResponse): void => {
+    // No route reads a body: the token in the path is the whole request.
+    req.resume();
+    const method = req.method ?? 'GET';
+    const path = safePath(req.url);
+    const match = path === undefined ? null : ACK_PATH.exec(path);
+    if (!match) {
+      send(res, method, notFoundPage('There is no page here. Acknowledgement links look like /ack/TOKEN.'));
+      return;
+    }
+    if (method !== 'GET' && method !== 'HEAD' && method !== 'POST') {
+      res.setHeader('Allow', 'GET, HEAD, POST');
+      send(res, method, plainPage(405, 'Method not allowed', 'Open the link, then use the button.'));
+      return;
+    }
+    const peer = req.socket.remoteAddress;
+    const verdict = verifyAckToken(match[1]!, options.key.reveal(), now());
+    if (!verdict.ok) {
+      // The token is a credential: it is not logged.
+      logger.warn({ reason: verdict.reason, peer, method }, `acknowledgement link refused (${verdict.reason}); nothing acknowledged`);
+      send(res, method, refusalPage(verdict.reason));
+      return;
+    }
+    const { alarmId, receiver } = verdict.claims;
+    const alarm = options.store.getAlarm(alarmId);
+    if (!alarm) {
+      logger.warn({ alarmId, peer, method }, 'acknowledgement link for an alarm not in the store');
+      send(res, method, notFoundPage(`There is no alarm ${alarmId} (any more).`));
+      return;
+    }
+    if (method !== 'POST') {
+      send(res, method, confirmPage(alarm, receiver, options.format));
+      return;
+    }
+    const at = now();
+    const acked = options.store.acknowledge(alarmId, { by: receiver, channel: 'link', at, ref: 'link' }, at);
+    if (!acked) {
+      send(res, method, notFoundPage(`There is no alarm ${alarmId} (any more).`));
+      return;
+    }
+    // The first acknowledgement counts: ours was recorded if the stored one is ours.
+    const recorded = alarm.ack === undefined && acked.ack?.channel === 'link' && acked.ack.at === at && acked.ack.by === receiver;
+    if (recorded) {
+      logger.info({ alarmId, by: receiver, peer }, 'alarm acknowledged by link');
+      options.onAcknowledged?.(acked);
+    } else {
+      logger.info({ alarmId, by: receiver, peer, ackedBy: acked.ack?.by }, 'acknowledgement link used on an alarm already acknowledged; the first acknowledgement stays');
+    }
+    send(res, method, resultPage(acked, receiver, recorded, options.format));
+  };
+
+  const server = createServer((req, res) => {
+    try {
+      handle(req, res);
+    } catch (error) {
+      logger.error({ err: error }, 'acknowledgement request failed; answered 500');
+      if (!res.headersSent) send(res, req.method ?? 'GET', plainPage(500, 'Error', 'The gateway could not handle this request. Nothing may have been recorded; try again.'));
+      else res.destroy();
+    }
+  });
+  server.headersTimeout = 15_000;
+  server.requestTimeout = 30_000;
+
+  await new Promise<void>((resolve, reject) => {
+    const onError = (error: Error): void => reject(error);
+    server.once('error', onError);
+    server.listen(options.listen.port, options.listen.address, () => {
+      server.off('error', onError);
+      resolve();
+    });
+  });
+  server.on('error', (error) => logger.error({ err: error }, 'acknowledgement server error'));
+  logger.info({ address: server.address() }, 'acknowledgement link server listening');
+
+  return {
+    address: () => server.address() as AddressInfo,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      }),
+  };
+}
+
+function safePath(url: string | undefined): string | undefined {
+  try {
+    return new URL(url ?? '/', 'http://localhost').pathname;
+  } catch {
+    return undefined;
+  }
+}
+
+function send(res: ServerResponse, method: string, page: Page): void {
+  const body = Buffer.from(page.html, 'utf8');
+  res.statusCode = page.status;
+  for (const [name, value] of Object.entries(SECURITY_HEADERS)) res.setHeader(name, value);
+  res.setHeader('Content-Type', 'text/html; charset=utf-8');
+  res.setHeader('Content-Length', body.length);
+  res.end(method === 'HEAD' ? undefined : body);
+}

@@ -1,0 +1,49 @@
+import { userInfo } from 'node:os';
+import type { AlarmAck } from '../lifecycle/alarm.js';
+import { withStore } from './load-config-or-report.js';
+
+export interface AckOptions {
+  by?: string;
+  comment?: string;
+  json?: boolean;
+}
+
+/**
+ * `annunciator ack ALARM-ID`: records the acknowledgement in the store (channel `cli`) and
+ * cancels the alarm's pending escalation timers, in one transaction. The running gateway
+ * sees it at its next poll: it fires no further level, and (alarms.notifyOnAck) tells the
+ * receivers the alarm was sent to. Exit 0 when recorded or already acknowledged, 1 when
+ * there is no such alarm.
+ */
+export function ackCommand(configFile: string, alarmId: string, options: AckOptions): number {
+  return withStore(configFile, (store) => {
+    const now = Date.now();
+    const existing = store.getAlarm(alarmId);
+    if (!existing) {
+      process.stderr.write(`annunciator ack: no alarm ${alarmId} (see annunciator alarms)\n`);
+      return 1;
+    }
+    const ack: AlarmAck = { by: options.by ?? defaultUser(), at: now, channel: 'cli', ...(options.comment ? { comment: options.comment } : {}) };
+    const alarm = store.acknowledge(alarmId, ack, now) ?? existing;
+    const already = existing.ack !== undefined;
+    if (options.json) {
+      process.stdout.write(`${JSON.stringify({ alarm, alreadyAcknowledged: already }, null, 2)}\n`);
+      return 0;
+    }
+    const recorded = alarm.ack!;
+    process.stdout.write(
+      already
+        ? `alarm ${alarmId} was already acknowledged by ${recorded.by} via ${recorded.channel} at ${new Date(recorded.at).toISOString()}; nothing changed\n`
+        : `alarm ${alarmId} acknowledged by ${recorded.by}${recorded.comment ? ` (${recorded.comment})` : ''}; pending escalation levels cancelled\n`,
+    );
+    return 0;
+  });
+}
+
+function defaultUser(): string {
+  try {
+    return userInfo().username;
+  } catch {
+    return 'cli';
+  }
+}

@@ -1,0 +1,211 @@
+import type { GatewayConfig } from '../config/types.js';
+import type { Alarm, Due } from '../lifecycle/alarm.js';
+import { timerVerdict } from '../lifecycle/escalation.js';
+import type { Logger } from '../log/logger.js';
+import { resolveReceivers } from '../rules/receivers.js';
+import type { ResolvedReceiver, Route } from '../rules/route.js';
+import type { AlarmChange, NewOutboxEntry, Store } from '../store/store.js';
+import { parseReceived, renderDues, type PipelineStages } from './alarm-pipeline.js';
+import type { Exclusive } from './exclusive.js';
+
+export interface EscalationSchedulerOptions {
+  store: Store;
+  config: GatewayConfig;
+  stages: PipelineStages;
+  logger: Logger;
+  /** Shared with the inbox processor and the unmute scheduler, so none writes one alarm over another. */
+  exclusive: Exclusive;
+  onQueued: () => void;
+  onAlarmChanged?: (alarm: Alarm) => void;
+  now?: () => number;
+  /** The longest sleep: acks written by `annunciator ack` from another process are announced this late at most. */
+  pollInterval?: number;
+}
+
+const BATCH = 100;
+
+/**
+ * The timer behind escalation policies and "acknowledging notifies the others". It wakes
+ * at the earliest pending escalation timer (and at least every poll interval, and when
+ * told of an ack), and:
+ *
+ * - for each due timer whose alarm still needs it (lifecycle/escalation.ts) queues one
+ *   notification of kind `escalation` to that level's receivers, resolved (schedules) at
+ *   the fire time, and marks the timer fired in the same transaction as the outbox entry;
+ *   a timer whose alarm no longer needs it cancels the alarm's pending timers. A timer
+ *   overdue after a restart fires once, late, and says so;
+ * - for each acknowledged alarm not yet announced (whatever recorded the ack: MQTT, the
+ *   CLI from another process, ...) queues one notification of kind `acknowledged` to the
+ *   addresses the alarm was sent to, when `alarms.notifyOnAck` is on, and marks it announced.
+ *
+ * Like the unmute scheduler it renders from the alarm's latest message, re-routed by the
+ * rules in force now (for template, mode and severity); only the receivers are the level's.
+ * An alarm muted by a silence or inhibition holds its due levels until it is free again.
+ */
+export class EscalationScheduler {
+  private readonly now: () => number;
+  private readonly pollInterval: number;
+  private running = false;
+  private busy = false;
+  private again = false;
+  private timer: NodeJS.Timeout | undefined;
+  private idle: Promise<void> = Promise.resolve();
+
+  constructor(private readonly options: EscalationSchedulerOptions) {
+    this.now = options.now ?? Date.now;
+    this.pollInterval = options.pollInterval ?? 1000;
+  }
+
+  start(): void {
+    this.running = true;
+    this.wake();
+  }
+
+  wake(): void {
+    if (!this.running) return;
+    if (this.busy) {
+      this.again = true;
+      return;
+    }
+    this.busy = true;
+    this.idle = this.pass()
+      .catch((error: unknown) => this.options.logger.error({ err: error }, 'escalations and acknowledgements could not be looked at; trying again at the next poll'))
+      .finally(() => {
+        this.busy = false;
+        if (this.again && this.running) {
+          this.again = false;
+          this.wake();
+        } else {
+          this.schedule();
+        }
+      });
+  }
+
+  async stop(): Promise<void> {
+    this.running = false;
+    if (this.timer) clearTimeout(this.timer);
+    await this.idle;
+  }
+
+  private schedule(): void {
+    if (!this.running) return;
+    if (this.timer) clearTimeout(this.timer);
+    const now = this.now();
+    let next = now + this.pollInterval;
+    try {
+      const due = this.options.store.nextEscalationDueAt();
+      // A timer already due was held (a muted alarm): the poll looks again, no busy loop.
+      if (due !== undefined && due > now && due < next) next = due;
+    } catch (error) {
+      this.options.logger.error({ err: error }, 'cannot read the escalation timers; looking again at the next poll');
+    }
+    this.timer = setTimeout(() => this.wake(), Math.max(0, next - now));
+    this.timer.unref();
+  }
+
+  private async pass(): Promise<void> {
+    const { store, exclusive } = this.options;
+    for (const timer of store.dueEscalationTimers(this.now(), BATCH)) {
+      if (!this.running) return;
+      await exclusive.run(() => this.fire(timer.alarmId, timer.level));
+    }
+    for (const alarm of store.unannouncedAcks(BATCH)) {
+      if (!this.running) return;
+      await exclusive.run(() => this.announce(alarm.id));
+    }
+  }
+
+  private async fire(alarmId: string, level: number): Promise<void> {
+    const { store, config } = this.options;
+    const now = this.now();
+    const timer = store.escalationTimers(alarmId).find((t) => t.level === level);
+    if (!timer || timer.firedAt !== undefined || timer.cancelledAt !== undefined || timer.dueAt > now) return;
+    const alarm = store.getAlarm(alarmId);
+    // Late only when later than the scheduler's own slack: it normally wakes at the due time.
+    const verdict = timerVerdict(timer, alarm, now, Math.max(1000, 2 * this.pollInterval));
+    if (!alarm) {
+      store.cancelEscalationTimers(alarmId, now);
+      return;
+    }
+    if (!verdict.fire) {
+      this.commit({ expected: alarm, alarm, receivedId: alarm.lastEventId, outcome: 'escalation-stopped', reason: verdict.reason, outbox: [], escalation: { cancel: true } }, now);
+      return;
+    }
+    if (alarm.mutedBy) return;
+    const fired = { fired: { alarmId, level }, ...(verdict.next ? { next: verdict.next } : {}) };
+    const receivers = resolveReceivers(timer.data.receivers, config.receivers, { schedules: config.schedules, now });
+    const rendered = await this.render(alarm, 'escalation', receivers, verdict.reason, now, true);
+    if (typeof rendered === 'string') {
+      this.commit({ expected: alarm, alarm, receivedId: alarm.lastEventId, outcome: 'escalated', reason: `${verdict.reason}; ${rendered}`, outbox: [], escalation: fired }, now);
+      return;
+    }
+    const emails = receivers.flatMap((r) => r.emails);
+    const told = [...alarm.receivers, ...emails.filter((e) => !alarm.receivers.some((r) => r.toLowerCase() === e.toLowerCase()))];
+    const updated: Alarm = { ...rendered.alarm, receivers: told, countAtLastNotification: rendered.alarm.count };
+    const reason = rendered.outbox.length === 0 ? `${verdict.reason}; no receiver has an address, nothing sent` : `${verdict.reason}; to ${receivers.map(describeReceiver).join(', ')}`;
+    this.commit({ expected: alarm, alarm: updated, receivedId: alarm.lastEventId, outcome: 'escalated', reason, outbox: rendered.outbox, escalation: fired }, now);
+  }
+
+  private async announce(alarmId: string): Promise<void> {
+    const { store, config } = this.options;
+    const now = this.now();
+    const alarm = store.getAlarm(alarmId);
+    if (!alarm?.ack || alarm.ackAnnounced) return;
+    const ack = alarm.ack;
+    const announced: Alarm = { ...alarm, ackAnnounced: true };
+    const what = `acknowledged by ${ack.by} via ${ack.channel} at ${new Date(ack.at).toISOString()}${ack.comment ? ` (${ack.comment})` : ''}`;
+    const nothing = (why: string): void => {
+      this.commit({ expected: alarm, alarm: announced, receivedId: alarm.lastEventId, outcome: 'ack-announced', reason: `${what}; not announced: ${why}`, outbox: [] }, now);
+    };
+    if (config.alarms?.notifyOnAck === false) return nothing('alarms.notifyOnAck is off');
+    if (alarm.notifications === 0 || alarm.receivers.length === 0) return nothing('nobody was told of the alarm');
+    const receivers: ResolvedReceiver[] = [{ name: 'receivers notified of the alarm', emails: alarm.receivers }];
+    const reason = `${what}; telling the ${alarm.receivers.length} address(es) the alarm was sent to`;
+    const rendered = await this.render(announced, 'acknowledged', receivers, reason, now, false);
+    if (typeof rendered === 'string') return nothing(rendered);
+    this.commit({ expected: alarm, alarm: announced, receivedId: alarm.lastEventId, outcome: 'ack-announced', reason, outbox: rendered.outbox }, now);
+  }
+
+  /**
+   * One notification of `alarm` to `receivers`, rendered from its latest message as routed
+   * now; a string says why it cannot be made. `count`: counted as a notification of the alarm.
+   */
+  private async render(alarm: Alarm, kind: Due['kind'], receivers: ResolvedReceiver[], reason: string, now: number, count: boolean): Promise<{ alarm: Alarm; outbox: NewOutboxEntry[] } | string> {
+    const { store, config, stages, logger } = this.options;
+    const received = store.getReceived(alarm.lastEventId);
+    if (!received) return `its latest message ${alarm.lastEventId} is no longer in the store, so it cannot be notified`;
+    try {
+      const parsed = await parseReceived(received, config, stages, () => undefined);
+      if (!('event' in parsed)) return `its latest message no longer gives an alarm (${parsed.reason})`;
+      const routing = await stages.route(parsed.event, now);
+      const route: Route = { ...routing.route, receivers };
+      const notified: Alarm = count ? { ...alarm, notifications: alarm.notifications + 1, lastNotifiedAt: now } : alarm;
+      const due: Due = { kind, alarm: notified, event: parsed.event, route, reason, sequence: count ? notified.notifications : alarm.notifications, at: now };
+      const outbox = await renderDues([due], received, parsed.mail, config, stages, now);
+      return { alarm: notified, outbox };
+    } catch (error) {
+      logger.child({ alarmId: alarm.id }).error({ err: error }, `an ${kind} notification could not be made; recorded in the alarm's history`);
+      return `the notification could not be made: ${error instanceof Error ? error.message : String(error)}`;
+    }
+  }
+
+  private commit(change: AlarmChange, now: number): void {
+    const { store, logger } = this.options;
+    const saved = store.commitAlarmChange(change, now);
+    const log = logger.child({ alarmId: change.alarm.id });
+    if (!saved) {
+      log.debug('alarm or timer changed while being looked at; looked at again at the next pass');
+      return;
+    }
+    // An announcement changes nothing others see of the alarm (ackAnnounced is internal):
+    // publishing its state again would send MQTT subscribers a state they already have.
+    if (change.outcome !== 'ack-announced') this.options.onAlarmChanged?.(change.alarm);
+    if (change.outbox.length > 0) this.options.onQueued();
+    log.info({ device: change.alarm.device.id, title: change.alarm.title, outcome: change.outcome, reason: change.reason, notifications: change.outbox.map((e) => e.id) }, `alarm ${change.outcome}`);
+  }
+}
+
+function describeReceiver(receiver: ResolvedReceiver): string {
+  if (receiver.onCall) return `${receiver.name} (on call: ${receiver.onCall.receivers.join(', ') || 'nobody'})`;
+  return receiver.name;
+}

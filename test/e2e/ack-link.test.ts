@@ -1,0 +1,75 @@
+import assert from 'node:assert/strict';
+import { cpSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { parse } from 'yaml';
+import { loadCorpus } from '../helpers/corpus.js';
+import { sendAsDevice } from '../helpers/device-client.js';
+import { configFrom, eventually, runGateway, testDir, type RunningGateway } from '../helpers/gateway.js';
+import { REPO_ROOT } from '../helpers/gateway-process.js';
+import { startUpstream, type Upstream } from '../helpers/upstream.js';
+
+const corpus = loadCorpus();
+const shipped = parse(readFileSync(join(REPO_ROOT, 'config/annunciator.yaml'), 'utf8')) as Record<string, unknown>;
+const BASE_URL = 'https://alarms.plant.example.com';
+
+describe('acknowledgement by link, end to end', () => {
+  const dir = testDir();
+  let upstream: Upstream;
+  let gateway: RunningGateway;
+
+  before(async () => {
+    upstream = await startUpstream({ security: 'none' });
+    cpSync(join(REPO_ROOT, 'rules'), join(dir.path, 'rules'), { recursive: true });
+    const raw = {
+      ...shipped,
+      gateway: { hostname: 'gw.test', domain: 'gw.test', dataDir: join(dir.path, 'data') },
+      log: { level: 'error', format: 'json' },
+      listeners: [{ name: 'lan', address: '127.0.0.1', port: 0, trustedNetworks: ['127.0.0.1/32'] }],
+      alarms: { ...(shipped.alarms as object), rulesDir: join(dir.path, 'rules'), templatesDir: join(REPO_ROOT, 'templates'), watch: false },
+      api: { listen: { address: '127.0.0.1', port: 0 }, baseUrl: BASE_URL, linkSecret: { env: 'ANNUNCIATOR_LINK_SECRET' }, linkLifetime: '7d' },
+      delivery: {
+        retry: { initialDelay: '50ms', maxDelay: '200ms', maxAge: '1h', jitter: 0 },
+        pollInterval: '100ms',
+        accounts: [{ name: 'lan-relay', host: '127.0.0.1', port: upstream.port, security: 'none' }],
+      },
+    };
+    gateway = await runGateway(configFrom(dir, raw, { ANNUNCIATOR_LINK_SECRET: 'an-end-to-end-link-secret-of-enough-bytes' }));
+  });
+  after(async () => {
+    await gateway?.stop();
+    await upstream?.close();
+    dir.remove();
+  });
+
+  it('the notification carries a link; GET shows the alarm, POST acknowledges it; a forged link is refused', async () => {
+    assert.ok(gateway.api, 'the api server runs with the gateway');
+    const mail = corpus.find((m) => m.file === 'ups-on-battery.eml')!;
+    const sent = await sendAsDevice({ port: gateway.port, mailFrom: mail.mailFrom, rcptTo: mail.rcptTo, data: mail.raw, behaviour: mail.behaviour });
+    assert.match(sent.dataReply ?? '', /^250 /);
+    const message = await eventually(() => upstream.messages.find((m) => m.parsed.headers.get('x-annunciator-alarm')), 10_000, 'a notification');
+    const alarmId = String(message.parsed.headers.get('x-annunciator-alarm'));
+    const link = /Acknowledge: (https:\/\/alarms\.plant\.example\.com\/ack\/\S+)/.exec(message.parsed.text ?? '')?.[1];
+    assert.ok(link, message.parsed.text);
+    // The reverse proxy's part: the link's path, on the gateway's own port.
+    const local = `http://127.0.0.1:${gateway.api.address().port}${new URL(link).pathname}`;
+
+    const page = await fetch(local);
+    assert.equal(page.status, 200);
+    assert.match(await page.text(), /<form method="post">/);
+    assert.equal(gateway.store.getAlarm(alarmId)?.ack, undefined, 'GET does not acknowledge');
+
+    const done = await fetch(local, { method: 'POST' });
+    assert.equal(done.status, 200);
+    const ack = gateway.store.getAlarm(alarmId)?.ack;
+    assert.equal(ack?.channel, 'link');
+    assert.ok(ack?.by, 'recorded with the receiver named in the token');
+
+    const [payload, signature] = new URL(link).pathname.slice('/ack/'.length).split('.') as [string, string];
+    const forged = Buffer.from(JSON.stringify({ a: alarmId, r: 'mallory', e: Date.now() + 86_400_000 })).toString('base64url');
+    const refused = await fetch(`http://127.0.0.1:${gateway.api.address().port}/ack/${forged}.${signature}`, { method: 'POST' });
+    assert.equal(refused.status, 403);
+    assert.ok(payload.length > 0);
+    assert.notEqual(gateway.store.getAlarm(alarmId)?.ack?.by, 'mallory');
+  });
+});

@@ -1,0 +1,213 @@
+import assert from 'node:assert/strict';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { parse } from 'yaml';
+import type { GatewayConfig } from '../../src/config/types.js';
+import { runCli } from '../helpers/cli.js';
+import { loadCorpus } from '../helpers/corpus.js';
+import { sendAsDevice } from '../helpers/device-client.js';
+import { configFrom, eventually, runGateway, testDir, type RunningGateway, type TestDir } from '../helpers/gateway.js';
+import { REPO_ROOT } from '../helpers/gateway-process.js';
+import { startUpstream, type Upstream, type UpstreamMessage } from '../helpers/upstream.js';
+
+const corpus = loadCorpus();
+const shipped = parse(readFileSync(join(REPO_ROOT, 'config/annunciator.yaml'), 'utf8')) as Record<string, unknown>;
+
+/**
+ * The shipped configuration with one rule file: the S7 motor alarm (plc-line4) goes to
+ * maintenance and escalates to tom at `level1`, then to the plant-oncall schedule at `level2`.
+ */
+function escalationConfig(dir: TestDir, upstreamPort: number, level1: string, level2: string): { config: GatewayConfig; file: string } {
+  const rulesDir = join(dir.path, 'rules');
+  mkdirSync(rulesDir, { recursive: true });
+  writeFileSync(
+    join(rulesDir, 'motors.yaml'),
+    [
+      'escalations:',
+      '  - name: motor-escalation',
+      '    levels:',
+      `      - { after: ${level1}, receivers: [tom] }`,
+      `      - { after: ${level2}, receivers: [plant-oncall] }`,
+      '    stopOn: acknowledged',
+      'rules:',
+      '  - name: motors-escalate',
+      '    when: { fact: device.id, operator: equal, value: plc-line4 }',
+      '    then: { receivers: [maintenance], escalation: motor-escalation, notifyResolved: false }',
+      '',
+    ].join('\n'),
+  );
+  const raw = {
+    ...shipped,
+    gateway: { hostname: 'gw.test', domain: 'gw.test', dataDir: join(dir.path, 'data') },
+    log: { level: 'error', format: 'json' },
+    listeners: [{ name: 'lan', address: '127.0.0.1', port: 0, trustedNetworks: ['127.0.0.1/32'] }],
+    alarms: { ...(shipped.alarms as object), rulesDir, templatesDir: join(REPO_ROOT, 'templates'), watch: false },
+    delivery: {
+      retry: { initialDelay: '50ms', maxDelay: '200ms', maxAge: '1h', jitter: 0 },
+      pollInterval: '100ms',
+      accounts: [{ name: 'lan-relay', host: '127.0.0.1', port: upstreamPort, security: 'none' }],
+    },
+  };
+  const config = configFrom(dir, raw);
+  return { config, file: join(dir.path, 'annunciator.yaml') };
+}
+
+async function sendMotorAlarm(gateway: RunningGateway): Promise<void> {
+  const mail = corpus.find((m) => m.file === 's7-tmail-no-date.eml')!;
+  const result = await sendAsDevice({ port: gateway.port, mailFrom: mail.mailFrom, rcptTo: mail.rcptTo, data: mail.raw, behaviour: mail.behaviour });
+  assert.match(result.dataReply ?? '', /^250 /, result.replies.join(' | '));
+}
+
+function header(message: UpstreamMessage | undefined, name: string): string {
+  const value = message?.parsed.headers.get(name);
+  return typeof value === 'string' ? value : JSON.stringify(value ?? '');
+}
+
+const kindOf = (m: UpstreamMessage): string => header(m, 'x-annunciator-kind');
+const ofKind = (upstream: Upstream, kind: string): UpstreamMessage[] => upstream.messages.filter((m) => kindOf(m) === kind);
+
+function motorAlarm(gateway: RunningGateway) {
+  return gateway.store.listAlarms(['active']).find((a) => a.device.id === 'plc-line4');
+}
+
+const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+
+describe('escalation end to end', () => {
+  describe('with no acknowledgement', () => {
+    const dir = testDir();
+    let upstream: Upstream;
+    let gateway: RunningGateway;
+    before(async () => {
+      upstream = await startUpstream({ security: 'none' });
+      gateway = await runGateway(escalationConfig(dir, upstream.port, '300ms', '900ms').config);
+    });
+    after(async () => {
+      await gateway?.stop();
+      await upstream?.close();
+      dir.remove();
+    });
+
+    it('notifies the rule receivers, then level 1, then level 2 (a schedule resolved when it fires)', async () => {
+      const sentAt = Date.now();
+      await sendMotorAlarm(gateway);
+      const messages = await upstream.waitForMessages(3, 10_000);
+      const alarm = motorAlarm(gateway)!;
+      const firing = messages.find((m) => kindOf(m) === 'firing');
+      const escalations = messages.filter((m) => kindOf(m) === 'escalation');
+      assert.ok(firing?.rcptTo.includes('maintenance@example.com'), 'the first notification goes to the rule receivers');
+      assert.equal(escalations.length, 2);
+      assert.ok(escalations.some((m) => m.rcptTo.includes('tom.keller@example.com')), 'level 1 goes to tom');
+      assert.ok(Date.now() - sentAt >= 900, 'level 2 not before it is due');
+      for (const m of escalations) {
+        assert.match(m.parsed.subject ?? '', /^\[ESCALATION /);
+        assert.equal(header(m, 'x-annunciator-alarm'), alarm.id);
+      }
+      const history = gateway.store.alarmLog(alarm.id);
+      assert.deepEqual(history.map((h) => h.outcome), ['raised', 'escalated', 'escalated']);
+      assert.match(history[1]!.reason, /^escalation level 1 of policy motor-escalation: not acknowledged after 0 s; to tom$/);
+      assert.match(history[2]!.reason, /^escalation level 2 of policy motor-escalation: not acknowledged after 1 s; to plant-oncall \(on call: .+\)$/);
+      assert.doesNotMatch(history[2]!.reason, /late/);
+      assert.ok(gateway.store.escalationTimers(alarm.id).every((t) => t.firedAt !== undefined));
+      await sleep(500);
+      assert.equal(upstream.messages.length, 3, 'no level fires twice');
+    });
+  });
+
+  describe('acknowledged with annunciator ack', () => {
+    const dir = testDir();
+    let upstream: Upstream;
+    let gateway: RunningGateway;
+    let configFile: string;
+    before(async () => {
+      upstream = await startUpstream({ security: 'none' });
+      const built = escalationConfig(dir, upstream.port, '300ms', '6s');
+      configFile = built.file;
+      gateway = await runGateway(built.config);
+    });
+    after(async () => {
+      await gateway?.stop();
+      await upstream?.close();
+      dir.remove();
+    });
+
+    it('stops further levels and tells the receivers that were told', async () => {
+      await sendMotorAlarm(gateway);
+      await upstream.waitForMessages(2, 10_000);
+      const alarm = motorAlarm(gateway)!;
+      assert.equal(ofKind(upstream, 'escalation').length, 1, 'level 1 fired');
+
+      const result = await runCli(['-c', configFile, 'ack', alarm.id, '--by', 'anna', '--comment', 'on my way']);
+      assert.equal(result.code, 0, result.stderr);
+      assert.match(result.stdout, /acknowledged by anna/);
+      assert.ok(gateway.store.escalationTimers(alarm.id).find((t) => t.level === 2)?.cancelledAt !== undefined, 'level 2 is cancelled with the ack');
+
+      // The gateway picks up the ack written by the other process and tells the others.
+      const [, , told] = await upstream.waitForMessages(3, 10_000);
+      assert.equal(kindOf(told!), 'acknowledged');
+      assert.match(told!.parsed.subject ?? '', /^\[ACK by anna\] /);
+      assert.match(told!.parsed.text ?? '', /ACKNOWLEDGED by anna via cli at .*: on my way/);
+      assert.deepEqual([...told!.rcptTo].sort(), ['maintenance@example.com', 'tom.keller@example.com'], 'the rule receivers and the escalation level 1 receiver');
+      const stored = gateway.store.getAlarm(alarm.id)!;
+      assert.equal(stored.ack?.channel, 'cli');
+      assert.equal(stored.ackAnnounced, true);
+
+      // Past level 2's due time: nothing more.
+      await sleep(Math.max(0, alarm.firstSeen + 6000 + 700 - Date.now()));
+      assert.equal(upstream.messages.length, 3, 'no further level and no second announcement');
+      assert.deepEqual(gateway.store.alarmLog(alarm.id).map((h) => h.outcome), ['raised', 'escalated', 'acknowledged', 'ack-announced']);
+
+      const again = await runCli(['-c', configFile, 'ack', alarm.id]);
+      assert.equal(again.code, 0);
+      assert.match(again.stdout, /already acknowledged by anna via cli/);
+      const missing = await runCli(['-c', configFile, 'ack', 'NO-SUCH-ALARM']);
+      assert.equal(missing.code, 1);
+      assert.match(missing.stderr, /no alarm NO-SUCH-ALARM/);
+    });
+  });
+
+  describe('a restart in the middle of an escalation', () => {
+    const dir = testDir();
+    let upstream: Upstream;
+    let gateway: RunningGateway | undefined;
+    before(async () => {
+      upstream = await startUpstream({ security: 'none' });
+    });
+    after(async () => {
+      await gateway?.stop();
+      await upstream?.close();
+      dir.remove();
+    });
+
+    it('fires the level that became overdue while it was down exactly once, late', async () => {
+      const { config } = escalationConfig(dir, upstream.port, '300ms', '2500ms');
+      gateway = await runGateway(config);
+      await sendMotorAlarm(gateway);
+      await upstream.waitForMessages(2, 10_000);
+      const alarm = motorAlarm(gateway)!;
+      await gateway.stop();
+      gateway = undefined;
+      const due = alarm.firstSeen + 2500;
+      // Down past level 2's due time by more than the scheduler's slack (1 s).
+      await sleep(Math.max(0, due + 2000 - Date.now()));
+      assert.equal(upstream.messages.length, 2, 'nothing fires while the gateway is down');
+
+      gateway = await runGateway(config);
+      const messages = await upstream.waitForMessages(3, 10_000);
+      const level2 = messages[2]!;
+      assert.equal(kindOf(level2), 'escalation');
+      assert.match(level2.parsed.text ?? '', /late by \d+ s/);
+      await sleep(800);
+      assert.equal(upstream.messages.length, 3, 'fired once');
+      const escalated = gateway.store.alarmLog(alarm.id).filter((h) => h.outcome === 'escalated');
+      assert.equal(escalated.length, 2);
+      assert.match(escalated[1]!.reason, /^escalation level 2 of policy motor-escalation: not acknowledged after 3 s \(late by \d s\)/);
+
+      // And again after a second restart: it does not fire a second time.
+      await gateway.stop();
+      gateway = await runGateway(config);
+      await sleep(800);
+      assert.equal(upstream.messages.length, 3);
+    });
+  });
+});
