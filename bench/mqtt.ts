@@ -140,7 +140,7 @@ async function startBenchGateway(h: Harness, broker: TestBroker, upstreamPort: n
   };
   const config = configFrom(h.dir, raw);
   const gateway = await runGateway(config, createLogger({ level: config.log.level, format: 'json', destination: process.stderr }));
-  await eventually(() => gateway.mqtt[0]?.connection.connected, 10_000, 'gateway connected to the broker');
+  await eventually(() => gateway.mqtt[0]?.ready, 10_000, 'gateway connected and subscribed');
   return gateway;
 }
 

@@ -7,6 +7,7 @@ import type { ResolvedReceiver, Route } from '../rules/route.js';
 import type { AlarmChange, NewOutboxEntry, Store } from '../store/store.js';
 import { parseReceived, renderDues, type PipelineStages } from './alarm-pipeline.js';
 import type { Exclusive } from './exclusive.js';
+import { WakeLoop } from './wake-loop.js';
 
 export interface EscalationSchedulerOptions {
   store: Store;
@@ -44,52 +45,29 @@ const BATCH = 100;
  */
 export class EscalationScheduler {
   private readonly now: () => number;
+  private readonly loop: WakeLoop;
   private readonly pollInterval: number;
-  private running = false;
-  private busy = false;
-  private again = false;
-  private timer: NodeJS.Timeout | undefined;
-  private idle: Promise<void> = Promise.resolve();
 
   constructor(private readonly options: EscalationSchedulerOptions) {
     this.now = options.now ?? Date.now;
+    this.loop = new WakeLoop(() => this.pass(), () => this.nextWakeIn(), (error: unknown) => this.options.logger.error({ err: error }, 'escalations and acknowledgements could not be looked at; trying again at the next poll'));
     this.pollInterval = options.pollInterval ?? 1000;
   }
 
   start(): void {
-    this.running = true;
-    this.wake();
+    this.loop.start();
   }
 
   wake(): void {
-    if (!this.running) return;
-    if (this.busy) {
-      this.again = true;
-      return;
-    }
-    this.busy = true;
-    this.idle = this.pass()
-      .catch((error: unknown) => this.options.logger.error({ err: error }, 'escalations and acknowledgements could not be looked at; trying again at the next poll'))
-      .finally(() => {
-        this.busy = false;
-        if (this.again && this.running) {
-          this.again = false;
-          this.wake();
-        } else {
-          this.schedule();
-        }
-      });
+    this.loop.wake();
   }
 
   async stop(): Promise<void> {
-    this.running = false;
-    if (this.timer) clearTimeout(this.timer);
-    await this.idle;
+    await this.loop.stop();
   }
 
-  private schedule(): void {
-    if (!this.running) return;
-    if (this.timer) clearTimeout(this.timer);
+  /** How long to sleep before the next pass. */
+  private nextWakeIn(): number {
     const now = this.now();
     let next = now + this.pollInterval;
     try {
@@ -99,18 +77,17 @@ export class EscalationScheduler {
     } catch (error) {
       this.options.logger.error({ err: error }, 'cannot read the escalation timers; looking again at the next poll');
     }
-    this.timer = setTimeout(() => this.wake(), Math.max(0, next - now));
-    this.timer.unref();
+    return next - now;
   }
 
   private async pass(): Promise<void> {
     const { store, exclusive } = this.options;
     for (const timer of store.dueEscalationTimers(this.now(), BATCH)) {
-      if (!this.running) return;
+      if (!this.loop.isRunning) return;
       await exclusive.run(() => this.fire(timer.alarmId, timer.level));
     }
     for (const alarm of store.unannouncedAcks(BATCH)) {
-      if (!this.running) return;
+      if (!this.loop.isRunning) return;
       await exclusive.run(() => this.announce(alarm.id));
     }
   }

@@ -8,6 +8,7 @@ import { isTrace, runAlarmPipeline, type PipelineStages } from './alarm-pipeline
 import type { Alarm } from '../lifecycle/alarm.js';
 import type { Exclusive } from './exclusive.js';
 import type { NewOutboxEntry, Store } from '../store/store.js';
+import { WakeLoop } from './wake-loop.js';
 
 export interface InboxProcessorOptions {
   store: Store;
@@ -34,51 +35,29 @@ export interface InboxProcessorOptions {
  */
 export class InboxProcessor {
   private readonly now: () => number;
-  private running = false;
-  private busy = false;
-  private again = false;
-  private timer: NodeJS.Timeout | undefined;
-  private idle: Promise<void> = Promise.resolve();
+  private readonly loop: WakeLoop;
 
   constructor(private readonly options: InboxProcessorOptions) {
     this.now = options.now ?? Date.now;
+    this.loop = new WakeLoop(() => this.drain(), () => this.nextWakeIn(), (error: unknown) => this.options.logger.error({ err: error }, 'inbox pass failed; trying again at the next poll'));
   }
 
   start(): void {
-    this.running = true;
-    this.wake();
+    this.loop.start();
   }
 
   wake(): void {
-    if (!this.running) return;
-    if (this.busy) {
-      this.again = true;
-      return;
-    }
-    this.busy = true;
-    this.idle = this.drain().finally(() => {
-      this.busy = false;
-      if (this.again && this.running) {
-        this.again = false;
-        this.wake();
-      } else {
-        this.schedule();
-      }
-    });
+    this.loop.wake();
   }
 
   async stop(): Promise<void> {
-    this.running = false;
-    if (this.timer) clearTimeout(this.timer);
-    await this.idle;
+    await this.loop.stop();
   }
 
-  private schedule(): void {
-    if (!this.running) return;
-    if (this.timer) clearTimeout(this.timer);
+  /** How long to sleep before the next pass. */
+  private nextWakeIn(): number {
     // Catches messages `annunciator send` put into the store from another process.
-    this.timer = setTimeout(() => this.wake(), this.options.pollInterval ?? 1000);
-    this.timer.unref();
+    return this.options.pollInterval ?? 1000;
   }
 
   private async drain(): Promise<void> {
@@ -93,7 +72,7 @@ export class InboxProcessor {
       }
       if (batch.length === 0) return;
       for (const received of batch) {
-        if (!this.running) return;
+        if (!this.loop.isRunning) return;
         await (this.options.exclusive ? this.options.exclusive.run(() => this.process(received)) : this.process(received));
         // Wake delivery per message, not per batch: the first alarm of a burst should not wait for the last.
         this.options.onQueued();

@@ -6,6 +6,7 @@ import type { Logger } from '../log/logger.js';
 import type { NewOutboxEntry, Store } from '../store/store.js';
 import { muteContext, parseReceived, renderDues, type PipelineStages } from './alarm-pipeline.js';
 import type { Exclusive } from './exclusive.js';
+import { WakeLoop } from './wake-loop.js';
 
 export interface UnmuteSchedulerOptions {
   store: Store;
@@ -39,50 +40,27 @@ export interface UnmuteSchedulerOptions {
  */
 export class UnmuteScheduler {
   private readonly now: () => number;
-  private running = false;
-  private busy = false;
-  private again = false;
-  private timer: NodeJS.Timeout | undefined;
-  private idle: Promise<void> = Promise.resolve();
+  private readonly loop: WakeLoop;
 
   constructor(private readonly options: UnmuteSchedulerOptions) {
     this.now = options.now ?? Date.now;
+    this.loop = new WakeLoop(() => this.pass(), () => this.nextWakeIn(), (error: unknown) => this.options.logger.error({ err: error }, 'muted alarms could not be looked at; trying again at the next poll'));
   }
 
   start(): void {
-    this.running = true;
-    this.wake();
+    this.loop.start();
   }
 
   wake(): void {
-    if (!this.running) return;
-    if (this.busy) {
-      this.again = true;
-      return;
-    }
-    this.busy = true;
-    this.idle = this.pass()
-      .catch((error: unknown) => this.options.logger.error({ err: error }, 'muted alarms could not be looked at; trying again at the next poll'))
-      .finally(() => {
-        this.busy = false;
-        if (this.again && this.running) {
-          this.again = false;
-          this.wake();
-        } else {
-          this.schedule();
-        }
-      });
+    this.loop.wake();
   }
 
   async stop(): Promise<void> {
-    this.running = false;
-    if (this.timer) clearTimeout(this.timer);
-    await this.idle;
+    await this.loop.stop();
   }
 
-  private schedule(): void {
-    if (!this.running) return;
-    if (this.timer) clearTimeout(this.timer);
+  /** How long to sleep before the next pass. */
+  private nextWakeIn(): number {
     const now = this.now();
     let next = now + (this.options.pollInterval ?? 1000);
     try {
@@ -91,8 +69,7 @@ export class UnmuteScheduler {
     } catch (error) {
       this.options.logger.error({ err: error }, 'cannot read the silences; looking again at the next poll');
     }
-    this.timer = setTimeout(() => this.wake(), Math.max(0, next - now));
-    this.timer.unref();
+    return next - now;
   }
 
   private async pass(): Promise<void> {
@@ -103,7 +80,7 @@ export class UnmuteScheduler {
     // free is then looked at again, alone and with fresh state, inside the exclusive section.
     const context = muteContext(config, store, this.now());
     for (const alarm of muted) {
-      if (!this.running) return;
+      if (!this.loop.isRunning) return;
       if (stillMuted(alarm, context)) continue;
       await this.options.exclusive.run(() => this.release(alarm.id));
     }

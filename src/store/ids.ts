@@ -2,19 +2,41 @@ import { randomBytes } from 'node:crypto';
 
 const ALPHABET = '0123456789ABCDEFGHJKMNPQRSTVWXYZ';
 
+let lastTime = -1;
+let lastRandom: number[] = [];
+
 /**
  * Time-ordered identifiers in the ULID layout (48-bit time, 80 random bits, Crockford
- * base32), so ids sort by arrival in logs, the store and `annunciator queue`.
+ * base32), so ids sort by arrival in logs, the store and `annunciator queue`. Monotonic
+ * within a millisecond: ids made in the same millisecond count up rather than draw anew,
+ * so an ON and an OFF that arrive together keep their order.
  */
 export function newId(now: number = Date.now()): string {
-  let time = '';
-  let t = now;
+  const time = now;
+  if (time === lastTime) {
+    lastRandom = increment(lastRandom);
+  } else {
+    const random = randomBytes(16);
+    lastRandom = Array.from({ length: 16 }, (_, i) => random[i]! % 32);
+    lastTime = time;
+  }
+  let prefix = '';
+  let t = time;
   for (let i = 0; i < 10; i += 1) {
-    time = ALPHABET[t % 32] + time;
+    prefix = ALPHABET[t % 32] + prefix;
     t = Math.floor(t / 32);
   }
-  const random = randomBytes(16);
-  let tail = '';
-  for (let i = 0; i < 16; i += 1) tail += ALPHABET[random[i]! % 32];
-  return time + tail;
+  return prefix + lastRandom.map((d) => ALPHABET[d]).join('');
+}
+
+function increment(digits: number[]): number[] {
+  const next = [...digits];
+  for (let i = next.length - 1; i >= 0; i -= 1) {
+    if (next[i]! < 31) {
+      next[i]! += 1;
+      return next;
+    }
+    next[i] = 0;
+  }
+  return next;
 }

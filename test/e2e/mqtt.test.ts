@@ -59,7 +59,7 @@ function harness(broker: TestBroker, upstreamPort: number, overrides: Record<str
 
 async function startGatewayFor(h: Harness): Promise<RunningGateway> {
   const gateway = await runGateway(configFrom(h.dir, h.raw));
-  await eventually(() => gateway.mqtt[0]?.connection.connected, 10_000, 'gateway connected to the broker');
+  await eventually(() => gateway.mqtt[0]?.ready, 10_000, 'gateway connected and subscribed');
   return gateway;
 }
 

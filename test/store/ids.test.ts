@@ -68,3 +68,12 @@ describe('newId', () => {
     assert.equal(seen.size, 32);
   });
 });
+
+describe('ids made in the same millisecond', () => {
+  it('count up, so they sort in the order they were made', () => {
+    const at = Date.UTC(2026, 10, 26, 9, 0, 0);
+    const ids = Array.from({ length: 1000 }, () => newId(at));
+    assert.deepEqual([...ids].sort(), ids);
+    assert.equal(new Set(ids).size, ids.length);
+  });
+});

@@ -43,6 +43,12 @@ export class MqttIngest {
   private readonly badLog: RateLimitedLog;
   private readonly now: () => number;
   private readonly ackTopic: string;
+  private subscribed = false;
+
+  /** Connected with the subscriptions in place: from now on nothing published is missed. */
+  get ready(): boolean {
+    return this.connection.connected && this.subscribed;
+  }
 
   constructor(private readonly options: MqttIngestOptions) {
     this.now = options.now ?? Date.now;
@@ -50,11 +56,17 @@ export class MqttIngest {
     this.ackTopic = `${options.broker.publish.prefix}/ack`;
     this.connection = new MqttConnection(options.broker, options.logger, (packet) => this.handle(packet));
     this.connection.onConnected((sessionPresent) => {
-      if (sessionPresent) return;
+      if (sessionPresent) {
+        this.subscribed = true;
+        return;
+      }
       // A new or lost session: subscribe (QoS 1) so the broker keeps our messages while we are away.
       const filters = [...options.mappings.filters(options.broker.name), this.ackTopic];
       this.connection.subscribe(filters).then(
-        () => options.logger.info({ filters }, 'subscribed'),
+        () => {
+          this.subscribed = true;
+          options.logger.info({ filters }, 'subscribed');
+        },
         (error: unknown) => options.logger.error({ err: error }, 'subscribe failed'),
       );
     });

@@ -1,0 +1,61 @@
+/**
+ * The loop behind the inbox processor and the timer-driven schedulers: one pass at a
+ * time; a wake-up during a pass runs one more pass right after it; between passes it
+ * sleeps until `nextWakeIn()` ms (a poll interval, or sooner when a timer is due).
+ */
+export class WakeLoop {
+  private running = false;
+  private busy = false;
+  private again = false;
+  private timer: NodeJS.Timeout | undefined;
+  private idle: Promise<void> = Promise.resolve();
+
+  constructor(
+    private readonly pass: () => Promise<void>,
+    private readonly nextWakeIn: () => number,
+    private readonly onError: (error: unknown) => void,
+  ) {}
+
+  get isRunning(): boolean {
+    return this.running;
+  }
+
+  start(): void {
+    this.running = true;
+    this.wake();
+  }
+
+  wake(): void {
+    if (!this.running) return;
+    if (this.busy) {
+      this.again = true;
+      return;
+    }
+    this.busy = true;
+    this.idle = this.pass()
+      .catch(this.onError)
+      .finally(() => {
+        this.busy = false;
+        if (this.again && this.running) {
+          this.again = false;
+          this.wake();
+        } else {
+          this.sleep();
+        }
+      });
+  }
+
+  /** Stops waking and waits for a pass under way. */
+  async stop(): Promise<void> {
+    this.running = false;
+    if (this.timer) clearTimeout(this.timer);
+    await this.idle;
+  }
+
+  private sleep(): void {
+    if (!this.running) return;
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = setTimeout(() => this.wake(), Math.max(0, this.nextWakeIn()));
+    this.timer.unref();
+  }
+}
