@@ -20,7 +20,7 @@
  * upstream with its MIME parsing), so the figures are a lower bound for the gateway alone.
  */
 import { randomBytes } from 'node:crypto';
-import { readFileSync, statfsSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { arch, cpus, loadavg, platform } from 'node:os';
 import { join } from 'node:path';
 import { performance, type EventLoopUtilization } from 'node:perf_hooks';
@@ -35,6 +35,7 @@ import { configFrom, eventually, runGateway, testDir, type RunningGateway, type 
 import { REPO_ROOT } from '../test/helpers/gateway-process.js';
 import { describeBrokerChoice, startTestBroker, type TestBroker } from '../test/helpers/mqtt-broker.js';
 import { startUpstream, type Upstream } from '../test/helpers/upstream.js';
+import { fileSystemOf, percentile, positiveInt } from './bench-kit.js';
 
 interface BenchArgs {
   events: number;
@@ -89,12 +90,6 @@ function parseBenchArgs(argv: string[]): BenchArgs {
   const rate = Number(values.rate);
   if (!Number.isFinite(rate) || rate <= 0) throw new Error(`--rate must be a positive number of events per second, not ${values.rate}`);
   return { events: positiveInt('events', values.events), publishers: positiveInt('publishers', values.publishers), rate, skipPaced: values['skip-paced'] };
-}
-
-function positiveInt(name: string, text: string): number {
-  const value = Number(text);
-  if (!Number.isInteger(value) || value < 1) throw new Error(`--${name} must be a positive integer, not ${text}`);
-  return value;
 }
 
 // ---------------------------------------------------------------------------------------
@@ -339,12 +334,6 @@ function collect(run: Run, gateway: RunningGateway, alarms: Alarm[], outbox: Out
   return outcome;
 }
 
-/** Nearest-rank percentile of an ascending array. */
-function percentile(sorted: readonly number[], p: number): number {
-  if (sorted.length === 0) return Number.NaN;
-  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))]!;
-}
-
 const ms = (value: number): string => (Number.isFinite(value) ? `${value.toFixed(1)} ms` : 'n/a');
 const perSecond = (count: number, elapsedMs: number): string => (elapsedMs > 0 ? `${((count * 1000) / elapsedMs).toFixed(1)} events/s` : 'n/a');
 const ascending = (values: number[]): number[] => values.sort((a, b) => a - b);
@@ -420,13 +409,6 @@ function printVerification(run: Run, outcome: Outcome): void {
   if (outcome.severalAlarms.length > 0) console.log(`          several alarms: ${some(outcome.severalAlarms)}`);
   if (outcome.folded.length > 0) console.log(`          folded: ${some(outcome.folded)}`);
   if (outcome.outboxNotOne.length > 0) console.log(`          outbox: ${some(outcome.outboxNotOne)}`);
-}
-
-/** fsync cost, and so commit latency, depends mostly on the file system under the store. */
-function fileSystemOf(path: string): string {
-  const names: Record<number, string> = { 0xef53: 'ext4', 0x01021994: 'tmpfs', 0x58465342: 'xfs', 0x9123683e: 'btrfs', 0x794c7630: 'overlayfs' };
-  const type = statfsSync(path).type;
-  return names[type] ?? `type 0x${type.toString(16)}`;
 }
 
 function printMachine(args: BenchArgs): void {

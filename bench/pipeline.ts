@@ -12,7 +12,7 @@
  * Everything shares one process and one event loop (devices, gateway, upstream with its
  * MIME parsing), so the end-to-end figures are a lower bound for the gateway alone.
  */
-import { mkdirSync, readFileSync, statfsSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { arch, cpus, loadavg, platform } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -35,6 +35,7 @@ import { loadCorpus, type CorpusMail } from '../test/helpers/corpus.js';
 import { configFrom, runGateway, testDir, type RunningGateway, type TestDir } from '../test/helpers/gateway.js';
 import { startUpstream, type Upstream } from '../test/helpers/upstream.js';
 import { deviceSession, type DeviceMessage, type DeviceTiming } from './smtp-device.js';
+import { fileSystemOf, percentile, positiveInt, watchArrivals } from './bench-kit.js';
 
 interface BenchArgs {
   /** Measured alarms per stage and rule count, after WARMUP. */
@@ -100,12 +101,6 @@ function parseBenchArgs(argv: string[]): BenchArgs {
   const rate = Number(values.rate);
   if (!Number.isFinite(rate) || rate < 0) throw new Error(`--rate must be a number of alarms per second (0 for unpaced), not ${values.rate}`);
   return { iterations: positiveInt('iterations', values.iterations), rules, alarms: positiveInt('alarms', values.alarms), rate, skipE2e: values['skip-e2e'] };
-}
-
-function positiveInt(name: string, text: string): number {
-  const value = Number(text);
-  if (!Number.isInteger(value) || value < 1) throw new Error(`--${name} must be a positive integer, not ${text}`);
-  return value;
 }
 
 // ---------------------------------------------------------------------------------------
@@ -428,40 +423,6 @@ async function startE2eGateway(dir: TestDir, upstreamPort: number): Promise<Runn
 }
 
 /**
- * Timestamps each upstream message as it is recorded. waitForMessages wakes us in the
- * same turn as the upstream's 250, so the time is that of the 250 to within a microtask.
- */
-function watchArrivals(upstream: Upstream, expected: number): { arrivals: Map<number, number[]>; strays: () => number; settled: Promise<void> } {
-  const arrivals = new Map<number, number[]>();
-  let strays = 0;
-  let seen = 0;
-  const record = (at: number): void => {
-    for (; seen < upstream.messages.length; seen += 1) {
-      const match = TITLE_TOKEN.exec(upstream.messages[seen]!.parsed.subject ?? '');
-      if (!match) {
-        strays += 1;
-        continue;
-      }
-      const token = Number(match[1]);
-      arrivals.set(token, [...(arrivals.get(token) ?? []), at]);
-    }
-  };
-  const settled = (async () => {
-    while (arrivals.size < expected) {
-      try {
-        await upstream.waitForMessages(seen + 1, STALL_MS);
-      } catch {
-        return; // stalled: verification reports what is missing
-      }
-      record(performance.now());
-    }
-    await new Promise((resolve) => setTimeout(resolve, DUPLICATE_GRACE_MS));
-    record(performance.now());
-  })();
-  return { arrivals, strays: () => strays, settled };
-}
-
-/**
  * DEVICE_CONNECTIONS workers take the next alarm each, one connection per alarm as a PLC
  * sends it. With --rate, alarm n starts no earlier than n/rate seconds in: latency
  * measured below saturation shows the pipeline, not the length of a queue.
@@ -508,22 +469,9 @@ function verify(args: BenchArgs, arrivals: Map<number, number[]>, strays: number
 // ---------------------------------------------------------------------------------------
 // Output
 
-/** Nearest-rank percentile of an ascending array. */
-function percentile(sorted: readonly number[], p: number): number {
-  if (sorted.length === 0) return Number.NaN;
-  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))]!;
-}
-
 const ms = (value: number): string => `${value.toFixed(1)} ms`;
 const perSecond = (count: number, elapsedMs: number): string => `${((count * 1000) / elapsedMs).toFixed(1)} alarms/s`;
 const us = (valueMs: number): string => (valueMs * 1000).toFixed(0);
-
-/** fsync cost, and so commit latency, depends mostly on the file system under the store. */
-function fileSystemOf(path: string): string {
-  const names: Record<number, string> = { 0xef53: 'ext4', 0x01021994: 'tmpfs', 0x58465342: 'xfs', 0x9123683e: 'btrfs', 0x794c7630: 'overlayfs' };
-  const type = statfsSync(path).type;
-  return names[type] ?? `type 0x${type.toString(16)}`;
-}
 
 function printMachine(args: BenchArgs, corpus: CorpusMail[]): void {
   const cpu = cpus();
@@ -594,7 +542,7 @@ async function benchE2e(args: BenchArgs, dir: TestDir): Promise<boolean> {
       `e2e       gateway with the shipped config, ${rules} shipped rules and templates; ${DEVICE_CONNECTIONS} device connections, one alarm each; ` +
         `delivery concurrency ${gateway.config.delivery.concurrency}; store ${gateway.config.gateway.dataDir} (${fileSystemOf(dir.path)})`,
     );
-    const watch = watchArrivals(upstream, args.alarms);
+    const watch = watchArrivals(upstream, args.alarms, TITLE_TOKEN, STALL_MS, DUPLICATE_GRACE_MS);
     const startedAt = performance.now();
     const timings = await driveDevices(gateway.port, args);
     await watch.settled;

@@ -6,7 +6,6 @@
  * Everything shares one process and one event loop (devices, gateway, upstream with its
  * TLS and MIME parsing), so the figures are a lower bound for the gateway alone.
  */
-import { statfsSync } from 'node:fs';
 import { arch, cpus, platform } from 'node:os';
 import { performance } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
@@ -15,6 +14,7 @@ import { createCa } from '../test/helpers/certs.js';
 import { baseConfig, configFrom, runGateway, testDir, type RunningGateway, type TestDir } from '../test/helpers/gateway.js';
 import { startUpstream, type Upstream, type UpstreamOptions } from '../test/helpers/upstream.js';
 import { deviceSession, type DeviceMessage, type DeviceTiming } from './smtp-device.js';
+import { fileSystemOf, percentile, positiveInt, watchArrivals } from './bench-kit.js';
 
 type Security = UpstreamOptions['security'];
 
@@ -68,12 +68,6 @@ function parseBenchArgs(argv: string[]): BenchArgs {
   };
 }
 
-function positiveInt(name: string, text: string): number {
-  const value = Number(text);
-  if (!Number.isInteger(value) || value < 1) throw new Error(`--${name} must be a positive integer, not ${text}`);
-  return value;
-}
-
 /** An alarm mail of about `size` bytes; the Subject carries the token the upstream side is matched by. */
 function alarmMessage(token: number, size: number): DeviceMessage {
   const device = `plc-${token % 97}`;
@@ -118,40 +112,6 @@ async function startBenchGateway(args: BenchArgs, dir: TestDir, account: Record<
   const config = configFrom(dir, raw, { BENCH_UPSTREAM_PASSWORD: UPSTREAM_PASSWORD });
   // Errors go to stderr so a failing run says why; baseConfig sets the level to error.
   return runGateway(config, createLogger({ level: config.log.level, format: 'json', destination: process.stderr }));
-}
-
-/**
- * Timestamps each upstream message as it is recorded. waitForMessages wakes us in the
- * same turn as the upstream's 250, so the time is that of the 250 to within a microtask.
- */
-function watchArrivals(upstream: Upstream, expected: number): { arrivals: Map<number, number[]>; strays: () => number; settled: Promise<void> } {
-  const arrivals = new Map<number, number[]>();
-  let strays = 0;
-  let seen = 0;
-  const record = (at: number): void => {
-    for (; seen < upstream.messages.length; seen += 1) {
-      const match = TOKEN.exec(upstream.messages[seen]!.parsed.subject ?? '');
-      if (!match) {
-        strays += 1;
-        continue;
-      }
-      const token = Number(match[1]);
-      arrivals.set(token, [...(arrivals.get(token) ?? []), at]);
-    }
-  };
-  const settled = (async () => {
-    while (arrivals.size < expected) {
-      try {
-        await upstream.waitForMessages(seen + 1, STALL_MS);
-      } catch {
-        return; // stalled: verification reports what is missing
-      }
-      record(performance.now());
-    }
-    await new Promise((resolve) => setTimeout(resolve, DUPLICATE_GRACE_MS));
-    record(performance.now());
-  })();
-  return { arrivals, strays: () => strays, settled };
 }
 
 /**
@@ -201,21 +161,8 @@ function verify(args: BenchArgs, arrivals: Map<number, number[]>, strays: number
   return { ok: missing.length === 0 && duplicated.length === 0 && strays === 0 && undelivered === 0, missing, duplicated, strays, undelivered };
 }
 
-/** Nearest-rank percentile of an ascending array. */
-function percentile(sorted: number[], p: number): number {
-  if (sorted.length === 0) return Number.NaN;
-  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))]!;
-}
-
 const ms = (value: number): string => `${value.toFixed(1)} ms`;
 const rate = (count: number, elapsedMs: number): string => `${((count * 1000) / elapsedMs).toFixed(1)} msg/s`;
-
-/** fsync cost, and so commit latency, depends mostly on the file system under the store. */
-function fileSystemOf(path: string): string {
-  const names: Record<number, string> = { 0xef53: 'ext4', 0x01021994: 'tmpfs', 0x58465342: 'xfs', 0x9123683e: 'btrfs', 0x794c7630: 'overlayfs' };
-  const type = statfsSync(path).type;
-  return names[type] ?? `type 0x${type.toString(16)}`;
-}
 
 function printMachine(args: BenchArgs, dir: TestDir): void {
   const cpu = cpus();
@@ -264,7 +211,7 @@ async function main(): Promise<number> {
     const started = await startBenchUpstream(args, dir);
     upstream = started.upstream;
     gateway = await startBenchGateway(args, dir, started.account);
-    const watch = watchArrivals(upstream, args.messages);
+    const watch = watchArrivals(upstream, args.messages, TOKEN, STALL_MS, DUPLICATE_GRACE_MS);
     const startedAt = performance.now();
     const timings = await driveDevices(gateway.port, args);
     await watch.settled;

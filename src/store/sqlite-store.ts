@@ -351,7 +351,7 @@ export class SqliteStore implements Store {
     return this.db.transaction(() => {
       const row = this.statement(`SELECT data FROM alarms WHERE id = ?`).get(change.expected.id) as { data: string } | undefined;
       // The stored JSON is what JSON.stringify wrote, and parsing and writing it again
-      // gives the same text: any change since the read (a new occurrence, an ack) differs.
+      // gives the same text: every change since the read (a new occurrence, an ack) differs.
       if (!row || row.data !== JSON.stringify(change.expected)) return false;
       const fired = change.escalation?.fired;
       if (fired) {
