@@ -43,31 +43,21 @@ const BATCH = 100;
  * rules in force now (for template, mode and severity); only the receivers are the level's.
  * An alarm muted by a silence or inhibition holds its due levels until it is free again.
  */
-export class EscalationScheduler {
+export class EscalationScheduler extends WakeLoop {
   private readonly now: () => number;
-  private readonly loop: WakeLoop;
   private readonly pollInterval: number;
 
   constructor(private readonly options: EscalationSchedulerOptions) {
+    super();
     this.now = options.now ?? Date.now;
-    this.loop = new WakeLoop(() => this.pass(), () => this.nextWakeIn(), (error: unknown) => this.options.logger.error({ err: error }, 'escalations and acknowledgements could not be looked at; trying again at the next poll'));
     this.pollInterval = options.pollInterval ?? 1000;
   }
 
-  start(): void {
-    this.loop.start();
+  protected override passFailed(error: unknown): void {
+    this.options.logger.error({ err: error }, 'escalations and acknowledgements could not be looked at; trying again at the next poll');
   }
 
-  wake(): void {
-    this.loop.wake();
-  }
-
-  async stop(): Promise<void> {
-    await this.loop.stop();
-  }
-
-  /** How long to sleep before the next pass. */
-  private nextWakeIn(): number {
+  protected override nextWakeIn(): number {
     const now = this.now();
     let next = now + this.pollInterval;
     try {
@@ -80,14 +70,14 @@ export class EscalationScheduler {
     return next - now;
   }
 
-  private async pass(): Promise<void> {
+  protected override async pass(): Promise<void> {
     const { store, exclusive } = this.options;
     for (const timer of store.dueEscalationTimers(this.now(), BATCH)) {
-      if (!this.loop.isRunning) return;
+      if (!this.isRunning) return;
       await exclusive.run(() => this.fire(timer.alarmId, timer.level));
     }
     for (const alarm of store.unannouncedAcks(BATCH)) {
-      if (!this.loop.isRunning) return;
+      if (!this.isRunning) return;
       await exclusive.run(() => this.announce(alarm.id));
     }
   }

@@ -33,34 +33,24 @@ export interface InboxProcessorOptions {
  * queues what is to be sent, marking each one done in the same transaction. A crash at
  * any point leaves the message in the inbox for the next pass.
  */
-export class InboxProcessor {
+export class InboxProcessor extends WakeLoop {
   private readonly now: () => number;
-  private readonly loop: WakeLoop;
 
   constructor(private readonly options: InboxProcessorOptions) {
+    super();
     this.now = options.now ?? Date.now;
-    this.loop = new WakeLoop(() => this.drain(), () => this.nextWakeIn(), (error: unknown) => this.options.logger.error({ err: error }, 'inbox pass failed; trying again at the next poll'));
   }
 
-  start(): void {
-    this.loop.start();
+  protected override passFailed(error: unknown): void {
+    this.options.logger.error({ err: error }, 'inbox pass failed; trying again at the next poll');
   }
 
-  wake(): void {
-    this.loop.wake();
-  }
-
-  async stop(): Promise<void> {
-    await this.loop.stop();
-  }
-
-  /** How long to sleep before the next pass. */
-  private nextWakeIn(): number {
+  protected override nextWakeIn(): number {
     // Catches messages `annunciator send` put into the store from another process.
     return this.options.pollInterval ?? 1000;
   }
 
-  private async drain(): Promise<void> {
+  protected override async pass(): Promise<void> {
     const { store, logger } = this.options;
     for (;;) {
       let batch: Received[];
@@ -72,7 +62,7 @@ export class InboxProcessor {
       }
       if (batch.length === 0) return;
       for (const received of batch) {
-        if (!this.loop.isRunning) return;
+        if (!this.isRunning) return;
         await (this.options.exclusive ? this.options.exclusive.run(() => this.process(received)) : this.process(received));
         // Wake delivery per message, not per batch: the first alarm of a burst should not wait for the last.
         this.options.onQueued();

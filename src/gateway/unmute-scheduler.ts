@@ -38,29 +38,19 @@ export interface UnmuteSchedulerOptions {
  * the messages are in the store anyway (kept until pruned); and receivers follow rule
  * changes made during a maintenance window instead of going to whoever was routed before it.
  */
-export class UnmuteScheduler {
+export class UnmuteScheduler extends WakeLoop {
   private readonly now: () => number;
-  private readonly loop: WakeLoop;
 
   constructor(private readonly options: UnmuteSchedulerOptions) {
+    super();
     this.now = options.now ?? Date.now;
-    this.loop = new WakeLoop(() => this.pass(), () => this.nextWakeIn(), (error: unknown) => this.options.logger.error({ err: error }, 'muted alarms could not be looked at; trying again at the next poll'));
   }
 
-  start(): void {
-    this.loop.start();
+  protected override passFailed(error: unknown): void {
+    this.options.logger.error({ err: error }, 'muted alarms could not be looked at; trying again at the next poll');
   }
 
-  wake(): void {
-    this.loop.wake();
-  }
-
-  async stop(): Promise<void> {
-    await this.loop.stop();
-  }
-
-  /** How long to sleep before the next pass. */
-  private nextWakeIn(): number {
+  protected override nextWakeIn(): number {
     const now = this.now();
     let next = now + (this.options.pollInterval ?? 1000);
     try {
@@ -72,7 +62,7 @@ export class UnmuteScheduler {
     return next - now;
   }
 
-  private async pass(): Promise<void> {
+  protected override async pass(): Promise<void> {
     const { store, config } = this.options;
     const muted = store.mutedAlarms();
     if (muted.length === 0) return;
@@ -80,7 +70,7 @@ export class UnmuteScheduler {
     // free is then looked at again, alone and with fresh state, inside the exclusive section.
     const context = muteContext(config, store, this.now());
     for (const alarm of muted) {
-      if (!this.loop.isRunning) return;
+      if (!this.isRunning) return;
       if (stillMuted(alarm, context)) continue;
       await this.options.exclusive.run(() => this.release(alarm.id));
     }

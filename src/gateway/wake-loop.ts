@@ -3,20 +3,20 @@
  * time; a wake-up during a pass runs one more pass right after it; between passes it
  * sleeps until `nextWakeIn()` ms (a poll interval, or sooner when a timer is due).
  */
-export class WakeLoop {
+export abstract class WakeLoop {
   private running = false;
   private busy = false;
   private again = false;
   private timer: NodeJS.Timeout | undefined;
   private idle: Promise<void> = Promise.resolve();
 
-  constructor(
-    private readonly pass: () => Promise<void>,
-    private readonly nextWakeIn: () => number,
-    private readonly onError: (error: unknown) => void,
-  ) {}
+  protected abstract pass(): Promise<void>;
+  /** Milliseconds to sleep before the next pass. */
+  protected abstract nextWakeIn(): number;
+  /** A pass threw: say so; the next wake-up tries again. */
+  protected abstract passFailed(error: unknown): void;
 
-  get isRunning(): boolean {
+  protected get isRunning(): boolean {
     return this.running;
   }
 
@@ -33,7 +33,7 @@ export class WakeLoop {
     }
     this.busy = true;
     this.idle = this.pass()
-      .catch(this.onError)
+      .catch((error: unknown) => this.passFailed(error))
       .finally(() => {
         this.busy = false;
         if (this.again && this.running) {
