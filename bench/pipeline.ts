@@ -399,7 +399,7 @@ async function benchStages(args: BenchArgs, dir: TestDir, corpus: CorpusMail[], 
   if (dues.length === 0) throw new Error('no corpus mail raised an alarm to render');
 
   // No alarm is active: every mail that raises one raises a new one. topicState is for MQTT telemetry, which the corpus mails are not.
-  const store = { activeAlarm: () => undefined, topicState: () => undefined, listSilences: () => [], listAlarms: () => [] };
+  const store = { activeAlarm: () => undefined, topicState: () => undefined, listSilences: () => [], listAlarms: () => [], floodState: () => undefined };
   const parsed = await measure(received, args.iterations, parseOne);
   const routed = await measure(events, args.iterations, (event) => stages.route(event, NOW));
   const rendered = await measure(dues, args.iterations, ({ due, original }) => stages.renderNotification(due, original));

@@ -68,7 +68,7 @@ export async function rulesTestCommand(configFile: string, file: string, options
     return 66;
   }
   // No store: no alarm is active, no silence holds.
-  const noState = { activeAlarm: () => undefined, topicState: () => undefined, listSilences: () => [], listAlarms: () => [] };
+  const noState = { activeAlarm: () => undefined, topicState: () => undefined, listSilences: () => [], listAlarms: () => [], floodState: () => undefined };
   let report: Report;
   if (file.toLowerCase().endsWith('.json')) {
     const parsed = jsonAlarmSchema.safeParse(JSON.parse(bytes.toString('utf8')));

@@ -7,6 +7,8 @@ import { PRESETS } from './presets.js';
 import { configSchema, type RawAccount, type RawConfig, type RawListener } from './schema.js';
 import { resolveInhibitRules } from './inhibit.js';
 import { resolveSchedules } from './schedules.js';
+import { resolveReplyAccounts } from './replies.js';
+import { resolveUpstreamTls } from './upstream-tls.js';
 import { readSecret, Secret, SecretUnavailable, type SecretSource } from './secret.js';
 import type { Account, ApiConfig, GatewayConfig, ListenerConfig, MqttBrokerConfig, SmtpAccount, SmtpAuth } from './types.js';
 
@@ -155,6 +157,7 @@ function resolveConfig(raw: RawConfig, file: string, env: NodeJS.ProcessEnv, doc
   });
 
   const api = raw.api ? resolveApi(raw, { at, secret }) : undefined;
+  const replies = resolveReplyAccounts(raw, { at, secret, readPem });
 
   if (problems.length > 0) throw new ConfigError(problems);
   return {
@@ -180,6 +183,7 @@ function resolveConfig(raw: RawConfig, file: string, env: NodeJS.ProcessEnv, doc
     inhibit,
     mqtt,
     ...(api ? { api } : {}),
+    replies,
     delivery: { ...raw.delivery, accounts: accounts.filter((a): a is Account => a !== undefined) },
   };
 }
@@ -246,18 +250,7 @@ function resolveSmtpAccount(account: Extract<RawAccount, { type: 'smtp' }>, path
     at([...path, 'auth'], 'credentials are never sent without TLS: use security tls or starttls');
   }
 
-  const ca = account.tls.ca.flatMap((p, i) => readPem(p, [...path, 'tls', 'ca', i]) ?? []);
-  let pin: SmtpAccount['tls']['pin'];
-  if (account.tls.pin) {
-    const certificate = readPem(account.tls.pin.certificate, [...path, 'tls', 'pin', 'certificate']);
-    if (certificate) {
-      const actual = fingerprintOfPem(certificate);
-      const wanted = account.tls.pin.sha256.toUpperCase();
-      if (actual === undefined) at([...path, 'tls', 'pin', 'certificate'], 'is not a PEM certificate');
-      else if (actual !== wanted) at([...path, 'tls', 'pin', 'sha256'], `does not match the pinned certificate file (its fingerprint is ${actual})`);
-      else pin = { sha256: wanted, certificate };
-    }
-  }
+  const tls = resolveUpstreamTls(account.tls, path, { at, readPem });
   if (!host || !port || !security) return undefined;
   return {
     name: account.name,
@@ -267,7 +260,7 @@ function resolveSmtpAccount(account: Extract<RawAccount, { type: 'smtp' }>, path
     security,
     auth,
     envelopeFrom: account.envelopeFrom,
-    tls: { minVersion: account.tls.minVersion, ca, servername: account.tls.servername, pin },
+    tls,
     connectionTimeout: account.connectionTimeout,
   };
 }

@@ -124,6 +124,21 @@ const oauth2Auth = z.strictObject({
   scope: z.string().optional(),
 });
 
+/** TLS towards a server the gateway connects to: an SMTP upstream or an IMAP mailbox (`replies`). */
+const upstreamTlsSchema = z
+  .strictObject({
+    minVersion: tlsVersion.default('TLSv1.2'),
+    ca: z.array(z.string().min(1)).default([]),
+    servername: z.string().optional(),
+    pin: z
+      .strictObject({
+        sha256: z.string().regex(/^([0-9A-Fa-f]{2}:){31}[0-9A-Fa-f]{2}$/, 'a SHA-256 fingerprint as 32 hex pairs separated by colons'),
+        certificate: z.string().min(1),
+      })
+      .optional(),
+  })
+  .prefault({});
+
 const smtpAccountSchema = z.strictObject({
   name: z.string().min(1),
   type: z.literal('smtp'),
@@ -133,19 +148,7 @@ const smtpAccountSchema = z.strictObject({
   security: z.enum(['tls', 'starttls', 'none']).optional(),
   auth: withDefaultType('login', z.discriminatedUnion('type', [oauth2Auth, passwordAuth])).optional(),
   envelopeFrom: z.email().optional(),
-  tls: z
-    .strictObject({
-      minVersion: tlsVersion.default('TLSv1.2'),
-      ca: z.array(z.string().min(1)).default([]),
-      servername: z.string().optional(),
-      pin: z
-        .strictObject({
-          sha256: z.string().regex(/^([0-9A-Fa-f]{2}:){31}[0-9A-Fa-f]{2}$/, 'a SHA-256 fingerprint as 32 hex pairs separated by colons'),
-          certificate: z.string().min(1),
-        })
-        .optional(),
-    })
-    .prefault({}),
+  tls: upstreamTlsSchema,
   connectionTimeout: duration.default(30_000),
 });
 
@@ -266,6 +269,17 @@ const scheduleSchema = z.strictObject({
 
 const FINGERPRINT_FIELDS = ['device', 'title', 'code', 'key', 'site', 'area'] as const;
 
+/** Fields a group key may name: the alarm's identity, or `fields.NAME`. */
+export const GROUP_FIELDS = ['device', 'device.name', 'site', 'area', 'severity', 'title', 'key', 'code'] as const;
+
+/** Grouping of a route (a rule's `then.group`, `defaultRoute.group`): lifecycle/batch.ts. */
+export const groupSchema = z.strictObject({
+  by: z
+    .array(z.string().refine((f) => (GROUP_FIELDS as readonly string[]).includes(f) || /^fields\.[^.\s]+$/.test(f), { message: `group by ${GROUP_FIELDS.join(', ')} or fields.NAME` }))
+    .default([]),
+  wait: duration.refine((ms) => ms > 0, 'a wait above zero, e.g. 30s'),
+});
+
 const routeDefaultsSchema = z.strictObject({
   receivers: z.array(name).optional(),
   template: z.string().min(1).default('default'),
@@ -276,6 +290,8 @@ const routeDefaultsSchema = z.strictObject({
   severity: severitySchema.default('warning'),
   /** An escalation policy (rule files' `escalations:`) for alarms no rule gives one. */
   escalation: name.optional(),
+  /** Grouping for alarms no rule groups (or ungroups with `group: false`). */
+  group: groupSchema.optional(),
 });
 
 /**
@@ -380,6 +396,23 @@ const alarmsSchema = z.strictObject({
   watch: z.boolean().default(true),
   /** When an alarm is acknowledged, tell the receivers it was sent to (who, how, when). */
   notifyOnAck: z.boolean().default(true),
+  /** Group and digest notifications (lifecycle/batch.ts): their template set and how many alarms one lists. */
+  grouping: z
+    .strictObject({
+      template: z.string().min(1).default('group'),
+      maxListed: z.number().int().positive().default(50),
+    })
+    .prefault({}),
+  /** Per device or site: more than `limit` notifications within `window` switch it to a digest every `digestInterval`, until its rate falls. */
+  floodControl: z
+    .strictObject({
+      enabled: z.boolean().default(true),
+      per: z.enum(['device', 'site']).default('device'),
+      limit: z.number().int().positive().default(30),
+      window: duration.refine((ms) => ms > 0, 'a window above zero, e.g. 1m').default(60_000),
+      digestInterval: duration.refine((ms) => ms > 0, 'an interval above zero, e.g. 5m').default(300_000),
+    })
+    .prefault({}),
 });
 
 /**
@@ -407,6 +440,43 @@ const apiSchema = z.strictObject({
   baseUrl: z.url({ protocol: /^https?$/, error: (issue) => (issue.input === undefined ? 'is required' : 'an http:// or https:// URL, e.g. https://alarms.plant.example.com') }),
   linkSecret: secretSourceSchema,
   linkLifetime: duration.default(7 * 86_400_000),
+});
+
+/** An IMAP flag a processed reply gets: `\Seen`, `\Flagged`, `\Answered`, or a keyword such as `$AnnunciatorDone`. */
+const imapFlag = z.string().regex(/^(\\(Seen|Flagged|Answered)|[^\\\s(){%*"\]]+)$/, 'an IMAP flag: \\Seen, \\Flagged, \\Answered or a keyword such as $AnnunciatorDone');
+
+/**
+ * A mailbox the gateway reads replies to its notifications from (IMAP, src/ingest/imap/):
+ * a reply whose first word is an acknowledgement word acknowledges the alarm it answers.
+ * Connection and credentials as for an outgoing account; `processed` marks what was read.
+ */
+const replyAccountSchema = z.strictObject({
+  name,
+  preset: z.enum(['gmail', 'microsoft365']).optional(),
+  host: z.string().min(1).optional(),
+  port: z.number().int().min(1).max(65535).optional(),
+  /** `tls` (implicit, 993) unless said otherwise; `none` sends the password in clear. */
+  security: z.enum(['tls', 'starttls', 'none']).optional(),
+  /** `security: none` to a host other than this one: only with this explicit opt-in. */
+  allowPlaintext: z.boolean().default(false),
+  auth: withDefaultType('login', z.discriminatedUnion('type', [oauth2Auth, passwordAuth])),
+  tls: upstreamTlsSchema,
+  connectionTimeout: duration.default(30_000),
+  folder: z.string().min(1).default('INBOX'),
+  /** Flags added to each reply read (default `$AnnunciatorDone` and `\Seen`, or `\Seen` with `move`), then moved to `move` if set. */
+  processed: z
+    .strictObject({
+      flags: z.array(imapFlag).min(1, 'name at least one flag').optional(),
+      move: z.string().min(1).optional(),
+    })
+    .prefault({}),
+  /** How often the folder is searched when the server has no IDLE, and as a safety net when it has. */
+  pollInterval: duration.default(60_000),
+  reconnect: z.strictObject({ initialDelay: duration.default(1000), maxDelay: duration.default(300_000) }).prefault({}),
+  /** The first word of a reply that acknowledges (any case). */
+  ackWords: z.array(z.string().regex(/^[^\s>]+$/, 'one word')).min(1).default(['ACK', 'OK', 'ACKNOWLEDGE']),
+  /** Addresses (or `*@domain`) that may acknowledge any alarm, besides the addresses an alarm was sent to. */
+  allowFrom: z.array(z.union([z.email(), z.string().regex(/^\*@[A-Za-z0-9.-]+\.[A-Za-z0-9-]+$/)], { message: 'an address or *@domain' })).default([]),
 });
 
 export const configSchema = z.strictObject({
@@ -446,6 +516,8 @@ export const configSchema = z.strictObject({
   schedules: z.array(scheduleSchema).default([]),
   inhibit: z.array(inhibitRuleSchema).default([]),
   api: apiSchema.optional(),
+  /** Mailboxes read for replies that acknowledge alarms. */
+  replies: z.array(replyAccountSchema).default([]),
   delivery: z.strictObject({
     accounts: z.array(accountSchema).min(1, 'at least one outgoing account is needed'),
     retry: backoffSchema,
@@ -469,3 +541,4 @@ export type RouteDefaults = z.output<typeof routeDefaultsSchema>;
 export type MqttMapping = z.output<typeof mqttMappingSchema>;
 export type RawMqttBroker = z.output<typeof mqttBrokerSchema>;
 export type RawApi = z.output<typeof apiSchema>;
+export type RawReplyAccount = z.output<typeof replyAccountSchema>;

@@ -1,4 +1,5 @@
 import type { InhibitRule } from './inhibit.js';
+import type { ReplyAccountConfig } from './replies.js';
 import type { Secret } from './secret.js';
 import type { BackoffPolicy, RawApi, RawConfig, RawListener, RawMqttBroker, RawSchedule } from './schema.js';
 
@@ -89,6 +90,8 @@ export interface GatewayConfig {
   mqtt: MqttBrokerConfig[];
   /** The acknowledgement-link server; absent means no links in notifications and no HTTP port. */
   api?: ApiConfig;
+  /** Mailboxes read for replies that acknowledge alarms (src/ingest/imap/); empty when none. */
+  replies: ReplyAccountConfig[];
   delivery: {
     accounts: Account[];
     retry: BackoffPolicy;

@@ -6,8 +6,9 @@ export class PinMismatchError extends Error {
 }
 
 /**
- * TLS options for an upstream account. Certificates are always verified: against the
- * system store plus the account's extra CAs, or, for a pinned self-signed upstream,
+ * TLS options for an upstream account (SMTP, or an IMAP reply mailbox). Certificates
+ * are always verified: against the system store plus the account's extra CAs, or, for a
+ * pinned self-signed upstream,
  * against exactly the pinned certificate, whose SHA-256 fingerprint must match. A pin
  * stands in for the host name check, since self-signed device certificates rarely
  * carry the name they are reached by.
@@ -15,7 +16,7 @@ export class PinMismatchError extends Error {
  * The secure context is built once per account: parsing the system store for every
  * connection costs ~30 ms of blocked event loop.
  */
-export function upstreamTlsOptions(account: SmtpAccount): ConnectionOptions {
+export function upstreamTlsOptions(account: Pick<SmtpAccount, 'tls'>): ConnectionOptions {
   const { tls } = account;
   const base: ConnectionOptions = {
     minVersion: tls.minVersion,

@@ -1,6 +1,7 @@
 import type { GatewayConfig } from '../config/types.js';
 import type { Received } from '../ingest/received.js';
 import type { Due } from '../lifecycle/alarm.js';
+import { batchDues, type Batch, type BatchSummary } from '../lifecycle/batch.js';
 import { escalationTimers, type EscalationPolicy } from '../lifecycle/escalation.js';
 import { decide } from '../lifecycle/decide.js';
 import { fingerprintOf } from '../lifecycle/fingerprint.js';
@@ -25,6 +26,8 @@ export interface PipelineStages {
   renderNotification(due: Due, original: Buffer): Promise<OutgoingMessage>;
   /** Escalation policies in force, by name (optional: stages without rule files have none). */
   escalation?(name: string): EscalationPolicy | undefined;
+  /** One notification listing a group's or digest's alarms (lifecycle/batch.ts). */
+  renderBatch?(batch: Batch, summary: BatchSummary, sentAt: number): Promise<OutgoingMessage>;
 }
 
 /** A message that yields no alarm: bad (`unusable`) or telemetry that changes nothing. */
@@ -45,11 +48,11 @@ export interface PipelineTrace {
   result: PipelineResult;
 }
 
-/** The store reads the pipeline needs: alarm state, telemetry state, silences, and active alarms for inhibition. */
-export type PipelineStore = Pick<Store, 'activeAlarm' | 'topicState' | 'listSilences' | 'listAlarms'>;
+/** The store reads the pipeline needs: alarm state, telemetry state, silences, active alarms for inhibition, flood counters. */
+export type PipelineStore = Pick<Store, 'activeAlarm' | 'topicState' | 'listSilences' | 'listAlarms' | 'floodState'>;
 
 /**
- * Received -> AlarmEvent -> Route -> Decision -> mute -> outbox entries. Reads the state it
+ * Received -> AlarmEvent -> Route -> Decision -> mute -> group/flood -> outbox entries. Reads the state it
  * needs from the store, writes nothing: the caller commits the result in one transaction.
  */
 export async function runAlarmPipeline(
@@ -69,9 +72,19 @@ export async function runAlarmPipeline(
   const decided = decide({ active, event, route: routing.route, fingerprint, now, newAlarmId: () => newId(now) });
   const mute = decided.alarm && decided.due.length > 0 ? findMute(decided.alarm, muteContext(config, store, now)) : undefined;
   const decision = applyMute(decided, active, mute);
-  const outbox = await renderDues(decision.due, received, mail, config, stages, now);
-  const reason = outbox.length < decision.due.length ? `${decision.reason}; no receiver has an address, nothing sent` : decision.reason;
-  const result: PipelineResult = { alarm: decision.alarm, topicState, outcome: decision.outcome, reason, outbox };
+  const batching = batchDues(decision.due, { now, ...(alarms.floodControl.enabled ? { flood: { settings: alarms.floodControl, state: (scope: string) => store.floodState(scope) } } : {}) });
+  const outbox = await renderDues(batching.send, received, mail, config, stages, now);
+  const notes = batching.notes.map((note) => `; ${note}`).join('');
+  const reason = outbox.length < batching.send.length ? `${decision.reason}${notes}; no receiver has an address, nothing sent` : `${decision.reason}${notes}`;
+  const result: PipelineResult = {
+    alarm: decision.alarm,
+    topicState,
+    outcome: decision.outcome,
+    reason,
+    outbox,
+    ...(batching.held.length > 0 ? { held: batching.held } : {}),
+    ...(batching.floodStates.length > 0 ? { floodStates: batching.floodStates } : {}),
+  };
   // A newly raised alarm (not suppressed) under an escalation policy gets its level timers.
   const policyName = routing.route.escalation;
   if (!active && decision.alarm?.state === 'active' && !routing.route.suppressedBy && policyName !== undefined) {

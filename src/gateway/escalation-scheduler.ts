@@ -3,9 +3,10 @@ import type { Alarm, Due } from '../lifecycle/alarm.js';
 import { timerVerdict } from '../lifecycle/escalation.js';
 import type { Logger } from '../log/logger.js';
 import { resolveReceivers } from '../rules/receivers.js';
-import type { ResolvedReceiver, Route } from '../rules/route.js';
+import type { ResolvedReceiver } from '../rules/route.js';
 import type { AlarmChange, NewOutboxEntry, Store } from '../store/store.js';
-import { parseReceived, renderDues, type PipelineStages } from './alarm-pipeline.js';
+import type { PipelineStages } from './alarm-pipeline.js';
+import { renderAlarmNotice } from './alarm-notice.js';
 import type { Exclusive } from './exclusive.js';
 import { WakeLoop } from './wake-loop.js';
 
@@ -133,27 +134,8 @@ export class EscalationScheduler extends WakeLoop {
     this.commit({ expected: alarm, alarm: announced, receivedId: alarm.lastEventId, outcome: 'ack-announced', reason, outbox: rendered.outbox }, now);
   }
 
-  /**
-   * One notification of `alarm` to `receivers`, rendered from its latest message as routed
-   * now; a string says why it cannot be made. `count`: counted as a notification of the alarm.
-   */
-  private async render(alarm: Alarm, kind: Due['kind'], receivers: ResolvedReceiver[], reason: string, now: number, count: boolean): Promise<{ alarm: Alarm; outbox: NewOutboxEntry[] } | string> {
-    const { store, config, stages, logger } = this.options;
-    const received = store.getReceived(alarm.lastEventId);
-    if (!received) return `its latest message ${alarm.lastEventId} is no longer in the store, so it cannot be notified`;
-    try {
-      const parsed = await parseReceived(received, config, stages, () => undefined);
-      if (!('event' in parsed)) return `its latest message no longer gives an alarm (${parsed.reason})`;
-      const routing = await stages.route(parsed.event, now);
-      const route: Route = { ...routing.route, receivers };
-      const notified: Alarm = count ? { ...alarm, notifications: alarm.notifications + 1, lastNotifiedAt: now } : alarm;
-      const due: Due = { kind, alarm: notified, event: parsed.event, route, reason, sequence: count ? notified.notifications : alarm.notifications, at: now };
-      const outbox = await renderDues([due], received, parsed.mail, config, stages, now);
-      return { alarm: notified, outbox };
-    } catch (error) {
-      logger.child({ alarmId: alarm.id }).error({ err: error }, `an ${kind} notification could not be made; recorded in the alarm's history`);
-      return `the notification could not be made: ${error instanceof Error ? error.message : String(error)}`;
-    }
+  private render(alarm: Alarm, kind: Due['kind'], receivers: ResolvedReceiver[], reason: string, now: number, count: boolean): Promise<{ alarm: Alarm; outbox: NewOutboxEntry[] } | string> {
+    return renderAlarmNotice(this.options, alarm, { kind, receivers, reason, now, count });
   }
 
   private commit(change: AlarmChange, now: number): void {

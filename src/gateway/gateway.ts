@@ -10,7 +10,9 @@ import { InboxProcessor } from './inbox-processor.js';
 import { Exclusive } from './exclusive.js';
 import { UnmuteScheduler } from './unmute-scheduler.js';
 import { EscalationScheduler } from './escalation-scheduler.js';
+import { BatchScheduler } from './batch-scheduler.js';
 import { MqttIngest } from '../ingest/mqtt/mqtt-ingest.js';
+import { ReplyIngest } from '../ingest/imap/reply-ingest.js';
 import { MqttStatePublisher } from '../deliver/mqtt-state-publisher.js';
 import { ConfiguredStages, type ReloadOutcome } from './pipeline-stages.js';
 
@@ -18,6 +20,8 @@ export interface Gateway {
   readonly store: Store;
   readonly listeners: SmtpListener[];
   readonly mqtt: MqttIngest[];
+  /** One per `replies` mailbox: replies to notifications that acknowledge alarms. */
+  readonly replies: ReplyIngest[];
   /** The acknowledgement-link server, when the `api` section is configured. */
   readonly api?: AckServer;
   /** Reloads rules and templates (what SIGHUP does); on any problem the ones in force stay. */
@@ -69,6 +73,18 @@ export async function startGateway(config: GatewayConfig, logger: Logger): Promi
         onAlarmChanged: (alarm) => publishers.forEach((p) => p.publishAlarm(alarm)),
       })
     : undefined;
+  // Sends groups and digests when their time comes.
+  const batcher = stages
+    ? new BatchScheduler({
+        store,
+        config,
+        stages,
+        exclusive,
+        logger: logger.child({ stage: 'batch' }),
+        pollInterval: config.delivery.pollInterval,
+        onQueued: () => worker.wake(),
+      })
+    : undefined;
   const processor = new InboxProcessor({
     store,
     config,
@@ -83,6 +99,8 @@ export async function startGateway(config: GatewayConfig, logger: Logger): Promi
       if (alarm.mutedBy || alarm.state === 'resolved') unmuter?.wake();
       // A new alarm may have escalation timers to sleep until.
       if (alarm.state === 'active' && alarm.count === 1) escalator?.wake();
+      // A held notification may have opened a group that goes out before the next poll.
+      batcher?.wake();
     },
     onUnusable: (received, reason) => {
       const ingest = received.mqtt ? mqttIngests.find((i) => i.connection.broker.name === received.listener) : undefined;
@@ -109,6 +127,20 @@ export async function startGateway(config: GatewayConfig, logger: Logger): Promi
     mqttIngests.push(ingest);
     if (broker.publish.enabled) publishers.push(new MqttStatePublisher(ingest.connection, broker, store));
   }
+  // Replies to notifications acknowledge as MQTT acks and links do: publish the new state; the escalator stops and tells the others.
+  const replyIngests = config.replies.map(
+    (account) =>
+      new ReplyIngest({
+        account,
+        domain: config.gateway.domain,
+        store,
+        logger: logger.child({ stage: 'replies' }),
+        onAcknowledged: (alarm) => {
+          publishers.forEach((p) => p.publishAlarm(alarm));
+          escalator?.wake();
+        },
+      }),
+  );
   const listeners: SmtpListener[] = [];
   try {
     for (const listener of config.listeners) {
@@ -155,7 +187,9 @@ export async function startGateway(config: GatewayConfig, logger: Logger): Promi
   processor.start();
   unmuter?.start();
   escalator?.start();
+  batcher?.start();
   for (const ingest of mqttIngests) ingest.start();
+  for (const ingest of replyIngests) ingest.start();
   if (stages && config.alarms?.watch) stages.watch(logger.child({ stage: 'rules' }));
   logger.info(
     { dataDir: config.gateway.dataDir, accounts: config.delivery.accounts.map((a) => a.name), mode: stages ? 'alarms' : 'relay', rules: stages?.ruleCount },
@@ -166,6 +200,7 @@ export async function startGateway(config: GatewayConfig, logger: Logger): Promi
     store,
     listeners,
     mqtt: mqttIngests,
+    replies: replyIngests,
     ...(api ? { api } : {}),
     reload() {
       if (!stages) return { ok: true, message: 'no alarm pipeline configured: nothing to reload' };
@@ -175,9 +210,11 @@ export async function startGateway(config: GatewayConfig, logger: Logger): Promi
       stages?.stopWatching();
       await api?.close();
       await Promise.all(mqttIngests.map((i) => i.stop()));
+      await Promise.all(replyIngests.map((i) => i.stop()));
       await Promise.all(listeners.map((l) => l.close()));
       await unmuter?.stop();
       await escalator?.stop();
+      await batcher?.stop();
       await processor.stop();
       await worker.stop();
       store.close();

@@ -7,6 +7,8 @@ import type { AlarmEvent } from '../parse/alarm-event.js';
 import { DeviceMap } from '../parse/device-map.js';
 import { compilePatterns } from '../parse/extractor.js';
 import { MqttMappings } from '../parse/mqtt-mappings.js';
+import type { Batch, BatchSummary } from '../lifecycle/batch.js';
+import { renderBatchNotification } from '../render/batch-notification.js';
 import { renderNotification } from '../render/notification.js';
 import type { OutgoingMessage } from '../render/passthrough.js';
 import { formatTemplateProblem, loadTemplates, TemplateError, type TemplateLibrary } from '../render/templates.js';
@@ -45,7 +47,7 @@ export class ConfiguredStages implements PipelineStages {
     const alarms = config.alarms!;
     this.devices = new DeviceMap(config.devices, compilePatterns(config.patterns));
     this.mqtt = new MqttMappings(config.mqtt);
-    this.templates = loadTemplatesOrThrow(alarms.templatesDir, alarms.defaultRoute.template);
+    this.templates = loadTemplatesOrThrow(alarms.templatesDir, [alarms.defaultRoute.template, alarms.grouping.template]);
     try {
       this.rules = new RuleBookHolder(alarms.rulesDir, () => ({
         // A rule may name a schedule wherever it names a receiver.
@@ -93,10 +95,23 @@ export class ConfiguredStages implements PipelineStages {
     });
   }
 
+  renderBatch(batch: Batch, summary: BatchSummary, sentAt: number): Promise<OutgoingMessage> {
+    const alarms = this.config.alarms!;
+    return renderBatchNotification(batch, summary, sentAt, this.templates, {
+      relay: this.config.relay,
+      hostname: this.config.gateway.hostname,
+      domain: this.config.gateway.domain,
+      timeZone: alarms.timeZone,
+      locale: alarms.locale,
+      template: alarms.grouping.template,
+      maxListed: alarms.grouping.maxListed,
+    });
+  }
+
   reload(): ReloadOutcome {
     const alarms = this.config.alarms!;
     try {
-      this.candidate = loadTemplatesOrThrow(alarms.templatesDir, alarms.defaultRoute.template);
+      this.candidate = loadTemplatesOrThrow(alarms.templatesDir, [alarms.defaultRoute.template, alarms.grouping.template]);
     } catch (error) {
       if (error instanceof PipelineConfigError) return { ok: false, message: `templates refused, rules and templates in force stay:\n${error.message}` };
       throw error;
@@ -138,9 +153,10 @@ export class ConfiguredStages implements PipelineStages {
   }
 }
 
-function loadTemplatesOrThrow(dir: string, defaultTemplate: string): TemplateLibrary {
+/** `required`: the templates the configuration names (the default route's, the group/digest set). */
+function loadTemplatesOrThrow(dir: string, required: string[]): TemplateLibrary {
   try {
-    return loadTemplates(dir, { required: defaultTemplate === PASSTHROUGH_TEMPLATE ? [] : [defaultTemplate] });
+    return loadTemplates(dir, { required: required.filter((name) => name !== PASSTHROUGH_TEMPLATE) });
   } catch (error) {
     if (error instanceof TemplateError) throw new PipelineConfigError(error.problems.map(formatTemplateProblem).join('\n'));
     throw error;

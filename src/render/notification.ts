@@ -1,7 +1,7 @@
 import { join } from 'node:path';
 import MailComposer from 'nodemailer/lib/mail-composer';
 import { ackUrl, signAckToken } from '../api/ack-token.js';
-import type { RawConfig } from '../config/schema.js';
+import type { RawConfig, Severity } from '../config/schema.js';
 import type { Secret } from '../config/secret.js';
 import type { Due } from '../lifecycle/alarm.js';
 import { fillAddressTemplate } from './address-template.js';
@@ -92,14 +92,14 @@ export async function renderNotification(due: Due, templates: TemplateLibrary, c
     ip: event.peer.address,
     listener: event.listener,
   };
-  const from = { name: headerText(fillAddressTemplate(ctx.relay.from.displayName, vars)), address: fillAddressTemplate(ctx.relay.from.address, vars) };
+  const from = notificationFrom(ctx, vars);
   const messageId = (sequence: number): string => `<${idToken(alarm.id)}.${sequence}@${ctx.domain}>`;
   const at = due.at;
 
   const composer = new MailComposer({
     from,
     ...(recipients.length > 0 ? { to: recipients } : {}),
-    subject: parts.subject,
+    subject: withAlarmToken(parts.subject, idToken(alarm.id)),
     text: parts.text,
     ...(parts.html !== undefined ? { html: parts.html } : {}),
     date: new Date(at),
@@ -114,10 +114,7 @@ export async function renderNotification(due: Due, templates: TemplateLibrary, c
       'X-Annunciator-Kind': due.kind,
       'X-Annunciator-Severity': route.severity,
       'X-Annunciator-Id': headerText(event.id),
-      // RFC 3834, and Exchange's own: out-of-office replies to an alarm mail help nobody.
-      'Auto-Submitted': 'auto-generated',
-      'X-Auto-Response-Suppress': 'All',
-      ...(route.severity === 'critical' ? { Importance: 'high', 'X-Priority': '1 (Highest)' } : {}),
+      ...automatedHeaders(route.severity),
     },
     ...(route.attachOriginal && ctx.original ? { attachments: [originalAttachment(ctx.original)] } : {}),
   });
@@ -125,12 +122,27 @@ export async function renderNotification(due: Due, templates: TemplateLibrary, c
   return { envelopeFrom: from.address, recipients, message };
 }
 
+/** Headers every gateway-written notification carries. */
+export function automatedHeaders(severity: Severity): Record<string, string> {
+  return {
+    // RFC 3834, and Exchange's own: out-of-office replies to an alarm mail help nobody.
+    'Auto-Submitted': 'auto-generated',
+    'X-Auto-Response-Suppress': 'All',
+    ...(severity === 'critical' ? { Importance: 'high', 'X-Priority': '1 (Highest)' } : {}),
+  };
+}
+
+/** The gateway's From for a notification: relay.from filled with the variables of the mail or event it is about. */
+export function notificationFrom(ctx: Pick<NotificationContext, 'relay'>, vars: Record<string, string>): { name: string; address: string } {
+  return { name: headerText(fillAddressTemplate(ctx.relay.from.displayName, vars)), address: fillAddressTemplate(ctx.relay.from.address, vars) };
+}
+
 function routedBy(due: Due): string {
   return due.route.isDefault ? 'routed by the default route' : `routed by rule ${due.route.rules.join(' + ')}`;
 }
 
 /** Receivers' addresses, each once (compared without case), in the order first named. */
-function uniqueAddresses(addresses: string[]): string[] {
+export function uniqueAddresses(addresses: string[]): string[] {
   const seen = new Set<string>();
   return addresses.filter((address) => {
     const key = address.trim().toLowerCase();
@@ -141,9 +153,19 @@ function uniqueAddresses(addresses: string[]): string[] {
 }
 
 /**
+ * A reply names its alarm by In-Reply-To, or by the `#ALARMID` in its subject when the
+ * client dropped that header (lifecycle/reply-ack.ts): a subject template without the
+ * token (templates/short) gets ` [#ALARMID]` appended.
+ */
+export function withAlarmToken(subject: string, token: string): string {
+  const present = new RegExp(`#${token.replace(/[.-]/g, '\\$&')}(?![A-Za-z0-9._-])`).test(subject);
+  return present ? subject : `${subject} [#${token}]`;
+}
+
+/**
  * Alarm ids are ULIDs, but the Message-ID is built from one by hand, so anything that
  * could break out of `<...@...>` is replaced rather than trusted.
  */
-function idToken(id: string): string {
+export function idToken(id: string): string {
   return id.replace(/[^A-Za-z0-9._-]/g, '-');
 }

@@ -1,4 +1,5 @@
 import type { Severity } from '../config/schema.js';
+import type { GroupSettings } from '../lifecycle/batch.js';
 
 /** A receiver resolved to addresses: a person, a group expanded to its members, or a schedule to who is on call. */
 export interface ResolvedReceiver {
@@ -27,6 +28,8 @@ export interface Route {
   attachOriginal: boolean;
   /** The escalation policy for an alarm this route raises (a rule's `then.escalation`, else defaultRoute.escalation). */
   escalation?: string;
+  /** Alarms of this route with the same values of `by` arriving within `wait` ms go out as one notification (lifecycle/batch.ts). */
+  group?: GroupSettings;
 }
 
 /** One rule's verdict, for `rules test` and the logs. */

@@ -100,6 +100,9 @@ function buildRoute(event: AlarmEvent, applied: readonly RuleDefinition[], ctx: 
   if (suppress?.value === true) route.suppressedBy = suppress.rule;
   const escalation = firstSet(applied, 'escalation')?.value ?? defaults.escalation;
   if (escalation !== undefined) route.escalation = escalation;
+  // A rule's `group: false` turns the default grouping off for what it routes.
+  const group = firstSet(applied, 'group')?.value ?? defaults.group;
+  if (group) route.group = group;
   return route;
 }
 

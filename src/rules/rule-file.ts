@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { severitySchema } from '../config/schema.js';
+import { groupSchema, severitySchema } from '../config/schema.js';
 import { parseDuration } from '../config/units.js';
 import { compileWhen, type EngineTopCondition } from './conditions.js';
 
@@ -36,6 +36,8 @@ export const thenSchema = z.strictObject({
   suppress: z.boolean().optional(),
   /** An escalation policy (a rule file's `escalations:`) for the alarms this rule raises. */
   escalation: name.optional(),
+  /** Alarms this rule routes with the same values of `by`, arriving within `wait` of the first, go out as one notification; `false` turns a default grouping off. */
+  group: z.union([z.literal(false), groupSchema]).optional(),
   continue: z.boolean().default(false),
 });
 

@@ -3,12 +3,15 @@ import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Received } from '../ingest/received.js';
 import type { Alarm, AlarmAck } from '../lifecycle/alarm.js';
+import type { Batch, BatchItem, HeldNotification } from '../lifecycle/batch.js';
 import type { EscalationTimer, EscalationTimerData } from '../lifecycle/escalation.js';
+import type { FloodState } from '../lifecycle/flood.js';
+import { newId } from './ids.js';
 import { silenceEndsAt, type Silence } from '../lifecycle/silence.js';
 import type { TopicState } from '../parse/mqtt-event.js';
-import type { AlarmChange, AlarmLogEntry, NewOutboxEntry, OutboxEntry, OutboxStatus, OutboxSummary, PipelineResult, Store } from './store.js';
+import type { AlarmChange, AlarmLogEntry, BatchFlush, NewOutboxEntry, OutboxEntry, OutboxStatus, OutboxSummary, PipelineResult, Store } from './store.js';
 
-const SCHEMA_VERSION = 5;
+const SCHEMA_VERSION = 6;
 
 const MIGRATIONS: string[] = [
   `CREATE TABLE received (
@@ -96,7 +99,60 @@ const MIGRATIONS: string[] = [
    );
    CREATE INDEX escalation_timers_due ON escalation_timers(due_at) WHERE fired_at IS NULL AND cancelled_at IS NULL;
    UPDATE alarms SET data = json_set(data, '$.ackAnnounced', json('true')) WHERE json_extract(data, '$.ack') IS NOT NULL;`,
+  // Groups and digests (lifecycle/batch.ts): held notifications collect in the one open
+  // batch of their key until it goes out (sent_at). Flood control's counters per scope.
+  `CREATE TABLE batches (
+     id TEXT PRIMARY KEY,
+     key TEXT NOT NULL,
+     kind TEXT NOT NULL,
+     label TEXT NOT NULL,
+     opened_at INTEGER NOT NULL,
+     flush_at INTEGER NOT NULL,
+     receivers TEXT NOT NULL,
+     sent_at INTEGER
+   );
+   CREATE UNIQUE INDEX batches_one_open ON batches(key) WHERE sent_at IS NULL;
+   CREATE INDEX batches_due ON batches(flush_at) WHERE sent_at IS NULL;
+   CREATE TABLE batch_items (
+     seq INTEGER PRIMARY KEY AUTOINCREMENT,
+     batch_id TEXT NOT NULL REFERENCES batches(id),
+     alarm_id TEXT NOT NULL,
+     kind TEXT NOT NULL,
+     reason TEXT NOT NULL,
+     at INTEGER NOT NULL
+   );
+   CREATE INDEX batch_items_batch ON batch_items(batch_id, seq);
+   CREATE INDEX batch_items_alarm ON batch_items(alarm_id);
+   CREATE TABLE flood_state (
+     scope TEXT PRIMARY KEY,
+     data TEXT NOT NULL
+   );
+   ALTER TABLE outbox ADD COLUMN batch_id TEXT;`,
 ];
+
+interface BatchRow {
+  id: string;
+  key: string;
+  kind: Batch['kind'];
+  label: string;
+  opened_at: number;
+  flush_at: number;
+  receivers: string;
+  sent_at: number | null;
+}
+
+function toBatch(row: BatchRow): Batch {
+  return {
+    id: row.id,
+    key: row.key,
+    kind: row.kind,
+    label: row.label,
+    openedAt: row.opened_at,
+    flushAt: row.flush_at,
+    receivers: JSON.parse(row.receivers) as Batch['receivers'],
+    ...(row.sent_at !== null ? { sentAt: row.sent_at } : {}),
+  };
+}
 
 interface TimerRow {
   alarm_id: string;
@@ -137,6 +193,7 @@ interface OutboxRow {
   id: string;
   received_id: string | null;
   alarm_id?: string | null;
+  batch_id?: string | null;
   created_at: number;
   envelope_from: string;
   recipients: string;
@@ -225,26 +282,25 @@ export class SqliteStore implements Store {
   }
 
   completeReceived(receivedId: string, entries: NewOutboxEntry[], now: number): void {
-    const insert = this.statement(
-      `INSERT INTO outbox (id, received_id, created_at, envelope_from, recipients, message, status, next_attempt_at, updated_at)
-       VALUES (?, ?, ?, ?, ?, ?, 'pending', ?, ?)`,
-    );
     const done = this.statement(`UPDATE received SET state = 'processed', processed_at = ? WHERE id = ? AND state = 'new'`);
     this.db.transaction(() => {
       // The state guard makes a second pass over the same message a no-op, so a crash
       // between two passes can never queue a message twice.
       if (done.run(now, receivedId).changes === 0) return;
-      for (const entry of entries) {
-        insert.run(entry.id, entry.receivedId, now, entry.envelopeFrom, JSON.stringify(entry.recipients), entry.message, now, now);
-      }
+      for (const entry of entries) this.insertOutbox(entry, now);
     }).immediate();
   }
 
+  private insertOutbox(entry: NewOutboxEntry, now: number): void {
+    this
+      .statement(
+        `INSERT INTO outbox (id, received_id, alarm_id, batch_id, created_at, envelope_from, recipients, message, status, next_attempt_at, updated_at)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'pending', ?, ?)`,
+      )
+      .run(entry.id, entry.receivedId, entry.alarmId ?? null, entry.batchId ?? null, now, entry.envelopeFrom, JSON.stringify(entry.recipients), entry.message, now, now);
+  }
+
   commitPipeline(receivedId: string, result: PipelineResult, now: number): void {
-    const insert = this.statement(
-      `INSERT INTO outbox (id, received_id, alarm_id, created_at, envelope_from, recipients, message, status, next_attempt_at, updated_at)
-       VALUES (?, ?, ?, ?, ?, ?, ?, 'pending', ?, ?)`,
-    );
     const upsert = this.statement(
       `INSERT INTO alarms (id, fingerprint, state, first_seen, last_seen, data) VALUES (?, ?, ?, ?, ?, ?)
        ON CONFLICT(id) DO UPDATE SET state = excluded.state, last_seen = excluded.last_seen, data = excluded.data`,
@@ -275,9 +331,9 @@ export class SqliteStore implements Store {
         if (a.state === 'resolved') this.cancelTimers(a.id, now, 'cleared');
       }
       log.run(result.alarm?.id ?? null, receivedId, now, result.outcome, result.reason);
-      for (const entry of result.outbox) {
-        insert.run(entry.id, entry.receivedId, entry.alarmId ?? null, now, entry.envelopeFrom, JSON.stringify(entry.recipients), entry.message, now, now);
-      }
+      for (const entry of result.outbox) this.insertOutbox(entry, now);
+      for (const held of result.held ?? []) this.hold(held, now);
+      for (const state of result.floodStates ?? []) this.saveFloodState(state);
     }).immediate();
   }
 
@@ -321,6 +377,16 @@ export class SqliteStore implements Store {
     return rows.some((row) => row.raw.equals(payload));
   }
 
+  alarmRecipients(alarmId: string): string[] {
+    // After a partial delivery a row keeps only the recipients still to be sent to
+    // (reschedule): callers add the alarm's own `receivers` for those. No index on alarm_id
+    // (a scan per reply read, not per message in the pipeline).
+    const rows = this
+      .statement(`SELECT DISTINCT lower(trim(value)) AS address FROM outbox, json_each(outbox.recipients) WHERE outbox.alarm_id = ? ORDER BY address`)
+      .all(alarmId) as { address: string }[];
+    return rows.map((row) => row.address);
+  }
+
   acknowledge(alarmId: string, ack: AlarmAck, now: number): Alarm | undefined {
     return this.db.transaction(() => {
       const alarm = this.getAlarm(alarmId);
@@ -344,10 +410,6 @@ export class SqliteStore implements Store {
   }
 
   commitAlarmChange(change: AlarmChange, now: number): boolean {
-    const insert = this.statement(
-      `INSERT INTO outbox (id, received_id, alarm_id, created_at, envelope_from, recipients, message, status, next_attempt_at, updated_at)
-       VALUES (?, ?, ?, ?, ?, ?, ?, 'pending', ?, ?)`,
-    );
     return this.db.transaction(() => {
       const row = this.statement(`SELECT data FROM alarms WHERE id = ?`).get(change.expected.id) as { data: string } | undefined;
       // The stored JSON is what JSON.stringify wrote, and parsing and writing it again
@@ -366,9 +428,65 @@ export class SqliteStore implements Store {
       const a = change.alarm;
       this.statement(`UPDATE alarms SET state = ?, last_seen = ?, data = ? WHERE id = ?`).run(a.state, a.lastSeen, JSON.stringify(a), a.id);
       this.statement(`INSERT INTO alarm_log (alarm_id, received_id, at, outcome, reason) VALUES (?, ?, ?, ?, ?)`).run(a.id, change.receivedId, now, change.outcome, change.reason);
-      for (const entry of change.outbox) {
-        insert.run(entry.id, entry.receivedId, entry.alarmId ?? null, now, entry.envelopeFrom, JSON.stringify(entry.recipients), entry.message, now, now);
-      }
+      for (const entry of change.outbox) this.insertOutbox(entry, now);
+      return true;
+    }).immediate();
+  }
+
+  /** A held notification joins the open batch of its key, or opens one. */
+  private hold(held: HeldNotification, now: number): void {
+    const open = this.statement(`SELECT id FROM batches WHERE key = ? AND sent_at IS NULL`).get(held.batchKey) as { id: string } | undefined;
+    const batchId = open?.id ?? newId(now);
+    if (!open) {
+      this
+        .statement(`INSERT INTO batches (id, key, kind, label, opened_at, flush_at, receivers) VALUES (?, ?, ?, ?, ?, ?, ?)`)
+        .run(batchId, held.batchKey, held.batchKind, held.label, now, held.flushAt, JSON.stringify(held.receivers));
+    }
+    this.statement(`INSERT INTO batch_items (batch_id, alarm_id, kind, reason, at) VALUES (?, ?, ?, ?, ?)`).run(batchId, held.alarmId, held.kind, held.reason, held.at);
+  }
+
+  private saveFloodState(state: FloodState): void {
+    this.statement(`INSERT INTO flood_state (scope, data) VALUES (?, ?) ON CONFLICT(scope) DO UPDATE SET data = excluded.data`).run(state.scope, JSON.stringify(state));
+  }
+
+  floodState(scope: string): FloodState | undefined {
+    const row = this.statement(`SELECT data FROM flood_state WHERE scope = ?`).get(scope) as { data: string } | undefined;
+    return row ? (JSON.parse(row.data) as FloodState) : undefined;
+  }
+
+  getBatch(id: string): Batch | undefined {
+    const row = this.statement(`SELECT * FROM batches WHERE id = ?`).get(id) as BatchRow | undefined;
+    return row ? toBatch(row) : undefined;
+  }
+
+  dueBatches(now: number, limit: number): Batch[] {
+    const rows = this.statement(`SELECT * FROM batches WHERE sent_at IS NULL AND flush_at <= ? ORDER BY flush_at, id LIMIT ?`).all(now, limit) as BatchRow[];
+    return rows.map(toBatch);
+  }
+
+  nextBatchDueAt(): number | undefined {
+    const row = this.statement(`SELECT min(flush_at) AS due FROM batches WHERE sent_at IS NULL`).get() as { due: number | null };
+    return row.due ?? undefined;
+  }
+
+  batchItems(batchId: string): BatchItem[] {
+    const rows = this.statement(`SELECT alarm_id, kind, reason, at FROM batch_items WHERE batch_id = ? ORDER BY seq`).all(batchId) as { alarm_id: string; kind: BatchItem['kind']; reason: string; at: number }[];
+    return rows.map((r) => ({ alarmId: r.alarm_id, kind: r.kind, reason: r.reason, at: r.at }));
+  }
+
+  batchesOfAlarm(alarmId: string): Batch[] {
+    const rows = this.statement(`SELECT DISTINCT b.* FROM batches b JOIN batch_items i ON i.batch_id = b.id WHERE i.alarm_id = ? ORDER BY b.opened_at, b.id`).all(alarmId) as BatchRow[];
+    return rows.map(toBatch);
+  }
+
+  commitBatchFlush(flush: BatchFlush, now: number): boolean {
+    return this.db.transaction(() => {
+      // Sent by another pass meanwhile: nothing goes out twice.
+      if (this.statement(`UPDATE batches SET sent_at = ? WHERE id = ? AND sent_at IS NULL`).run(now, flush.batchId).changes === 0) return false;
+      const log = this.statement(`INSERT INTO alarm_log (alarm_id, received_id, at, outcome, reason) VALUES (?, ?, ?, ?, ?)`);
+      for (const entry of flush.log) log.run(entry.alarmId, entry.receivedId, now, entry.outcome, entry.reason);
+      for (const entry of flush.outbox) this.insertOutbox(entry, now);
+      if (flush.floodState) this.saveFloodState(flush.floodState);
       return true;
     }).immediate();
   }
@@ -498,7 +616,7 @@ export class SqliteStore implements Store {
     if (statuses.length === 0) return [];
     const rows = this
       .statement(
-        `SELECT id, received_id, alarm_id, created_at, envelope_from, recipients, status, attempts, next_attempt_at, last_error, last_account, updated_at, sent_at, rejected_recipients, length(message) AS size
+        `SELECT id, received_id, alarm_id, batch_id, created_at, envelope_from, recipients, status, attempts, next_attempt_at, last_error, last_account, updated_at, sent_at, rejected_recipients, length(message) AS size
          FROM outbox WHERE status IN (${statuses.map(() => '?').join(',')}) ORDER BY created_at, id`,
       )
       .all(...statuses) as OutboxRow[];
@@ -542,6 +660,7 @@ function toEntry(row: OutboxRow): OutboxEntry {
     id: row.id,
     receivedId: row.received_id,
     alarmId: row.alarm_id ?? null,
+    batchId: row.batch_id ?? null,
     createdAt: row.created_at,
     envelopeFrom: row.envelope_from,
     recipients: JSON.parse(row.recipients) as string[],

@@ -1,6 +1,8 @@
 import type { Received } from '../ingest/received.js';
 import type { Alarm, AlarmAck, Decision } from '../lifecycle/alarm.js';
+import type { Batch, BatchItem, HeldNotification } from '../lifecycle/batch.js';
 import type { EscalationTimer } from '../lifecycle/escalation.js';
+import type { FloodState } from '../lifecycle/flood.js';
 import type { Silence } from '../lifecycle/silence.js';
 import type { TopicState } from '../parse/mqtt-event.js';
 
@@ -17,6 +19,8 @@ export interface NewOutboxEntry {
   receivedId: string | null;
   /** The alarm a notification is about; null for relayed mail. */
   alarmId?: string | null;
+  /** The group or digest a notification lists (lifecycle/batch.ts); its alarms are the batch's. */
+  batchId?: string | null;
   envelopeFrom: string;
   recipients: string[];
   message: Buffer;
@@ -48,6 +52,18 @@ export interface PipelineResult {
   outbox: NewOutboxEntry[];
   /** A newly raised alarm's escalation timers, stored with it. */
   escalationTimers?: EscalationTimer[];
+  /** Notifications held for a group or digest (each joins the open batch of its key). */
+  held?: HeldNotification[];
+  /** Flood control's counters, per scope counted. */
+  floodStates?: FloodState[];
+}
+
+/** A group or digest going out: its notification, the history entry of each alarm it lists, and the scope's flood state after a digest. */
+export interface BatchFlush {
+  batchId: string;
+  outbox: NewOutboxEntry[];
+  log: { alarmId: string; receivedId: string; outcome: string; reason: string }[];
+  floodState?: FloodState;
 }
 
 export interface AlarmLogEntry {
@@ -94,6 +110,11 @@ export interface Store {
   isRedelivery(topic: string, messageId: number, payload: Buffer, since: number): boolean;
   /** Records an acknowledgement (the first one counts) and cancels the alarm's pending escalation timers; undefined when there is no such alarm. */
   acknowledge(alarmId: string, ack: AlarmAck, now: number): Alarm | undefined;
+  /**
+   * Every address a notification of the alarm was queued for (outbox rows with its alarm id,
+   * any status), lower-case, each once: who may acknowledge it by replying.
+   */
+  alarmRecipients(alarmId: string): string[];
   /** Active alarms a silence or an inhibition muted (`mutedBy` set), oldest first. */
   mutedAlarms(): Alarm[];
   /**
@@ -115,6 +136,17 @@ export interface Store {
   /** Acknowledged alarms whose acknowledgement was not announced yet, earliest ack first. */
   unannouncedAcks(limit: number): Alarm[];
 
+  /** Flood control's counters for a scope ("device:plc-4"). */
+  floodState(scope: string): FloodState | undefined;
+  getBatch(id: string): Batch | undefined;
+  /** Batches not sent yet whose time has come, earliest first. */
+  dueBatches(now: number, limit: number): Batch[];
+  nextBatchDueAt(): number | undefined;
+  batchItems(batchId: string): BatchItem[];
+  /** The groups and digests an alarm was (or is to be) listed in. */
+  batchesOfAlarm(alarmId: string): Batch[];
+  /** Marks the batch sent with its notification and history; false (nothing written) when it was sent already. */
+  commitBatchFlush(flush: BatchFlush, now: number): boolean;
   insertSilence(silence: Silence): void;
   getSilence(id: string): Silence | undefined;
   /** Silences not over at `now` (holding, still to come, between weekly occurrences); with `all`, every silence. Newest first. */

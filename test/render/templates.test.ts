@@ -72,8 +72,8 @@ function hbsFiles(dir: string): string[] {
 describe('loadTemplates: the shipped templates', () => {
   const library = loadTemplates(TEMPLATES_DIR);
 
-  it('loads every set without a problem: default (with HTML) and short (without)', () => {
-    assert.deepEqual(library.names(), ['default', 'short']);
+  it('loads every set without a problem: default and group (with HTML) and short (without)', () => {
+    assert.deepEqual(library.names(), ['default', 'group', 'short']);
     assert.equal(library.dir, TEMPLATES_DIR);
     assert.ok(library.get('default')?.files.html?.endsWith(join('default', 'html.hbs')));
     assert.equal(library.get('short')?.files.html, undefined);

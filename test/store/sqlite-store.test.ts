@@ -54,7 +54,7 @@ describe('SqliteStore', () => {
 
     it('uses WAL and records the schema version', () => {
       assert.equal(store.db.pragma('journal_mode', { simple: true }), 'wal');
-      assert.equal(store.db.pragma('user_version', { simple: true }), 5);
+      assert.equal(store.db.pragma('user_version', { simple: true }), 6);
     });
 
     it('refuses a database from a newer version', () => {

@@ -1,0 +1,126 @@
+import type { GatewayConfig } from '../config/types.js';
+import { summarizeBatch, type Batch, type BatchSummary } from '../lifecycle/batch.js';
+import { afterDigest, type FloodState } from '../lifecycle/flood.js';
+import type { Logger } from '../log/logger.js';
+import { newId } from '../store/ids.js';
+import type { BatchFlush, NewOutboxEntry, Store } from '../store/store.js';
+import { renderAlarmNotice } from './alarm-notice.js';
+import type { PipelineStages } from './alarm-pipeline.js';
+import type { Exclusive } from './exclusive.js';
+import { WakeLoop } from './wake-loop.js';
+
+export interface BatchSchedulerOptions {
+  store: Store;
+  config: GatewayConfig;
+  stages: PipelineStages;
+  logger: Logger;
+  /** Shared with the inbox processor and the other schedulers: a batch is read and sent while no alarm changes. */
+  exclusive: Exclusive;
+  onQueued: () => void;
+  now?: () => number;
+  pollInterval?: number;
+}
+
+const BATCH_LIMIT = 100;
+
+/**
+ * Sends groups and digests (lifecycle/batch.ts) when their time comes: one notification
+ * listing the batch's alarms as they are now (one alarm alone gets its ordinary
+ * notification), a history entry on each alarm, and, after a digest, flood control's
+ * verdict on whether the device's rate has fallen: all in one transaction that also marks
+ * the batch sent, so a restart sends an overdue batch once, late, and never twice.
+ */
+export class BatchScheduler extends WakeLoop {
+  private readonly now: () => number;
+  private readonly pollInterval: number;
+
+  constructor(private readonly options: BatchSchedulerOptions) {
+    super();
+    this.now = options.now ?? Date.now;
+    this.pollInterval = options.pollInterval ?? 1000;
+  }
+
+  protected override passFailed(error: unknown): void {
+    this.options.logger.error({ err: error }, 'groups and digests could not be looked at; trying again at the next poll');
+  }
+
+  protected override nextWakeIn(): number {
+    const now = this.now();
+    let next = now + this.pollInterval;
+    try {
+      const due = this.options.store.nextBatchDueAt();
+      if (due !== undefined && due < next) next = Math.max(now, due);
+    } catch (error) {
+      this.options.logger.error({ err: error }, 'cannot read the pending groups and digests; looking again at the next poll');
+    }
+    return next - now;
+  }
+
+  protected override async pass(): Promise<void> {
+    const { store, exclusive } = this.options;
+    for (const batch of store.dueBatches(this.now(), BATCH_LIMIT)) {
+      if (!this.isRunning) return;
+      await exclusive.run(() => this.flush(batch.id));
+    }
+  }
+
+  private async flush(batchId: string): Promise<void> {
+    const { store, logger } = this.options;
+    const now = this.now();
+    const batch = store.getBatch(batchId);
+    if (!batch || batch.sentAt !== undefined || batch.flushAt > now) return;
+    const summary = summarizeBatch(store.batchItems(batch.id), (id) => store.getAlarm(id));
+    const made = await this.notification(batch, summary, now);
+    const outbox = typeof made === 'string' ? [] : made;
+    const late = now - batch.flushAt > Math.max(1000, 2 * this.pollInterval) ? ` (late by ${Math.round((now - batch.flushAt) / 1000)} s: the gateway was not running)` : '';
+    const what = batch.kind === 'digest' ? `digest of ${batch.label}: ${summary.notifications} notification(s) about ${summary.entries.length} alarm(s) folded` : `group ${batch.label}: ${summary.entries.length} alarm(s)`;
+    const sent = typeof made === 'string' ? `; not sent: ${made}` : outbox.length === 0 ? '; no receiver has an address, nothing sent' : `; sent as ${outbox.map((e) => e.id).join(', ')}`;
+    const flood = batch.kind === 'digest' ? this.floodAfter(batch, summary, now) : undefined;
+    const reason = `${what} in ${batch.id}${late}${sent}${flood ? `; ${flood.reason}` : ''}`;
+    const flush: BatchFlush = {
+      batchId: batch.id,
+      outbox,
+      log: summary.entries.map(({ alarm }) => ({ alarmId: alarm.id, receivedId: alarm.lastEventId, outcome: batch.kind === 'digest' ? 'digest-sent' : 'group-sent', reason })),
+      ...(flood ? { floodState: flood.state } : {}),
+    };
+    if (!store.commitBatchFlush(flush, now)) return;
+    if (outbox.length > 0) this.options.onQueued();
+    const log = logger.child({ batchId: batch.id, alarmIds: summary.entries.slice(0, 50).map((e) => e.alarm.id) });
+    if (typeof made === 'string') log.error({ kind: batch.kind, label: batch.label, reason }, `${batch.kind} not sent`);
+    else log.info({ kind: batch.kind, label: batch.label, alarms: summary.entries.length, notifications: summary.notifications, reason }, `${batch.kind} sent`);
+  }
+
+  /** The batch's outbox entry: the ordinary notification for one alarm, a listing for more; a string says why there is none. */
+  private async notification(batch: Batch, summary: BatchSummary, now: number): Promise<NewOutboxEntry[] | string> {
+    const { stages } = this.options;
+    if (summary.entries.length === 0) return 'none of its alarms is in the store any more';
+    if (summary.entries.length === 1) {
+      const { alarm, kinds } = summary.entries[0]!;
+      const kind = kinds[kinds.length - 1]!;
+      const reason = batch.kind === 'digest' ? `digest of ${batch.label}: the only alarm folded` : `group ${batch.label}: no other alarm arrived within the group wait`;
+      const rendered = await renderAlarmNotice(this.options, alarm, { kind, receivers: batch.receivers, reason, now, count: false });
+      if (typeof rendered === 'string') return rendered;
+      return rendered.outbox.map((entry) => ({ ...entry, batchId: batch.id }));
+    }
+    if (!stages.renderBatch) return 'the stages in force cannot render groups';
+    try {
+      const message = await stages.renderBatch(batch, summary, now);
+      if (message.recipients.length === 0) return [];
+      return [{ id: newId(now), receivedId: null, alarmId: null, batchId: batch.id, ...message }];
+    } catch (error) {
+      this.options.logger.child({ batchId: batch.id }).error({ err: error }, `a ${batch.kind} notification could not be made; recorded in its alarms' history`);
+      return `the notification could not be made: ${error instanceof Error ? error.message : String(error)}`;
+    }
+  }
+
+  /** After a digest: has the scope's rate fallen? */
+  private floodAfter(batch: Batch, summary: BatchSummary, now: number): { state: FloodState; reason: string } | undefined {
+    const settings = this.options.config.alarms?.floodControl;
+    // The key is `digest|<scope>|<addresses>` (lifecycle/batch.ts).
+    const scope = batch.key.slice('digest|'.length, batch.key.lastIndexOf('|'));
+    const state = scope ? this.options.store.floodState(scope) : undefined;
+    if (!settings || !state || state.floodingSince === undefined) return undefined;
+    const after = afterDigest(state, summary.notifications, now - batch.openedAt, now, settings);
+    return { state: after.state, reason: after.reason };
+  }
+}

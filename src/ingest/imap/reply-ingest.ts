@@ -1,0 +1,126 @@
+import type { ReplyAccountConfig } from '../../config/replies.js';
+import type { Alarm, AlarmAck } from '../../lifecycle/alarm.js';
+import { decideReply, type ReplyAckContext, type ReplyIgnoredReason } from '../../lifecycle/reply-ack.js';
+import type { Logger } from '../../log/logger.js';
+import { decodeReply, type ReplyMail } from '../../parse/decode-reply.js';
+import type { Store } from '../../store/store.js';
+import { ReplyWatcher, type FetchedReply } from './reply-watcher.js';
+
+export interface ReplyIngestOptions {
+  account: ReplyAccountConfig;
+  /** `gateway.domain`: the domain of our notifications' Message-IDs. */
+  domain: string;
+  store: Pick<Store, 'getAlarm' | 'acknowledge' | 'alarmRecipients'>;
+  logger: Logger;
+  /** After an acknowledgement was recorded: publish the alarm's state, wake the escalation scheduler. */
+  onAcknowledged: (alarm: Alarm) => void;
+  /** The alarm ids a token stands for; by default the token is the alarm id. */
+  resolveToken?: (token: string) => string[];
+  now?: () => number;
+}
+
+export interface ReplyStats {
+  read: number;
+  acknowledged: number;
+  ignored: Partial<Record<ReplyIgnoredReason | 'unreadable', number>>;
+}
+
+/**
+ * Acknowledgement by reply, for one mailbox: the watcher hands over each reply not yet
+ * processed; it is decoded, decided (lifecycle/reply-ack.ts) and, when it acknowledges,
+ * recorded with channel `mail`. Every reply is logged with its outcome and then marked
+ * processed by the watcher, so none is applied twice (and the first ack wins anyway).
+ */
+export class ReplyIngest {
+  readonly watcher: ReplyWatcher;
+  readonly stats: ReplyStats = { read: 0, acknowledged: 0, ignored: {} };
+  private readonly now: () => number;
+  private readonly resolveToken: (token: string) => string[];
+
+  constructor(private readonly options: ReplyIngestOptions) {
+    this.now = options.now ?? Date.now;
+    this.resolveToken = options.resolveToken ?? ((token) => [token]);
+    this.watcher = new ReplyWatcher({ account: options.account, logger: options.logger, handle: (reply) => this.handle(reply) });
+  }
+
+  start(): void {
+    this.watcher.start();
+  }
+
+  stop(): Promise<void> {
+    return this.watcher.stop();
+  }
+
+  async handle(fetched: FetchedReply): Promise<void> {
+    const { account, store, logger } = this.options;
+    this.stats.read += 1;
+    const where = { account: account.name, uid: fetched.uid };
+    let reply: ReplyMail;
+    try {
+      reply = await decodeReply(fetched.source);
+    } catch (error) {
+      this.count('unreadable');
+      logger.warn({ ...where, err: { message: error instanceof Error ? error.message : String(error) } }, 'reply ignored: it cannot be decoded as a mail; marked processed');
+      return;
+    }
+    const now = this.now();
+    const seen = new Map<string, ReturnType<ReplyAckContext['alarm']>>();
+    const context: ReplyAckContext = {
+      domain: this.options.domain,
+      ackWords: account.ackWords,
+      allowFrom: account.allowFrom,
+      resolveToken: this.resolveToken,
+      alarm: (alarmId) => {
+        if (!seen.has(alarmId)) {
+          const alarm = store.getAlarm(alarmId);
+          // Who was told: every outbox row of the alarm, and the alarm's own record of it.
+          seen.set(alarmId, alarm ? { ...(alarm.ack ? { ack: alarm.ack } : {}), recipients: [...store.alarmRecipients(alarmId), ...alarm.receivers] } : undefined);
+        }
+        return seen.get(alarmId);
+      },
+      now,
+      fallbackRef: `imap:${account.name}/${account.folder}/${fetched.uid}`,
+    };
+    const decision = decideReply(reply, context);
+    const about = { ...where, messageId: reply.messageId, from: reply.from?.address, ...(fetched.truncated ? { truncated: true } : {}) };
+
+    if (decision.outcome === 'ignored') {
+      this.count(decision.reason);
+      const line = { ...about, reason: decision.reason, detail: decision.detail, ...(decision.token ? { token: decision.token } : {}) };
+      const level = decision.reason === 'stranger' || decision.reason === 'unauthenticated' ? 'warn' : 'info';
+      const message = `reply ignored (${decision.reason}): ${decision.detail}; marked processed`;
+      if (decision.alarmIds.length === 0) logger[level](line, message);
+      for (const alarmId of decision.alarmIds) logger[level]({ ...line, alarmId }, message);
+      return;
+    }
+
+    for (const skipped of decision.skipped) {
+      logger.info({ ...about, alarmId: skipped.alarmId, reason: skipped.reason, detail: skipped.detail }, `reply does not acknowledge this alarm (${skipped.reason}): ${skipped.detail}`);
+    }
+    for (const { alarmId, ack } of decision.acks) this.acknowledge(alarmId, ack, now, about);
+  }
+
+  private acknowledge(alarmId: string, ack: AlarmAck, now: number, about: Record<string, unknown>): void {
+    const { store, logger } = this.options;
+    const alarm = store.acknowledge(alarmId, ack, now);
+    if (!alarm) {
+      this.count('unknown-alarm');
+      logger.warn({ ...about, alarmId }, 'reply ignored (unknown-alarm): the alarm is no longer in the store; marked processed');
+      return;
+    }
+    const recorded = alarm.ack;
+    // The first acknowledgement counts: another channel may have been quicker.
+    if (!recorded || recorded.at !== ack.at || recorded.channel !== 'mail' || recorded.by !== ack.by || recorded.ref !== ack.ref) {
+      this.count('already-acknowledged');
+      logger.info({ ...about, alarmId, ackedBy: recorded?.by, ackedVia: recorded?.channel }, 'reply ignored (already-acknowledged): acknowledged meanwhile by another channel; marked processed');
+      return;
+    }
+    this.stats.acknowledged += 1;
+    logger.info({ ...about, alarmId, by: ack.by, channel: 'mail', ref: ack.ref, comment: ack.comment }, 'alarm acknowledged by reply');
+    this.options.onAcknowledged(alarm);
+  }
+
+  private count(reason: ReplyIgnoredReason | 'unreadable'): void {
+    this.stats.ignored[reason] = (this.stats.ignored[reason] ?? 0) + 1;
+  }
+}

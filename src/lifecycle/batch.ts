@@ -1,0 +1,170 @@
+import { SEVERITIES } from '../config/schema.js';
+import type { ResolvedReceiver } from '../rules/route.js';
+import { alarmField } from './alarm-matchers.js';
+import type { Alarm, Due, DueKind } from './alarm.js';
+import { describeScope, floodScope, floodStep, type FloodSettings, type FloodState } from './flood.js';
+
+/**
+ * Grouping and flood control: the stage after muting. A notification due now either goes
+ * out now, or is held in a batch that goes out later as one notification listing its
+ * alarms:
+ *
+ * - a group (the route's `group: {by, wait}`): alarms of one route with the same values of
+ *   the `by` fields, arriving within `wait` of the first, go out together;
+ * - a digest (flood control): once a device or site makes more notifications due than
+ *   its limit, the rest go out every digest interval, counted, until its rate falls.
+ *
+ * Pure: the caller stores the held notifications and the flood state with the alarm.
+ */
+
+export type BatchKind = 'group' | 'digest';
+
+/** A route's grouping: alarms with the same values of `by` fields within `wait` ms go out as one. */
+export interface GroupSettings {
+  by: string[];
+  wait: number;
+}
+
+/** A notification held back for a batch. */
+export interface HeldNotification {
+  /** Batches with the same key collect together until the batch goes out. */
+  batchKey: string;
+  batchKind: BatchKind;
+  /** "site=Plant North" for a group, "device plc-4" for a digest: what the batch is about. */
+  label: string;
+  /** When the batch goes out, if this notification opens it. */
+  flushAt: number;
+  receivers: ResolvedReceiver[];
+  alarmId: string;
+  kind: DueKind;
+  reason: string;
+  at: number;
+}
+
+/** A batch as stored: held notifications with the same key, until it goes out. */
+export interface Batch {
+  id: string;
+  key: string;
+  kind: BatchKind;
+  label: string;
+  openedAt: number;
+  flushAt: number;
+  receivers: ResolvedReceiver[];
+  sentAt?: number;
+}
+
+export interface BatchItem {
+  alarmId: string;
+  kind: DueKind;
+  reason: string;
+  at: number;
+}
+
+export interface BatchingContext {
+  now: number;
+  /** Set when flood control is on: its settings and the scope's state before this notification. */
+  flood?: { settings: FloodSettings; state: (scope: string) => FloodState | undefined };
+}
+
+export interface Batching {
+  send: Due[];
+  held: HeldNotification[];
+  /** The flood states to store (one per scope counted). */
+  floodStates: FloodState[];
+  /** Why notifications were held, to add to the decision's reason. */
+  notes: string[];
+}
+
+/** Kinds an event makes due; escalations and ack announcements are timer-driven and never held. */
+const BATCHABLE: ReadonlySet<DueKind> = new Set(['firing', 'reminder', 'resolved']);
+
+export function batchDues(dues: readonly Due[], ctx: BatchingContext): Batching {
+  const result: Batching = { send: [], held: [], floodStates: [], notes: [] };
+  for (const due of dues) {
+    const emails = addressKey(due.route.receivers);
+    // Nobody to tell: nothing to hold; rendering records that nobody was told.
+    if (!BATCHABLE.has(due.kind) || emails === '') {
+      result.send.push(due);
+      continue;
+    }
+    if (ctx.flood) {
+      const scope = floodScope(due.alarm, ctx.flood.settings.per);
+      const previous = result.floodStates.find((s) => s.scope === scope) ?? ctx.flood.state(scope);
+      const step = floodStep(previous, scope, ctx.now, ctx.flood.settings);
+      result.floodStates = [...result.floodStates.filter((s) => s.scope !== scope), step.state];
+      if (step.reason) result.notes.push(step.reason);
+      if (step.hold) {
+        result.held.push(held(due, { batchKey: `digest|${scope}|${emails}`, batchKind: 'digest', label: describeScope(scope), flushAt: ctx.now + ctx.flood.settings.digestInterval }));
+        continue;
+      }
+    }
+    const group = due.route.group;
+    if (group) {
+      const values = group.by.map((field) => `${field}=${alarmField(due.alarm, field)}`);
+      const label = values.join(', ') || 'all alarms of the route';
+      const routeName = due.route.isDefault ? 'default route' : due.route.rules.join('+');
+      const flushAt = ctx.now + group.wait;
+      result.held.push(held(due, { batchKey: `group|${routeName}|${values.join('|')}|${emails}`, batchKind: 'group', label, flushAt }));
+      result.notes.push(`held for the group ${label} (${routeName}), sent within ${Math.round(group.wait / 1000)} s of its first alarm`);
+      continue;
+    }
+    result.send.push(due);
+  }
+  return result;
+}
+
+function held(due: Due, batch: Pick<HeldNotification, 'batchKey' | 'batchKind' | 'label' | 'flushAt'>): HeldNotification {
+  return { ...batch, receivers: due.route.receivers, alarmId: due.alarm.id, kind: due.kind, reason: due.reason, at: due.at };
+}
+
+/** The receivers' addresses, lower case, sorted, each once: batches never mix audiences. */
+function addressKey(receivers: readonly ResolvedReceiver[]): string {
+  return [...new Set(receivers.flatMap((r) => r.emails).map((e) => e.trim().toLowerCase()).filter((e) => e !== ''))].sort().join(',');
+}
+
+/** A batch's alarms as its notification lists them. */
+export interface BatchEntry {
+  alarm: Alarm;
+  /** The held notifications of this alarm in the batch, in order ("firing", then "resolved"). */
+  kinds: DueKind[];
+}
+
+export interface BatchSummary {
+  entries: BatchEntry[];
+  /** Held notifications in all (a digest says how many it folded). */
+  notifications: number;
+  active: number;
+  resolved: number;
+  acknowledged: number;
+}
+
+
+/**
+ * What a batch's notification lists: each alarm once (as it is now), the most severe and
+ * then the earliest first. Alarms no longer in the store are left out.
+ */
+export function summarizeBatch(items: readonly BatchItem[], alarmOf: (id: string) => Alarm | undefined): BatchSummary {
+  const byAlarm = new Map<string, BatchEntry>();
+  for (const item of items) {
+    const existing = byAlarm.get(item.alarmId);
+    if (existing) {
+      existing.kinds.push(item.kind);
+      continue;
+    }
+    const alarm = alarmOf(item.alarmId);
+    if (alarm) byAlarm.set(item.alarmId, { alarm, kinds: [item.kind] });
+  }
+  const entries = [...byAlarm.values()].sort((a, b) => rank(a.alarm) - rank(b.alarm) || a.alarm.firstSeen - b.alarm.firstSeen || a.alarm.id.localeCompare(b.alarm.id));
+  return {
+    entries,
+    notifications: items.length,
+    active: entries.filter((e) => e.alarm.state === 'active').length,
+    resolved: entries.filter((e) => e.alarm.state === 'resolved').length,
+    acknowledged: entries.filter((e) => e.alarm.ack !== undefined).length,
+  };
+}
+
+function rank(alarm: Alarm): number {
+  const index = SEVERITIES.indexOf(alarm.severity);
+  return index < 0 ? SEVERITIES.length : index;
+}

@@ -1,0 +1,47 @@
+import { join } from 'node:path';
+import MailComposer from 'nodemailer/lib/mail-composer';
+import type { Batch, BatchSummary } from '../lifecycle/batch.js';
+import { batchView } from './batch-view.js';
+import { headerText } from './header-text.js';
+import { automatedHeaders, idToken, notificationFrom, uniqueAddresses, type NotificationContext } from './notification.js';
+import type { OutgoingMessage } from './passthrough.js';
+import { TemplateError, type TemplateLibrary } from './templates.js';
+
+export interface BatchNotificationContext extends Pick<NotificationContext, 'relay' | 'hostname' | 'domain' | 'timeZone' | 'locale'> {
+  /** The template set for groups and digests (alarms.grouping.template). */
+  template: string;
+  maxListed: number;
+}
+
+/**
+ * One notification listing a batch's alarms (a group or a digest), to the batch's
+ * receivers. Its Message-ID carries the batch id, so a reply can be matched to every
+ * alarm it lists; X-Annunciator-Alarms names the listed ones. Pure, like renderNotification.
+ */
+export async function renderBatchNotification(batch: Batch, summary: BatchSummary, sentAt: number, templates: TemplateLibrary, ctx: BatchNotificationContext): Promise<OutgoingMessage> {
+  const set = templates.get(ctx.template);
+  if (!set) throw new TemplateError('unknown-template', [{ file: join(templates.dir, ctx.template), message: `no template set "${ctx.template}" for ${batch.kind} ${batch.id} (alarms.grouping.template)` }]);
+  const view = batchView(batch, summary, { maxListed: ctx.maxListed, sentAt, gateway: { hostname: ctx.hostname, domain: ctx.domain } });
+  const parts = set.render(view, { timeZone: ctx.timeZone, locale: ctx.locale });
+  const first = summary.entries[0]?.alarm;
+  const from = notificationFrom(ctx, { device: first?.device.name ?? 'annunciator', domain: ctx.domain, helo: '', sender: '', ip: '', listener: '' });
+  const recipients = uniqueAddresses(batch.receivers.flatMap((r) => r.emails));
+  const composer = new MailComposer({
+    from,
+    ...(recipients.length > 0 ? { to: recipients } : {}),
+    // The batch id is what a reply is matched by (ingest/imap): never left out by a template.
+    subject: parts.subject.includes(`#${batch.id}`) ? parts.subject : `${parts.subject} [#${batch.id}]`,
+    text: parts.text,
+    ...(parts.html !== undefined ? { html: parts.html } : {}),
+    date: new Date(sentAt),
+    messageId: `<${idToken(batch.id)}.${batch.kind}@${ctx.domain}>`,
+    headers: {
+      'X-Annunciator-Batch': headerText(batch.id),
+      'X-Annunciator-Kind': batch.kind,
+      'X-Annunciator-Severity': view.severity,
+      'X-Annunciator-Alarms': headerText(view.alarms.map((a) => a.id).join(', ')),
+      ...automatedHeaders(view.severity),
+    },
+  });
+  return { envelopeFrom: from.address, recipients, message: await composer.compile().build() };
+}

@@ -1,0 +1,196 @@
+import assert from 'node:assert/strict';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { sendAsDevice } from '../helpers/device-client.js';
+import { configFrom, eventually, runGateway, testDir, type RunningGateway, type TestDir } from '../helpers/gateway.js';
+import { REPO_ROOT } from '../helpers/gateway-process.js';
+import { startUpstream, type Upstream, type UpstreamMessage } from '../helpers/upstream.js';
+
+/**
+ * Grouping and flood control through real sockets: devices send mails over SMTP, the
+ * gateway groups or folds them, a real SMTP upstream receives what goes out.
+ */
+
+const DEVICES = ['press-1', 'press-2', 'press-3', 'oven-1', 'burst-plc', 'quiet-plc'];
+
+function config(dir: TestDir, upstreamPort: number, flood: { limit: number; digestInterval: string }): Record<string, unknown> {
+  const rules = join(dir.path, 'rules');
+  mkdirSync(rules, { recursive: true });
+  // Presses of hall A are grouped per site; everything else takes the default route.
+  writeFileSync(
+    join(rules, 'grouping.yaml'),
+    ['rules:', '  - name: hall-a-presses', '    when: { fact: device.id, operator: matches, value: "^press-" }', '    then:', '      receivers: [shift]', '      group: { by: [site], wait: 2s }', ''].join('\n'),
+  );
+  return {
+    gateway: { hostname: 'gw.test', domain: 'gw.test', dataDir: join(dir.path, 'data') },
+    log: { level: 'error', format: 'json' },
+    listeners: [{ name: 'lan', address: '127.0.0.1', port: 0, trustedNetworks: ['127.0.0.1/32'], limits: { maxConnectionsPerClient: 50, maxConnections: 100 } }],
+    receivers: [
+      { name: 'shift', email: 'shift@example.com' },
+      { name: 'oncall', email: 'oncall@example.com' },
+    ],
+    devices: DEVICES.map((id) => ({ id, name: id.toUpperCase(), match: { senders: [`${id}@plant.local`] }, site: id.startsWith('press') ? 'Hall A' : 'Hall B' })),
+    alarms: {
+      rulesDir: rules,
+      templatesDir: join(REPO_ROOT, 'templates'),
+      timeZone: 'Europe/Berlin',
+      watch: false,
+      defaultRoute: { receivers: ['oncall'] },
+      floodControl: { limit: flood.limit, window: '1m', digestInterval: flood.digestInterval },
+    },
+    delivery: {
+      retry: { initialDelay: '50ms', maxDelay: '200ms', maxAge: '1h', jitter: 0 },
+      pollInterval: '100ms',
+      concurrency: 4,
+      accounts: [{ name: 'lan-relay', host: '127.0.0.1', port: upstreamPort, security: 'none' }],
+    },
+  };
+}
+
+async function sendAlarm(gateway: RunningGateway, device: string, subject: string): Promise<void> {
+  const data = Buffer.from(`From: ${device}@plant.local\r\nTo: alarms@plant.local\r\nSubject: ${subject}\r\n\r\n${subject}\r\n`);
+  const result = await sendAsDevice({ port: gateway.port, mailFrom: `${device}@plant.local`, rcptTo: ['alarms@plant.local'], data });
+  assert.match(result.dataReply ?? '', /^250 /, result.replies.join(' | '));
+}
+
+function header(message: UpstreamMessage, name: string): string {
+  const value = message.parsed.headers.get(name);
+  return typeof value === 'string' ? value : '';
+}
+
+describe('grouping end to end', () => {
+  const dir = testDir();
+  let upstream: Upstream;
+  let gateway: RunningGateway;
+
+  before(async () => {
+    upstream = await startUpstream({ security: 'none' });
+    gateway = await runGateway(configFrom(dir, config(dir, upstream.port, { limit: 30, digestInterval: '5m' })));
+  });
+  after(async () => {
+    await gateway?.stop();
+    await upstream?.close();
+    dir.remove();
+  });
+
+  it('sends alarms of one site arriving within the group wait as one notification listing them', async () => {
+    const started = Date.now();
+    await Promise.all([sendAlarm(gateway, 'press-1', 'Hydraulic pressure low'), sendAlarm(gateway, 'press-2', 'Guard door open'), sendAlarm(gateway, 'press-3', 'Lube oil level low')]);
+    // A default-route alarm meanwhile: not grouped, sent at once.
+    await sendAlarm(gateway, 'oven-1', 'Zone 3 overtemperature');
+    const messages = await upstream.waitForMessages(2, 10_000);
+    // The ungrouped alarm did not wait for the group.
+    assert.match(messages[0]!.parsed.subject ?? '', /Zone 3 overtemperature/);
+    const group = messages[1]!;
+    assert.ok(Date.now() - started >= 2000, 'not before the group wait');
+    assert.equal(header(group, 'x-annunciator-kind'), 'group');
+    assert.deepEqual(group.rcptTo, ['shift@example.com']);
+    assert.match(group.parsed.subject ?? '', /^\[WARNING\] 3 alarms — site=Hall A #\w+$/);
+    const text = group.parsed.text ?? '';
+    for (const title of ['Hydraulic pressure low', 'Guard door open', 'Lube oil level low']) assert.ok(text.includes(title), `lists ${title}`);
+    assert.match(group.parsed.html || '', /Guard door open/);
+
+    const listed = header(group, 'x-annunciator-alarms').split(', ');
+    assert.equal(listed.length, 3);
+    for (const id of listed) {
+      const history = gateway.store.alarmLog(id).map((h) => h.outcome);
+      assert.deepEqual(history, ['raised', 'group-sent'], `history of ${id}`);
+      assert.match(gateway.store.alarmLog(id)[0]!.reason, /held for the group site=Hall A \(hall-a-presses\)/);
+    }
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    assert.equal(upstream.messages.length, 2, 'one mail for the three alarms, nothing more');
+  });
+
+  it('an alarm alone in its group gets its ordinary notification after the wait', async () => {
+    const before = upstream.messages.length;
+    await sendAlarm(gateway, 'press-1', 'Motor overload');
+    const messages = await upstream.waitForMessages(before + 1, 10_000);
+    const alone = messages[before]!;
+    assert.equal(header(alone, 'x-annunciator-kind'), 'firing');
+    assert.match(alone.parsed.subject ?? '', /Motor overload/);
+    assert.ok(header(alone, 'x-annunciator-alarm'));
+  });
+
+  it('a group still open when the gateway stops goes out once after it starts again', async () => {
+    const before = upstream.messages.length;
+    await Promise.all([sendAlarm(gateway, 'press-2', 'Die temperature high'), sendAlarm(gateway, 'press-3', 'Die temperature high')]);
+    await eventually(() => gateway.store.nextBatchDueAt() !== undefined && gateway.store.listAlarms(['active']).filter((a) => a.title === 'Die temperature high').length === 2, 5000, 'both alarms held');
+    const cfg = gateway.config;
+    await gateway.stop();
+    await new Promise((resolve) => setTimeout(resolve, 2500));
+    gateway = await runGateway(cfg);
+    const messages = await upstream.waitForMessages(before + 1, 10_000);
+    assert.match(messages[before]!.parsed.subject ?? '', /2 alarms — site=Hall A/);
+    await new Promise((resolve) => setTimeout(resolve, 1000));
+    assert.equal(upstream.messages.length, before + 1, 'sent once');
+  });
+});
+
+describe('flood control end to end', () => {
+  const dir = testDir();
+  let upstream: Upstream;
+  let gateway: RunningGateway;
+  const DIGEST_INTERVAL = 3000;
+
+  before(async () => {
+    upstream = await startUpstream({ security: 'none' });
+    gateway = await runGateway(configFrom(dir, config(dir, upstream.port, { limit: 10, digestInterval: `${DIGEST_INTERVAL}ms` })));
+  });
+  after(async () => {
+    await gateway?.stop();
+    await upstream?.close();
+    dir.remove();
+  });
+
+  it('a burst of 500 alarms in a minute from one device gives a digest, not 500 mails', async () => {
+    const started = Date.now();
+    let next = 0;
+    // Five devices' worth of connections, all from the one device: 500 distinct alarms.
+    const sender = async (): Promise<void> => {
+      while (next < 500) {
+        const n = next++;
+        await sendAlarm(gateway, 'burst-plc', `Sensor ${String(n).padStart(3, '0')} signal lost`);
+        // Another device during the flood is not held back.
+        if (n === 250) await sendAlarm(gateway, 'quiet-plc', 'Cooling water flow low');
+      }
+    };
+    await Promise.all(Array.from({ length: 5 }, sender));
+    assert.ok(Date.now() - started < 60_000, 'the burst fits in a minute');
+    await eventually(() => gateway.store.listAlarms(['active'], 1000).filter((a) => a.device.id === 'burst-plc').length === 500, 30_000, 'all 500 alarms recorded');
+
+    const quiet = (await eventually(() => upstream.messages.find((m) => /Cooling water flow low/.test(m.parsed.subject ?? '')), 10_000, 'the other device notified'))!;
+    assert.equal(header(quiet, 'x-annunciator-kind'), 'firing');
+
+    // Wait until every held notification went out in some digest.
+    const digests = (): UpstreamMessage[] => upstream.messages.filter((m) => header(m, 'x-annunciator-kind') === 'digest');
+    const folded = (): number => digests().reduce((sum, m) => sum + Number(/(\d+) notifications? folded/.exec(m.parsed.subject ?? '')?.[1] ?? 0), 0);
+    await eventually(() => folded() === 490, 30_000, 'digests folding 490 notifications');
+
+    const burst = upstream.messages.filter((m) => m !== quiet);
+    const single = burst.filter((m) => header(m, 'x-annunciator-kind') === 'firing');
+    assert.equal(single.length, 10, 'the first ten (the limit) went out one by one');
+    assert.ok(digests().length >= 1 && digests().length <= 12, `a few digests, not hundreds of mails (${digests().length})`);
+    assert.ok(burst.length <= 22, `${burst.length} mails for 500 alarms`);
+    const digest = digests()[0]!;
+    assert.match(digest.parsed.subject ?? '', /^\[DIGEST WARNING\] \d+ notifications folded, \d+ alarms — device burst-plc #\w+$/);
+    assert.deepEqual(digest.rcptTo, ['oncall@example.com']);
+    assert.match(digest.parsed.text ?? '', /made more notifications due than its flood-control limit allows/);
+    assert.match(digest.parsed.text ?? '', /and \d+ more alarms \(annunciator alarms lists them all\)/, 'a long digest lists the first alarms and counts the rest');
+
+    // Every one of the 500 alarms was told: one by one, or in a digest (its history says which).
+    const alarms = gateway.store.listAlarms(['active'], 1000).filter((a) => a.device.id === 'burst-plc');
+    const inDigest = alarms.filter((a) => gateway.store.alarmLog(a.id).some((h) => h.outcome === 'digest-sent'));
+    assert.equal(inDigest.length, 490);
+    const first = gateway.store.alarmLog(inDigest[0]!.id);
+    assert.match(first[0]!.reason, /flood control: device burst-plc/);
+
+    // Quiet for a digest interval: the flood is over, the next alarm goes out at once.
+    await new Promise((resolve) => setTimeout(resolve, DIGEST_INTERVAL + 500));
+    const count = upstream.messages.length;
+    await sendAlarm(gateway, 'burst-plc', 'Sensor 999 signal lost');
+    const after = await upstream.waitForMessages(count + 1, 5000);
+    assert.equal(header(after[count]!, 'x-annunciator-kind'), 'firing');
+    assert.match(after[count]!.parsed.subject ?? '', /Sensor 999 signal lost/);
+  });
+});
