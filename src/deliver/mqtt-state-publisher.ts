@@ -48,10 +48,12 @@ export class MqttStatePublisher {
   }
 
   publishNotification(entry: OutboxEntry, account: string): void {
-    if (!entry.alarmId) return;
+    if (!entry.alarmId && !entry.batchId) return;
+    // A group or digest names its batch; its alarms are the batch's (annunciator alarms --show).
+    const about = entry.alarmId ? { alarm: entry.alarmId, ...(entry.batchId ? { batch: entry.batchId } : {}) } : { batch: entry.batchId };
     this.connection.publish(
       `${this.prefix}/notifications`,
-      JSON.stringify({ alarm: entry.alarmId, notification: entry.id, recipients: entry.recipients, account, at: new Date().toISOString() }),
+      JSON.stringify({ ...about, notification: entry.id, recipients: entry.recipients, account, at: new Date().toISOString() }),
       { retain: false, qos: this.qos },
     );
   }
