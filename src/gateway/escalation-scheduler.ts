@@ -1,6 +1,8 @@
 import type { GatewayConfig } from '../config/types.js';
 import type { Alarm, Due } from '../lifecycle/alarm.js';
+import { floodCount } from '../lifecycle/batch.js';
 import { timerVerdict } from '../lifecycle/escalation.js';
+import type { FloodState } from '../lifecycle/flood.js';
 import type { Logger } from '../log/logger.js';
 import { resolveReceivers } from '../rules/receivers.js';
 import type { ResolvedReceiver } from '../rules/route.js';
@@ -101,17 +103,32 @@ export class EscalationScheduler extends WakeLoop {
     }
     if (alarm.mutedBy) return;
     const fired = { fired: { alarmId, level }, ...(verdict.next ? { next: verdict.next } : {}) };
+    let floodStates: FloodState[] | undefined;
     const receivers = resolveReceivers(timer.data.receivers, config.receivers, { schedules: config.schedules, now });
+    const emails = receivers.flatMap((r) => r.emails);
+    const told = [...alarm.receivers, ...emails.filter((e) => !alarm.receivers.some((r) => r.toLowerCase() === e.toLowerCase()))];
+    // A storm of alarms under one policy would fire its levels by the hundred: a flooding
+    // device's levels go into a digest to the level's receivers, like its other notifications.
+    const flood = config.alarms?.floodControl;
+    if (flood?.enabled && emails.length > 0) {
+      const notice = { alarm, receivers, kind: 'escalation' as const, reason: verdict.reason, at: now };
+      const counted = floodCount(notice, { settings: flood, state: (scope) => store.floodState(scope) }, now);
+      if (counted.held) {
+        const updated: Alarm = { ...alarm, receivers: told, notifications: alarm.notifications + 1, lastNotifiedAt: now, countAtLastNotification: alarm.count };
+        const reason = `${verdict.reason}; to ${receivers.map(describeReceiver).join(', ')}; ${counted.note ?? 'folded into a digest'}`;
+        this.commit({ expected: alarm, alarm: updated, receivedId: alarm.lastEventId, outcome: 'escalated', reason, outbox: [], escalation: fired, held: [counted.held], floodStates: [counted.state] }, now);
+        return;
+      }
+      floodStates = [counted.state];
+    }
     const rendered = await this.render(alarm, 'escalation', receivers, verdict.reason, now, true);
     if (typeof rendered === 'string') {
       this.commit({ expected: alarm, alarm, receivedId: alarm.lastEventId, outcome: 'escalated', reason: `${verdict.reason}; ${rendered}`, outbox: [], escalation: fired }, now);
       return;
     }
-    const emails = receivers.flatMap((r) => r.emails);
-    const told = [...alarm.receivers, ...emails.filter((e) => !alarm.receivers.some((r) => r.toLowerCase() === e.toLowerCase()))];
     const updated: Alarm = { ...rendered.alarm, receivers: told, countAtLastNotification: rendered.alarm.count };
     const reason = rendered.outbox.length === 0 ? `${verdict.reason}; no receiver has an address, nothing sent` : `${verdict.reason}; to ${receivers.map(describeReceiver).join(', ')}`;
-    this.commit({ expected: alarm, alarm: updated, receivedId: alarm.lastEventId, outcome: 'escalated', reason, outbox: rendered.outbox, escalation: fired }, now);
+    this.commit({ expected: alarm, alarm: updated, receivedId: alarm.lastEventId, outcome: 'escalated', reason, outbox: rendered.outbox, escalation: fired, ...(floodStates ? { floodStates } : {}) }, now);
   }
 
   private async announce(alarmId: string): Promise<void> {

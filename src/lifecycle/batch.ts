@@ -75,7 +75,10 @@ export interface Batching {
   notes: string[];
 }
 
-/** Kinds an event makes due; escalations and ack announcements are timer-driven and never held. */
+/**
+ * Kinds an event makes due. Escalation levels are timer-driven: the escalation scheduler
+ * puts them through flood control itself (floodCount); ack announcements are never held.
+ */
 const BATCHABLE: ReadonlySet<DueKind> = new Set(['firing', 'reminder', 'resolved']);
 
 export function batchDues(dues: readonly Due[], ctx: BatchingContext): Batching {
@@ -88,13 +91,11 @@ export function batchDues(dues: readonly Due[], ctx: BatchingContext): Batching 
       continue;
     }
     if (ctx.flood) {
-      const scope = floodScope(due.alarm, ctx.flood.settings.per);
-      const previous = result.floodStates.find((s) => s.scope === scope) ?? ctx.flood.state(scope);
-      const step = floodStep(previous, scope, ctx.now, ctx.flood.settings);
-      result.floodStates = [...result.floodStates.filter((s) => s.scope !== scope), step.state];
-      if (step.reason) result.notes.push(step.reason);
-      if (step.hold) {
-        result.held.push(held(due, { batchKey: `digest|${scope}|${emails}`, batchKind: 'digest', label: describeScope(scope), flushAt: ctx.now + ctx.flood.settings.digestInterval }));
+      const counted = floodCount(pending(due), { ...ctx.flood, state: (scope) => result.floodStates.find((s) => s.scope === scope) ?? ctx.flood!.state(scope) }, ctx.now);
+      result.floodStates = [...result.floodStates.filter((s) => s.scope !== counted.state.scope), counted.state];
+      if (counted.note) result.notes.push(counted.note);
+      if (counted.held) {
+        result.held.push(counted.held);
         continue;
       }
     }
@@ -104,7 +105,7 @@ export function batchDues(dues: readonly Due[], ctx: BatchingContext): Batching 
       const label = values.join(', ') || 'all alarms of the route';
       const routeName = due.route.isDefault ? 'default route' : due.route.rules.join('+');
       const flushAt = ctx.now + group.wait;
-      result.held.push(held(due, { batchKey: `group|${routeName}|${values.join('|')}|${emails}`, batchKind: 'group', label, flushAt }));
+      result.held.push(held(pending(due), { batchKey: `group|${routeName}|${values.join('|')}|${emails}`, batchKind: 'group', label, flushAt }));
       result.notes.push(`held for the group ${label} (${routeName}), sent within ${Math.round(group.wait / 1000)} s of its first alarm`);
       continue;
     }
@@ -113,8 +114,35 @@ export function batchDues(dues: readonly Due[], ctx: BatchingContext): Batching 
   return result;
 }
 
-function held(due: Due, batch: Pick<HeldNotification, 'batchKey' | 'batchKind' | 'label' | 'flushAt'>): HeldNotification {
-  return { ...batch, receivers: due.route.receivers, alarmId: due.alarm.id, kind: due.kind, reason: due.reason, at: due.at };
+/**
+ * Flood control for one notification: counted under its device's (or site's) scope, and
+ * held for the scope's digest when the scope is flooding. Also used for escalation levels,
+ * which a storm of alarms would otherwise fire by the hundred.
+ */
+export function floodCount(due: PendingNotice, flood: NonNullable<BatchingContext['flood']>, now: number): { state: FloodState; held?: HeldNotification; note?: string } {
+  const scope = floodScope(due.alarm, flood.settings.per);
+  const step = floodStep(flood.state(scope), scope, now, flood.settings);
+  const base = { state: step.state, ...(step.reason ? { note: step.reason } : {}) };
+  if (!step.hold) return base;
+  const batch = { batchKey: `digest|${scope}|${addressKey(due.receivers)}`, batchKind: 'digest' as const, label: describeScope(scope), flushAt: now + flood.settings.digestInterval };
+  return { ...base, held: held(due, batch) };
+}
+
+/** What holding a notification needs to know of it. */
+export interface PendingNotice {
+  alarm: Pick<Alarm, 'id' | 'device'>;
+  receivers: ResolvedReceiver[];
+  kind: DueKind;
+  reason: string;
+  at: number;
+}
+
+function pending(due: Due): PendingNotice {
+  return { alarm: due.alarm, receivers: due.route.receivers, kind: due.kind, reason: due.reason, at: due.at };
+}
+
+function held(notice: PendingNotice, batch: Pick<HeldNotification, 'batchKey' | 'batchKind' | 'label' | 'flushAt'>): HeldNotification {
+  return { ...batch, receivers: notice.receivers, alarmId: notice.alarm.id, kind: notice.kind, reason: notice.reason, at: notice.at };
 }
 
 /** The receivers' addresses, lower case, sorted, each once: batches never mix audiences. */

@@ -429,6 +429,8 @@ export class SqliteStore implements Store {
       this.statement(`UPDATE alarms SET state = ?, last_seen = ?, data = ? WHERE id = ?`).run(a.state, a.lastSeen, JSON.stringify(a), a.id);
       this.statement(`INSERT INTO alarm_log (alarm_id, received_id, at, outcome, reason) VALUES (?, ?, ?, ?, ?)`).run(a.id, change.receivedId, now, change.outcome, change.reason);
       for (const entry of change.outbox) this.insertOutbox(entry, now);
+      for (const held of change.held ?? []) this.hold(held, now);
+      for (const state of change.floodStates ?? []) this.saveFloodState(state);
       return true;
     }).immediate();
   }

@@ -89,6 +89,9 @@ export interface AlarmChange {
    * the last level; `cancel` cancels the alarm's pending timers.
    */
   escalation?: { fired?: { alarmId: string; level: number }; next?: EscalationTimer; cancel?: boolean };
+  /** A notification held for a flood-control digest instead of the outbox, and the scope's counters. */
+  held?: HeldNotification[];
+  floodStates?: FloodState[];
 }
 
 export interface Store {

@@ -14,13 +14,22 @@ import { startUpstream, type Upstream, type UpstreamMessage } from '../helpers/u
 
 const DEVICES = ['press-1', 'press-2', 'press-3', 'oven-1', 'burst-plc', 'quiet-plc'];
 
-function config(dir: TestDir, upstreamPort: number, flood: { limit: number; digestInterval: string }): Record<string, unknown> {
+function config(dir: TestDir, upstreamPort: number, flood: { limit: number; digestInterval: string }, escalation?: string): Record<string, unknown> {
   const rules = join(dir.path, 'rules');
   mkdirSync(rules, { recursive: true });
   // Presses of hall A are grouped per site; everything else takes the default route.
   writeFileSync(
     join(rules, 'grouping.yaml'),
-    ['rules:', '  - name: hall-a-presses', '    when: { fact: device.id, operator: matches, value: "^press-" }', '    then:', '      receivers: [shift]', '      group: { by: [site], wait: 2s }', ''].join('\n'),
+    [
+      ...(escalation ? ['escalations:', '  - name: to-the-boss', '    levels:', `      - { after: ${escalation}, receivers: [boss] }`] : []),
+      'rules:',
+      '  - name: hall-a-presses',
+      '    when: { fact: device.id, operator: matches, value: "^press-" }',
+      '    then:',
+      '      receivers: [shift]',
+      '      group: { by: [site], wait: 2s }',
+      '',
+    ].join('\n'),
   );
   return {
     gateway: { hostname: 'gw.test', domain: 'gw.test', dataDir: join(dir.path, 'data') },
@@ -29,6 +38,7 @@ function config(dir: TestDir, upstreamPort: number, flood: { limit: number; dige
     receivers: [
       { name: 'shift', email: 'shift@example.com' },
       { name: 'oncall', email: 'oncall@example.com' },
+      { name: 'boss', email: 'boss@example.com' },
     ],
     devices: DEVICES.map((id) => ({ id, name: id.toUpperCase(), match: { senders: [`${id}@plant.local`] }, site: id.startsWith('press') ? 'Hall A' : 'Hall B' })),
     alarms: {
@@ -36,7 +46,7 @@ function config(dir: TestDir, upstreamPort: number, flood: { limit: number; dige
       templatesDir: join(REPO_ROOT, 'templates'),
       timeZone: 'Europe/Berlin',
       watch: false,
-      defaultRoute: { receivers: ['oncall'] },
+      defaultRoute: { receivers: ['oncall'], ...(escalation ? { escalation: 'to-the-boss' } : {}) },
       floodControl: { limit: flood.limit, window: '1m', digestInterval: flood.digestInterval },
     },
     delivery: {
@@ -192,5 +202,33 @@ describe('flood control end to end', () => {
     const after = await upstream.waitForMessages(count + 1, 5000);
     assert.equal(header(after[count]!, 'x-annunciator-kind'), 'firing');
     assert.match(after[count]!.parsed.subject ?? '', /Sensor 999 signal lost/);
+  });
+});
+
+describe('flood control of escalations end to end', () => {
+  const dir = testDir();
+  let upstream: Upstream;
+  let gateway: RunningGateway;
+
+  before(async () => {
+    upstream = await startUpstream({ security: 'none' });
+    gateway = await runGateway(configFrom(dir, config(dir, upstream.port, { limit: 5, digestInterval: '2s' }, '1s')));
+  });
+  after(async () => {
+    await gateway?.stop();
+    await upstream?.close();
+    dir.remove();
+  });
+
+  it('a storm under an escalation policy escalates in a digest, not one mail per alarm', async () => {
+    for (let i = 0; i < 12; i += 1) await sendAlarm(gateway, 'burst-plc', `Valve ${i} position error`);
+    const toBoss = (): UpstreamMessage[] => upstream.messages.filter((m) => m.rcptTo.includes('boss@example.com'));
+    const escalated = (): number => gateway.store.listAlarms(['active']).filter((a) => gateway.store.alarmLog(a.id).some((h) => h.outcome === 'escalated')).length;
+    await eventually(() => escalated() === 12, 15_000, 'every alarm escalated');
+    const digest = await eventually(() => toBoss().find((m) => header(m, 'x-annunciator-kind') === 'digest'), 15_000, 'the escalation digest');
+    assert.match(digest.parsed.subject ?? '', /12 notifications folded, 12 alarms — device burst-plc/);
+    assert.equal(toBoss().length, 1, 'the boss gets one mail for twelve escalations');
+    const history = gateway.store.alarmLog(gateway.store.listAlarms(['active'])[0]!.id).map((h) => h.outcome);
+    assert.ok(history.includes('escalated') && history.includes('digest-sent'), history.join(', '));
   });
 });
