@@ -89,7 +89,9 @@ export async function rulesTestCommand(configFile: string, file: string, options
       process.stderr.write(`${file}: yields no alarm: ${trace.reason}\n`);
       return 65;
     }
-    const first = trace.result.outbox[0];
+    // A notification held for a group is shown as it goes out when no other alarm joins it.
+    const held = trace.result.outbox.length === 0 && trace.result.held?.length ? trace.dues[0] : undefined;
+    const first = held ? await stages.renderNotification(held, received.raw) : trace.result.outbox[0];
     report = { event: trace.event, routing: trace.routing, fingerprint: trace.fingerprint, outcome: trace.result.outcome, reason: trace.result.reason, message: first?.message, recipients: first?.recipients };
   }
   process.stdout.write(options.json ? `${JSON.stringify({ ...report, message: report.message?.toString('utf8') }, null, 2)}\n` : formatReport(report));
@@ -157,6 +159,7 @@ function formatReport(r: Report): string {
   out.push(`  ${route.isDefault ? 'default route' : `by ${route.rules.join(' + ')}`}; severity ${route.severity}; template ${route.template}; mode ${route.mode}`);
   out.push(`  receivers    ${route.receivers.map((x) => `${x.name}${x.onCall ? ` (on call: ${x.onCall.receivers.join(', ') || 'nobody'}, ${x.onCall.because})` : ''} <${x.emails.join(', ') || 'no address'}>`).join('; ') || '(none)'}`);
   if (route.suppressedBy) out.push(`  suppressed   by rule ${route.suppressedBy}`);
+  if (route.group) out.push(`  grouped      by ${route.group.by.join(', ') || '(route only)'}, waiting ${Math.round(route.group.wait / 1000)} s for others`);
   out.push(`  repeat every ${Math.round(route.repeatInterval / 60_000)} min; resolved notification ${route.notifyResolved ? 'yes' : 'no'}; original attached ${route.attachOriginal ? 'yes' : 'no'}`);
   out.push('', 'DECISION (with no earlier state)', `  ${r.outcome}: ${r.reason}`);
   if (r.message) {

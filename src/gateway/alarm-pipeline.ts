@@ -46,6 +46,8 @@ export interface PipelineTrace {
   routing: RoutingResult;
   fingerprint: string;
   result: PipelineResult;
+  /** The notifications due after muting, sent now or held for a group or digest. */
+  dues: Due[];
 }
 
 /** The store reads the pipeline needs: alarm state, telemetry state, silences, active alarms for inhibition, flood counters. */
@@ -94,7 +96,7 @@ export async function runAlarmPipeline(
       result.reason = `${result.reason}; escalation ${policy.name}: ${policy.levels.length} level(s)`;
     }
   }
-  return { event, routing, fingerprint, result };
+  return { event, routing, fingerprint, result, dues: decision.due };
 }
 
 /** What mutes alarms at `now`: current silences, and the active alarms that may inhibit (read only when inhibit rules exist). */

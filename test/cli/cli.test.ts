@@ -188,6 +188,17 @@ describe('alarm pipeline commands', () => {
     assert.equal(existsSync(join(dir.path, 'files')), false, 'nothing was sent');
   });
 
+  it('rules test shows a grouped route, and the notification as it goes out when nothing joins it', async () => {
+    const rulesDir = join(dir.path, 'group-rules');
+    mkdirSync(rulesDir, { recursive: true });
+    writeFileSync(join(rulesDir, 'group.yaml'), 'rules:\n  - name: ups-grouped\n    when: { fact: device.id, operator: equal, value: ups-hall2 }\n    then: { receivers: [facility-team], group: { by: [site, severity], wait: 45s } }\n');
+    const result = await runCli(['--config', shippedWithRules(rulesDir), 'rules', 'test', join(CORPUS_DIR, 'ups-on-battery.eml')]);
+    assert.equal(result.code, 0, result.stderr);
+    assert.match(result.stdout, /grouped\s+by site, severity, waiting 45 s for others/);
+    assert.match(result.stdout, /held for the group site=Plant North, severity=major \(ups-grouped\)/);
+    assert.match(result.stdout, /NOTIFICATION to facility@example\.com/);
+  });
+
   it('rules test takes a JSON alarm', async () => {
     const configFile = shippedWithRules(join(REPO_ROOT, 'rules'));
     const alarm = dir.write('alarm.json', JSON.stringify({ device: 'plc-line4', title: 'ALARM Line4 Motor M7 overtemperature', text: 'winding 150 C' }));
