@@ -10,6 +10,9 @@ export function checkCommand(configFile: string): number {
     `  listeners: ${config.listeners.map((l) => `${l.name} ${l.address}:${l.port}`).join(', ')}`,
     `  accounts: ${config.delivery.accounts.map((a) => (a.type === 'file' ? `${a.name} (files in ${a.directory})` : `${a.name} (${a.host}:${a.port} ${a.security})`)).join(', ')}`,
   ];
+  if (config.replies.length > 0) {
+    lines.push(`  replies: ${config.replies.map((r) => `${r.name} (${r.host}:${r.port} ${r.security}, ${r.folder})`).join(', ')}`);
+  }
   if (config.alarms) {
     try {
       const stages = new ConfiguredStages(config);

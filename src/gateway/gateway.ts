@@ -12,7 +12,7 @@ import { UnmuteScheduler } from './unmute-scheduler.js';
 import { EscalationScheduler } from './escalation-scheduler.js';
 import { BatchScheduler } from './batch-scheduler.js';
 import { MqttIngest } from '../ingest/mqtt/mqtt-ingest.js';
-import { ReplyIngest } from '../ingest/imap/reply-ingest.js';
+import { ReplyAcknowledger } from './reply-acknowledger.js';
 import { MqttStatePublisher } from '../deliver/mqtt-state-publisher.js';
 import { ConfiguredStages, type ReloadOutcome } from './pipeline-stages.js';
 
@@ -21,7 +21,7 @@ export interface Gateway {
   readonly listeners: SmtpListener[];
   readonly mqtt: MqttIngest[];
   /** One per `replies` mailbox: replies to notifications that acknowledge alarms. */
-  readonly replies: ReplyIngest[];
+  readonly replies: ReplyAcknowledger[];
   /** The acknowledgement-link server, when the `api` section is configured. */
   readonly api?: AckServer;
   /** Reloads rules and templates (what SIGHUP does); on any problem the ones in force stay. */
@@ -130,11 +130,13 @@ export async function startGateway(config: GatewayConfig, logger: Logger): Promi
   // Replies to notifications acknowledge as MQTT acks and links do: publish the new state; the escalator stops and tells the others.
   const replyIngests = config.replies.map(
     (account) =>
-      new ReplyIngest({
+      new ReplyAcknowledger({
         account,
         domain: config.gateway.domain,
         store,
         logger: logger.child({ stage: 'replies' }),
+        // A notification names its alarm; a group or digest names its batch, which stands for every alarm it listed.
+        resolveToken: (token) => (store.getAlarm(token) ? [token] : [...new Set(store.batchItems(token).map((item) => item.alarmId))]),
         onAcknowledged: (alarm) => {
           publishers.forEach((p) => p.publishAlarm(alarm));
           escalator?.wake();

@@ -92,6 +92,7 @@ export class ConfiguredStages implements PipelineStages {
       locale: alarms.locale,
       original,
       ...(this.config.api ? { ackLinks: { baseUrl: this.config.api.baseUrl, key: this.config.api.linkSecret, lifetime: this.config.api.linkLifetime } } : {}),
+      ...this.replyAck(),
     });
   }
 
@@ -105,7 +106,14 @@ export class ConfiguredStages implements PipelineStages {
       locale: alarms.locale,
       template: alarms.grouping.template,
       maxListed: alarms.grouping.maxListed,
+      ...this.replyAck(),
     });
+  }
+
+  /** When replies are read, notifications say which word acknowledges (the first account's first). */
+  private replyAck(): { replyAckWord?: string } {
+    const word = this.config.replies[0]?.ackWords[0];
+    return word ? { replyAckWord: word } : {};
   }
 
   reload(): ReloadOutcome {

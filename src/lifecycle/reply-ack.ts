@@ -73,7 +73,7 @@ export function decideReply(reply: ReplyMail, ctx: ReplyAckContext): ReplyDecisi
     alarmIds: extra.alarmIds ?? [],
   });
 
-  const automatic = automaticMail(reply, ctx.domain);
+  const automatic = automaticMail(reply);
   if (automatic) return ignored(automatic.reason, automatic.detail);
   const sender = reply.from?.address.trim().toLowerCase();
   if (!sender) return ignored('no-sender', 'the reply has no From address');
@@ -203,11 +203,12 @@ export function senderAllowed(sender: string, recipients: string[], allowFrom: s
 }
 
 /** Out-of-office replies, bounces, list mail and our own notifications: a machine wrote them, nobody acknowledged. */
-export function automaticMail(reply: Pick<ReplyMail, 'headers' | 'from' | 'messageId'>, domain: string): { reason: 'own-notification' | 'bounce' | 'auto-reply'; detail: string } | undefined {
+export function automaticMail(reply: Pick<ReplyMail, 'headers' | 'from'>): { reason: 'own-notification' | 'bounce' | 'auto-reply'; detail: string } | undefined {
   const header = (name: string): string | undefined => reply.headers.get(name)?.[0];
+  // Every notification carries one of these headers. (Not judged by its Message-ID: a
+  // mail client of the plant may well write ids under the same domain as the gateway's.)
   const alarm = header('x-annunciator-alarm') ?? header('x-annunciator-batch');
   if (alarm !== undefined) return { reason: 'own-notification', detail: `it is a notification of the gateway (${alarm}), not a reply` };
-  if (reply.messageId && tokenOfMessageId(reply.messageId, domain) !== undefined) return { reason: 'own-notification', detail: `its Message-ID ${reply.messageId} is one of the gateway's` };
 
   const local = (reply.from?.address ?? '').toLowerCase().split('@')[0] ?? '';
   const returnPath = header('return-path');

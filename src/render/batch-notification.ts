@@ -7,7 +7,7 @@ import { automatedHeaders, idToken, notificationFrom, uniqueAddresses, type Noti
 import type { OutgoingMessage } from './passthrough.js';
 import { TemplateError, type TemplateLibrary } from './templates.js';
 
-export interface BatchNotificationContext extends Pick<NotificationContext, 'relay' | 'hostname' | 'domain' | 'timeZone' | 'locale'> {
+export interface BatchNotificationContext extends Pick<NotificationContext, 'relay' | 'hostname' | 'domain' | 'timeZone' | 'locale' | 'replyAckWord'> {
   /** The template set for groups and digests (alarms.grouping.template). */
   template: string;
   maxListed: number;
@@ -21,7 +21,7 @@ export interface BatchNotificationContext extends Pick<NotificationContext, 'rel
 export async function renderBatchNotification(batch: Batch, summary: BatchSummary, sentAt: number, templates: TemplateLibrary, ctx: BatchNotificationContext): Promise<OutgoingMessage> {
   const set = templates.get(ctx.template);
   if (!set) throw new TemplateError('unknown-template', [{ file: join(templates.dir, ctx.template), message: `no template set "${ctx.template}" for ${batch.kind} ${batch.id} (alarms.grouping.template)` }]);
-  const view = batchView(batch, summary, { maxListed: ctx.maxListed, sentAt, gateway: { hostname: ctx.hostname, domain: ctx.domain } });
+  const view = batchView(batch, summary, { maxListed: ctx.maxListed, sentAt, gateway: { hostname: ctx.hostname, domain: ctx.domain }, ...(ctx.replyAckWord ? { replyAckWord: ctx.replyAckWord } : {}) });
   const parts = set.render(view, { timeZone: ctx.timeZone, locale: ctx.locale });
   const first = summary.entries[0]?.alarm;
   const from = notificationFrom(ctx, { device: first?.device.name ?? 'annunciator', domain: ctx.domain, helo: '', sender: '', ip: '', listener: '' });

@@ -34,6 +34,8 @@ export interface BatchView {
   periodMs: number;
   receivers: ResolvedReceiver[];
   gateway: { hostname: string; domain: string };
+  /** The word a reply starts with to acknowledge every listed alarm (`replies` configured). */
+  replyAckWord?: string;
 }
 
 export interface BatchAlarmView {
@@ -53,7 +55,7 @@ export interface BatchAlarmView {
   kinds: string;
 }
 
-export function batchView(batch: Batch, summary: BatchSummary, options: { maxListed: number; sentAt: number; gateway: { hostname: string; domain: string } }): BatchView {
+export function batchView(batch: Batch, summary: BatchSummary, options: { maxListed: number; sentAt: number; gateway: { hostname: string; domain: string }; replyAckWord?: string }): BatchView {
   const listed = summary.entries.slice(0, options.maxListed);
   const severity = SEVERITIES.find((s) => summary.entries.some((e) => e.alarm.severity === s)) ?? 'info';
   return {
@@ -89,5 +91,6 @@ export function batchView(batch: Batch, summary: BatchSummary, options: { maxLis
     periodMs: Math.max(0, options.sentAt - batch.openedAt),
     receivers: batch.receivers,
     gateway: options.gateway,
+    ...(options.replyAckWord ? { replyAckWord: options.replyAckWord } : {}),
   };
 }

@@ -45,6 +45,8 @@ export interface NotificationView {
   gateway: { hostname: string; domain: string };
   /** The acknowledgement link (src/api/), present when the `api` section is configured. */
   ackUrl?: string;
+  /** The word a reply starts with to acknowledge (`replies` configured): "ACK". */
+  replyAckWord?: string;
 }
 
 export interface NotificationField {
@@ -53,7 +55,7 @@ export interface NotificationField {
   label: string;
 }
 
-export function notificationView(due: Due, gateway: { hostname: string; domain: string }, links: { ackUrl?: string } = {}): NotificationView {
+export function notificationView(due: Due, gateway: { hostname: string; domain: string }, links: { ackUrl?: string; replyAckWord?: string } = {}): NotificationView {
   const { alarm, event, route } = due;
   const end = due.kind === 'resolved' && alarm.resolvedAt !== undefined ? alarm.resolvedAt : alarm.lastSeen;
   return {
@@ -84,6 +86,7 @@ export function notificationView(due: Due, gateway: { hostname: string; domain: 
     receivers: route.receivers,
     gateway,
     ...(links.ackUrl !== undefined ? { ackUrl: links.ackUrl } : {}),
+    ...(links.replyAckWord !== undefined && due.kind !== 'acknowledged' && !alarm.ack ? { replyAckWord: links.replyAckWord } : {}),
   };
 }
 

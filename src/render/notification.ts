@@ -22,6 +22,8 @@ export interface NotificationContext {
   original?: Buffer;
   /** Set when the `api` section is configured: every notification carries an acknowledgement link. */
   ackLinks?: AckLinkOptions;
+  /** Set when `replies` are read: the word a reply starts with to acknowledge. */
+  replyAckWord?: string;
 }
 
 export interface AckLinkOptions {
@@ -81,7 +83,7 @@ export async function renderNotification(due: Due, templates: TemplateLibrary, c
   // preview for `rules test`) and the caller records that nobody was told.
   const recipients = uniqueAddresses(route.receivers.flatMap((r) => r.emails));
 
-  const parts = set.render(notificationView(due, { hostname: ctx.hostname, domain: ctx.domain }, ctx.ackLinks ? { ackUrl: notificationAckUrl(due, ctx.ackLinks) } : {}), { timeZone: ctx.timeZone, locale: ctx.locale });
+  const parts = set.render(notificationView(due, { hostname: ctx.hostname, domain: ctx.domain }, { ...(ctx.ackLinks ? { ackUrl: notificationAckUrl(due, ctx.ackLinks) } : {}), ...(ctx.replyAckWord ? { replyAckWord: ctx.replyAckWord } : {}) }), { timeZone: ctx.timeZone, locale: ctx.locale });
 
   // The same variables as for pass-through, so one relay.from serves both.
   const vars: Record<string, string> = {
@@ -95,6 +97,8 @@ export async function renderNotification(due: Due, templates: TemplateLibrary, c
   const from = notificationFrom(ctx, vars);
   const messageId = (sequence: number): string => `<${idToken(alarm.id)}.${sequence}@${ctx.domain}>`;
   const at = due.at;
+  const announcement = due.kind === 'acknowledged';
+  const previous = announcement ? due.sequence : due.sequence - 1;
 
   const composer = new MailComposer({
     from,
@@ -103,12 +107,12 @@ export async function renderNotification(due: Due, templates: TemplateLibrary, c
     text: parts.text,
     ...(parts.html !== undefined ? { html: parts.html } : {}),
     date: new Date(at),
-    messageId: messageId(due.sequence),
+    // An ack announcement is not a notification of the alarm (its sequence stays that of
+    // the last one): an id of its own, so clients do not hide it as a duplicate of that one.
+    messageId: announcement ? `<${idToken(alarm.id)}.${due.sequence}-ack@${ctx.domain}>` : messageId(due.sequence),
     // Reply to the previous notification, referencing the first too: clients that
     // thread by References keep the whole alarm in one conversation.
-    ...(due.sequence > 1
-      ? { inReplyTo: messageId(due.sequence - 1), references: [...new Set([messageId(1), messageId(due.sequence - 1)])] }
-      : {}),
+    ...(previous >= 1 ? { inReplyTo: messageId(previous), references: [...new Set([messageId(1), messageId(previous)])] } : {}),
     headers: {
       'X-Annunciator-Alarm': headerText(alarm.id),
       'X-Annunciator-Kind': due.kind,

@@ -127,7 +127,9 @@ const MIGRATIONS: string[] = [
      scope TEXT PRIMARY KEY,
      data TEXT NOT NULL
    );
-   ALTER TABLE outbox ADD COLUMN batch_id TEXT;`,
+   ALTER TABLE outbox ADD COLUMN batch_id TEXT;
+   CREATE INDEX outbox_alarm ON outbox(alarm_id) WHERE alarm_id IS NOT NULL;
+   CREATE INDEX outbox_batch ON outbox(batch_id) WHERE batch_id IS NOT NULL;`,
 ];
 
 interface BatchRow {
@@ -379,11 +381,14 @@ export class SqliteStore implements Store {
 
   alarmRecipients(alarmId: string): string[] {
     // After a partial delivery a row keeps only the recipients still to be sent to
-    // (reschedule): callers add the alarm's own `receivers` for those. No index on alarm_id
-    // (a scan per reply read, not per message in the pipeline).
+    // (reschedule): callers add the alarm's own `receivers` for those. A group or digest
+    // that listed the alarm was sent to it as well.
     const rows = this
-      .statement(`SELECT DISTINCT lower(trim(value)) AS address FROM outbox, json_each(outbox.recipients) WHERE outbox.alarm_id = ? ORDER BY address`)
-      .all(alarmId) as { address: string }[];
+      .statement(
+        `SELECT DISTINCT lower(trim(value)) AS address FROM outbox, json_each(outbox.recipients)
+         WHERE outbox.alarm_id = ? OR outbox.batch_id IN (SELECT batch_id FROM batch_items WHERE alarm_id = ?) ORDER BY address`,
+      )
+      .all(alarmId, alarmId) as { address: string }[];
     return rows.map((row) => row.address);
   }
 

@@ -9,6 +9,7 @@ import type { AlarmEvent, DeviceIdentity } from '../../src/parse/alarm-event.js'
 import type { Route } from '../../src/rules/route.js';
 import { NotificationError, renderNotification, type NotificationContext } from '../../src/render/notification.js';
 import { notificationView } from '../../src/render/notification-view.js';
+import { tokenOfMessageId } from '../../src/lifecycle/reply-ack.js';
 import type { OutgoingMessage } from '../../src/render/passthrough.js';
 import { loadTemplates, TemplateError } from '../../src/render/templates.js';
 
@@ -287,6 +288,22 @@ describe('renderNotification: headers', () => {
     assert.equal(parsed.messageId, `<${ALARM_ID}.3@alarms.example.com>`);
     assert.equal(parsed.inReplyTo, `<${ALARM_ID}.2@alarms.example.com>`);
     assert.deepEqual(parsed.references, [`<${ALARM_ID}.1@alarms.example.com>`, `<${ALARM_ID}.2@alarms.example.com>`]);
+  });
+
+  it('tells how to acknowledge by reply when replies are read, but not once the alarm is acknowledged', async () => {
+    const { text, html } = await render(makeDue('firing'), { replyAckWord: 'ACK' });
+    assert.match(text, /Or reply to this mail with ACK as the first word to acknowledge it\./);
+    assert.match(html, /Reply to this mail with <b>ACK<\/b> as the first word/);
+    assert.ok(!(await render(makeDue('firing'))).text.includes('reply to this mail'));
+    assert.ok(!(await render(makeDue('acknowledged'), { replyAckWord: 'ACK' })).text.includes('reply to this mail'));
+  });
+
+  it('gives an ack announcement an id of its own, answering the notification it follows', async () => {
+    const { parsed } = await render(makeDue('acknowledged'));
+    assert.equal(parsed.messageId, `<${ALARM_ID}.3-ack@alarms.example.com>`);
+    assert.equal(parsed.inReplyTo, `<${ALARM_ID}.3@alarms.example.com>`);
+    assert.deepEqual(parsed.references, [`<${ALARM_ID}.1@alarms.example.com>`, `<${ALARM_ID}.3@alarms.example.com>`]);
+    assert.equal(tokenOfMessageId(parsed.messageId!, 'alarms.example.com'), ALARM_ID, 'a reply to it still names the alarm');
   });
 
   it('dates a firing or reminder by its event and a resolution by when it resolved', async () => {

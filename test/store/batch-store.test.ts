@@ -74,6 +74,8 @@ describe('SqliteStore batches and flood state', () => {
     assert.equal(store.getOutbox('O1')?.batchId, batch!.id);
     assert.equal(store.getOutbox('O2'), undefined);
     assert.deepEqual(store.alarmLog('A1').map((h) => h.outcome), ['raised', 'group-sent']);
+    assert.deepEqual(store.alarmRecipients('A1'), ['ops@example.com'], 'a group that listed the alarm was sent to it');
+    assert.deepEqual(store.alarmRecipients('nobody'), []);
     assert.equal(store.floodState('device:plc')?.count, 0);
     // The next held notification of that key opens a new batch.
     commitHeld('A3', held('A3', undefined, T0 + 90_000), T0 + 60_000);

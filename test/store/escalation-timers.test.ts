@@ -114,7 +114,7 @@ describe('SqliteStore escalation timers', () => {
     old.close();
     // Back to version 4, as a store written before escalations.
     const db = new Database(file);
-    db.exec(`DROP TABLE escalation_timers; DROP TABLE batch_items; DROP TABLE batches; DROP TABLE flood_state; ALTER TABLE outbox DROP COLUMN batch_id; UPDATE alarms SET data = json_remove(data, '$.ackAnnounced');`);
+    db.exec(`DROP TABLE escalation_timers; DROP TABLE batch_items; DROP TABLE batches; DROP TABLE flood_state; DROP INDEX outbox_alarm; DROP INDEX outbox_batch; ALTER TABLE outbox DROP COLUMN batch_id; UPDATE alarms SET data = json_remove(data, '$.ackAnnounced');`);
     db.pragma('user_version = 4');
     db.close();
     store = new SqliteStore(file);

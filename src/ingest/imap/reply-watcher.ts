@@ -96,7 +96,6 @@ export class ReplyWatcher {
     let attempt = 0;
     let renewToken = false;
     while (!this.stopped) {
-      let problem: 'auth' | 'mailbox' | 'other' = 'other';
       try {
         await this.session(renewToken, () => {
           // Only a session that got as far as its first sweep resets the backoff: a server
@@ -106,7 +105,7 @@ export class ReplyWatcher {
       } catch (error) {
         if (this.stopped) break;
         this.stats.failures += 1;
-        problem = isAuthFailure(error) ? 'auth' : error instanceof MailboxProblem ? 'mailbox' : 'other';
+        const problem = isAuthFailure(error) ? 'auth' : error instanceof MailboxProblem ? 'mailbox' : 'other';
         attempt += 1;
         renewToken = problem === 'auth' && this.tokens !== undefined;
         const delay = problem === 'mailbox' ? account.reconnect.maxDelay : this.backoff(attempt);
@@ -199,10 +198,7 @@ export class ReplyWatcher {
       this.connectedNow = false;
       this.client = undefined;
       if (!closed && client.usable) {
-        await settlesWithin(
-          client.logout().catch(() => undefined),
-          STOP_GRACE,
-        );
+        await settlesWithin(client.logout(), STOP_GRACE);
       }
       client.close();
     }
@@ -329,8 +325,10 @@ export function unprocessedQuery(account: Pick<ReplyAccountConfig, 'processed'>)
   return lacking.length === 1 ? { ...lacking[0]!, deleted: false } : { or: lacking, deleted: false };
 }
 
+/** The credentials were refused; not a server's temporary failure ([UNAVAILABLE]), which is retried like a lost connection. */
 function isAuthFailure(error: unknown): boolean {
   const e = error as { authenticationFailed?: boolean; serverResponseCode?: string } | undefined;
+  if (e?.serverResponseCode === 'UNAVAILABLE') return false;
   return e?.authenticationFailed === true || e?.serverResponseCode === 'AUTHENTICATIONFAILED';
 }
 

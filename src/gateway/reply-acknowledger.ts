@@ -1,12 +1,12 @@
-import type { ReplyAccountConfig } from '../../config/replies.js';
-import type { Alarm, AlarmAck } from '../../lifecycle/alarm.js';
-import { decideReply, type ReplyAckContext, type ReplyIgnoredReason } from '../../lifecycle/reply-ack.js';
-import type { Logger } from '../../log/logger.js';
-import { decodeReply, type ReplyMail } from '../../parse/decode-reply.js';
-import type { Store } from '../../store/store.js';
-import { ReplyWatcher, type FetchedReply } from './reply-watcher.js';
+import type { ReplyAccountConfig } from '../config/replies.js';
+import type { Alarm, AlarmAck } from '../lifecycle/alarm.js';
+import { decideReply, type ReplyAckContext, type ReplyIgnoredReason } from '../lifecycle/reply-ack.js';
+import type { Logger } from '../log/logger.js';
+import { decodeReply, type ReplyMail } from '../parse/decode-reply.js';
+import type { Store } from '../store/store.js';
+import { ReplyWatcher, type FetchedReply } from '../ingest/imap/reply-watcher.js';
 
-export interface ReplyIngestOptions {
+export interface ReplyAcknowledgerOptions {
   account: ReplyAccountConfig;
   /** `gateway.domain`: the domain of our notifications' Message-IDs. */
   domain: string;
@@ -26,18 +26,18 @@ export interface ReplyStats {
 }
 
 /**
- * Acknowledgement by reply, for one mailbox: the watcher hands over each reply not yet
- * processed; it is decoded, decided (lifecycle/reply-ack.ts) and, when it acknowledges,
+ * Acknowledgement by reply, for one mailbox (`replies[]`): the IMAP watcher
+ * (ingest/imap/) hands over each reply not yet processed; it is decoded, decided (lifecycle/reply-ack.ts) and, when it acknowledges,
  * recorded with channel `mail`. Every reply is logged with its outcome and then marked
  * processed by the watcher, so none is applied twice (and the first ack wins anyway).
  */
-export class ReplyIngest {
+export class ReplyAcknowledger {
   readonly watcher: ReplyWatcher;
   readonly stats: ReplyStats = { read: 0, acknowledged: 0, ignored: {} };
   private readonly now: () => number;
   private readonly resolveToken: (token: string) => string[];
 
-  constructor(private readonly options: ReplyIngestOptions) {
+  constructor(private readonly options: ReplyAcknowledgerOptions) {
     this.now = options.now ?? Date.now;
     this.resolveToken = options.resolveToken ?? ((token) => [token]);
     this.watcher = new ReplyWatcher({ account: options.account, logger: options.logger, handle: (reply) => this.handle(reply) });

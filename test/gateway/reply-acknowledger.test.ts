@@ -1,0 +1,149 @@
+import assert from 'node:assert/strict';
+import { join } from 'node:path';
+import { Writable } from 'node:stream';
+import { after, describe, it } from 'node:test';
+import type { ReplyAccountConfig } from '../../src/config/replies.js';
+import { Secret } from '../../src/config/secret.js';
+import { ReplyAcknowledger } from '../../src/gateway/reply-acknowledger.js';
+import type { Alarm } from '../../src/lifecycle/alarm.js';
+import { createLogger } from '../../src/log/logger.js';
+import { SqliteStore } from '../../src/store/sqlite-store.js';
+import { testDir } from '../helpers/gateway.js';
+
+const dir = testDir();
+after(() => dir.remove());
+const NOW = Date.UTC(2026, 10, 24, 3, 20, 0);
+
+const ACCOUNT: ReplyAccountConfig = {
+  name: 'plant',
+  host: '127.0.0.1',
+  port: 993,
+  security: 'tls',
+  auth: { type: 'login', user: 'alarms', password: new Secret('pw') },
+  tls: { minVersion: 'TLSv1.2', ca: [] },
+  connectionTimeout: 1000,
+  folder: 'INBOX',
+  processed: { flags: ['$AnnunciatorDone', '\\Seen'] },
+  pollInterval: 60_000,
+  reconnect: { initialDelay: 1000, maxDelay: 60_000 },
+  ackWords: ['ACK', 'OK', 'ACKNOWLEDGE'],
+  allowFrom: [],
+};
+
+function alarm(id: string, overrides: Partial<Alarm> = {}): Alarm {
+  return {
+    id,
+    fingerprint: `fp-${id}`,
+    state: 'active',
+    device: { id: 'plc-line4', name: 'PLC Line 4', matchedBy: 'sender' },
+    title: 'Motor M12 overtemperature',
+    severity: 'critical',
+    fields: {},
+    text: '',
+    count: 1,
+    firstSeen: NOW - 600_000,
+    lastSeen: NOW - 600_000,
+    firstEventId: `R-${id}`,
+    lastEventId: `R-${id}`,
+    notifications: 2,
+    countAtLastNotification: 1,
+    receivers: ['maintenance@example.com'],
+    rules: ['motors'],
+    ...overrides,
+  };
+}
+
+function reply(alarmId: string, from: string, text: string): Buffer {
+  return Buffer.from(
+    [`From: ${from}`, 'Subject: Re: Motor M12 overtemperature', 'Message-ID: <r1@mail.example.com>', `In-Reply-To: <${alarmId}.2@gw.test>`, '', text, ''].join('\r\n'),
+  );
+}
+
+function setup(name: string) {
+  const store = SqliteStore.open(join(dir.path, name));
+  const lines: Record<string, unknown>[] = [];
+  const logger = createLogger({
+    level: 'info',
+    format: 'json',
+    destination: new Writable({
+      write(chunk: Buffer, _e, callback) {
+        for (const line of chunk.toString('utf8').split('\n')) if (line) lines.push(JSON.parse(line) as Record<string, unknown>);
+        callback();
+      },
+    }),
+  });
+  const acknowledged: Alarm[] = [];
+  const ingest = new ReplyAcknowledger({ account: ACCOUNT, domain: 'gw.test', store, logger, onAcknowledged: (a) => acknowledged.push(a), now: () => NOW });
+  return { store, lines, acknowledged, ingest };
+}
+
+/** An alarm with its first notification to maintenance and a level-1 escalation to tom in the outbox. */
+function seed(store: SqliteStore, id: string): void {
+  store.insertReceived({ id: `R-${id}`, receivedAt: NOW - 600_000, listener: 'lan', peer: { address: '10.0.0.4', port: 1, secure: false }, envelope: { mailFrom: 'plc@plant.local', rcptTo: [] }, raw: Buffer.from('x') });
+  const entry = (n: number, recipients: string[]) => ({ id: `O-${id}-${n}`, receivedId: `R-${id}`, alarmId: id, envelopeFrom: 'alarms@gw.test', recipients, message: Buffer.from('m') });
+  store.commitPipeline(`R-${id}`, { alarm: alarm(id), outcome: 'raised', reason: 'new alarm', outbox: [entry(1, ['maintenance@example.com']), entry(2, [' Tom.Keller@Example.com'])] }, NOW - 600_000);
+}
+
+describe('ReplyAcknowledger: a reply read from the mailbox', () => {
+  it('store.alarmRecipients: every address an outbox entry of the alarm went to, lower-case, once', () => {
+    const { store } = setup('recipients');
+    seed(store, 'A1');
+    assert.deepEqual(store.alarmRecipients('A1'), ['maintenance@example.com', 'tom.keller@example.com']);
+    assert.deepEqual(store.alarmRecipients('NONE'), []);
+    store.close();
+  });
+
+  it('acknowledges when an escalation receiver replies, and calls the gateway hook once', async () => {
+    const { store, lines, acknowledged, ingest } = setup('ack');
+    seed(store, 'A1');
+    await ingest.handle({ uid: 7, source: reply('A1', 'Tom Keller <tom.keller@example.com>', 'ACK on my way'), truncated: false });
+    const stored = store.getAlarm('A1')!;
+    assert.deepEqual(stored.ack, { by: 'Tom Keller <tom.keller@example.com>', at: NOW, channel: 'mail', comment: 'on my way', ref: '<r1@mail.example.com>' });
+    assert.deepEqual(acknowledged.map((a) => a.id), ['A1']);
+    const line = lines.find((l) => l.msg === 'alarm acknowledged by reply')!;
+    assert.equal(line.alarmId, 'A1');
+    assert.equal(line.uid, 7);
+    assert.equal(line.account, 'plant');
+    assert.deepEqual(ingest.stats, { read: 1, acknowledged: 1, ignored: {} });
+
+    // The same reply again (e.g. its flags were lost): the first ack stays, nothing is announced twice.
+    await ingest.handle({ uid: 7, source: reply('A1', 'Tom Keller <tom.keller@example.com>', 'ACK on my way'), truncated: false });
+    assert.equal(acknowledged.length, 1);
+    assert.deepEqual(ingest.stats.ignored, { 'already-acknowledged': 1 });
+    assert.equal(store.alarmLog('A1').filter((h) => h.outcome === 'acknowledged').length, 1);
+    store.close();
+  });
+
+  it('a reply that loses the race to another channel is logged as already acknowledged', async () => {
+    const { store, lines, acknowledged, ingest } = setup('race');
+    seed(store, 'A1');
+    // The CLI acknowledges between the decision and the write.
+    const original = store.getAlarm.bind(store);
+    let reads = 0;
+    store.getAlarm = (id: string) => {
+      reads += 1;
+      const found = original(id);
+      if (reads === 1) store.acknowledge(id, { by: 'anna', at: NOW - 1, channel: 'cli' }, NOW - 1);
+      return found;
+    };
+    await ingest.handle({ uid: 8, source: reply('A1', 'maintenance@example.com', 'OK'), truncated: false });
+    assert.equal(store.getAlarm('A1')?.ack?.by, 'anna');
+    assert.equal(acknowledged.length, 0);
+    const line = lines.find((l) => l.reason === undefined && typeof l.msg === 'string' && l.msg.includes('acknowledged meanwhile by another channel'));
+    assert.equal(line?.alarmId, 'A1');
+    assert.equal(line?.ackedVia, 'cli');
+    store.close();
+  });
+
+  it('logs a stranger as a warning naming the alarm, and does not acknowledge', async () => {
+    const { store, lines, ingest } = setup('stranger');
+    seed(store, 'A1');
+    await ingest.handle({ uid: 9, source: reply('A1', 'mallory@evil.example', 'ACK'), truncated: false });
+    assert.equal(store.getAlarm('A1')?.ack, undefined);
+    const line = lines.find((l) => l.reason === 'stranger')!;
+    assert.equal(line.level, 40);
+    assert.equal(line.alarmId, 'A1');
+    assert.equal(line.from, 'mallory@evil.example');
+    store.close();
+  });
+});
