@@ -2,6 +2,7 @@ import { closeSync, fsyncSync, mkdirSync, openSync, renameSync, writeSync } from
 import { join } from 'node:path';
 import nodemailer, { type Transporter } from 'nodemailer';
 import type SMTPPool from 'nodemailer/lib/smtp-pool';
+import { oauth2ClientOptions } from '../config/oauth2-client.js';
 import type { Account, FileAccount, SmtpAccount } from '../config/types.js';
 import { upstreamTlsOptions } from './tls-policy.js';
 
@@ -66,15 +67,7 @@ class SmtpSender implements AccountSender {
       debug: false,
       ...(auth?.type === 'oauth2'
         ? {
-            auth: {
-              type: 'OAuth2' as const,
-              user: auth.user,
-              clientId: auth.clientId,
-              clientSecret: auth.clientSecret?.reveal(),
-              refreshToken: auth.refreshToken.reveal(),
-              accessUrl: auth.tokenUrl,
-              ...(auth.scope ? { customParams: { scope: auth.scope } } : {}),
-            },
+            auth: { type: 'OAuth2' as const, ...oauth2ClientOptions(auth) },
           }
         : auth
           ? { auth: { user: auth.user, pass: auth.password.reveal() }, authMethod: auth.type.toUpperCase() }

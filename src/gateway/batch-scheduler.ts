@@ -1,25 +1,9 @@
-import type { GatewayConfig } from '../config/types.js';
 import { summarizeBatch, type Batch, type BatchSummary } from '../lifecycle/batch.js';
 import { afterDigest, type FloodState } from '../lifecycle/flood.js';
-import type { Logger } from '../log/logger.js';
 import { newId } from '../store/ids.js';
-import type { BatchFlush, NewOutboxEntry, Store } from '../store/store.js';
+import type { BatchFlush, NewOutboxEntry } from '../store/store.js';
 import { renderAlarmNotice } from './alarm-notice.js';
-import type { PipelineStages } from './alarm-pipeline.js';
-import type { Exclusive } from './exclusive.js';
-import { WakeLoop } from './wake-loop.js';
-
-export interface BatchSchedulerOptions {
-  store: Store;
-  config: GatewayConfig;
-  stages: PipelineStages;
-  logger: Logger;
-  /** Shared with the inbox processor and the other schedulers: a batch is read and sent while no alarm changes. */
-  exclusive: Exclusive;
-  onQueued: () => void;
-  now?: () => number;
-  pollInterval?: number;
-}
+import { AlarmTimer, type AlarmTimerOptions } from './alarm-timer.js';
 
 const BATCH_LIMIT = 100;
 
@@ -30,30 +14,13 @@ const BATCH_LIMIT = 100;
  * verdict on whether the device's rate has fallen: all in one transaction that also marks
  * the batch sent, so a restart sends an overdue batch once, late, and never twice.
  */
-export class BatchScheduler extends WakeLoop {
-  private readonly now: () => number;
-  private readonly pollInterval: number;
-
-  constructor(private readonly options: BatchSchedulerOptions) {
-    super();
-    this.now = options.now ?? Date.now;
-    this.pollInterval = options.pollInterval ?? 1000;
+export class BatchScheduler extends AlarmTimer {
+  constructor(options: AlarmTimerOptions) {
+    super(options, 'groups and digests');
   }
 
-  protected override passFailed(error: unknown): void {
-    this.options.logger.error({ err: error }, 'groups and digests could not be looked at; trying again at the next poll');
-  }
-
-  protected override nextWakeIn(): number {
-    const now = this.now();
-    let next = now + this.pollInterval;
-    try {
-      const due = this.options.store.nextBatchDueAt();
-      if (due !== undefined && due < next) next = Math.max(now, due);
-    } catch (error) {
-      this.options.logger.error({ err: error }, 'cannot read the pending groups and digests; looking again at the next poll');
-    }
-    return next - now;
+  protected override nextDueAt(): number | undefined {
+    return this.options.store.nextBatchDueAt();
   }
 
   protected override async pass(): Promise<void> {

@@ -1,30 +1,12 @@
-import type { GatewayConfig } from '../config/types.js';
 import type { Alarm, Due } from '../lifecycle/alarm.js';
 import { floodCount } from '../lifecycle/batch.js';
 import { timerVerdict } from '../lifecycle/escalation.js';
 import type { FloodState } from '../lifecycle/flood.js';
-import type { Logger } from '../log/logger.js';
 import { resolveReceivers } from '../rules/receivers.js';
 import type { ResolvedReceiver } from '../rules/route.js';
-import type { AlarmChange, NewOutboxEntry, Store } from '../store/store.js';
-import type { PipelineStages } from './alarm-pipeline.js';
+import type { AlarmChange, NewOutboxEntry } from '../store/store.js';
 import { renderAlarmNotice } from './alarm-notice.js';
-import type { Exclusive } from './exclusive.js';
-import { WakeLoop } from './wake-loop.js';
-
-export interface EscalationSchedulerOptions {
-  store: Store;
-  config: GatewayConfig;
-  stages: PipelineStages;
-  logger: Logger;
-  /** Shared with the inbox processor and the unmute scheduler, so none writes one alarm over another. */
-  exclusive: Exclusive;
-  onQueued: () => void;
-  onAlarmChanged?: (alarm: Alarm) => void;
-  now?: () => number;
-  /** The longest sleep: acks written by `annunciator ack` from another process are announced this late at most. */
-  pollInterval?: number;
-}
+import { AlarmTimer, type AlarmTimerOptions } from './alarm-timer.js';
 
 const BATCH = 100;
 
@@ -46,31 +28,13 @@ const BATCH = 100;
  * rules in force now (for template, mode and severity); only the receivers are the level's.
  * An alarm muted by a silence or inhibition holds its due levels until it is free again.
  */
-export class EscalationScheduler extends WakeLoop {
-  private readonly now: () => number;
-  private readonly pollInterval: number;
-
-  constructor(private readonly options: EscalationSchedulerOptions) {
-    super();
-    this.now = options.now ?? Date.now;
-    this.pollInterval = options.pollInterval ?? 1000;
+export class EscalationScheduler extends AlarmTimer {
+  constructor(options: AlarmTimerOptions) {
+    super(options, 'escalations and acknowledgements');
   }
 
-  protected override passFailed(error: unknown): void {
-    this.options.logger.error({ err: error }, 'escalations and acknowledgements could not be looked at; trying again at the next poll');
-  }
-
-  protected override nextWakeIn(): number {
-    const now = this.now();
-    let next = now + this.pollInterval;
-    try {
-      const due = this.options.store.nextEscalationDueAt();
-      // A timer already due was held (a muted alarm): the poll looks again, no busy loop.
-      if (due !== undefined && due > now && due < next) next = due;
-    } catch (error) {
-      this.options.logger.error({ err: error }, 'cannot read the escalation timers; looking again at the next poll');
-    }
-    return next - now;
+  protected override nextDueAt(): number | undefined {
+    return this.options.store.nextEscalationDueAt();
   }
 
   protected override async pass(): Promise<void> {

@@ -1,27 +1,9 @@
-import type { GatewayConfig } from '../config/types.js';
 import type { Alarm, Decision } from '../lifecycle/alarm.js';
 import { findMute, releaseUnnotified, remute, stillMuted, unmute, unmutedReason } from '../lifecycle/mute.js';
 import { nextSilenceEnd } from '../lifecycle/silence.js';
-import type { Logger } from '../log/logger.js';
-import type { NewOutboxEntry, Store } from '../store/store.js';
-import { muteContext, parseReceived, renderDues, type PipelineStages } from './alarm-pipeline.js';
-import type { Exclusive } from './exclusive.js';
-import { WakeLoop } from './wake-loop.js';
-
-export interface UnmuteSchedulerOptions {
-  store: Store;
-  config: GatewayConfig;
-  stages: PipelineStages;
-  logger: Logger;
-  /** Shared with the inbox processor, so the two never write one alarm at once. */
-  exclusive: Exclusive;
-  /** Called after a notification was queued. */
-  onQueued: () => void;
-  onAlarmChanged?: (alarm: Alarm) => void;
-  now?: () => number;
-  /** The longest sleep: silences added or expired by `annunciator silence` from another process are seen this late at most. */
-  pollInterval?: number;
-}
+import type { NewOutboxEntry } from '../store/store.js';
+import { muteContext, parseReceived, renderDues } from './alarm-pipeline.js';
+import { AlarmTimer, type AlarmTimerOptions } from './alarm-timer.js';
 
 /**
  * The timer behind "when a silence ends, alarms still active are notified". It wakes at
@@ -38,28 +20,13 @@ export interface UnmuteSchedulerOptions {
  * the messages are in the store anyway (kept until pruned); and receivers follow rule
  * changes made during a maintenance window instead of going to whoever was routed before it.
  */
-export class UnmuteScheduler extends WakeLoop {
-  private readonly now: () => number;
-
-  constructor(private readonly options: UnmuteSchedulerOptions) {
-    super();
-    this.now = options.now ?? Date.now;
+export class UnmuteScheduler extends AlarmTimer {
+  constructor(options: AlarmTimerOptions) {
+    super(options, 'muted alarms and silences');
   }
 
-  protected override passFailed(error: unknown): void {
-    this.options.logger.error({ err: error }, 'muted alarms could not be looked at; trying again at the next poll');
-  }
-
-  protected override nextWakeIn(): number {
-    const now = this.now();
-    let next = now + (this.options.pollInterval ?? 1000);
-    try {
-      const end = nextSilenceEnd(this.options.store.listSilences(now), now);
-      if (end !== undefined && end < next) next = end;
-    } catch (error) {
-      this.options.logger.error({ err: error }, 'cannot read the silences; looking again at the next poll');
-    }
-    return next - now;
+  protected override nextDueAt(now: number): number | undefined {
+    return nextSilenceEnd(this.options.store.listSilences(now), now);
   }
 
   protected override async pass(): Promise<void> {

@@ -1,30 +1,18 @@
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
-import { ConfigError, parseConfig, type ConfigProblem } from '../../src/config/load.js';
+import { parseConfig, type ConfigProblem } from '../../src/config/load.js';
 import type { GatewayConfig } from '../../src/config/types.js';
 import { testDir } from '../helpers/gateway.js';
+import { MINIMAL_CONFIG_YAML, ALARMS_YAML , refusalOf } from '../helpers/config-yaml.js';
 
 const dir = testDir();
 after(() => dir.remove());
 const FILE = join(dir.path, 'annunciator.yaml');
 const LONG_SECRET = 'x'.repeat(40);
 
-const BASE = `listeners:
-  - name: lan
-    address: 127.0.0.1
-    port: 2525
-    trustedNetworks: [10.0.0.0/8]
-delivery:
-  accounts:
-    - name: files
-      type: file
-      directory: out
-`;
-const ALARMS = `alarms:
-  defaultRoute:
-    receivers: []
-`;
+const BASE = MINIMAL_CONFIG_YAML;
+const ALARMS = ALARMS_YAML;
 
 function api(lines: string): string {
   return `${BASE}${ALARMS}api:\n${lines}`;
@@ -40,13 +28,7 @@ function parse(text: string, env: NodeJS.ProcessEnv = {}): GatewayConfig {
 }
 
 function problemsOf(text: string, env: NodeJS.ProcessEnv = {}): ConfigProblem[] {
-  try {
-    parse(text, env);
-  } catch (error) {
-    assert.ok(error instanceof ConfigError, `expected a ConfigError, got ${String(error)}`);
-    return error.problems;
-  }
-  assert.fail('expected the configuration to be refused');
+  return refusalOf(() => parse(text, env));
 }
 
 describe('the api section', () => {

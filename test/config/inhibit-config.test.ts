@@ -3,23 +3,14 @@ import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { ConfigError, parseConfig } from '../../src/config/load.js';
 import { testDir } from '../helpers/gateway.js';
+import { MINIMAL_CONFIG_YAML } from '../helpers/config-yaml.js';
 
 const dir = testDir();
 after(() => dir.remove());
 const FILE = join(dir.path, 'annunciator.yaml');
 
-const BASE = `listeners:
-  - name: lan
-    address: 127.0.0.1
-    port: 2525
-    trustedNetworks: [10.0.0.0/8]
-alarms:
+const BASE = `${MINIMAL_CONFIG_YAML}alarms:
   timeZone: Europe/Berlin
-delivery:
-  accounts:
-    - name: files
-      type: file
-      directory: out
 `;
 
 function problems(text: string): string[] {

@@ -7,23 +7,14 @@ import { Secret } from '../../src/config/secret.js';
 import type { GatewayConfig, SmtpAccount } from '../../src/config/types.js';
 import { createSelfSigned } from '../helpers/certs.js';
 import { testDir } from '../helpers/gateway.js';
+import { MINIMAL_CONFIG_YAML } from '../helpers/config-yaml.js';
 
 const dir = testDir();
 after(() => dir.remove());
 const FILE = join(dir.path, 'annunciator.yaml');
 
 /** A listener and a file account: the smallest valid configuration. */
-const MINIMAL = `listeners:
-  - name: lan
-    address: 127.0.0.1
-    port: 2525
-    trustedNetworks: [10.0.0.0/8]
-delivery:
-  accounts:
-    - name: files
-      type: file
-      directory: out
-`;
+const MINIMAL = MINIMAL_CONFIG_YAML;
 
 /** MINIMAL's listener and `accounts` lines followed by the given account YAML (indented under accounts). */
 function withAccount(account: string): string {

@@ -1,32 +1,20 @@
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
-import { ConfigError, parseConfig, type ConfigProblem } from '../../src/config/load.js';
+import { parseConfig, type ConfigProblem } from '../../src/config/load.js';
 import type { GatewayConfig } from '../../src/config/types.js';
 import { unprocessedQuery } from '../../src/ingest/imap/reply-watcher.js';
 import { createCa } from '../helpers/certs.js';
 import { testDir } from '../helpers/gateway.js';
+import { MINIMAL_CONFIG_YAML, ALARMS_YAML , refusalOf } from '../helpers/config-yaml.js';
 
 const dir = testDir();
 after(() => dir.remove());
 const FILE = join(dir.path, 'annunciator.yaml');
 const ENV = { IMAP_PASSWORD: 'hunter2-imap', M365_SECRET: 'client-secret', M365_REFRESH: 'refresh-token' };
 
-const BASE = `listeners:
-  - name: lan
-    address: 127.0.0.1
-    port: 2525
-    trustedNetworks: [10.0.0.0/8]
-delivery:
-  accounts:
-    - name: files
-      type: file
-      directory: out
-`;
-const ALARMS = `alarms:
-  defaultRoute:
-    receivers: []
-`;
+const BASE = MINIMAL_CONFIG_YAML;
+const ALARMS = ALARMS_YAML;
 
 function replies(lines: string, alarms = true): string {
   return `${BASE}${alarms ? ALARMS : ''}replies:\n${lines}`;
@@ -42,13 +30,7 @@ function parse(text: string, env: NodeJS.ProcessEnv = ENV): GatewayConfig {
 }
 
 function problemsOf(text: string, env: NodeJS.ProcessEnv = ENV): ConfigProblem[] {
-  try {
-    parse(text, env);
-  } catch (error) {
-    assert.ok(error instanceof ConfigError, `expected a ConfigError, got ${String(error)}`);
-    return error.problems;
-  }
-  assert.fail('expected the configuration to be refused');
+  return refusalOf(() => parse(text, env));
 }
 
 describe('the replies section', () => {

@@ -1,9 +1,10 @@
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
-import { ConfigError, formatProblem, parseConfig, type ConfigProblem } from '../../src/config/load.js';
+import { formatProblem, parseConfig, type ConfigProblem } from '../../src/config/load.js';
 import type { GatewayConfig } from '../../src/config/types.js';
 import { testDir } from '../helpers/gateway.js';
+import { MINIMAL_CONFIG_YAML, refusalOf } from '../helpers/config-yaml.js';
 
 const dir = testDir();
 after(() => dir.remove());
@@ -11,17 +12,7 @@ const FILE = join(dir.path, 'annunciator.yaml');
 
 /** A listener, a file account and receivers, followed by `schedules` (YAML, already indented). */
 function config(schedules: string, extra = ''): string {
-  return `listeners:
-  - name: lan
-    address: 127.0.0.1
-    port: 2525
-    trustedNetworks: [10.0.0.0/8]
-delivery:
-  accounts:
-    - name: files
-      type: file
-      directory: out
-receivers:
+  return `${MINIMAL_CONFIG_YAML}receivers:
   - { name: anna, email: anna@example.com }
   - { name: tom, email: tom@example.com }
   - { name: oncall, email: oncall@example.com }
@@ -49,14 +40,9 @@ function parse(text: string): GatewayConfig {
 }
 
 function problemsOf(text: string): ConfigProblem[] {
-  try {
-    parse(text);
-  } catch (error) {
-    assert.ok(error instanceof ConfigError, `expected a ConfigError, got ${String(error)}`);
-    for (const problem of error.problems) assert.equal(problem.file, FILE);
-    return error.problems;
-  }
-  assert.fail('expected the configuration to be refused');
+  const problems = refusalOf(() => parse(text));
+  for (const problem of problems) assert.equal(problem.file, FILE);
+  return problems;
 }
 
 function onlyProblem(text: string): ConfigProblem {

@@ -1,3 +1,4 @@
+import type { Received } from '../../src/ingest/received.js';
 import type { AlarmEvent } from '../../src/parse/alarm-event.js';
 import type { Route } from '../../src/rules/route.js';
 
@@ -34,5 +35,17 @@ export function route(overrides: Partial<Route> = {}): Route {
     notifyResolved: true,
     attachOriginal: false,
     ...overrides,
+  };
+}
+
+/** A small device mail as the store keeps it, for store tests that need a received row. */
+export function receivedMail(id: string, receivedAt: number): Received {
+  return {
+    id,
+    receivedAt,
+    listener: 'lan',
+    peer: { address: '10.0.0.5', port: 40000, secure: false },
+    envelope: { mailFrom: 'plc@plant.local', rcptTo: ['ops@example.com'] },
+    raw: Buffer.from(`Subject: ${id}\r\n\r\nbody\r\n`),
   };
 }

@@ -5,21 +5,12 @@ import type { Received } from '../../src/ingest/received.js';
 import type { HeldNotification } from '../../src/lifecycle/batch.js';
 import { decide } from '../../src/lifecycle/decide.js';
 import { SqliteStore } from '../../src/store/sqlite-store.js';
-import { alarmEvent, route } from '../helpers/alarm-factory.js';
+import { alarmEvent, receivedMail, route } from '../helpers/alarm-factory.js';
 import { testDir } from '../helpers/gateway.js';
 
 const T0 = 1_764_000_000_000;
 
-function received(id: string): Received {
-  return {
-    id,
-    receivedAt: T0,
-    listener: 'lan',
-    peer: { address: '10.0.0.5', port: 40000, secure: false },
-    envelope: { mailFrom: 'plc@plant.local', rcptTo: ['ops@example.com'] },
-    raw: Buffer.from(`Subject: ${id}\r\n\r\nbody\r\n`),
-  };
-}
+const received = (id: string): Received => receivedMail(id, T0);
 
 function held(alarmId: string, key = 'group|r|site=A|ops@example.com', flushAt = T0 + 30_000): HeldNotification {
   return { batchKey: key, batchKind: 'group', label: 'site=A', flushAt, receivers: [{ name: 'ops', emails: ['ops@example.com'] }], alarmId, kind: 'firing', reason: 'new alarm', at: T0 };

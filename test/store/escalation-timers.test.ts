@@ -7,7 +7,7 @@ import type { Alarm } from '../../src/lifecycle/alarm.js';
 import { decide } from '../../src/lifecycle/decide.js';
 import { escalationTimers, type EscalationPolicy } from '../../src/lifecycle/escalation.js';
 import { SqliteStore } from '../../src/store/sqlite-store.js';
-import { alarmEvent, route } from '../helpers/alarm-factory.js';
+import { alarmEvent, receivedMail, route } from '../helpers/alarm-factory.js';
 import { testDir } from '../helpers/gateway.js';
 
 const T0 = 1_764_000_000_000;
@@ -20,16 +20,7 @@ const policy = (stopOn: EscalationPolicy['stopOn'] = 'acknowledged-or-cleared'):
   stopOn,
 });
 
-function received(id: string): Received {
-  return {
-    id,
-    receivedAt: T0,
-    listener: 'lan',
-    peer: { address: '10.0.0.5', port: 40000, secure: false },
-    envelope: { mailFrom: 'plc@plant.local', rcptTo: ['ops@example.com'] },
-    raw: Buffer.from(`Subject: ${id}\r\n\r\nbody\r\n`),
-  };
-}
+const received = (id: string): Received => receivedMail(id, T0);
 
 describe('SqliteStore escalation timers', () => {
   const dir = testDir();

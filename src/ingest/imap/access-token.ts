@@ -1,7 +1,7 @@
 import XOAuth2 from 'nodemailer/lib/xoauth2';
-import type { SmtpAuth } from '../../config/types.js';
+import { oauth2ClientOptions, type OAuth2Auth } from '../../config/oauth2-client.js';
 
-export type OAuth2Auth = Extract<SmtpAuth, { type: 'oauth2' }>;
+export type { OAuth2Auth };
 
 /**
  * XOAUTH2 access tokens for an IMAP login, from the refresh token: the same token client
@@ -13,15 +13,7 @@ export class AccessTokenSource {
 
   constructor(auth: OAuth2Auth) {
     this.client = new XOAuth2(
-      {
-        user: auth.user,
-        clientId: auth.clientId,
-        clientSecret: auth.clientSecret?.reveal(),
-        refreshToken: auth.refreshToken.reveal(),
-        accessUrl: auth.tokenUrl,
-        ...(auth.scope ? { customParams: { scope: auth.scope } } : {}),
-        requestTimeout: 30_000,
-      },
+      { ...oauth2ClientOptions(auth), requestTimeout: 30_000 },
       false,
     );
   }
