@@ -99,8 +99,8 @@ export class OutboxWorker {
   }
 
   private async deliver(entry: OutboxEntry): Promise<void> {
-    const { store, senders, logger } = this.options;
-    const log = logger.child({ msgId: entry.receivedId ?? undefined, alarmId: entry.alarmId ?? undefined, outboxId: entry.id, attempt: entry.attempts });
+    const { senders, logger } = this.options;
+    const log = logger.child({ msgId: entry.receivedId ?? undefined, alarmId: entry.alarmId ?? undefined, batchId: entry.batchId ?? undefined, outboxId: entry.id, attempt: entry.attempts });
     const failures: string[] = [];
     let lastFailure: DeliveryFailure | undefined;
     let lastAccount: string | null = null;

@@ -7,7 +7,7 @@ import type { GatewayConfig } from '../../src/config/types.js';
 import { runCli } from '../helpers/cli.js';
 import { loadCorpus } from '../helpers/corpus.js';
 import { sendAsDevice } from '../helpers/device-client.js';
-import { configFrom, eventually, runGateway, testDir, type RunningGateway, type TestDir } from '../helpers/gateway.js';
+import { configFrom, runGateway, testDir, type RunningGateway, type TestDir } from '../helpers/gateway.js';
 import { REPO_ROOT } from '../helpers/gateway-process.js';
 import { startUpstream, type Upstream, type UpstreamMessage } from '../helpers/upstream.js';
 
