@@ -17,6 +17,9 @@ export function checkCommand(configFile: string): number {
     try {
       const stages = new ConfiguredStages(config);
       lines.push(`  rules: ${stages.ruleCount} from ${config.alarms.rulesDir}`, `  templates: ${config.alarms.templatesDir}`, `  devices: ${config.devices.length}, receivers: ${config.receivers.length}, schedules: ${config.schedules.length}`);
+      const flood = config.alarms.floodControl;
+      const minutes = (ms: number): string => (ms % 60_000 === 0 ? `${ms / 60_000} min` : `${ms / 1000} s`);
+      lines.push(flood.enabled ? `  flood control: per ${flood.per}, more than ${flood.limit} notifications in ${minutes(flood.window)} -> a digest every ${minutes(flood.digestInterval)}` : '  flood control: off');
     } catch (error) {
       if (error instanceof PipelineConfigError) {
         process.stderr.write(`${error.message}\n`);

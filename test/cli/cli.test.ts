@@ -20,6 +20,7 @@ describe('annunciator check', () => {
     const result = await runCli(['--config', 'config/annunciator.yaml', 'check']);
     assert.equal(result.code, 0, result.stderr);
     assert.match(result.stdout, /OK/);
+    assert.match(result.stdout, /flood control: per device, more than 30 notifications in 1 min -> a digest every 5 min/);
   });
 
   it('names file, line, key and problem, and exits non-zero', async () => {
