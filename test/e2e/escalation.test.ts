@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { parse } from 'yaml';
@@ -9,6 +9,7 @@ import { loadCorpus } from '../helpers/corpus.js';
 import { sendAsDevice } from '../helpers/device-client.js';
 import { configFrom, runGateway, testDir, type RunningGateway, type TestDir } from '../helpers/gateway.js';
 import { REPO_ROOT } from '../helpers/gateway-process.js';
+import { writeMotorEscalationRules } from '../helpers/motor-escalation.js';
 import { startUpstream, type Upstream, type UpstreamMessage } from '../helpers/upstream.js';
 
 const corpus = loadCorpus();
@@ -19,24 +20,7 @@ const shipped = parse(readFileSync(join(REPO_ROOT, 'config/annunciator.yaml'), '
  * maintenance and escalates to tom at `level1`, then to the plant-oncall schedule at `level2`.
  */
 function escalationConfig(dir: TestDir, upstreamPort: number, level1: string, level2: string): { config: GatewayConfig; file: string } {
-  const rulesDir = join(dir.path, 'rules');
-  mkdirSync(rulesDir, { recursive: true });
-  writeFileSync(
-    join(rulesDir, 'motors.yaml'),
-    [
-      'escalations:',
-      '  - name: motor-escalation',
-      '    levels:',
-      `      - { after: ${level1}, receivers: [tom] }`,
-      `      - { after: ${level2}, receivers: [plant-oncall] }`,
-      '    stopOn: acknowledged',
-      'rules:',
-      '  - name: motors-escalate',
-      '    when: { fact: device.id, operator: equal, value: plc-line4 }',
-      '    then: { receivers: [maintenance], escalation: motor-escalation, notifyResolved: false }',
-      '',
-    ].join('\n'),
-  );
+  const rulesDir = writeMotorEscalationRules(dir.path, level1, level2);
   const raw = {
     ...shipped,
     gateway: { hostname: 'gw.test', domain: 'gw.test', dataDir: join(dir.path, 'data') },

@@ -13,6 +13,7 @@ import { sendAsDevice } from '../helpers/device-client.js';
 import { dovecotOrSkipReason, startDovecot, type DovecotUser, type TestDovecot } from '../helpers/dovecot.js';
 import { configFrom, eventually, runGateway, testDir, type RunningGateway, type TestDir } from '../helpers/gateway.js';
 import { REPO_ROOT } from '../helpers/gateway-process.js';
+import { writeMotorEscalationRules } from '../helpers/motor-escalation.js';
 import { startUpstream, type Upstream, type UpstreamMessage } from '../helpers/upstream.js';
 
 /**
@@ -57,24 +58,7 @@ function captureLogs(): Captured {
 
 /** The motor alarm escalates to tom at `level1` and to the plant-oncall schedule at `level2`. */
 function replyConfig(dir: TestDir, upstreamPort: number, replies: Record<string, unknown>[], level1: string, level2: string): GatewayConfig {
-  const rulesDir = join(dir.path, 'rules');
-  mkdirSync(rulesDir, { recursive: true });
-  writeFileSync(
-    join(rulesDir, 'motors.yaml'),
-    [
-      'escalations:',
-      '  - name: motor-escalation',
-      '    levels:',
-      `      - { after: ${level1}, receivers: [tom] }`,
-      `      - { after: ${level2}, receivers: [plant-oncall] }`,
-      '    stopOn: acknowledged',
-      'rules:',
-      '  - name: motors-escalate',
-      '    when: { fact: device.id, operator: equal, value: plc-line4 }',
-      '    then: { receivers: [maintenance], escalation: motor-escalation, notifyResolved: false }',
-      '',
-    ].join('\n'),
-  );
+  const rulesDir = writeMotorEscalationRules(dir.path, level1, level2);
   const raw = {
     ...shipped,
     gateway: { hostname: 'gw.test', domain: 'gw.test', dataDir: join(dir.path, 'data') },
