@@ -1,4 +1,4 @@
-import { summarizeBatch, type Batch, type BatchSummary } from '../lifecycle/batch.js';
+import { digestScopeOf, summarizeBatch, type Batch, type BatchSummary } from '../lifecycle/batch.js';
 import { afterDigest, type FloodState } from '../lifecycle/flood.js';
 import { newId } from '../store/ids.js';
 import type { BatchFlush, NewOutboxEntry } from '../store/store.js';
@@ -83,8 +83,7 @@ export class BatchScheduler extends AlarmTimer {
   /** After a digest: has the scope's rate fallen? */
   private floodAfter(batch: Batch, summary: BatchSummary, now: number): { state: FloodState; reason: string } | undefined {
     const settings = this.options.config.alarms?.floodControl;
-    // The key is `digest|<scope>|<addresses>` (lifecycle/batch.ts).
-    const scope = batch.key.slice('digest|'.length, batch.key.lastIndexOf('|'));
+    const scope = digestScopeOf(batch);
     const state = scope ? this.options.store.floodState(scope) : undefined;
     if (!settings || !state || state.floodingSince === undefined) return undefined;
     const after = afterDigest(state, summary.notifications, now - batch.openedAt, now, settings);

@@ -124,8 +124,22 @@ export function floodCount(due: PendingNotice, flood: NonNullable<BatchingContex
   const step = floodStep(flood.state(scope), scope, now, flood.settings);
   const base = { state: step.state, ...(step.reason ? { note: step.reason } : {}) };
   if (!step.hold) return base;
-  const batch = { batchKey: `digest|${scope}|${addressKey(due.receivers)}`, batchKind: 'digest' as const, label: describeScope(scope), flushAt: now + flood.settings.digestInterval };
+  const batch = { batchKey: digestKey(scope, addressKey(due.receivers)), batchKind: 'digest' as const, label: describeScope(scope), flushAt: now + flood.settings.digestInterval };
   return { ...base, held: held(due, batch) };
+}
+
+const DIGEST_PREFIX = 'digest|';
+
+/** A digest's batch key: one open digest per scope and audience. */
+function digestKey(scope: string, addresses: string): string {
+  return `${DIGEST_PREFIX}${scope}|${addresses}`;
+}
+
+/** The flood-control scope a digest batch was opened for ("device:plc-4"); undefined for a group. */
+export function digestScopeOf(batch: Pick<Batch, 'kind' | 'key'>): string | undefined {
+  if (batch.kind !== 'digest' || !batch.key.startsWith(DIGEST_PREFIX)) return undefined;
+  // The addresses come last; a device id may hold a bar, an address in practice does not.
+  return batch.key.slice(DIGEST_PREFIX.length, batch.key.lastIndexOf('|'));
 }
 
 /** What holding a notification needs to know of it. */

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { Alarm, Due } from '../../src/lifecycle/alarm.js';
-import { batchDues, summarizeBatch, type BatchItem } from '../../src/lifecycle/batch.js';
+import { batchDues, digestScopeOf, summarizeBatch, type BatchItem } from '../../src/lifecycle/batch.js';
 import { decide } from '../../src/lifecycle/decide.js';
 import type { FloodSettings, FloodState } from '../../src/lifecycle/flood.js';
 import type { Route } from '../../src/rules/route.js';
@@ -69,6 +69,9 @@ describe('grouping and flood control of due notifications (pure, fake clock)', (
     assert.equal(digest.held[0]!.label, 'device plc-4');
     assert.equal(digest.held[0]!.flushAt, T0 + 7 + 300_000);
     assert.match(digest.held[0]!.batchKey, /^digest\|device:plc-4\|facility@example\.com$/);
+    assert.equal(digestScopeOf({ kind: 'digest', key: digest.held[0]!.batchKey }), 'device:plc-4');
+    assert.equal(digestScopeOf({ kind: 'digest', key: 'digest|device:a|b|ops@example.com' }), 'device:a|b', 'a device id with a bar');
+    assert.equal(digestScopeOf({ kind: 'group', key: 'group|r|site=A|ops@example.com' }), undefined);
   });
 
   it('summarizes a batch: each alarm once as it is now, most severe first, notifications counted', () => {
