@@ -5,17 +5,34 @@ import { createHmac, timingSafeEqual } from 'node:crypto';
  * and the time are arguments. A token is `PAYLOAD.SIGNATURE`, both base64url (no
  * padding), so it needs no escaping in a URL path: PAYLOAD is the claims as JSON,
  * SIGNATURE the HMAC-SHA256 of a fixed label and PAYLOAD under the link secret.
- * The claims are signed, not encrypted: a token reveals the alarm id and receiver name
- * to whoever holds it, which a notification's reader already knows.
+ * The claims are signed, not encrypted: a token reveals the alarm (or batch) id and
+ * receiver name to whoever holds it, which a notification's reader already knows.
+ *
+ * A token names either one alarm (an alarm's notification) or one batch (a group or digest
+ * notification, acknowledging every alarm it listed). The two use different payload fields
+ * (`a`, `b`), so neither can be read as the other; alarm tokens are unchanged.
  */
 
-export interface AckClaims {
-  alarmId: string;
+interface ClaimsBase {
   /** The receiver the link was sent to, recorded as who acknowledged. */
   receiver: string;
   /** Epoch ms; the token is refused from this instant on. */
   expiresAt: number;
 }
+
+/** A link that acknowledges one alarm. */
+export interface AlarmAckClaims extends ClaimsBase {
+  alarmId: string;
+  batchId?: never;
+}
+
+/** A link that acknowledges every alarm a group or digest notification listed. */
+export interface BatchAckClaims extends ClaimsBase {
+  batchId: string;
+  alarmId?: never;
+}
+
+export type AckClaims = AlarmAckClaims | BatchAckClaims;
 
 export type AckTokenRefusal = 'malformed' | 'bad-signature' | 'expired';
 
@@ -29,15 +46,17 @@ const LABEL = 'annunciator-ack-link-v1.';
 const SIGNATURE_BYTES = 32;
 const BASE64URL = /^[A-Za-z0-9_-]+$/;
 
-/** Payload field names are short to keep links short. */
+/** Payload field names are short to keep links short. Exactly one of `a` (alarm id) and `b` (batch id). */
 interface WirePayload {
-  a: string;
+  a?: string;
+  b?: string;
   r: string;
   e: number;
 }
 
 export function signAckToken(claims: AckClaims, key: AckKey): string {
-  const wire: WirePayload = { a: claims.alarmId, r: claims.receiver, e: claims.expiresAt };
+  // Alarm tokens keep the field order they always had: the same claims sign the same token.
+  const wire: WirePayload = claims.batchId !== undefined ? { b: claims.batchId, r: claims.receiver, e: claims.expiresAt } : { a: claims.alarmId, r: claims.receiver, e: claims.expiresAt };
   const payload = Buffer.from(JSON.stringify(wire), 'utf8').toString('base64url');
   return `${payload}.${signature(payload, key).toString('base64url')}`;
 }
@@ -78,7 +97,10 @@ function decodeClaims(payload: string): AckClaims | undefined {
     return undefined;
   }
   if (value === null || typeof value !== 'object') return undefined;
-  const { a, r, e } = value as Partial<Record<keyof WirePayload, unknown>>;
-  if (typeof a !== 'string' || a === '' || typeof r !== 'string' || typeof e !== 'number' || !Number.isFinite(e)) return undefined;
-  return { alarmId: a, receiver: r, expiresAt: e };
+  const { a, b, r, e } = value as Partial<Record<keyof WirePayload, unknown>>;
+  if (typeof r !== 'string' || typeof e !== 'number' || !Number.isFinite(e)) return undefined;
+  if (a !== undefined && b !== undefined) return undefined;
+  if (typeof a === 'string' && a !== '') return { alarmId: a, receiver: r, expiresAt: e };
+  if (typeof b === 'string' && b !== '') return { batchId: b, receiver: r, expiresAt: e };
+  return undefined;
 }

@@ -2,15 +2,18 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import type { AddressInfo } from 'node:net';
 import type { Secret } from '../config/secret.js';
 import type { Alarm } from '../lifecycle/alarm.js';
+import { summarizeBatch } from '../lifecycle/batch.js';
 import type { Logger } from '../log/logger.js';
 import type { Store } from '../store/store.js';
-import { confirmPage, notFoundPage, plainPage, refusalPage, resultPage, type Page, type PageFormat } from './ack-page.js';
-import { verifyAckToken } from './ack-token.js';
+import { batchConfirmPage, batchResultPage, confirmPage, notFoundPage, plainPage, refusalPage, resultPage, type BatchAckResult, type Page, type PageFormat } from './ack-page.js';
+import { verifyAckToken, type BatchAckClaims } from './ack-token.js';
 
 /**
  * The acknowledgement-link server: `GET /ack/TOKEN` shows the alarm and a confirm button,
  * `POST /ack/TOKEN` records the acknowledgement. GET never changes anything: mail
  * scanners and link previews fetch every link in a mail, and must not acknowledge.
+ * A batch token (a group or digest notification's link) does the same for every alarm
+ * the batch lists: one button acknowledges each one not acknowledged yet.
  *
  * Built on node:http, not a framework: fastify 5 (the library we would pick) pulls in
  * cookie@2, which declares Node >= 22 and does not install cleanly on our Node 20; and
@@ -21,12 +24,12 @@ export interface AckServerOptions {
   listen: { address: string; port: number };
   /** The HMAC key (config `api.linkSecret`). */
   key: Secret;
-  store: Pick<Store, 'getAlarm' | 'acknowledge'>;
+  store: Pick<Store, 'getAlarm' | 'acknowledge' | 'getBatch' | 'batchItems'>;
   logger: Logger;
   /** Zone and locale for times on the pages. */
   format: PageFormat;
   now?: () => number;
-  /** Called after an acknowledgement is recorded (e.g. to publish the alarm's new state). */
+  /** Called after an acknowledgement is recorded (e.g. to publish the alarm's new state); once per alarm a batch link acknowledges. */
   onAcknowledged?: (alarm: Alarm) => void;
 }
 
@@ -72,7 +75,12 @@ export async function startAckServer(options: AckServerOptions): Promise<AckServ
       send(res, method, refusalPage(verdict.reason));
       return;
     }
-    const { alarmId, receiver } = verdict.claims;
+    const claims = verdict.claims;
+    if (claims.batchId !== undefined) {
+      handleBatch(res, method, claims, peer);
+      return;
+    }
+    const { alarmId, receiver } = claims;
     const alarm = options.store.getAlarm(alarmId);
     if (!alarm) {
       logger.warn({ alarmId, peer, method }, 'acknowledgement link for an alarm not in the store');
@@ -98,6 +106,51 @@ export async function startAckServer(options: AckServerOptions): Promise<AckServ
       logger.info({ alarmId, by: receiver, peer, ackedBy: acked.ack?.by }, 'acknowledgement link used on an alarm already acknowledged; the first acknowledgement stays');
     }
     send(res, method, resultPage(acked, receiver, recorded, options.format));
+  };
+
+  /** A group or digest link: the batch's alarms, in the order its notification listed them. */
+  const handleBatch = (res: ServerResponse, method: string, claims: BatchAckClaims, peer: string | undefined): void => {
+    const { batchId, receiver } = claims;
+    const batch = options.store.getBatch(batchId);
+    const alarms = batch ? summarizeBatch(options.store.batchItems(batchId), (id) => options.store.getAlarm(id)).entries.map((e) => e.alarm) : [];
+    if (!batch || alarms.length === 0) {
+      logger.warn({ batchId, peer, method }, batch ? 'acknowledgement link for a batch whose alarms are no longer in the store' : 'acknowledgement link for a batch not in the store');
+      send(res, method, notFoundPage(batch ? `None of the alarms of ${batchId} are in the store any more.` : `There is no group or digest ${batchId} (any more).`));
+      return;
+    }
+    if (method !== 'POST') {
+      send(res, method, batchConfirmPage(batch, alarms, receiver, options.format));
+      return;
+    }
+    const at = now();
+    const results: BatchAckResult[] = [];
+    for (const alarm of alarms) {
+      const alarmId = alarm.id;
+      if (alarm.ack) {
+        logger.info({ alarmId, batchId, by: receiver, peer, ackedBy: alarm.ack.by }, 'acknowledgement link used on an alarm already acknowledged; the first acknowledgement stays');
+        results.push({ alarm, recorded: false });
+        continue;
+      }
+      const acked = options.store.acknowledge(alarmId, { by: receiver, channel: 'link', at, ref: 'link' }, at);
+      if (!acked) {
+        logger.warn({ alarmId, batchId, peer }, 'alarm of a batch no longer in the store; not acknowledged');
+        continue;
+      }
+      // As for one alarm: ours was recorded if the stored one is ours.
+      const recorded = acked.ack?.channel === 'link' && acked.ack.at === at && acked.ack.by === receiver;
+      if (recorded) {
+        logger.info({ alarmId, batchId, by: receiver, peer }, 'alarm acknowledged by link');
+        options.onAcknowledged?.(acked);
+      } else {
+        logger.info({ alarmId, batchId, by: receiver, peer, ackedBy: acked.ack?.by }, 'acknowledgement link used on an alarm already acknowledged; the first acknowledgement stays');
+      }
+      results.push({ alarm: acked, recorded });
+    }
+    if (results.length === 0) {
+      send(res, method, notFoundPage(`None of the alarms of ${batchId} are in the store any more.`));
+      return;
+    }
+    send(res, method, batchResultPage(batch, results, receiver, options.format));
   };
 
   const server = createServer((req, res) => {

@@ -9,7 +9,7 @@ import { compilePatterns } from '../parse/extractor.js';
 import { MqttMappings } from '../parse/mqtt-mappings.js';
 import type { Batch, BatchSummary } from '../lifecycle/batch.js';
 import { renderBatchNotification } from '../render/batch-notification.js';
-import { renderNotification } from '../render/notification.js';
+import { renderNotification, type AckLinkOptions } from '../render/notification.js';
 import type { OutgoingMessage } from '../render/passthrough.js';
 import { formatTemplateProblem, loadTemplates, TemplateError, type TemplateLibrary } from '../render/templates.js';
 import { PASSTHROUGH_TEMPLATE } from '../rules/load-rules.js';
@@ -91,7 +91,7 @@ export class ConfiguredStages implements PipelineStages {
       timeZone: alarms.timeZone,
       locale: alarms.locale,
       original,
-      ...(this.config.api ? { ackLinks: { baseUrl: this.config.api.baseUrl, key: this.config.api.linkSecret, lifetime: this.config.api.linkLifetime } } : {}),
+      ...this.ackLinks(),
       ...this.replyAck(),
     });
   }
@@ -106,8 +106,15 @@ export class ConfiguredStages implements PipelineStages {
       locale: alarms.locale,
       template: alarms.grouping.template,
       maxListed: alarms.grouping.maxListed,
+      ...this.ackLinks(),
       ...this.replyAck(),
     });
+  }
+
+  /** With an `api` section, every notification (alarm, group, digest) carries an acknowledgement link. */
+  private ackLinks(): { ackLinks?: AckLinkOptions } {
+    const api = this.config.api;
+    return api ? { ackLinks: { baseUrl: api.baseUrl, key: api.linkSecret, lifetime: api.linkLifetime } } : {};
   }
 
   /** When replies are read, notifications say which word acknowledges (the first account's first). */

@@ -1,16 +1,28 @@
 import { join } from 'node:path';
 import MailComposer from 'nodemailer/lib/mail-composer';
+import { ackUrl, signAckToken } from '../api/ack-token.js';
 import type { Batch, BatchSummary } from '../lifecycle/batch.js';
 import { batchView } from './batch-view.js';
 import { headerText } from './header-text.js';
-import { automatedHeaders, idToken, notificationFrom, uniqueAddresses, type NotificationContext } from './notification.js';
+import { ANONYMOUS_LINK_RECEIVER, automatedHeaders, idToken, notificationFrom, uniqueAddresses, type AckLinkOptions, type NotificationContext } from './notification.js';
 import type { OutgoingMessage } from './passthrough.js';
 import { TemplateError, type TemplateLibrary } from './templates.js';
 
-export interface BatchNotificationContext extends Pick<NotificationContext, 'relay' | 'hostname' | 'domain' | 'timeZone' | 'locale' | 'replyAckWord'> {
+export interface BatchNotificationContext extends Pick<NotificationContext, 'relay' | 'hostname' | 'domain' | 'timeZone' | 'locale' | 'ackLinks' | 'replyAckWord'> {
   /** The template set for groups and digests (alarms.grouping.template). */
   template: string;
   maxListed: number;
+}
+
+/**
+ * The link that acknowledges every alarm of a batch, as notificationAckUrl does for one
+ * alarm: the token names the batch's first receiver (else "recipient") and expires
+ * `lifetime` after the batch was sent.
+ */
+export function batchAckUrl(batch: Batch, sentAt: number, links: AckLinkOptions): string {
+  const receiver = batch.receivers[0]?.name ?? ANONYMOUS_LINK_RECEIVER;
+  const token = signAckToken({ batchId: batch.id, receiver, expiresAt: sentAt + links.lifetime }, links.key.reveal());
+  return ackUrl(links.baseUrl, token);
 }
 
 /**
@@ -21,7 +33,7 @@ export interface BatchNotificationContext extends Pick<NotificationContext, 'rel
 export async function renderBatchNotification(batch: Batch, summary: BatchSummary, sentAt: number, templates: TemplateLibrary, ctx: BatchNotificationContext): Promise<OutgoingMessage> {
   const set = templates.get(ctx.template);
   if (!set) throw new TemplateError('unknown-template', [{ file: join(templates.dir, ctx.template), message: `no template set "${ctx.template}" for ${batch.kind} ${batch.id} (alarms.grouping.template)` }]);
-  const view = batchView(batch, summary, { maxListed: ctx.maxListed, sentAt, gateway: { hostname: ctx.hostname, domain: ctx.domain }, ...(ctx.replyAckWord ? { replyAckWord: ctx.replyAckWord } : {}) });
+  const view = batchView(batch, summary, { maxListed: ctx.maxListed, sentAt, gateway: { hostname: ctx.hostname, domain: ctx.domain }, ...(ctx.ackLinks ? { ackUrl: batchAckUrl(batch, sentAt, ctx.ackLinks) } : {}), ...(ctx.replyAckWord ? { replyAckWord: ctx.replyAckWord } : {}) });
   const parts = set.render(view, { timeZone: ctx.timeZone, locale: ctx.locale });
   const first = summary.entries[0]?.alarm;
   const from = notificationFrom(ctx, { device: first?.device.name ?? 'annunciator', domain: ctx.domain, helo: '', sender: '', ip: '', listener: '' });

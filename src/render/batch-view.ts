@@ -34,6 +34,8 @@ export interface BatchView {
   periodMs: number;
   receivers: ResolvedReceiver[];
   gateway: { hostname: string; domain: string };
+  /** The link that acknowledges every alarm of the batch (`api` configured). */
+  ackUrl?: string;
   /** The word a reply starts with to acknowledge every listed alarm (`replies` configured). */
   replyAckWord?: string;
 }
@@ -55,7 +57,7 @@ export interface BatchAlarmView {
   kinds: string;
 }
 
-export function batchView(batch: Batch, summary: BatchSummary, options: { maxListed: number; sentAt: number; gateway: { hostname: string; domain: string }; replyAckWord?: string }): BatchView {
+export function batchView(batch: Batch, summary: BatchSummary, options: { maxListed: number; sentAt: number; gateway: { hostname: string; domain: string }; ackUrl?: string; replyAckWord?: string }): BatchView {
   const listed = summary.entries.slice(0, options.maxListed);
   const severity = SEVERITIES.find((s) => summary.entries.some((e) => e.alarm.severity === s)) ?? 'info';
   return {
@@ -91,6 +93,7 @@ export function batchView(batch: Batch, summary: BatchSummary, options: { maxLis
     periodMs: Math.max(0, options.sentAt - batch.openedAt),
     receivers: batch.receivers,
     gateway: options.gateway,
+    ...(options.ackUrl !== undefined ? { ackUrl: options.ackUrl } : {}),
     ...(options.replyAckWord ? { replyAckWord: options.replyAckWord } : {}),
   };
 }
