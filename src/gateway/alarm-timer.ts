@@ -17,6 +17,8 @@ export interface AlarmTimerOptions {
   /** Called after a notification was queued. */
   onQueued: () => void;
   onAlarmChanged?: (alarm: Alarm) => void;
+  /** Called after notifications were held for a group or batch that is due now. */
+  onHeld?: () => void;
   now?: () => number;
   /** The longest sleep: changes made by the CLI from another process are seen this late at most. */
   pollInterval?: number;

@@ -7,6 +7,9 @@ import { AlarmTimer, type AlarmTimerOptions } from './alarm-timer.js';
 
 const BATCH_LIMIT = 100;
 
+/** The history entry each listed alarm gets when its batch goes out. */
+const SENT_OUTCOME: Record<Batch['kind'], string> = { group: 'group-sent', digest: 'digest-sent', ack: 'ack-announcement-sent' };
+
 /**
  * Sends groups and digests (lifecycle/batch.ts) when their time comes: one notification
  * listing the batch's alarms as they are now (one alarm alone gets its ordinary
@@ -40,14 +43,18 @@ export class BatchScheduler extends AlarmTimer {
     const made = await this.notification(batch, summary, now);
     const outbox = typeof made === 'string' ? [] : made;
     const late = now - batch.flushAt > Math.max(1000, 2 * this.pollInterval) ? ` (late by ${Math.round((now - batch.flushAt) / 1000)} s: the gateway was not running)` : '';
-    const what = batch.kind === 'digest' ? `digest of ${batch.label}: ${summary.notifications} notification(s) about ${summary.entries.length} alarm(s) folded` : `group ${batch.label}: ${summary.entries.length} alarm(s)`;
+    const what = {
+      digest: `digest of ${batch.label}: ${summary.notifications} notification(s) about ${summary.entries.length} alarm(s) folded`,
+      group: `group ${batch.label}: ${summary.entries.length} alarm(s)`,
+      ack: `announcement that ${summary.entries.length} alarm(s) were ${batch.label}`,
+    }[batch.kind];
     const sent = typeof made === 'string' ? `; not sent: ${made}` : outbox.length === 0 ? '; no receiver has an address, nothing sent' : `; sent as ${outbox.map((e) => e.id).join(', ')}`;
     const flood = batch.kind === 'digest' ? this.floodAfter(batch, summary, now) : undefined;
     const reason = `${what} in ${batch.id}${late}${sent}${flood ? `; ${flood.reason}` : ''}`;
     const flush: BatchFlush = {
       batchId: batch.id,
       outbox,
-      log: summary.entries.map(({ alarm }) => ({ alarmId: alarm.id, receivedId: alarm.lastEventId, outcome: batch.kind === 'digest' ? 'digest-sent' : 'group-sent', reason })),
+      log: summary.entries.map(({ alarm }) => ({ alarmId: alarm.id, receivedId: alarm.lastEventId, outcome: SENT_OUTCOME[batch.kind], reason })),
       ...(flood ? { floodState: flood.state } : {}),
     };
     if (!store.commitBatchFlush(flush, now)) return;
@@ -64,7 +71,11 @@ export class BatchScheduler extends AlarmTimer {
     if (summary.entries.length === 1) {
       const { alarm, kinds } = summary.entries[0]!;
       const kind = kinds[kinds.length - 1]!;
-      const reason = batch.kind === 'digest' ? `digest of ${batch.label}: the only alarm folded` : `group ${batch.label}: no other alarm arrived within the group wait`;
+      const reason = {
+        digest: `digest of ${batch.label}: the only alarm folded`,
+        group: `group ${batch.label}: no other alarm arrived within the group wait`,
+        ack: `the alarm was ${batch.label}`,
+      }[batch.kind];
       const rendered = await renderAlarmNotice(this.options, alarm, { kind, receivers: batch.receivers, reason, now, count: false });
       if (typeof rendered === 'string') return rendered;
       return rendered.outbox.map((entry) => ({ ...entry, batchId: batch.id }));

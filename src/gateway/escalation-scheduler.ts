@@ -1,5 +1,5 @@
-import type { Alarm, Due } from '../lifecycle/alarm.js';
-import { floodCount } from '../lifecycle/batch.js';
+import type { Alarm, AlarmAck, Due } from '../lifecycle/alarm.js';
+import { ackAnnouncementSets, addressKey, floodCount } from '../lifecycle/batch.js';
 import { timerVerdict } from '../lifecycle/escalation.js';
 import type { FloodState } from '../lifecycle/flood.js';
 import { resolveReceivers } from '../rules/receivers.js';
@@ -9,6 +9,8 @@ import { renderAlarmNotice } from './alarm-notice.js';
 import { AlarmTimer, type AlarmTimerOptions } from './alarm-timer.js';
 
 const BATCH = 100;
+/** Enough that one reply acknowledging a large digest is announced in one pass, so in one mail. */
+const ACK_BATCH = 1000;
 
 /**
  * The timer behind escalation policies and "acknowledging notifies the others". It wakes
@@ -43,10 +45,14 @@ export class EscalationScheduler extends AlarmTimer {
       if (!this.isRunning) return;
       await exclusive.run(() => this.fire(timer.alarmId, timer.level));
     }
-    for (const alarm of store.unannouncedAcks(BATCH)) {
-      if (!this.isRunning) return;
-      await exclusive.run(() => this.announce(alarm.id));
+    let held = false;
+    for (const together of ackAnnouncementSets(store.unannouncedAcks(ACK_BATCH))) {
+      if (!this.isRunning) break;
+      if (together.length === 1) await exclusive.run(() => this.announce(together[0]!.id));
+      else held = (await exclusive.run(() => this.announceTogether(together.map((a) => a.id)))) || held;
     }
+    // The combined announcements are held for a batch due now: the batch timer sends them.
+    if (held) this.options.onHeld?.();
   }
 
   private async fire(alarmId: string, level: number): Promise<void> {
@@ -102,7 +108,7 @@ export class EscalationScheduler extends AlarmTimer {
     if (!alarm?.ack || alarm.ackAnnounced) return;
     const ack = alarm.ack;
     const announced: Alarm = { ...alarm, ackAnnounced: true };
-    const what = `acknowledged by ${ack.by} via ${ack.channel} at ${new Date(ack.at).toISOString()}${ack.comment ? ` (${ack.comment})` : ''}`;
+    const what = ackDescription(ack);
     const nothing = (why: string): void => {
       this.commit({ expected: alarm, alarm: announced, receivedId: alarm.lastEventId, outcome: 'ack-announced', reason: `${what}; not announced: ${why}`, outbox: [] }, now);
     };
@@ -113,6 +119,30 @@ export class EscalationScheduler extends AlarmTimer {
     const rendered = await this.render(announced, 'acknowledged', receivers, reason, now, false);
     if (typeof rendered === 'string') return nothing(rendered);
     this.commit({ expected: alarm, alarm: announced, receivedId: alarm.lastEventId, outcome: 'ack-announced', reason, outbox: rendered.outbox }, now);
+  }
+
+  /**
+   * Alarms acknowledged by one act (a reply or link for a whole digest) and told to the same
+   * addresses: one announcement listing them, through a batch of kind `ack` due now, instead
+   * of one mail per alarm. Those that need no announcement are announced (or not) one by one.
+   * True when announcements were held for the batch timer.
+   */
+  private async announceTogether(alarmIds: string[]): Promise<boolean> {
+    const { store, config } = this.options;
+    const now = this.now();
+    const alarms = alarmIds.map((id) => store.getAlarm(id)).filter((a): a is Alarm => a?.ack !== undefined && !a.ackAnnounced);
+    const told = config.alarms?.notifyOnAck === false ? [] : alarms.filter((a) => a.notifications > 0 && a.receivers.length > 0);
+    for (const alarm of alarms) if (told.length < 2 || !told.includes(alarm)) await this.announce(alarm.id);
+    if (told.length < 2) return false;
+    const ack = told[0]!.ack!;
+    const receivers: ResolvedReceiver[] = [{ name: 'receivers notified of the alarms', emails: told[0]!.receivers }];
+    const batch = { batchKey: `ack|${ack.by}|${ack.at}|${ack.channel}|${ack.ref ?? ''}|${addressKey(receivers)}`, batchKind: 'ack' as const, label: `acknowledged by ${ack.by} via ${ack.channel}`, flushAt: now };
+    for (const alarm of told) {
+      const reason = `${ackDescription(alarm.ack!)}; telling the ${alarm.receivers.length} address(es) the alarm was sent to, in one mail with the ${told.length - 1} other alarm(s) acknowledged with it`;
+      const held = { ...batch, receivers, alarmId: alarm.id, kind: 'acknowledged' as const, reason, at: now };
+      this.commit({ expected: alarm, alarm: { ...alarm, ackAnnounced: true }, receivedId: alarm.lastEventId, outcome: 'ack-announced', reason, outbox: [], held: [held] }, now);
+    }
+    return true;
   }
 
   private render(alarm: Alarm, kind: Due['kind'], receivers: ResolvedReceiver[], reason: string, now: number, count: boolean): Promise<{ alarm: Alarm; outbox: NewOutboxEntry[] } | string> {
@@ -133,6 +163,10 @@ export class EscalationScheduler extends AlarmTimer {
     if (change.outbox.length > 0) this.options.onQueued();
     log.info({ device: change.alarm.device.id, title: change.alarm.title, outcome: change.outcome, reason: change.reason, notifications: change.outbox.map((e) => e.id) }, `alarm ${change.outcome}`);
   }
+}
+
+function ackDescription(ack: AlarmAck): string {
+  return `acknowledged by ${ack.by} via ${ack.channel} at ${new Date(ack.at).toISOString()}${ack.comment ? ` (${ack.comment})` : ''}`;
 }
 
 function describeReceiver(receiver: ResolvedReceiver): string {

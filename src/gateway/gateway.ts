@@ -70,6 +70,7 @@ export async function startGateway(config: GatewayConfig, logger: Logger): Promi
         logger: logger.child({ stage: 'escalate' }),
         pollInterval: config.delivery.pollInterval,
         onQueued: () => worker.wake(),
+        onHeld: () => batcher?.wake(),
         onAlarmChanged: (alarm) => publishers.forEach((p) => p.publishAlarm(alarm)),
       })
     : undefined;

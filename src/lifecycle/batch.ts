@@ -17,7 +17,8 @@ import { describeScope, floodScope, floodStep, type FloodSettings, type FloodSta
  * Pure: the caller stores the held notifications and the flood state with the alarm.
  */
 
-export type BatchKind = 'group' | 'digest';
+/** `ack`: alarms acknowledged by one act (one reply, one link) are announced to the people told in one mail. */
+export type BatchKind = 'group' | 'digest' | 'ack';
 
 /** A route's grouping: alarms with the same values of `by` fields within `wait` ms go out as one. */
 export interface GroupSettings {
@@ -160,8 +161,24 @@ function held(notice: PendingNotice, batch: Pick<HeldNotification, 'batchKey' | 
 }
 
 /** The receivers' addresses, lower case, sorted, each once: batches never mix audiences. */
-function addressKey(receivers: readonly ResolvedReceiver[]): string {
+export function addressKey(receivers: readonly ResolvedReceiver[]): string {
   return [...new Set(receivers.flatMap((r) => r.emails).map((e) => e.trim().toLowerCase()).filter((e) => e !== ''))].sort().join(',');
+}
+
+/**
+ * Acknowledged alarms not yet announced, in sets to announce in one mail each: those
+ * acknowledged by one act (same person, moment, channel and carrier: one reply or one
+ * link acknowledging a whole digest) and told to the same addresses. A reply to a digest
+ * of 400 alarms gives one announcement, not 400.
+ */
+export function ackAnnouncementSets(alarms: readonly Alarm[]): Alarm[][] {
+  const sets = new Map<string, Alarm[]>();
+  for (const alarm of alarms) {
+    const ack = alarm.ack;
+    const key = ack ? [ack.by, ack.at, ack.channel, ack.ref ?? '', addressKey([{ name: '', emails: alarm.receivers }])].join('|') : `alone|${alarm.id}`;
+    sets.set(key, [...(sets.get(key) ?? []), alarm]);
+  }
+  return [...sets.values()];
 }
 
 /** A batch's alarms as its notification lists them. */

@@ -33,7 +33,7 @@ export function batchAckUrl(batch: Batch, sentAt: number, links: AckLinkOptions)
 export async function renderBatchNotification(batch: Batch, summary: BatchSummary, sentAt: number, templates: TemplateLibrary, ctx: BatchNotificationContext): Promise<OutgoingMessage> {
   const set = templates.get(ctx.template);
   if (!set) throw new TemplateError('unknown-template', [{ file: join(templates.dir, ctx.template), message: `no template set "${ctx.template}" for ${batch.kind} ${batch.id} (alarms.grouping.template)` }]);
-  const view = batchView(batch, summary, { maxListed: ctx.maxListed, sentAt, gateway: { hostname: ctx.hostname, domain: ctx.domain }, ...(ctx.ackLinks ? { ackUrl: batchAckUrl(batch, sentAt, ctx.ackLinks) } : {}), ...(ctx.replyAckWord ? { replyAckWord: ctx.replyAckWord } : {}) });
+  const view = batchView(batch, summary, { maxListed: ctx.maxListed, sentAt, gateway: { hostname: ctx.hostname, domain: ctx.domain }, ...(ctx.ackLinks && batch.kind !== 'ack' ? { ackUrl: batchAckUrl(batch, sentAt, ctx.ackLinks) } : {}), ...(ctx.replyAckWord && batch.kind !== 'ack' ? { replyAckWord: ctx.replyAckWord } : {}) });
   const parts = set.render(view, { timeZone: ctx.timeZone, locale: ctx.locale });
   const first = summary.entries[0]?.alarm;
   const from = notificationFrom(ctx, { device: first?.device.name ?? 'annunciator', domain: ctx.domain, helo: '', sender: '', ip: '', listener: '' });

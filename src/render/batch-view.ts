@@ -13,6 +13,8 @@ export interface BatchView {
   kind: Batch['kind'];
   isGroup: boolean;
   isDigest: boolean;
+  /** The alarms were acknowledged together (one reply or link): the others who were told are told. */
+  isAck: boolean;
   batchId: string;
   /** What the batch is about: "site=Plant North" (group) or "device plc-4" (digest). */
   label: string;
@@ -64,6 +66,7 @@ export function batchView(batch: Batch, summary: BatchSummary, options: { maxLis
     kind: batch.kind,
     isGroup: batch.kind === 'group',
     isDigest: batch.kind === 'digest',
+    isAck: batch.kind === 'ack',
     batchId: batch.id,
     label: batch.label,
     severity,

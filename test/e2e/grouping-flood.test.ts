@@ -135,6 +135,25 @@ describe('grouping end to end', () => {
     await new Promise((resolve) => setTimeout(resolve, 1000));
     assert.equal(upstream.messages.length, before + 1, 'sent once');
   });
+
+  it('alarms acknowledged together (one reply to the group) are announced in one mail', async () => {
+    const before = upstream.messages.length;
+    await Promise.all([sendAlarm(gateway, 'press-1', 'Coolant pump failed'), sendAlarm(gateway, 'press-2', 'Coolant pump failed')]);
+    const [group] = (await upstream.waitForMessages(before + 1, 10_000)).slice(before);
+    const ids = header(group!, 'x-annunciator-alarms').split(', ');
+    assert.equal(ids.length, 2);
+    // What a reply "ACK" to the group mail records: one act, the same ack on every listed alarm.
+    const ack = { by: 'anna <shift@example.com>', at: Date.now(), channel: 'mail' as const, ref: '<reply-1@mail.example.com>' };
+    for (const id of ids) gateway.store.acknowledge(id, ack, ack.at);
+    const [announcement] = (await upstream.waitForMessages(before + 2, 10_000)).slice(before + 1);
+    assert.equal(header(announcement!, 'x-annunciator-kind'), 'ack');
+    assert.match(announcement!.parsed.subject ?? '', /^\[ACK\] 2 alarms acknowledged by anna <shift@example\.com> via mail #\w+$/);
+    assert.match(announcement!.parsed.text ?? '', /No need for anyone else to act on them/);
+    assert.deepEqual(announcement!.rcptTo, ['shift@example.com']);
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    assert.equal(upstream.messages.length, before + 2, 'one announcement for both');
+    for (const id of ids) assert.deepEqual(gateway.store.alarmLog(id).map((h) => h.outcome).slice(-3), ['acknowledged', 'ack-announced', 'ack-announcement-sent']);
+  });
 });
 
 describe('flood control end to end', () => {

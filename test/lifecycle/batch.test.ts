@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { Alarm, Due } from '../../src/lifecycle/alarm.js';
-import { batchDues, digestScopeOf, summarizeBatch, type BatchItem } from '../../src/lifecycle/batch.js';
+import { ackAnnouncementSets, batchDues, digestScopeOf, summarizeBatch, type BatchItem } from '../../src/lifecycle/batch.js';
 import { decide } from '../../src/lifecycle/decide.js';
 import type { FloodSettings, FloodState } from '../../src/lifecycle/flood.js';
 import type { Route } from '../../src/rules/route.js';
@@ -95,5 +95,15 @@ describe('grouping and flood control of due notifications (pure, fake clock)', (
     assert.equal(summary.active, 2);
     assert.equal(summary.resolved, 1);
     assert.equal(summary.acknowledged, 1);
+  });
+
+  it('sets acknowledged alarms to announce together: one act, the same people', () => {
+    const ack = { by: 'anna', at: T0, channel: 'mail' as const, ref: '<r1@x>' };
+    const base = due(route()).alarm;
+    const a = { ...base, id: 'A', ack, receivers: ['ops@example.com'] };
+    const b = { ...base, id: 'B', ack, receivers: ['OPS@example.com '] };
+    const otherPeople = { ...base, id: 'C', ack, receivers: ['boss@example.com'] };
+    const otherAct = { ...base, id: 'D', ack: { ...ack, ref: '<r2@x>' }, receivers: ['ops@example.com'] };
+    assert.deepEqual(ackAnnouncementSets([a, b, otherPeople, otherAct]).map((set) => set.map((x) => x.id)), [['A', 'B'], ['C'], ['D']]);
   });
 });
