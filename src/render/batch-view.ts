@@ -4,6 +4,7 @@ import type { AlarmAck } from '../lifecycle/alarm.js';
 import type { Batch, BatchSummary } from '../lifecycle/batch.js';
 import type { DeviceIdentity } from '../parse/alarm-event.js';
 import type { ResolvedReceiver } from '../rules/route.js';
+import { locationOf } from './notification-view.js';
 
 /**
  * What the group/digest template set sees (alarms.grouping.template). Documented for
@@ -77,7 +78,7 @@ export function batchView(batch: Batch, summary: BatchSummary, options: { maxLis
       state: alarm.state,
       isResolved: alarm.state === 'resolved',
       device: alarm.device,
-      location: [alarm.device.site, alarm.device.area].filter((part) => part !== undefined && part.trim() !== '').join(', '),
+      location: locationOf(alarm.device),
       count: alarm.count,
       firstSeen: alarm.firstSeen,
       lastSeen: alarm.lastSeen,

@@ -70,7 +70,7 @@ export function notificationView(due: Due, gateway: { hostname: string; domain: 
     alarm,
     event,
     device: alarm.device,
-    location: [alarm.device.site, alarm.device.area].filter((part) => part !== undefined && part.trim() !== '').join(', '),
+    location: locationOf(alarm.device),
     severity: route.severity,
     title: alarm.title,
     fields: fieldList(alarm.fields),
@@ -88,6 +88,11 @@ export function notificationView(due: Due, gateway: { hostname: string; domain: 
     ...(links.ackUrl !== undefined ? { ackUrl: links.ackUrl } : {}),
     ...(links.replyAckWord !== undefined && due.kind !== 'acknowledged' && !alarm.ack ? { replyAckWord: links.replyAckWord } : {}),
   };
+}
+
+/** The device's site and area that are set, joined by ", " ("" when neither is). */
+export function locationOf(device: DeviceIdentity): string {
+  return [device.site, device.area].filter((part) => part !== undefined && part.trim() !== '').join(', ');
 }
 
 /**

@@ -18,14 +18,8 @@ const MINIMAL = MINIMAL_CONFIG_YAML;
 
 /** MINIMAL's listener and `accounts` lines followed by the given account YAML (indented under accounts). */
 function withAccount(account: string): string {
-  return `listeners:
-  - name: lan
-    address: 127.0.0.1
-    port: 2525
-    trustedNetworks: [10.0.0.0/8]
-delivery:
-  accounts:
-${account}`;
+  // Everything of MINIMAL but its one account.
+  return `${MINIMAL_CONFIG_YAML.slice(0, MINIMAL_CONFIG_YAML.indexOf('    - name: files'))}${account}`;
 }
 
 function parse(text: string, env: NodeJS.ProcessEnv = {}): GatewayConfig {
