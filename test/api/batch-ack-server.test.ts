@@ -11,7 +11,7 @@ import type { HeldNotification } from '../../src/lifecycle/batch.js';
 import { createLogger } from '../../src/log/logger.js';
 import { SqliteStore } from '../../src/store/sqlite-store.js';
 import type { Store } from '../../src/store/store.js';
-import { receivedMail } from '../helpers/alarm-factory.js';
+import { alarmRecord, receivedMail } from '../helpers/alarm-factory.js';
 import { testDir } from '../helpers/gateway.js';
 
 const dir = testDir();
@@ -22,26 +22,14 @@ const FORMAT = { timeZone: 'Europe/Berlin', locale: 'en-GB' };
 const RECEIVERS = [{ name: 'shift', emails: ['shift@example.com'] }];
 
 function alarm(id: string, overrides: Partial<Alarm> = {}): Alarm {
-  return {
-    id,
-    fingerprint: `fp-${id}`,
-    state: 'active',
+  return alarmRecord(id, {
     device: { id: 'press-1', name: 'Press 1', site: 'Hall A', matchedBy: 'sender' },
     title: `Alarm ${id}`,
     severity: 'warning',
-    fields: {},
-    text: '',
-    count: 1,
     firstSeen: T0,
-    lastSeen: T0,
-    firstEventId: `R-${id}`,
-    lastEventId: `R-${id}`,
-    notifications: 0,
-    countAtLastNotification: 0,
-    receivers: [],
     rules: ['hall-a-presses'],
     ...overrides,
-  };
+  });
 }
 
 function held(batchKey: string, alarmId: string): HeldNotification {

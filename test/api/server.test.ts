@@ -11,6 +11,7 @@ import type { Alarm } from '../../src/lifecycle/alarm.js';
 import { createLogger } from '../../src/log/logger.js';
 import { SqliteStore } from '../../src/store/sqlite-store.js';
 import { testDir } from '../helpers/gateway.js';
+import { alarmRecord } from '../helpers/alarm-factory.js';
 
 const dir = testDir();
 const KEY = 'a-link-secret-of-more-than-32-bytes-for-tests';
@@ -22,15 +23,10 @@ function received(id: string): Received {
 }
 
 function alarm(id: string, overrides: Partial<Alarm> = {}): Alarm {
-  return {
-    id,
-    fingerprint: `fp-${id}`,
-    state: 'active',
+  return alarmRecord(id, {
     device: { id: 'plc-line4', name: 'PLC Line 4', site: 'Line4', area: 'Hall 1', matchedBy: 'sender' },
     title: 'Motor M12 overtemperature',
     severity: 'critical',
-    fields: {},
-    text: '',
     count: 3,
     firstSeen: T0,
     lastSeen: T0 + 60_000,
@@ -38,10 +34,8 @@ function alarm(id: string, overrides: Partial<Alarm> = {}): Alarm {
     lastEventId: 'R1',
     notifications: 1,
     countAtLastNotification: 1,
-    receivers: [],
-    rules: [],
     ...overrides,
-  };
+  });
 }
 
 interface LogLine {

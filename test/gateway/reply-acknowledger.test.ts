@@ -9,6 +9,7 @@ import type { Alarm } from '../../src/lifecycle/alarm.js';
 import { createLogger } from '../../src/log/logger.js';
 import { SqliteStore } from '../../src/store/sqlite-store.js';
 import { testDir } from '../helpers/gateway.js';
+import { alarmRecord } from '../helpers/alarm-factory.js';
 
 const dir = testDir();
 after(() => dir.remove());
@@ -31,26 +32,17 @@ const ACCOUNT: ReplyAccountConfig = {
 };
 
 function alarm(id: string, overrides: Partial<Alarm> = {}): Alarm {
-  return {
-    id,
-    fingerprint: `fp-${id}`,
-    state: 'active',
+  return alarmRecord(id, {
     device: { id: 'plc-line4', name: 'PLC Line 4', matchedBy: 'sender' },
     title: 'Motor M12 overtemperature',
     severity: 'critical',
-    fields: {},
-    text: '',
-    count: 1,
     firstSeen: NOW - 600_000,
-    lastSeen: NOW - 600_000,
-    firstEventId: `R-${id}`,
-    lastEventId: `R-${id}`,
     notifications: 2,
     countAtLastNotification: 1,
     receivers: ['maintenance@example.com'],
     rules: ['motors'],
     ...overrides,
-  };
+  });
 }
 
 function reply(alarmId: string, from: string, text: string): Buffer {

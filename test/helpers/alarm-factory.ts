@@ -1,4 +1,5 @@
 import type { Received } from '../../src/ingest/received.js';
+import type { Alarm } from '../../src/lifecycle/alarm.js';
 import type { AlarmEvent } from '../../src/parse/alarm-event.js';
 import type { Route } from '../../src/rules/route.js';
 
@@ -47,5 +48,31 @@ export function receivedMail(id: string, receivedAt: number): Received {
     peer: { address: '10.0.0.5', port: 40000, secure: false },
     envelope: { mailFrom: 'plc@plant.local', rcptTo: ['ops@example.com'] },
     raw: Buffer.from(`Subject: ${id}\r\n\r\nbody\r\n`),
+  };
+}
+
+/**
+ * An alarm record as the store keeps it, for tests that need one without running decide():
+ * name what the test is about (device, title, severity, times, ...); the rest is a fresh,
+ * active, never-notified alarm.
+ */
+export function alarmRecord(id: string, what: Pick<Alarm, 'device' | 'title' | 'severity'> & Partial<Alarm>): Alarm {
+  const firstSeen = what.firstSeen ?? 0;
+  return {
+    id,
+    fingerprint: `fp-${id}`,
+    state: 'active',
+    fields: {},
+    text: '',
+    count: 1,
+    firstSeen,
+    lastSeen: firstSeen,
+    firstEventId: `R-${id}`,
+    lastEventId: `R-${id}`,
+    notifications: 0,
+    countAtLastNotification: 0,
+    receivers: [],
+    rules: [],
+    ...what,
   };
 }

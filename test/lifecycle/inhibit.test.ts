@@ -4,6 +4,7 @@ import type { InhibitRule } from '../../src/config/inhibit.js';
 import { parseMatcher, type Matcher } from '../../src/config/matcher.js';
 import type { Alarm } from '../../src/lifecycle/alarm.js';
 import { activeInhibition } from '../../src/lifecycle/inhibit.js';
+import { alarmRecord } from '../helpers/alarm-factory.js';
 
 const T0 = Date.parse('2026-11-24T13:00:00Z');
 
@@ -14,26 +15,17 @@ function m(text: string): Matcher {
 }
 
 function alarm(id: string, device: Partial<Alarm['device']> & { id: string }, overrides: Partial<Alarm> = {}): Alarm {
-  return {
-    id,
-    fingerprint: `fp-${id}`,
-    state: 'active',
+  return alarmRecord(id, {
     device: { name: device.id, matchedBy: 'sender', ...device },
     title: `${device.id} alarm`,
     severity: 'major',
-    fields: {},
-    text: '',
-    count: 1,
     firstSeen: T0,
-    lastSeen: T0,
     firstEventId: `E-${id}`,
     lastEventId: `E-${id}`,
     notifications: 1,
     countAtLastNotification: 1,
-    receivers: [],
-    rules: [],
     ...overrides,
-  };
+  });
 }
 
 const powerFailure: InhibitRule = {

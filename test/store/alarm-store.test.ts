@@ -5,6 +5,7 @@ import type { Received } from '../../src/ingest/received.js';
 import type { Alarm } from '../../src/lifecycle/alarm.js';
 import { SqliteStore } from '../../src/store/sqlite-store.js';
 import { testDir } from '../helpers/gateway.js';
+import { alarmRecord } from '../helpers/alarm-factory.js';
 
 const dir = testDir();
 after(() => dir.remove());
@@ -14,26 +15,17 @@ function received(id: string, mqtt?: Received['mqtt'], raw = 'x'): Received {
 }
 
 function alarm(id: string, overrides: Partial<Alarm> = {}): Alarm {
-  return {
-    id,
-    fingerprint: `fp-${id}`,
-    state: 'active',
+  return alarmRecord(id, {
     device: { id: 'tank3', name: 'Tank 3', matchedBy: 'topic' },
     title: 'tank3: LevelHigh',
     severity: 'major',
-    fields: {},
-    text: '',
-    count: 1,
     firstSeen: 1000,
-    lastSeen: 1000,
     firstEventId: 'R1',
     lastEventId: 'R1',
     notifications: 1,
     countAtLastNotification: 1,
-    receivers: [],
-    rules: [],
     ...overrides,
-  };
+  });
 }
 
 describe('alarm state in the store', () => {

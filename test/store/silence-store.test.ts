@@ -6,6 +6,7 @@ import type { Alarm } from '../../src/lifecycle/alarm.js';
 import type { Silence } from '../../src/lifecycle/silence.js';
 import { SqliteStore } from '../../src/store/sqlite-store.js';
 import { testDir } from '../helpers/gateway.js';
+import { alarmRecord } from '../helpers/alarm-factory.js';
 
 const dir = testDir();
 after(() => dir.remove());
@@ -30,26 +31,7 @@ function received(id: string): Received {
 }
 
 function alarm(id: string, overrides: Partial<Alarm> = {}): Alarm {
-  return {
-    id,
-    fingerprint: `fp-${id}`,
-    state: 'active',
-    device: { id: 'ups-hall2', name: 'UPS Hall 2', matchedBy: 'sender' },
-    title: 'On battery',
-    severity: 'major',
-    fields: {},
-    text: '',
-    count: 1,
-    firstSeen: T0,
-    lastSeen: T0,
-    firstEventId: `R-${id}`,
-    lastEventId: `R-${id}`,
-    notifications: 0,
-    countAtLastNotification: 0,
-    receivers: [],
-    rules: [],
-    ...overrides,
-  };
+  return alarmRecord(id, { device: { id: 'ups-hall2', name: 'UPS Hall 2', matchedBy: 'sender' }, title: 'On battery', severity: 'major', firstSeen: T0, ...overrides });
 }
 
 describe('silences in the store', () => {
