@@ -5,7 +5,7 @@ import { after, before, describe, it } from 'node:test';
 import { parse } from 'yaml';
 import { loadCorpus } from '../helpers/corpus.js';
 import { sendAsDevice } from '../helpers/device-client.js';
-import { configFrom, eventually, runGateway, testDir, type RunningGateway } from '../helpers/gateway.js';
+import { configFrom, eventually, loopbackListeners, relayDelivery, runGateway, testDir, type RunningGateway } from '../helpers/gateway.js';
 import { REPO_ROOT } from '../helpers/gateway-process.js';
 import { startUpstream, type Upstream } from '../helpers/upstream.js';
 
@@ -25,14 +25,10 @@ describe('acknowledgement by link, end to end', () => {
       ...shipped,
       gateway: { hostname: 'gw.test', domain: 'gw.test', dataDir: join(dir.path, 'data') },
       log: { level: 'error', format: 'json' },
-      listeners: [{ name: 'lan', address: '127.0.0.1', port: 0, trustedNetworks: ['127.0.0.1/32'] }],
+      listeners: loopbackListeners(),
       alarms: { ...(shipped.alarms as object), rulesDir: join(dir.path, 'rules'), templatesDir: join(REPO_ROOT, 'templates'), watch: false },
       api: { listen: { address: '127.0.0.1', port: 0 }, baseUrl: BASE_URL, linkSecret: { env: 'ANNUNCIATOR_LINK_SECRET' }, linkLifetime: '7d' },
-      delivery: {
-        retry: { initialDelay: '50ms', maxDelay: '200ms', maxAge: '1h', jitter: 0 },
-        pollInterval: '100ms',
-        accounts: [{ name: 'lan-relay', host: '127.0.0.1', port: upstream.port, security: 'none' }],
-      },
+      delivery: relayDelivery(upstream.port),
     };
     gateway = await runGateway(configFrom(dir, raw, { ANNUNCIATOR_LINK_SECRET: 'an-end-to-end-link-secret-of-enough-bytes' }));
   });

@@ -5,7 +5,7 @@ import { after, before, describe, it } from 'node:test';
 import { parse } from 'yaml';
 import { loadCorpus } from '../helpers/corpus.js';
 import { sendAsDevice } from '../helpers/device-client.js';
-import { configFrom, eventually, runGateway, testDir, type RunningGateway, type TestDir } from '../helpers/gateway.js';
+import { configFrom, eventually, loopbackListeners, relayDelivery, runGateway, testDir, type RunningGateway, type TestDir } from '../helpers/gateway.js';
 import { REPO_ROOT } from '../helpers/gateway-process.js';
 import { startUpstream, type Upstream, type UpstreamMessage } from '../helpers/upstream.js';
 
@@ -19,14 +19,10 @@ function pipelineConfig(dir: TestDir, upstreamPort: number, extra: { devices?: u
     ...shipped,
     gateway: { hostname: 'gw.test', domain: 'gw.test', dataDir: join(dir.path, 'data') },
     log: { level: 'error', format: 'json' },
-    listeners: [{ name: 'lan', address: '127.0.0.1', port: 0, trustedNetworks: ['127.0.0.1/32'] }],
+    listeners: loopbackListeners(),
     alarms: { ...(shipped.alarms as object), rulesDir: join(dir.path, 'rules'), templatesDir: join(REPO_ROOT, 'templates'), watch: false },
     devices: [...(shipped.devices as unknown[]), ...(extra.devices ?? [])],
-    delivery: {
-      retry: { initialDelay: '50ms', maxDelay: '200ms', maxAge: '1h', jitter: 0 },
-      pollInterval: '100ms',
-      accounts: [{ name: 'lan-relay', host: '127.0.0.1', port: upstreamPort, security: 'none' }],
-    },
+    delivery: relayDelivery(upstreamPort),
   };
 }
 

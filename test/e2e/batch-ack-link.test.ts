@@ -2,8 +2,8 @@ import assert from 'node:assert/strict';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { sendAsDevice } from '../helpers/device-client.js';
-import { configFrom, eventually, runGateway, testDir, type RunningGateway } from '../helpers/gateway.js';
+import { sendDeviceAlarm } from '../helpers/device-client.js';
+import { configFrom, eventually, loopbackListeners, relayDelivery, runGateway, testDir, type RunningGateway } from '../helpers/gateway.js';
 import { REPO_ROOT } from '../helpers/gateway-process.js';
 import { startUpstream, type Upstream, type UpstreamMessage } from '../helpers/upstream.js';
 
@@ -35,7 +35,7 @@ describe('acknowledgement by link for a group notification, end to end', () => {
     const raw = {
       gateway: { hostname: 'gw.test', domain: 'gw.test', dataDir: join(dir.path, 'data') },
       log: { level: 'error', format: 'json' },
-      listeners: [{ name: 'lan', address: '127.0.0.1', port: 0, trustedNetworks: ['127.0.0.1/32'] }],
+      listeners: loopbackListeners(),
       receivers: [
         { name: 'shift', email: 'shift@example.com' },
         { name: 'oncall', email: 'oncall@example.com' },
@@ -43,11 +43,7 @@ describe('acknowledgement by link for a group notification, end to end', () => {
       devices: ['press-1', 'press-2'].map((id) => ({ id, name: id.toUpperCase(), match: { senders: [`${id}@plant.local`] }, site: 'Hall A' })),
       alarms: { rulesDir: rules, templatesDir: join(REPO_ROOT, 'templates'), timeZone: 'Europe/Berlin', watch: false, defaultRoute: { receivers: ['oncall'] } },
       api: { listen: { address: '127.0.0.1', port: 0 }, baseUrl: BASE_URL, linkSecret: { env: 'ANNUNCIATOR_LINK_SECRET' }, linkLifetime: '7d' },
-      delivery: {
-        retry: { initialDelay: '50ms', maxDelay: '200ms', maxAge: '1h', jitter: 0 },
-        pollInterval: '100ms',
-        accounts: [{ name: 'lan-relay', host: '127.0.0.1', port: upstream.port, security: 'none' }],
-      },
+      delivery: relayDelivery(upstream.port),
     };
     gateway = await runGateway(configFrom(dir, raw, { ANNUNCIATOR_LINK_SECRET: 'an-end-to-end-link-secret-of-enough-bytes' }));
   });
@@ -57,11 +53,7 @@ describe('acknowledgement by link for a group notification, end to end', () => {
     dir.remove();
   });
 
-  async function sendAlarm(device: string, subject: string): Promise<void> {
-    const data = Buffer.from(`From: ${device}@plant.local\r\nTo: alarms@plant.local\r\nSubject: ${subject}\r\n\r\n${subject}\r\n`);
-    const result = await sendAsDevice({ port: gateway.port, mailFrom: `${device}@plant.local`, rcptTo: ['alarms@plant.local'], data });
-    assert.match(result.dataReply ?? '', /^250 /, result.replies.join(' | '));
-  }
+  const sendAlarm = (device: string, subject: string): Promise<void> => sendDeviceAlarm(gateway.port, device, subject);
 
   it('the group mail carries one link; GET lists both alarms, POST acknowledges both, again reports them acknowledged; a tampered link is refused', async () => {
     assert.ok(gateway.api, 'the api server runs with the gateway');

@@ -7,7 +7,7 @@ import type { GatewayConfig } from '../../src/config/types.js';
 import { runCli } from '../helpers/cli.js';
 import { loadCorpus } from '../helpers/corpus.js';
 import { sendAsDevice } from '../helpers/device-client.js';
-import { configFrom, runGateway, testDir, type RunningGateway, type TestDir } from '../helpers/gateway.js';
+import { configFrom, loopbackListeners, relayDelivery, runGateway, testDir, type RunningGateway, type TestDir } from '../helpers/gateway.js';
 import { REPO_ROOT } from '../helpers/gateway-process.js';
 import { writeMotorEscalationRules } from '../helpers/motor-escalation.js';
 import { startUpstream, type Upstream, type UpstreamMessage } from '../helpers/upstream.js';
@@ -25,13 +25,9 @@ function escalationConfig(dir: TestDir, upstreamPort: number, level1: string, le
     ...shipped,
     gateway: { hostname: 'gw.test', domain: 'gw.test', dataDir: join(dir.path, 'data') },
     log: { level: 'error', format: 'json' },
-    listeners: [{ name: 'lan', address: '127.0.0.1', port: 0, trustedNetworks: ['127.0.0.1/32'] }],
+    listeners: loopbackListeners(),
     alarms: { ...(shipped.alarms as object), rulesDir, templatesDir: join(REPO_ROOT, 'templates'), watch: false },
-    delivery: {
-      retry: { initialDelay: '50ms', maxDelay: '200ms', maxAge: '1h', jitter: 0 },
-      pollInterval: '100ms',
-      accounts: [{ name: 'lan-relay', host: '127.0.0.1', port: upstreamPort, security: 'none' }],
-    },
+    delivery: relayDelivery(upstreamPort),
   };
   const config = configFrom(dir, raw);
   return { config, file: join(dir.path, 'annunciator.yaml') };

@@ -2,8 +2,8 @@ import assert from 'node:assert/strict';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { sendAsDevice } from '../helpers/device-client.js';
-import { configFrom, eventually, runGateway, testDir, type RunningGateway, type TestDir } from '../helpers/gateway.js';
+import { sendDeviceAlarm } from '../helpers/device-client.js';
+import { configFrom, eventually, relayDelivery, runGateway, testDir, type RunningGateway, type TestDir } from '../helpers/gateway.js';
 import { REPO_ROOT } from '../helpers/gateway-process.js';
 import { startUpstream, type Upstream, type UpstreamMessage } from '../helpers/upstream.js';
 
@@ -49,20 +49,11 @@ function config(dir: TestDir, upstreamPort: number, flood: { limit: number; dige
       defaultRoute: { receivers: ['oncall'], ...(escalation ? { escalation: 'to-the-boss' } : {}) },
       floodControl: { limit: flood.limit, window: '1m', digestInterval: flood.digestInterval },
     },
-    delivery: {
-      retry: { initialDelay: '50ms', maxDelay: '200ms', maxAge: '1h', jitter: 0 },
-      pollInterval: '100ms',
-      concurrency: 4,
-      accounts: [{ name: 'lan-relay', host: '127.0.0.1', port: upstreamPort, security: 'none' }],
-    },
+    delivery: relayDelivery(upstreamPort, { concurrency: 4 }),
   };
 }
 
-async function sendAlarm(gateway: RunningGateway, device: string, subject: string): Promise<void> {
-  const data = Buffer.from(`From: ${device}@plant.local\r\nTo: alarms@plant.local\r\nSubject: ${subject}\r\n\r\n${subject}\r\n`);
-  const result = await sendAsDevice({ port: gateway.port, mailFrom: `${device}@plant.local`, rcptTo: ['alarms@plant.local'], data });
-  assert.match(result.dataReply ?? '', /^250 /, result.replies.join(' | '));
-}
+const sendAlarm = (gateway: RunningGateway, device: string, subject: string): Promise<void> => sendDeviceAlarm(gateway.port, device, subject);
 
 function header(message: UpstreamMessage, name: string): string {
   const value = message.parsed.headers.get(name);

@@ -6,7 +6,7 @@ import { after, before, describe, it } from 'node:test';
 import { connectAsync, type MqttClient } from 'mqtt';
 import { parse } from 'yaml';
 import { CORPUS_DIR } from '../helpers/corpus.js';
-import { configFrom, eventually, runGateway, testDir, type RunningGateway, type TestDir } from '../helpers/gateway.js';
+import { configFrom, eventually, loopbackListeners, relayDelivery, runGateway, testDir, type RunningGateway, type TestDir } from '../helpers/gateway.js';
 import { REPO_ROOT } from '../helpers/gateway-process.js';
 import { describeBrokerChoice, startTestBroker, type TestBroker } from '../helpers/mqtt-broker.js';
 import { startUpstream, type Upstream } from '../helpers/upstream.js';
@@ -35,7 +35,7 @@ function harness(broker: TestBroker, upstreamPort: number, overrides: Record<str
     ...example,
     gateway: { hostname: 'gw.test', domain: 'gw.test', dataDir: join(dir.path, 'data') },
     log: { level: 'error', format: 'json' },
-    listeners: [{ name: 'lan', address: '127.0.0.1', port: 0, trustedNetworks: ['127.0.0.1/32'] }],
+    listeners: loopbackListeners(),
     alarms: { ...(example.alarms as object), rulesDir: join(REPO_ROOT, 'rules'), templatesDir: join(REPO_ROOT, 'templates'), watch: false },
     mqtt: [
       {
@@ -48,11 +48,7 @@ function harness(broker: TestBroker, upstreamPort: number, overrides: Record<str
         ...overrides,
       },
     ],
-    delivery: {
-      retry: { initialDelay: '50ms', maxDelay: '200ms', maxAge: '1h', jitter: 0 },
-      pollInterval: '100ms',
-      accounts: [{ name: 'lan-relay', host: '127.0.0.1', port: upstreamPort, security: 'none' }],
-    },
+    delivery: relayDelivery(upstreamPort),
   };
   return { root, clientId, dir, raw };
 }

@@ -9,9 +9,9 @@ import { parse } from 'yaml';
 import type { GatewayConfig } from '../../src/config/types.js';
 import { createLogger, type Logger } from '../../src/log/logger.js';
 import { loadCorpus } from '../helpers/corpus.js';
-import { sendAsDevice } from '../helpers/device-client.js';
+import { sendAsDevice, sendDeviceAlarm } from '../helpers/device-client.js';
 import { dovecotOrSkipReason, startDovecot, type DovecotUser, type TestDovecot } from '../helpers/dovecot.js';
-import { configFrom, eventually, runGateway, testDir, type RunningGateway, type TestDir } from '../helpers/gateway.js';
+import { configFrom, eventually, loopbackListeners, relayDelivery, runGateway, testDir, type RunningGateway, type TestDir } from '../helpers/gateway.js';
 import { REPO_ROOT } from '../helpers/gateway-process.js';
 import { writeMotorEscalationRules } from '../helpers/motor-escalation.js';
 import { startUpstream, type Upstream, type UpstreamMessage } from '../helpers/upstream.js';
@@ -63,15 +63,11 @@ function replyConfig(dir: TestDir, upstreamPort: number, replies: Record<string,
     ...shipped,
     gateway: { hostname: 'gw.test', domain: 'gw.test', dataDir: join(dir.path, 'data') },
     log: { level: 'info', format: 'json' },
-    listeners: [{ name: 'lan', address: '127.0.0.1', port: 0, trustedNetworks: ['127.0.0.1/32'] }],
+    listeners: loopbackListeners(),
     relay: { from: { address: 'alarms@plant.test', displayName: 'Plant alarms', rewrite: 'always' } },
     alarms: { ...(shipped.alarms as object), rulesDir, templatesDir: join(REPO_ROOT, 'templates'), watch: false },
     replies,
-    delivery: {
-      retry: { initialDelay: '50ms', maxDelay: '200ms', maxAge: '1h', jitter: 0 },
-      pollInterval: '100ms',
-      accounts: [{ name: 'lan-relay', host: '127.0.0.1', port: upstreamPort, security: 'none' }],
-    },
+    delivery: relayDelivery(upstreamPort),
   };
   return configFrom(dir, raw, passwords);
 }
@@ -396,12 +392,12 @@ describe('acknowledgement by replying to the notification (IMAP, real Dovecot)',
       const raw = {
         gateway: { hostname: 'gw.test', domain: 'gw.test', dataDir: join(dir.path, 'data') },
         log: { level: 'error', format: 'json' },
-        listeners: [{ name: 'lan', address: '127.0.0.1', port: 0, trustedNetworks: ['127.0.0.1/32'] }],
+        listeners: loopbackListeners(),
         receivers: [{ name: 'shift-team', email: 'schicht@example.com' }],
         devices: ['press-1', 'press-2'].map((id) => ({ id, name: id, match: { senders: [`${id}@plant.local`] }, site: 'Hall A' })),
         alarms: { rulesDir, templatesDir: join(REPO_ROOT, 'templates'), watch: false },
         replies: [account(dovecot, USERS.group)],
-        delivery: { pollInterval: '100ms', accounts: [{ name: 'lan-relay', host: '127.0.0.1', port: upstream.port, security: 'none' }] },
+        delivery: relayDelivery(upstream.port),
       };
       gateway = await runGateway(configFrom(dir, raw, passwords));
     });
@@ -413,11 +409,7 @@ describe('acknowledgement by replying to the notification (IMAP, real Dovecot)',
 
     it('acknowledges every alarm the group listed', async () => {
       await eventually(() => gateway.replies[0]!.watcher.connected, 10_000, 'the reply watcher to log in');
-      for (const device of ['press-1', 'press-2']) {
-        const data = Buffer.from(`From: ${device}@plant.local\r\nSubject: Guard door open\r\n\r\nGuard door open\r\n`);
-        const result = await sendAsDevice({ port: gateway.port, mailFrom: `${device}@plant.local`, rcptTo: ['alarms@plant.local'], data });
-        assert.match(result.dataReply ?? '', /^250 /);
-      }
+      for (const device of ['press-1', 'press-2']) await sendDeviceAlarm(gateway.port, device, 'Guard door open');
       const [group] = await upstream.waitForMessages(1, 10_000);
       assert.equal(header(group!, 'x-annunciator-kind'), 'group');
       const ids = header(group!, 'x-annunciator-alarms').split(', ');

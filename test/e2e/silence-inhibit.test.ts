@@ -6,7 +6,7 @@ import { parse } from 'yaml';
 import type { Silence } from '../../src/lifecycle/silence.js';
 import { loadCorpus } from '../helpers/corpus.js';
 import { sendAsDevice } from '../helpers/device-client.js';
-import { configFrom, eventually, runGateway, testDir, type RunningGateway, type TestDir } from '../helpers/gateway.js';
+import { configFrom, eventually, loopbackListeners, relayDelivery, runGateway, testDir, type RunningGateway, type TestDir } from '../helpers/gateway.js';
 import { REPO_ROOT } from '../helpers/gateway-process.js';
 import { startUpstream, type Upstream, type UpstreamMessage } from '../helpers/upstream.js';
 
@@ -20,14 +20,10 @@ function pipelineConfig(dir: TestDir, upstreamPort: number, extra: { inhibit?: u
     ...shipped,
     gateway: { hostname: 'gw.test', domain: 'gw.test', dataDir: join(dir.path, 'data') },
     log: { level: 'error', format: 'json' },
-    listeners: [{ name: 'lan', address: '127.0.0.1', port: 0, trustedNetworks: ['127.0.0.1/32'] }],
+    listeners: loopbackListeners(),
     alarms: { ...(shipped.alarms as object), rulesDir: join(dir.path, 'rules'), templatesDir: join(REPO_ROOT, 'templates'), watch: false },
     ...(extra.inhibit ? { inhibit: extra.inhibit } : {}),
-    delivery: {
-      retry: { initialDelay: '50ms', maxDelay: '200ms', maxAge: '1h', jitter: 0 },
-      pollInterval: extra.pollInterval ?? '100ms',
-      accounts: [{ name: 'lan-relay', host: '127.0.0.1', port: upstreamPort, security: 'none' }],
-    },
+    delivery: relayDelivery(upstreamPort, { pollInterval: extra.pollInterval ?? '100ms' }),
   };
 }
 

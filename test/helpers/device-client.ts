@@ -132,3 +132,13 @@ export async function greetingFrom(port: number, localAddress?: string): Promise
   });
   return { line, socket };
 }
+
+/**
+ * A one-line alarm mail from `device@plant.local` (the devices' senders in the e2e
+ * configurations), as a polite device sends it; fails the test unless the gateway takes it.
+ */
+export async function sendDeviceAlarm(port: number, device: string, subject: string): Promise<void> {
+  const data = Buffer.from(`From: ${device}@plant.local\r\nTo: alarms@plant.local\r\nSubject: ${subject}\r\n\r\n${subject}\r\n`);
+  const result = await sendAsDevice({ port, mailFrom: `${device}@plant.local`, rcptTo: ['alarms@plant.local'], data });
+  if (!/^250 /.test(result.dataReply ?? '')) throw new Error(`the gateway did not take ${device}'s alarm "${subject}": ${result.replies.join(' | ')}`);
+}

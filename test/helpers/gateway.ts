@@ -42,6 +42,21 @@ export function baseConfig(dir: TestDir, overrides: { listener?: Record<string, 
   };
 }
 
+/** Delivery to a loopback SMTP upstream without TLS, with short retries and polls for tests. */
+export function relayDelivery(upstreamPort: number, overrides: Record<string, unknown> = {}): Record<string, unknown> {
+  return {
+    retry: { initialDelay: '50ms', maxDelay: '200ms', maxAge: '1h', jitter: 0 },
+    pollInterval: '100ms',
+    accounts: [{ name: 'lan-relay', host: '127.0.0.1', port: upstreamPort, security: 'none' }],
+    ...overrides,
+  };
+}
+
+/** One SMTP listener on an ephemeral loopback port that trusts 127.0.0.1 (devices are played from there). */
+export function loopbackListeners(): Record<string, unknown>[] {
+  return [{ name: 'lan', address: '127.0.0.1', port: 0, trustedNetworks: ['127.0.0.1/32'] }];
+}
+
 export function configFrom(dir: TestDir, raw: Record<string, unknown>, env: NodeJS.ProcessEnv = {}): GatewayConfig {
   const file = dir.write('annunciator.yaml', stringify(raw));
   return parseConfig(stringify(raw), file, env);
