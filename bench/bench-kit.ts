@@ -1,7 +1,9 @@
 /** Pieces every benchmark here shares: argument checks, percentiles, machine facts, arrival timing. */
 import { statfsSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
+import type { Store } from '../src/store/store.js';
 import type { Upstream } from '../test/helpers/upstream.js';
+import type { DeviceTiming } from './smtp-device.js';
 
 export function positiveInt(name: string, text: string): number {
   const value = Number(text);
@@ -62,4 +64,70 @@ export function watchArrivals(upstream: Upstream, expected: number, token: RegEx
     record(performance.now());
   })();
   return { arrivals, strays: () => strays, settled };
+}
+
+export const ms = (value: number): string => `${value.toFixed(1)} ms`;
+
+const rate = (count: number, elapsedMs: number, unit: string): string => `${((count * 1000) / elapsedMs).toFixed(1)} ${unit}/s`;
+
+/**
+ * Device-to-upstream figures of a run where each device message is one upstream mail:
+ * ingest rate, the commit latency the device saw, delivery rate and end-to-end latency.
+ * `unit` names what was sent ("msg", "alarms"), `delivered` what arrived ("delivered", "notified").
+ */
+export function printDeviceToUpstream(startedAt: number, timings: readonly DeviceTiming[], arrivals: Map<number, number[]>, words: { unit: string; delivered: string }): void {
+  const lastAccepted = timings.reduce((last, t) => Math.max(last, t.acceptedAt), startedAt);
+  const commit = timings.map((t) => t.acceptedAt - t.dataEndAt).sort((a, b) => a - b);
+  const endToEnd: number[] = [];
+  let lastDelivered = startedAt;
+  for (const t of timings) {
+    const first = arrivals.get(t.token)?.[0];
+    if (first === undefined) continue;
+    endToEnd.push(first - t.dataEndAt);
+    lastDelivered = Math.max(lastDelivered, first);
+  }
+  endToEnd.sort((a, b) => a - b);
+  const p = (sorted: number[], q: number): string => ms(percentile(sorted, q));
+  console.log(`ingest    ${timings.length} accepted, wall ${ms(lastAccepted - startedAt)}: ${rate(timings.length, lastAccepted - startedAt, words.unit)} (first connect to last 250 at a device)`);
+  console.log(`commit    DATA->250 at the device: p50 ${p(commit, 50)}, p99 ${p(commit, 99)}`);
+  console.log(`delivery  ${endToEnd.length} ${words.delivered}, total wall ${ms(lastDelivered - startedAt)}: ${rate(endToEnd.length, lastDelivered - startedAt, words.unit)} end to end (first connect to last upstream 250)`);
+  console.log(`latency   device '.' -> upstream 250: p50 ${p(endToEnd, 50)}, p90 ${p(endToEnd, 90)}, p99 ${p(endToEnd, 99)}, max ${p(endToEnd, 100)}`);
+}
+
+export interface Verification {
+  ok: boolean;
+  missing: number[];
+  duplicated: number[];
+  strays: number;
+  undelivered: number;
+}
+
+/** Every token arrived exactly once, nothing else arrived, and the gateway's outbox holds nothing unsent. */
+export function verifyExactlyOnce(tokens: Iterable<number>, arrivals: Map<number, number[]>, strays: number, store: Pick<Store, 'listOutbox'>): Verification {
+  const missing: number[] = [];
+  const duplicated: number[] = [];
+  for (const token of tokens) {
+    const count = arrivals.get(token)?.length ?? 0;
+    if (count === 0) missing.push(token);
+    if (count > 1) duplicated.push(token);
+  }
+  const undelivered = store.listOutbox(['pending', 'sending', 'failed']).length;
+  return { ok: missing.length === 0 && duplicated.length === 0 && strays === 0 && undelivered === 0, missing, duplicated, strays, undelivered };
+}
+
+/** The verdict: `verified ...` when ok, else what is missing and duplicated (tokens shown by `label`). */
+export function printVerification(v: Verification, words: { ok: string; missing: string; duplicated: string; label: (token: number) => string }): void {
+  if (v.ok) {
+    console.log(`verified  ${words.ok}`);
+    return;
+  }
+  const some = (tokens: number[]): string => tokens.slice(0, 10).map(words.label).join(', ') + (tokens.length > 10 ? ', ...' : '');
+  console.log(`FAILED    ${v.missing.length} ${words.missing}, ${v.duplicated.length} ${words.duplicated}, ${v.strays} unexpected, ${v.undelivered} not sent per the gateway outbox`);
+  if (v.missing.length > 0) console.log(`          missing: ${some(v.missing)}`);
+  if (v.duplicated.length > 0) console.log(`          duplicated: ${some(v.duplicated)}`);
+}
+
+/** from, from + 1, ..., to - 1: the tokens a run sent. */
+export function tokenRange(from: number, to: number): number[] {
+  return Array.from({ length: Math.max(0, to - from) }, (_, i) => from + i);
 }

@@ -35,7 +35,7 @@ import { loadCorpus, type CorpusMail } from '../test/helpers/corpus.js';
 import { configFrom, runGateway, testDir, type RunningGateway, type TestDir } from '../test/helpers/gateway.js';
 import { startUpstream, type Upstream } from '../test/helpers/upstream.js';
 import { deviceSession, type DeviceMessage, type DeviceTiming } from './smtp-device.js';
-import { fileSystemOf, percentile, positiveInt, watchArrivals } from './bench-kit.js';
+import { fileSystemOf, ms, percentile, positiveInt, printDeviceToUpstream, printVerification, tokenRange, verifyExactlyOnce, watchArrivals } from './bench-kit.js';
 
 interface BenchArgs {
   /** Measured alarms per stage and rule count, after WARMUP. */
@@ -448,31 +448,9 @@ async function driveDevices(port: number, args: BenchArgs): Promise<DeviceTiming
   return timings;
 }
 
-interface Verification {
-  ok: boolean;
-  missing: number[];
-  duplicated: number[];
-  strays: number;
-  undelivered: number;
-}
-
-function verify(args: BenchArgs, arrivals: Map<number, number[]>, strays: number, gateway: RunningGateway): Verification {
-  const missing: number[] = [];
-  const duplicated: number[] = [];
-  for (let token = 1; token <= args.alarms; token += 1) {
-    const count = arrivals.get(token)?.length ?? 0;
-    if (count === 0) missing.push(token);
-    if (count > 1) duplicated.push(token);
-  }
-  const undelivered = gateway.store.listOutbox(['pending', 'sending', 'failed']).length;
-  return { ok: missing.length === 0 && duplicated.length === 0 && strays === 0 && undelivered === 0, missing, duplicated, strays, undelivered };
-}
-
 // ---------------------------------------------------------------------------------------
 // Output
 
-const ms = (value: number): string => `${value.toFixed(1)} ms`;
-const perSecond = (count: number, elapsedMs: number): string => `${((count * 1000) / elapsedMs).toFixed(1)} alarms/s`;
 const us = (valueMs: number): string => (valueMs * 1000).toFixed(0);
 
 function printMachine(args: BenchArgs, corpus: CorpusMail[]): void {
@@ -502,36 +480,6 @@ function printStages(rows: StageRow[]): void {
   console.log(`rule load ${rows.map((row) => `${row.rules} rules ${ms(row.loadMs)}`).join(', ')} (ConfiguredStages: rules and templates)`);
 }
 
-function printE2e(startedAt: number, timings: DeviceTiming[], arrivals: Map<number, number[]>): void {
-  const lastAccepted = timings.reduce((last, t) => Math.max(last, t.acceptedAt), startedAt);
-  const commit = timings.map((t) => t.acceptedAt - t.dataEndAt).sort((a, b) => a - b);
-  const endToEnd: number[] = [];
-  let lastDelivered = startedAt;
-  for (const t of timings) {
-    const first = arrivals.get(t.token)?.[0];
-    if (first === undefined) continue;
-    endToEnd.push(first - t.dataEndAt);
-    lastDelivered = Math.max(lastDelivered, first);
-  }
-  endToEnd.sort((a, b) => a - b);
-  const p = (sorted: number[], q: number): string => ms(percentile(sorted, q));
-  console.log(`ingest    ${timings.length} accepted, wall ${ms(lastAccepted - startedAt)}: ${perSecond(timings.length, lastAccepted - startedAt)} (first connect to last 250 at a device)`);
-  console.log(`commit    DATA->250 at the device: p50 ${p(commit, 50)}, p99 ${p(commit, 99)}`);
-  console.log(`delivery  ${endToEnd.length} notified, total wall ${ms(lastDelivered - startedAt)}: ${perSecond(endToEnd.length, lastDelivered - startedAt)} end to end (first connect to last upstream 250)`);
-  console.log(`latency   device '.' -> upstream 250: p50 ${p(endToEnd, 50)}, p90 ${p(endToEnd, 90)}, p99 ${p(endToEnd, 99)}, max ${p(endToEnd, 100)}`);
-}
-
-function printVerification(args: BenchArgs, v: Verification): void {
-  if (v.ok) {
-    console.log(`verified  each of the ${args.alarms} alarms gave exactly one notification upstream; gateway outbox fully sent`);
-    return;
-  }
-  const some = (tokens: number[]): string => tokens.slice(0, 10).map((t) => `M${t}`).join(', ') + (tokens.length > 10 ? ', ...' : '');
-  console.log(`FAILED    ${v.missing.length} without notification, ${v.duplicated.length} notified more than once, ${v.strays} unexpected, ${v.undelivered} not sent per the gateway outbox`);
-  if (v.missing.length > 0) console.log(`          missing: ${some(v.missing)}`);
-  if (v.duplicated.length > 0) console.log(`          duplicated: ${some(v.duplicated)}`);
-}
-
 async function benchE2e(args: BenchArgs, dir: TestDir): Promise<boolean> {
   let upstream: Upstream | undefined;
   let gateway: RunningGateway | undefined;
@@ -548,9 +496,14 @@ async function benchE2e(args: BenchArgs, dir: TestDir): Promise<boolean> {
     const startedAt = performance.now();
     const timings = await driveDevices(gateway.port, args);
     await watch.settled;
-    printE2e(startedAt, timings, watch.arrivals);
-    const verification = verify(args, watch.arrivals, watch.strays(), gateway);
-    printVerification(args, verification);
+    printDeviceToUpstream(startedAt, timings, watch.arrivals, { unit: 'alarms', delivered: 'notified' });
+    const verification = verifyExactlyOnce(tokenRange(1, args.alarms + 1), watch.arrivals, watch.strays(), gateway.store);
+    printVerification(verification, {
+      ok: `each of the ${args.alarms} alarms gave exactly one notification upstream; gateway outbox fully sent`,
+      missing: 'without notification',
+      duplicated: 'notified more than once',
+      label: (t) => `M${t}`,
+    });
     return verification.ok;
   } finally {
     await gateway?.stop();

@@ -14,7 +14,7 @@ import { createCa } from '../test/helpers/certs.js';
 import { baseConfig, configFrom, runGateway, testDir, type RunningGateway, type TestDir } from '../test/helpers/gateway.js';
 import { startUpstream, type Upstream, type UpstreamOptions } from '../test/helpers/upstream.js';
 import { deviceSession, type DeviceMessage, type DeviceTiming } from './smtp-device.js';
-import { fileSystemOf, percentile, positiveInt, watchArrivals } from './bench-kit.js';
+import { fileSystemOf, positiveInt, printDeviceToUpstream, printVerification, tokenRange, verifyExactlyOnce, watchArrivals } from './bench-kit.js';
 
 type Security = UpstreamOptions['security'];
 
@@ -141,64 +141,11 @@ async function driveDevices(port: number, args: BenchArgs): Promise<DeviceTiming
   return timings;
 }
 
-interface Verification {
-  ok: boolean;
-  missing: number[];
-  duplicated: number[];
-  strays: number;
-  undelivered: number;
-}
-
-function verify(args: BenchArgs, arrivals: Map<number, number[]>, strays: number, gateway: RunningGateway): Verification {
-  const missing: number[] = [];
-  const duplicated: number[] = [];
-  for (let token = 0; token < args.messages; token += 1) {
-    const count = arrivals.get(token)?.length ?? 0;
-    if (count === 0) missing.push(token);
-    if (count > 1) duplicated.push(token);
-  }
-  const undelivered = gateway.store.listOutbox(['pending', 'sending', 'failed']).length;
-  return { ok: missing.length === 0 && duplicated.length === 0 && strays === 0 && undelivered === 0, missing, duplicated, strays, undelivered };
-}
-
-const ms = (value: number): string => `${value.toFixed(1)} ms`;
-const rate = (count: number, elapsedMs: number): string => `${((count * 1000) / elapsedMs).toFixed(1)} msg/s`;
-
 function printMachine(args: BenchArgs, dir: TestDir): void {
   const cpu = cpus();
   console.log(`machine   node ${process.version}, ${platform()}/${arch()}, ${cpu.length} CPUs (${cpu[0]?.model.trim() ?? 'unknown'})`);
   console.log(`args      --messages ${args.messages} --concurrency ${args.concurrency} --per-connection ${args.perConnection} --rate ${args.rate} --security ${args.security} --size ${args.size}`);
   console.log(`store     ${dir.path} (${fileSystemOf(dir.path)}), delivery concurrency 8`);
-}
-
-function printResults(startedAt: number, timings: DeviceTiming[], arrivals: Map<number, number[]>): void {
-  const lastAccepted = timings.reduce((last, t) => Math.max(last, t.acceptedAt), startedAt);
-  const commit = timings.map((t) => t.acceptedAt - t.dataEndAt).sort((a, b) => a - b);
-  const endToEnd: number[] = [];
-  let lastDelivered = startedAt;
-  for (const t of timings) {
-    const first = arrivals.get(t.token)?.[0];
-    if (first === undefined) continue;
-    endToEnd.push(first - t.dataEndAt);
-    lastDelivered = Math.max(lastDelivered, first);
-  }
-  endToEnd.sort((a, b) => a - b);
-  const p = (sorted: number[], q: number): string => ms(percentile(sorted, q));
-  console.log(`ingest    ${timings.length} accepted, wall ${ms(lastAccepted - startedAt)}: ${rate(timings.length, lastAccepted - startedAt)} (first connect to last 250 at a device)`);
-  console.log(`commit    DATA->250 at the device: p50 ${p(commit, 50)}, p99 ${p(commit, 99)}`);
-  console.log(`delivery  ${endToEnd.length} delivered, total wall ${ms(lastDelivered - startedAt)}: ${rate(endToEnd.length, lastDelivered - startedAt)} end to end (first connect to last upstream 250)`);
-  console.log(`latency   device '.' -> upstream 250: p50 ${p(endToEnd, 50)}, p90 ${p(endToEnd, 90)}, p99 ${p(endToEnd, 99)}, max ${p(endToEnd, 100)}`);
-}
-
-function printVerification(args: BenchArgs, v: Verification): void {
-  if (v.ok) {
-    console.log(`verified  all ${args.messages} messages arrived upstream exactly once; gateway outbox fully sent`);
-    return;
-  }
-  const some = (tokens: number[]): string => tokens.slice(0, 10).map((t) => `bench-${t}`).join(', ') + (tokens.length > 10 ? ', ...' : '');
-  console.log(`FAILED    ${v.missing.length} missing, ${v.duplicated.length} duplicated, ${v.strays} unexpected, ${v.undelivered} not sent per the gateway outbox`);
-  if (v.missing.length > 0) console.log(`          missing: ${some(v.missing)}`);
-  if (v.duplicated.length > 0) console.log(`          duplicated: ${some(v.duplicated)}`);
 }
 
 async function main(): Promise<number> {
@@ -215,9 +162,9 @@ async function main(): Promise<number> {
     const startedAt = performance.now();
     const timings = await driveDevices(gateway.port, args);
     await watch.settled;
-    printResults(startedAt, timings, watch.arrivals);
-    const verification = verify(args, watch.arrivals, watch.strays(), gateway);
-    printVerification(args, verification);
+    printDeviceToUpstream(startedAt, timings, watch.arrivals, { unit: 'msg', delivered: 'delivered' });
+    const verification = verifyExactlyOnce(tokenRange(0, args.messages), watch.arrivals, watch.strays(), gateway.store);
+    printVerification(verification, { ok: `all ${args.messages} messages arrived upstream exactly once; gateway outbox fully sent`, missing: 'missing', duplicated: 'duplicated', label: (t) => `bench-${t}` });
     return verification.ok ? 0 : 1;
   } finally {
     await gateway?.stop();
