@@ -131,3 +131,20 @@ export function printVerification(v: Verification, words: { ok: string; missing:
 export function tokenRange(from: number, to: number): number[] {
   return Array.from({ length: Math.max(0, to - from) }, (_, i) => from + i);
 }
+
+/**
+ * Runs a benchmark's main: its result is the exit code; a failure prints its message and
+ * exits 2 at once, since device workers, publishers and watchers may still hold sockets
+ * and timers that would keep the process alive.
+ */
+export function runBench(main: () => Promise<number>): void {
+  main().then(
+    (code) => {
+      process.exitCode = code;
+    },
+    (error: unknown) => {
+      console.error(error instanceof Error ? error.message : error);
+      process.exit(2);
+    },
+  );
+}

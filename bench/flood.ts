@@ -15,7 +15,7 @@ import { createLogger } from '../src/log/logger.js';
 import { configFrom, runGateway, testDir, type RunningGateway } from '../test/helpers/gateway.js';
 import { REPO_ROOT } from '../test/helpers/gateway-process.js';
 import { startUpstream, type Upstream } from '../test/helpers/upstream.js';
-import { positiveInt } from './bench-kit.js';
+import { positiveInt, runBench } from './bench-kit.js';
 import { deviceSession, type DeviceMessage } from './smtp-device.js';
 
 const USAGE = `npm run bench:flood -- [options]
@@ -51,7 +51,7 @@ function alarm(device: string, token: number, title: string): DeviceMessage {
   return { token, mailFrom: `${device}@plant.local`, rcptTo: 'alarms@plant.local', data: [`From: ${device}@plant.local`, 'To: alarms@plant.local', `Subject: ${title}`, '', title].join('\r\n') };
 }
 
-async function main(): Promise<void> {
+async function main(): Promise<number> {
   const dir = testDir('annunciator-bench-flood-');
   let upstream: Upstream | undefined;
   let gateway: RunningGateway | undefined;
@@ -130,6 +130,7 @@ async function main(): Promise<void> {
     if (firstDigestAt !== undefined) console.log(`digest    first one ${s(firstDigestAt - startedAt)} after the storm began (interval ${args.digestSeconds} s)`);
     console.log(`other     the other device's alarm reached the upstream ${calmIndex >= 0 ? `${s(arrivals[calmIndex]! - calmSentAt)} after it was sent, as mail ${calmIndex + 1} of ${messages.length}` : 'NEVER'}`);
     console.log(`done      everything out after ${s(doneAt - startedAt)}`);
+    return calmIndex >= 0 ? 0 : 1;
   } finally {
     await gateway?.stop();
     await upstream?.close();
@@ -137,4 +138,4 @@ async function main(): Promise<void> {
   }
 }
 
-await main();
+runBench(main);

@@ -35,7 +35,7 @@ import { configFrom, eventually, runGateway, testDir, type RunningGateway, type 
 import { REPO_ROOT } from '../test/helpers/gateway-process.js';
 import { describeBrokerChoice, startTestBroker, type TestBroker } from '../test/helpers/mqtt-broker.js';
 import { startUpstream, type Upstream } from '../test/helpers/upstream.js';
-import { fileSystemOf, percentile, positiveInt } from './bench-kit.js';
+import { fileSystemOf, percentile, positiveInt, runBench } from './bench-kit.js';
 
 interface BenchArgs {
   events: number;
@@ -495,13 +495,4 @@ async function main(): Promise<number> {
   }
 }
 
-main().then(
-  (code) => {
-    process.exitCode = code;
-  },
-  (error: unknown) => {
-    console.error(error instanceof Error ? error.message : error);
-    // Publishers and the gateway's broker connection may still hold sockets and timers after a failure.
-    process.exit(2);
-  },
-);
+runBench(main);

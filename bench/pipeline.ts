@@ -35,7 +35,7 @@ import { loadCorpus, type CorpusMail } from '../test/helpers/corpus.js';
 import { configFrom, runGateway, testDir, type RunningGateway, type TestDir } from '../test/helpers/gateway.js';
 import { startUpstream, type Upstream } from '../test/helpers/upstream.js';
 import { deviceSession, type DeviceMessage, type DeviceTiming } from './smtp-device.js';
-import { fileSystemOf, ms, percentile, positiveInt, printDeviceToUpstream, printVerification, tokenRange, verifyExactlyOnce, watchArrivals } from './bench-kit.js';
+import { fileSystemOf, ms, percentile, positiveInt, printDeviceToUpstream, printVerification, runBench, tokenRange, verifyExactlyOnce, watchArrivals } from './bench-kit.js';
 
 interface BenchArgs {
   /** Measured alarms per stage and rule count, after WARMUP. */
@@ -527,13 +527,4 @@ async function main(): Promise<number> {
   }
 }
 
-main().then(
-  (code) => {
-    process.exitCode = code;
-  },
-  (error: unknown) => {
-    console.error(error instanceof Error ? error.message : error);
-    // Device workers and the arrival watcher may still hold sockets and timers after a failure.
-    process.exit(2);
-  },
-);
+runBench(main);

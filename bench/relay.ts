@@ -14,7 +14,7 @@ import { createCa } from '../test/helpers/certs.js';
 import { baseConfig, configFrom, runGateway, testDir, type RunningGateway, type TestDir } from '../test/helpers/gateway.js';
 import { startUpstream, type Upstream, type UpstreamOptions } from '../test/helpers/upstream.js';
 import { deviceSession, type DeviceMessage, type DeviceTiming } from './smtp-device.js';
-import { fileSystemOf, positiveInt, printDeviceToUpstream, printVerification, tokenRange, verifyExactlyOnce, watchArrivals } from './bench-kit.js';
+import { fileSystemOf, positiveInt, printDeviceToUpstream, printVerification, runBench, tokenRange, verifyExactlyOnce, watchArrivals } from './bench-kit.js';
 
 type Security = UpstreamOptions['security'];
 
@@ -173,13 +173,4 @@ async function main(): Promise<number> {
   }
 }
 
-main().then(
-  (code) => {
-    process.exitCode = code;
-  },
-  (error: unknown) => {
-    console.error(error instanceof Error ? error.message : error);
-    // Device workers and the arrival watcher may still hold sockets and timers after a failure.
-    process.exit(2);
-  },
-);
+runBench(main);
