@@ -93,6 +93,8 @@ export async function startGateway(config: GatewayConfig, logger: Logger): Promi
     exclusive,
     logger: processLogger,
     onQueued: () => worker.wake(),
+    // A held notification may have opened a group that goes out before the batch timer's next poll.
+    onHeld: () => batcher?.wake(),
     onAlarmChanged: (alarm) => {
       publishers.forEach((p) => p.publishAlarm(alarm));
       // A newly muted alarm: the scheduler sets its timer to the end of the silence. A
@@ -100,8 +102,6 @@ export async function startGateway(config: GatewayConfig, logger: Logger): Promi
       if (alarm.mutedBy || alarm.state === 'resolved') unmuter?.wake();
       // A new alarm may have escalation timers to sleep until.
       if (alarm.state === 'active' && alarm.count === 1) escalator?.wake();
-      // A held notification may have opened a group that goes out before the next poll.
-      batcher?.wake();
     },
     onUnusable: (received, reason) => {
       const ingest = received.mqtt ? mqttIngests.find((i) => i.connection.broker.name === received.listener) : undefined;

@@ -22,6 +22,8 @@ export interface InboxProcessorOptions {
   onAlarmChanged?: (alarm: Alarm) => void;
   /** Called after outbox entries were queued. */
   onQueued: () => void;
+  /** Called after notifications were held for a group or digest (its timer may need to wake sooner). */
+  onHeld?: () => void;
   now?: () => number;
   pollInterval?: number;
   /** Shared with the unmute scheduler: each message is processed alone, so neither writes an alarm over the other. */
@@ -90,6 +92,7 @@ export class InboxProcessor extends WakeLoop {
         }
         store.commitPipeline(received.id, trace.result, now);
         if (trace.result.alarm) this.options.onAlarmChanged?.(trace.result.alarm);
+        if (trace.result.held?.length) this.options.onHeld?.();
         log.info(
           {
             alarmId: trace.result.alarm?.id,
