@@ -4,7 +4,7 @@ import { ackUrl, signAckToken } from '../api/ack-token.js';
 import type { Batch, BatchSummary } from '../lifecycle/batch.js';
 import { batchView } from './batch-view.js';
 import { headerText } from './header-text.js';
-import { ANONYMOUS_LINK_RECEIVER, automatedHeaders, idToken, notificationFrom, uniqueAddresses, type AckLinkOptions, type NotificationContext } from './notification.js';
+import { ANONYMOUS_LINK_RECEIVER, automatedHeaders, idToken, notificationFrom, uniqueAddresses, withAlarmToken, type AckLinkOptions, type NotificationContext } from './notification.js';
 import type { OutgoingMessage } from './passthrough.js';
 import { TemplateError, type TemplateLibrary } from './templates.js';
 
@@ -42,7 +42,7 @@ export async function renderBatchNotification(batch: Batch, summary: BatchSummar
     from,
     ...(recipients.length > 0 ? { to: recipients } : {}),
     // The batch id is what a reply is matched by (ingest/imap): never left out by a template.
-    subject: parts.subject.includes(`#${batch.id}`) ? parts.subject : `${parts.subject} [#${batch.id}]`,
+    subject: withAlarmToken(parts.subject, idToken(batch.id)),
     text: parts.text,
     ...(parts.html !== undefined ? { html: parts.html } : {}),
     date: new Date(sentAt),

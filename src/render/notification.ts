@@ -157,9 +157,9 @@ export function uniqueAddresses(addresses: string[]): string[] {
 }
 
 /**
- * A reply names its alarm by In-Reply-To, or by the `#ALARMID` in its subject when the
- * client dropped that header (lifecycle/reply-ack.ts): a subject template without the
- * token (templates/short) gets ` [#ALARMID]` appended.
+ * A reply names its alarm (or a group's batch) by In-Reply-To, or by the `#TOKEN` in its
+ * subject when the client dropped that header (lifecycle/reply-ack.ts): a subject template
+ * without the token (templates/short) gets ` [#TOKEN]` appended.
  */
 export function withAlarmToken(subject: string, token: string): string {
   const present = new RegExp(`#${token.replace(/[.-]/g, '\\$&')}(?![A-Za-z0-9._-])`).test(subject);
