@@ -29,6 +29,12 @@ export function alarmsCommand(configFile: string, options: { all?: boolean; json
                 : `muted       inhibited by alarm ${alarm.mutedBy.alarm} via rule ${alarm.mutedBy.rule}; notified when that ends, if still active`,
             ]
           : []),
+        // A notification held for a group or digest is otherwise invisible until it goes out.
+        ...store.batchesOfAlarm(alarm.id).map((b) =>
+          b.sentAt === undefined
+            ? `held        in ${b.kind} ${b.label} (${b.id}), goes out ${new Date(b.flushAt).toISOString()}`
+            : `batched     in ${b.kind} ${b.label} (${b.id}), sent ${new Date(b.sentAt).toISOString()}`,
+        ),
         'history',
         ...history.map((h) => `  ${new Date(h.at).toISOString()}  ${h.outcome.padEnd(20)} ${h.reason}  (message ${h.receivedId})`),
       ];

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { runCli } from '../helpers/cli.js';
 import { sendDeviceAlarm } from '../helpers/device-client.js';
 import { configFrom, eventually, relayDelivery, runGateway, testDir, type RunningGateway, type TestDir } from '../helpers/gateway.js';
 import { REPO_ROOT } from '../helpers/gateway-process.js';
@@ -118,8 +119,14 @@ describe('grouping end to end', () => {
     await Promise.all([sendAlarm(gateway, 'press-2', 'Die temperature high'), sendAlarm(gateway, 'press-3', 'Die temperature high')]);
     await eventually(() => gateway.store.nextBatchDueAt() !== undefined && gateway.store.listAlarms(['active']).filter((a) => a.title === 'Die temperature high').length === 2, 5000, 'both alarms held');
     const cfg = gateway.config;
+    const held = gateway.store.listAlarms(['active']).find((a) => a.title === 'Die temperature high')!;
     await gateway.stop();
-    await new Promise((resolve) => setTimeout(resolve, 2500));
+    const stoppedAt = Date.now();
+    // What an engineer sees meanwhile: the notification is held, and when it goes out.
+    const shown = await runCli(['--config', cfg.file, 'alarms', '--show', held.id]);
+    assert.equal(shown.code, 0, shown.stderr);
+    assert.match(shown.stdout, /held\s+in group site=Hall A \(\w+\), goes out \d{4}-\d\d-\d\dT/);
+    await new Promise((resolve) => setTimeout(resolve, Math.max(0, 2500 - (Date.now() - stoppedAt))));
     gateway = await runGateway(cfg);
     const messages = await upstream.waitForMessages(before + 1, 10_000);
     assert.match(messages[before]!.parsed.subject ?? '', /2 alarms — site=Hall A/);
