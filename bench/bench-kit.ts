@@ -103,7 +103,7 @@ export interface Verification {
 }
 
 /** Every token arrived exactly once, nothing else arrived, and the gateway's outbox holds nothing unsent. */
-export function verifyExactlyOnce(tokens: Iterable<number>, arrivals: Map<number, number[]>, strays: number, store: Pick<Store, 'listOutbox'>): Verification {
+export async function verifyExactlyOnce(tokens: Iterable<number>, arrivals: Map<number, number[]>, strays: number, store: Pick<Store, 'outbox'>): Promise<Verification> {
   const missing: number[] = [];
   const duplicated: number[] = [];
   for (const token of tokens) {
@@ -111,7 +111,7 @@ export function verifyExactlyOnce(tokens: Iterable<number>, arrivals: Map<number
     if (count === 0) missing.push(token);
     if (count > 1) duplicated.push(token);
   }
-  const undelivered = store.listOutbox(['pending', 'sending', 'failed']).length;
+  const undelivered = (await store.outbox.list(['pending', 'sending', 'failed'])).length;
   return { ok: missing.length === 0 && duplicated.length === 0 && strays === 0 && undelivered === 0, missing, duplicated, strays, undelivered };
 }
 

@@ -99,8 +99,8 @@ async function main(): Promise<number> {
     const acceptedAt = performance.now();
 
     const store = gateway.store;
-    const recorded = (): number => store.listAlarms(['active'], args.alarms + 10).filter((a) => a.device.id === 'storm-plc').length;
-    while (recorded() < args.alarms) await new Promise((resolve) => setTimeout(resolve, 10));
+    const recorded = async (): Promise<number> => (await store.alarms.list(['active'], args.alarms + 10)).filter((a) => a.device.id === 'storm-plc').length;
+    while ((await recorded()) < args.alarms) await new Promise((resolve) => setTimeout(resolve, 10));
     const recordedAt = performance.now();
 
     const expectedMails = args.flood ? Math.min(args.alarms, args.limit) : args.alarms;

@@ -248,7 +248,7 @@ async function runEvents(name: string, gateway: RunningGateway, clients: MqttCli
     let last = '';
     let movedAt = Date.now();
     for (;;) {
-      const head = gateway.store.pendingReceived(1)[0]?.id;
+      const head = (await gateway.store.inbox.pending(1))[0]?.id;
       if (stats.committed - base >= count && head === undefined) {
         run.settledAt = Date.now();
         break;
@@ -278,7 +278,7 @@ async function drainOutbox(gateway: RunningGateway): Promise<number | undefined>
   let movedAt = startedAt;
   for (;;) {
     const now = Date.now();
-    const pending = gateway.store.listOutbox(['pending', 'sending']).length;
+    const pending = (await gateway.store.outbox.list(['pending', 'sending'])).length;
     if (pending === 0) return now - startedAt;
     if (pending < left) {
       left = pending;
@@ -312,7 +312,7 @@ interface Outcome {
 }
 
 /** Per event: its alarms (by device id), their outbox entries (by alarm id), and the received row behind them. */
-function collect(run: Run, gateway: RunningGateway, alarms: Alarm[], outbox: OutboxSummary[]): Outcome {
+async function collect(run: Run, gateway: RunningGateway, alarms: Alarm[], outbox: OutboxSummary[]): Promise<Outcome> {
   const alarmsByDevice = new Map<string, Alarm[]>();
   for (const alarm of alarms) alarmsByDevice.set(alarm.device.id, [...(alarmsByDevice.get(alarm.device.id) ?? []), alarm]);
   const outboxByAlarm = new Map<string, OutboxSummary[]>();
@@ -322,7 +322,7 @@ function collect(run: Run, gateway: RunningGateway, alarms: Alarm[], outbox: Out
     const own = alarmsByDevice.get(device) ?? [];
     const entries = own.flatMap((a) => outboxByAlarm.get(a.id) ?? []);
     const first = entries[0];
-    const receivedAt = first?.receivedId ? gateway.store.getReceived(first.receivedId)?.receivedAt : undefined;
+    const receivedAt = first?.receivedId ? (await gateway.store.inbox.get(first.receivedId))?.receivedAt : undefined;
     outcome.records.push({ device, publishedAt: run.publishedAt.get(device)!, receivedAt, alarms: own, outbox: entries });
     if (own.length === 0) outcome.noAlarm.push(device);
     if (own.length > 1) outcome.severalAlarms.push(device);
@@ -427,7 +427,7 @@ async function measuredRun(title: string, name: string, gateway: RunningGateway,
   console.log('');
   console.log(title);
   const run = await runEvents(name, gateway, clients, h, args.events, rate);
-  const outcome = collect(run, gateway, gateway.store.listAlarms(['active', 'resolved'], Number.MAX_SAFE_INTEGER), gateway.store.listOutbox(['pending', 'sending', 'sent', 'failed']));
+  const outcome = await collect(run, gateway, await gateway.store.alarms.list(['active', 'resolved'], Number.MAX_SAFE_INTEGER), await gateway.store.outbox.list(['pending', 'sending', 'sent', 'failed']));
   const sent = outcome.records.reduce((n, r) => n + r.outbox.filter((e) => e.status === 'sent').length, 0);
   const drained = await drainOutbox(gateway);
   printRun(run, outcome, drained, sent, rate);
@@ -485,7 +485,7 @@ async function main(): Promise<number> {
     console.log(`mqtt      stats: received ${stats.received}, committed ${stats.committed}, duplicates ${stats.duplicates}, rejected ${JSON.stringify(stats.rejected)} (includes warm-up and subscription probes)`);
     return ok ? 0 : 1;
   } finally {
-    const alarmIds = gateway?.store.listAlarms(['active', 'resolved'], Number.MAX_SAFE_INTEGER).map((a) => a.id) ?? [];
+    const alarmIds = gateway ? (await gateway.store.alarms.list(['active', 'resolved'], Number.MAX_SAFE_INTEGER)).map((a) => a.id) : [];
     await Promise.all(clients.map((c) => c.endAsync()));
     await gateway?.stop();
     if (broker) await cleanSharedBroker(broker, h, alarmIds).catch((error: unknown) => console.error(`cleaning the shared broker: ${error instanceof Error ? error.message : String(error)}`));

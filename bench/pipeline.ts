@@ -31,6 +31,7 @@ import type { AlarmEvent } from '../src/parse/alarm-event.js';
 import { buildAlarmEvent } from '../src/parse/build-alarm-event.js';
 import { decodeMail } from '../src/parse/decode-mail.js';
 import { newId } from '../src/store/ids.js';
+import type { Repositories } from '../src/store/store.js';
 import { loadCorpus, type CorpusMail } from '../test/helpers/corpus.js';
 import { configFrom, runGateway, testDir, type RunningGateway, type TestDir } from '../test/helpers/gateway.js';
 import { startUpstream, type Upstream } from '../test/helpers/upstream.js';
@@ -401,7 +402,13 @@ async function benchStages(args: BenchArgs, dir: TestDir, corpus: CorpusMail[], 
   if (dues.length === 0) throw new Error('no corpus mail raised an alarm to render');
 
   // No alarm is active: every mail that raises one raises a new one. topicState is for MQTT telemetry, which the corpus mails are not.
-  const store = { activeAlarm: () => undefined, topicState: () => undefined, listSilences: () => [], listAlarms: () => [], floodState: () => undefined };
+  // The pipeline only reads (the caller saves its result), and only these: an empty store without a database.
+  const store = {
+    alarms: { active: async () => undefined, list: async () => [] },
+    topics: { get: async () => undefined },
+    silences: { list: async () => [] },
+    batches: { floodState: async () => undefined },
+  } as unknown as Repositories;
   const parsed = await measure(received, args.iterations, parseOne);
   const routed = await measure(events, args.iterations, (event) => stages.route(event, NOW));
   const rendered = await measure(dues, args.iterations, ({ due, original }) => stages.renderNotification(due, original));
@@ -497,7 +504,7 @@ async function benchE2e(args: BenchArgs, dir: TestDir): Promise<boolean> {
     const timings = await driveDevices(gateway.port, args);
     await watch.settled;
     printDeviceToUpstream(startedAt, timings, watch.arrivals, { unit: 'alarms', delivered: 'notified' });
-    const verification = verifyExactlyOnce(tokenRange(1, args.alarms + 1), watch.arrivals, watch.strays(), gateway.store);
+    const verification = await verifyExactlyOnce(tokenRange(1, args.alarms + 1), watch.arrivals, watch.strays(), gateway.store);
     printVerification(verification, {
       ok: `each of the ${args.alarms} alarms gave exactly one notification upstream; gateway outbox fully sent`,
       missing: 'without notification',

@@ -163,7 +163,7 @@ async function main(): Promise<number> {
     const timings = await driveDevices(gateway.port, args);
     await watch.settled;
     printDeviceToUpstream(startedAt, timings, watch.arrivals, { unit: 'msg', delivered: 'delivered' });
-    const verification = verifyExactlyOnce(tokenRange(0, args.messages), watch.arrivals, watch.strays(), gateway.store);
+    const verification = await verifyExactlyOnce(tokenRange(0, args.messages), watch.arrivals, watch.strays(), gateway.store);
     printVerification(verification, { ok: `all ${args.messages} messages arrived upstream exactly once; gateway outbox fully sent`, missing: 'missing', duplicated: 'duplicated', label: (t) => `bench-${t}` });
     return verification.ok ? 0 : 1;
   } finally {

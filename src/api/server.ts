@@ -2,6 +2,7 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import type { AddressInfo } from 'node:net';
 import type { Secret } from '../config/secret.js';
 import type { Alarm } from '../lifecycle/alarm.js';
+import type { Acknowledge } from '../lifecycle/ack.js';
 import { summarizeBatch } from '../lifecycle/batch.js';
 import type { Logger } from '../log/logger.js';
 import type { Store } from '../store/store.js';
@@ -24,7 +25,9 @@ export interface AckServerOptions {
   listen: { address: string; port: number };
   /** The HMAC key (config `api.linkSecret`). */
   key: Secret;
-  store: Pick<Store, 'getAlarm' | 'acknowledge' | 'getBatch' | 'batchItems'>;
+  store: Pick<Store, 'alarms' | 'batches'>;
+  /** Records an acknowledgement (the one decision every door uses). */
+  acknowledge: Acknowledge;
   logger: Logger;
   /** Zone and locale for times on the pages. */
   format: PageFormat;
@@ -52,7 +55,7 @@ export async function startAckServer(options: AckServerOptions): Promise<AckServ
   const now = options.now ?? Date.now;
   const logger = options.logger;
 
-  const handle = (req: IncomingMessage, res: ServerResponse): void => {
+  const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     // No route reads a body: the token in the path is the whole request.
     req.resume();
     const method = req.method ?? 'GET';
@@ -77,11 +80,11 @@ export async function startAckServer(options: AckServerOptions): Promise<AckServ
     }
     const claims = verdict.claims;
     if (claims.batchId !== undefined) {
-      handleBatch(res, method, claims, peer);
+      await handleBatch(res, method, claims, peer);
       return;
     }
     const { alarmId, receiver } = claims;
-    const alarm = options.store.getAlarm(alarmId);
+    const alarm = await options.store.alarms.get(alarmId);
     if (!alarm) {
       logger.warn({ alarmId, peer, method }, 'acknowledgement link for an alarm not in the store');
       send(res, method, notFoundPage(`There is no alarm ${alarmId} (any more).`));
@@ -91,28 +94,33 @@ export async function startAckServer(options: AckServerOptions): Promise<AckServ
       send(res, method, confirmPage(alarm, receiver, options.format));
       return;
     }
-    const at = now();
-    const acked = options.store.acknowledge(alarmId, { by: receiver, channel: 'link', at, ref: 'link' }, at);
-    if (!acked) {
+    const result = await options.acknowledge(alarmId, { by: receiver, channel: 'link', at: now(), ref: 'link' });
+    if (result.outcome === 'unknown-alarm') {
       send(res, method, notFoundPage(`There is no alarm ${alarmId} (any more).`));
       return;
     }
-    // The first acknowledgement counts: ours was recorded if the stored one is ours.
-    const recorded = alarm.ack === undefined && acked.ack?.channel === 'link' && acked.ack.at === at && acked.ack.by === receiver;
+    // The first acknowledgement counts.
+    const recorded = result.outcome === 'recorded';
     if (recorded) {
       logger.info({ alarmId, by: receiver, peer }, 'alarm acknowledged by link');
-      options.onAcknowledged?.(acked);
+      options.onAcknowledged?.(result.alarm);
     } else {
-      logger.info({ alarmId, by: receiver, peer, ackedBy: acked.ack?.by }, 'acknowledgement link used on an alarm already acknowledged; the first acknowledgement stays');
+      logger.info({ alarmId, by: receiver, peer, ackedBy: result.ack.by }, 'acknowledgement link used on an alarm already acknowledged; the first acknowledgement stays');
     }
-    send(res, method, resultPage(acked, receiver, recorded, options.format));
+    send(res, method, resultPage(result.alarm, receiver, recorded, options.format));
   };
 
   /** A group or digest link: the batch's alarms, in the order its notification listed them. */
-  const handleBatch = (res: ServerResponse, method: string, claims: BatchAckClaims, peer: string | undefined): void => {
+  const handleBatch = async (res: ServerResponse, method: string, claims: BatchAckClaims, peer: string | undefined): Promise<void> => {
     const { batchId, receiver } = claims;
-    const batch = options.store.getBatch(batchId);
-    const alarms = batch ? summarizeBatch(options.store.batchItems(batchId), (id) => options.store.getAlarm(id)).entries.map((e) => e.alarm) : [];
+    const batch = await options.store.batches.get(batchId);
+    const items = batch ? await options.store.batches.items(batchId) : [];
+    const stored = new Map<string, Alarm>();
+    for (const item of items) {
+      const alarm = stored.has(item.alarmId) ? undefined : await options.store.alarms.get(item.alarmId);
+      if (alarm) stored.set(alarm.id, alarm);
+    }
+    const alarms = summarizeBatch(items, (id) => stored.get(id)).entries.map((e) => e.alarm);
     if (!batch || alarms.length === 0) {
       logger.warn({ batchId, peer, method }, batch ? 'acknowledgement link for a batch whose alarms are no longer in the store' : 'acknowledgement link for a batch not in the store');
       send(res, method, notFoundPage(batch ? `None of the alarms of ${batchId} are in the store any more.` : `There is no group or digest ${batchId} (any more).`));
@@ -131,20 +139,19 @@ export async function startAckServer(options: AckServerOptions): Promise<AckServ
         results.push({ alarm, recorded: false });
         continue;
       }
-      const acked = options.store.acknowledge(alarmId, { by: receiver, channel: 'link', at, ref: 'link' }, at);
-      if (!acked) {
+      const result = await options.acknowledge(alarmId, { by: receiver, channel: 'link', at, ref: 'link' });
+      if (result.outcome === 'unknown-alarm') {
         logger.warn({ alarmId, batchId, peer }, 'alarm of a batch no longer in the store; not acknowledged');
         continue;
       }
-      // As for one alarm: ours was recorded if the stored one is ours.
-      const recorded = acked.ack?.channel === 'link' && acked.ack.at === at && acked.ack.by === receiver;
+      const recorded = result.outcome === 'recorded';
       if (recorded) {
         logger.info({ alarmId, batchId, by: receiver, peer }, 'alarm acknowledged by link');
-        options.onAcknowledged?.(acked);
+        options.onAcknowledged?.(result.alarm);
       } else {
-        logger.info({ alarmId, batchId, by: receiver, peer, ackedBy: acked.ack?.by }, 'acknowledgement link used on an alarm already acknowledged; the first acknowledgement stays');
+        logger.info({ alarmId, batchId, by: receiver, peer, ackedBy: result.ack.by }, 'acknowledgement link used on an alarm already acknowledged; the first acknowledgement stays');
       }
-      results.push({ alarm: acked, recorded });
+      results.push({ alarm: result.alarm, recorded });
     }
     if (results.length === 0) {
       send(res, method, notFoundPage(`None of the alarms of ${batchId} are in the store any more.`));
@@ -154,13 +161,11 @@ export async function startAckServer(options: AckServerOptions): Promise<AckServ
   };
 
   const server = createServer((req, res) => {
-    try {
-      handle(req, res);
-    } catch (error) {
+    handle(req, res).catch((error: unknown) => {
       logger.error({ err: error }, 'acknowledgement request failed; answered 500');
       if (!res.headersSent) send(res, req.method ?? 'GET', plainPage(500, 'Error', 'The gateway could not handle this request. Nothing may have been recorded; try again.'));
       else res.destroy();
-    }
+    });
   });
   server.headersTimeout = 15_000;
   server.requestTimeout = 30_000;

@@ -1,3 +1,4 @@
+import { acknowledgeIn } from '../gateway/acknowledge.js';
 import { userInfo } from 'node:os';
 import type { AlarmAck } from '../lifecycle/alarm.js';
 import { withStore } from './load-config-or-report.js';
@@ -15,17 +16,18 @@ export interface AckOptions {
  * receivers the alarm was sent to. Exit 0 when recorded or already acknowledged, 1 when
  * there is no such alarm.
  */
-export function ackCommand(configFile: string, alarmId: string, options: AckOptions): number {
-  return withStore(configFile, (store) => {
+export function ackCommand(configFile: string, alarmId: string, options: AckOptions): Promise<number> {
+  return withStore(configFile, async (store) => {
     const now = Date.now();
-    const existing = store.getAlarm(alarmId);
+    const existing = await store.alarms.get(alarmId);
     if (!existing) {
       process.stderr.write(`annunciator ack: no alarm ${alarmId} (see annunciator alarms)\n`);
       return 1;
     }
     const ack: AlarmAck = { by: options.by ?? defaultUser(), at: now, channel: 'cli', ...(options.comment ? { comment: options.comment } : {}) };
-    const alarm = store.acknowledge(alarmId, ack, now) ?? existing;
-    const already = existing.ack !== undefined;
+    const result = await store.transaction((tx) => acknowledgeIn(tx, alarmId, ack, now));
+    const alarm = result.outcome === 'unknown-alarm' ? existing : result.alarm;
+    const already = result.outcome === 'already';
     if (options.json) {
       process.stdout.write(`${JSON.stringify({ alarm, alreadyAcknowledged: already }, null, 2)}\n`);
       return 0;

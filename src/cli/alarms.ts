@@ -2,16 +2,16 @@ import { formatDuration } from '../config/units.js';
 import { withStore } from './load-config-or-report.js';
 import { printTable } from './table.js';
 
-export function alarmsCommand(configFile: string, options: { all?: boolean; json?: boolean; show?: string }): number {
-  return withStore(configFile, (store) => {
+export function alarmsCommand(configFile: string, options: { all?: boolean; json?: boolean; show?: string }): Promise<number> {
+  return withStore(configFile, async (store) => {
     const now = Date.now();
     if (options.show) {
-      const alarm = store.getAlarm(options.show);
+      const alarm = await store.alarms.get(options.show);
       if (!alarm) {
         process.stderr.write(`annunciator alarms: no alarm ${options.show}\n`);
         return 1;
       }
-      const history = store.alarmLog(alarm.id);
+      const history = await store.alarms.history(alarm.id);
       if (options.json) {
         process.stdout.write(`${JSON.stringify({ alarm, history }, null, 2)}\n`);
         return 0;
@@ -30,7 +30,7 @@ export function alarmsCommand(configFile: string, options: { all?: boolean; json
             ]
           : []),
         // A notification held for a group or digest is otherwise invisible until it goes out.
-        ...store.batchesOfAlarm(alarm.id).map((b) =>
+        ...(await store.batches.ofAlarm(alarm.id)).map((b) =>
           b.sentAt === undefined
             ? `held        in ${b.kind} ${b.label} (${b.id}), goes out ${new Date(b.flushAt).toISOString()}`
             : `batched     in ${b.kind} ${b.label} (${b.id}), sent ${new Date(b.sentAt).toISOString()}`,
@@ -41,7 +41,7 @@ export function alarmsCommand(configFile: string, options: { all?: boolean; json
       process.stdout.write(`${lines.join('\n')}\n`);
       return 0;
     }
-    const alarms = store.listAlarms(options.all ? ['active', 'resolved'] : ['active']);
+    const alarms = await store.alarms.list(options.all ? ['active', 'resolved'] : ['active']);
     if (options.json) {
       process.stdout.write(`${JSON.stringify(alarms, null, 2)}\n`);
       return 0;

@@ -1,6 +1,6 @@
 import { ConfigError, loadConfig } from '../config/load.js';
 import type { GatewayConfig } from '../config/types.js';
-import { SqliteStore } from '../store/sqlite-store.js';
+import { SqliteStore } from '../store/sqlite/sqlite-store.js';
 
 /** Loads the configuration for a command, or prints why it cannot and returns undefined. */
 export function loadConfigOrReport(configFile: string): GatewayConfig | undefined {
@@ -16,13 +16,13 @@ export function loadConfigOrReport(configFile: string): GatewayConfig | undefine
 }
 
 /** Runs a command against the configured store, closing it afterwards; 1 when the configuration is unusable. */
-export function withStore(configFile: string, command: (store: SqliteStore, config: GatewayConfig) => number): number {
+export async function withStore(configFile: string, command: (store: SqliteStore, config: GatewayConfig) => Promise<number>): Promise<number> {
   const config = loadConfigOrReport(configFile);
   if (!config) return 1;
   const store = SqliteStore.open(config.gateway.dataDir);
   try {
-    return command(store, config);
+    return await command(store, config);
   } finally {
-    store.close();
+    await store.close();
   }
 }

@@ -41,23 +41,23 @@ queue
   .description('pending and failed entries with age, attempts and last error')
   .option('--all', 'include sent entries')
   .option('--json', 'print JSON')
-  .action((opts: { all?: boolean; json?: boolean }) => {
-    process.exitCode = queueCommand(program.opts<{ config: string }>().config, { action: 'list', ...opts });
+  .action(async (opts: { all?: boolean; json?: boolean }) => {
+    process.exitCode = await queueCommand(program.opts<{ config: string }>().config, { action: 'list', ...opts });
   });
 queue
   .command('retry')
   .description('make entries due now (all pending and failed ones with --all)')
   .argument('[ids...]')
   .option('--all', 'every pending and failed entry')
-  .action((ids: string[], opts: { all?: boolean }) => {
-    process.exitCode = queueCommand(program.opts<{ config: string }>().config, { action: 'retry', ids, all: opts.all });
+  .action(async (ids: string[], opts: { all?: boolean }) => {
+    process.exitCode = await queueCommand(program.opts<{ config: string }>().config, { action: 'retry', ids, all: opts.all });
   });
 queue
   .command('delete')
   .description('remove entries from the outbox')
   .argument('<ids...>')
-  .action((ids: string[]) => {
-    process.exitCode = queueCommand(program.opts<{ config: string }>().config, { action: 'delete', ids });
+  .action(async (ids: string[]) => {
+    process.exitCode = await queueCommand(program.opts<{ config: string }>().config, { action: 'delete', ids });
   });
 
 const rules = program.command('rules').description('work with the alarm rules');
@@ -79,8 +79,8 @@ program
   .option('--all', 'include resolved alarms')
   .option('--show <id>', 'one alarm with its history')
   .option('--json', 'print JSON')
-  .action((opts: { all?: boolean; json?: boolean; show?: string }) => {
-    process.exitCode = alarmsCommand(program.opts<{ config: string }>().config, opts);
+  .action(async (opts: { all?: boolean; json?: boolean; show?: string }) => {
+    process.exitCode = await alarmsCommand(program.opts<{ config: string }>().config, opts);
   });
 
 program
@@ -106,23 +106,23 @@ silence
   .option('--by <name>', 'who sets it (default: the user name)')
   .option('--comment <text>', 'why (required)')
   .option('--json', 'print JSON')
-  .action((opts: SilenceAddOptions) => {
-    process.exitCode = silenceAddCommand(program.opts<{ config: string }>().config, opts);
+  .action(async (opts: SilenceAddOptions) => {
+    process.exitCode = await silenceAddCommand(program.opts<{ config: string }>().config, opts);
   });
 silence
   .command('list', { isDefault: true })
   .description('silences that hold now or are to come; --all adds expired and ended ones')
   .option('--all', 'include expired and ended silences')
   .option('--json', 'print JSON')
-  .action((opts: { all?: boolean; json?: boolean }) => {
-    process.exitCode = silenceListCommand(program.opts<{ config: string }>().config, opts);
+  .action(async (opts: { all?: boolean; json?: boolean }) => {
+    process.exitCode = await silenceListCommand(program.opts<{ config: string }>().config, opts);
   });
 silence
   .command('expire')
   .description('end silences now; alarms they muted that are still active are then notified')
   .argument('<ids...>')
-  .action((ids: string[]) => {
-    process.exitCode = silenceExpireCommand(program.opts<{ config: string }>().config, ids);
+  .action(async (ids: string[]) => {
+    process.exitCode = await silenceExpireCommand(program.opts<{ config: string }>().config, ids);
   });
 
 program
@@ -132,8 +132,8 @@ program
   .option('--by <name>', 'who acknowledges (default: the user name)')
   .option('--comment <text>', 'a note, e.g. what is being done')
   .option('--json', 'print JSON')
-  .action((alarmId: string, opts: AckOptions) => {
-    process.exitCode = ackCommand(program.opts<{ config: string }>().config, alarmId, opts);
+  .action(async (alarmId: string, opts: AckOptions) => {
+    process.exitCode = await ackCommand(program.opts<{ config: string }>().config, alarmId, opts);
   });
 
 program

@@ -5,13 +5,13 @@ import type { OutboxStatus } from '../store/store.js';
 
 export type QueueAction = { action: 'list'; all?: boolean; json?: boolean } | { action: 'retry'; ids: string[]; all?: boolean } | { action: 'delete'; ids: string[] };
 
-export function queueCommand(configFile: string, request: QueueAction): number {
-  return withStore(configFile, (store) => {
+export function queueCommand(configFile: string, request: QueueAction): Promise<number> {
+  return withStore(configFile, async (store) => {
     const now = Date.now();
     switch (request.action) {
       case 'list': {
         const statuses: OutboxStatus[] = request.all ? ['pending', 'sending', 'failed', 'sent'] : ['pending', 'sending', 'failed'];
-        const entries = store.listOutbox(statuses);
+        const entries = await store.outbox.list(statuses);
         if (request.json) {
           process.stdout.write(`${JSON.stringify(entries, null, 2)}\n`);
           return 0;
@@ -37,12 +37,12 @@ export function queueCommand(configFile: string, request: QueueAction): number {
           process.stderr.write('annunciator queue retry: name entry ids or use --all\n');
           return 64;
         }
-        const changed = store.retryNow(request.all ? 'all' : request.ids, now);
+        const changed = await store.outbox.retryNow(request.all ? 'all' : request.ids, now);
         process.stdout.write(`${changed} entr${changed === 1 ? 'y' : 'ies'} due now\n`);
         return request.all || changed === request.ids.length ? 0 : 1;
       }
       case 'delete': {
-        const removed = store.deleteOutbox(request.ids);
+        const removed = await store.outbox.delete(request.ids);
         process.stdout.write(`${removed} entr${removed === 1 ? 'y' : 'ies'} deleted\n`);
         return removed === request.ids.length ? 0 : 1;
       }

@@ -1,3 +1,4 @@
+import { SqliteStore } from '../store/sqlite/sqlite-store.js';
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 import { severitySchema } from '../config/schema.js';
@@ -67,8 +68,6 @@ export async function rulesTestCommand(configFile: string, file: string, options
     process.stderr.write(`annunciator rules test: ${file}: cannot be read (${(error as NodeJS.ErrnoException).code ?? 'error'})\n`);
     return 66;
   }
-  // No store: no alarm is active, no silence holds.
-  const noState = { activeAlarm: () => undefined, topicState: () => undefined, listSilences: () => [], listAlarms: () => [], floodState: () => undefined };
   let report: Report;
   if (file.toLowerCase().endsWith('.json')) {
     const parsed = jsonAlarmSchema.safeParse(JSON.parse(bytes.toString('utf8')));
@@ -84,7 +83,9 @@ export async function rulesTestCommand(configFile: string, file: string, options
     report = { event, routing, fingerprint, outcome: decision.outcome, reason: decision.reason, message: rendered?.message, recipients: rendered?.recipients };
   } else {
     const received = receivedFromEml(bytes, options, now);
-    const trace = await runAlarmPipeline(received, config, stages, noState, now);
+    // A dry run over a throw-away store: no alarm is active, no silence holds.
+    const scratch = new SqliteStore(':memory:');
+    const trace = await scratch.transaction((tx) => runAlarmPipeline(received, config, stages, tx, now)).finally(() => scratch.close());
     if (!isTrace(trace)) {
       process.stderr.write(`${file}: yields no alarm: ${trace.reason}\n`);
       return 65;

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { loadConfigOrReport } from './load-config-or-report.js';
 import { newId } from '../store/ids.js';
-import { SqliteStore } from '../store/sqlite-store.js';
+import { SqliteStore } from '../store/sqlite/sqlite-store.js';
 
 /**
  * Queues a message from standard input straight into the store's inbox, like the
@@ -29,7 +29,7 @@ export async function sendCommand(configFile: string, recipients: string[], from
   const store = SqliteStore.open(config.gateway.dataDir);
   try {
     const id = newId();
-    store.insertReceived({
+    await store.accept({
       id,
       receivedAt: Date.now(),
       listener: 'cli',
@@ -40,6 +40,6 @@ export async function sendCommand(configFile: string, recipients: string[], from
     process.stdout.write(`queued as ${id}\n`);
     return 0;
   } finally {
-    store.close();
+    await store.close();
   }
 }

@@ -34,13 +34,13 @@ function fail(message: string): number {
  * `annunciator silence add`: writes the silence into the store. The gateway reads
  * silences from the store for every decision, so it takes effect without a restart.
  */
-export function silenceAddCommand(configFile: string, options: SilenceAddOptions): number {
-  return withStore(configFile, (store, config) => {
+export function silenceAddCommand(configFile: string, options: SilenceAddOptions): Promise<number> {
+  return withStore(configFile, async (store, config) => {
     const now = Date.now();
     const built = buildSilence(options, config, now);
     if (typeof built === 'string') return fail(built);
-    store.insertSilence(built);
-    const matching = store.listAlarms(['active'], 100_000).filter((a) => matchesAll(a, built.matchers)).length;
+    await store.silences.insert(built);
+    const matching = (await store.alarms.list(['active'], 100_000)).filter((a) => matchesAll(a, built.matchers)).length;
     if (options.json) {
       process.stdout.write(`${JSON.stringify({ silence: built, matchingActiveAlarms: matching }, null, 2)}\n`);
       return 0;
@@ -140,10 +140,10 @@ export function silenceState(s: Silence, now: number): SilenceState {
 }
 
 /** `annunciator silence list [--all]`: silences that hold or are to come; --all adds expired and ended ones. */
-export function silenceListCommand(configFile: string, options: { all?: boolean; json?: boolean }): number {
-  return withStore(configFile, (store, config) => {
+export function silenceListCommand(configFile: string, options: { all?: boolean; json?: boolean }): Promise<number> {
+  return withStore(configFile, async (store, config) => {
     const now = Date.now();
-    const silences = store.listSilences(now, { all: options.all });
+    const silences = await store.silences.list(now, { all: options.all });
     if (options.json) {
       process.stdout.write(`${JSON.stringify(silences.map((s) => ({ ...s, state: silenceState(s, now) })), null, 2)}\n`);
       return 0;
@@ -165,13 +165,13 @@ export function silenceListCommand(configFile: string, options: { all?: boolean;
 }
 
 /** `annunciator silence expire ID...`: ends silences now; alarms they muted that are still active are then notified by the gateway. */
-export function silenceExpireCommand(configFile: string, ids: string[]): number {
-  return withStore(configFile, (store) => {
+export function silenceExpireCommand(configFile: string, ids: string[]): Promise<number> {
+  return withStore(configFile, async (store) => {
     const now = Date.now();
     let code = 0;
     for (const id of ids) {
-      const before = store.getSilence(id);
-      const silence = store.expireSilence(id, now);
+      const before = await store.silences.get(id);
+      const silence = await store.silences.expire(id, now);
       if (!silence || !before) {
         process.stderr.write(`annunciator silence expire: no silence ${id}\n`);
         code = 1;

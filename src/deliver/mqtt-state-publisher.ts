@@ -34,7 +34,7 @@ export class MqttStatePublisher {
   constructor(
     private readonly connection: MqttConnection,
     broker: MqttBrokerConfig,
-    private readonly store: Pick<Store, 'listAlarms'>,
+    private readonly store: Pick<Store, 'alarms'>,
   ) {
     this.prefix = broker.publish.prefix;
     this.qos = broker.publish.qos;
@@ -59,6 +59,10 @@ export class MqttStatePublisher {
   }
 
   private publishAll(): void {
-    for (const alarm of this.store.listAlarms(['active', 'resolved'], 1000)) this.publishAlarm(alarm);
+    this.store.alarms.list(['active', 'resolved'], 1000).then(
+      (alarms) => alarms.forEach((alarm) => this.publishAlarm(alarm)),
+      // The next connect publishes them again.
+      () => undefined,
+    );
   }
 }

@@ -1,6 +1,6 @@
 import type { BackoffPolicy } from '../config/schema.js';
 import type { Logger } from '../log/logger.js';
-import type { OutboxEntry, Store } from '../store/store.js';
+import type { OutboxEntry, Repositories, Store } from '../store/store.js';
 import type { AccountSender, SendResult } from './account-sender.js';
 import { retryDelay } from './backoff.js';
 import { classifyDeliveryError, oneLine, type DeliveryFailure } from './delivery-error.js';
@@ -31,14 +31,18 @@ export class OutboxWorker {
   private running = false;
   private ticking = false;
   private tickAgain = false;
+  /** Outcomes waiting for their commit: recorded together, one transaction for all that finished meanwhile. */
+  private outcomes: { write: (tx: Repositories) => Promise<void>; after: () => void }[] = [];
+  private recording: Promise<void> | undefined;
+  private recordTimer: NodeJS.Timeout | undefined;
 
   constructor(private readonly options: OutboxWorkerOptions) {
     this.now = options.now ?? Date.now;
     this.random = options.random ?? Math.random;
   }
 
-  start(): void {
-    const recovered = this.options.store.recoverInterruptedOutbox(this.now());
+  async start(): Promise<void> {
+    const recovered = await this.options.store.outbox.recoverInterrupted(this.now());
     if (recovered > 0) this.options.logger.warn({ recovered }, 'outbox entries interrupted by a restart are due again');
     this.running = true;
     this.wake();
@@ -52,23 +56,28 @@ export class OutboxWorker {
       return;
     }
     this.ticking = true;
-    setImmediate(() => this.tick());
+    setImmediate(() => void this.tick());
   }
 
   async stop(): Promise<void> {
     this.running = false;
     if (this.timer) clearTimeout(this.timer);
     await Promise.allSettled([...this.inFlight]);
+    if (this.recordTimer) clearTimeout(this.recordTimer);
+    await this.recording;
+    // What finished last is recorded before the store closes; if that fails, the entries stay `sending` and go out again after the restart.
+    if (this.outcomes.length > 0) await this.commitOutcomes();
     for (const sender of this.options.senders) sender.close();
   }
 
-  private tick(): void {
+  private async tick(): Promise<void> {
+    let failed = false;
     try {
       do {
         this.tickAgain = false;
         const free = this.options.concurrency - this.inFlight.size;
         if (!this.running || free <= 0) break;
-        for (const entry of this.options.store.claimDueOutbox(this.now(), free)) {
+        for (const entry of await this.options.store.outbox.claimDue(this.now(), free)) {
           const job = this.deliver(entry).finally(() => {
             this.inFlight.delete(job);
             this.wake();
@@ -77,25 +86,62 @@ export class OutboxWorker {
         }
       } while (this.tickAgain);
     } catch (error) {
+      failed = true;
       this.options.logger.error({ err: error }, 'outbox scan failed; trying again at the next poll');
     } finally {
       this.ticking = false;
-      this.schedule();
+      await this.schedule(failed);
     }
   }
 
-  private schedule(): void {
+  private async schedule(failed: boolean): Promise<void> {
     if (!this.running) return;
-    if (this.timer) clearTimeout(this.timer);
     let delay = this.options.pollInterval;
-    try {
-      const due = this.options.store.nextDueAt();
-      if (due !== undefined) delay = Math.min(delay, Math.max(0, due - this.now()));
-    } catch {
-      // the poll interval will do
+    if (!failed) {
+      try {
+        const due = await this.options.store.outbox.nextDueAt();
+        if (due !== undefined) delay = Math.min(delay, Math.max(0, due - this.now()));
+      } catch {
+        // the poll interval will do
+      }
     }
+    if (!this.running || this.ticking) return;
+    if (this.timer) clearTimeout(this.timer);
     this.timer = setTimeout(() => this.wake(), Math.max(delay, 5));
     this.timer.unref();
+  }
+
+  /** Queues an outcome for the next commit; `after` (log, tell) runs once it is durable. */
+  private record(write: (tx: Repositories) => Promise<void>, after: () => void): void {
+    this.outcomes.push({ write, after });
+    if (this.recording || this.recordTimer) return;
+    this.recording = new Promise<void>((resolve) => setImmediate(resolve)).then(() => this.commitOutcomes());
+  }
+
+  private async commitOutcomes(): Promise<void> {
+    const batch = this.outcomes.splice(0);
+    try {
+      await this.options.store.transaction(async (tx) => {
+        for (const outcome of batch) await outcome.write(tx);
+      });
+    } catch (error) {
+      // Kept `sending`: nothing is handed out twice while the store fails; tried again.
+      this.outcomes.unshift(...batch);
+      this.recording = undefined;
+      this.options.logger.error({ err: error, outcomes: batch.length }, 'cannot record delivery outcomes in the store; trying again at the next poll');
+      if (this.running && !this.recordTimer) {
+        this.recordTimer = setTimeout(() => {
+          this.recordTimer = undefined;
+          this.recording = this.commitOutcomes();
+        }, this.options.pollInterval);
+        this.recordTimer.unref();
+      }
+      return;
+    }
+    this.recording = undefined;
+    for (const outcome of batch) outcome.after();
+    // Finished while this commit was under way: the next one.
+    if (this.outcomes.length > 0 && !this.recordTimer) this.recording = this.commitOutcomes();
   }
 
   private async deliver(entry: OutboxEntry): Promise<void> {
@@ -137,19 +183,28 @@ export class OutboxWorker {
       return;
     }
     if (result.accepted.length === 0) {
-      this.options.store.markFailed(entry.id, { now, error: 'every recipient was refused', account: sender.name, rejectedRecipients });
-      log.error({ account: sender.name }, 'delivery failed: every recipient was refused');
+      this.record(
+        (tx) => tx.outbox.markFailed(entry.id, { now, error: 'every recipient was refused', account: sender.name, rejectedRecipients }),
+        () => log.error({ account: sender.name }, 'delivery failed: every recipient was refused'),
+      );
       return;
     }
-    this.options.store.markSent(entry.id, now, sender.name, rejectedRecipients);
-    this.options.onDelivered?.(entry, sender.name);
-    log.info({ account: sender.name, upstream: sender.description, recipients: result.accepted, response: oneLine(result.response), latencyMs: now - entry.createdAt }, 'delivered');
+    this.record(
+      (tx) => tx.outbox.markSent(entry.id, now, sender.name, rejectedRecipients),
+      () => {
+        this.options.onDelivered?.(entry, sender.name);
+        log.info({ account: sender.name, upstream: sender.description, recipients: result.accepted, response: oneLine(result.response), latencyMs: now - entry.createdAt }, 'delivered');
+      },
+    );
   }
 
   private recordFailure(entry: OutboxEntry, failure: DeliveryFailure, detail: string, account: string | null, log: Logger): void {
     if (failure.kind === 'permanent') {
-      this.options.store.markFailed(entry.id, { now: this.now(), error: detail, account, rejectedRecipients: entry.rejectedRecipients });
-      log.error({ account, reason: detail, responseCode: failure.responseCode }, 'delivery failed permanently (5xx); not retried');
+      const now = this.now();
+      this.record(
+        (tx) => tx.outbox.markFailed(entry.id, { now, error: detail, account, rejectedRecipients: entry.rejectedRecipients }),
+        () => log.error({ account, reason: detail, responseCode: failure.responseCode }, 'delivery failed permanently (5xx); not retried'),
+      );
       return;
     }
     this.retryOrFail(entry, failure, detail, account, entry.recipients, entry.rejectedRecipients, log);
@@ -159,13 +214,21 @@ export class OutboxWorker {
     const now = this.now();
     const { retry } = this.options;
     if (now - entry.createdAt >= retry.maxAge) {
-      this.options.store.markFailed(entry.id, { now, error: `gave up after ${entry.attempts} attempts: ${detail}`, account, rejectedRecipients });
-      log.error({ account, reason: detail, attempts: entry.attempts }, 'delivery failed: retried up to the maximum age');
+      this.record(
+        (tx) => tx.outbox.markFailed(entry.id, { now, error: `gave up after ${entry.attempts} attempts: ${detail}`, account, rejectedRecipients }),
+        () => log.error({ account, reason: detail, attempts: entry.attempts }, 'delivery failed: retried up to the maximum age'),
+      );
       return;
     }
     const nextAttemptAt = now + retryDelay(entry.attempts, retry, this.random);
-    this.options.store.reschedule(entry.id, { now, nextAttemptAt, error: detail, account, recipients, rejectedRecipients });
-    log.warn({ account, reason: detail, kind: failure.kind, retryAt: new Date(nextAttemptAt).toISOString() }, 'delivery deferred; will retry');
+    this.record(
+      (tx) => tx.outbox.reschedule(entry.id, { now, nextAttemptAt, error: detail, account, recipients, rejectedRecipients }),
+      () => {
+        log.warn({ account, reason: detail, kind: failure.kind, retryAt: new Date(nextAttemptAt).toISOString() }, 'delivery deferred; will retry');
+        // Its retry time may come before the worker's next poll.
+        this.wake();
+      },
+    );
   }
 }
 

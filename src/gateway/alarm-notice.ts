@@ -2,11 +2,12 @@ import type { GatewayConfig } from '../config/types.js';
 import type { Alarm, Due } from '../lifecycle/alarm.js';
 import type { Logger } from '../log/logger.js';
 import type { ResolvedReceiver, Route } from '../rules/route.js';
-import type { NewOutboxEntry, Store } from '../store/store.js';
+import type { InboxRepository, NewOutboxEntry } from '../store/store.js';
 import { parseReceived, renderDues, type PipelineStages } from './alarm-pipeline.js';
 
 export interface AlarmNoticeDeps {
-  store: Pick<Store, 'getReceived'>;
+  /** Where the alarm's latest message is read (the transaction's inbox). */
+  inbox: Pick<InboxRepository, 'get'>;
   config: GatewayConfig;
   stages: PipelineStages;
   logger: Logger;
@@ -23,12 +24,12 @@ export async function renderAlarmNotice(
   alarm: Alarm,
   notice: { kind: Due['kind']; receivers: ResolvedReceiver[]; reason: string; now: number; count: boolean },
 ): Promise<{ alarm: Alarm; outbox: NewOutboxEntry[] } | string> {
-  const { store, config, stages, logger } = deps;
+  const { inbox, config, stages, logger } = deps;
   const { kind, receivers, reason, now, count } = notice;
-  const received = store.getReceived(alarm.lastEventId);
+  const received = await inbox.get(alarm.lastEventId);
   if (!received) return `its latest message ${alarm.lastEventId} is no longer in the store, so it cannot be notified`;
   try {
-    const parsed = await parseReceived(received, config, stages, () => undefined);
+    const parsed = await parseReceived(received, config, stages, async () => undefined);
     if (!('event' in parsed)) return `its latest message no longer gives an alarm (${parsed.reason})`;
     const routing = await stages.route(parsed.event, now);
     const route: Route = { ...routing.route, receivers };

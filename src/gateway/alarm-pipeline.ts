@@ -1,6 +1,5 @@
 import type { GatewayConfig } from '../config/types.js';
 import type { Received } from '../ingest/received.js';
-import type { Due } from '../lifecycle/alarm.js';
 import { batchDues, type Batch, type BatchSummary } from '../lifecycle/batch.js';
 import { escalationTimers, type EscalationPolicy } from '../lifecycle/escalation.js';
 import { decide } from '../lifecycle/decide.js';
@@ -16,7 +15,11 @@ import { parseMqttMessage } from '../parse/mqtt-event.js';
 import { renderPassthrough, type OutgoingMessage } from '../render/passthrough.js';
 import type { RoutingResult } from '../rules/route.js';
 import { newId } from '../store/ids.js';
-import type { NewOutboxEntry, PipelineResult, Store } from '../store/store.js';
+import type { NewOutboxEntry, Repositories } from '../store/store.js';
+import type { Alarm, Decision, Due } from '../lifecycle/alarm.js';
+import type { EscalationTimer } from '../lifecycle/escalation.js';
+import { floodScope, type FloodState } from '../lifecycle/flood.js';
+import type { HeldNotification } from '../lifecycle/batch.js';
 
 /** The stages the pipeline composes, injected so each can be swapped, reloaded and tested. */
 export interface PipelineStages {
@@ -50,31 +53,49 @@ export interface PipelineTrace {
   dues: Due[];
 }
 
-/** The store reads the pipeline needs: alarm state, telemetry state, silences, active alarms for inhibition, flood counters. */
-export type PipelineStore = Pick<Store, 'activeAlarm' | 'topicState' | 'listSilences' | 'listAlarms' | 'floodState'>;
+/** The middle of the pipeline's result for one received message, saved in its transaction. */
+export interface PipelineResult {
+  alarm?: Alarm;
+  /** A numeric telemetry topic's new state. */
+  topicState?: TopicState;
+  outcome: Decision['outcome'];
+  reason: string;
+  outbox: NewOutboxEntry[];
+  /** A newly raised alarm's escalation timers, stored with it. */
+  escalationTimers?: EscalationTimer[];
+  /** Notifications held for a group or digest (each joins the open batch of its key). */
+  held?: HeldNotification[];
+  /** Flood control's counters, per scope counted. */
+  floodStates?: FloodState[];
+}
 
 /**
- * Received -> AlarmEvent -> Route -> Decision -> mute -> group/flood -> outbox entries. Reads the state it
- * needs from the store, writes nothing: the caller commits the result in one transaction.
+ * Received -> AlarmEvent -> Route -> Decision -> mute -> group/flood -> outbox entries. Reads the
+ * state it needs through `tx`, writes nothing: the caller saves the result in the same transaction.
  */
 export async function runAlarmPipeline(
   received: Received,
   config: GatewayConfig,
   stages: PipelineStages,
-  store: PipelineStore,
+  tx: Repositories,
   now: number,
 ): Promise<PipelineTrace | UnusableMessage> {
   const alarms = config.alarms!;
-  const parsed = await parseReceived(received, config, stages, (topic) => store.topicState(topic));
+  const parsed = await parseReceived(received, config, stages, (topic) => tx.topics.get(topic));
   if (!('event' in parsed)) return parsed;
   const { event, mail, topicState } = parsed;
   const routing = await stages.route(event, now);
   const fingerprint = fingerprintOf(event, alarms.fingerprint);
-  const active = store.activeAlarm(fingerprint);
+  const active = await tx.alarms.active(fingerprint);
   const decided = decide({ active, event, route: routing.route, fingerprint, now, newAlarmId: () => newId(now) });
-  const mute = decided.alarm && decided.due.length > 0 ? findMute(decided.alarm, muteContext(config, store, now)) : undefined;
+  const mute = decided.alarm && decided.due.length > 0 ? findMute(decided.alarm, await muteContext(config, tx, now)) : undefined;
   const decision = applyMute(decided, active, mute);
-  const batching = batchDues(decision.due, { now, ...(alarms.floodControl.enabled ? { flood: { settings: alarms.floodControl, state: (scope: string) => store.floodState(scope) } } : {}) });
+  const floodStates = new Map<string, FloodState | undefined>();
+  if (alarms.floodControl.enabled && decision.alarm) {
+    const scope = floodScope(decision.alarm, alarms.floodControl.per);
+    floodStates.set(scope, await tx.batches.floodState(scope));
+  }
+  const batching = batchDues(decision.due, { now, ...(alarms.floodControl.enabled ? { flood: { settings: alarms.floodControl, state: (scope: string) => floodStates.get(scope) } } : {}) });
   const outbox = await renderDues(batching.send, received, mail, config, stages, now);
   const notes = batching.notes.map((note) => `; ${note}`).join('');
   const reason = outbox.length < batching.send.length ? `${decision.reason}${notes}; no receiver has an address, nothing sent` : `${decision.reason}${notes}`;
@@ -100,10 +121,10 @@ export async function runAlarmPipeline(
 }
 
 /** What mutes alarms at `now`: current silences, and the active alarms that may inhibit (read only when inhibit rules exist). */
-export function muteContext(config: GatewayConfig, store: Pick<Store, 'listSilences' | 'listAlarms'>, now: number): MuteContext {
+export async function muteContext(config: GatewayConfig, tx: Pick<Repositories, 'silences' | 'alarms'>, now: number): Promise<MuteContext> {
   return {
-    silences: store.listSilences(now),
-    sources: config.inhibit.length > 0 ? store.listAlarms(['active'], 100_000) : [],
+    silences: await tx.silences.list(now),
+    sources: config.inhibit.length > 0 ? await tx.alarms.list(['active'], 100_000) : [],
     rules: config.inhibit,
     now,
   };
@@ -121,13 +142,13 @@ export async function parseReceived(
   received: Received,
   config: GatewayConfig,
   stages: Pick<PipelineStages, 'devices' | 'mqtt'>,
-  previous: (topic: string) => TopicState | undefined,
+  previous: (topic: string) => Promise<TopicState | undefined>,
 ): Promise<ParsedMessage | UnusableMessage> {
   if (received.mqtt) {
     const topic = received.mqtt.topic;
     const mapped = stages.mqtt.find(received.listener, topic);
     if (!mapped) return { unusable: true, reason: `no subscription of broker ${received.listener} maps topic ${topic}` };
-    const parsed = parseMqttMessage({ received, topic, ...mapped, previous: previous(topic), devices: config.devices });
+    const parsed = parseMqttMessage({ received, topic, ...mapped, previous: await previous(topic), devices: config.devices });
     if (parsed.kind === 'bad') return { unusable: true, reason: parsed.reason };
     if (parsed.kind === 'no-change') return { unusable: false, reason: parsed.reason, topicState: parsed.topicState };
     return { event: parsed.event, ...(parsed.topicState ? { topicState: parsed.topicState } : {}) };
@@ -153,4 +174,19 @@ export async function renderDues(dues: Due[], received: Received, mail: DecodedM
 function passthrough(received: Received, mail: DecodedMail, due: Due, config: GatewayConfig): Promise<OutgoingMessage> {
   const recipients = [...new Set(due.route.receivers.flatMap((r) => r.emails))];
   return renderPassthrough(received, mail, { relay: config.relay, hostname: config.gateway.hostname, domain: config.gateway.domain, recipients });
+}
+
+/** Saves one message's pipeline result: the alarm, its history entry, its timers, notifications and held notifications. */
+export async function savePipelineResult(tx: Repositories, receivedId: string, result: PipelineResult, now: number): Promise<void> {
+  if (result.topicState) await tx.topics.save(result.topicState);
+  const a = result.alarm;
+  if (a) {
+    await tx.alarms.save(a);
+    if (result.escalationTimers) await tx.timers.insert(result.escalationTimers);
+    if (a.state === 'resolved') await tx.timers.cancel(a.id, now, 'cleared');
+  }
+  await tx.alarms.log(a?.id ?? null, { receivedId, at: now, outcome: result.outcome, reason: result.reason });
+  for (const entry of result.outbox) await tx.outbox.insert(entry, now);
+  for (const held of result.held ?? []) await tx.batches.hold(held, now);
+  for (const state of result.floodStates ?? []) await tx.batches.saveFloodState(state);
 }

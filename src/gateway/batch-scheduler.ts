@@ -1,7 +1,7 @@
 import { digestScopeOf, summarizeBatch, type Batch, type BatchSummary } from '../lifecycle/batch.js';
 import { afterDigest, type FloodState } from '../lifecycle/flood.js';
 import { newId } from '../store/ids.js';
-import type { BatchFlush, NewOutboxEntry } from '../store/store.js';
+import type { NewOutboxEntry, Repositories } from '../store/store.js';
 import { renderAlarmNotice } from './alarm-notice.js';
 import { AlarmTimer, type AlarmTimerOptions } from './alarm-timer.js';
 
@@ -22,25 +22,29 @@ export class BatchScheduler extends AlarmTimer {
     super(options, 'groups and digests');
   }
 
-  protected override nextDueAt(): number | undefined {
-    return this.options.store.nextBatchDueAt();
+  protected override nextDueAt(): Promise<number | undefined> {
+    return this.options.store.batches.nextDueAt();
   }
 
   protected override async pass(): Promise<void> {
-    const { store, exclusive } = this.options;
-    for (const batch of store.dueBatches(this.now(), BATCH_LIMIT)) {
+    const { store } = this.options;
+    for (const batch of await store.batches.due(this.now(), BATCH_LIMIT)) {
       if (!this.isRunning) return;
-      await exclusive.run(() => this.flush(batch.id));
+      const now = this.now();
+      const after = await store.transaction((tx) => this.flush(tx, batch.id, now));
+      after?.();
     }
   }
 
-  private async flush(batchId: string): Promise<void> {
-    const { store, logger } = this.options;
-    const now = this.now();
-    const batch = store.getBatch(batchId);
-    if (!batch || batch.sentAt !== undefined || batch.flushAt > now) return;
-    const summary = summarizeBatch(store.batchItems(batch.id), (id) => store.getAlarm(id));
-    const made = await this.notification(batch, summary, now);
+  /** Sends one batch in `tx`; what to log and whom to tell comes back, for after the commit. */
+  private async flush(tx: Repositories, batchId: string, now: number): Promise<(() => void) | undefined> {
+    const { logger } = this.options;
+    const batch = await tx.batches.get(batchId);
+    if (!batch || batch.sentAt !== undefined || batch.flushAt > now) return undefined;
+    const items = await tx.batches.items(batch.id);
+    const alarms = new Map((await Promise.all([...new Set(items.map((i) => i.alarmId))].map((id) => tx.alarms.get(id)))).flatMap((a) => (a ? [[a.id, a] as const] : [])));
+    const summary = summarizeBatch(items, (id) => alarms.get(id));
+    const made = await this.notification(tx, batch, summary, now);
     const outbox = typeof made === 'string' ? [] : made;
     const late = now - batch.flushAt > Math.max(1000, 2 * this.pollInterval) ? ` (late by ${Math.round((now - batch.flushAt) / 1000)} s: the gateway was not running)` : '';
     const what = {
@@ -49,23 +53,22 @@ export class BatchScheduler extends AlarmTimer {
       ack: `announcement that ${summary.entries.length} alarm(s) were ${batch.label}`,
     }[batch.kind];
     const sent = typeof made === 'string' ? `; not sent: ${made}` : outbox.length === 0 ? '; no receiver has an address, nothing sent' : `; sent as ${outbox.map((e) => e.id).join(', ')}`;
-    const flood = batch.kind === 'digest' ? this.floodAfter(batch, summary, now) : undefined;
+    const flood = batch.kind === 'digest' ? await this.floodAfter(tx, batch, summary, now) : undefined;
     const reason = `${what} in ${batch.id}${late}${sent}${flood ? `; ${flood.reason}` : ''}`;
-    const flush: BatchFlush = {
-      batchId: batch.id,
-      outbox,
-      log: summary.entries.map(({ alarm }) => ({ alarmId: alarm.id, receivedId: alarm.lastEventId, outcome: SENT_OUTCOME[batch.kind], reason })),
-      ...(flood ? { floodState: flood.state } : {}),
+    if (!(await tx.batches.markSent(batch.id, now))) return undefined;
+    for (const { alarm } of summary.entries) await tx.alarms.log(alarm.id, { receivedId: alarm.lastEventId, at: now, outcome: SENT_OUTCOME[batch.kind], reason });
+    for (const entry of outbox) await tx.outbox.insert(entry, now);
+    if (flood) await tx.batches.saveFloodState(flood.state);
+    return () => {
+      if (outbox.length > 0) this.options.onQueued();
+      const log = logger.child({ batchId: batch.id, alarmIds: summary.entries.slice(0, 50).map((e) => e.alarm.id) });
+      if (typeof made === 'string') log.error({ kind: batch.kind, label: batch.label, reason }, `${batch.kind} not sent`);
+      else log.info({ kind: batch.kind, label: batch.label, alarms: summary.entries.length, notifications: summary.notifications, reason }, `${batch.kind} sent`);
     };
-    if (!store.commitBatchFlush(flush, now)) return;
-    if (outbox.length > 0) this.options.onQueued();
-    const log = logger.child({ batchId: batch.id, alarmIds: summary.entries.slice(0, 50).map((e) => e.alarm.id) });
-    if (typeof made === 'string') log.error({ kind: batch.kind, label: batch.label, reason }, `${batch.kind} not sent`);
-    else log.info({ kind: batch.kind, label: batch.label, alarms: summary.entries.length, notifications: summary.notifications, reason }, `${batch.kind} sent`);
   }
 
   /** The batch's outbox entry: the ordinary notification for one alarm, a listing for more; a string says why there is none. */
-  private async notification(batch: Batch, summary: BatchSummary, now: number): Promise<NewOutboxEntry[] | string> {
+  private async notification(tx: Repositories, batch: Batch, summary: BatchSummary, now: number): Promise<NewOutboxEntry[] | string> {
     const { stages } = this.options;
     if (summary.entries.length === 0) return 'none of its alarms is in the store any more';
     if (summary.entries.length === 1) {
@@ -76,7 +79,7 @@ export class BatchScheduler extends AlarmTimer {
         group: `group ${batch.label}: no other alarm arrived within the group wait`,
         ack: `the alarm was ${batch.label}`,
       }[batch.kind];
-      const rendered = await renderAlarmNotice(this.options, alarm, { kind, receivers: batch.receivers, reason, now, count: false });
+      const rendered = await renderAlarmNotice({ ...this.options, inbox: tx.inbox }, alarm, { kind, receivers: batch.receivers, reason, now, count: false });
       if (typeof rendered === 'string') return rendered;
       return rendered.outbox.map((entry) => ({ ...entry, batchId: batch.id }));
     }
@@ -92,10 +95,10 @@ export class BatchScheduler extends AlarmTimer {
   }
 
   /** After a digest: has the scope's rate fallen? */
-  private floodAfter(batch: Batch, summary: BatchSummary, now: number): { state: FloodState; reason: string } | undefined {
+  private async floodAfter(tx: Repositories, batch: Batch, summary: BatchSummary, now: number): Promise<{ state: FloodState; reason: string } | undefined> {
     const settings = this.options.config.alarms?.floodControl;
     const scope = digestScopeOf(batch);
-    const state = scope ? this.options.store.floodState(scope) : undefined;
+    const state = scope ? await tx.batches.floodState(scope) : undefined;
     if (!settings || !state || state.floodingSince === undefined) return undefined;
     const after = afterDigest(state, summary.notifications, now - batch.openedAt, now, settings);
     return { state: after.state, reason: after.reason };

@@ -4,10 +4,11 @@ import { createSender } from '../deliver/account-sender.js';
 import { OutboxWorker } from '../deliver/outbox-worker.js';
 import { startSmtpListener, type SmtpListener } from '../ingest/smtp/smtp-listener.js';
 import type { Logger } from '../log/logger.js';
-import { SqliteStore } from '../store/sqlite-store.js';
+import { SqliteStore } from '../store/sqlite/sqlite-store.js';
+import { acknowledgeIn } from './acknowledge.js';
+import type { Acknowledge } from '../lifecycle/ack.js';
 import type { Store } from '../store/store.js';
 import { InboxProcessor } from './inbox-processor.js';
-import { Exclusive } from './exclusive.js';
 import { UnmuteScheduler } from './unmute-scheduler.js';
 import { EscalationScheduler } from './escalation-scheduler.js';
 import { BatchScheduler } from './batch-scheduler.js';
@@ -46,14 +47,14 @@ export async function startGateway(config: GatewayConfig, logger: Logger): Promi
     onDelivered: (entry, account) => publishers.forEach((p) => p.publishNotification(entry, account)),
   });
   const processLogger = logger.child({ stage: 'process' });
-  const exclusive = new Exclusive();
+  // Every door (MQTT, link, reply) acknowledges through this one transaction.
+  const acknowledge: Acknowledge = (alarmId, ack) => store.transaction((tx) => acknowledgeIn(tx, alarmId, ack, ack.at));
   // Notifies muted alarms once their silence ends or what inhibited them resolves.
   const unmuter = stages
     ? new UnmuteScheduler({
         store,
         config,
         stages,
-        exclusive,
         logger: logger.child({ stage: 'unmute' }),
         pollInterval: config.delivery.pollInterval,
         onQueued: () => worker.wake(),
@@ -66,7 +67,6 @@ export async function startGateway(config: GatewayConfig, logger: Logger): Promi
         store,
         config,
         stages,
-        exclusive,
         logger: logger.child({ stage: 'escalate' }),
         pollInterval: config.delivery.pollInterval,
         onQueued: () => worker.wake(),
@@ -80,7 +80,6 @@ export async function startGateway(config: GatewayConfig, logger: Logger): Promi
         store,
         config,
         stages,
-        exclusive,
         logger: logger.child({ stage: 'batch' }),
         pollInterval: config.delivery.pollInterval,
         onQueued: () => worker.wake(),
@@ -90,7 +89,6 @@ export async function startGateway(config: GatewayConfig, logger: Logger): Promi
     store,
     config,
     stages,
-    exclusive,
     logger: processLogger,
     onQueued: () => worker.wake(),
     // A held notification may have opened a group that goes out before the batch timer's next poll.
@@ -116,10 +114,11 @@ export async function startGateway(config: GatewayConfig, logger: Logger): Promi
       mappings: stages!.mqtt,
       store,
       logger: mqttLogger,
-      commit: (received) => {
-        store.insertReceived(received);
+      commit: async (received) => {
+        await store.accept(received);
         processor.wake();
       },
+      acknowledge,
       onAcknowledged: (alarm) => {
         publishers.forEach((p) => p.publishAlarm(alarm));
         escalator?.wake();
@@ -137,7 +136,8 @@ export async function startGateway(config: GatewayConfig, logger: Logger): Promi
         store,
         logger: logger.child({ stage: 'replies' }),
         // A notification names its alarm; a group or digest names its batch, which stands for every alarm it listed.
-        resolveToken: (token) => (store.getAlarm(token) ? [token] : [...new Set(store.batchItems(token).map((item) => item.alarmId))]),
+        resolveToken: async (token) => ((await store.alarms.get(token)) ? [token] : [...new Set((await store.batches.items(token)).map((item) => item.alarmId))]),
+        acknowledge,
         onAcknowledged: (alarm) => {
           publishers.forEach((p) => p.publishAlarm(alarm));
           escalator?.wake();
@@ -153,8 +153,8 @@ export async function startGateway(config: GatewayConfig, logger: Logger): Promi
           hostname: config.gateway.hostname,
           logger: logger.child({ stage: 'ingest' }),
           allowedRecipientDomains: config.relay.allowedRecipientDomains,
-          commit: (received) => {
-            store.insertReceived(received);
+          commit: async (received) => {
+            await store.accept(received);
             processor.wake();
           },
         }),
@@ -162,7 +162,7 @@ export async function startGateway(config: GatewayConfig, logger: Logger): Promi
     }
   } catch (error) {
     await Promise.all(listeners.map((l) => l.close()));
-    store.close();
+    await store.close();
     throw error;
   }
   let api: AckServer | undefined;
@@ -172,6 +172,7 @@ export async function startGateway(config: GatewayConfig, logger: Logger): Promi
         listen: config.api.listen,
         key: config.api.linkSecret,
         store,
+        acknowledge,
         logger: logger.child({ stage: 'api' }),
         format: { timeZone: config.alarms?.timeZone ?? Intl.DateTimeFormat().resolvedOptions().timeZone, locale: config.alarms?.locale ?? 'en-GB' },
         // As for an MQTT acknowledgement: publish the new state; the escalator stops and tells the others.
@@ -182,11 +183,11 @@ export async function startGateway(config: GatewayConfig, logger: Logger): Promi
       });
     } catch (error) {
       await Promise.all(listeners.map((l) => l.close()));
-      store.close();
+      await store.close();
       throw error;
     }
   }
-  worker.start();
+  await worker.start();
   processor.start();
   unmuter?.start();
   escalator?.start();
@@ -220,7 +221,7 @@ export async function startGateway(config: GatewayConfig, logger: Logger): Promi
       await batcher?.stop();
       await processor.stop();
       await worker.stop();
-      store.close();
+      await store.close();
       logger.info('gateway stopped');
     },
   };

@@ -1,6 +1,7 @@
 import type { ReplyAccountConfig } from '../config/replies.js';
 import type { Alarm, AlarmAck } from '../lifecycle/alarm.js';
-import { decideReply, type ReplyAckContext, type ReplyIgnoredReason } from '../lifecycle/reply-ack.js';
+import { decideReply, replyTokens, type ReplyAckContext, type ReplyIgnoredReason } from '../lifecycle/reply-ack.js';
+import type { Acknowledge } from '../lifecycle/ack.js';
 import type { Logger } from '../log/logger.js';
 import { decodeReply, type ReplyMail } from '../parse/decode-reply.js';
 import type { Store } from '../store/store.js';
@@ -10,12 +11,14 @@ export interface ReplyAcknowledgerOptions {
   account: ReplyAccountConfig;
   /** `gateway.domain`: the domain of our notifications' Message-IDs. */
   domain: string;
-  store: Pick<Store, 'getAlarm' | 'acknowledge' | 'alarmRecipients'>;
+  store: Pick<Store, 'alarms'>;
+  /** Records an acknowledgement (the one decision every door uses). */
+  acknowledge: Acknowledge;
   logger: Logger;
   /** After an acknowledgement was recorded: publish the alarm's state, wake the escalation scheduler. */
   onAcknowledged: (alarm: Alarm) => void;
   /** The alarm ids a token stands for; by default the token is the alarm id. */
-  resolveToken?: (token: string) => string[];
+  resolveToken?: (token: string) => Promise<string[]>;
   now?: () => number;
 }
 
@@ -35,11 +38,11 @@ export class ReplyAcknowledger {
   readonly watcher: ReplyWatcher;
   readonly stats: ReplyStats = { read: 0, acknowledged: 0, ignored: {} };
   private readonly now: () => number;
-  private readonly resolveToken: (token: string) => string[];
+  private readonly resolveToken: (token: string) => Promise<string[]>;
 
   constructor(private readonly options: ReplyAcknowledgerOptions) {
     this.now = options.now ?? Date.now;
-    this.resolveToken = options.resolveToken ?? ((token) => [token]);
+    this.resolveToken = options.resolveToken ?? (async (token) => [token]);
     this.watcher = new ReplyWatcher({ account: options.account, logger: options.logger, handle: (reply) => this.handle(reply) });
   }
 
@@ -64,20 +67,25 @@ export class ReplyAcknowledger {
       return;
     }
     const now = this.now();
-    const seen = new Map<string, ReturnType<ReplyAckContext['alarm']>>();
+    // What deciding may ask, read before it: the alarms each token of the reply stands for.
+    const tokens = new Map<string, string[]>();
+    const alarms = new Map<string, ReturnType<ReplyAckContext['alarm']>>();
+    for (const { token } of replyTokens(reply, this.options.domain)) {
+      const ids = await this.resolveToken(token);
+      tokens.set(token, ids);
+      for (const alarmId of ids) {
+        if (alarms.has(alarmId)) continue;
+        const alarm = await store.alarms.get(alarmId);
+        // Who was told: every outbox row of the alarm, and the alarm's own record of it.
+        alarms.set(alarmId, alarm ? { ...(alarm.ack ? { ack: alarm.ack } : {}), recipients: [...(await store.alarms.recipients(alarmId)), ...alarm.receivers] } : undefined);
+      }
+    }
     const context: ReplyAckContext = {
       domain: this.options.domain,
       ackWords: account.ackWords,
       allowFrom: account.allowFrom,
-      resolveToken: this.resolveToken,
-      alarm: (alarmId) => {
-        if (!seen.has(alarmId)) {
-          const alarm = store.getAlarm(alarmId);
-          // Who was told: every outbox row of the alarm, and the alarm's own record of it.
-          seen.set(alarmId, alarm ? { ...(alarm.ack ? { ack: alarm.ack } : {}), recipients: [...store.alarmRecipients(alarmId), ...alarm.receivers] } : undefined);
-        }
-        return seen.get(alarmId);
-      },
+      resolveToken: (token) => tokens.get(token) ?? [],
+      alarm: (alarmId) => alarms.get(alarmId),
       now,
       fallbackRef: `imap:${account.name}/${account.folder}/${fetched.uid}`,
     };
@@ -97,27 +105,26 @@ export class ReplyAcknowledger {
     for (const skipped of decision.skipped) {
       logger.info({ ...about, alarmId: skipped.alarmId, reason: skipped.reason, detail: skipped.detail }, `reply does not acknowledge this alarm (${skipped.reason}): ${skipped.detail}`);
     }
-    for (const { alarmId, ack } of decision.acks) this.acknowledge(alarmId, ack, now, about);
+    for (const { alarmId, ack } of decision.acks) await this.acknowledge(alarmId, ack, about);
   }
 
-  private acknowledge(alarmId: string, ack: AlarmAck, now: number, about: Record<string, unknown>): void {
-    const { store, logger } = this.options;
-    const alarm = store.acknowledge(alarmId, ack, now);
-    if (!alarm) {
+  private async acknowledge(alarmId: string, ack: AlarmAck, about: Record<string, unknown>): Promise<void> {
+    const { logger } = this.options;
+    const result = await this.options.acknowledge(alarmId, ack);
+    if (result.outcome === 'unknown-alarm') {
       this.count('unknown-alarm');
       logger.warn({ ...about, alarmId }, 'reply ignored (unknown-alarm): the alarm is no longer in the store; marked processed');
       return;
     }
-    const recorded = alarm.ack;
     // The first acknowledgement counts: another channel may have been quicker.
-    if (!recorded || recorded.at !== ack.at || recorded.channel !== 'mail' || recorded.by !== ack.by || recorded.ref !== ack.ref) {
+    if (result.outcome === 'already') {
       this.count('already-acknowledged');
-      logger.info({ ...about, alarmId, ackedBy: recorded?.by, ackedVia: recorded?.channel }, 'reply ignored (already-acknowledged): acknowledged meanwhile by another channel; marked processed');
+      logger.info({ ...about, alarmId, ackedBy: result.ack.by, ackedVia: result.ack.channel }, 'reply ignored (already-acknowledged): acknowledged meanwhile by another channel; marked processed');
       return;
     }
     this.stats.acknowledged += 1;
     logger.info({ ...about, alarmId, by: ack.by, channel: 'mail', ref: ack.ref, comment: ack.comment }, 'alarm acknowledged by reply');
-    this.options.onAcknowledged(alarm);
+    this.options.onAcknowledged(result.alarm);
   }
 
   private count(reason: ReplyIgnoredReason | 'unreadable'): void {

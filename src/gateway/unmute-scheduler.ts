@@ -1,9 +1,9 @@
 import type { Alarm, Decision } from '../lifecycle/alarm.js';
 import { findMute, releaseUnnotified, remute, stillMuted, unmute, unmutedReason } from '../lifecycle/mute.js';
 import { nextSilenceEnd } from '../lifecycle/silence.js';
-import type { NewOutboxEntry } from '../store/store.js';
+import type { NewOutboxEntry, Repositories } from '../store/store.js';
 import { muteContext, parseReceived, renderDues } from './alarm-pipeline.js';
-import { AlarmTimer, type AlarmTimerOptions } from './alarm-timer.js';
+import { AlarmTimer, type AlarmChange, type AlarmTimerOptions } from './alarm-timer.js';
 
 /**
  * The timer behind "when a silence ends, alarms still active are notified". It wakes at
@@ -25,74 +25,57 @@ export class UnmuteScheduler extends AlarmTimer {
     super(options, 'muted alarms and silences');
   }
 
-  protected override nextDueAt(now: number): number | undefined {
-    return nextSilenceEnd(this.options.store.listSilences(now), now);
+  protected override async nextDueAt(now: number): Promise<number | undefined> {
+    return nextSilenceEnd(await this.options.store.silences.list(now), now);
   }
 
   protected override async pass(): Promise<void> {
     const { store, config } = this.options;
-    const muted = store.mutedAlarms();
+    const muted = await store.alarms.muted();
     if (muted.length === 0) return;
     // A first look with one read of silences and active alarms; each alarm that may be
-    // free is then looked at again, alone and with fresh state, inside the exclusive section.
-    const context = muteContext(config, store, this.now());
+    // free is then looked at again, alone and with fresh state, in its own transaction.
+    const context = await store.transaction((tx) => muteContext(config, tx, this.now()));
     for (const alarm of muted) {
       if (!this.isRunning) return;
       if (stillMuted(alarm, context)) continue;
-      await this.options.exclusive.run(() => this.release(alarm.id));
+      await this.changeAlarm((tx, now) => this.release(tx, alarm.id, now));
     }
   }
 
-  private async release(alarmId: string): Promise<void> {
-    const { store, config, stages, logger } = this.options;
-    const now = this.now();
-    const alarm = store.getAlarm(alarmId);
-    if (!alarm || alarm.state !== 'active' || !alarm.mutedBy) return;
-    const context = muteContext(config, store, now);
-    if (stillMuted(alarm, context)) return;
-    const log = logger.child({ alarmId });
+  private async release(tx: Repositories, alarmId: string, now: number): Promise<AlarmChange | undefined> {
+    const { config, stages, logger } = this.options;
+    const alarm = await tx.alarms.get(alarmId);
+    if (!alarm || alarm.state !== 'active' || !alarm.mutedBy) return undefined;
+    const context = await muteContext(config, tx, now);
+    if (stillMuted(alarm, context)) return undefined;
     const mute = findMute(alarm, context);
-    if (mute) {
-      this.commit(alarm, remute(alarm, mute), [], now);
-      return;
-    }
+    if (mute) return change(alarm, remute(alarm, mute), []);
     const reason = unmutedReason(alarm.mutedBy);
-    const received = store.getReceived(alarm.lastEventId);
+    const received = await tx.inbox.get(alarm.lastEventId);
     if (!received) {
-      this.commit(alarm, releaseUnnotified(alarm, `${reason}; its latest message ${alarm.lastEventId} is no longer in the store, so it cannot be notified`), [], now);
-      return;
+      return change(alarm, releaseUnnotified(alarm, `${reason}; its latest message ${alarm.lastEventId} is no longer in the store, so it cannot be notified`), []);
     }
     try {
       // The occurrence as it was: a telemetry topic is read with no previous state, so its
       // value beyond the limit gives the active event again rather than "no change".
-      const parsed = await parseReceived(received, config, stages, () => undefined);
+      const parsed = await parseReceived(received, config, stages, async () => undefined);
       if (!('event' in parsed)) {
-        this.commit(alarm, releaseUnnotified(alarm, `${reason}; its latest message no longer gives an alarm (${parsed.reason}), so it is not notified`), [], now);
-        return;
+        return change(alarm, releaseUnnotified(alarm, `${reason}; its latest message no longer gives an alarm (${parsed.reason}), so it is not notified`), []);
       }
       const routing = await stages.route(parsed.event, now);
       const decision = unmute(alarm, parsed.event, routing.route, now, reason);
       const outbox = await renderDues(decision.due, received, parsed.mail, config, stages, now);
       const recorded = outbox.length < decision.due.length ? { ...decision, reason: `${decision.reason}; no receiver has an address, nothing sent` } : decision;
-      this.commit(alarm, recorded, outbox, now);
+      return change(alarm, recorded, outbox);
     } catch (error) {
       const message = error instanceof Error ? error.message : String(error);
-      log.error({ err: error }, 'a muted alarm could not be notified; recorded in its history');
-      this.commit(alarm, releaseUnnotified(alarm, `${reason}; the notification could not be made: ${message}`), [], now);
+      logger.child({ alarmId }).error({ err: error }, 'a muted alarm could not be notified; recorded in its history');
+      return change(alarm, releaseUnnotified(alarm, `${reason}; the notification could not be made: ${message}`), []);
     }
   }
+}
 
-  private commit(expected: Alarm, decision: Decision, outbox: NewOutboxEntry[], now: number): void {
-    const { store, logger } = this.options;
-    const alarm = decision.alarm ?? expected;
-    const saved = store.commitAlarmChange({ expected, alarm, receivedId: expected.lastEventId, outcome: decision.outcome, reason: decision.reason, outbox }, now);
-    const log = logger.child({ alarmId: alarm.id });
-    if (!saved) {
-      log.debug('alarm changed while being looked at; looked at again at the next pass');
-      return;
-    }
-    this.options.onAlarmChanged?.(alarm);
-    if (outbox.length > 0) this.options.onQueued();
-    log.info({ device: alarm.device.id, title: alarm.title, outcome: decision.outcome, reason: decision.reason, notifications: outbox.map((e) => e.id) }, `alarm ${decision.outcome}`);
-  }
+function change(before: Alarm, decision: Decision, outbox: NewOutboxEntry[]): AlarmChange {
+  return { alarm: decision.alarm ?? before, receivedId: before.lastEventId, outcome: decision.outcome, reason: decision.reason, outbox };
 }

@@ -12,7 +12,7 @@ export abstract class WakeLoop {
 
   protected abstract pass(): Promise<void>;
   /** Milliseconds to sleep before the next pass. */
-  protected abstract nextWakeIn(): number;
+  protected abstract nextWakeIn(): number | Promise<number>;
   /** A pass threw: say so; the next wake-up tries again. */
   protected abstract passFailed(error: unknown): void;
 
@@ -54,8 +54,12 @@ export abstract class WakeLoop {
 
   private sleep(): void {
     if (!this.running) return;
-    if (this.timer) clearTimeout(this.timer);
-    this.timer = setTimeout(() => this.wake(), Math.max(0, this.nextWakeIn()));
-    this.timer.unref();
+    this.idle = Promise.resolve(this.nextWakeIn()).then((ms) => {
+      // Woken (or stopped) while asking when to wake: that wake-up already did it.
+      if (!this.running || this.busy) return;
+      if (this.timer) clearTimeout(this.timer);
+      this.timer = setTimeout(() => this.wake(), Math.max(0, ms));
+      this.timer.unref();
+    });
   }
 }

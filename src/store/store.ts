@@ -1,5 +1,5 @@
 import type { Received } from '../ingest/received.js';
-import type { Alarm, AlarmAck, Decision } from '../lifecycle/alarm.js';
+import type { Alarm } from '../lifecycle/alarm.js';
 import type { Batch, BatchItem, HeldNotification } from '../lifecycle/batch.js';
 import type { EscalationTimer } from '../lifecycle/escalation.js';
 import type { FloodState } from '../lifecycle/flood.js';
@@ -7,10 +7,126 @@ import type { Silence } from '../lifecycle/silence.js';
 import type { TopicState } from '../parse/mqtt-event.js';
 
 /**
- * The gateway's one piece of shared state. Every method that changes something is
- * durable when it returns: the SQLite implementation commits with fsync, so a `250`
- * given after `insertReceived` survives `kill -9` and power loss.
+ * The gateway's one piece of shared state, behind an async interface so that a server
+ * database can stand in for the embedded SQLite file.
+ *
+ * - `transaction(fn)` runs `fn` with one repository per aggregate; what `fn` reads is the
+ *   state its writes are based on (no other writer comes between), and everything it
+ *   wrote is durable (fsync'd) when the promise resolves, or nothing when `fn` throws.
+ * - `accept(received)` is the inbox hand-off before `250`/PUBACK: durable when it
+ *   resolves; concurrent calls share one commit (group commit).
+ * - The repositories on the store itself run each call as a transaction of its own, for
+ *   reads and one-statement changes. Never call them from inside `fn`: use `tx`.
  */
+export interface Store extends Repositories {
+  /** `sqlite`, later `postgres`: for logs and `store status`. */
+  readonly backend: string;
+  transaction<T>(fn: (tx: Repositories) => Promise<T>): Promise<T>;
+  accept(received: Received): Promise<void>;
+  close(): Promise<void>;
+}
+
+export interface Repositories {
+  readonly inbox: InboxRepository;
+  readonly alarms: AlarmRepository;
+  readonly timers: EscalationTimerRepository;
+  readonly batches: BatchRepository;
+  readonly silences: SilenceRepository;
+  readonly outbox: OutboxRepository;
+  readonly topics: TopicRepository;
+}
+
+/** Messages as they came in (SMTP or MQTT), kept until processed and then for the record. */
+export interface InboxRepository {
+  insert(received: Received): Promise<void>;
+  /** Messages the pipeline has not processed yet, oldest first. */
+  pending(limit: number): Promise<Received[]>;
+  get(id: string): Promise<Received | undefined>;
+  /**
+   * Marks a message processed; false when it was not waiting any more (processed,
+   * rejected or unknown): the guard that makes a second pass over one message a no-op.
+   */
+  complete(id: string, now: number): Promise<boolean>;
+  /** Marks a message as impossible to process; it stays in the store for inspection. */
+  reject(id: string, reason: string, now: number): Promise<void>;
+  /** Forgets a message that changed nothing worth keeping (telemetry inside its band). */
+  drop(id: string): Promise<void>;
+  /** Whether a redelivered MQTT message (DUP set) was already accepted since `since`. */
+  isRedelivery(topic: string, messageId: number, payload: Buffer, since: number): Promise<boolean>;
+}
+
+export interface AlarmLogEntry {
+  receivedId: string;
+  at: number;
+  outcome: string;
+  reason: string;
+}
+
+export interface AlarmRepository {
+  /** The active alarm of a fingerprint (there is at most one). */
+  active(fingerprint: string): Promise<Alarm | undefined>;
+  get(id: string): Promise<Alarm | undefined>;
+  /** Most recently seen first. */
+  list(states: Alarm['state'][], limit?: number): Promise<Alarm[]>;
+  /** Inserts or replaces the alarm. */
+  save(alarm: Alarm): Promise<void>;
+  /** Appends an entry to the alarm's history (`alarmId` null: a message that gave no alarm). */
+  log(alarmId: string | null, entry: AlarmLogEntry): Promise<void>;
+  history(alarmId: string): Promise<AlarmLogEntry[]>;
+  /** Active alarms a silence or an inhibition muted (`mutedBy` set), oldest first. */
+  muted(): Promise<Alarm[]>;
+  /** Acknowledged alarms whose acknowledgement was not announced yet, earliest ack first. */
+  unannouncedAcks(limit: number): Promise<Alarm[]>;
+  /**
+   * Every address a notification of the alarm was queued for (its outbox rows, any status,
+   * and the groups and digests that listed it), lower-case, each once.
+   */
+  recipients(alarmId: string): Promise<string[]>;
+}
+
+export interface EscalationTimerRepository {
+  /** Stores timers; one already stored for the alarm and level is kept. */
+  insert(timers: EscalationTimer[]): Promise<void>;
+  /** An alarm's timers, fired, cancelled and pending, by level. */
+  ofAlarm(alarmId: string): Promise<EscalationTimer[]>;
+  /** Pending timers due at `now`, earliest first. */
+  due(now: number, limit: number): Promise<EscalationTimer[]>;
+  /** The earliest pending timer's due time. */
+  nextDueAt(): Promise<number | undefined>;
+  /** Marks a pending timer fired; false when it had fired or been cancelled already. */
+  fire(alarmId: string, level: number, now: number): Promise<boolean>;
+  /**
+   * Cancels an alarm's pending timers: all of them, or on a clear only those whose policy
+   * stops on a clear. How many.
+   */
+  cancel(alarmId: string, now: number, why: 'acknowledged' | 'cleared' | 'all'): Promise<number>;
+}
+
+export interface BatchRepository {
+  /** A held notification joins the open batch of its key, or opens one. */
+  hold(held: HeldNotification, now: number): Promise<void>;
+  get(id: string): Promise<Batch | undefined>;
+  /** Batches not sent yet whose time has come, earliest first. */
+  due(now: number, limit: number): Promise<Batch[]>;
+  nextDueAt(): Promise<number | undefined>;
+  items(batchId: string): Promise<BatchItem[]>;
+  /** The groups and digests an alarm was (or is to be) listed in. */
+  ofAlarm(alarmId: string): Promise<Batch[]>;
+  /** Marks a batch sent; false when it was sent already. */
+  markSent(id: string, now: number): Promise<boolean>;
+  /** Flood control's counters for a scope ("device:plc-4"). */
+  floodState(scope: string): Promise<FloodState | undefined>;
+  saveFloodState(state: FloodState): Promise<void>;
+}
+
+export interface SilenceRepository {
+  insert(silence: Silence): Promise<void>;
+  get(id: string): Promise<Silence | undefined>;
+  /** Silences not over at `now` (with `all`, every silence), newest first. */
+  list(now: number, options?: { all?: boolean }): Promise<Silence[]>;
+  /** Ends a silence now; undefined when there is none, else the silence (unchanged if it was already over). */
+  expire(id: string, now: number): Promise<Silence | undefined>;
+}
 
 export type OutboxStatus = 'pending' | 'sending' | 'sent' | 'failed';
 
@@ -41,141 +157,35 @@ export interface OutboxEntry extends NewOutboxEntry {
 
 export type OutboxSummary = Omit<OutboxEntry, 'message'> & { size: number };
 
-/** The middle of the pipeline's result for one received message, saved in one transaction. */
-export interface PipelineResult {
-  alarm?: Alarm;
-  /** A numeric telemetry topic's new state. */
-  topicState?: TopicState;
-  /** `no-change`: telemetry that changed no alarm; the message itself is not kept. */
-  outcome: Decision['outcome'] | 'no-change';
-  reason: string;
-  outbox: NewOutboxEntry[];
-  /** A newly raised alarm's escalation timers, stored with it. */
-  escalationTimers?: EscalationTimer[];
-  /** Notifications held for a group or digest (each joins the open batch of its key). */
-  held?: HeldNotification[];
-  /** Flood control's counters, per scope counted. */
-  floodStates?: FloodState[];
+export interface DeliveryFailureUpdate {
+  now: number;
+  error: string;
+  account: string | null;
+  rejectedRecipients: string[];
 }
 
-/** A group or digest going out: its notification, the history entry of each alarm it lists, and the scope's flood state after a digest. */
-export interface BatchFlush {
-  batchId: string;
-  outbox: NewOutboxEntry[];
-  log: { alarmId: string; receivedId: string; outcome: string; reason: string }[];
-  floodState?: FloodState;
-}
-
-export interface AlarmLogEntry {
-  receivedId: string;
-  at: number;
-  outcome: string;
-  reason: string;
-}
-
-/** A change to an alarm made by a timer rather than a received message (a silence ended). */
-export interface AlarmChange {
-  /** The alarm as it was read; the change is saved only if the store still holds exactly this. */
-  expected: Alarm;
-  alarm: Alarm;
-  /** The message the history entry and notifications refer to (the alarm's latest occurrence). */
-  receivedId: string;
-  outcome: Decision['outcome'];
-  reason: string;
-  outbox: NewOutboxEntry[];
-  /**
-   * An escalation level firing: its timer is marked fired in the same transaction (and the
-   * change is refused when it already fired or was cancelled); `next` is the next repeat of
-   * the last level; `cancel` cancels the alarm's pending timers.
-   */
-  escalation?: { fired?: { alarmId: string; level: number }; next?: EscalationTimer; cancel?: boolean };
-  /** A notification held for a flood-control digest instead of the outbox, and the scope's counters. */
-  held?: HeldNotification[];
-  floodStates?: FloodState[];
-}
-
-export interface Store {
-  insertReceived(received: Received): void;
-  /** Received messages the middle of the pipeline has not turned into outbox entries yet, oldest first. */
-  pendingReceived(limit: number): Received[];
-  /** Marks a received message done and queues its outbox entries, in one transaction. */
-  completeReceived(receivedId: string, entries: NewOutboxEntry[], now: number): void;
-  /** Marks a received message done, saves its alarm and history, queues notifications: one transaction. */
-  commitPipeline(receivedId: string, result: PipelineResult, now: number): void;
-  activeAlarm(fingerprint: string): Alarm | undefined;
-  getAlarm(id: string): Alarm | undefined;
-  /** Most recently seen first. */
-  listAlarms(states: Alarm['state'][], limit?: number): Alarm[];
-  alarmLog(alarmId: string): AlarmLogEntry[];
-  getReceived(id: string): Received | undefined;
-  topicState(topic: string): TopicState | undefined;
-  /** Whether a redelivered MQTT message (DUP set) was already committed since `since`. */
-  isRedelivery(topic: string, messageId: number, payload: Buffer, since: number): boolean;
-  /** Records an acknowledgement (the first one counts) and cancels the alarm's pending escalation timers; undefined when there is no such alarm. */
-  acknowledge(alarmId: string, ack: AlarmAck, now: number): Alarm | undefined;
-  /**
-   * Every address a notification of the alarm was queued for (outbox rows with its alarm id,
-   * any status), lower-case, each once: who may acknowledge it by replying.
-   */
-  alarmRecipients(alarmId: string): string[];
-  /** Active alarms a silence or an inhibition muted (`mutedBy` set), oldest first. */
-  mutedAlarms(): Alarm[];
-  /**
-   * Saves an alarm change, its history entry and its notifications in one transaction;
-   * false (nothing saved) when the alarm changed since `expected` was read.
-   */
-  commitAlarmChange(change: AlarmChange, now: number): boolean;
-
-  /** Stores escalation timers (ones already stored for the alarm and level are kept). */
-  insertEscalationTimers(timers: EscalationTimer[]): void;
-  /** An alarm's escalation timers, fired, cancelled and pending, by level. */
-  escalationTimers(alarmId: string): EscalationTimer[];
-  /** Pending timers due at `now`, earliest first. */
-  dueEscalationTimers(now: number, limit: number): EscalationTimer[];
-  /** The earliest pending timer's due time, to sleep until then. */
-  nextEscalationDueAt(): number | undefined;
-  /** Cancels an alarm's pending timers; how many. (`acknowledge` does this itself.) */
-  cancelEscalationTimers(alarmId: string, now: number): number;
-  /** Acknowledged alarms whose acknowledgement was not announced yet, earliest ack first. */
-  unannouncedAcks(limit: number): Alarm[];
-
-  /** Flood control's counters for a scope ("device:plc-4"). */
-  floodState(scope: string): FloodState | undefined;
-  getBatch(id: string): Batch | undefined;
-  /** Batches not sent yet whose time has come, earliest first. */
-  dueBatches(now: number, limit: number): Batch[];
-  nextBatchDueAt(): number | undefined;
-  batchItems(batchId: string): BatchItem[];
-  /** The groups and digests an alarm was (or is to be) listed in. */
-  batchesOfAlarm(alarmId: string): Batch[];
-  /** Marks the batch sent with its notification and history; false (nothing written) when it was sent already. */
-  commitBatchFlush(flush: BatchFlush, now: number): boolean;
-  insertSilence(silence: Silence): void;
-  getSilence(id: string): Silence | undefined;
-  /** Silences not over at `now` (holding, still to come, between weekly occurrences); with `all`, every silence. Newest first. */
-  listSilences(now: number, options?: { all?: boolean }): Silence[];
-  /** Ends a silence now; undefined when there is none, else the silence (unchanged if it was already over). */
-  expireSilence(id: string, now: number): Silence | undefined;
-
-  /** Marks a received message as impossible to process; it stays in the store for inspection. */
-  rejectReceived(receivedId: string, reason: string, now: number): void;
-
-  /** Leases due entries (pending, nextAttemptAt <= now) and marks them `sending`. */
-  claimDueOutbox(now: number, limit: number): OutboxEntry[];
+export interface OutboxRepository {
+  insert(entry: NewOutboxEntry, now: number): Promise<void>;
+  /** Leases due entries (pending, nextAttemptAt <= now), marks them `sending` and counts the attempt. */
+  claimDue(now: number, limit: number): Promise<OutboxEntry[]>;
   /** Entries left `sending` by a crash go back to `pending`: delivery is at least once. */
-  recoverInterruptedOutbox(now: number): number;
-  markSent(id: string, now: number, account: string, rejectedRecipients: string[]): void;
+  recoverInterrupted(now: number): Promise<number>;
+  markSent(id: string, now: number, account: string, rejectedRecipients: string[]): Promise<void>;
   /** Records a transient failure; `recipients` are those still to be delivered. */
-  reschedule(id: string, update: { now: number; nextAttemptAt: number; error: string; account: string | null; recipients: string[]; rejectedRecipients: string[] }): void;
-  markFailed(id: string, update: { now: number; error: string; account: string | null; rejectedRecipients: string[] }): void;
+  reschedule(id: string, update: DeliveryFailureUpdate & { nextAttemptAt: number; recipients: string[] }): Promise<void>;
+  markFailed(id: string, update: DeliveryFailureUpdate): Promise<void>;
+  list(statuses: OutboxStatus[]): Promise<OutboxSummary[]>;
+  get(id: string): Promise<OutboxEntry | undefined>;
+  /** Makes pending or failed entries due now; how many changed. */
+  retryNow(ids: string[] | 'all', now: number): Promise<number>;
+  /** Deletes entries, never one being sent; how many. */
+  delete(ids: string[]): Promise<number>;
+  /** The earliest time a pending entry becomes due. */
+  nextDueAt(): Promise<number | undefined>;
+}
 
-  listOutbox(statuses: OutboxStatus[]): OutboxSummary[];
-  getOutbox(id: string): OutboxEntry | undefined;
-  /** Makes pending or failed entries due now; returns how many changed. */
-  retryNow(ids: string[] | 'all', now: number): number;
-  deleteOutbox(ids: string[]): number;
-  /** The earliest time a pending entry becomes due, to sleep until then. */
-  nextDueAt(): number | undefined;
-
-  close(): void;
+/** The last state of each numeric MQTT telemetry topic (in band, beyond a limit). */
+export interface TopicRepository {
+  get(topic: string): Promise<TopicState | undefined>;
+  save(state: TopicState): Promise<void>;
 }

@@ -7,12 +7,14 @@ import { signAckToken } from '../../src/api/ack-token.js';
 import { startAckServer, type AckServer } from '../../src/api/server.js';
 import { Secret } from '../../src/config/secret.js';
 import type { Alarm } from '../../src/lifecycle/alarm.js';
+import type { Acknowledge } from '../../src/lifecycle/ack.js';
 import type { HeldNotification } from '../../src/lifecycle/batch.js';
 import { createLogger } from '../../src/log/logger.js';
-import { SqliteStore } from '../../src/store/sqlite-store.js';
+import { SqliteStore } from '../../src/store/sqlite/sqlite-store.js';
 import type { Store } from '../../src/store/store.js';
 import { alarmRecord, receivedMail } from '../helpers/alarm-factory.js';
 import { testDir } from '../helpers/gateway.js';
+import { acknowledge, alarmsWith, commitPipeline } from '../helpers/store.js';
 
 const dir = testDir();
 const KEY = 'a-link-secret-of-more-than-32-bytes-for-tests';
@@ -61,12 +63,11 @@ describe('acknowledgement links for groups and digests', () => {
   });
   /** Alarms the store pretends not to hold (as after a purge). */
   const hidden = new Set<string>();
-  const view: Pick<Store, 'getAlarm' | 'acknowledge' | 'getBatch' | 'batchItems'> = {
-    getAlarm: (id) => (hidden.has(id) ? undefined : store.getAlarm(id)),
-    acknowledge: (id, ack, now) => (hidden.has(id) ? undefined : store.acknowledge(id, ack, now)),
-    getBatch: (id) => store.getBatch(id),
-    batchItems: (id) => store.batchItems(id),
+  const view: Pick<Store, 'alarms' | 'batches'> = {
+    alarms: alarmsWith(store.alarms, async (id) => (hidden.has(id) ? undefined : await store.alarms.get(id))),
+    batches: store.batches,
   };
+  const viewAcknowledge: Acknowledge = async (id, ack) => (hidden.has(id) ? { outcome: 'unknown-alarm' } : await acknowledge(store, id, ack));
   let clock = T0 + 120_000;
   let server: AckServer;
   let base: string;
@@ -76,32 +77,32 @@ describe('acknowledgement links for groups and digests', () => {
   let purged: string;
   const token = (batchId: string, receiver = 'shift', expiresAt = T0 + 7 * 86_400_000, key = KEY): string => signAckToken({ batchId, receiver, expiresAt }, key);
 
-  function raise(a: Alarm, batchKey: string): void {
-    store.insertReceived(receivedMail(a.firstEventId, T0));
-    store.commitPipeline(a.firstEventId, { alarm: a, outcome: 'raised', reason: 'new', outbox: [], held: [held(batchKey, a.id)] }, T0);
+  async function raise(a: Alarm, batchKey: string): Promise<void> {
+    await store.accept(receivedMail(a.firstEventId, T0));
+    await commitPipeline(store, a.firstEventId, { alarm: a, outcome: 'raised', reason: 'new', outbox: [], held: [held(batchKey, a.id)] }, T0);
   }
 
   before(async () => {
     // A group of three, one of them acknowledged already (by the CLI).
-    raise(alarm('B1', { title: 'Hydraulic pressure low', severity: 'major' }), 'group|mixed');
-    raise(alarm('B2', { title: 'Guard door open' }), 'group|mixed');
-    raise(alarm('B3', { title: 'Lube oil level low' }), 'group|mixed');
-    store.acknowledge('B3', { by: 'anna', channel: 'cli', at: T0 + 60_000 }, T0 + 60_000);
+    await raise(alarm('B1', { title: 'Hydraulic pressure low', severity: 'major' }), 'group|mixed');
+    await raise(alarm('B2', { title: 'Guard door open' }), 'group|mixed');
+    await raise(alarm('B3', { title: 'Lube oil level low' }), 'group|mixed');
+    await acknowledge(store, 'B3', { by: 'anna', channel: 'cli', at: T0 + 60_000 }, T0 + 60_000);
     // A group whose device wrote something hostile.
-    raise(alarm('C1', { title: HOSTILE, device: { id: 'x', name: '"Dev" <b>', matchedBy: 'sender' } }), 'group|hostile');
-    raise(alarm('C2', { title: 'Die temperature high' }), 'group|hostile');
+    await raise(alarm('C1', { title: HOSTILE, device: { id: 'x', name: '"Dev" <b>', matchedBy: 'sender' } }), 'group|hostile');
+    await raise(alarm('C2', { title: 'Die temperature high' }), 'group|hostile');
     // A group whose alarms are gone.
-    raise(alarm('D1'), 'group|purged');
-    mixed = store.batchesOfAlarm('B1')[0]!.id;
-    hostile = store.batchesOfAlarm('C1')[0]!.id;
-    purged = store.batchesOfAlarm('D1')[0]!.id;
+    await raise(alarm('D1'), 'group|purged');
+    mixed = (await store.batches.ofAlarm('B1'))[0]!.id;
+    hostile = (await store.batches.ofAlarm('C1'))[0]!.id;
+    purged = (await store.batches.ofAlarm('D1'))[0]!.id;
     hidden.add('D1');
-    server = await startAckServer({ listen: { address: '127.0.0.1', port: 0 }, key: new Secret(KEY), store: view, logger, format: FORMAT, now: () => clock, onAcknowledged: (a) => acknowledged.push(a) });
+    server = await startAckServer({ listen: { address: '127.0.0.1', port: 0 }, key: new Secret(KEY), store: view, acknowledge: viewAcknowledge, logger, format: FORMAT, now: () => clock, onAcknowledged: (a) => acknowledged.push(a) });
     base = `http://127.0.0.1:${server.address().port}`;
   });
   after(async () => {
     await server.close();
-    store.close();
+    await store.close();
     dir.remove();
   });
 
@@ -121,8 +122,8 @@ describe('acknowledgement links for groups and digests', () => {
       assert.match(html, /<form method="post"><p>Acknowledge as <b>shift<\/b>/);
       assert.match(html, /<button type="submit">Acknowledge the 2 alarms not yet acknowledged<\/button>/);
     }
-    assert.equal(store.getAlarm('B1')?.ack, undefined, 'GET and HEAD must not acknowledge');
-    assert.equal(store.getAlarm('B2')?.ack, undefined);
+    assert.equal((await store.alarms.get('B1'))?.ack, undefined, 'GET and HEAD must not acknowledge');
+    assert.equal((await store.alarms.get('B2'))?.ack, undefined);
   });
 
   it('GET of a batch with every alarm pending offers "Acknowledge all N alarms", and escapes what devices wrote', async () => {
@@ -152,10 +153,10 @@ describe('acknowledgement links for groups and digests', () => {
     assert.match(html, /Acknowledged now by <b>shift<\/b> at 24 Nov 2026, 03:19:07: 2 alarms\./);
     assert.match(html, /<li>Lube oil level low: already acknowledged by <b>anna<\/b> at 24 Nov 2026, 03:15:07 \(cli\)<\/li>/);
     for (const id of ['B1', 'B2']) {
-      assert.deepEqual(store.getAlarm(id)?.ack, { by: 'shift', channel: 'link', at: T0 + 300_000, ref: 'link' }, id);
-      assert.deepEqual(store.alarmLog(id).map((l) => l.outcome), ['raised', 'acknowledged']);
+      assert.deepEqual((await store.alarms.get(id))?.ack, { by: 'shift', channel: 'link', at: T0 + 300_000, ref: 'link' }, id);
+      assert.deepEqual((await store.alarms.history(id)).map((l) => l.outcome), ['raised', 'acknowledged']);
     }
-    assert.equal(store.getAlarm('B3')?.ack?.by, 'anna', 'the first acknowledgement stays');
+    assert.equal((await store.alarms.get('B3'))?.ack?.by, 'anna', 'the first acknowledgement stays');
     assert.deepEqual(acknowledged.map((a) => a.id).sort(), ['B1', 'B2']);
     const lines = logLines.slice(before).filter((l) => l.batchId === mixed);
     assert.deepEqual(lines.map((l) => l.alarmId).sort(), ['B1', 'B2', 'B3'], 'one line per alarm, with alarmId and batchId');
@@ -171,7 +172,7 @@ describe('acknowledgement links for groups and digests', () => {
     assert.doesNotMatch(html, /Acknowledged now/);
     assert.match(html, /Already acknowledged, not recorded for tom: 3 alarms\./);
     assert.match(html, /Guard door open: already acknowledged by <b>shift<\/b>/);
-    assert.equal(store.getAlarm('B1')?.ack?.by, 'shift');
+    assert.equal((await store.alarms.get('B1'))?.ack?.by, 'shift');
     assert.equal(acknowledged.length, 2);
     const page = await (await fetch(`${base}/ack/${token(mixed, 'tom')}`)).text();
     assert.match(page, /All 3 alarms of this group were acknowledged already/);
@@ -188,8 +189,8 @@ describe('acknowledgement links for groups and digests', () => {
     assert.match(await altered.text(), /not issued by this gateway, or it was changed/);
     const expired = await fetch(`${base}/ack/${token(hostile, 'shift', clock - 1)}`, { method: 'POST' });
     assert.equal(expired.status, 410);
-    assert.equal(store.getAlarm('C1')?.ack, undefined);
-    assert.equal(store.getAlarm('C2')?.ack, undefined);
+    assert.equal((await store.alarms.get('C1'))?.ack, undefined);
+    assert.equal((await store.alarms.get('C2'))?.ack, undefined);
   });
 
   it('answers 404 for an unknown batch and for a batch with no alarms left', async () => {
@@ -201,6 +202,6 @@ describe('acknowledgement links for groups and digests', () => {
       assert.equal(gone.status, 404);
       assert.match(await gone.text(), /None of the alarms of/);
     }
-    assert.equal(store.getAlarm('D1')?.ack, undefined);
+    assert.equal((await store.alarms.get('D1'))?.ack, undefined);
   });
 });

@@ -9,9 +9,10 @@ import { Secret } from '../../src/config/secret.js';
 import type { Received } from '../../src/ingest/received.js';
 import type { Alarm } from '../../src/lifecycle/alarm.js';
 import { createLogger } from '../../src/log/logger.js';
-import { SqliteStore } from '../../src/store/sqlite-store.js';
+import { SqliteStore } from '../../src/store/sqlite/sqlite-store.js';
 import { testDir } from '../helpers/gateway.js';
 import { alarmRecord } from '../helpers/alarm-factory.js';
+import { acknowledge, commitPipeline } from '../helpers/store.js';
 
 const dir = testDir();
 const KEY = 'a-link-secret-of-more-than-32-bytes-for-tests';
@@ -61,14 +62,15 @@ describe('the acknowledgement link server', () => {
   const token = (alarmId: string, receiver = 'line4-oncall', expiresAt = T0 + 7 * 86_400_000, key = KEY): string => signAckToken({ alarmId, receiver, expiresAt }, key);
 
   before(async () => {
-    store.insertReceived(received('R1'));
-    store.commitPipeline('R1', { alarm: alarm('A1'), outcome: 'raised', reason: 'new', outbox: [] }, T0);
-    store.insertReceived(received('R2'));
-    store.commitPipeline('R2', { alarm: alarm('A2', { fingerprint: 'fp-A2', title: HOSTILE, device: { id: 'x', name: '"Dev" <b>', matchedBy: 'sender' } }), outcome: 'raised', reason: 'new', outbox: [] }, T0);
+    await store.accept(received('R1'));
+    await commitPipeline(store, 'R1', { alarm: alarm('A1'), outcome: 'raised', reason: 'new', outbox: [] }, T0);
+    await store.accept(received('R2'));
+    await commitPipeline(store, 'R2', { alarm: alarm('A2', { fingerprint: 'fp-A2', title: HOSTILE, device: { id: 'x', name: '"Dev" <b>', matchedBy: 'sender' } }), outcome: 'raised', reason: 'new', outbox: [] }, T0);
     server = await startAckServer({
       listen: { address: '127.0.0.1', port: 0 },
       key: new Secret(KEY),
       store,
+      acknowledge: (alarmId, ack) => acknowledge(store, alarmId, ack),
       logger,
       format: { timeZone: 'Europe/Berlin', locale: 'en-GB' },
       now: () => clock,
@@ -78,7 +80,7 @@ describe('the acknowledgement link server', () => {
   });
   after(async () => {
     await server.close();
-    store.close();
+    await store.close();
     dir.remove();
   });
 
@@ -107,10 +109,10 @@ describe('the acknowledgement link server', () => {
     assert.match(html, /<th>Acknowledged<\/th><td>not yet<\/td>/);
     assert.match(html, /<form method="post">/);
     assert.match(html, /<button type="submit">/);
-    assert.equal(store.getAlarm('A1')?.ack, undefined, 'a GET (a mail scanner following the link) must not acknowledge');
+    assert.equal((await store.alarms.get('A1'))?.ack, undefined, 'a GET (a mail scanner following the link) must not acknowledge');
     const head = await fetch(`${base}/ack/${token('A1')}`, { method: 'HEAD' });
     assert.equal(head.status, 200);
-    assert.equal(store.getAlarm('A1')?.ack, undefined);
+    assert.equal((await store.alarms.get('A1'))?.ack, undefined);
   });
 
   it('POST acknowledges with channel link, by the receiver in the token', async () => {
@@ -120,9 +122,9 @@ describe('the acknowledgement link server', () => {
     assertSecurityHeaders(response);
     const html = await response.text();
     assert.match(html, /Acknowledged by <b>line4-oncall<\/b>/);
-    const ack = store.getAlarm('A1')?.ack;
+    const ack = (await store.alarms.get('A1'))?.ack;
     assert.deepEqual(ack, { by: 'line4-oncall', channel: 'link', at: T0 + 300_000, ref: 'link' });
-    assert.deepEqual(store.alarmLog('A1').map((l) => l.outcome), ['raised', 'acknowledged']);
+    assert.deepEqual((await store.alarms.history('A1')).map((l) => l.outcome), ['raised', 'acknowledged']);
     assert.deepEqual(acknowledged.map((a) => a.id), ['A1']);
     assert.ok(logLines.some((l) => l.msg === 'alarm acknowledged by link'));
   });
@@ -132,7 +134,7 @@ describe('the acknowledgement link server', () => {
     const response = await fetch(`${base}/ack/${token('A1', 'tom')}`, { method: 'POST' });
     assert.equal(response.status, 200);
     assert.match(await response.text(), /already acknowledged by <b>line4-oncall<\/b>/);
-    assert.equal(store.getAlarm('A1')?.ack?.by, 'line4-oncall');
+    assert.equal((await store.alarms.get('A1'))?.ack?.by, 'line4-oncall');
     assert.equal(acknowledged.length, 1);
     const page = await (await fetch(`${base}/ack/${token('A1', 'tom')}`)).text();
     assert.match(page, /Already acknowledged by <b>line4-oncall<\/b>/);
@@ -147,7 +149,7 @@ describe('the acknowledgement link server', () => {
       assertSecurityHeaders(response);
       assert.match(await response.text(), /not issued by this gateway, or it was changed\. Nothing was acknowledged/);
     }
-    assert.equal(store.getAlarm('A2')?.ack, undefined);
+    assert.equal((await store.alarms.get('A2'))?.ack, undefined);
     const refusals = logLines.slice(before).filter((l) => l.reason === 'bad-signature');
     assert.equal(refusals.length, 2);
     assert.match(refusals[0]!.msg, /refused \(bad-signature\)/);
@@ -164,7 +166,7 @@ describe('the acknowledgement link server', () => {
     assert.equal(response.status, 410);
     assertSecurityHeaders(response);
     assert.match(await response.text(), /has expired\. Nothing was acknowledged/);
-    assert.equal(store.getAlarm('A2')?.ack, undefined);
+    assert.equal((await store.alarms.get('A2'))?.ack, undefined);
     assert.ok(logLines.some((l) => l.reason === 'expired'));
   });
 

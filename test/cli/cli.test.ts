@@ -3,7 +3,7 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { parse, stringify } from 'yaml';
-import { SqliteStore } from '../../src/store/sqlite-store.js';
+import { SqliteStore } from '../../src/store/sqlite/sqlite-store.js';
 import { createSelfSigned } from '../helpers/certs.js';
 import { runCli } from '../helpers/cli.js';
 import { freePort } from '../helpers/free-port.js';
@@ -66,7 +66,7 @@ describe('annunciator send and queue', () => {
 
     const gateway = await runGateway(configFrom(dir, raw));
     try {
-      await eventually(() => gateway.store.listOutbox(['pending']).find((e) => e.attempts >= 1 && e.lastError), 10_000, 'a failed first attempt');
+      await eventually(async () => (await gateway.store.outbox.list(['pending'])).find((e) => e.attempts >= 1 && e.lastError), 10_000, 'a failed first attempt');
     } finally {
       await gateway.stop();
     }
@@ -84,9 +84,9 @@ describe('annunciator send and queue', () => {
     assert.equal(retry.code, 0);
     const store = SqliteStore.open(raw.gateway ? (raw.gateway as { dataDir: string }).dataDir : '');
     try {
-      assert.ok((store.getOutbox(entry!.id)?.nextAttemptAt ?? Infinity) <= Date.now());
+      assert.ok(((await store.outbox.get(entry!.id))?.nextAttemptAt ?? Infinity) <= Date.now());
     } finally {
-      store.close();
+      await store.close();
     }
     const unknown = await runCli(['--config', configFile, 'queue', 'retry', 'NOPE']);
     assert.equal(unknown.code, 1);
@@ -219,7 +219,7 @@ describe('alarm pipeline commands', () => {
       for (let i = 0; i < 3; i += 1) {
         await sendAsDevice({ port: gateway.port, mailFrom: 'plc-line4@plant.local', rcptTo: ['maintenance@example.com'], data: Buffer.from('Subject: ALARM Line4 Motor M12 overtemperature\r\n\r\nMotor M12 winding temperature 142 C exceeds limit 130 C.\r\n') });
       }
-      await eventually(() => gateway.store.listAlarms(['active'])[0]?.count === 3, 10_000, 'three occurrences');
+      await eventually(async () => (await gateway.store.alarms.list(['active']))[0]?.count === 3, 10_000, 'three occurrences');
     } finally {
       await gateway.stop();
     }

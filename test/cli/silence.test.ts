@@ -100,11 +100,11 @@ describe('annunciator silence', () => {
       const id = /^silence ([0-9A-Z]{26}) added/m.exec(added.stdout)?.[1];
       const result = await sendAsDevice({ port: gateway.port, mailFrom: 'plc-line4@plant.local', rcptTo: ['maintenance@example.com'], data: Buffer.from('Subject: ALARM Line4 Motor M3 overtemperature\r\n\r\nhot\r\n') });
       assert.match(result.dataReply ?? '', /^250 /);
-      const alarm = await eventually(() => gateway.store.listAlarms(['active']).find((a) => a.device.id === 'plc-line4'), 10_000, 'the alarm');
+      const alarm = await eventually(async () => (await gateway.store.alarms.list(['active'])).find((a) => a.device.id === 'plc-line4'), 10_000, 'the alarm');
       alarmId = alarm.id;
-      assert.equal(gateway.store.alarmLog(alarm.id)[0]?.outcome, 'silenced');
-      assert.match(gateway.store.alarmLog(alarm.id)[0]?.reason ?? '', new RegExp(`muted by silence ${id} \\(line 4 rebuild\\)`));
-      assert.equal(gateway.store.listOutbox(['pending', 'sending', 'sent', 'failed']).length, 0, 'nothing queued');
+      assert.equal((await gateway.store.alarms.history(alarm.id))[0]?.outcome, 'silenced');
+      assert.match((await gateway.store.alarms.history(alarm.id))[0]?.reason ?? '', new RegExp(`muted by silence ${id} \\(line 4 rebuild\\)`));
+      assert.equal((await gateway.store.outbox.list(['pending', 'sending', 'sent', 'failed'])).length, 0, 'nothing queued');
     } finally {
       await gateway.stop();
     }

@@ -53,11 +53,11 @@ describe('acknowledgement by link, end to end', () => {
     const page = await fetch(local);
     assert.equal(page.status, 200);
     assert.match(await page.text(), /<form method="post">/);
-    assert.equal(gateway.store.getAlarm(alarmId)?.ack, undefined, 'GET does not acknowledge');
+    assert.equal((await gateway.store.alarms.get(alarmId))?.ack, undefined, 'GET does not acknowledge');
 
     const done = await fetch(local, { method: 'POST' });
     assert.equal(done.status, 200);
-    const ack = gateway.store.getAlarm(alarmId)?.ack;
+    const ack = (await gateway.store.alarms.get(alarmId))?.ack;
     assert.equal(ack?.channel, 'link');
     assert.ok(ack?.by, 'recorded with the receiver named in the token');
 
@@ -66,6 +66,6 @@ describe('acknowledgement by link, end to end', () => {
     const refused = await fetch(`http://127.0.0.1:${gateway.api.address().port}/ack/${forged}.${signature}`, { method: 'POST' });
     assert.equal(refused.status, 403);
     assert.ok(payload.length > 0);
-    assert.notEqual(gateway.store.getAlarm(alarmId)?.ack?.by, 'mallory');
+    assert.notEqual((await gateway.store.alarms.get(alarmId))?.ack?.by, 'mallory');
   });
 });

@@ -39,8 +39,8 @@ async function sendMail(gateway: RunningGateway, raw: string, mailFrom = 'plc-li
 
 /** Waits until the gateway has processed every received message (nothing left in the inbox). */
 async function settled(gateway: RunningGateway): Promise<void> {
-  await eventually(() => gateway.store.pendingReceived(1).length === 0, 10_000, 'inbox drained');
-  await eventually(() => gateway.store.listOutbox(['pending', 'sending']).length === 0, 10_000, 'outbox drained');
+  await eventually(async () => (await gateway.store.inbox.pending(1)).length === 0, 10_000, 'inbox drained');
+  await eventually(async () => (await gateway.store.outbox.list(['pending', 'sending'])).length === 0, 10_000, 'outbox drained');
 }
 
 function header(message: UpstreamMessage | undefined, name: string): string {
@@ -75,9 +75,9 @@ describe('the alarm pipeline end to end, with the shipped rules, devices and tem
     assert.equal(header(firing, 'x-annunciator-alarm'), header(resolved, 'x-annunciator-alarm'), 'one alarm');
     assert.match(resolved?.parsed.subject ?? '', /RESOLVED/i);
     assert.ok(firing?.rcptTo.includes('facility@example.com'), `routed to the facility team: ${firing?.rcptTo.join(',')}`);
-    const alarm = gateway.store.getAlarm(header(firing, 'x-annunciator-alarm'));
+    const alarm = await gateway.store.alarms.get(header(firing, 'x-annunciator-alarm'));
     assert.equal(alarm?.state, 'resolved');
-    assert.deepEqual(gateway.store.alarmLog(alarm!.id).map((l) => l.outcome), ['raised', 'resolved']);
+    assert.deepEqual((await gateway.store.alarms.history(alarm!.id)).map((l) => l.outcome), ['raised', 'resolved']);
   });
 
   it('ten repeats inside the repeat interval give one notification and a count of ten', async () => {
@@ -90,10 +90,10 @@ describe('the alarm pipeline end to end, with the shipped rules, devices and tem
     await settled(gateway);
     const sent = upstream.messages.slice(before);
     assert.equal(sent.length, 1, sent.map((m) => m.parsed.subject).join(' / '));
-    const alarm = gateway.store.getAlarm(header(sent[0], 'x-annunciator-alarm'));
+    const alarm = await gateway.store.alarms.get(header(sent[0], 'x-annunciator-alarm'));
     assert.equal(alarm?.count, 10);
     assert.equal(alarm?.state, 'active');
-    assert.equal(gateway.store.alarmLog(alarm!.id).filter((l) => l.outcome === 'repeat-folded').length, 9);
+    assert.equal((await gateway.store.alarms.history(alarm!.id)).filter((l) => l.outcome === 'repeat-folded').length, 9);
   });
 
   it('a hostile title with HTML and CR/LF arrives escaped, with no injected header', async () => {
@@ -170,9 +170,9 @@ describe('rules reload', () => {
     await sendCorpus(gateway, 'encoded-word-qp.eml');
     await settled(gateway);
     assert.equal(upstream.messages.length, before, 'suppressed by the new rule');
-    const [alarm] = gateway.store.listAlarms(['active']).filter((a) => a.device.id === 'hmi-kessel');
+    const [alarm] = (await gateway.store.alarms.list(['active'])).filter((a) => a.device.id === 'hmi-kessel');
     assert.ok(alarm, 'recorded though not notified');
-    assert.match(gateway.store.alarmLog(alarm.id)[0]?.reason ?? '', /suppressed by rule mute-boiler/);
+    assert.match((await gateway.store.alarms.history(alarm.id))[0]?.reason ?? '', /suppressed by rule mute-boiler/);
   });
 
   it('a pass-through rule relays the device mail itself, to the rule\'s receivers', async () => {

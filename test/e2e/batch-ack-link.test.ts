@@ -76,13 +76,13 @@ describe('acknowledgement by link for a group notification, end to end', () => {
     const html = await page.text();
     for (const title of ['Hydraulic pressure low', 'Guard door open']) assert.ok(html.includes(title), `the page lists ${title}`);
     assert.match(html, /<button type="submit">Acknowledge all 2 alarms<\/button>/);
-    for (const id of alarmIds) assert.equal(gateway.store.getAlarm(id)?.ack, undefined, 'GET does not acknowledge');
+    for (const id of alarmIds) assert.equal((await gateway.store.alarms.get(id))?.ack, undefined, 'GET does not acknowledge');
 
     const done = await fetch(local, { method: 'POST' });
     assert.equal(done.status, 200);
     assert.match(await done.text(), /Acknowledged now by <b>shift<\/b>.*: 2 alarms\./);
     for (const id of alarmIds) {
-      const ack = gateway.store.getAlarm(id)?.ack;
+      const ack = (await gateway.store.alarms.get(id))?.ack;
       assert.equal(ack?.channel, 'link', id);
       assert.equal(ack?.by, 'shift', 'recorded as the batch receiver named in the token');
     }
@@ -102,6 +102,6 @@ describe('acknowledgement by link for a group notification, end to end', () => {
       const refused = await fetch(`${origin}/ack/${forged}.${signature}`, { method: 'POST' });
       assert.equal(refused.status, 403);
     }
-    for (const id of alarmIds) assert.equal(gateway.store.getAlarm(id)?.ack?.by, 'shift');
+    for (const id of alarmIds) assert.equal((await gateway.store.alarms.get(id))?.ack?.by, 'shift');
   });
 });

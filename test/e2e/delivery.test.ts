@@ -51,8 +51,8 @@ async function upstreamWith(options: Parameters<typeof startUpstream>[0], port?:
 }
 
 /** The one outbox entry of a test, once the pipeline has queued it. */
-function onlyEntry(gateway: RunningGateway): OutboxSummary {
-  const entries = gateway.store.listOutbox(['pending', 'sending', 'sent', 'failed']);
+async function onlyEntry(gateway: RunningGateway): Promise<OutboxSummary> {
+  const entries = await gateway.store.outbox.list(['pending', 'sending', 'sent', 'failed']);
   assert.ok(entries.length <= 1, `expected one outbox entry, found ${entries.length}`);
   return entries[0] ?? ({ status: 'queued', attempts: 0, lastError: null, lastAccount: null, rejectedRecipients: [] } as unknown as OutboxSummary);
 }
@@ -67,15 +67,15 @@ describe('delivery through upstream providers', () => {
     const [message] = await upstream.waitForMessages(1);
     assert.equal(message?.parsed.subject, 'starttls alarm');
     assert.equal(message?.authMethod, 'LOGIN');
-    await eventually(() => onlyEntry(gateway).status === 'sent', 5000, 'entry marked sent');
+    await eventually(async () => (await onlyEntry(gateway)).status === 'sent', 5000, 'entry marked sent');
   });
 
   it('refuses to send to a STARTTLS account when the upstream does not offer STARTTLS', async () => {
     const upstream = await upstreamWith({ security: 'none', auth: undefined });
     const { gateway } = await gatewayWith([account('lan', upstream.port, { security: 'starttls', auth: undefined })]);
     await sendAlarm(gateway, 'must not go in plaintext');
-    const entry = await eventually(() => {
-      const e = onlyEntry(gateway);
+    const entry = await eventually(async () => {
+      const e = await onlyEntry(gateway);
       return e.attempts >= 1 && e.status === 'pending' && e.lastError ? e : undefined;
     });
     assert.match(entry.lastError ?? '', /STARTTLS|TLS/i);
@@ -107,8 +107,8 @@ describe('delivery through upstream providers', () => {
     const upstream = await upstreamWith({ security: 'tls', tls: createSelfSigned('mail.plant.local'), auth: { user: 'alarms@example.com', pass: PASSWORD } });
     const { gateway } = await gatewayWith([account('plant', upstream.port, { tls: {} })]);
     await sendAlarm(gateway, 'self-signed upstream');
-    const entry = await eventually(() => {
-      const e = onlyEntry(gateway);
+    const entry = await eventually(async () => {
+      const e = await onlyEntry(gateway);
       return e.status === 'pending' && e.lastError ? e : undefined;
     });
     assert.match(entry.lastError ?? '', /self.signed|certificate/i);
@@ -126,8 +126,8 @@ describe('delivery through upstream providers', () => {
     cleanups.push(() => wrongDir.remove());
     const wrong = await gatewayWith([account('plant', upstream.port, { tls: { pin: pin(impostor.cert, wrongDir) } })]);
     await sendAlarm(wrong.gateway, 'pinned to the impostor');
-    const entry = await eventually(() => {
-      const e = onlyEntry(wrong.gateway);
+    const entry = await eventually(async () => {
+      const e = await onlyEntry(wrong.gateway);
       return e.status === 'pending' && e.lastError ? e : undefined;
     });
     assert.match(entry.lastError ?? '', /certificate|pinned|self.signed/i);
@@ -146,7 +146,7 @@ describe('delivery through upstream providers', () => {
     const { gateway } = await gatewayWith([account('provider', upstream.port)]);
     await sendAlarm(gateway, 'greylisted alarm');
     await upstream.waitForMessages(1);
-    const entry = await eventually(() => (onlyEntry(gateway).status === 'sent' ? onlyEntry(gateway) : undefined));
+    const entry = await eventually(async () => ((await onlyEntry(gateway)).status === 'sent' ? await onlyEntry(gateway) : undefined));
     assert.equal(entry.attempts, 3);
     await new Promise((resolve) => setTimeout(resolve, 400));
     assert.equal(upstream.messages.length, 1, 'delivered exactly once');
@@ -157,7 +157,7 @@ describe('delivery through upstream providers', () => {
     const upstream = await upstreamWith({ security: 'tls', tls: ca.issue('localhost'), auth: { user: 'alarms@example.com', pass: PASSWORD }, dataReply: () => 554 });
     const { gateway } = await gatewayWith([account('provider', upstream.port)]);
     await sendAlarm(gateway, 'refused alarm');
-    const entry = await eventually(() => (onlyEntry(gateway).status === 'failed' ? onlyEntry(gateway) : undefined));
+    const entry = await eventually(async () => ((await onlyEntry(gateway)).status === 'failed' ? await onlyEntry(gateway) : undefined));
     assert.equal(entry.attempts, 1);
     assert.match(entry.lastError ?? '', /554|refused/i);
   });
@@ -166,8 +166,8 @@ describe('delivery through upstream providers', () => {
     const port = await freePort();
     const { gateway } = await gatewayWith([account('provider', port)]);
     await sendAlarm(gateway, 'sent during an outage');
-    await eventually(() => onlyEntry(gateway).attempts >= 2, 5000, 'two failed attempts');
-    assert.match(onlyEntry(gateway).lastError ?? '', /ECONNREFUSED|ECONNECTION|connect/i);
+    await eventually(async () => (await onlyEntry(gateway)).attempts >= 2, 5000, 'two failed attempts');
+    assert.match((await onlyEntry(gateway)).lastError ?? '', /ECONNREFUSED|ECONNECTION|connect/i);
     const upstream = await upstreamWith({ security: 'tls', tls: ca.issue('localhost'), auth: { user: 'alarms@example.com', pass: PASSWORD } }, port);
     const [message] = await upstream.waitForMessages(1);
     assert.equal(message?.parsed.subject, 'sent during an outage');
@@ -183,7 +183,7 @@ describe('delivery through upstream providers', () => {
     assert.equal(message?.parsed.subject, 'failover alarm');
     assert.equal(broken.messages.length, 0);
     assert.equal(broken.authFailures, 1);
-    const entry = await eventually(() => (onlyEntry(gateway).status === 'sent' ? onlyEntry(gateway) : undefined));
+    const entry = await eventually(async () => ((await onlyEntry(gateway)).status === 'sent' ? await onlyEntry(gateway) : undefined));
     assert.equal(entry.lastAccount, 'backup');
     assert.equal(entry.attempts, 1);
   });
@@ -203,7 +203,7 @@ describe('delivery through upstream providers', () => {
     busy = false;
     await upstream.waitForMessages(2);
     assert.deepEqual(upstream.messages[1]?.rcptTo, ['busy@example.com']);
-    const entry = await eventually(() => (onlyEntry(gateway).status === 'sent' ? onlyEntry(gateway) : undefined));
+    const entry = await eventually(async () => ((await onlyEntry(gateway)).status === 'sent' ? await onlyEntry(gateway) : undefined));
     assert.deepEqual(entry.rejectedRecipients, ['gone@example.com']);
   });
 
@@ -211,7 +211,7 @@ describe('delivery through upstream providers', () => {
     const port = await freePort();
     const { gateway } = await gatewayWith([account('provider', port)], { PW: PASSWORD }, { initialDelay: '50ms', maxDelay: '100ms', maxAge: '300ms', jitter: 0 });
     await sendAlarm(gateway, 'nobody home');
-    const entry = await eventually(() => (onlyEntry(gateway).status === 'failed' ? onlyEntry(gateway) : undefined), 10_000);
+    const entry = await eventually(async () => ((await onlyEntry(gateway)).status === 'failed' ? await onlyEntry(gateway) : undefined), 10_000);
     assert.match(entry.lastError ?? '', /gave up after \d+ attempts/);
   });
 });

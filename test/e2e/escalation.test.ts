@@ -47,8 +47,8 @@ function header(message: UpstreamMessage | undefined, name: string): string {
 const kindOf = (m: UpstreamMessage): string => header(m, 'x-annunciator-kind');
 const ofKind = (upstream: Upstream, kind: string): UpstreamMessage[] => upstream.messages.filter((m) => kindOf(m) === kind);
 
-function motorAlarm(gateway: RunningGateway) {
-  return gateway.store.listAlarms(['active']).find((a) => a.device.id === 'plc-line4');
+async function motorAlarm(gateway: RunningGateway) {
+  return (await gateway.store.alarms.list(['active'])).find((a) => a.device.id === 'plc-line4');
 }
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
@@ -72,7 +72,7 @@ describe('escalation end to end', () => {
       const sentAt = Date.now();
       await sendMotorAlarm(gateway);
       const messages = await upstream.waitForMessages(3, 10_000);
-      const alarm = motorAlarm(gateway)!;
+      const alarm = (await motorAlarm(gateway))!;
       const firing = messages.find((m) => kindOf(m) === 'firing');
       const escalations = messages.filter((m) => kindOf(m) === 'escalation');
       assert.ok(firing?.rcptTo.includes('maintenance@example.com'), 'the first notification goes to the rule receivers');
@@ -83,12 +83,12 @@ describe('escalation end to end', () => {
         assert.match(m.parsed.subject ?? '', /^\[ESCALATION /);
         assert.equal(header(m, 'x-annunciator-alarm'), alarm.id);
       }
-      const history = gateway.store.alarmLog(alarm.id);
+      const history = await gateway.store.alarms.history(alarm.id);
       assert.deepEqual(history.map((h) => h.outcome), ['raised', 'escalated', 'escalated']);
       assert.match(history[1]!.reason, /^escalation level 1 of policy motor-escalation: not acknowledged after 0 s; to tom$/);
       assert.match(history[2]!.reason, /^escalation level 2 of policy motor-escalation: not acknowledged after 1 s; to plant-oncall \(on call: .+\)$/);
       assert.doesNotMatch(history[2]!.reason, /late/);
-      assert.ok(gateway.store.escalationTimers(alarm.id).every((t) => t.firedAt !== undefined));
+      assert.ok((await gateway.store.timers.ofAlarm(alarm.id)).every((t) => t.firedAt !== undefined));
       await sleep(500);
       assert.equal(upstream.messages.length, 3, 'no level fires twice');
     });
@@ -114,13 +114,13 @@ describe('escalation end to end', () => {
     it('stops further levels and tells the receivers that were told', async () => {
       await sendMotorAlarm(gateway);
       await upstream.waitForMessages(2, 10_000);
-      const alarm = motorAlarm(gateway)!;
+      const alarm = (await motorAlarm(gateway))!;
       assert.equal(ofKind(upstream, 'escalation').length, 1, 'level 1 fired');
 
       const result = await runCli(['-c', configFile, 'ack', alarm.id, '--by', 'anna', '--comment', 'on my way']);
       assert.equal(result.code, 0, result.stderr);
       assert.match(result.stdout, /acknowledged by anna/);
-      assert.ok(gateway.store.escalationTimers(alarm.id).find((t) => t.level === 2)?.cancelledAt !== undefined, 'level 2 is cancelled with the ack');
+      assert.ok((await gateway.store.timers.ofAlarm(alarm.id)).find((t) => t.level === 2)?.cancelledAt !== undefined, 'level 2 is cancelled with the ack');
 
       // The gateway picks up the ack written by the other process and tells the others.
       const [, , told] = await upstream.waitForMessages(3, 10_000);
@@ -128,14 +128,14 @@ describe('escalation end to end', () => {
       assert.match(told!.parsed.subject ?? '', /^\[ACK by anna\] /);
       assert.match(told!.parsed.text ?? '', /ACKNOWLEDGED by anna via cli at .*: on my way/);
       assert.deepEqual([...told!.rcptTo].sort(), ['maintenance@example.com', 'tom.keller@example.com'], 'the rule receivers and the escalation level 1 receiver');
-      const stored = gateway.store.getAlarm(alarm.id)!;
+      const stored = (await gateway.store.alarms.get(alarm.id))!;
       assert.equal(stored.ack?.channel, 'cli');
       assert.equal(stored.ackAnnounced, true);
 
       // Past level 2's due time: nothing more.
       await sleep(Math.max(0, alarm.firstSeen + 6000 + 700 - Date.now()));
       assert.equal(upstream.messages.length, 3, 'no further level and no second announcement');
-      assert.deepEqual(gateway.store.alarmLog(alarm.id).map((h) => h.outcome), ['raised', 'escalated', 'acknowledged', 'ack-announced']);
+      assert.deepEqual((await gateway.store.alarms.history(alarm.id)).map((h) => h.outcome), ['raised', 'escalated', 'acknowledged', 'ack-announced']);
 
       const again = await runCli(['-c', configFile, 'ack', alarm.id]);
       assert.equal(again.code, 0);
@@ -164,7 +164,7 @@ describe('escalation end to end', () => {
       gateway = await runGateway(config);
       await sendMotorAlarm(gateway);
       await upstream.waitForMessages(2, 10_000);
-      const alarm = motorAlarm(gateway)!;
+      const alarm = (await motorAlarm(gateway))!;
       await gateway.stop();
       gateway = undefined;
       const due = alarm.firstSeen + 2500;
@@ -179,7 +179,7 @@ describe('escalation end to end', () => {
       assert.match(level2.parsed.text ?? '', /late by \d+ s/);
       await sleep(800);
       assert.equal(upstream.messages.length, 3, 'fired once');
-      const escalated = gateway.store.alarmLog(alarm.id).filter((h) => h.outcome === 'escalated');
+      const escalated = (await gateway.store.alarms.history(alarm.id)).filter((h) => h.outcome === 'escalated');
       assert.equal(escalated.length, 2);
       assert.match(escalated[1]!.reason, /^escalation level 2 of policy motor-escalation: not acknowledged after 3 s \(late by \d s\)/);
 

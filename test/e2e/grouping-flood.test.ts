@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { acknowledgeIn } from '../../src/gateway/acknowledge.js';
 import { runCli } from '../helpers/cli.js';
 import { sendDeviceAlarm } from '../helpers/device-client.js';
 import { configFrom, eventually, relayDelivery, runGateway, testDir, type RunningGateway, type TestDir } from '../helpers/gateway.js';
@@ -96,9 +97,9 @@ describe('grouping end to end', () => {
     const listed = header(group, 'x-annunciator-alarms').split(', ');
     assert.equal(listed.length, 3);
     for (const id of listed) {
-      const history = gateway.store.alarmLog(id).map((h) => h.outcome);
+      const history = (await gateway.store.alarms.history(id)).map((h) => h.outcome);
       assert.deepEqual(history, ['raised', 'group-sent'], `history of ${id}`);
-      assert.match(gateway.store.alarmLog(id)[0]!.reason, /held for the group site=Hall A \(hall-a-presses\)/);
+      assert.match((await gateway.store.alarms.history(id))[0]!.reason, /held for the group site=Hall A \(hall-a-presses\)/);
     }
     await new Promise((resolve) => setTimeout(resolve, 500));
     assert.equal(upstream.messages.length, 2, 'one mail for the three alarms, nothing more');
@@ -117,9 +118,9 @@ describe('grouping end to end', () => {
   it('a group still open when the gateway stops goes out once after it starts again', async () => {
     const before = upstream.messages.length;
     await Promise.all([sendAlarm(gateway, 'press-2', 'Die temperature high'), sendAlarm(gateway, 'press-3', 'Die temperature high')]);
-    await eventually(() => gateway.store.nextBatchDueAt() !== undefined && gateway.store.listAlarms(['active']).filter((a) => a.title === 'Die temperature high').length === 2, 5000, 'both alarms held');
+    await eventually(async () => (await gateway.store.batches.nextDueAt()) !== undefined && (await gateway.store.alarms.list(['active'])).filter((a) => a.title === 'Die temperature high').length === 2, 5000, 'both alarms held');
     const cfg = gateway.config;
-    const held = gateway.store.listAlarms(['active']).find((a) => a.title === 'Die temperature high')!;
+    const held = (await gateway.store.alarms.list(['active'])).find((a) => a.title === 'Die temperature high')!;
     await gateway.stop();
     const stoppedAt = Date.now();
     // What an engineer sees meanwhile: the notification is held, and when it goes out.
@@ -142,7 +143,10 @@ describe('grouping end to end', () => {
     assert.equal(ids.length, 2);
     // What a reply "ACK" to the group mail records: one act, the same ack on every listed alarm.
     const ack = { by: 'anna <shift@example.com>', at: Date.now(), channel: 'mail' as const, ref: '<reply-1@mail.example.com>' };
-    for (const id of ids) gateway.store.acknowledge(id, ack, ack.at);
+    // In one transaction, as the old synchronous loop was: no scheduler poll comes between them.
+    await gateway.store.transaction(async (tx) => {
+      for (const id of ids) await acknowledgeIn(tx, id, ack, ack.at);
+    });
     const [announcement] = (await upstream.waitForMessages(before + 2, 10_000)).slice(before + 1);
     assert.equal(header(announcement!, 'x-annunciator-kind'), 'ack');
     assert.match(announcement!.parsed.subject ?? '', /^\[ACK\] 2 alarms acknowledged by anna <shift@example\.com> via mail #\w+$/);
@@ -150,7 +154,7 @@ describe('grouping end to end', () => {
     assert.deepEqual(announcement!.rcptTo, ['shift@example.com']);
     await new Promise((resolve) => setTimeout(resolve, 500));
     assert.equal(upstream.messages.length, before + 2, 'one announcement for both');
-    for (const id of ids) assert.deepEqual(gateway.store.alarmLog(id).map((h) => h.outcome).slice(-3), ['acknowledged', 'ack-announced', 'ack-announcement-sent']);
+    for (const id of ids) assert.deepEqual((await gateway.store.alarms.history(id)).map((h) => h.outcome).slice(-3), ['acknowledged', 'ack-announced', 'ack-announcement-sent']);
   });
 });
 
@@ -184,7 +188,7 @@ describe('flood control end to end', () => {
     };
     await Promise.all(Array.from({ length: 5 }, sender));
     assert.ok(Date.now() - started < 60_000, 'the burst fits in a minute');
-    await eventually(() => gateway.store.listAlarms(['active'], 1000).filter((a) => a.device.id === 'burst-plc').length === 500, 30_000, 'all 500 alarms recorded');
+    await eventually(async () => (await gateway.store.alarms.list(['active'], 1000)).filter((a) => a.device.id === 'burst-plc').length === 500, 30_000, 'all 500 alarms recorded');
 
     const quiet = (await eventually(() => upstream.messages.find((m) => /Cooling water flow low/.test(m.parsed.subject ?? '')), 10_000, 'the other device notified'))!;
     assert.equal(header(quiet, 'x-annunciator-kind'), 'firing');
@@ -206,10 +210,11 @@ describe('flood control end to end', () => {
     assert.match(digest.parsed.text ?? '', /and \d+ more alarms \(annunciator alarms lists them all\)/, 'a long digest lists the first alarms and counts the rest');
 
     // Every one of the 500 alarms was told: one by one, or in a digest (its history says which).
-    const alarms = gateway.store.listAlarms(['active'], 1000).filter((a) => a.device.id === 'burst-plc');
-    const inDigest = alarms.filter((a) => gateway.store.alarmLog(a.id).some((h) => h.outcome === 'digest-sent'));
+    const alarms = (await gateway.store.alarms.list(['active'], 1000)).filter((a) => a.device.id === 'burst-plc');
+    const inDigest: typeof alarms = [];
+    for (const a of alarms) if ((await gateway.store.alarms.history(a.id)).some((h) => h.outcome === 'digest-sent')) inDigest.push(a);
     assert.equal(inDigest.length, 490);
-    const first = gateway.store.alarmLog(inDigest[0]!.id);
+    const first = await gateway.store.alarms.history(inDigest[0]!.id);
     assert.match(first[0]!.reason, /flood control: device burst-plc/);
 
     // Quiet for a digest interval: the flood is over, the next alarm goes out at once.
@@ -240,12 +245,16 @@ describe('flood control of escalations end to end', () => {
   it('a storm under an escalation policy escalates in a digest, not one mail per alarm', async () => {
     for (let i = 0; i < 12; i += 1) await sendAlarm(gateway, 'burst-plc', `Valve ${i} position error`);
     const toBoss = (): UpstreamMessage[] => upstream.messages.filter((m) => m.rcptTo.includes('boss@example.com'));
-    const escalated = (): number => gateway.store.listAlarms(['active']).filter((a) => gateway.store.alarmLog(a.id).some((h) => h.outcome === 'escalated')).length;
-    await eventually(() => escalated() === 12, 15_000, 'every alarm escalated');
+    const escalated = async (): Promise<number> => {
+      let count = 0;
+      for (const a of await gateway.store.alarms.list(['active'])) if ((await gateway.store.alarms.history(a.id)).some((h) => h.outcome === 'escalated')) count += 1;
+      return count;
+    };
+    await eventually(async () => (await escalated()) === 12, 15_000, 'every alarm escalated');
     const digest = await eventually(() => toBoss().find((m) => header(m, 'x-annunciator-kind') === 'digest'), 15_000, 'the escalation digest');
     assert.match(digest.parsed.subject ?? '', /12 notifications folded, 12 alarms — device burst-plc/);
     assert.equal(toBoss().length, 1, 'the boss gets one mail for twelve escalations');
-    const history = gateway.store.alarmLog(gateway.store.listAlarms(['active'])[0]!.id).map((h) => h.outcome);
+    const history = (await gateway.store.alarms.history((await gateway.store.alarms.list(['active']))[0]!.id)).map((h) => h.outcome);
     assert.ok(history.includes('escalated') && history.includes('digest-sent'), history.join(', '));
   });
 });

@@ -37,14 +37,14 @@ describe('trusted-LAN policy and limits of the SMTP listener', () => {
     assert.match(line, /^554 /);
     const result = await sendAsDevice({ port: gateway.port, localAddress: '127.0.0.2', mailFrom: 'x@evil.example', rcptTo: ['victim@example.com'], data: alarm });
     assert.equal(result.dataReply, undefined);
-    assert.equal(gateway.store.pendingReceived(10).length, 0);
+    assert.equal((await gateway.store.inbox.pending(10)).length, 0);
   });
 
   it('refuses a message over the size limit with 552 and stores nothing of it', async () => {
     const big = Buffer.concat([Buffer.from('Subject: big\r\n\r\n'), Buffer.alloc(70 * 1024, 'A\r\n')]);
     const result = await sendAsDevice({ port: gateway.port, mailFrom: 'plc@plant.local', rcptTo: ['a@example.com'], data: big });
     assert.match(result.dataReply ?? '', /^552 /);
-    assert.ok(gateway.store.listOutbox(['pending', 'sending', 'sent', 'failed']).every((e) => !e.recipients.includes('a@example.com')));
+    assert.ok((await gateway.store.outbox.list(['pending', 'sending', 'sent', 'failed'])).every((e) => !e.recipients.includes('a@example.com')));
   });
 
   it('advertises the size limit in EHLO', async () => {
@@ -222,7 +222,7 @@ describe('a store that cannot commit', () => {
       listener: config.listeners[0]!,
       hostname: 'gw.test',
       logger,
-      commit: () => {
+      commit: async () => {
         throw new Error('SQLITE_FULL: database or disk is full');
       },
     });

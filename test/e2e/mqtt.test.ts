@@ -69,7 +69,7 @@ async function publisher(broker: TestBroker, clientId = `pub-${randomBytes(4).to
 }
 
 async function settled(gateway: RunningGateway): Promise<void> {
-  await eventually(() => gateway.store.pendingReceived(1).length === 0 && gateway.store.listOutbox(['pending', 'sending']).length === 0, 15_000, 'pipeline settled');
+  await eventually(async () => (await gateway.store.inbox.pending(1)).length === 0 && (await gateway.store.outbox.list(['pending', 'sending'])).length === 0, 15_000, 'pipeline settled');
 }
 
 const kinds = (messages: Upstream['messages']) => messages.map((m) => `${m.parsed.headers.get('x-annunciator-kind')}: ${m.parsed.subject}`);
@@ -161,7 +161,7 @@ describe(`MQTT alarms against a real broker (${describeBrokerChoice() || 'chosen
       const stats = gateway.mqtt[0]!.stats;
       assert.equal(stats.rejected['bad-payload'], 3);
       assert.equal(stats.rejected.oversize, 1);
-      assert.equal(gateway.store.pendingReceived(10).length, 0);
+      assert.equal((await gateway.store.inbox.pending(10)).length, 0);
     } finally {
       await pub.endAsync();
       await gateway.stop();
@@ -179,7 +179,7 @@ describe(`MQTT alarms against a real broker (${describeBrokerChoice() || 'chosen
     try {
       const { topic, payload } = sample('tank-level-json', h.root);
       await pub.publishAsync(topic, payload, { qos: 1 });
-      const alarm = await eventually(() => gateway.store.listAlarms(['active'])[0], 10_000, 'an active alarm');
+      const alarm = await eventually(async () => (await gateway.store.alarms.list(['active']))[0], 10_000, 'an active alarm');
       const stateTopic = `${h.root}/annunciator/alarms/${alarm.id}`;
       await watcher.subscribeAsync(`${h.root}/annunciator/#`, { qos: 1 });
       const active = await eventually(() => states.get(stateTopic), 10_000, 'retained state');
@@ -193,9 +193,9 @@ describe(`MQTT alarms against a real broker (${describeBrokerChoice() || 'chosen
 
       await pub.publishAsync(`${h.root}/annunciator/ack`, JSON.stringify({ alarm: alarm.id, by: 'anna' }), { qos: 1 });
       await eventually(() => (states.get(stateTopic) === '' ? true : undefined), 10_000, 'retained state removed');
-      assert.equal(gateway.store.getAlarm(alarm.id)?.ack?.by, 'anna');
-      assert.equal(gateway.store.getAlarm(alarm.id)?.ack?.channel, 'mqtt');
-      assert.ok(gateway.store.alarmLog(alarm.id).some((l) => l.outcome === 'acknowledged' && /anna via mqtt/.test(l.reason)));
+      assert.equal((await gateway.store.alarms.get(alarm.id))?.ack?.by, 'anna');
+      assert.equal((await gateway.store.alarms.get(alarm.id))?.ack?.channel, 'mqtt');
+      assert.ok((await gateway.store.alarms.history(alarm.id)).some((l) => l.outcome === 'acknowledged' && /anna via mqtt/.test(l.reason)));
       assert.ok([...states.keys()].some((t) => t === `${h.root}/annunciator/notifications`), 'a notification event was published');
 
       // A new subscriber sees no retained state for it any more.

@@ -37,8 +37,8 @@ describe('a rule routing to an on-call schedule, through the running gateway', (
     try {
       const result = await sendAsDevice({ port: gateway.port, mailFrom: 'hmi-kessel@plant.local', rcptTo: ['schicht@example.com'], data: Buffer.from('Subject: Störung Kessel 1\r\n\r\nDruck zu hoch\r\n', 'utf8') });
       assert.match(result.dataReply ?? '', /^250 /, result.replies.join(' | '));
-      const [entry] = await eventually(() => {
-        const sent = gateway.store.listOutbox(['sent']);
+      const [entry] = await eventually(async () => {
+        const sent = await gateway.store.outbox.list(['sent']);
         return sent.length > 0 && sent;
       }, 10_000, 'the notification written');
       assert.deepEqual(entry?.recipients, ['tom@example.com']);

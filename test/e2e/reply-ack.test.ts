@@ -104,8 +104,8 @@ function header(message: UpstreamMessage, name: string): string {
 
 const ofKind = (upstream: Upstream, kind: string): UpstreamMessage[] => upstream.messages.filter((m) => header(m, 'x-annunciator-kind') === kind);
 
-function motorAlarm(gateway: RunningGateway) {
-  return gateway.store.listAlarms(['active']).find((a) => a.device.id === 'plc-line4');
+async function motorAlarm(gateway: RunningGateway) {
+  return (await gateway.store.alarms.list(['active'])).find((a) => a.device.id === 'plc-line4');
 }
 
 let replyCount = 0;
@@ -211,7 +211,7 @@ describe('acknowledgement by replying to the notification (IMAP, real Dovecot)',
       await eventually(() => watcher.connected, 10_000, 'the reply watcher to log in and open INBOX');
       await sendMotorAlarm(gateway);
       await upstream.waitForMessages(2, 10_000);
-      const alarm = motorAlarm(gateway)!;
+      const alarm = (await motorAlarm(gateway))!;
       const level1 = ofKind(upstream, 'escalation')[0]!;
       assert.ok(level1.rcptTo.includes('tom.keller@example.com'));
       assert.match(level1.parsed.subject ?? '', new RegExp(`#${alarm.id}$`));
@@ -223,21 +223,21 @@ describe('acknowledgement by replying to the notification (IMAP, real Dovecot)',
       assert.equal(refused.messageId, stranger.messageId);
       assert.equal(refused.level, 40, 'a stranger is a warning');
       await eventuallyAsync(async () => (await flagsIn(dovecot, USERS.escalation)).get(strangerUid)?.has('$AnnunciatorDone') === true, 5_000, 'the stranger\'s mail to be marked processed');
-      assert.equal(gateway.store.getAlarm(alarm.id)?.ack, undefined, 'a stranger does not acknowledge');
+      assert.equal((await gateway.store.alarms.get(alarm.id))?.ack, undefined, 'a stranger does not acknowledge');
 
       // Tom answers the escalation mail he got.
       const reply = await composeReply(level1, 'Tom Keller <tom.keller@example.com>', 'ACK on my way');
       const appendedAt = Date.now();
       const uid = await deliver(dovecot, USERS.escalation, reply.raw);
-      const acked = await eventually(() => gateway.store.getAlarm(alarm.id)?.ack, 5_000, 'the reply to acknowledge the alarm');
+      const acked = await eventually(async () => (await gateway.store.alarms.get(alarm.id))?.ack, 5_000, 'the reply to acknowledge the alarm');
       const latency = Date.now() - appendedAt;
       assert.ok(latency < 3_000, `picked up by IDLE in ${latency} ms (the poll interval is 30 s)`);
       assert.equal(acked.channel, 'mail');
       assert.equal(acked.by, 'Tom Keller <tom.keller@example.com>');
       assert.equal(acked.ref, reply.messageId);
       assert.equal(acked.comment, 'on my way');
-      assert.ok(gateway.store.escalationTimers(alarm.id).find((t) => t.level === 2)?.cancelledAt !== undefined, 'level 2 is cancelled with the ack');
-      const history = gateway.store.alarmLog(alarm.id);
+      assert.ok((await gateway.store.timers.ofAlarm(alarm.id)).find((t) => t.level === 2)?.cancelledAt !== undefined, 'level 2 is cancelled with the ack');
+      const history = await gateway.store.alarms.history(alarm.id);
       assert.ok(history.some((h) => h.outcome === 'acknowledged' && h.receivedId === reply.messageId && h.reason === 'acknowledged by Tom Keller <tom.keller@example.com> via mail: on my way'), JSON.stringify(history));
 
       // The others are told, as for any acknowledgement.
@@ -282,7 +282,7 @@ describe('acknowledgement by replying to the notification (IMAP, real Dovecot)',
       gateway = await runGateway(config);
       await sendMotorAlarm(gateway);
       const [firing] = await upstream.waitForMessages(1, 10_000);
-      const alarm = motorAlarm(gateway)!;
+      const alarm = (await motorAlarm(gateway))!;
       await gateway.stop();
       gateway = undefined;
 
@@ -291,7 +291,7 @@ describe('acknowledgement by replying to the notification (IMAP, real Dovecot)',
       await deliver(dovecot, USERS.restart, reply.raw);
 
       gateway = await runGateway(config);
-      const acked = await eventually(() => gateway!.store.getAlarm(alarm.id)?.ack, 10_000, 'the reply to be read at start');
+      const acked = await eventually(async () => (await gateway!.store.alarms.get(alarm.id))?.ack, 10_000, 'the reply to be read at start');
       assert.equal(acked.by, 'maintenance@example.com');
       assert.equal(acked.comment, 'Tom is on site');
       await eventuallyAsync(async () => (await flagsIn(dovecot, USERS.restart, 'INBOX')).size === 0, 5_000, 'the reply to leave INBOX');
@@ -304,7 +304,7 @@ describe('acknowledgement by replying to the notification (IMAP, real Dovecot)',
       const watcher = gateway.replies[0]!.watcher;
       await eventually(() => watcher.stats.sweeps >= 1, 10_000, 'a sweep after the restart');
       assert.equal(gateway.replies[0]!.stats.read, 0, 'the processed reply is not read again');
-      assert.equal(gateway.store.alarmLog(alarm.id).filter((h) => h.outcome === 'acknowledged').length, 1);
+      assert.equal((await gateway.store.alarms.history(alarm.id)).filter((h) => h.outcome === 'acknowledged').length, 1);
     });
   });
 
@@ -334,10 +334,10 @@ describe('acknowledgement by replying to the notification (IMAP, real Dovecot)',
       assert.match(watching.msg as string, /no IDLE on this server: polling/);
       await sendMotorAlarm(gateway);
       const [firing] = await upstream.waitForMessages(1, 10_000);
-      const alarm = motorAlarm(gateway)!;
+      const alarm = (await motorAlarm(gateway))!;
       const reply = await composeReply(firing!, 'maintenance@example.com', 'ack');
       await deliver(noIdle, user, reply.raw);
-      const acked = await eventually(() => gateway.store.getAlarm(alarm.id)?.ack, 5_000, 'the poll to find the reply');
+      const acked = await eventually(async () => (await gateway.store.alarms.get(alarm.id))?.ack, 5_000, 'the poll to find the reply');
       assert.equal(acked.ref, reply.messageId);
       assert.ok(gateway.replies[0]!.watcher.stats.sweeps >= 2);
     });
@@ -418,7 +418,7 @@ describe('acknowledgement by replying to the notification (IMAP, real Dovecot)',
       const reply = await composeReply(group!, 'Schicht <schicht@example.com>', 'OK, both doors checked');
       await deliver(dovecot, USERS.group, reply.raw);
       for (const id of ids) {
-        const ack = await eventually(() => gateway.store.getAlarm(id)?.ack, 5_000, `alarm ${id} acknowledged`);
+        const ack = await eventually(async () => (await gateway.store.alarms.get(id))?.ack, 5_000, `alarm ${id} acknowledged`);
         assert.equal(ack.channel, 'mail');
         assert.equal(ack.by, 'Schicht <schicht@example.com>');
         assert.equal(ack.comment, 'both doors checked');

@@ -39,8 +39,8 @@ function header(message: UpstreamMessage | undefined, name: string): string {
   return typeof value === 'string' ? value : JSON.stringify(value ?? '');
 }
 
-function activeAlarmOf(gateway: RunningGateway, deviceId: string, title?: RegExp) {
-  return gateway.store.listAlarms(['active']).find((a) => a.device.id === deviceId && (!title || title.test(a.title)));
+async function activeAlarmOf(gateway: RunningGateway, deviceId: string, title?: RegExp) {
+  return (await gateway.store.alarms.list(['active'])).find((a) => a.device.id === deviceId && (!title || title.test(a.title)));
 }
 
 describe('silences end to end', () => {
@@ -75,7 +75,7 @@ describe('silences end to end', () => {
       comment: 'motor service',
       createdAt: now,
     };
-    gateway.store.insertSilence(silence);
+    await gateway.store.silences.insert(silence);
 
     await sendCorpus(gateway, 's7-tmail-no-date.eml');
     // A device at another site, not matched by the silence: notified at once. Its
@@ -84,13 +84,13 @@ describe('silences end to end', () => {
     const [coldRoom] = await upstream.waitForMessages(1);
     assert.match(coldRoom?.parsed.subject ?? '', /Cold room/);
 
-    const alarm = activeAlarmOf(gateway, 'plc-line4');
+    const alarm = await activeAlarmOf(gateway, 'plc-line4');
     assert.ok(alarm, 'the silenced alarm is recorded');
     assert.ok(Date.now() < end, 'the silence still holds: this test needs the mails processed within 3 s');
     assert.equal(upstream.messages.length, 1, 'nothing sent for the silenced alarm');
     assert.equal(alarm.notifications, 0);
     assert.deepEqual(alarm.mutedBy, { by: 'silence', silence: silence.id, until: end });
-    const [raised] = gateway.store.alarmLog(alarm.id);
+    const [raised] = await gateway.store.alarms.history(alarm.id);
     assert.equal(raised?.outcome, 'silenced');
     assert.match(raised?.reason ?? '', /muted by silence SILENCE-MOTOR-SERVICE \(motor service\) until \d{4}-\d\d-\d\dT/);
 
@@ -104,10 +104,10 @@ describe('silences end to end', () => {
     assert.ok(notification?.rcptTo.includes('maintenance@example.com'), `routed by the motor rule: ${notification?.rcptTo.join(',')}`);
     assert.match(notification?.parsed.subject ?? '', /Motor M12 overtemperature/);
 
-    const after = gateway.store.getAlarm(alarm.id);
+    const after = await gateway.store.alarms.get(alarm.id);
     assert.equal(after?.notifications, 1);
     assert.equal(after?.mutedBy, undefined);
-    const history = gateway.store.alarmLog(alarm.id);
+    const history = await gateway.store.alarms.history(alarm.id);
     assert.deepEqual(history.map((h) => h.outcome), ['silenced', 'unmuted']);
     assert.equal(history[1]?.reason, 'silence SILENCE-MOTOR-SERVICE ended; still active');
   });
@@ -133,7 +133,7 @@ describe('inhibition end to end', () => {
     await sendCorpus(gateway, 'ups-on-battery.eml');
     const [power] = await upstream.waitForMessages(1);
     assert.match(power?.parsed.subject ?? '', /UPS-HALL2: On battery power/);
-    const ups = gateway.store.getAlarm(header(power, 'x-annunciator-alarm'));
+    const ups = await gateway.store.alarms.get(header(power, 'x-annunciator-alarm'));
     assert.equal(ups?.state, 'active');
 
     // Same site (Plant North): inhibited. Another site (Plant South): notified.
@@ -142,10 +142,10 @@ describe('inhibition end to end', () => {
     const [, coldRoom] = await upstream.waitForMessages(2);
     assert.match(coldRoom?.parsed.subject ?? '', /Cold room/, 'the other site is not inhibited');
     assert.equal(upstream.messages.length, 2, 'nothing sent for the motor alarm');
-    const motor = activeAlarmOf(gateway, 'plc-line4');
+    const motor = await activeAlarmOf(gateway, 'plc-line4');
     assert.ok(motor);
     assert.equal(motor.notifications, 0);
-    const [inhibited] = gateway.store.alarmLog(motor.id);
+    const [inhibited] = await gateway.store.alarms.history(motor.id);
     assert.equal(inhibited?.outcome, 'inhibited');
     assert.match(inhibited?.reason ?? '', new RegExp(`inhibited by ${ups!.id} \\(UPS-HALL2: On battery power in response to an input power problem\\.\\) via rule site-power-failure$`));
 
@@ -157,14 +157,14 @@ describe('inhibition end to end', () => {
     assert.equal(header(resolved, 'x-annunciator-kind'), 'resolved');
     assert.equal(header(released, 'x-annunciator-kind'), 'firing');
     assert.ok(released?.rcptTo.includes('maintenance@example.com'), released?.rcptTo.join(','));
-    await eventually(() => gateway.store.alarmLog(motor.id).length === 2, 10_000, 'the release in the history');
-    assert.equal(gateway.store.alarmLog(motor.id)[1]?.reason, `inhibition by ${ups!.id} via rule site-power-failure ended; still active`);
+    await eventually(async () => (await gateway.store.alarms.history(motor.id)).length === 2, 10_000, 'the release in the history');
+    assert.equal((await gateway.store.alarms.history(motor.id))[1]?.reason, `inhibition by ${ups!.id} via rule site-power-failure ended; still active`);
 
     // With the power failure over, a new alarm at the site is notified at once.
     await sendCorpus(gateway, 's7-tmail-no-date.eml', 'ALARM Line4 Motor M7 overtemperature');
     const [fresh] = (await upstream.waitForMessages(5)).slice(4);
     assert.match(fresh?.parsed.subject ?? '', /Motor M7 overtemperature/);
-    const m7 = activeAlarmOf(gateway, 'plc-line4', /M7/);
-    assert.deepEqual(gateway.store.alarmLog(m7!.id).map((h) => h.outcome), ['raised']);
+    const m7 = await activeAlarmOf(gateway, 'plc-line4', /M7/);
+    assert.deepEqual((await gateway.store.alarms.history(m7!.id)).map((h) => h.outcome), ['raised']);
   });
 });

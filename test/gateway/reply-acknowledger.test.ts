@@ -7,9 +7,11 @@ import { Secret } from '../../src/config/secret.js';
 import { ReplyAcknowledger } from '../../src/gateway/reply-acknowledger.js';
 import type { Alarm } from '../../src/lifecycle/alarm.js';
 import { createLogger } from '../../src/log/logger.js';
-import { SqliteStore } from '../../src/store/sqlite-store.js';
+import { SqliteStore } from '../../src/store/sqlite/sqlite-store.js';
+import type { Store } from '../../src/store/store.js';
 import { testDir } from '../helpers/gateway.js';
 import { alarmRecord } from '../helpers/alarm-factory.js';
+import { acknowledge, alarmsWith, commitPipeline } from '../helpers/store.js';
 
 const dir = testDir();
 after(() => dir.remove());
@@ -51,7 +53,8 @@ function reply(alarmId: string, from: string, text: string): Buffer {
   );
 }
 
-function setup(name: string) {
+/** `view`: what the acknowledger reads through (by default the store itself). */
+function setup(name: string, view: (store: SqliteStore) => Pick<Store, 'alarms'> = (store) => store) {
   const store = SqliteStore.open(join(dir.path, name));
   const lines: Record<string, unknown>[] = [];
   const logger = createLogger({
@@ -65,31 +68,31 @@ function setup(name: string) {
     }),
   });
   const acknowledged: Alarm[] = [];
-  const ingest = new ReplyAcknowledger({ account: ACCOUNT, domain: 'gw.test', store, logger, onAcknowledged: (a) => acknowledged.push(a), now: () => NOW });
+  const ingest = new ReplyAcknowledger({ account: ACCOUNT, domain: 'gw.test', store: view(store), acknowledge: (alarmId, ack) => acknowledge(store, alarmId, ack), logger, onAcknowledged: (a) => acknowledged.push(a), now: () => NOW });
   return { store, lines, acknowledged, ingest };
 }
 
 /** An alarm with its first notification to maintenance and a level-1 escalation to tom in the outbox. */
-function seed(store: SqliteStore, id: string): void {
-  store.insertReceived({ id: `R-${id}`, receivedAt: NOW - 600_000, listener: 'lan', peer: { address: '10.0.0.4', port: 1, secure: false }, envelope: { mailFrom: 'plc@plant.local', rcptTo: [] }, raw: Buffer.from('x') });
+async function seed(store: SqliteStore, id: string): Promise<void> {
+  await store.accept({ id: `R-${id}`, receivedAt: NOW - 600_000, listener: 'lan', peer: { address: '10.0.0.4', port: 1, secure: false }, envelope: { mailFrom: 'plc@plant.local', rcptTo: [] }, raw: Buffer.from('x') });
   const entry = (n: number, recipients: string[]) => ({ id: `O-${id}-${n}`, receivedId: `R-${id}`, alarmId: id, envelopeFrom: 'alarms@gw.test', recipients, message: Buffer.from('m') });
-  store.commitPipeline(`R-${id}`, { alarm: alarm(id), outcome: 'raised', reason: 'new alarm', outbox: [entry(1, ['maintenance@example.com']), entry(2, [' Tom.Keller@Example.com'])] }, NOW - 600_000);
+  await commitPipeline(store, `R-${id}`, { alarm: alarm(id), outcome: 'raised', reason: 'new alarm', outbox: [entry(1, ['maintenance@example.com']), entry(2, [' Tom.Keller@Example.com'])] }, NOW - 600_000);
 }
 
 describe('ReplyAcknowledger: a reply read from the mailbox', () => {
-  it('store.alarmRecipients: every address an outbox entry of the alarm went to, lower-case, once', () => {
+  it('store.alarmRecipients: every address an outbox entry of the alarm went to, lower-case, once', async () => {
     const { store } = setup('recipients');
-    seed(store, 'A1');
-    assert.deepEqual(store.alarmRecipients('A1'), ['maintenance@example.com', 'tom.keller@example.com']);
-    assert.deepEqual(store.alarmRecipients('NONE'), []);
-    store.close();
+    await seed(store, 'A1');
+    assert.deepEqual(await store.alarms.recipients('A1'), ['maintenance@example.com', 'tom.keller@example.com']);
+    assert.deepEqual(await store.alarms.recipients('NONE'), []);
+    await store.close();
   });
 
   it('acknowledges when an escalation receiver replies, and calls the gateway hook once', async () => {
     const { store, lines, acknowledged, ingest } = setup('ack');
-    seed(store, 'A1');
+    await seed(store, 'A1');
     await ingest.handle({ uid: 7, source: reply('A1', 'Tom Keller <tom.keller@example.com>', 'ACK on my way'), truncated: false });
-    const stored = store.getAlarm('A1')!;
+    const stored = (await store.alarms.get('A1'))!;
     assert.deepEqual(stored.ack, { by: 'Tom Keller <tom.keller@example.com>', at: NOW, channel: 'mail', comment: 'on my way', ref: '<r1@mail.example.com>' });
     assert.deepEqual(acknowledged.map((a) => a.id), ['A1']);
     const line = lines.find((l) => l.msg === 'alarm acknowledged by reply')!;
@@ -102,40 +105,40 @@ describe('ReplyAcknowledger: a reply read from the mailbox', () => {
     await ingest.handle({ uid: 7, source: reply('A1', 'Tom Keller <tom.keller@example.com>', 'ACK on my way'), truncated: false });
     assert.equal(acknowledged.length, 1);
     assert.deepEqual(ingest.stats.ignored, { 'already-acknowledged': 1 });
-    assert.equal(store.alarmLog('A1').filter((h) => h.outcome === 'acknowledged').length, 1);
-    store.close();
+    assert.equal((await store.alarms.history('A1')).filter((h) => h.outcome === 'acknowledged').length, 1);
+    await store.close();
   });
 
   it('a reply that loses the race to another channel is logged as already acknowledged', async () => {
-    const { store, lines, acknowledged, ingest } = setup('race');
-    seed(store, 'A1');
     // The CLI acknowledges between the decision and the write.
-    const original = store.getAlarm.bind(store);
     let reads = 0;
-    store.getAlarm = (id: string) => {
-      reads += 1;
-      const found = original(id);
-      if (reads === 1) store.acknowledge(id, { by: 'anna', at: NOW - 1, channel: 'cli' }, NOW - 1);
-      return found;
-    };
+    const { store, lines, acknowledged, ingest } = setup('race', (store) => ({
+      alarms: alarmsWith(store.alarms, async (id) => {
+        reads += 1;
+        const found = await store.alarms.get(id);
+        if (reads === 1) await acknowledge(store, id, { by: 'anna', at: NOW - 1, channel: 'cli' }, NOW - 1);
+        return found;
+      }),
+    }));
+    await seed(store, 'A1');
     await ingest.handle({ uid: 8, source: reply('A1', 'maintenance@example.com', 'OK'), truncated: false });
-    assert.equal(store.getAlarm('A1')?.ack?.by, 'anna');
+    assert.equal((await store.alarms.get('A1'))?.ack?.by, 'anna');
     assert.equal(acknowledged.length, 0);
     const line = lines.find((l) => l.reason === undefined && typeof l.msg === 'string' && l.msg.includes('acknowledged meanwhile by another channel'));
     assert.equal(line?.alarmId, 'A1');
     assert.equal(line?.ackedVia, 'cli');
-    store.close();
+    await store.close();
   });
 
   it('logs a stranger as a warning naming the alarm, and does not acknowledge', async () => {
     const { store, lines, ingest } = setup('stranger');
-    seed(store, 'A1');
+    await seed(store, 'A1');
     await ingest.handle({ uid: 9, source: reply('A1', 'mallory@evil.example', 'ACK'), truncated: false });
-    assert.equal(store.getAlarm('A1')?.ack, undefined);
+    assert.equal((await store.alarms.get('A1'))?.ack, undefined);
     const line = lines.find((l) => l.reason === 'stranger')!;
     assert.equal(line.level, 40);
     assert.equal(line.alarmId, 'A1');
     assert.equal(line.from, 'mallory@evil.example');
-    store.close();
+    await store.close();
   });
 });

@@ -73,11 +73,11 @@ export async function runGateway(config: GatewayConfig, logger: Logger = process
   return Object.assign(gateway, { port, config });
 }
 
-/** Polls `check` until it returns a value, for state that settles asynchronously. */
-export async function eventually<T>(check: () => T | undefined | false, timeoutMs = 10_000, what = 'condition'): Promise<T> {
+/** Polls `check` (which may be async) until it returns a value, for state that settles asynchronously. */
+export async function eventually<T>(check: () => T | undefined | false | Promise<T | undefined | false>, timeoutMs = 10_000, what = 'condition'): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
-    const value = check();
+    const value = await check();
     if (value !== undefined && value !== false) return value;
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
     await new Promise((resolve) => setTimeout(resolve, 20));

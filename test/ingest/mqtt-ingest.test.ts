@@ -8,9 +8,10 @@ import type { Received } from '../../src/ingest/received.js';
 import type { Alarm } from '../../src/lifecycle/alarm.js';
 import { silentLogger } from '../../src/log/logger.js';
 import { MqttMappings } from '../../src/parse/mqtt-mappings.js';
-import { SqliteStore } from '../../src/store/sqlite-store.js';
+import { SqliteStore } from '../../src/store/sqlite/sqlite-store.js';
 import { testDir } from '../helpers/gateway.js';
 import { REPO_ROOT } from '../helpers/gateway-process.js';
+import { acknowledge, commitPipeline } from '../helpers/store.js';
 
 const config = loadConfig(join(REPO_ROOT, 'config/examples/mqtt.yaml'), {});
 const broker = { ...config.mqtt[0]!, maxPayloadSize: 100 };
@@ -29,14 +30,15 @@ describe('MQTT ingest decisions (no broker needed: messages handed in directly)'
     mappings: new MqttMappings([broker]),
     store,
     logger: silentLogger(),
-    commit: (r) => {
-      store.insertReceived(r);
+    commit: async (r) => {
+      await store.accept(r);
       committed.push(r);
     },
+    acknowledge: (alarmId, ack) => acknowledge(store, alarmId, ack),
     onAcknowledged: (a) => acked.push(a),
   });
-  after(() => {
-    store.close();
+  after(async () => {
+    await store.close();
     dir.remove();
   });
 
@@ -67,7 +69,8 @@ describe('MQTT ingest decisions (no broker needed: messages handed in directly)'
   });
 
   it('takes acknowledgements on <prefix>/ack and refuses malformed ones', async () => {
-    store.commitPipeline(
+    await commitPipeline(
+      store,
       committed[0]!.id,
       {
         alarm: { id: 'A1', fingerprint: 'f', state: 'active', device: { id: 'tank3', name: 'Tank 3', matchedBy: 'topic' }, title: 't', severity: 'major', fields: {}, text: '', count: 1, firstSeen: 1, lastSeen: 1, firstEventId: 'x', lastEventId: 'x', notifications: 1, countAtLastNotification: 1, receivers: [], rules: [] },

@@ -1,6 +1,7 @@
 import type { IPublishPacket } from 'mqtt';
 import type { MqttBrokerConfig } from '../../config/types.js';
 import type { Alarm } from '../../lifecycle/alarm.js';
+import type { Acknowledge } from '../../lifecycle/ack.js';
 import type { Logger } from '../../log/logger.js';
 import { RateLimitedLog } from '../../log/rate-limited-log.js';
 import type { MqttMappings } from '../../parse/mqtt-mappings.js';
@@ -21,9 +22,11 @@ export interface MqttStats {
 export interface MqttIngestOptions {
   broker: MqttBrokerConfig;
   mappings: MqttMappings;
-  store: Pick<Store, 'isRedelivery' | 'acknowledge'>;
-  /** Commits the message durably; throwing leaves it unacknowledged. */
-  commit: (received: Received) => void;
+  store: Pick<Store, 'inbox'>;
+  /** Commits the message durably; a rejection leaves it unacknowledged. */
+  commit: (received: Received) => Promise<void>;
+  /** Records an acknowledgement (the one decision every door uses). */
+  acknowledge: Acknowledge;
   onAcknowledged: (alarm: Alarm) => void;
   logger: Logger;
   now?: () => number;
@@ -96,7 +99,7 @@ export class MqttIngest {
     if (payload.length > broker.maxPayloadSize) return this.reject('oversize', topic, `payload of ${payload.length} bytes exceeds maxPayloadSize ${broker.maxPayloadSize}`);
     if (!mappings.find(broker.name, topic)) return this.reject('unknown-topic', topic, 'no subscription maps this topic');
     const now = this.now();
-    if (packet.dup && packet.messageId !== undefined && store.isRedelivery(topic, packet.messageId, payload, now - REDELIVERY_WINDOW)) {
+    if (packet.dup && packet.messageId !== undefined && (await store.inbox.isRedelivery(topic, packet.messageId, payload, now - REDELIVERY_WINDOW))) {
       this.stats.duplicates += 1;
       this.options.logger.info({ topic, messageId: packet.messageId }, 'redelivered message already committed; acknowledged, not processed again');
       return;
@@ -111,12 +114,12 @@ export class MqttIngest {
       raw: payload,
       mqtt: { topic, qos: packet.qos, retain: packet.retain, dup: packet.dup, ...(packet.messageId !== undefined ? { messageId: packet.messageId } : {}) },
     };
-    this.options.commit(received);
+    await this.options.commit(received);
     this.stats.committed += 1;
     this.options.logger.debug({ msgId: received.id, topic, size: payload.length }, 'accepted MQTT message');
   }
 
-  private acknowledge(payload: Buffer, topic: string): void {
+  private async acknowledge(payload: Buffer, topic: string): Promise<void> {
     let request: { alarm?: unknown; by?: unknown; comment?: unknown };
     try {
       request = JSON.parse(payload.toString('utf8')) as typeof request;
@@ -127,11 +130,15 @@ export class MqttIngest {
       return this.reject('bad-ack', topic, 'an acknowledgement needs "alarm" (the alarm id) and "by" (who)');
     }
     const comment = typeof request.comment === 'string' ? request.comment.slice(0, 500) : undefined;
-    const alarm = this.options.store.acknowledge(request.alarm, { by: request.by.slice(0, 100), at: this.now(), channel: 'mqtt', ref: topic, ...(comment ? { comment } : {}) }, this.now());
-    if (!alarm) return this.reject('bad-ack', topic, `no alarm ${request.alarm}`);
+    const result = await this.options.acknowledge(request.alarm, { by: request.by.slice(0, 100), at: this.now(), channel: 'mqtt', ref: topic, ...(comment ? { comment } : {}) });
+    if (result.outcome === 'unknown-alarm') return this.reject('bad-ack', topic, `no alarm ${request.alarm}`);
     this.stats.acks += 1;
-    this.options.logger.info({ alarmId: alarm.id, by: alarm.ack?.by, channel: 'mqtt' }, 'alarm acknowledged');
-    this.options.onAcknowledged(alarm);
+    if (result.outcome === 'already') {
+      this.options.logger.info({ alarmId: request.alarm, by: request.by, ackedBy: result.ack.by, ackedVia: result.ack.channel }, 'alarm already acknowledged; the first acknowledgement stays');
+      return;
+    }
+    this.options.logger.info({ alarmId: result.alarm.id, by: result.alarm.ack?.by, channel: 'mqtt' }, 'alarm acknowledged');
+    this.options.onAcknowledged(result.alarm);
   }
 
   private reject(kind: string, topic: string, reason: string, msgId?: string): void {

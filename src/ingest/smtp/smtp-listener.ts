@@ -9,8 +9,8 @@ import { ClientSlots } from './client-slots.js';
 import { acceptBareLfData, greetWithoutDelay, holdEarlyCommands, isPatchableConnection } from './lenient-connection.js';
 import { TrustedNetworks, unmapIpv4 } from './trusted-networks.js';
 
-/** Where accepted messages go; must be durable when it returns, or throw. */
-export type CommitReceived = (received: Received) => void;
+/** Where accepted messages go; durable when it resolves, or it rejects. */
+export type CommitReceived = (received: Received) => Promise<void>;
 
 export interface SmtpListenerOptions {
   listener: ListenerConfig;
@@ -192,17 +192,22 @@ export async function startSmtpListener(options: SmtpListenerOptions): Promise<S
           },
           raw: Buffer.concat(chunks, size),
         };
-        try {
-          commit(received);
-        } catch (error) {
-          log.error({ ...peer(session), err: error }, 'could not commit the message to the store; device told to retry (451)');
-          return callback(new SmtpReply(451, '4.3.0 Temporary storage failure, try again later'));
-        }
-        log.info(
-          { msgId: received.id, ...peer(session), helo: received.peer.helo, from: received.envelope.mailFrom, rcpt: received.envelope.rcptTo, size },
-          'accepted message',
+        // A commit that throws instead of rejecting must still give 451, not crash the stream.
+        Promise.resolve()
+          .then(() => commit(received))
+          .then(
+          () => {
+            log.info(
+              { msgId: received.id, ...peer(session), helo: received.peer.helo, from: received.envelope.mailFrom, rcpt: received.envelope.rcptTo, size },
+              'accepted message',
+            );
+            callback(null, `2.0.0 Ok: queued as ${received.id}`);
+          },
+          (error: unknown) => {
+            log.error({ ...peer(session), err: error }, 'could not commit the message to the store; device told to retry (451)');
+            callback(new SmtpReply(451, '4.3.0 Temporary storage failure, try again later'));
+          },
         );
-        callback(null, `2.0.0 Ok: queued as ${received.id}`);
       });
     },
   });

@@ -1,0 +1,74 @@
+import type { Alarm } from '../../lifecycle/alarm.js';
+import type { AlarmLogEntry, AlarmRepository } from '../store.js';
+import { Db } from './db.js';
+
+type DataRow = { data: string };
+const parse = (row: DataRow): Alarm => JSON.parse(row.data) as Alarm;
+
+export class SqliteAlarms implements AlarmRepository {
+  constructor(private readonly db: Db) {}
+
+  async active(fingerprint: string): Promise<Alarm | undefined> {
+    const row = this.db.get<DataRow>(`SELECT data FROM alarms WHERE fingerprint = ? AND state = 'active'`, fingerprint);
+    return row ? parse(row) : undefined;
+  }
+
+  async get(id: string): Promise<Alarm | undefined> {
+    const row = this.db.get<DataRow>(`SELECT data FROM alarms WHERE id = ?`, id);
+    return row ? parse(row) : undefined;
+  }
+
+  async list(states: Alarm['state'][], limit = 1000): Promise<Alarm[]> {
+    if (states.length === 0) return [];
+    return this.db.all<DataRow>(`SELECT data FROM alarms WHERE state IN (${Db.placeholders(states.length)}) ORDER BY last_seen DESC LIMIT ?`, ...states, limit).map(parse);
+  }
+
+  async save(a: Alarm): Promise<void> {
+    this.db.run(
+      `INSERT INTO alarms (id, fingerprint, state, first_seen, last_seen, data, muted, ack_at, ack_announced) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+       ON CONFLICT(id) DO UPDATE SET state = excluded.state, last_seen = excluded.last_seen, data = excluded.data,
+         muted = excluded.muted, ack_at = excluded.ack_at, ack_announced = excluded.ack_announced`,
+      a.id,
+      a.fingerprint,
+      a.state,
+      a.firstSeen,
+      a.lastSeen,
+      JSON.stringify(a),
+      a.mutedBy ? 1 : 0,
+      a.ack?.at ?? null,
+      a.ackAnnounced ? 1 : 0,
+    );
+  }
+
+  async log(alarmId: string | null, e: AlarmLogEntry): Promise<void> {
+    this.db.run(`INSERT INTO alarm_log (alarm_id, received_id, at, outcome, reason) VALUES (?, ?, ?, ?, ?)`, alarmId, e.receivedId, e.at, e.outcome, e.reason);
+  }
+
+  async history(alarmId: string): Promise<AlarmLogEntry[]> {
+    return this.db
+      .all<{ received_id: string; at: number; outcome: string; reason: string }>(`SELECT received_id, at, outcome, reason FROM alarm_log WHERE alarm_id = ? ORDER BY seq`, alarmId)
+      .map((r) => ({ receivedId: r.received_id, at: r.at, outcome: r.outcome, reason: r.reason }));
+  }
+
+  async muted(): Promise<Alarm[]> {
+    return this.db.all<DataRow>(`SELECT data FROM alarms WHERE muted = 1 AND state = 'active' ORDER BY first_seen, id`).map(parse);
+  }
+
+  async unannouncedAcks(limit: number): Promise<Alarm[]> {
+    return this.db.all<DataRow>(`SELECT data FROM alarms WHERE ack_at IS NOT NULL AND ack_announced = 0 ORDER BY ack_at, id LIMIT ?`, limit).map(parse);
+  }
+
+  async recipients(alarmId: string): Promise<string[]> {
+    // After a partial delivery a row keeps only the recipients still to be sent to
+    // (reschedule): callers add the alarm's own `receivers` for those. A group or digest
+    // that listed the alarm was sent to it as well.
+    return this.db
+      .all<{ address: string }>(
+        `SELECT DISTINCT lower(trim(value)) AS address FROM outbox, json_each(outbox.recipients)
+         WHERE outbox.alarm_id = ? OR outbox.batch_id IN (SELECT batch_id FROM batch_items WHERE alarm_id = ?) ORDER BY address`,
+        alarmId,
+        alarmId,
+      )
+      .map((row) => row.address);
+  }
+}

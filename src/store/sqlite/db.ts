@@ -1,0 +1,47 @@
+import type Database from 'better-sqlite3';
+import { StoreError } from '../store-error.js';
+
+/** A connection with its prepared statements: preparing on every call cost ~5% of CPU under load. */
+export class Db {
+  readonly #statements = new Map<string, Database.Statement>();
+
+  constructor(readonly connection: Database.Database) {}
+
+  statement(sql: string): Database.Statement {
+    let statement = this.#statements.get(sql);
+    if (!statement) {
+      statement = this.connection.prepare(sql);
+      this.#statements.set(sql, statement);
+    }
+    return statement;
+  }
+
+  run(sql: string, ...params: unknown[]): Database.RunResult {
+    try {
+      return this.statement(sql).run(...params);
+    } catch (error) {
+      throw StoreError.wrap(error);
+    }
+  }
+
+  get<Row>(sql: string, ...params: unknown[]): Row | undefined {
+    try {
+      return this.statement(sql).get(...params) as Row | undefined;
+    } catch (error) {
+      throw StoreError.wrap(error);
+    }
+  }
+
+  all<Row>(sql: string, ...params: unknown[]): Row[] {
+    try {
+      return this.statement(sql).all(...params) as Row[];
+    } catch (error) {
+      throw StoreError.wrap(error);
+    }
+  }
+
+  /** `?, ?, ?` for an IN list. */
+  static placeholders(count: number): string {
+    return Array.from({ length: count }, () => '?').join(', ');
+  }
+}

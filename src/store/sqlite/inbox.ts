@@ -1,0 +1,95 @@
+import type { Received } from '../../ingest/received.js';
+import type { InboxRepository } from '../store.js';
+import type { Db } from './db.js';
+
+interface ReceivedRow {
+  id: string;
+  received_at: number;
+  listener: string;
+  peer_address: string;
+  peer_port: number;
+  helo: string | null;
+  auth_user: string | null;
+  secure: number;
+  mail_from: string | null;
+  rcpt_to: string;
+  raw: Buffer;
+  mqtt?: string | null;
+}
+
+export class SqliteInbox implements InboxRepository {
+  constructor(private readonly db: Db) {}
+
+  async insert(r: Received): Promise<void> {
+    this.insertNow(r);
+  }
+
+  /** The synchronous insert, for the group commit of `SqliteStore.accept`. */
+  insertNow(r: Received): void {
+    this.db.run(
+      `INSERT INTO received (id, received_at, listener, peer_address, peer_port, helo, auth_user, secure, mail_from, rcpt_to, raw, mqtt)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      r.id,
+      r.receivedAt,
+      r.listener,
+      r.peer.address,
+      r.peer.port,
+      r.peer.helo ?? null,
+      r.peer.authUser ?? null,
+      r.peer.secure ? 1 : 0,
+      r.envelope.mailFrom,
+      JSON.stringify(r.envelope.rcptTo),
+      r.raw,
+      r.mqtt ? JSON.stringify(r.mqtt) : null,
+    );
+  }
+
+  async pending(limit: number): Promise<Received[]> {
+    return this.db.all<ReceivedRow>(`SELECT * FROM received WHERE state = 'new' ORDER BY received_at, id LIMIT ?`, limit).map(toReceived);
+  }
+
+  async get(id: string): Promise<Received | undefined> {
+    const row = this.db.get<ReceivedRow>(`SELECT * FROM received WHERE id = ?`, id);
+    return row ? toReceived(row) : undefined;
+  }
+
+  async complete(id: string, now: number): Promise<boolean> {
+    return this.db.run(`UPDATE received SET state = 'processed', processed_at = ? WHERE id = ? AND state = 'new'`, now, id).changes > 0;
+  }
+
+  async reject(id: string, reason: string, now: number): Promise<void> {
+    this.db.run(`UPDATE received SET state = 'rejected', processed_at = ?, error = ? WHERE id = ?`, now, reason, id);
+  }
+
+  async drop(id: string): Promise<void> {
+    this.db.run(`DELETE FROM received WHERE id = ?`, id);
+  }
+
+  async isRedelivery(topic: string, messageId: number, payload: Buffer, since: number): Promise<boolean> {
+    const rows = this.db.all<{ raw: Buffer }>(
+      `SELECT raw FROM received WHERE mqtt IS NOT NULL AND received_at >= ? AND json_extract(mqtt, '$.topic') = ? AND json_extract(mqtt, '$.messageId') = ?`,
+      since,
+      topic,
+      messageId,
+    );
+    return rows.some((row) => row.raw.equals(payload));
+  }
+}
+
+function toReceived(row: ReceivedRow): Received {
+  return {
+    id: row.id,
+    receivedAt: row.received_at,
+    listener: row.listener,
+    peer: {
+      address: row.peer_address,
+      port: row.peer_port,
+      helo: row.helo ?? undefined,
+      authUser: row.auth_user ?? undefined,
+      secure: row.secure === 1,
+    },
+    envelope: { mailFrom: row.mail_from, rcptTo: JSON.parse(row.rcpt_to) as string[] },
+    raw: row.raw,
+    ...(row.mqtt ? { mqtt: JSON.parse(row.mqtt) as Received['mqtt'] } : {}),
+  };
+}

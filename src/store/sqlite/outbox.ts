@@ -1,0 +1,134 @@
+import type { DeliveryFailureUpdate, NewOutboxEntry, OutboxEntry, OutboxRepository, OutboxStatus, OutboxSummary } from '../store.js';
+import { Db } from './db.js';
+
+interface OutboxRow {
+  id: string;
+  received_id: string | null;
+  alarm_id?: string | null;
+  batch_id?: string | null;
+  created_at: number;
+  envelope_from: string;
+  recipients: string;
+  message: Buffer;
+  status: OutboxStatus;
+  attempts: number;
+  next_attempt_at: number;
+  last_error: string | null;
+  last_account: string | null;
+  updated_at: number;
+  sent_at: number | null;
+  rejected_recipients: string;
+  size?: number;
+}
+
+export class SqliteOutbox implements OutboxRepository {
+  constructor(private readonly db: Db) {}
+
+  async insert(entry: NewOutboxEntry, now: number): Promise<void> {
+    this.db.run(
+      `INSERT INTO outbox (id, received_id, alarm_id, batch_id, created_at, envelope_from, recipients, message, status, next_attempt_at, updated_at)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'pending', ?, ?)`,
+      entry.id,
+      entry.receivedId,
+      entry.alarmId ?? null,
+      entry.batchId ?? null,
+      now,
+      entry.envelopeFrom,
+      JSON.stringify(entry.recipients),
+      entry.message,
+      now,
+      now,
+    );
+  }
+
+  async claimDue(now: number, limit: number): Promise<OutboxEntry[]> {
+    const rows = this.db.all<OutboxRow>(`SELECT * FROM outbox WHERE status = 'pending' AND next_attempt_at <= ? ORDER BY next_attempt_at, id LIMIT ?`, now, limit);
+    for (const row of rows) this.db.run(`UPDATE outbox SET status = 'sending', attempts = attempts + 1, updated_at = ? WHERE id = ?`, now, row.id);
+    return rows.map((row) => toEntry({ ...row, status: 'sending', attempts: row.attempts + 1 }));
+  }
+
+  async recoverInterrupted(now: number): Promise<number> {
+    return this.db.run(
+      `UPDATE outbox SET status = 'pending', next_attempt_at = ?, updated_at = ?, last_error = coalesce(last_error, 'interrupted by a restart') WHERE status = 'sending'`,
+      now,
+      now,
+    ).changes;
+  }
+
+  async markSent(id: string, now: number, account: string, rejectedRecipients: string[]): Promise<void> {
+    this.db.run(`UPDATE outbox SET status = 'sent', sent_at = ?, updated_at = ?, last_account = ?, rejected_recipients = ? WHERE id = ?`, now, now, account, JSON.stringify(rejectedRecipients), id);
+  }
+
+  async reschedule(id: string, u: DeliveryFailureUpdate & { nextAttemptAt: number; recipients: string[] }): Promise<void> {
+    this.db.run(
+      `UPDATE outbox SET status = 'pending', next_attempt_at = ?, last_error = ?, last_account = ?, recipients = ?, rejected_recipients = ?, updated_at = ?
+       WHERE id = ? AND status = 'sending'`,
+      u.nextAttemptAt,
+      u.error,
+      u.account,
+      JSON.stringify(u.recipients),
+      JSON.stringify(u.rejectedRecipients),
+      u.now,
+      id,
+    );
+  }
+
+  async markFailed(id: string, u: DeliveryFailureUpdate): Promise<void> {
+    this.db.run(`UPDATE outbox SET status = 'failed', last_error = ?, last_account = ?, rejected_recipients = ?, updated_at = ? WHERE id = ?`, u.error, u.account, JSON.stringify(u.rejectedRecipients), u.now, id);
+  }
+
+  async list(statuses: OutboxStatus[]): Promise<OutboxSummary[]> {
+    if (statuses.length === 0) return [];
+    const rows = this.db.all<OutboxRow>(
+      `SELECT id, received_id, alarm_id, batch_id, created_at, envelope_from, recipients, status, attempts, next_attempt_at, last_error, last_account, updated_at, sent_at, rejected_recipients, length(message) AS size
+       FROM outbox WHERE status IN (${Db.placeholders(statuses.length)}) ORDER BY created_at, id`,
+      ...statuses,
+    );
+    return rows.map((row) => {
+      const { message: _message, ...summary } = toEntry({ ...row, message: Buffer.alloc(0) });
+      return { ...summary, size: row.size ?? 0 };
+    });
+  }
+
+  async get(id: string): Promise<OutboxEntry | undefined> {
+    const row = this.db.get<OutboxRow>(`SELECT * FROM outbox WHERE id = ?`, id);
+    return row ? toEntry(row) : undefined;
+  }
+
+  async retryNow(ids: string[] | 'all', now: number): Promise<number> {
+    if (ids === 'all') {
+      return this.db.run(`UPDATE outbox SET status = 'pending', next_attempt_at = ?, updated_at = ? WHERE status IN ('pending', 'failed')`, now, now).changes;
+    }
+    return ids.reduce((n, id) => n + this.db.run(`UPDATE outbox SET status = 'pending', next_attempt_at = ?, updated_at = ? WHERE id = ? AND status IN ('pending', 'failed')`, now, now, id).changes, 0);
+  }
+
+  async delete(ids: string[]): Promise<number> {
+    // An entry being sent right now is left alone: deleting it could not stop the send.
+    return ids.reduce((n, id) => n + this.db.run(`DELETE FROM outbox WHERE id = ? AND status != 'sending'`, id).changes, 0);
+  }
+
+  async nextDueAt(): Promise<number | undefined> {
+    return this.db.get<{ due: number | null }>(`SELECT min(next_attempt_at) AS due FROM outbox WHERE status = 'pending'`)?.due ?? undefined;
+  }
+}
+
+function toEntry(row: OutboxRow): OutboxEntry {
+  return {
+    id: row.id,
+    receivedId: row.received_id,
+    alarmId: row.alarm_id ?? null,
+    batchId: row.batch_id ?? null,
+    createdAt: row.created_at,
+    envelopeFrom: row.envelope_from,
+    recipients: JSON.parse(row.recipients) as string[],
+    message: row.message,
+    status: row.status,
+    attempts: row.attempts,
+    nextAttemptAt: row.next_attempt_at,
+    lastError: row.last_error,
+    lastAccount: row.last_account,
+    updatedAt: row.updated_at,
+    sentAt: row.sent_at,
+    rejectedRecipients: JSON.parse(row.rejected_recipients) as string[],
+  };
+}

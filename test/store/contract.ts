@@ -1,0 +1,562 @@
+import assert from 'node:assert/strict';
+import { afterEach, beforeEach, describe, it } from 'node:test';
+import { acknowledgeIn } from '../../src/gateway/acknowledge.js';
+import type { Received } from '../../src/ingest/received.js';
+import type { Alarm } from '../../src/lifecycle/alarm.js';
+import type { HeldNotification } from '../../src/lifecycle/batch.js';
+import { escalationTimers, type EscalationPolicy } from '../../src/lifecycle/escalation.js';
+import type { Silence } from '../../src/lifecycle/silence.js';
+import type { NewOutboxEntry, Store } from '../../src/store/store.js';
+import { alarmRecord } from '../helpers/alarm-factory.js';
+
+/**
+ * What every store backend must do, run unchanged against each one (SQLite today,
+ * PostgreSQL next): `open` gives a fresh, empty store; `reopen` closes it and opens the
+ * same data again (a restart).
+ */
+export interface StoreUnderTest {
+  store: Store;
+  reopen(): Promise<Store>;
+}
+
+const T0 = 1_764_000_000_000;
+const HOUR = 3_600_000;
+
+export function receivedMessage(id: string, overrides: Partial<Received> = {}): Received {
+  return {
+    id,
+    receivedAt: T0,
+    listener: 'lan',
+    peer: { address: '10.0.0.5', port: 40000, helo: 'plc-line4', secure: false },
+    envelope: { mailFrom: 'plc@plant.local', rcptTo: ['ops@example.com'] },
+    raw: Buffer.from(`Subject: ${id}\r\n\r\nbody\r\n`),
+    ...overrides,
+  };
+}
+
+function entry(id: string, receivedId: string | null = null, overrides: Partial<NewOutboxEntry> = {}): NewOutboxEntry {
+  return { id, receivedId, envelopeFrom: 'plc@gw.test', recipients: ['ops@example.com'], message: Buffer.from(`message ${id}\r\n`), ...overrides };
+}
+
+function alarm(id: string, overrides: Partial<Alarm> = {}): Alarm {
+  return alarmRecord(id, { device: { id: 'plc', name: 'PLC', matchedBy: 'sender' }, title: `alarm ${id}`, severity: 'major', firstSeen: T0, lastSeen: T0, ...overrides });
+}
+
+function silence(id: string, overrides: Partial<Silence> = {}): Silence {
+  return {
+    id,
+    matchers: [{ field: 'device.id', operator: 'equal', value: 'ups-hall2' }],
+    schedule: { kind: 'window', start: T0, end: T0 + HOUR },
+    createdBy: 'anna',
+    comment: 'battery swap',
+    createdAt: T0,
+    ...overrides,
+  };
+}
+
+function held(alarmId: string, key = 'group|r|site=A|ops@example.com', flushAt = T0 + 30_000): HeldNotification {
+  return { batchKey: key, batchKind: 'group', label: 'site=A', flushAt, receivers: [{ name: 'ops', emails: ['ops@example.com'] }], alarmId, kind: 'firing', reason: 'new alarm', at: T0 };
+}
+
+const policy = (stopOn: EscalationPolicy['stopOn'] = 'acknowledged-or-cleared'): EscalationPolicy => ({
+  name: 'p',
+  levels: [
+    { after: 1000, receivers: ['a'] },
+    { after: 2000, receivers: ['b'] },
+  ],
+  stopOn,
+});
+
+export function storeContract(backend: string, open: () => Promise<StoreUnderTest>): void {
+  describe(`store contract: ${backend}`, () => {
+    let subject: StoreUnderTest;
+    let store: Store;
+
+    beforeEach(async () => {
+      subject = await open();
+      store = subject.store;
+    });
+    afterEach(() => store.close());
+
+    /** Queues outbox entries, all due at `now`. */
+    async function queue(ids: string[], now = T0): Promise<void> {
+      await store.transaction(async (tx) => {
+        for (const id of ids) await tx.outbox.insert(entry(id), now);
+      });
+    }
+
+    describe('transactions', () => {
+      it('commits what the function wrote, and rolls all of it back when it throws', async () => {
+        await store.transaction(async (tx) => {
+          await tx.inbox.insert(receivedMessage('kept'));
+          await tx.outbox.insert(entry('o-kept', 'kept'), T0);
+        });
+        await assert.rejects(
+          store.transaction(async (tx) => {
+            await tx.inbox.insert(receivedMessage('lost'));
+            await tx.outbox.insert(entry('o-lost', 'lost'), T0);
+            throw new Error('changed my mind');
+          }),
+          /changed my mind/,
+        );
+        assert.deepEqual((await store.inbox.pending(10)).map((r) => r.id), ['kept']);
+        assert.equal(await store.outbox.get('o-lost'), undefined);
+        assert.equal((await store.outbox.get('o-kept'))?.receivedId, 'kept');
+      });
+
+      it('a failing statement rolls back the statements before it', async () => {
+        await queue(['taken']);
+        await assert.rejects(
+          store.transaction(async (tx) => {
+            await tx.outbox.insert(entry('fresh'), T0);
+            await tx.outbox.insert(entry('taken'), T0);
+          }),
+        );
+        assert.equal(await store.outbox.get('fresh'), undefined);
+      });
+
+      it('reads inside a transaction see its own writes, and concurrent transactions do not interleave', async () => {
+        await store.alarms.save(alarm('A1', { count: 0 }));
+        // Each reads the count and writes it plus one: with interleaving, increments would be lost.
+        await Promise.all(
+          Array.from({ length: 10 }, () =>
+            store.transaction(async (tx) => {
+              const current = (await tx.alarms.get('A1'))!;
+              await new Promise((resolve) => setImmediate(resolve));
+              await tx.alarms.save({ ...current, count: current.count + 1 });
+              assert.equal((await tx.alarms.get('A1'))?.count, current.count + 1);
+            }),
+          ),
+        );
+        assert.equal((await store.alarms.get('A1'))?.count, 10);
+      });
+
+      it('refuses a transaction opened inside another, and a call on the store itself from inside one', async () => {
+        await assert.rejects(store.transaction(() => store.transaction(async () => undefined)), /cannot open another/);
+        await assert.rejects(store.transaction(() => store.alarms.get('x')), /cannot open another/);
+      });
+    });
+
+    describe('inbox', () => {
+      it('round-trips every field', async () => {
+        const message = receivedMessage('r1', {
+          receivedAt: T0 + 5,
+          listener: 'plant-lan',
+          peer: { address: '::ffff:10.0.0.7', port: 51234, helo: 'S7-1500', authUser: 'plc', secure: true },
+          envelope: { mailFrom: 'plc@plant.local', rcptTo: ['a@example.com', 'b@example.com'] },
+          mqtt: { topic: 'p/tank3/level', qos: 1, retain: false, dup: false, messageId: 7 },
+        });
+        await store.accept(message);
+        const [got, ...rest] = await store.inbox.pending(10);
+        assert.deepEqual(rest, []);
+        assert.ok(got && Buffer.isBuffer(got.raw));
+        assert.deepEqual({ ...got, raw: Buffer.from(got.raw) }, message);
+        assert.deepEqual(await store.inbox.get('r1'), got);
+      });
+
+      it('keeps raw bytes exactly, binary and 8-bit included', async () => {
+        const raw = Buffer.from([0x00, 0xff, 0xf6, 0x0d, 0x0a, 0x0a, 0x80, 0x00, 0x2e, 0x0d]);
+        await store.accept(receivedMessage('bin', { raw }));
+        assert.deepEqual([...(await store.inbox.pending(1))[0]!.raw], [...raw]);
+      });
+
+      it('keeps a null reverse-path and missing HELO and AUTH user', async () => {
+        await store.accept(receivedMessage('null', { peer: { address: '10.0.0.1', port: 1, secure: false }, envelope: { mailFrom: null, rcptTo: ['x@example.com'] } }));
+        const got = (await store.inbox.pending(1))[0]!;
+        assert.equal(got.envelope.mailFrom, null);
+        assert.equal(got.peer.helo, undefined);
+        assert.equal(got.peer.authUser, undefined);
+        assert.equal(got.peer.secure, false);
+      });
+
+      it('refuses a duplicate id', async () => {
+        await store.accept(receivedMessage('dup'));
+        await assert.rejects(store.accept(receivedMessage('dup')));
+        await assert.rejects(store.inbox.insert(receivedMessage('dup')));
+      });
+
+      it('accepts concurrent messages together, and one bad message fails alone', async () => {
+        await store.accept(receivedMessage('taken'));
+        const ids = Array.from({ length: 50 }, (_, i) => `m${String(i).padStart(2, '0')}`);
+        const results = await Promise.allSettled([...ids.map((id) => store.accept(receivedMessage(id))), store.accept(receivedMessage('taken'))]);
+        assert.equal(results.filter((r) => r.status === 'fulfilled').length, 50);
+        assert.equal(results.at(-1)?.status, 'rejected');
+        assert.deepEqual((await store.inbox.pending(100)).map((r) => r.id).sort(), [...ids, 'taken'].sort());
+      });
+
+      it('lists pending messages oldest first, then by id, up to the limit', async () => {
+        for (const [id, at] of [['c', 2], ['b', 1], ['a2', 0], ['a1', 0]] as const) await store.accept(receivedMessage(id, { receivedAt: T0 + at }));
+        assert.deepEqual((await store.inbox.pending(10)).map((r) => r.id), ['a1', 'a2', 'b', 'c']);
+        assert.deepEqual((await store.inbox.pending(2)).map((r) => r.id), ['a1', 'a2']);
+      });
+
+      it('completes a message once: the second time, and for an unknown id, says so', async () => {
+        await store.accept(receivedMessage('r1'));
+        assert.equal(await store.inbox.complete('r1', T0 + 10), true);
+        assert.equal(await store.inbox.complete('r1', T0 + 11), false);
+        assert.equal(await store.inbox.complete('nope', T0), false);
+        assert.deepEqual(await store.inbox.pending(10), []);
+        assert.ok(await store.inbox.get('r1'), 'a processed message is kept');
+      });
+
+      it('rejects a message out of the pending list, and drops one that changed nothing', async () => {
+        for (const id of ['bad', 'good', 'nothing']) await store.accept(receivedMessage(id));
+        await store.inbox.reject('bad', 'no recipients allowed', T0 + 3);
+        await store.inbox.drop('nothing');
+        assert.deepEqual((await store.inbox.pending(10)).map((r) => r.id), ['good']);
+        assert.ok(await store.inbox.get('bad'), 'a rejected message is kept for inspection');
+        assert.equal(await store.inbox.complete('bad', T0 + 4), false);
+        assert.equal(await store.inbox.get('nothing'), undefined);
+      });
+
+      it('recognises a redelivered MQTT message by topic, message id and payload', async () => {
+        await store.accept(receivedMessage('R4', { receivedAt: 1000, raw: Buffer.from('payload-1'), mqtt: { topic: 'p/x', qos: 1, retain: false, dup: false, messageId: 42 } }));
+        assert.equal(await store.inbox.isRedelivery('p/x', 42, Buffer.from('payload-1'), 0), true);
+        assert.equal(await store.inbox.isRedelivery('p/x', 42, Buffer.from('payload-2'), 0), false, 'a reused message id with other content is new');
+        assert.equal(await store.inbox.isRedelivery('p/y', 42, Buffer.from('payload-1'), 0), false);
+        assert.equal(await store.inbox.isRedelivery('p/x', 42, Buffer.from('payload-1'), 5000), false, 'outside the window');
+      });
+    });
+
+    describe('outbox', () => {
+      it('stores every field of a new entry', async () => {
+        await store.transaction((tx) => tx.outbox.insert(entry('o2', null, { alarmId: 'A1', batchId: 'B1', recipients: ['x@example.com', 'y@example.com'] }), T0 + 10));
+        const o2 = (await store.outbox.get('o2'))!;
+        assert.deepEqual(
+          { ...o2, message: o2.message.toString() },
+          {
+            id: 'o2',
+            receivedId: null,
+            alarmId: 'A1',
+            batchId: 'B1',
+            envelopeFrom: 'plc@gw.test',
+            recipients: ['x@example.com', 'y@example.com'],
+            message: 'message o2\r\n',
+            createdAt: T0 + 10,
+            status: 'pending',
+            attempts: 0,
+            nextAttemptAt: T0 + 10,
+            lastError: null,
+            lastAccount: null,
+            updatedAt: T0 + 10,
+            sentAt: null,
+            rejectedRecipients: [],
+          },
+        );
+        assert.equal(await store.outbox.get('nope'), undefined);
+      });
+
+      it('claims only due pending entries, marks them sending and counts the attempt', async () => {
+        await queue(['due1', 'due2']);
+        await queue(['later'], T0 + 60_000);
+        const claimed = await store.outbox.claimDue(T0, 10);
+        assert.deepEqual(claimed.map((e) => e.id), ['due1', 'due2']);
+        for (const e of claimed) {
+          assert.equal(e.status, 'sending');
+          assert.equal(e.attempts, 1);
+          assert.equal(e.message.toString(), `message ${e.id}\r\n`);
+        }
+        assert.equal((await store.outbox.get('due1'))!.status, 'sending');
+        assert.equal((await store.outbox.get('later'))!.status, 'pending');
+        assert.deepEqual(await store.outbox.claimDue(T0 + 1, 10), [], 'never hands out an entry twice');
+      });
+
+      it('claims the most overdue first, within the limit, including one due exactly now', async () => {
+        await queue(['b'], T0 + 2);
+        await queue(['a'], T0 + 1);
+        await queue(['c'], T0 + 3);
+        assert.deepEqual(await store.outbox.claimDue(T0 + 2, 0), []);
+        assert.deepEqual((await store.outbox.claimDue(T0 + 2, 5)).map((e) => e.id), ['a', 'b']);
+        assert.deepEqual((await store.outbox.claimDue(T0 + 3, 5)).map((e) => e.id), ['c']);
+      });
+
+      it('skips sent and failed entries; attempts count up over reschedules', async () => {
+        await queue(['a-sent', 'b-failed', 'c-pending']);
+        assert.deepEqual((await store.outbox.claimDue(T0, 2)).map((e) => e.id), ['a-sent', 'b-failed']);
+        await store.outbox.markSent('a-sent', T0 + 1, 'gmail', []);
+        await store.outbox.markFailed('b-failed', { now: T0 + 1, error: '550 no', account: 'gmail', rejectedRecipients: ['ops@example.com'] });
+        for (let attempt = 1; attempt <= 3; attempt += 1) {
+          const claimed = await store.outbox.claimDue(T0 + attempt * 1000, 10);
+          assert.deepEqual(claimed.map((e) => [e.id, e.attempts]), [['c-pending', attempt]]);
+          await store.outbox.reschedule('c-pending', { now: T0 + attempt * 1000, nextAttemptAt: T0 + attempt * 1000, error: 'try again', account: 'a', recipients: ['ops@example.com'], rejectedRecipients: [] });
+        }
+      });
+
+      it('recovers entries a crash left sending, keeping an earlier error', async () => {
+        await queue(['s1', 's2', 'x-pending']);
+        await store.outbox.claimDue(T0, 2);
+        await store.outbox.reschedule('s2', { now: T0, nextAttemptAt: T0, error: '451 greylisted', account: 'a', recipients: ['ops@example.com'], rejectedRecipients: [] });
+        await store.outbox.claimDue(T0, 1);
+        assert.equal(await store.outbox.recoverInterrupted(T0 + 5000), 2);
+        const s1 = (await store.outbox.get('s1'))!;
+        assert.deepEqual([s1.status, s1.nextAttemptAt, s1.updatedAt, s1.lastError, s1.attempts], ['pending', T0 + 5000, T0 + 5000, 'interrupted by a restart', 1]);
+        assert.equal((await store.outbox.get('s2'))!.lastError, '451 greylisted');
+        assert.equal((await store.outbox.get('x-pending'))!.updatedAt, T0, 'pending entries are not touched');
+        assert.equal(await store.outbox.recoverInterrupted(T0 + 6000), 0);
+      });
+
+      it('reschedule records the failure and the recipients still to do, only for an entry being sent', async () => {
+        await queue(['o1', 'z-idle']);
+        await store.outbox.claimDue(T0, 1);
+        await store.outbox.reschedule('o1', { now: T0 + 1, nextAttemptAt: T0 + 30_000, error: '451 try later', account: 'm365', recipients: ['b@example.com'], rejectedRecipients: ['a@example.com'] });
+        const e = (await store.outbox.get('o1'))!;
+        assert.deepEqual([e.status, e.nextAttemptAt, e.lastError, e.lastAccount, e.recipients, e.rejectedRecipients, e.updatedAt], ['pending', T0 + 30_000, '451 try later', 'm365', ['b@example.com'], ['a@example.com'], T0 + 1]);
+        await store.outbox.reschedule('z-idle', { now: T0 + 1, nextAttemptAt: T0 + 99_000, error: 'x', account: null, recipients: [], rejectedRecipients: [] });
+        assert.equal((await store.outbox.get('z-idle'))!.nextAttemptAt, T0);
+        assert.deepEqual((await store.outbox.claimDue(T0 + 29_999, 10)).map((x) => x.id), ['z-idle']);
+        assert.deepEqual((await store.outbox.claimDue(T0 + 30_000, 10)).map((x) => x.id), ['o1']);
+      });
+
+      it('markSent and markFailed record the outcome', async () => {
+        await queue(['sent', 'failed']);
+        await store.outbox.claimDue(T0, 2);
+        await store.outbox.markSent('sent', T0 + 42, 'gmail', ['gone@example.com']);
+        await store.outbox.markFailed('failed', { now: T0 + 7, error: '550 5.1.1 no such user', account: null, rejectedRecipients: ['ops@example.com'] });
+        const sent = (await store.outbox.get('sent'))!;
+        assert.deepEqual([sent.status, sent.sentAt, sent.updatedAt, sent.lastAccount, sent.rejectedRecipients], ['sent', T0 + 42, T0 + 42, 'gmail', ['gone@example.com']]);
+        const failed = (await store.outbox.get('failed'))!;
+        assert.deepEqual([failed.status, failed.lastError, failed.lastAccount, failed.sentAt, failed.rejectedRecipients], ['failed', '550 5.1.1 no such user', null, null, ['ops@example.com']]);
+      });
+
+      it('lists by status in creation order with the size, not the message', async () => {
+        await queue(['first'], T0);
+        await queue(['second'], T0 + 1);
+        await store.outbox.claimDue(T0, 1);
+        await store.outbox.markSent('first', T0 + 2, 'a', []);
+        assert.deepEqual(await store.outbox.list([]), []);
+        assert.deepEqual((await store.outbox.list(['pending'])).map((e) => e.id), ['second']);
+        const all = await store.outbox.list(['pending', 'sent']);
+        assert.deepEqual(all.map((e) => [e.id, e.status]), [['first', 'sent'], ['second', 'pending']]);
+        assert.equal(all[0]!.size, Buffer.byteLength('message first\r\n'));
+        assert.equal('message' in all[0]!, false);
+      });
+
+      it('retryNow makes pending and failed entries due now; delete never removes one being sent', async () => {
+        await queue(['failed', 'later', 'sent', 'sending']);
+        await store.outbox.claimDue(T0, 4);
+        await store.outbox.markFailed('failed', { now: T0, error: 'x', account: null, rejectedRecipients: [] });
+        await store.outbox.reschedule('later', { now: T0, nextAttemptAt: T0 + HOUR, error: 'y', account: null, recipients: ['ops@example.com'], rejectedRecipients: [] });
+        await store.outbox.markSent('sent', T0, 'a', []);
+        assert.equal(await store.outbox.retryNow(['failed', 'later', 'sent', 'unknown'], T0 + 10), 2);
+        for (const id of ['failed', 'later']) assert.deepEqual([(await store.outbox.get(id))!.status, (await store.outbox.get(id))!.nextAttemptAt], ['pending', T0 + 10], id);
+        await store.outbox.markFailed('failed', { now: T0, error: 'x', account: null, rejectedRecipients: [] });
+        assert.equal(await store.outbox.retryNow('all', T0 + 20), 2);
+        assert.equal((await store.outbox.get('sent'))!.status, 'sent');
+        assert.equal((await store.outbox.get('sending'))!.status, 'sending');
+        assert.equal(await store.outbox.delete(['sending', 'failed', 'later', 'unknown']), 2);
+        assert.equal((await store.outbox.get('sending'))!.status, 'sending');
+        assert.equal(await store.outbox.get('failed'), undefined);
+      });
+
+      it('nextDueAt is the earliest pending time, ignoring other states', async () => {
+        assert.equal(await store.outbox.nextDueAt(), undefined);
+        await queue(['soon'], T0 + 100);
+        await queue(['later'], T0 + 200);
+        assert.equal(await store.outbox.nextDueAt(), T0 + 100);
+        await store.outbox.claimDue(T0 + 100, 1);
+        assert.equal(await store.outbox.nextDueAt(), T0 + 200);
+        await store.outbox.claimDue(T0 + 200, 1);
+        assert.equal(await store.outbox.nextDueAt(), undefined);
+      });
+    });
+
+    describe('alarms', () => {
+      it('saves and reads alarms, one active per fingerprint, most recently seen first', async () => {
+        await store.alarms.save(alarm('A1', { fingerprint: 'fp-1' }));
+        await store.alarms.save(alarm('A2', { fingerprint: 'fp-2', lastSeen: T0 + 5 }));
+        assert.equal((await store.alarms.active('fp-1'))?.id, 'A1');
+        assert.deepEqual(await store.alarms.get('A1'), alarm('A1', { fingerprint: 'fp-1' }));
+        await assert.rejects(store.alarms.save(alarm('A3', { fingerprint: 'fp-1' })), 'a second active alarm of a fingerprint');
+        await store.alarms.save(alarm('A1', { fingerprint: 'fp-1', state: 'resolved', resolvedAt: T0 + 9 }));
+        assert.equal(await store.alarms.active('fp-1'), undefined);
+        await store.alarms.save(alarm('A3', { fingerprint: 'fp-1', lastSeen: T0 + 10 }));
+        assert.deepEqual((await store.alarms.list(['active'])).map((a) => a.id), ['A3', 'A2']);
+        assert.deepEqual((await store.alarms.list(['active', 'resolved'], 2)).map((a) => a.id), ['A3', 'A2']);
+        assert.deepEqual(await store.alarms.list([]), []);
+      });
+
+      it('keeps each alarm its history, in order', async () => {
+        await store.alarms.save(alarm('A1'));
+        await store.alarms.log('A1', { receivedId: 'r1', at: T0, outcome: 'raised', reason: 'new alarm' });
+        await store.alarms.log(null, { receivedId: 'r9', at: T0, outcome: 'clear-without-alarm', reason: 'nothing to clear' });
+        await store.alarms.log('A1', { receivedId: 'r2', at: T0 + 1, outcome: 'repeat-folded', reason: 'repeat' });
+        assert.deepEqual(await store.alarms.history('A1'), [
+          { receivedId: 'r1', at: T0, outcome: 'raised', reason: 'new alarm' },
+          { receivedId: 'r2', at: T0 + 1, outcome: 'repeat-folded', reason: 'repeat' },
+        ]);
+        assert.deepEqual(await store.alarms.history('nobody'), []);
+      });
+
+      it('lists active muted alarms, oldest first', async () => {
+        await store.alarms.save(alarm('A', { mutedBy: { by: 'silence', silence: 'S1', until: T0 + HOUR } }));
+        await store.alarms.save(alarm('B'));
+        await store.alarms.save(alarm('C', { state: 'resolved', mutedBy: { by: 'silence', silence: 'S1' } }));
+        await store.alarms.save(alarm('D', { firstSeen: T0 - 1, mutedBy: { by: 'inhibition', alarm: 'X', rule: 'power' } }));
+        assert.deepEqual((await store.alarms.muted()).map((a) => a.id), ['D', 'A']);
+        const { mutedBy: _released, ...released } = (await store.alarms.get('A'))!;
+        await store.alarms.save(released);
+        assert.deepEqual((await store.alarms.muted()).map((a) => a.id), ['D']);
+      });
+
+      it('the first acknowledgement counts; it cancels pending timers and is announced once', async () => {
+        await store.alarms.save(alarm('A1'));
+        await store.timers.insert(escalationTimers(policy(), 'A1', T0));
+        assert.deepEqual(await store.alarms.unannouncedAcks(10), []);
+        const first = await store.transaction((tx) => acknowledgeIn(tx, 'A1', { by: 'anna', at: T0 + 500, channel: 'mqtt', ref: 'annunciator/ack' }, T0 + 500));
+        assert.equal(first.outcome, 'recorded');
+        const second = await store.transaction((tx) => acknowledgeIn(tx, 'A1', { by: 'tom', at: T0 + 600, channel: 'cli' }, T0 + 600));
+        assert.equal(second.outcome, 'already');
+        assert.equal(second.outcome === 'already' && second.ack.by, 'anna');
+        assert.equal((await store.alarms.get('A1'))?.ack?.channel, 'mqtt');
+        assert.deepEqual((await store.alarms.history('A1')).map((l) => [l.outcome, l.receivedId]), [['acknowledged', 'annunciator/ack']]);
+        assert.ok((await store.timers.ofAlarm('A1')).every((t) => t.cancelledAt === T0 + 500));
+        assert.equal((await store.transaction((tx) => acknowledgeIn(tx, 'NOPE', { by: 'x', at: 1, channel: 'cli' }, 1))).outcome, 'unknown-alarm');
+        assert.deepEqual((await store.alarms.unannouncedAcks(10)).map((a) => a.id), ['A1']);
+        await store.alarms.save({ ...(await store.alarms.get('A1'))!, ackAnnounced: true });
+        assert.deepEqual(await store.alarms.unannouncedAcks(10), []);
+      });
+
+      it('acknowledgements racing each other: exactly one is recorded', async () => {
+        await store.alarms.save(alarm('A1'));
+        const outcomes = await Promise.all(
+          ['mqtt', 'link', 'mail', 'cli'].map((channel, i) => store.transaction((tx) => acknowledgeIn(tx, 'A1', { by: `p${i}`, at: T0 + i, channel: channel as 'mqtt' }, T0 + i))),
+        );
+        assert.deepEqual(outcomes.map((o) => o.outcome).sort(), ['already', 'already', 'already', 'recorded']);
+      });
+
+      it('unannounced acknowledgements come earliest ack first, up to the limit', async () => {
+        for (const [id, at] of [['late', 3], ['early', 1], ['middle', 2]] as const) await store.alarms.save(alarm(id, { ack: { by: 'x', at: T0 + at, channel: 'cli' } }));
+        assert.deepEqual((await store.alarms.unannouncedAcks(2)).map((a) => a.id), ['early', 'middle']);
+      });
+
+      it('the recipients of an alarm are every address its notifications and batches went to', async () => {
+        await store.transaction(async (tx) => {
+          await tx.outbox.insert(entry('o1', null, { alarmId: 'A1', recipients: ['Ops@Example.com ', 'b@example.com'] }), T0);
+          await tx.outbox.insert(entry('o2', null, { alarmId: 'A1', recipients: ['ops@example.com'] }), T0);
+          await tx.batches.hold(held('A1'), T0);
+        });
+        const [batch] = await store.batches.due(T0 + 30_000, 10);
+        await store.transaction((tx) => tx.outbox.insert(entry('o3', null, { batchId: batch!.id, recipients: ['group@example.com'] }), T0));
+        assert.deepEqual(await store.alarms.recipients('A1'), ['b@example.com', 'group@example.com', 'ops@example.com']);
+        assert.deepEqual(await store.alarms.recipients('nobody'), []);
+      });
+    });
+
+    describe('escalation timers', () => {
+      it('lists due ones and the next due time; fires each once', async () => {
+        await store.timers.insert(escalationTimers(policy(), 'A1', T0));
+        // An alarm and level already stored are kept.
+        await store.timers.insert(escalationTimers(policy(), 'A1', T0 + 99));
+        assert.deepEqual((await store.timers.ofAlarm('A1')).map((t) => [t.level, t.dueAt]), [
+          [1, T0 + 1000],
+          [2, T0 + 2000],
+        ]);
+        assert.equal(await store.timers.nextDueAt(), T0 + 1000);
+        assert.deepEqual(await store.timers.due(T0 + 999, 10), []);
+        assert.deepEqual((await store.timers.due(T0 + 2000, 10)).map((t) => t.level), [1, 2]);
+        assert.equal(await store.timers.fire('A1', 1, T0 + 1000), true);
+        assert.equal(await store.timers.fire('A1', 1, T0 + 1001), false, 'fired_at guards it');
+        assert.equal((await store.timers.ofAlarm('A1'))[0]?.firedAt, T0 + 1000);
+        assert.deepEqual((await store.timers.due(T0 + 5000, 10)).map((t) => t.level), [2]);
+        assert.equal(await store.timers.nextDueAt(), T0 + 2000);
+      });
+
+      it('a clear cancels the timers of a policy that stops on a clear, not of one that needs an ack', async () => {
+        await store.timers.insert(escalationTimers(policy('acknowledged-or-cleared'), 'clears', T0));
+        await store.timers.insert(escalationTimers(policy('acknowledged'), 'needs-ack', T0));
+        assert.equal(await store.timers.cancel('clears', T0 + 100, 'cleared'), 2);
+        assert.equal(await store.timers.cancel('needs-ack', T0 + 100, 'cleared'), 0);
+        assert.equal(await store.timers.cancel('needs-ack', T0 + 100, 'all'), 2);
+        assert.equal(await store.timers.fire('clears', 1, T0 + 1000), false, 'a cancelled timer does not fire');
+        assert.equal(await store.timers.nextDueAt(), undefined);
+      });
+    });
+
+    describe('batches and flood state', () => {
+      it('held notifications with one key collect in one open batch that keeps its first flush time', async () => {
+        await store.transaction(async (tx) => {
+          await tx.batches.hold(held('A1'), T0);
+          await tx.batches.hold(held('A2', undefined, T0 + 99_000), T0 + 5000);
+          await tx.batches.hold(held('B1', 'group|r|site=B|ops@example.com'), T0);
+        });
+        assert.equal(await store.batches.nextDueAt(), T0 + 30_000);
+        const due = await store.batches.due(T0 + 30_000, 10);
+        assert.equal(due.length, 2);
+        const a = due.find((b) => b.key.includes('site=A'))!;
+        assert.equal(a.flushAt, T0 + 30_000, 'the first notification set the time');
+        assert.deepEqual(await store.batches.get(a.id), a);
+        assert.deepEqual((await store.batches.items(a.id)).map((i) => i.alarmId), ['A1', 'A2']);
+        assert.deepEqual((await store.batches.ofAlarm('A2')).map((b) => b.id), [a.id]);
+        assert.deepEqual(await store.batches.due(T0 + 29_999, 10), []);
+      });
+
+      it('a batch is sent once, and the next held notification of its key opens a new one', async () => {
+        await store.transaction((tx) => tx.batches.hold(held('A1'), T0));
+        const [batch] = await store.batches.due(T0 + 30_000, 10);
+        assert.equal(await store.batches.markSent(batch!.id, T0 + 30_000), true);
+        assert.equal(await store.batches.markSent(batch!.id, T0 + 30_001), false);
+        assert.equal((await store.batches.get(batch!.id))?.sentAt, T0 + 30_000);
+        assert.equal(await store.batches.nextDueAt(), undefined);
+        await store.transaction((tx) => tx.batches.hold(held('A3', undefined, T0 + 90_000), T0 + 60_000));
+        const [next] = await store.batches.due(T0 + 90_000, 10);
+        assert.notEqual(next?.id, batch!.id);
+        assert.deepEqual((await store.batches.items(next!.id)).map((i) => i.alarmId), ['A3']);
+      });
+
+      it('keeps flood control counters per scope', async () => {
+        assert.equal(await store.batches.floodState('device:plc'), undefined);
+        await store.batches.saveFloodState({ scope: 'device:plc', windowStart: T0, count: 1 });
+        await store.batches.saveFloodState({ scope: 'device:plc', windowStart: T0, count: 2, floodingSince: T0 + 1 });
+        assert.deepEqual(await store.batches.floodState('device:plc'), { scope: 'device:plc', windowStart: T0, count: 2, floodingSince: T0 + 1 });
+      });
+    });
+
+    describe('silences', () => {
+      it('keeps silences; lists current ones, newest first, and all of them', async () => {
+        await store.silences.insert(silence('S1'));
+        await store.silences.insert(silence('S2', { createdAt: T0 + 1, schedule: { kind: 'weekly', days: ['mon'], from: '22:00', to: '06:00', timeZone: 'Europe/Berlin', start: T0 } }));
+        await store.silences.insert(silence('S3', { createdAt: T0 + 2, schedule: { kind: 'window', start: T0 - 2 * HOUR, end: T0 - HOUR } }));
+        assert.deepEqual(await store.silences.get('S1'), silence('S1'), 'round-trips');
+        assert.deepEqual((await store.silences.list(T0)).map((s) => s.id), ['S2', 'S1'], 'S3 is over');
+        assert.deepEqual((await store.silences.list(T0 + 2 * HOUR)).map((s) => s.id), ['S2'], 'a weekly one without until never ends');
+        assert.deepEqual((await store.silences.list(T0, { all: true })).map((s) => s.id), ['S3', 'S2', 'S1']);
+      });
+
+      it('expires a silence now; an unknown or ended one is reported as such', async () => {
+        await store.silences.insert(silence('S1'));
+        await store.silences.insert(silence('S3', { schedule: { kind: 'window', start: T0 - 2 * HOUR, end: T0 - HOUR } }));
+        assert.equal((await store.silences.expire('S1', T0 + 600_000))?.expiredAt, T0 + 600_000);
+        assert.equal((await store.silences.get('S1'))?.expiredAt, T0 + 600_000);
+        assert.deepEqual(await store.silences.list(T0 + 660_000), []);
+        assert.equal(await store.silences.expire('NOPE', T0), undefined);
+        assert.equal((await store.silences.expire('S3', T0))?.expiredAt, undefined, 'already over: unchanged');
+      });
+    });
+
+    describe('topic state', () => {
+      it('keeps the last state of a telemetry topic', async () => {
+        assert.equal(await store.topics.get('p/tank3/level'), undefined);
+        await store.topics.save({ topic: 'p/tank3/level', state: 'active', value: 4.8, at: 1000 });
+        await store.topics.save({ topic: 'p/tank3/level', state: 'cleared', value: 3.1, at: 2000 });
+        assert.deepEqual(await store.topics.get('p/tank3/level'), { topic: 'p/tank3/level', state: 'cleared', value: 3.1, at: 2000 });
+      });
+    });
+
+    describe('durability', () => {
+      it('keeps everything committed over a restart', async () => {
+        const raw = Buffer.from([0xde, 0xad, 0xbe, 0xef, 0x00, 0x0a]);
+        await store.accept(receivedMessage('kept', { raw }));
+        await queue(['o1', 'o2'], T0);
+        await store.outbox.claimDue(T0, 1);
+        await store.alarms.save(alarm('A1'));
+        store = await subject.reopen();
+        assert.deepEqual([...(await store.inbox.pending(10))[0]!.raw], [...raw]);
+        assert.equal((await store.outbox.get('o1'))!.status, 'sending');
+        assert.equal(await store.outbox.recoverInterrupted(T0 + 1), 1);
+        // o2 has been due since T0, the recovered o1 since T0 + 1.
+        assert.deepEqual((await store.outbox.claimDue(T0 + 1, 10)).map((e) => e.id), ['o2', 'o1']);
+        assert.equal((await store.alarms.get('A1'))?.id, 'A1');
+      });
+    });
+  });
+}
