@@ -1,3 +1,4 @@
+import type { UpstreamTls } from '../base/tls-policy.js';
 import type { InhibitRule } from './inhibit.js';
 import type { ReplyAccountConfig } from './replies.js';
 import type { Secret } from './secret.js';
@@ -35,13 +36,7 @@ export interface SmtpAccount {
   security: 'tls' | 'starttls' | 'none';
   auth?: SmtpAuth;
   envelopeFrom?: string;
-  tls: {
-    minVersion: 'TLSv1.2' | 'TLSv1.3';
-    /** PEM certificates added to the system trust store for this account. */
-    ca: Buffer[];
-    servername?: string;
-    pin?: { sha256: string; certificate: Buffer };
-  };
+  tls: UpstreamTls;
   connectionTimeout: number;
 }
 
