@@ -1,6 +1,5 @@
 import type { UpstreamTls } from '../base/tls-policy.js';
 import type { InhibitRule } from './inhibit.js';
-import type { ReplyAccountConfig } from './replies.js';
 import type { Secret } from './secret.js';
 import type { BackoffPolicy, RawApi, RawConfig, RawListener, RawMqttBroker, RawSchedule } from './schema.js';
 
@@ -51,6 +50,28 @@ export type Account = SmtpAccount | FileAccount;
 export interface MqttBrokerConfig extends Omit<RawMqttBroker, 'password' | 'tls'> {
   password?: Secret;
   tls: { ca: Buffer[]; cert?: Buffer; key?: Buffer; minVersion: 'TLSv1.2' | 'TLSv1.3' };
+}
+
+/**
+ * A mailbox read for replies to notifications (`replies[]`), as loaded: preset applied,
+ * credentials read, TLS files read. src/ingest/imap/ watches it.
+ */
+export interface ReplyAccountConfig {
+  name: string;
+  host: string;
+  port: number;
+  security: 'tls' | 'starttls' | 'none';
+  /** `login`: IMAP LOGIN; `plain`: AUTHENTICATE PLAIN; `oauth2`: XOAUTH2 with an access token from the token endpoint. */
+  auth: SmtpAuth;
+  tls: UpstreamTls;
+  connectionTimeout: number;
+  folder: string;
+  /** Flags a processed reply gets; then it is moved to `move` when set. */
+  processed: { flags: string[]; move?: string };
+  pollInterval: number;
+  reconnect: { initialDelay: number; maxDelay: number };
+  ackWords: string[];
+  allowFrom: string[];
 }
 
 /** An override with its times resolved to instants (epoch ms): it holds from `from` up to, not including, `to`. */

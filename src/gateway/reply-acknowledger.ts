@@ -1,4 +1,4 @@
-import type { ReplyAccountConfig } from '../config/replies.js';
+import type { ReplyAccountConfig } from '../config/types.js';
 import type { Alarm, AlarmAck } from '../lifecycle/alarm.js';
 import { decideReply, type ReplyAckContext, type ReplyIgnoredReason } from '../lifecycle/reply-ack.js';
 import type { Logger } from '../log/logger.js';

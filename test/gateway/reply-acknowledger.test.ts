@@ -2,14 +2,14 @@ import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { after, describe, it } from 'node:test';
-import type { ReplyAccountConfig } from '../../src/config/replies.js';
 import { Secret } from '../../src/config/secret.js';
+import type { ReplyAccountConfig } from '../../src/config/types.js';
 import { ReplyAcknowledger } from '../../src/gateway/reply-acknowledger.js';
 import type { Alarm } from '../../src/lifecycle/alarm.js';
 import { createLogger } from '../../src/log/logger.js';
 import { SqliteStore } from '../../src/store/sqlite-store.js';
-import { testDir } from '../helpers/gateway.js';
 import { alarmRecord } from '../helpers/alarm-factory.js';
+import { testDir } from '../helpers/gateway.js';
 
 const dir = testDir();
 after(() => dir.remove());

@@ -2,7 +2,7 @@ import { ImapFlow, type ImapFlowOptions, type SearchObject } from 'imapflow';
 import type { ConnectionOptions } from 'node:tls';
 import { retryDelay } from '../../base/backoff.js';
 import { upstreamTlsOptions } from '../../base/tls-policy.js';
-import type { ReplyAccountConfig } from '../../config/replies.js';
+import type { ReplyAccountConfig } from '../../config/types.js';
 import type { Logger } from '../../log/logger.js';
 import { AccessTokenSource } from './access-token.js';
 
