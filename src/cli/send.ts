@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
-import { loadConfigOrReport } from './load-config-or-report.js';
-import { newId } from '../store/ids.js';
+import { newId } from '../base/ids.js';
 import { SqliteStore } from '../store/sqlite-store.js';
+import { loadConfigOrReport } from './load-config-or-report.js';
 
 /**
  * Queues a message from standard input straight into the store's inbox, like the

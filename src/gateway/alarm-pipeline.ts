@@ -15,7 +15,7 @@ import type { MqttMappings } from '../parse/mqtt-mappings.js';
 import { parseMqttMessage } from '../parse/mqtt-event.js';
 import { renderPassthrough, type OutgoingMessage } from '../render/passthrough.js';
 import type { RoutingResult } from '../rules/route.js';
-import { newId } from '../store/ids.js';
+import { newId } from '../base/ids.js';
 import type { NewOutboxEntry, PipelineResult, Store } from '../store/store.js';
 
 /** The stages the pipeline composes, injected so each can be swapped, reloaded and tested. */

@@ -6,7 +6,7 @@ import type { Alarm, AlarmAck } from '../lifecycle/alarm.js';
 import type { Batch, BatchItem, HeldNotification } from '../lifecycle/batch.js';
 import type { EscalationTimer, EscalationTimerData } from '../lifecycle/escalation.js';
 import type { FloodState } from '../lifecycle/flood.js';
-import { newId } from './ids.js';
+import { newId } from '../base/ids.js';
 import { silenceEndsAt, type Silence } from '../lifecycle/silence.js';
 import type { TopicState } from '../parse/mqtt-event.js';
 import type { AlarmChange, AlarmLogEntry, BatchFlush, NewOutboxEntry, OutboxEntry, OutboxStatus, OutboxSummary, PipelineResult, Store } from './store.js';

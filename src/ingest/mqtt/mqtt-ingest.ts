@@ -1,10 +1,10 @@
 import type { IPublishPacket } from 'mqtt';
+import { newId } from '../../base/ids.js';
 import type { MqttBrokerConfig } from '../../config/types.js';
 import type { Alarm } from '../../lifecycle/alarm.js';
 import type { Logger } from '../../log/logger.js';
 import { RateLimitedLog } from '../../log/rate-limited-log.js';
 import type { MqttMappings } from '../../parse/mqtt-mappings.js';
-import { newId } from '../../store/ids.js';
 import type { Store } from '../../store/store.js';
 import type { Received } from '../received.js';
 import { MqttConnection } from './mqtt-connection.js';

@@ -1,10 +1,10 @@
 import { timingSafeEqual } from 'node:crypto';
 import type { AddressInfo, Socket } from 'node:net';
 import { SMTPServer, type SMTPServerAddress, type SMTPServerAuthentication, type SMTPServerAuthenticationResponse, type SMTPServerDataStream, type SMTPServerSession } from 'smtp-server';
+import { newId } from '../../base/ids.js';
 import { TrustedNetworks, unmapIpv4 } from '../../base/trusted-networks.js';
 import type { ListenerConfig } from '../../config/types.js';
 import type { Logger } from '../../log/logger.js';
-import { newId } from '../../store/ids.js';
 import type { Received } from '../received.js';
 import { ClientSlots } from './client-slots.js';
 import { acceptBareLfData, greetWithoutDelay, holdEarlyCommands, isPatchableConnection } from './lenient-connection.js';
