@@ -2,16 +2,16 @@ import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { after, before, describe, it } from 'node:test';
-import { signAckToken } from '../../src/api/ack-token.js';
 import { escapeHtml } from '../../src/api/ack-page.js';
 import { startAckServer, type AckServer } from '../../src/api/server.js';
+import { signAckToken } from '../../src/base/ack-token.js';
 import { Secret } from '../../src/config/secret.js';
 import type { Received } from '../../src/ingest/received.js';
 import type { Alarm } from '../../src/lifecycle/alarm.js';
 import { createLogger } from '../../src/log/logger.js';
 import { SqliteStore } from '../../src/store/sqlite-store.js';
-import { testDir } from '../helpers/gateway.js';
 import { alarmRecord } from '../helpers/alarm-factory.js';
+import { testDir } from '../helpers/gateway.js';
 
 const dir = testDir();
 const KEY = 'a-link-secret-of-more-than-32-bytes-for-tests';
