@@ -2,7 +2,7 @@ import { watch, type FSWatcher } from 'node:fs';
 import type { GatewayConfig } from '../config/types.js';
 import type { Logger } from '../log/logger.js';
 import type { Due } from '../lifecycle/alarm.js';
-import type { EscalationPolicy } from '../lifecycle/escalation.js';
+import type { EscalationPolicy } from '../rules/escalation-policy.js';
 import type { AlarmEvent } from '../parse/alarm-event.js';
 import { DeviceMap } from '../parse/device-map.js';
 import { compilePatterns } from '../parse/extractor.js';
