@@ -1,5 +1,6 @@
 import type { IPublishPacket } from 'mqtt';
 import { newId } from '../../base/ids.js';
+import { MqttConnection } from '../../base/mqtt-connection.js';
 import type { MqttBrokerConfig } from '../../config/types.js';
 import type { Alarm } from '../../lifecycle/alarm.js';
 import type { Logger } from '../../log/logger.js';
@@ -7,7 +8,6 @@ import { RateLimitedLog } from '../../log/rate-limited-log.js';
 import type { MqttMappings } from '../../parse/mqtt-mappings.js';
 import type { Store } from '../../store/store.js';
 import type { Received } from '../received.js';
-import { MqttConnection } from './mqtt-connection.js';
 
 export interface MqttStats {
   received: number;
