@@ -11,7 +11,7 @@ import type { TopicState } from '../parse/mqtt-event.js';
 import { buildAlarmEvent } from '../parse/build-alarm-event.js';
 import { decodeMail, type DecodedMail } from '../parse/decode-mail.js';
 import type { DeviceMap } from '../parse/device-map.js';
-import type { MqttMappings } from '../parse/mqtt-mappings.js';
+import type { MqttMappings } from '../ingest/mqtt/mqtt-mappings.js';
 import { parseMqttMessage } from '../parse/mqtt-event.js';
 import { renderPassthrough, type OutgoingMessage } from '../render/passthrough.js';
 import type { EscalationPolicy } from '../rules/escalation-policy.js';

@@ -6,7 +6,7 @@ import type { EscalationPolicy } from '../rules/escalation-policy.js';
 import type { AlarmEvent } from '../parse/alarm-event.js';
 import { DeviceMap } from '../parse/device-map.js';
 import { compilePatterns } from '../parse/extractor.js';
-import { MqttMappings } from '../parse/mqtt-mappings.js';
+import { MqttMappings } from '../ingest/mqtt/mqtt-mappings.js';
 import type { Batch, BatchSummary } from '../lifecycle/batch.js';
 import { renderBatchNotification } from '../render/batch-notification.js';
 import { renderNotification, type AckLinkOptions } from '../render/notification.js';

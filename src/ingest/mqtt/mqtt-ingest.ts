@@ -5,9 +5,9 @@ import type { MqttBrokerConfig } from '../../config/types.js';
 import type { Alarm } from '../../lifecycle/alarm.js';
 import type { Logger } from '../../log/logger.js';
 import { RateLimitedLog } from '../../log/rate-limited-log.js';
-import type { MqttMappings } from '../../parse/mqtt-mappings.js';
 import type { Store } from '../../store/store.js';
 import type { Received } from '../received.js';
+import type { MqttMappings } from './mqtt-mappings.js';
 
 export interface MqttStats {
   received: number;
