@@ -510,10 +510,6 @@ export class SqliteStore implements Store {
     return this.statement(`UPDATE escalation_timers SET cancelled_at = ? WHERE alarm_id = ? AND fired_at IS NULL AND cancelled_at IS NULL${onlyClearStops}`).run(now, alarmId).changes;
   }
 
-  insertEscalationTimers(timers: EscalationTimer[]): void {
-    this.db.transaction(() => timers.forEach((t) => this.insertTimer(t))).immediate();
-  }
-
   escalationTimers(alarmId: string): EscalationTimer[] {
     const rows = this.statement(`SELECT * FROM escalation_timers WHERE alarm_id = ? ORDER BY level`).all(alarmId) as TimerRow[];
     return rows.map(toTimer);

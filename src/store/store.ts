@@ -126,8 +126,6 @@ export interface Store {
    */
   commitAlarmChange(change: AlarmChange, now: number): boolean;
 
-  /** Stores escalation timers (ones already stored for the alarm and level are kept). */
-  insertEscalationTimers(timers: EscalationTimer[]): void;
   /** An alarm's escalation timers, fired, cancelled and pending, by level. */
   escalationTimers(alarmId: string): EscalationTimer[];
   /** Pending timers due at `now`, earliest first. */
