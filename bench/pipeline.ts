@@ -30,7 +30,7 @@ import { createLogger } from '../src/log/logger.js';
 import type { AlarmEvent } from '../src/parse/alarm-event.js';
 import { buildAlarmEvent } from '../src/parse/build-alarm-event.js';
 import { decodeMail } from '../src/parse/decode-mail.js';
-import { newId } from '../src/store/ids.js';
+import { newId } from '../src/base/ids.js';
 import type { Repositories } from '../src/store/store.js';
 import { loadCorpus, type CorpusMail } from '../test/helpers/corpus.js';
 import { configFrom, runGateway, testDir, type RunningGateway, type TestDir } from '../test/helpers/gateway.js';

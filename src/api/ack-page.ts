@@ -1,6 +1,6 @@
+import type { AckTokenRefusal } from '../base/ack-token.js';
 import type { Alarm } from '../lifecycle/alarm.js';
 import type { Batch } from '../lifecycle/batch.js';
-import type { AckTokenRefusal } from './ack-token.js';
 
 /**
  * The acknowledgement pages, as HTML strings. Pure. Every value that comes from an alarm,

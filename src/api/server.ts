@@ -1,5 +1,6 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { verifyAckToken, type BatchAckClaims } from '../base/ack-token.js';
 import type { Secret } from '../config/secret.js';
 import type { Alarm } from '../lifecycle/alarm.js';
 import type { Acknowledge } from '../lifecycle/ack.js';
@@ -7,7 +8,6 @@ import { summarizeBatch } from '../lifecycle/batch.js';
 import type { Logger } from '../log/logger.js';
 import type { Store } from '../store/store.js';
 import { batchConfirmPage, batchResultPage, confirmPage, notFoundPage, plainPage, refusalPage, resultPage, type BatchAckResult, type Page, type PageFormat } from './ack-page.js';
-import { verifyAckToken, type BatchAckClaims } from './ack-token.js';
 
 /**
  * The acknowledgement-link server: `GET /ack/TOKEN` shows the alarm and a confirm button,

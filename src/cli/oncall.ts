@@ -1,6 +1,6 @@
+import { formatZoned, parseZonedDateTime } from '../base/zoned-clock.js';
 import { nextHandoff, whoIsOnCall, type OnCallSource } from '../rules/oncall.js';
 import { resolveReceivers } from '../rules/receivers.js';
-import { formatZoned, parseZonedDateTime } from '../rules/zoned-clock.js';
 import { loadConfigOrReport } from './load-config-or-report.js';
 
 export interface OnCallOptions {

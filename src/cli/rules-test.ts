@@ -1,6 +1,7 @@
 import { SqliteStore } from '../store/sqlite/sqlite-store.js';
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
+import { newId } from '../base/ids.js';
 import { severitySchema } from '../config/schema.js';
 import type { GatewayConfig } from '../config/types.js';
 import { isTrace, runAlarmPipeline } from '../gateway/alarm-pipeline.js';
@@ -9,7 +10,6 @@ import type { Received } from '../ingest/received.js';
 import { decide } from '../lifecycle/decide.js';
 import { fingerprintOf } from '../lifecycle/fingerprint.js';
 import type { AlarmEvent } from '../parse/alarm-event.js';
-import { newId } from '../store/ids.js';
 import { loadConfigOrReport } from './load-config-or-report.js';
 
 export interface RulesTestOptions {

@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { loadConfigOrReport } from './load-config-or-report.js';
-import { newId } from '../store/ids.js';
+import { newId } from '../base/ids.js';
 import { SqliteStore } from '../store/sqlite/sqlite-store.js';
 
 /**

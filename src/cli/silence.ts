@@ -1,12 +1,12 @@
 import { userInfo } from 'node:os';
+import { newId } from '../base/ids.js';
+import { parseWeeklySpec } from '../base/weekly-window.js';
+import { formatZoned, parseZonedDateTime } from '../base/zoned-clock.js';
 import { parseMatcher, type Matcher } from '../config/matcher.js';
 import type { GatewayConfig } from '../config/types.js';
 import { parseDuration } from '../config/units.js';
 import { matchesAll } from '../lifecycle/alarm-matchers.js';
 import { describeMatchers, describeSchedule, silenceHolds, silenceHoldsUntil, silenceIsOver, type Silence, type SilenceSchedule } from '../lifecycle/silence.js';
-import { parseWeeklySpec } from '../lifecycle/weekly-window.js';
-import { formatZoned, parseZonedDateTime } from '../rules/zoned-clock.js';
-import { newId } from '../store/ids.js';
 import { withStore } from './load-config-or-report.js';
 import { printTable } from './table.js';
 

@@ -39,13 +39,6 @@ export function formatKey(path: ReadonlyArray<PropertyKey>): string {
     .join('');
 }
 
-export const DEFAULT_CONFIG_FILE = 'config/annunciator.yaml';
-
-/** The configuration file to use: --config, then $ANNUNCIATOR_CONFIG, then the shipped default. */
-export function configFileFrom(option: string | undefined, env: NodeJS.ProcessEnv = process.env): string {
-  return resolve(option ?? env.ANNUNCIATOR_CONFIG ?? DEFAULT_CONFIG_FILE);
-}
-
 export function loadConfig(file: string, env: NodeJS.ProcessEnv = process.env): GatewayConfig {
   const absolute = resolve(file);
   let text: string;

@@ -2,30 +2,8 @@ import { isIP } from 'node:net';
 import { PRESETS } from './presets.js';
 import type { RawConfig, RawReplyAccount } from './schema.js';
 import type { Secret, SecretSource } from './secret.js';
-import type { SmtpAccount, SmtpAuth } from './types.js';
+import type { ReplyAccountConfig, SmtpAuth } from './types.js';
 import { resolveUpstreamTls } from './upstream-tls.js';
-
-/**
- * A mailbox read for replies to notifications (`replies[]`), as loaded: preset applied,
- * credentials read, TLS files read. src/ingest/imap/ watches it.
- */
-export interface ReplyAccountConfig {
-  name: string;
-  host: string;
-  port: number;
-  security: 'tls' | 'starttls' | 'none';
-  /** `login`: IMAP LOGIN; `plain`: AUTHENTICATE PLAIN; `oauth2`: XOAUTH2 with an access token from the token endpoint. */
-  auth: SmtpAuth;
-  tls: SmtpAccount['tls'];
-  connectionTimeout: number;
-  folder: string;
-  /** Flags a processed reply gets; then it is moved to `move` when set. */
-  processed: { flags: string[]; move?: string };
-  pollInterval: number;
-  reconnect: { initialDelay: number; maxDelay: number };
-  ackWords: string[];
-  allowFrom: string[];
-}
 
 /** Where the providers' own mailboxes are; the token endpoints are those of the outgoing presets. */
 export const IMAP_PRESETS: Record<'gmail' | 'microsoft365', { host: string; port: number; security: 'tls'; scope?: string }> = {

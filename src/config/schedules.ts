@@ -1,4 +1,4 @@
-import { civilDateOf, civilDayNumber, parseCivilDate, parseZonedDateTime } from '../rules/zoned-clock.js';
+import { civilDateOf, civilDayNumber, parseCivilDate, parseZonedDateTime } from '../base/zoned-clock.js';
 import type { RawConfig } from './schema.js';
 import type { ScheduleConfig, ScheduleOverride } from './types.js';
 

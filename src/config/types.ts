@@ -1,5 +1,5 @@
+import type { UpstreamTls } from '../base/tls-policy.js';
 import type { InhibitRule } from './inhibit.js';
-import type { ReplyAccountConfig } from './replies.js';
 import type { Secret } from './secret.js';
 import type { BackoffPolicy, RawApi, RawConfig, RawListener, RawMqttBroker, RawSchedule } from './schema.js';
 
@@ -35,13 +35,7 @@ export interface SmtpAccount {
   security: 'tls' | 'starttls' | 'none';
   auth?: SmtpAuth;
   envelopeFrom?: string;
-  tls: {
-    minVersion: 'TLSv1.2' | 'TLSv1.3';
-    /** PEM certificates added to the system trust store for this account. */
-    ca: Buffer[];
-    servername?: string;
-    pin?: { sha256: string; certificate: Buffer };
-  };
+  tls: UpstreamTls;
   connectionTimeout: number;
 }
 
@@ -56,6 +50,28 @@ export type Account = SmtpAccount | FileAccount;
 export interface MqttBrokerConfig extends Omit<RawMqttBroker, 'password' | 'tls'> {
   password?: Secret;
   tls: { ca: Buffer[]; cert?: Buffer; key?: Buffer; minVersion: 'TLSv1.2' | 'TLSv1.3' };
+}
+
+/**
+ * A mailbox read for replies to notifications (`replies[]`), as loaded: preset applied,
+ * credentials read, TLS files read. src/ingest/imap/ watches it.
+ */
+export interface ReplyAccountConfig {
+  name: string;
+  host: string;
+  port: number;
+  security: 'tls' | 'starttls' | 'none';
+  /** `login`: IMAP LOGIN; `plain`: AUTHENTICATE PLAIN; `oauth2`: XOAUTH2 with an access token from the token endpoint. */
+  auth: SmtpAuth;
+  tls: UpstreamTls;
+  connectionTimeout: number;
+  folder: string;
+  /** Flags a processed reply gets; then it is moved to `move` when set. */
+  processed: { flags: string[]; move?: string };
+  pollInterval: number;
+  reconnect: { initialDelay: number; maxDelay: number };
+  ackWords: string[];
+  allowFrom: string[];
 }
 
 /** An override with its times resolved to instants (epoch ms): it holds from `from` up to, not including, `to`. */

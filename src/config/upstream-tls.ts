@@ -1,6 +1,6 @@
 import { X509Certificate } from 'node:crypto';
+import type { UpstreamTls } from '../base/tls-policy.js';
 import type { RawSmtpAccount } from './schema.js';
-import type { SmtpAccount } from './types.js';
 
 export interface TlsResolvers {
   at: (path: ReadonlyArray<PropertyKey>, message: string) => void;
@@ -12,9 +12,9 @@ export interface TlsResolvers {
  * mailbox): extra CA files read, a pinned certificate read and checked against its
  * fingerprint. Problems are reported through `at`; `path` is the section's parent.
  */
-export function resolveUpstreamTls(tls: RawSmtpAccount['tls'], path: ReadonlyArray<PropertyKey>, { at, readPem }: TlsResolvers): SmtpAccount['tls'] {
+export function resolveUpstreamTls(tls: RawSmtpAccount['tls'], path: ReadonlyArray<PropertyKey>, { at, readPem }: TlsResolvers): UpstreamTls {
   const ca = tls.ca.flatMap((p, i) => readPem(p, [...path, 'tls', 'ca', i]) ?? []);
-  let pin: SmtpAccount['tls']['pin'];
+  let pin: UpstreamTls['pin'];
   if (tls.pin) {
     const certificate = readPem(tls.pin.certificate, [...path, 'tls', 'pin', 'certificate']);
     if (certificate) {

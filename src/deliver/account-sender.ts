@@ -2,9 +2,9 @@ import { closeSync, fsyncSync, mkdirSync, openSync, renameSync, writeSync } from
 import { join } from 'node:path';
 import nodemailer, { type Transporter } from 'nodemailer';
 import type SMTPPool from 'nodemailer/lib/smtp-pool';
+import { upstreamTlsOptions } from '../base/tls-policy.js';
 import { oauth2ClientOptions } from '../config/oauth2-client.js';
 import type { Account, FileAccount, SmtpAccount } from '../config/types.js';
-import { upstreamTlsOptions } from './tls-policy.js';
 
 export interface SendRequest {
   id: string;

@@ -1,5 +1,5 @@
+import type { MqttConnection } from '../base/mqtt-connection.js';
 import type { MqttBrokerConfig } from '../config/types.js';
-import type { MqttConnection } from '../ingest/mqtt/mqtt-connection.js';
 import type { Alarm } from '../lifecycle/alarm.js';
 import type { OutboxEntry, Store } from '../store/store.js';
 

@@ -1,8 +1,8 @@
+import { retryDelay } from '../base/backoff.js';
 import type { BackoffPolicy } from '../config/schema.js';
 import type { Logger } from '../log/logger.js';
 import type { OutboxEntry, Repositories, Store } from '../store/store.js';
 import type { AccountSender, SendResult } from './account-sender.js';
-import { retryDelay } from './backoff.js';
 import { classifyDeliveryError, oneLine, type DeliveryFailure } from './delivery-error.js';
 
 export interface OutboxWorkerOptions {

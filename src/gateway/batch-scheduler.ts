@@ -1,6 +1,6 @@
 import { digestScopeOf, summarizeBatch, type Batch, type BatchSummary } from '../lifecycle/batch.js';
 import { afterDigest, type FloodState } from '../lifecycle/flood.js';
-import { newId } from '../store/ids.js';
+import { newId } from '../base/ids.js';
 import type { NewOutboxEntry, Repositories } from '../store/store.js';
 import { renderAlarmNotice } from './alarm-notice.js';
 import { AlarmTimer, type AlarmTimerOptions } from './alarm-timer.js';

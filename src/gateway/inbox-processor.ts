@@ -3,7 +3,7 @@ import type { Received } from '../ingest/received.js';
 import type { Logger } from '../log/logger.js';
 import { decodeMail } from '../parse/decode-mail.js';
 import { renderPassthrough } from '../render/passthrough.js';
-import { newId } from '../store/ids.js';
+import { newId } from '../base/ids.js';
 import { isTrace, runAlarmPipeline, savePipelineResult, type PipelineStages } from './alarm-pipeline.js';
 import type { Alarm } from '../lifecycle/alarm.js';
 import type { Repositories, Store } from '../store/store.js';

@@ -1,4 +1,4 @@
-import type { ReplyAccountConfig } from '../config/replies.js';
+import type { ReplyAccountConfig } from '../config/types.js';
 import type { Alarm, AlarmAck } from '../lifecycle/alarm.js';
 import { decideReply, replyTokens, type ReplyAckContext, type ReplyIgnoredReason } from '../lifecycle/reply-ack.js';
 import type { Acknowledge } from '../lifecycle/ack.js';

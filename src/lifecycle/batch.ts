@@ -20,12 +20,6 @@ import { describeScope, floodScope, floodStep, type FloodSettings, type FloodSta
 /** `ack`: alarms acknowledged by one act (one reply, one link) are announced to the people told in one mail. */
 export type BatchKind = 'group' | 'digest' | 'ack';
 
-/** A route's grouping: alarms with the same values of `by` fields within `wait` ms go out as one. */
-export interface GroupSettings {
-  by: string[];
-  wait: number;
-}
-
 /** A notification held back for a batch. */
 export interface HeldNotification {
   /** Batches with the same key collect together until the batch goes out. */

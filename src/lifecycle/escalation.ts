@@ -1,30 +1,12 @@
+import type { EscalationPolicy, EscalationStopOn } from '../rules/escalation-policy.js';
 import type { Alarm } from './alarm.js';
 
 /**
- * Escalation policies (rule files' top-level `escalations:`) and the pure decisions about
- * their timers: which levels to store when an alarm is raised, whether a due timer fires
- * or is cancelled, and the reason a fired level gives. The gateway's escalation scheduler
+ * The pure decisions about the timers of an escalation policy (rules/escalation-policy.ts):
+ * which levels to store when an alarm is raised, whether a due timer fires or is
+ * cancelled, and the reason a fired level gives. The gateway's escalation scheduler
  * (gateway/escalation-scheduler.ts) applies these; nothing here reads a clock.
  */
-
-export type EscalationStopOn = 'acknowledged' | 'acknowledged-or-cleared';
-
-export interface EscalationLevel {
-  /** Delay after the alarm was raised, ms. */
-  after: number;
-  /** Receiver names: people, groups or schedules (resolved when the level fires). */
-  receivers: string[];
-}
-
-export interface EscalationPolicy {
-  name: string;
-  file?: string;
-  line?: number;
-  levels: EscalationLevel[];
-  /** Repeat the last level every `every` ms, `times` times (forever when absent) while the alarm still needs it. */
-  repeatLast?: { every: number; times?: number };
-  stopOn: EscalationStopOn;
-}
 
 /** What one stored timer carries, so it fires the same after a rule reload or a restart. */
 export interface EscalationTimerData {

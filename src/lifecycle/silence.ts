@@ -1,7 +1,7 @@
+import { formatWeekly, inWeeklyWindow, weeklyWindowEnd } from '../base/weekly-window.js';
+import type { Weekday } from '../base/zoned-clock.js';
 import { formatMatcher, type Matcher } from '../config/matcher.js';
-import type { Weekday } from '../rules/zoned-clock.js';
 import { matchesAll, type MatchableAlarm } from './alarm-matchers.js';
-import { formatWeekly, inWeeklyWindow, weeklyWindowEnd } from './weekly-window.js';
 
 /**
  * A maintenance window: while it holds, alarms its matchers select are recorded but not
@@ -23,7 +23,7 @@ export interface Silence {
 export type SilenceSchedule =
   /** From `start` up to (not including) `end`, epoch ms. */
   | { kind: 'window'; start: number; end: number }
-  /** Every week on `days` from `from` to `to` in `timeZone` (see weekly-window.ts), from `start` on, up to `until` if given. */
+  /** Every week on `days` from `from` to `to` in `timeZone` (see base/weekly-window.ts), from `start` on, up to `until` if given. */
   | { kind: 'weekly'; days: Weekday[]; from: string; to: string; timeZone: string; start: number; until?: number };
 
 /** When the silence stops for good (window end, weekly until, early expiry); undefined for a weekly one without until. */

@@ -1,7 +1,7 @@
+import { TrustedNetworks } from '../base/trusted-networks.js';
 import type { DeviceConfig } from '../config/schema.js';
-import { compilePatterns, type CompiledPattern } from './extractor.js';
-import { TrustedNetworks } from '../ingest/smtp/trusted-networks.js';
 import type { DeviceIdentity } from './alarm-event.js';
+import { compilePatterns, type CompiledPattern } from './extractor.js';
 
 interface KnownDevice {
   config: DeviceConfig;

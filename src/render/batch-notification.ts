@@ -1,6 +1,6 @@
 import { join } from 'node:path';
 import MailComposer from 'nodemailer/lib/mail-composer';
-import { ackUrl, signAckToken } from '../api/ack-token.js';
+import { ackUrl, signAckToken } from '../base/ack-token.js';
 import type { Batch, BatchSummary } from '../lifecycle/batch.js';
 import { batchView } from './batch-view.js';
 import { headerText } from './header-text.js';

@@ -1,6 +1,6 @@
 import { join } from 'node:path';
 import MailComposer from 'nodemailer/lib/mail-composer';
-import { ackUrl, signAckToken } from '../api/ack-token.js';
+import { ackUrl, signAckToken } from '../base/ack-token.js';
 import type { RawConfig, Severity } from '../config/schema.js';
 import type { Secret } from '../config/secret.js';
 import type { Due } from '../lifecycle/alarm.js';

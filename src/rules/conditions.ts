@@ -1,7 +1,7 @@
+import { isTimeOfDay } from '../base/zoned-clock.js';
 import { regexProblem } from '../config/safe-regex.js';
 import { engineFactOf, factSpec, KNOWN_FACT_NAMES, type FactSpec } from './facts.js';
 import { KNOWN_OPERATORS, NUMERIC_OPERATORS, OPERATORS_BY_KIND } from './operators.js';
-import { isTimeOfDay } from './zoned-clock.js';
 
 /**
  * A rule's `when`, as written by a plant engineer, checked and turned into

@@ -1,6 +1,6 @@
+import { wallClock, WEEKDAYS } from '../base/zoned-clock.js';
 import { SEVERITIES } from '../config/schema.js';
 import type { AlarmEvent } from '../parse/alarm-event.js';
-import { wallClock, WEEKDAYS } from './zoned-clock.js';
 
 /**
  * What a rule condition can look at: the facts built from an AlarmEvent and the time.

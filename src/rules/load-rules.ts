@@ -3,9 +3,9 @@ import { join } from 'node:path';
 import { isNode, LineCounter, parseDocument, type Document } from 'yaml';
 import type { z } from 'zod';
 import { formatKey } from '../config/load.js';
+import type { EscalationPolicy } from './escalation-policy.js';
 import { RuleBook, type RuleDefinition } from './rule-book.js';
 import { escalationSchema, ruleFileSchema, ruleSchema, THEN_KEYS, type RawRule } from './rule-file.js';
-import type { EscalationPolicy } from '../lifecycle/escalation.js';
 import { RulesError, type RuleProblem } from './rules-error.js';
 
 /** Names the configuration defines, which rules may refer to. */

@@ -1,5 +1,5 @@
+import { civilDateOf, civilDayNumber, formatZoned, instantOf, localDateTime, parseCivilDate, WEEKDAYS, type Weekday } from '../base/zoned-clock.js';
 import type { ScheduleConfig } from '../config/types.js';
-import { civilDateOf, civilDayNumber, formatZoned, instantOf, localDateTime, parseCivilDate, WEEKDAYS, type Weekday } from './zoned-clock.js';
 
 /**
  * Who is on call: pure given a schedule and a time. Routing asks it when a receiver list

@@ -1,7 +1,7 @@
 import { Operator, type Engine } from 'json-rules-engine';
+import { isBetween, isTimeOfDay } from '../base/zoned-clock.js';
 import type { SafeRegex } from '../config/safe-regex.js';
 import type { FactKind } from './facts.js';
-import { isBetween, isTimeOfDay } from './zoned-clock.js';
 
 /**
  * The operators a condition may use: json-rules-engine's built-ins plus our own. What

@@ -1,5 +1,10 @@
 import type { Severity } from '../config/schema.js';
-import type { GroupSettings } from '../lifecycle/batch.js';
+
+/** A route's grouping: alarms with the same values of `by` fields within `wait` ms go out as one. */
+export interface GroupSettings {
+  by: string[];
+  wait: number;
+}
 
 /** A receiver resolved to addresses: a person, a group expanded to its members, or a schedule to who is on call. */
 export interface ResolvedReceiver {

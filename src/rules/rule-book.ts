@@ -1,10 +1,10 @@
 import { Engine, type RuleResult } from 'json-rules-engine';
 import { compileSafeRegex, type SafeRegex } from '../config/safe-regex.js';
 import { patternsOf, type EngineTopCondition } from './conditions.js';
+import type { EscalationPolicy } from './escalation-policy.js';
 import { ownPropertyPath, type RuleFacts } from './facts.js';
 import { addOperators } from './operators.js';
 import type { RuleThen } from './rule-file.js';
-import type { EscalationPolicy } from '../lifecycle/escalation.js';
 
 /** One validated rule, in the order it was declared. */
 export interface RuleDefinition {

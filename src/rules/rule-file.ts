@@ -78,8 +78,6 @@ export const escalationSchema = z.strictObject({
   stopOn: z.enum(['acknowledged', 'acknowledged-or-cleared']).default('acknowledged-or-cleared'),
 });
 
-export type RawEscalation = z.output<typeof escalationSchema>;
-
 export const ruleFileSchema = z.strictObject({
   /** Escalation policies, parsed one by one (escalationSchema) like the rules. */
   escalations: z

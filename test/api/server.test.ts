@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { after, before, describe, it } from 'node:test';
-import { signAckToken } from '../../src/api/ack-token.js';
+import { signAckToken } from '../../src/base/ack-token.js';
 import { escapeHtml } from '../../src/api/ack-page.js';
 import { startAckServer, type AckServer } from '../../src/api/server.js';
 import { Secret } from '../../src/config/secret.js';

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { after, describe, it } from 'node:test';
-import type { ReplyAccountConfig } from '../../src/config/replies.js';
+import type { ReplyAccountConfig } from '../../src/config/types.js';
 import { Secret } from '../../src/config/secret.js';
 import { ReplyAcknowledger } from '../../src/gateway/reply-acknowledger.js';
 import type { Alarm } from '../../src/lifecycle/alarm.js';

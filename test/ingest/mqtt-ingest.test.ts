@@ -7,7 +7,7 @@ import { MqttIngest } from '../../src/ingest/mqtt/mqtt-ingest.js';
 import type { Received } from '../../src/ingest/received.js';
 import type { Alarm } from '../../src/lifecycle/alarm.js';
 import { silentLogger } from '../../src/log/logger.js';
-import { MqttMappings } from '../../src/parse/mqtt-mappings.js';
+import { MqttMappings } from '../../src/ingest/mqtt/mqtt-mappings.js';
 import { SqliteStore } from '../../src/store/sqlite/sqlite-store.js';
 import { testDir } from '../helpers/gateway.js';
 import { REPO_ROOT } from '../helpers/gateway-process.js';

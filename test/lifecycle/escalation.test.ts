@@ -2,7 +2,8 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { Alarm } from '../../src/lifecycle/alarm.js';
 import { decide } from '../../src/lifecycle/decide.js';
-import { dueTimers, escalationTimers, timerVerdict, type EscalationPolicy, type EscalationTimer } from '../../src/lifecycle/escalation.js';
+import { dueTimers, escalationTimers, timerVerdict, type EscalationTimer } from '../../src/lifecycle/escalation.js';
+import type { EscalationPolicy } from '../../src/rules/escalation-policy.js';
 import { alarmEvent, route } from '../helpers/alarm-factory.js';
 
 const T0 = Date.UTC(2026, 10, 26, 2, 0, 0);

@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { inWeeklyWindow, parseWeeklySpec, weeklyWindowEnd, type WeeklyWindow } from '../../src/base/weekly-window.js';
 import { parseMatcher, type Matcher } from '../../src/config/matcher.js';
 import type { Alarm } from '../../src/lifecycle/alarm.js';
 import { activeSilence, nextSilenceEnd, silenceHolds, silenceHoldsUntil, silenceIsOver, type Silence, type SilenceSchedule } from '../../src/lifecycle/silence.js';
-import { inWeeklyWindow, parseWeeklySpec, weeklyWindowEnd, type WeeklyWindow } from '../../src/lifecycle/weekly-window.js';
 
 const HOUR = 3_600_000;
 const MIN = 60_000;

@@ -4,10 +4,10 @@ import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { loadConfig } from '../../src/config/load.js';
 import { compileTopicTemplate } from '../../src/config/topic-template.js';
+import { MqttMappings } from '../../src/ingest/mqtt/mqtt-mappings.js';
 import type { Received } from '../../src/ingest/received.js';
 import type { AlarmEvent } from '../../src/parse/alarm-event.js';
 import { parseMqttMessage, parseTime, type MqttParseResult, type TopicState } from '../../src/parse/mqtt-event.js';
-import { MqttMappings } from '../../src/parse/mqtt-mappings.js';
 import { CORPUS_DIR } from '../helpers/corpus.js';
 import { REPO_ROOT } from '../helpers/gateway-process.js';
 

@@ -1,9 +1,9 @@
+import { simpleParser } from 'mailparser';
 import assert from 'node:assert/strict';
 import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { describe, it } from 'node:test';
-import { simpleParser } from 'mailparser';
-import { verifyAckToken } from '../../src/api/ack-token.js';
+import { fileURLToPath } from 'node:url';
+import { verifyAckToken } from '../../src/base/ack-token.js';
 import { configSchema } from '../../src/config/schema.js';
 import { Secret } from '../../src/config/secret.js';
 import type { Alarm, Due } from '../../src/lifecycle/alarm.js';

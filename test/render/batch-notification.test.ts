@@ -1,8 +1,8 @@
+import { simpleParser } from 'mailparser';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { simpleParser } from 'mailparser';
-import { verifyAckToken } from '../../src/api/ack-token.js';
+import { verifyAckToken } from '../../src/base/ack-token.js';
 import { configSchema } from '../../src/config/schema.js';
 import { Secret } from '../../src/config/secret.js';
 import type { Alarm } from '../../src/lifecycle/alarm.js';

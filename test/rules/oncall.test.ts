@@ -1,12 +1,12 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { formatZoned, instantOf, localDateTime, parseZonedDateTime, zoneOffset, type Weekday } from '../../src/base/zoned-clock.js';
 import type { ReceiverConfig } from '../../src/config/schema.js';
 import type { ScheduleConfig } from '../../src/config/types.js';
 import { nextHandoff, rotationShift, whoIsOnCall, windowHolds } from '../../src/rules/oncall.js';
 import { resolveReceivers } from '../../src/rules/receivers.js';
-import { RuleBook } from '../../src/rules/rule-book.js';
 import { routeEvent } from '../../src/rules/router.js';
-import { formatZoned, instantOf, localDateTime, parseZonedDateTime, zoneOffset, type Weekday } from '../../src/rules/zoned-clock.js';
+import { RuleBook } from '../../src/rules/rule-book.js';
 
 import { alarmEvent, bookFrom, context, DEFAULTS, problemsOf, RECEIVER_NAMES, RECEIVERS, SATURDAY_NOON, TUESDAY_NIGHT, TUESDAY_NOON } from './rules-fixtures.js';
 

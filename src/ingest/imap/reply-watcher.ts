@@ -1,8 +1,8 @@
 import { ImapFlow, type ImapFlowOptions, type SearchObject } from 'imapflow';
 import type { ConnectionOptions } from 'node:tls';
-import type { ReplyAccountConfig } from '../../config/replies.js';
-import { retryDelay } from '../../deliver/backoff.js';
-import { upstreamTlsOptions } from '../../deliver/tls-policy.js';
+import { retryDelay } from '../../base/backoff.js';
+import { upstreamTlsOptions } from '../../base/tls-policy.js';
+import type { ReplyAccountConfig } from '../../config/types.js';
 import type { Logger } from '../../log/logger.js';
 import { AccessTokenSource } from './access-token.js';
 
@@ -131,7 +131,7 @@ export class ReplyWatcher {
 
   private backoff(attempt: number): number {
     const { initialDelay, maxDelay } = this.options.account.reconnect;
-    return retryDelay(attempt, { initialDelay, maxDelay, factor: 2, jitter: 0.2, maxAge: Number.POSITIVE_INFINITY }, this.random);
+    return retryDelay(attempt, { initialDelay, maxDelay, factor: 2, jitter: 0.2 }, this.random);
   }
 
   /** Sleeps `ms` between connection attempts; only stop() cuts it short. */

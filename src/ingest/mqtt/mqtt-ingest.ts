@@ -1,14 +1,14 @@
 import type { IPublishPacket } from 'mqtt';
+import { newId } from '../../base/ids.js';
+import { MqttConnection } from '../../base/mqtt-connection.js';
 import type { MqttBrokerConfig } from '../../config/types.js';
 import type { Alarm } from '../../lifecycle/alarm.js';
 import type { Acknowledge } from '../../lifecycle/ack.js';
 import type { Logger } from '../../log/logger.js';
 import { RateLimitedLog } from '../../log/rate-limited-log.js';
-import type { MqttMappings } from '../../parse/mqtt-mappings.js';
-import { newId } from '../../store/ids.js';
 import type { Store } from '../../store/store.js';
 import type { Received } from '../received.js';
-import { MqttConnection } from './mqtt-connection.js';
+import type { MqttMappings } from './mqtt-mappings.js';
 
 export interface MqttStats {
   received: number;

@@ -1,13 +1,13 @@
-import type { AddressInfo, Socket } from 'node:net';
 import { timingSafeEqual } from 'node:crypto';
+import type { AddressInfo, Socket } from 'node:net';
 import { SMTPServer, type SMTPServerAddress, type SMTPServerAuthentication, type SMTPServerAuthenticationResponse, type SMTPServerDataStream, type SMTPServerSession } from 'smtp-server';
+import { newId } from '../../base/ids.js';
+import { TrustedNetworks, unmapIpv4 } from '../../base/trusted-networks.js';
 import type { ListenerConfig } from '../../config/types.js';
 import type { Logger } from '../../log/logger.js';
-import { newId } from '../../store/ids.js';
 import type { Received } from '../received.js';
 import { ClientSlots } from './client-slots.js';
 import { acceptBareLfData, greetWithoutDelay, holdEarlyCommands, isPatchableConnection } from './lenient-connection.js';
-import { TrustedNetworks, unmapIpv4 } from './trusted-networks.js';
 
 /** Where accepted messages go; durable when it resolves, or it rejects. */
 export type CommitReceived = (received: Received) => Promise<void>;

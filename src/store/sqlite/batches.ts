@@ -1,6 +1,6 @@
 import type { Batch, BatchItem, HeldNotification } from '../../lifecycle/batch.js';
 import type { FloodState } from '../../lifecycle/flood.js';
-import { newId } from '../ids.js';
+import { newId } from '../../base/ids.js';
 import type { BatchRepository } from '../store.js';
 import type { Db } from './db.js';
 

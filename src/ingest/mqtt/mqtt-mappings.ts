@@ -1,5 +1,5 @@
-import type { MqttMapping } from '../config/schema.js';
-import { compileTopicTemplate, type TopicTemplate } from '../config/topic-template.js';
+import type { MqttMapping } from '../../config/schema.js';
+import { compileTopicTemplate, type TopicTemplate } from '../../config/topic-template.js';
 
 export interface MappedTopic {
   mapping: MqttMapping;

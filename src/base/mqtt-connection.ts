@@ -1,15 +1,29 @@
 import { connect, type IClientOptions, type IPublishPacket, type MqttClient } from 'mqtt';
-import type { MqttBrokerConfig } from '../../config/types.js';
-import type { Logger } from '../../log/logger.js';
+import type { Logger } from '../log/logger.js';
 
 export type MessageHandler = (packet: IPublishPacket) => Promise<void>;
+
+/** What a connection reads of a broker's configuration (config/types.ts MqttBrokerConfig is one). */
+export interface MqttBrokerSettings {
+  name: string;
+  url: string;
+  clientId: string;
+  username?: string;
+  password?: { reveal(): string };
+  protocolVersion: 4 | 5;
+  /** ms. */
+  keepalive: number;
+  tls: { ca: Buffer[]; cert?: Buffer; key?: Buffer; minVersion: 'TLSv1.2' | 'TLSv1.3' };
+  reconnect: { initialDelay: number; maxDelay: number };
+}
 
 /**
  * One broker connection with a persistent session (clean session off), reconnecting with
  * exponential backoff and jitter. Messages are handed to `onMessage` one at a time, and
  * a QoS 1 message is acknowledged (PUBACK) only after the handler's promise resolved:
  * the handler commits to the store first. A handler that fails drops the connection
- * unacknowledged, so the broker delivers the message again.
+ * unacknowledged, so the broker delivers the message again. MQTT in (ingest/mqtt/) and
+ * the alarm state published back (deliver/mqtt-state-publisher.ts) share it.
  */
 export class MqttConnection {
   private client: MqttClient | undefined;
@@ -19,7 +33,7 @@ export class MqttConnection {
   private readonly connectedHandlers: Array<(sessionPresent: boolean) => void> = [];
 
   constructor(
-    readonly broker: MqttBrokerConfig,
+    readonly broker: MqttBrokerSettings,
     private readonly logger: Logger,
     private readonly onMessage: MessageHandler,
   ) {}

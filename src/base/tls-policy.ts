@@ -1,5 +1,16 @@
 import { checkServerIdentity, createSecureContext, rootCertificates, type ConnectionOptions, type PeerCertificate } from 'node:tls';
-import type { SmtpAccount } from '../config/types.js';
+
+/**
+ * How the gateway checks a server it connects to (an SMTP upstream, an IMAP mailbox), as
+ * loaded by config/upstream-tls.ts: CA files read, a pinned certificate read and checked.
+ */
+export interface UpstreamTls {
+  minVersion: 'TLSv1.2' | 'TLSv1.3';
+  /** PEM certificates added to the system trust store for this account. */
+  ca: Buffer[];
+  servername?: string;
+  pin?: { sha256: string; certificate: Buffer };
+}
 
 export class PinMismatchError extends Error {
   readonly code = 'ETLS';
@@ -16,7 +27,7 @@ export class PinMismatchError extends Error {
  * The secure context is built once per account: parsing the system store for every
  * connection costs ~30 ms of blocked event loop.
  */
-export function upstreamTlsOptions(account: Pick<SmtpAccount, 'tls'>): ConnectionOptions {
+export function upstreamTlsOptions(account: { tls: UpstreamTls }): ConnectionOptions {
   const { tls } = account;
   const base: ConnectionOptions = {
     minVersion: tls.minVersion,

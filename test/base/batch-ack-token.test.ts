@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { createHmac } from 'node:crypto';
 import { describe, it } from 'node:test';
-import { signAckToken, verifyAckToken, type AckClaims } from '../../src/api/ack-token.js';
+import { signAckToken, verifyAckToken, type AckClaims } from '../../src/base/ack-token.js';
 
 const KEY = 'k'.repeat(32) + '-test-link-secret';
 const NOW = Date.UTC(2026, 10, 24, 2, 14, 7);

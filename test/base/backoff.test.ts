@@ -1,14 +1,12 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import type { BackoffPolicy } from '../../src/config/schema.js';
-import { retryDelay } from '../../src/deliver/backoff.js';
+import { retryDelay, type BackoffCurve } from '../../src/base/backoff.js';
 
-const policy = (overrides: Partial<BackoffPolicy> = {}): BackoffPolicy => ({
+const policy = (overrides: Partial<BackoffCurve> = {}): BackoffCurve => ({
   initialDelay: 30_000,
   maxDelay: 30 * 60_000,
   factor: 2,
   jitter: 0,
-  maxAge: 2 * 86_400_000,
   ...overrides,
 });
 

@@ -1,4 +1,4 @@
-import { civilDateOf, civilDayNumber, instantOf, isTimeOfDay, localDateTime, wallClock, WEEKDAYS, type Weekday } from '../rules/zoned-clock.js';
+import { civilDateOf, civilDayNumber, instantOf, isTimeOfDay, localDateTime, wallClock, WEEKDAYS, type Weekday } from './zoned-clock.js';
 
 /**
  * A time window that recurs every week in the plant's wall-clock time, e.g. "mon,tue

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { TrustedNetworks, unmapIpv4 } from '../../src/ingest/smtp/trusted-networks.js';
+import { TrustedNetworks, unmapIpv4 } from '../../src/base/trusted-networks.js';
 
 describe('TrustedNetworks', () => {
   it('matches IPv4 addresses inside a CIDR block, including its edges', () => {

@@ -1,6 +1,9 @@
 import { BlockList, isIP } from 'node:net';
 
-/** The plant LAN, as CIDR blocks: clients inside may relay without AUTH. */
+/**
+ * A set of CIDR blocks: the plant LAN whose clients may relay without AUTH (ingest/smtp/),
+ * or the addresses a device sends from (parse/device-map.ts).
+ */
 export class TrustedNetworks {
   private readonly list = new BlockList();
   readonly empty: boolean;
