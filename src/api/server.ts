@@ -32,8 +32,6 @@ export interface AckServerOptions {
   /** Zone and locale for times on the pages. */
   format: PageFormat;
   now?: () => number;
-  /** Called after an acknowledgement is recorded (e.g. to publish the alarm's new state); once per alarm a batch link acknowledges. */
-  onAcknowledged?: (alarm: Alarm) => void;
 }
 
 export interface AckServer {
@@ -94,8 +92,8 @@ export async function startAckServer(options: AckServerOptions): Promise<AckServ
       send(res, method, confirmPage(alarm, receiver, options.format));
       return;
     }
-    const result = await options.acknowledge(alarmId, { by: receiver, channel: 'link', at: now(), ref: 'link' });
-    if (result.outcome === 'unknown-alarm') {
+    const [result] = await options.acknowledge([{ alarmId, ack: { by: receiver, channel: 'link', at: now(), ref: 'link' } }]);
+    if (!result || result.outcome === 'unknown-alarm') {
       send(res, method, notFoundPage(`There is no alarm ${alarmId} (any more).`));
       return;
     }
@@ -103,7 +101,6 @@ export async function startAckServer(options: AckServerOptions): Promise<AckServ
     const recorded = result.outcome === 'recorded';
     if (recorded) {
       logger.info({ alarmId, by: receiver, peer }, 'alarm acknowledged by link');
-      options.onAcknowledged?.(result.alarm);
     } else {
       logger.info({ alarmId, by: receiver, peer, ackedBy: result.ack.by }, 'acknowledgement link used on an alarm already acknowledged; the first acknowledgement stays');
     }
@@ -132,6 +129,9 @@ export async function startAckServer(options: AckServerOptions): Promise<AckServ
     }
     const at = now();
     const results: BatchAckResult[] = [];
+    // The alarms of one link are acknowledged in one act: their announcement goes out as one mail.
+    const open = alarms.filter((alarm) => !alarm.ack);
+    const outcomes = await options.acknowledge(open.map((alarm) => ({ alarmId: alarm.id, ack: { by: receiver, channel: 'link' as const, at, ref: 'link' } })));
     for (const alarm of alarms) {
       const alarmId = alarm.id;
       if (alarm.ack) {
@@ -139,7 +139,7 @@ export async function startAckServer(options: AckServerOptions): Promise<AckServ
         results.push({ alarm, recorded: false });
         continue;
       }
-      const result = await options.acknowledge(alarmId, { by: receiver, channel: 'link', at, ref: 'link' });
+      const result = outcomes[open.indexOf(alarm)]!;
       if (result.outcome === 'unknown-alarm') {
         logger.warn({ alarmId, batchId, peer }, 'alarm of a batch no longer in the store; not acknowledged');
         continue;
@@ -147,7 +147,6 @@ export async function startAckServer(options: AckServerOptions): Promise<AckServ
       const recorded = result.outcome === 'recorded';
       if (recorded) {
         logger.info({ alarmId, batchId, by: receiver, peer }, 'alarm acknowledged by link');
-        options.onAcknowledged?.(result.alarm);
       } else {
         logger.info({ alarmId, batchId, by: receiver, peer, ackedBy: result.ack.by }, 'acknowledgement link used on an alarm already acknowledged; the first acknowledgement stays');
       }

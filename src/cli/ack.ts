@@ -1,4 +1,4 @@
-import { acknowledgeIn } from '../gateway/acknowledge.js';
+import { acknowledgeIn } from '../pipeline/acknowledge.js';
 import { userInfo } from 'node:os';
 import type { AlarmAck } from '../lifecycle/alarm.js';
 import { withStore } from './load-config-or-report.js';

@@ -1,4 +1,4 @@
-import { ConfiguredStages, PipelineConfigError } from '../gateway/pipeline-stages.js';
+import { ConfiguredStages, PipelineConfigError } from '../pipeline/stages.js';
 import { loadConfigOrReport } from './load-config-or-report.js';
 
 /** Validates the configuration and, when the alarm pipeline is on, its rules and templates. */

@@ -4,11 +4,9 @@ import { z } from 'zod';
 import { newId } from '../base/ids.js';
 import { severitySchema } from '../config/schema.js';
 import type { GatewayConfig } from '../config/types.js';
-import { isTrace, runAlarmPipeline } from '../gateway/alarm-pipeline.js';
-import { ConfiguredStages, PipelineConfigError } from '../gateway/pipeline-stages.js';
+import { decideEvent, isTrace, runAlarmPipeline, type ParsedMessage } from '../pipeline/message.js';
+import { ConfiguredStages, PipelineConfigError } from '../pipeline/stages.js';
 import type { Received } from '../ingest/received.js';
-import { decide } from '../lifecycle/decide.js';
-import { fingerprintOf } from '../lifecycle/fingerprint.js';
 import type { AlarmEvent } from '../parse/alarm-event.js';
 import { loadConfigOrReport } from './load-config-or-report.js';
 
@@ -68,33 +66,33 @@ export async function rulesTestCommand(configFile: string, file: string, options
     process.stderr.write(`annunciator rules test: ${file}: cannot be read (${(error as NodeJS.ErrnoException).code ?? 'error'})\n`);
     return 66;
   }
-  let report: Report;
+  let received: Received;
+  let parsed: ParsedMessage | undefined;
   if (file.toLowerCase().endsWith('.json')) {
-    const parsed = jsonAlarmSchema.safeParse(JSON.parse(bytes.toString('utf8')));
-    if (!parsed.success) {
-      process.stderr.write(`${file}: ${parsed.error.issues.map((i) => `${i.path.join('.') || '(top level)'}: ${i.message}`).join('\n')}\n`);
+    const input = jsonAlarmSchema.safeParse(JSON.parse(bytes.toString('utf8')));
+    if (!input.success) {
+      process.stderr.write(`${file}: ${input.error.issues.map((i) => `${i.path.join('.') || '(top level)'}: ${i.message}`).join('\n')}\n`);
       return 65;
     }
-    const event = eventFromJson(parsed.data, config, now);
-    const routing = await stages.route(event, now);
-    const fingerprint = fingerprintOf(event, config.alarms.fingerprint);
-    const decision = decide({ active: undefined, event, route: routing.route, fingerprint, now, newAlarmId: () => newId(now) });
-    const rendered = decision.due[0] ? await stages.renderNotification(decision.due[0], Buffer.alloc(0)) : undefined;
-    report = { event, routing, fingerprint, outcome: decision.outcome, reason: decision.reason, message: rendered?.message, recipients: rendered?.recipients };
+    const event = eventFromJson(input.data, config, now);
+    received = { id: event.id, receivedAt: now, listener: 'rules-test', peer: { address: '127.0.0.1', port: 0, secure: false }, envelope: { mailFrom: event.sender ?? null, rcptTo: event.recipients }, raw: bytes };
+    parsed = { event };
   } else {
-    const received = receivedFromEml(bytes, options, now);
-    // A dry run over a throw-away store: no alarm is active, no silence holds.
-    const scratch = new SqliteStore(':memory:');
-    const trace = await scratch.transaction((tx) => runAlarmPipeline(received, config, stages, tx, now)).finally(() => scratch.close());
-    if (!isTrace(trace)) {
-      process.stderr.write(`${file}: yields no alarm: ${trace.reason}\n`);
-      return 65;
-    }
-    // A notification held for a group is shown as it goes out when no other alarm joins it.
-    const held = trace.result.outbox.length === 0 && trace.result.held?.length ? trace.dues[0] : undefined;
-    const first = held ? await stages.renderNotification(held, received.raw) : trace.result.outbox[0];
-    report = { event: trace.event, routing: trace.routing, fingerprint: trace.fingerprint, outcome: trace.result.outcome, reason: trace.result.reason, message: first?.message, recipients: first?.recipients };
+    received = receivedFromEml(bytes, options, now);
   }
+  // A dry run of the pipeline's own code over a throw-away store: no alarm is active, no silence holds.
+  const scratch = new SqliteStore(':memory:');
+  const trace = await scratch
+    .transaction(async (tx) => (parsed ? decideEvent(parsed, received, config, stages, tx, now) : runAlarmPipeline(received, config, stages, tx, now)))
+    .finally(() => scratch.close());
+  if (!isTrace(trace)) {
+    process.stderr.write(`${file}: yields no alarm: ${trace.reason}\n`);
+    return 65;
+  }
+  // A notification held for a group is shown as it goes out when no other alarm joins it.
+  const held = trace.result.outbox.length === 0 && trace.result.held?.length ? trace.dues[0] : undefined;
+  const first = held ? await stages.renderNotification(held, received.raw) : trace.result.outbox[0];
+  const report: Report = { event: trace.event, routing: trace.routing, fingerprint: trace.fingerprint, outcome: trace.result.outcome, reason: trace.result.reason, message: first?.message, recipients: first?.recipients };
   process.stdout.write(options.json ? `${JSON.stringify({ ...report, message: report.message?.toString('utf8') }, null, 2)}\n` : formatReport(report));
   return 0;
 }

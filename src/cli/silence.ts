@@ -1,3 +1,4 @@
+import { expireSilence } from '../pipeline/expire-silence.js';
 import { userInfo } from 'node:os';
 import { newId } from '../base/ids.js';
 import { parseWeeklySpec } from '../base/weekly-window.js';
@@ -170,9 +171,8 @@ export function silenceExpireCommand(configFile: string, ids: string[]): Promise
     const now = Date.now();
     let code = 0;
     for (const id of ids) {
-      const before = await store.silences.get(id);
-      const silence = await store.silences.expire(id, now);
-      if (!silence || !before) {
+      const { before } = await store.transaction((tx) => expireSilence(tx, id, now));
+      if (!before) {
         process.stderr.write(`annunciator silence expire: no silence ${id}\n`);
         code = 1;
         continue;

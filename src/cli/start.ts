@@ -1,6 +1,6 @@
 import { loadConfigOrReport } from './load-config-or-report.js';
-import { startGateway } from '../gateway/gateway.js';
-import { PipelineConfigError } from '../gateway/pipeline-stages.js';
+import { startApp } from '../app.js';
+import { PipelineConfigError } from '../pipeline/stages.js';
 import { createLogger } from '../log/logger.js';
 
 export async function startCommand(configFile: string): Promise<void> {
@@ -8,7 +8,7 @@ export async function startCommand(configFile: string): Promise<void> {
   if (!config) process.exit(1);
   const logger = createLogger(config.log);
   logger.info({ config: config.file }, 'starting annunciator');
-  const gateway = await startGateway(config, logger).catch((error: unknown) => {
+  const gateway = await startApp(config, { logger }).catch((error: unknown) => {
     if (error instanceof PipelineConfigError) process.stderr.write(`${error.message}\n`);
     logger.fatal({ err: error }, 'gateway could not start');
     process.exit(1);

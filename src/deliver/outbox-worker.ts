@@ -1,4 +1,5 @@
 import { retryDelay } from '../base/backoff.js';
+import type { Clock, TimerHandle } from '../base/clock.js';
 import type { BackoffPolicy } from '../config/schema.js';
 import type { Logger } from '../log/logger.js';
 import type { OutboxEntry, Repositories, Store } from '../store/store.js';
@@ -12,11 +13,16 @@ export interface OutboxWorkerOptions {
   concurrency: number;
   pollInterval: number;
   logger: Logger;
-  /** Told of every entry an upstream accepted, e.g. to publish a notification event. */
-  onDelivered?: (entry: OutboxEntry, account: string) => void;
-  now?: () => number;
+  /** Told of every outcome once it is recorded (to publish notification events, count metrics). */
+  onOutcome?: (outcome: DeliveryOutcome) => void;
+  clock: Clock;
   random?: () => number;
 }
+
+export type DeliveryOutcome =
+  | { kind: 'delivered'; entry: OutboxEntry; account: string }
+  | { kind: 'deferred'; entry: OutboxEntry; reason: string; retryAt: number }
+  | { kind: 'failed'; entry: OutboxEntry; reason: string };
 
 /**
  * Drains the outbox: claims due entries, tries the accounts in order (the next one on a
@@ -27,17 +33,17 @@ export class OutboxWorker {
   private readonly now: () => number;
   private readonly random: () => number;
   private readonly inFlight = new Set<Promise<void>>();
-  private timer: NodeJS.Timeout | undefined;
+  private timer: TimerHandle | undefined;
   private running = false;
   private ticking = false;
   private tickAgain = false;
   /** Outcomes waiting for their commit: recorded together, one transaction for all that finished meanwhile. */
   private outcomes: { write: (tx: Repositories) => Promise<void>; after: () => void }[] = [];
   private recording: Promise<void> | undefined;
-  private recordTimer: NodeJS.Timeout | undefined;
+  private recordTimer: TimerHandle | undefined;
 
   constructor(private readonly options: OutboxWorkerOptions) {
-    this.now = options.now ?? Date.now;
+    this.now = () => options.clock.now();
     this.random = options.random ?? Math.random;
   }
 
@@ -61,9 +67,9 @@ export class OutboxWorker {
 
   async stop(): Promise<void> {
     this.running = false;
-    if (this.timer) clearTimeout(this.timer);
+    this.timer?.cancel();
     await Promise.allSettled([...this.inFlight]);
-    if (this.recordTimer) clearTimeout(this.recordTimer);
+    this.recordTimer?.cancel();
     await this.recording;
     // What finished last is recorded before the store closes; if that fails, the entries stay `sending` and go out again after the restart.
     if (this.outcomes.length > 0) await this.commitOutcomes();
@@ -106,9 +112,8 @@ export class OutboxWorker {
       }
     }
     if (!this.running || this.ticking) return;
-    if (this.timer) clearTimeout(this.timer);
-    this.timer = setTimeout(() => this.wake(), Math.max(delay, 5));
-    this.timer.unref();
+    this.timer?.cancel();
+    this.timer = this.options.clock.setTimer(() => this.wake(), Math.max(delay, 5));
   }
 
   /** Queues an outcome for the next commit; `after` (log, tell) runs once it is durable. */
@@ -130,11 +135,10 @@ export class OutboxWorker {
       this.recording = undefined;
       this.options.logger.error({ err: error, outcomes: batch.length }, 'cannot record delivery outcomes in the store; trying again at the next poll');
       if (this.running && !this.recordTimer) {
-        this.recordTimer = setTimeout(() => {
+        this.recordTimer = this.options.clock.setTimer(() => {
           this.recordTimer = undefined;
           this.recording = this.commitOutcomes();
         }, this.options.pollInterval);
-        this.recordTimer.unref();
       }
       return;
     }
@@ -185,14 +189,17 @@ export class OutboxWorker {
     if (result.accepted.length === 0) {
       this.record(
         (tx) => tx.outbox.markFailed(entry.id, { now, error: 'every recipient was refused', account: sender.name, rejectedRecipients }),
-        () => log.error({ account: sender.name }, 'delivery failed: every recipient was refused'),
+        () => {
+          log.error({ account: sender.name }, 'delivery failed: every recipient was refused');
+          this.options.onOutcome?.({ kind: 'failed', entry, reason: 'every recipient was refused' });
+        },
       );
       return;
     }
     this.record(
       (tx) => tx.outbox.markSent(entry.id, now, sender.name, rejectedRecipients),
       () => {
-        this.options.onDelivered?.(entry, sender.name);
+        this.options.onOutcome?.({ kind: 'delivered', entry, account: sender.name });
         log.info({ account: sender.name, upstream: sender.description, recipients: result.accepted, response: oneLine(result.response), latencyMs: now - entry.createdAt }, 'delivered');
       },
     );
@@ -203,7 +210,10 @@ export class OutboxWorker {
       const now = this.now();
       this.record(
         (tx) => tx.outbox.markFailed(entry.id, { now, error: detail, account, rejectedRecipients: entry.rejectedRecipients }),
-        () => log.error({ account, reason: detail, responseCode: failure.responseCode }, 'delivery failed permanently (5xx); not retried'),
+        () => {
+          log.error({ account, reason: detail, responseCode: failure.responseCode }, 'delivery failed permanently (5xx); not retried');
+          this.options.onOutcome?.({ kind: 'failed', entry, reason: detail });
+        },
       );
       return;
     }
@@ -216,7 +226,10 @@ export class OutboxWorker {
     if (now - entry.createdAt >= retry.maxAge) {
       this.record(
         (tx) => tx.outbox.markFailed(entry.id, { now, error: `gave up after ${entry.attempts} attempts: ${detail}`, account, rejectedRecipients }),
-        () => log.error({ account, reason: detail, attempts: entry.attempts }, 'delivery failed: retried up to the maximum age'),
+        () => {
+          log.error({ account, reason: detail, attempts: entry.attempts }, 'delivery failed: retried up to the maximum age');
+          this.options.onOutcome?.({ kind: 'failed', entry, reason: detail });
+        },
       );
       return;
     }
@@ -225,6 +238,7 @@ export class OutboxWorker {
       (tx) => tx.outbox.reschedule(entry.id, { now, nextAttemptAt, error: detail, account, recipients, rejectedRecipients }),
       () => {
         log.warn({ account, reason: detail, kind: failure.kind, retryAt: new Date(nextAttemptAt).toISOString() }, 'delivery deferred; will retry');
+        this.options.onOutcome?.({ kind: 'deferred', entry, reason: detail, retryAt: nextAttemptAt });
         // Its retry time may come before the worker's next poll.
         this.wake();
       },

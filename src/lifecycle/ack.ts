@@ -18,5 +18,14 @@ export function ackLogReason(ack: AlarmAck): string {
   return `acknowledged by ${ack.by} via ${ack.channel}${ack.comment ? `: ${ack.comment}` : ''}`;
 }
 
-/** Acknowledge one alarm now: what every door (MQTT, link, reply, CLI, API) is handed. */
-export type Acknowledge = (alarmId: string, ack: AlarmAck) => Promise<AckOutcome>;
+/** One alarm to acknowledge, and by whom, when, how. */
+export interface AckRequest {
+  alarmId: string;
+  ack: AlarmAck;
+}
+
+/**
+ * What every door (MQTT, link, reply, CLI, API) is handed: acknowledge these alarms now,
+ * in one transaction (one act of one person: a digest's link acknowledges all it lists).
+ */
+export type Acknowledge = (requests: readonly AckRequest[]) => Promise<AckOutcome[]>;

@@ -5,7 +5,7 @@ import type { Alarm } from './alarm.js';
  * The pure decisions about the timers of an escalation policy (rules/escalation-policy.ts):
  * which levels to store when an alarm is raised, whether a due timer fires or is
  * cancelled, and the reason a fired level gives. The gateway's escalation scheduler
- * (gateway/escalation-scheduler.ts) applies these; nothing here reads a clock.
+ * (pipeline/escalate.ts) applies these; nothing here reads a clock.
  */
 
 /** What one stored timer carries, so it fires the same after a rule reload or a restart. */

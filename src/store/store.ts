@@ -1,7 +1,7 @@
 import type { Received } from '../ingest/received.js';
 import type { Alarm } from '../lifecycle/alarm.js';
 import type { Batch, BatchItem, HeldNotification } from '../lifecycle/batch.js';
-import type { EscalationTimer } from '../lifecycle/escalation.js';
+import type { Timer, TimerKind } from '../lifecycle/timer.js';
 import type { FloodState } from '../lifecycle/flood.js';
 import type { Silence } from '../lifecycle/silence.js';
 import type { TopicState } from '../parse/mqtt-event.js';
@@ -29,7 +29,7 @@ export interface Store extends Repositories {
 export interface Repositories {
   readonly inbox: InboxRepository;
   readonly alarms: AlarmRepository;
-  readonly timers: EscalationTimerRepository;
+  readonly timers: TimerRepository;
   readonly batches: BatchRepository;
   readonly silences: SilenceRepository;
   readonly outbox: OutboxRepository;
@@ -75,8 +75,6 @@ export interface AlarmRepository {
   history(alarmId: string): Promise<AlarmLogEntry[]>;
   /** Active alarms a silence or an inhibition muted (`mutedBy` set), oldest first. */
   muted(): Promise<Alarm[]>;
-  /** Acknowledged alarms whose acknowledgement was not announced yet, earliest ack first. */
-  unannouncedAcks(limit: number): Promise<Alarm[]>;
   /**
    * Every address a notification of the alarm was queued for (its outbox rows, any status,
    * and the groups and digests that listed it), lower-case, each once.
@@ -84,27 +82,30 @@ export interface AlarmRepository {
   recipients(alarmId: string): Promise<string[]>;
 }
 
-export interface EscalationTimerRepository {
-  /** Stores timers; one already stored for the alarm and level is kept. */
-  insert(timers: EscalationTimer[]): Promise<void>;
-  /** An alarm's timers, fired, cancelled and pending, by level. */
-  ofAlarm(alarmId: string): Promise<EscalationTimer[]>;
+/** Everything done later, one table (lifecycle/timer.ts). */
+export interface TimerRepository {
+  /** Stores timers; one already stored with the same kind and key is kept as it is. */
+  add(timers: Timer[]): Promise<void>;
+  /** Sets a timer to go off at its due time, pending again even if it fired or was cancelled before. */
+  arm(timer: Timer): Promise<void>;
+  get(kind: TimerKind, key: string): Promise<Timer | undefined>;
+  /** An alarm's timers, pending, fired and cancelled, by due time. */
+  ofAlarm(alarmId: string): Promise<Timer[]>;
   /** Pending timers due at `now`, earliest first. */
-  due(now: number, limit: number): Promise<EscalationTimer[]>;
+  due(now: number, limit: number): Promise<Timer[]>;
   /** The earliest pending timer's due time. */
   nextDueAt(): Promise<number | undefined>;
   /** Marks a pending timer fired; false when it had fired or been cancelled already. */
-  fire(alarmId: string, level: number, now: number): Promise<boolean>;
-  /**
-   * Cancels an alarm's pending timers: all of them, or on a clear only those whose policy
-   * stops on a clear. How many.
-   */
-  cancel(alarmId: string, now: number, why: 'acknowledged' | 'cleared' | 'all'): Promise<number>;
+  fire(kind: TimerKind, key: string, now: number): Promise<boolean>;
+  /** Cancels a pending timer; false when there was none pending. */
+  cancel(kind: TimerKind, key: string, now: number): Promise<boolean>;
+  /** Cancels an alarm's pending escalation levels: all, or on a clear only those whose policy stops on a clear. How many. */
+  cancelEscalations(alarmId: string, now: number, onlyThoseStoppedByAClear?: boolean): Promise<number>;
 }
 
 export interface BatchRepository {
-  /** A held notification joins the open batch of its key, or opens one. */
-  hold(held: HeldNotification, now: number): Promise<void>;
+  /** A held notification joins the open batch of its key, or opens one (`opened`). */
+  hold(held: HeldNotification, now: number): Promise<{ id: string; opened: boolean }>;
   get(id: string): Promise<Batch | undefined>;
   /** Batches not sent yet whose time has come, earliest first. */
   due(now: number, limit: number): Promise<Batch[]>;

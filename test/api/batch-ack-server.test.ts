@@ -14,7 +14,7 @@ import { SqliteStore } from '../../src/store/sqlite/sqlite-store.js';
 import type { Store } from '../../src/store/store.js';
 import { alarmRecord, receivedMail } from '../helpers/alarm-factory.js';
 import { testDir } from '../helpers/gateway.js';
-import { acknowledge, alarmsWith, commitPipeline } from '../helpers/store.js';
+import { acknowledge, acknowledger, alarmsWith, commitPipeline } from '../helpers/store.js';
 
 const dir = testDir();
 const KEY = 'a-link-secret-of-more-than-32-bytes-for-tests';
@@ -67,11 +67,11 @@ describe('acknowledgement links for groups and digests', () => {
     alarms: alarmsWith(store.alarms, async (id) => (hidden.has(id) ? undefined : await store.alarms.get(id))),
     batches: store.batches,
   };
-  const viewAcknowledge: Acknowledge = async (id, ack) => (hidden.has(id) ? { outcome: 'unknown-alarm' } : await acknowledge(store, id, ack));
+  const acknowledged: Alarm[] = [];
+  const viewAcknowledge: Acknowledge = acknowledger(store, acknowledged, (id) => hidden.has(id));
   let clock = T0 + 120_000;
   let server: AckServer;
   let base: string;
-  const acknowledged: Alarm[] = [];
   let mixed: string;
   let hostile: string;
   let purged: string;
@@ -97,7 +97,7 @@ describe('acknowledgement links for groups and digests', () => {
     hostile = (await store.batches.ofAlarm('C1'))[0]!.id;
     purged = (await store.batches.ofAlarm('D1'))[0]!.id;
     hidden.add('D1');
-    server = await startAckServer({ listen: { address: '127.0.0.1', port: 0 }, key: new Secret(KEY), store: view, acknowledge: viewAcknowledge, logger, format: FORMAT, now: () => clock, onAcknowledged: (a) => acknowledged.push(a) });
+    server = await startAckServer({ listen: { address: '127.0.0.1', port: 0 }, key: new Secret(KEY), store: view, acknowledge: viewAcknowledge, logger, format: FORMAT, now: () => clock });
     base = `http://127.0.0.1:${server.address().port}`;
   });
   after(async () => {

@@ -12,7 +12,7 @@ import { createLogger } from '../../src/log/logger.js';
 import { SqliteStore } from '../../src/store/sqlite/sqlite-store.js';
 import { testDir } from '../helpers/gateway.js';
 import { alarmRecord } from '../helpers/alarm-factory.js';
-import { acknowledge, commitPipeline } from '../helpers/store.js';
+import { acknowledge, acknowledger, commitPipeline } from '../helpers/store.js';
 
 const dir = testDir();
 const KEY = 'a-link-secret-of-more-than-32-bytes-for-tests';
@@ -70,11 +70,10 @@ describe('the acknowledgement link server', () => {
       listen: { address: '127.0.0.1', port: 0 },
       key: new Secret(KEY),
       store,
-      acknowledge: (alarmId, ack) => acknowledge(store, alarmId, ack),
+      acknowledge: acknowledger(store, acknowledged),
       logger,
       format: { timeZone: 'Europe/Berlin', locale: 'en-GB' },
       now: () => clock,
-      onAcknowledged: (a) => acknowledged.push(a),
     });
     base = `http://127.0.0.1:${server.address().port}`;
   });

@@ -38,7 +38,7 @@ const BOTTOM: readonly string[] = ['base', 'log', 'config'];
 /** In the order an alarm travels. */
 const STAGES: readonly string[] = ['ingest', 'parse', 'rules', 'lifecycle', 'render', 'deliver'];
 /** `.` is a file directly under src/. */
-const TOP: readonly string[] = ['gateway', 'cli', 'api', '.'];
+const TOP: readonly string[] = ['pipeline', 'run', 'cli', 'api', '.'];
 
 /**
  * Imports that break the layers and are kept for now, each with the reason. An entry is
@@ -46,19 +46,6 @@ const TOP: readonly string[] = ['gateway', 'cli', 'api', '.'];
  * import, so the list only shrinks.
  */
 const ALLOWED: ReadonlyArray<{ from: string; to: string; reason: string }> = [
-  {
-    from: 'ingest/mqtt/mqtt-ingest.ts',
-    to: 'lifecycle/alarm.ts',
-    reason:
-      'MQTT acknowledgements (`<prefix>/ack`) are applied to the store right in ingest, which hands the ' +
-      'acknowledged Alarm on: acknowledgement has four doors and no stage (design review P4). Goes when an ' +
-      'ack is an input the pipeline handles (onAck) rather than ingest business.',
-  },
-  {
-    from: 'ingest/mqtt/mqtt-ingest.ts',
-    to: 'lifecycle/ack.ts',
-    reason: 'The same door: the injected acknowledge function is typed with lifecycle\'s Acknowledge. Goes with the one above.',
-  },
   {
     from: 'store/sqlite/silences.ts',
     to: 'lifecycle/silence.ts',

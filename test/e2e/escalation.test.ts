@@ -120,7 +120,7 @@ describe('escalation end to end', () => {
       const result = await runCli(['-c', configFile, 'ack', alarm.id, '--by', 'anna', '--comment', 'on my way']);
       assert.equal(result.code, 0, result.stderr);
       assert.match(result.stdout, /acknowledged by anna/);
-      assert.ok((await gateway.store.timers.ofAlarm(alarm.id)).find((t) => t.level === 2)?.cancelledAt !== undefined, 'level 2 is cancelled with the ack');
+      assert.ok((await gateway.store.timers.get('escalate', `${alarm.id}:2`))?.cancelledAt !== undefined, 'level 2 is cancelled with the ack');
 
       // The gateway picks up the ack written by the other process and tells the others.
       const [, , told] = await upstream.waitForMessages(3, 10_000);

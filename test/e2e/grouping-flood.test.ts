@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { acknowledgeIn } from '../../src/gateway/acknowledge.js';
+import { acknowledgeIn } from '../../src/pipeline/acknowledge.js';
 import { runCli } from '../helpers/cli.js';
 import { sendDeviceAlarm } from '../helpers/device-client.js';
 import { configFrom, eventually, relayDelivery, runGateway, testDir, type RunningGateway, type TestDir } from '../helpers/gateway.js';

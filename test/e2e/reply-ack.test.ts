@@ -236,7 +236,7 @@ describe('acknowledgement by replying to the notification (IMAP, real Dovecot)',
       assert.equal(acked.by, 'Tom Keller <tom.keller@example.com>');
       assert.equal(acked.ref, reply.messageId);
       assert.equal(acked.comment, 'on my way');
-      assert.ok((await gateway.store.timers.ofAlarm(alarm.id)).find((t) => t.level === 2)?.cancelledAt !== undefined, 'level 2 is cancelled with the ack');
+      assert.ok((await gateway.store.timers.get('escalate', `${alarm.id}:2`))?.cancelledAt !== undefined, 'level 2 is cancelled with the ack');
       const history = await gateway.store.alarms.history(alarm.id);
       assert.ok(history.some((h) => h.outcome === 'acknowledged' && h.receivedId === reply.messageId && h.reason === 'acknowledged by Tom Keller <tom.keller@example.com> via mail: on my way'), JSON.stringify(history));
 

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { stringify } from 'yaml';
 import { parseConfig } from '../../src/config/load.js';
 import type { GatewayConfig } from '../../src/config/types.js';
-import { startGateway, type Gateway } from '../../src/gateway/gateway.js';
+import { startApp, type App, type AppOptions } from '../../src/app.js';
 import { createLogger, silentLogger, type Logger } from '../../src/log/logger.js';
 
 export interface TestDir {
@@ -62,15 +62,19 @@ export function configFrom(dir: TestDir, raw: Record<string, unknown>, env: Node
   return parseConfig(stringify(raw), file, env);
 }
 
-export interface RunningGateway extends Gateway {
+export interface RunningGateway extends App {
+  /** The first SMTP listener's port. */
   port: number;
-  config: GatewayConfig;
 }
 
-export async function runGateway(config: GatewayConfig, logger: Logger = process.env.ANNUNCIATOR_TEST_LOG ? createLogger({ level: process.env.ANNUNCIATOR_TEST_LOG, format: 'json' }) : silentLogger()): Promise<RunningGateway> {
-  const gateway = await startGateway(config, logger);
-  const port = gateway.listeners[0]!.address().port;
-  return Object.assign(gateway, { port, config });
+/** Builds and starts the whole gateway in this process, as `annunciator start` does; `options.clock` for a fake clock. */
+export async function runGateway(
+  config: GatewayConfig,
+  logger: Logger = process.env.ANNUNCIATOR_TEST_LOG ? createLogger({ level: process.env.ANNUNCIATOR_TEST_LOG, format: 'json' }) : silentLogger(),
+  options: Omit<AppOptions, 'logger'> = {},
+): Promise<RunningGateway> {
+  const app = await startApp(config, { ...options, logger });
+  return Object.assign(app, { port: app.listeners[0]?.address().port ?? 0 });
 }
 
 /** Polls `check` (which may be async) until it returns a value, for state that settles asynchronously. */

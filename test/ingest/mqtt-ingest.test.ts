@@ -11,7 +11,7 @@ import { MqttMappings } from '../../src/ingest/mqtt/mqtt-mappings.js';
 import { SqliteStore } from '../../src/store/sqlite/sqlite-store.js';
 import { testDir } from '../helpers/gateway.js';
 import { REPO_ROOT } from '../helpers/gateway-process.js';
-import { acknowledge, commitPipeline } from '../helpers/store.js';
+import { acknowledge, acknowledger, commitPipeline } from '../helpers/store.js';
 
 const config = loadConfig(join(REPO_ROOT, 'config/examples/mqtt.yaml'), {});
 const broker = { ...config.mqtt[0]!, maxPayloadSize: 100 };
@@ -34,8 +34,7 @@ describe('MQTT ingest decisions (no broker needed: messages handed in directly)'
       await store.accept(r);
       committed.push(r);
     },
-    acknowledge: (alarmId, ack) => acknowledge(store, alarmId, ack),
-    onAcknowledged: (a) => acked.push(a),
+    acknowledge: acknowledger(store, acked),
   });
   after(async () => {
     await store.close();

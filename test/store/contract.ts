@@ -1,12 +1,13 @@
 import assert from 'node:assert/strict';
 import { afterEach, beforeEach, describe, it } from 'node:test';
-import { acknowledgeIn } from '../../src/gateway/acknowledge.js';
+import { acknowledgeIn } from '../../src/pipeline/acknowledge.js';
 import type { Received } from '../../src/ingest/received.js';
 import type { Alarm } from '../../src/lifecycle/alarm.js';
 import type { HeldNotification } from '../../src/lifecycle/batch.js';
 import { escalationTimers } from '../../src/lifecycle/escalation.js';
 import type { EscalationPolicy } from '../../src/rules/escalation-policy.js';
 import type { Silence } from '../../src/lifecycle/silence.js';
+import { escalationTimerOf, escalationTimerRow, timerAt, type Timer } from '../../src/lifecycle/timer.js';
 import type { NewOutboxEntry, Store } from '../../src/store/store.js';
 import { alarmRecord } from '../helpers/alarm-factory.js';
 
@@ -399,10 +400,9 @@ export function storeContract(backend: string, open: () => Promise<StoreUnderTes
         assert.deepEqual((await store.alarms.muted()).map((a) => a.id), ['D']);
       });
 
-      it('the first acknowledgement counts; it cancels pending timers and is announced once', async () => {
+      it('the first acknowledgement counts; it cancels pending escalation levels and arms its announcement', async () => {
         await store.alarms.save(alarm('A1'));
-        await store.timers.insert(escalationTimers(policy(), 'A1', T0));
-        assert.deepEqual(await store.alarms.unannouncedAcks(10), []);
+        await store.timers.add(escalationTimers(policy(), 'A1', T0).map(escalationTimerRow));
         const first = await store.transaction((tx) => acknowledgeIn(tx, 'A1', { by: 'anna', at: T0 + 500, channel: 'mqtt', ref: 'annunciator/ack' }, T0 + 500));
         assert.equal(first.outcome, 'recorded');
         const second = await store.transaction((tx) => acknowledgeIn(tx, 'A1', { by: 'tom', at: T0 + 600, channel: 'cli' }, T0 + 600));
@@ -410,11 +410,10 @@ export function storeContract(backend: string, open: () => Promise<StoreUnderTes
         assert.equal(second.outcome === 'already' && second.ack.by, 'anna');
         assert.equal((await store.alarms.get('A1'))?.ack?.channel, 'mqtt');
         assert.deepEqual((await store.alarms.history('A1')).map((l) => [l.outcome, l.receivedId]), [['acknowledged', 'annunciator/ack']]);
-        assert.ok((await store.timers.ofAlarm('A1')).every((t) => t.cancelledAt === T0 + 500));
+        const timers = await store.timers.ofAlarm('A1');
+        assert.ok(timers.filter((t) => t.kind === 'escalate').every((t) => t.cancelledAt === T0 + 500));
+        assert.deepEqual((await store.timers.due(T0 + 5000, 10)).map((t) => [t.kind, t.key, t.dueAt]), [['announce-ack', 'A1', T0 + 500]], 'announced once, right away');
         assert.equal((await store.transaction((tx) => acknowledgeIn(tx, 'NOPE', { by: 'x', at: 1, channel: 'cli' }, 1))).outcome, 'unknown-alarm');
-        assert.deepEqual((await store.alarms.unannouncedAcks(10)).map((a) => a.id), ['A1']);
-        await store.alarms.save({ ...(await store.alarms.get('A1'))!, ackAnnounced: true });
-        assert.deepEqual(await store.alarms.unannouncedAcks(10), []);
       });
 
       it('acknowledgements racing each other: exactly one is recorded', async () => {
@@ -423,11 +422,6 @@ export function storeContract(backend: string, open: () => Promise<StoreUnderTes
           ['mqtt', 'link', 'mail', 'cli'].map((channel, i) => store.transaction((tx) => acknowledgeIn(tx, 'A1', { by: `p${i}`, at: T0 + i, channel: channel as 'mqtt' }, T0 + i))),
         );
         assert.deepEqual(outcomes.map((o) => o.outcome).sort(), ['already', 'already', 'already', 'recorded']);
-      });
-
-      it('unannounced acknowledgements come earliest ack first, up to the limit', async () => {
-        for (const [id, at] of [['late', 3], ['early', 1], ['middle', 2]] as const) await store.alarms.save(alarm(id, { ack: { by: 'x', at: T0 + at, channel: 'cli' } }));
-        assert.deepEqual((await store.alarms.unannouncedAcks(2)).map((a) => a.id), ['early', 'middle']);
       });
 
       it('the recipients of an alarm are every address its notifications and batches went to', async () => {
@@ -443,43 +437,63 @@ export function storeContract(backend: string, open: () => Promise<StoreUnderTes
       });
     });
 
-    describe('escalation timers', () => {
-      it('lists due ones and the next due time; fires each once', async () => {
-        await store.timers.insert(escalationTimers(policy(), 'A1', T0));
-        // An alarm and level already stored are kept.
-        await store.timers.insert(escalationTimers(policy(), 'A1', T0 + 99));
-        assert.deepEqual((await store.timers.ofAlarm('A1')).map((t) => [t.level, t.dueAt]), [
-          [1, T0 + 1000],
-          [2, T0 + 2000],
+    describe('timers', () => {
+      it('lists due timers of every kind, earliest first, and the next due time; each fires once', async () => {
+        await store.timers.add(escalationTimers(policy(), 'A1', T0).map(escalationTimerRow));
+        await store.timers.add([timerAt('flush-batch', 'B1', null, T0 + 1500), timerAt('unmute', 'A2', 'A2', T0 + 500)]);
+        // One already stored with the same kind and key is kept as it is.
+        await store.timers.add(escalationTimers(policy(), 'A1', T0 + 99).map(escalationTimerRow));
+        assert.equal(await store.timers.nextDueAt(), T0 + 500);
+        assert.deepEqual(await store.timers.due(T0 + 499, 10), []);
+        assert.deepEqual((await store.timers.due(T0 + 2000, 10)).map((t) => [t.kind, t.key]), [
+          ['unmute', 'A2'],
+          ['escalate', 'A1:1'],
+          ['flush-batch', 'B1'],
+          ['escalate', 'A1:2'],
         ]);
-        assert.equal(await store.timers.nextDueAt(), T0 + 1000);
-        assert.deepEqual(await store.timers.due(T0 + 999, 10), []);
-        assert.deepEqual((await store.timers.due(T0 + 2000, 10)).map((t) => t.level), [1, 2]);
-        assert.equal(await store.timers.fire('A1', 1, T0 + 1000), true);
-        assert.equal(await store.timers.fire('A1', 1, T0 + 1001), false, 'fired_at guards it');
-        assert.equal((await store.timers.ofAlarm('A1'))[0]?.firedAt, T0 + 1000);
-        assert.deepEqual((await store.timers.due(T0 + 5000, 10)).map((t) => t.level), [2]);
-        assert.equal(await store.timers.nextDueAt(), T0 + 2000);
+        assert.deepEqual((await store.timers.due(T0 + 2000, 2)).length, 2);
+        assert.equal(await store.timers.fire('escalate', 'A1:1', T0 + 1000), true);
+        assert.equal(await store.timers.fire('escalate', 'A1:1', T0 + 1001), false, 'fired_at guards it');
+        const fired = (await store.timers.get('escalate', 'A1:1'))!;
+        assert.equal(fired.firedAt, T0 + 1000);
+        assert.equal(fired.kind === 'escalate' && escalationTimerOf(fired).level, 1, 'an escalation row round-trips its level and data');
+        assert.deepEqual(fired.kind === 'escalate' && escalationTimerOf(fired), { ...escalationTimers(policy(), 'A1', T0)[0]!, firedAt: T0 + 1000 });
+        assert.deepEqual((await store.timers.ofAlarm('A1')).map((t) => t.key), ['A1:1', 'A1:2']);
+        assert.equal(await store.timers.nextDueAt(), T0 + 500);
       });
 
-      it('a clear cancels the timers of a policy that stops on a clear, not of one that needs an ack', async () => {
-        await store.timers.insert(escalationTimers(policy('acknowledged-or-cleared'), 'clears', T0));
-        await store.timers.insert(escalationTimers(policy('acknowledged'), 'needs-ack', T0));
-        assert.equal(await store.timers.cancel('clears', T0 + 100, 'cleared'), 2);
-        assert.equal(await store.timers.cancel('needs-ack', T0 + 100, 'cleared'), 0);
-        assert.equal(await store.timers.cancel('needs-ack', T0 + 100, 'all'), 2);
-        assert.equal(await store.timers.fire('clears', 1, T0 + 1000), false, 'a cancelled timer does not fire');
+      it('arm sets a timer pending again at a new time, fired or cancelled before', async () => {
+        await store.timers.add([timerAt('unmute', 'A1', 'A1', T0)]);
+        assert.equal(await store.timers.fire('unmute', 'A1', T0), true);
+        await store.timers.arm(timerAt('unmute', 'A1', 'A1', T0 + HOUR));
+        const armed: Timer | undefined = await store.timers.get('unmute', 'A1');
+        assert.deepEqual(armed, { kind: 'unmute', key: 'A1', alarmId: 'A1', dueAt: T0 + HOUR });
+        assert.equal(await store.timers.cancel('unmute', 'A1', T0 + 1), true);
+        assert.equal(await store.timers.cancel('unmute', 'A1', T0 + 2), false);
         assert.equal(await store.timers.nextDueAt(), undefined);
+      });
+
+      it('a clear cancels the escalation levels of a policy that stops on a clear, not of one that needs an ack', async () => {
+        await store.timers.add(escalationTimers(policy('acknowledged-or-cleared'), 'clears', T0).map(escalationTimerRow));
+        await store.timers.add(escalationTimers(policy('acknowledged'), 'needs-ack', T0).map(escalationTimerRow));
+        await store.timers.add([timerAt('unmute', 'needs-ack', 'needs-ack', T0)]);
+        assert.equal(await store.timers.cancelEscalations('clears', T0 + 100, true), 2);
+        assert.equal(await store.timers.cancelEscalations('needs-ack', T0 + 100, true), 0);
+        assert.equal(await store.timers.cancelEscalations('needs-ack', T0 + 100), 2);
+        assert.equal(await store.timers.fire('escalate', 'clears:1', T0 + 1000), false, 'a cancelled timer does not fire');
+        assert.deepEqual((await store.timers.due(T0 + 5000, 10)).map((t) => t.kind), ['unmute'], 'other kinds are not escalation levels');
       });
     });
 
     describe('batches and flood state', () => {
       it('held notifications with one key collect in one open batch that keeps its first flush time', async () => {
-        await store.transaction(async (tx) => {
-          await tx.batches.hold(held('A1'), T0);
-          await tx.batches.hold(held('A2', undefined, T0 + 99_000), T0 + 5000);
-          await tx.batches.hold(held('B1', 'group|r|site=B|ops@example.com'), T0);
-        });
+        const opened = await store.transaction(async (tx) => [
+          await tx.batches.hold(held('A1'), T0),
+          await tx.batches.hold(held('A2', undefined, T0 + 99_000), T0 + 5000),
+          await tx.batches.hold(held('B1', 'group|r|site=B|ops@example.com'), T0),
+        ]);
+        assert.deepEqual(opened.map((o) => o.opened), [true, false, true]);
+        assert.equal(opened[0]!.id, opened[1]!.id);
         assert.equal(await store.batches.nextDueAt(), T0 + 30_000);
         const due = await store.batches.due(T0 + 30_000, 10);
         assert.equal(due.length, 2);

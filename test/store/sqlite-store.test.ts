@@ -6,6 +6,7 @@ import Database from 'better-sqlite3';
 import { migrate, MIGRATIONS_DIR, readMigrations } from '../../src/store/sqlite/migrate.js';
 import { SqliteStore } from '../../src/store/sqlite/sqlite-store.js';
 import { alarmRecord } from '../helpers/alarm-factory.js';
+import { escalationTimerOf } from '../../src/lifecycle/timer.js';
 import { testDir } from '../helpers/gateway.js';
 import { receivedMessage, storeContract } from './contract.js';
 
@@ -72,6 +73,32 @@ describe('SqliteStore', () => {
     }
   });
 
+  it('migrates a store of version 7 forward: escalation timers, open batches and unannounced acks become timer rows', async () => {
+    await store.close();
+    const file = join(dataDir, 'v7.db');
+    const old = new Database(file);
+    migrate(old, readMigrations().slice(0, 7));
+    const acked = alarmRecord('A1', { device: { id: 'plc', name: 'PLC', matchedBy: 'sender' }, title: 't', severity: 'major', ack: { by: 'anna', at: 5, channel: 'mqtt' } });
+    old.prepare(`INSERT INTO alarms (id, fingerprint, state, first_seen, last_seen, data, ack_at) VALUES (?, ?, 'active', 0, 0, ?, 5)`).run(acked.id, acked.fingerprint, JSON.stringify(acked));
+    old.prepare(`INSERT INTO escalation_timers (alarm_id, level, due_at, fired_at, data) VALUES ('A1', 1, 100, 50, '{"policy":"p","policyLevel":1}'), ('A1', 2, 200, NULL, '{"policy":"p","policyLevel":2}')`).run();
+    old.prepare(`INSERT INTO batches (id, key, kind, label, opened_at, flush_at, receivers) VALUES ('B1', 'k', 'group', 'l', 0, 300, '[]'), ('B2', 'k2', 'group', 'l', 0, 400, '[]')`).run();
+    old.prepare(`UPDATE batches SET sent_at = 10 WHERE id = 'B2'`).run();
+    old.close();
+    copyFileSync(file, join(dataDir, 'annunciator.db'));
+    store = SqliteStore.open(dataDir);
+    assert.deepEqual(
+      (await store.timers.due(1000, 10)).map((t) => [t.kind, t.key, t.dueAt]),
+      [
+        ['announce-ack', 'A1', 5],
+        ['escalate', 'A1:2', 200],
+        ['flush-batch', 'B1', 300],
+      ],
+    );
+    const level2 = (await store.timers.get('escalate', 'A1:2'))!;
+    assert.equal(level2.kind === 'escalate' && escalationTimerOf(level2).level, 2);
+    assert.equal((await store.timers.get('escalate', 'A1:1'))?.firedAt, 50);
+  });
+
   it('migrates a store of an older version forward, keeping its data', async () => {
     await store.close();
     const file = join(dataDir, 'old.db');
@@ -86,9 +113,9 @@ describe('SqliteStore', () => {
     store = SqliteStore.open(dataDir);
     assert.equal(store.settings().schemaVersion, readMigrations().length);
     assert.equal((await store.alarms.get('A1'))?.ackAnnounced, true, 'acknowledgements from before escalations count as announced');
-    assert.deepEqual(await store.alarms.unannouncedAcks(10), []);
     assert.deepEqual((await store.alarms.muted()).map((a) => a.id), ['A2'], 'the muted column is filled from the stored alarms');
-    assert.deepEqual(await store.timers.ofAlarm('A1'), []);
+    assert.deepEqual(await store.timers.ofAlarm('A1'), [], 'an acknowledgement from before escalations is not announced again');
+    assert.deepEqual((await store.timers.due(0, 10)).map((t) => [t.kind, t.key]), [['unmute', 'A2']], 'a muted alarm is looked at again at once');
   });
 
 });

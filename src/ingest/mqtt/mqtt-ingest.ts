@@ -2,8 +2,6 @@ import type { IPublishPacket } from 'mqtt';
 import { newId } from '../../base/ids.js';
 import { MqttConnection } from '../../base/mqtt-connection.js';
 import type { MqttBrokerConfig } from '../../config/types.js';
-import type { Alarm } from '../../lifecycle/alarm.js';
-import type { Acknowledge } from '../../lifecycle/ack.js';
 import type { Logger } from '../../log/logger.js';
 import { RateLimitedLog } from '../../log/rate-limited-log.js';
 import type { Store } from '../../store/store.js';
@@ -25,11 +23,22 @@ export interface MqttIngestOptions {
   store: Pick<Store, 'inbox'>;
   /** Commits the message durably; a rejection leaves it unacknowledged. */
   commit: (received: Received) => Promise<void>;
-  /** Records an acknowledgement (the one decision every door uses). */
-  acknowledge: Acknowledge;
-  onAcknowledged: (alarm: Alarm) => void;
+  /**
+   * Records acknowledgements through the pipeline's one decision, and says for each whether
+   * it was recorded, found the alarm acknowledged already, or found no such alarm.
+   */
+  acknowledge: (requests: { alarmId: string; ack: MqttAck }[]) => Promise<{ outcome: 'recorded' | 'already' | 'unknown-alarm' }[]>;
   logger: Logger;
   now?: () => number;
+}
+
+/** An acknowledgement as it arrives on `<prefix>/ack`. */
+export interface MqttAck {
+  by: string;
+  at: number;
+  channel: 'mqtt';
+  ref: string;
+  comment?: string;
 }
 
 const REDELIVERY_WINDOW = 24 * 3_600_000;
@@ -130,15 +139,15 @@ export class MqttIngest {
       return this.reject('bad-ack', topic, 'an acknowledgement needs "alarm" (the alarm id) and "by" (who)');
     }
     const comment = typeof request.comment === 'string' ? request.comment.slice(0, 500) : undefined;
-    const result = await this.options.acknowledge(request.alarm, { by: request.by.slice(0, 100), at: this.now(), channel: 'mqtt', ref: topic, ...(comment ? { comment } : {}) });
-    if (result.outcome === 'unknown-alarm') return this.reject('bad-ack', topic, `no alarm ${request.alarm}`);
+    const by = request.by.slice(0, 100);
+    const [result] = await this.options.acknowledge([{ alarmId: request.alarm, ack: { by, at: this.now(), channel: 'mqtt', ref: topic, ...(comment ? { comment } : {}) } }]);
+    if (!result || result.outcome === 'unknown-alarm') return this.reject('bad-ack', topic, `no alarm ${request.alarm}`);
     this.stats.acks += 1;
     if (result.outcome === 'already') {
-      this.options.logger.info({ alarmId: request.alarm, by: request.by, ackedBy: result.ack.by, ackedVia: result.ack.channel }, 'alarm already acknowledged; the first acknowledgement stays');
+      this.options.logger.info({ alarmId: request.alarm, by }, 'alarm already acknowledged; the first acknowledgement stays');
       return;
     }
-    this.options.logger.info({ alarmId: result.alarm.id, by: result.alarm.ack?.by, channel: 'mqtt' }, 'alarm acknowledged');
-    this.options.onAcknowledged(result.alarm);
+    this.options.logger.info({ alarmId: request.alarm, by, channel: 'mqtt' }, 'alarm acknowledged');
   }
 
   private reject(kind: string, topic: string, reason: string, msgId?: string): void {

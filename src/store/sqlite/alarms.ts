@@ -54,10 +54,6 @@ export class SqliteAlarms implements AlarmRepository {
     return this.db.all<DataRow>(`SELECT data FROM alarms WHERE muted = 1 AND state = 'active' ORDER BY first_seen, id`).map(parse);
   }
 
-  async unannouncedAcks(limit: number): Promise<Alarm[]> {
-    return this.db.all<DataRow>(`SELECT data FROM alarms WHERE ack_at IS NOT NULL AND ack_announced = 0 ORDER BY ack_at, id LIMIT ?`, limit).map(parse);
-  }
-
   async recipients(alarmId: string): Promise<string[]> {
     // After a partial delivery a row keeps only the recipients still to be sent to
     // (reschedule): callers add the alarm's own `receivers` for those. A group or digest

@@ -18,7 +18,7 @@ interface BatchRow {
 export class SqliteBatches implements BatchRepository {
   constructor(private readonly db: Db) {}
 
-  async hold(held: HeldNotification, now: number): Promise<void> {
+  async hold(held: HeldNotification, now: number): Promise<{ id: string; opened: boolean }> {
     const open = this.db.get<{ id: string }>(`SELECT id FROM batches WHERE key = ? AND sent_at IS NULL`, held.batchKey);
     const batchId = open?.id ?? newId(now);
     if (!open) {
@@ -34,6 +34,7 @@ export class SqliteBatches implements BatchRepository {
       );
     }
     this.db.run(`INSERT INTO batch_items (batch_id, alarm_id, kind, reason, at) VALUES (?, ?, ?, ?, ?)`, batchId, held.alarmId, held.kind, held.reason, held.at);
+    return { id: batchId, opened: !open };
   }
 
   async get(id: string): Promise<Batch | undefined> {

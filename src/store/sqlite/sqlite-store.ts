@@ -12,7 +12,7 @@ import { migrate } from './migrate.js';
 import { StoreError } from '../store-error.js';
 import { SqliteOutbox } from './outbox.js';
 import { SqliteSilences } from './silences.js';
-import { SqliteEscalationTimers } from './timers.js';
+import { SqliteTimers } from './timers.js';
 import { SqliteTopics } from './topics.js';
 
 interface Waiting {
@@ -64,7 +64,7 @@ export class SqliteStore implements Store {
     this.#repositories = {
       inbox: new SqliteInbox(db),
       alarms: new SqliteAlarms(db),
-      timers: new SqliteEscalationTimers(db),
+      timers: new SqliteTimers(db),
       batches: new SqliteBatches(db),
       silences: new SqliteSilences(db),
       outbox: new SqliteOutbox(db),

@@ -1,64 +1,88 @@
-import type { EscalationTimer, EscalationTimerData } from '../../lifecycle/escalation.js';
-import type { EscalationTimerRepository } from '../store.js';
+import type { Timer, TimerKind } from '../../lifecycle/timer.js';
+import type { TimerRepository } from '../store.js';
 import type { Db } from './db.js';
 
 interface TimerRow {
-  alarm_id: string;
-  level: number;
+  kind: TimerKind;
+  key: string;
+  alarm_id: string | null;
   due_at: number;
   fired_at: number | null;
   cancelled_at: number | null;
-  data: string;
+  data: string | null;
 }
 
 const PENDING = 'fired_at IS NULL AND cancelled_at IS NULL';
 
-export class SqliteEscalationTimers implements EscalationTimerRepository {
+export class SqliteTimers implements TimerRepository {
   constructor(private readonly db: Db) {}
 
-  async insert(timers: EscalationTimer[]): Promise<void> {
+  async add(timers: Timer[]): Promise<void> {
     for (const t of timers) {
       this.db.run(
-        `INSERT OR IGNORE INTO escalation_timers (alarm_id, level, due_at, fired_at, cancelled_at, data) VALUES (?, ?, ?, ?, ?, ?)`,
+        `INSERT OR IGNORE INTO timers (kind, key, alarm_id, due_at, fired_at, cancelled_at, data) VALUES (?, ?, ?, ?, ?, ?, ?)`,
+        t.kind,
+        t.key,
         t.alarmId,
-        t.level,
         t.dueAt,
         t.firedAt ?? null,
         t.cancelledAt ?? null,
-        JSON.stringify(t.data),
+        t.data === undefined ? null : JSON.stringify(t.data),
       );
     }
   }
 
-  async ofAlarm(alarmId: string): Promise<EscalationTimer[]> {
-    return this.db.all<TimerRow>(`SELECT * FROM escalation_timers WHERE alarm_id = ? ORDER BY level`, alarmId).map(toTimer);
+  async arm(t: Timer): Promise<void> {
+    this.db.run(
+      `INSERT INTO timers (kind, key, alarm_id, due_at, data) VALUES (?, ?, ?, ?, ?)
+       ON CONFLICT(kind, key) DO UPDATE SET alarm_id = excluded.alarm_id, due_at = excluded.due_at, data = excluded.data, fired_at = NULL, cancelled_at = NULL`,
+      t.kind,
+      t.key,
+      t.alarmId,
+      t.dueAt,
+      t.data === undefined ? null : JSON.stringify(t.data),
+    );
   }
 
-  async due(now: number, limit: number): Promise<EscalationTimer[]> {
-    return this.db.all<TimerRow>(`SELECT * FROM escalation_timers WHERE ${PENDING} AND due_at <= ? ORDER BY due_at, alarm_id, level LIMIT ?`, now, limit).map(toTimer);
+  async get(kind: TimerKind, key: string): Promise<Timer | undefined> {
+    const row = this.db.get<TimerRow>(`SELECT * FROM timers WHERE kind = ? AND key = ?`, kind, key);
+    return row ? toTimer(row) : undefined;
+  }
+
+  async ofAlarm(alarmId: string): Promise<Timer[]> {
+    return this.db.all<TimerRow>(`SELECT * FROM timers WHERE alarm_id = ? ORDER BY due_at, kind, key`, alarmId).map(toTimer);
+  }
+
+  async due(now: number, limit: number): Promise<Timer[]> {
+    return this.db.all<TimerRow>(`SELECT * FROM timers WHERE ${PENDING} AND due_at <= ? ORDER BY due_at, kind, key LIMIT ?`, now, limit).map(toTimer);
   }
 
   async nextDueAt(): Promise<number | undefined> {
-    return this.db.get<{ due: number | null }>(`SELECT min(due_at) AS due FROM escalation_timers WHERE ${PENDING}`)?.due ?? undefined;
+    return this.db.get<{ due: number | null }>(`SELECT min(due_at) AS due FROM timers WHERE ${PENDING}`)?.due ?? undefined;
   }
 
-  async fire(alarmId: string, level: number, now: number): Promise<boolean> {
-    return this.db.run(`UPDATE escalation_timers SET fired_at = ? WHERE alarm_id = ? AND level = ? AND ${PENDING}`, now, alarmId, level).changes > 0;
+  async fire(kind: TimerKind, key: string, now: number): Promise<boolean> {
+    return this.db.run(`UPDATE timers SET fired_at = ? WHERE kind = ? AND key = ? AND ${PENDING}`, now, kind, key).changes > 0;
   }
 
-  async cancel(alarmId: string, now: number, why: 'acknowledged' | 'cleared' | 'all'): Promise<number> {
-    const onlyClearStops = why === 'cleared' ? ` AND json_extract(data, '$.stopOn') = 'acknowledged-or-cleared'` : '';
-    return this.db.run(`UPDATE escalation_timers SET cancelled_at = ? WHERE alarm_id = ? AND ${PENDING}${onlyClearStops}`, now, alarmId).changes;
+  async cancel(kind: TimerKind, key: string, now: number): Promise<boolean> {
+    return this.db.run(`UPDATE timers SET cancelled_at = ? WHERE kind = ? AND key = ? AND ${PENDING}`, now, kind, key).changes > 0;
+  }
+
+  async cancelEscalations(alarmId: string, now: number, onlyThoseStoppedByAClear = false): Promise<number> {
+    const clear = onlyThoseStoppedByAClear ? ` AND json_extract(data, '$.stopOn') = 'acknowledged-or-cleared'` : '';
+    return this.db.run(`UPDATE timers SET cancelled_at = ? WHERE alarm_id = ? AND kind = 'escalate' AND ${PENDING}${clear}`, now, alarmId).changes;
   }
 }
 
-function toTimer(row: TimerRow): EscalationTimer {
-  return {
+function toTimer(row: TimerRow): Timer {
+  const base = {
+    key: row.key,
     alarmId: row.alarm_id,
-    level: row.level,
     dueAt: row.due_at,
     ...(row.fired_at !== null ? { firedAt: row.fired_at } : {}),
     ...(row.cancelled_at !== null ? { cancelledAt: row.cancelled_at } : {}),
-    data: JSON.parse(row.data) as EscalationTimerData,
   };
+  if (row.kind === 'escalate') return { ...base, kind: 'escalate', data: JSON.parse(row.data ?? '{}') as Extract<Timer, { kind: 'escalate' }>['data'] };
+  return { ...base, kind: row.kind };
 }

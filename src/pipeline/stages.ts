@@ -17,7 +17,7 @@ import { routeEvent } from '../rules/router.js';
 import type { RoutingResult } from '../rules/route.js';
 import { RuleBookHolder } from '../rules/rule-watcher.js';
 import { formatRuleProblem, RulesError } from '../rules/rules-error.js';
-import type { PipelineStages } from './alarm-pipeline.js';
+import type { PipelineStages } from './message.js';
 
 export type ReloadOutcome = { ok: true; message: string } | { ok: false; message: string };
 

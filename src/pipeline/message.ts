@@ -21,6 +21,8 @@ import type { Alarm, Decision, Due } from '../lifecycle/alarm.js';
 import type { EscalationTimer } from '../lifecycle/escalation.js';
 import { floodScope, type FloodState } from '../lifecycle/flood.js';
 import type { HeldNotification } from '../lifecycle/batch.js';
+import { saveAlarmChange } from './alarm-change.js';
+import type { Effects } from './effects.js';
 
 /** The stages the pipeline composes, injected so each can be swapped, reloaded and tested. */
 export interface PipelineStages {
@@ -57,6 +59,8 @@ export interface PipelineTrace {
 /** The middle of the pipeline's result for one received message, saved in its transaction. */
 export interface PipelineResult {
   alarm?: Alarm;
+  /** The active alarm of the fingerprint as the transaction read it, before this occurrence. */
+  before?: Alarm;
   /** A numeric telemetry topic's new state. */
   topicState?: TopicState;
   outcome: Decision['outcome'];
@@ -81,9 +85,21 @@ export async function runAlarmPipeline(
   tx: Repositories,
   now: number,
 ): Promise<PipelineTrace | UnusableMessage> {
-  const alarms = config.alarms!;
   const parsed = await parseReceived(received, config, stages, (topic) => tx.topics.get(topic));
   if (!('event' in parsed)) return parsed;
+  return decideEvent(parsed, received, config, stages, tx, now);
+}
+
+/** The stages after parse, for one alarm occurrence: route, fingerprint, decide, mute, group and flood, render. */
+export async function decideEvent(
+  parsed: ParsedMessage,
+  received: Received,
+  config: GatewayConfig,
+  stages: PipelineStages,
+  tx: Repositories,
+  now: number,
+): Promise<PipelineTrace> {
+  const alarms = config.alarms!;
   const { event, mail, topicState } = parsed;
   const routing = await stages.route(event, now);
   const fingerprint = fingerprintOf(event, alarms.fingerprint);
@@ -102,6 +118,7 @@ export async function runAlarmPipeline(
   const reason = outbox.length < batching.send.length ? `${decision.reason}${notes}; no receiver has an address, nothing sent` : `${decision.reason}${notes}`;
   const result: PipelineResult = {
     alarm: decision.alarm,
+    ...(active ? { before: active } : {}),
     topicState,
     outcome: decision.outcome,
     reason,
@@ -177,17 +194,27 @@ function passthrough(received: Received, mail: DecodedMail, due: Due, config: Ga
   return renderPassthrough(received, mail, { relay: config.relay, hostname: config.gateway.hostname, domain: config.gateway.domain, recipients });
 }
 
-/** Saves one message's pipeline result: the alarm, its history entry, its timers, notifications and held notifications. */
-export async function savePipelineResult(tx: Repositories, receivedId: string, result: PipelineResult, now: number): Promise<void> {
+/** Saves one message's pipeline result in its transaction: the topic state, the alarm change (or a history line for a message that gave none). */
+export async function savePipelineResult(tx: Repositories, receivedId: string, result: PipelineResult, now: number, fx: Effects): Promise<void> {
   if (result.topicState) await tx.topics.save(result.topicState);
-  const a = result.alarm;
-  if (a) {
-    await tx.alarms.save(a);
-    if (result.escalationTimers) await tx.timers.insert(result.escalationTimers);
-    if (a.state === 'resolved') await tx.timers.cancel(a.id, now, 'cleared');
+  if (!result.alarm) {
+    await tx.alarms.log(null, { receivedId, at: now, outcome: result.outcome, reason: result.reason });
+    return;
   }
-  await tx.alarms.log(a?.id ?? null, { receivedId, at: now, outcome: result.outcome, reason: result.reason });
-  for (const entry of result.outbox) await tx.outbox.insert(entry, now);
-  for (const held of result.held ?? []) await tx.batches.hold(held, now);
-  for (const state of result.floodStates ?? []) await tx.batches.saveFloodState(state);
+  await saveAlarmChange(
+    tx,
+    result.before,
+    {
+      alarm: result.alarm,
+      receivedId,
+      outcome: result.outcome,
+      reason: result.reason,
+      outbox: result.outbox,
+      ...(result.escalationTimers ? { escalations: result.escalationTimers } : {}),
+      ...(result.held ? { held: result.held } : {}),
+      ...(result.floodStates ? { floodStates: result.floodStates } : {}),
+    },
+    now,
+    fx,
+  );
 }

@@ -4,14 +4,14 @@ import { Writable } from 'node:stream';
 import { after, describe, it } from 'node:test';
 import type { ReplyAccountConfig } from '../../src/config/types.js';
 import { Secret } from '../../src/config/secret.js';
-import { ReplyAcknowledger } from '../../src/gateway/reply-acknowledger.js';
+import { ReplyAcknowledger } from '../../src/run/reply-acknowledger.js';
 import type { Alarm } from '../../src/lifecycle/alarm.js';
 import { createLogger } from '../../src/log/logger.js';
 import { SqliteStore } from '../../src/store/sqlite/sqlite-store.js';
 import type { Store } from '../../src/store/store.js';
 import { testDir } from '../helpers/gateway.js';
 import { alarmRecord } from '../helpers/alarm-factory.js';
-import { acknowledge, alarmsWith, commitPipeline } from '../helpers/store.js';
+import { acknowledge, acknowledger, alarmsWith, commitPipeline } from '../helpers/store.js';
 
 const dir = testDir();
 after(() => dir.remove());
@@ -68,7 +68,7 @@ function setup(name: string, view: (store: SqliteStore) => Pick<Store, 'alarms'>
     }),
   });
   const acknowledged: Alarm[] = [];
-  const ingest = new ReplyAcknowledger({ account: ACCOUNT, domain: 'gw.test', store: view(store), acknowledge: (alarmId, ack) => acknowledge(store, alarmId, ack), logger, onAcknowledged: (a) => acknowledged.push(a), now: () => NOW });
+  const ingest = new ReplyAcknowledger({ account: ACCOUNT, domain: 'gw.test', store: view(store), acknowledge: acknowledger(store, acknowledged), logger, now: () => NOW });
   return { store, lines, acknowledged, ingest };
 }
 

@@ -1,7 +1,7 @@
 import type { ReplyAccountConfig } from '../config/types.js';
 import type { Alarm, AlarmAck } from '../lifecycle/alarm.js';
 import { decideReply, replyTokens, type ReplyAckContext, type ReplyIgnoredReason } from '../lifecycle/reply-ack.js';
-import type { Acknowledge } from '../lifecycle/ack.js';
+import type { AckOutcome, Acknowledge } from '../lifecycle/ack.js';
 import type { Logger } from '../log/logger.js';
 import { decodeReply, type ReplyMail } from '../parse/decode-reply.js';
 import type { Store } from '../store/store.js';
@@ -15,8 +15,6 @@ export interface ReplyAcknowledgerOptions {
   /** Records an acknowledgement (the one decision every door uses). */
   acknowledge: Acknowledge;
   logger: Logger;
-  /** After an acknowledgement was recorded: publish the alarm's state, wake the escalation scheduler. */
-  onAcknowledged: (alarm: Alarm) => void;
   /** The alarm ids a token stands for; by default the token is the alarm id. */
   resolveToken?: (token: string) => Promise<string[]>;
   now?: () => number;
@@ -105,12 +103,12 @@ export class ReplyAcknowledger {
     for (const skipped of decision.skipped) {
       logger.info({ ...about, alarmId: skipped.alarmId, reason: skipped.reason, detail: skipped.detail }, `reply does not acknowledge this alarm (${skipped.reason}): ${skipped.detail}`);
     }
-    for (const { alarmId, ack } of decision.acks) await this.acknowledge(alarmId, ack, about);
+        const outcomes = await this.options.acknowledge(decision.acks);
+    decision.acks.forEach(({ alarmId, ack }, i) => this.report(alarmId, ack, outcomes[i]!, about));
   }
 
-  private async acknowledge(alarmId: string, ack: AlarmAck, about: Record<string, unknown>): Promise<void> {
+  private report(alarmId: string, ack: AlarmAck, result: AckOutcome, about: Record<string, unknown>): void {
     const { logger } = this.options;
-    const result = await this.options.acknowledge(alarmId, ack);
     if (result.outcome === 'unknown-alarm') {
       this.count('unknown-alarm');
       logger.warn({ ...about, alarmId }, 'reply ignored (unknown-alarm): the alarm is no longer in the store; marked processed');
@@ -124,7 +122,6 @@ export class ReplyAcknowledger {
     }
     this.stats.acknowledged += 1;
     logger.info({ ...about, alarmId, by: ack.by, channel: 'mail', ref: ack.ref, comment: ack.comment }, 'alarm acknowledged by reply');
-    this.options.onAcknowledged(result.alarm);
   }
 
   private count(reason: ReplyIgnoredReason | 'unreadable'): void {

@@ -3,7 +3,7 @@ import type { Alarm, Due } from '../lifecycle/alarm.js';
 import type { Logger } from '../log/logger.js';
 import type { ResolvedReceiver, Route } from '../rules/route.js';
 import type { InboxRepository, NewOutboxEntry } from '../store/store.js';
-import { parseReceived, renderDues, type PipelineStages } from './alarm-pipeline.js';
+import { parseReceived, renderDues, type PipelineStages } from './message.js';
 
 export interface AlarmNoticeDeps {
   /** Where the alarm's latest message is read (the transaction's inbox). */

@@ -1,0 +1,205 @@
+import { systemClock, type Clock } from './base/clock.js';
+import { startAckServer, type AckServer } from './api/server.js';
+import type { GatewayConfig } from './config/types.js';
+import { createSender } from './deliver/account-sender.js';
+import { MqttStatePublisher } from './deliver/mqtt-state-publisher.js';
+import { OutboxWorker } from './deliver/outbox-worker.js';
+import { GatewayEventBus } from './events.js';
+import { MqttIngest } from './ingest/mqtt/mqtt-ingest.js';
+import { startSmtpListener, type SmtpListener } from './ingest/smtp/smtp-listener.js';
+import type { Received } from './ingest/received.js';
+import type { Acknowledge } from './lifecycle/ack.js';
+import type { Logger } from './log/logger.js';
+import { Effects } from './pipeline/effects.js';
+import { Pipeline } from './pipeline/pipeline.js';
+import { ConfiguredStages, type ReloadOutcome } from './pipeline/stages.js';
+import { InboxRunner } from './run/inbox-runner.js';
+import { ReplyAcknowledger } from './run/reply-acknowledger.js';
+import { TimerRunner } from './run/timer-runner.js';
+import { SqliteStore } from './store/sqlite/sqlite-store.js';
+import type { Store } from './store/store.js';
+
+export interface AppOptions {
+  logger: Logger;
+  /** Time as the gateway sees it; tests hand in a fake clock. */
+  clock?: Clock;
+  /** The store; by default the SQLite file in `gateway.dataDir`. */
+  store?: Store;
+}
+
+export interface App {
+  readonly config: GatewayConfig;
+  readonly events: GatewayEventBus;
+  readonly store: Store;
+  readonly pipeline: Pipeline;
+  /** Filled by start(): the SMTP listeners, MQTT ingests, reply mailboxes and link server. */
+  readonly listeners: SmtpListener[];
+  readonly mqtt: MqttIngest[];
+  readonly replies: ReplyAcknowledger[];
+  readonly api: AckServer | undefined;
+  /** Opens the listeners, brokers and mailboxes and starts the runners. */
+  start(): Promise<void>;
+  /** Reloads rules and templates (what SIGHUP does); on any problem the ones in force stay. */
+  reload(): ReloadOutcome;
+  stop(): Promise<void>;
+}
+
+/**
+ * The top of the house: builds the road once from the configuration, with the clock, the
+ * logger and the store handed in, and wires its parts by events, not callbacks:
+ *
+ *   listeners/brokers --accept (group commit, then 250/PUBACK)--> inbox
+ *   inbox runner --> pipeline.received --> alarms, timers, outbox   (one transaction per batch)
+ *   timer runner --> pipeline.timers   --> alarms, timers, outbox   (one table, one wake-up)
+ *   doors (MQTT, link, reply) --> pipeline.acknowledge
+ *   outbox worker --> upstream accounts
+ */
+export function createApp(config: GatewayConfig, options: AppOptions): App {
+  const { logger } = options;
+  const clock = options.clock ?? systemClock;
+  // Rules and templates first: a gateway must not start on rules it cannot use.
+  const stages = config.alarms ? new ConfiguredStages(config) : undefined;
+  const store = options.store ?? SqliteStore.open(config.gateway.dataDir);
+  const events = new GatewayEventBus(logger);
+  const pollInterval = config.delivery.pollInterval;
+  const pipeline = new Pipeline({ config, ...(stages ? { stages } : {}), logger: logger.child({ stage: 'process' }), lateAfter: Math.max(1000, 2 * pollInterval) });
+
+  const worker = new OutboxWorker({
+    store,
+    senders: config.delivery.accounts.map((account) => createSender(account, config.gateway.hostname, config.delivery.concurrency)),
+    retry: config.delivery.retry,
+    concurrency: config.delivery.concurrency,
+    pollInterval,
+    clock,
+    logger: logger.child({ stage: 'deliver' }),
+    onOutcome: (outcome) => {
+      if (outcome.kind === 'delivered') events.emit('delivered', { entry: outcome.entry, account: outcome.account });
+      else if (outcome.kind === 'deferred') events.emit('deferred', { entry: outcome.entry, reason: outcome.reason, retryAt: outcome.retryAt });
+      else events.emit('failed', { entry: outcome.entry, reason: outcome.reason });
+    },
+  });
+  const inbox = new InboxRunner({ store, pipeline, events, clock, logger: logger.child({ stage: 'process' }), pollInterval });
+  const timers = new TimerRunner({ store, pipeline, events, clock, logger: logger.child({ stage: 'timers' }), pollInterval });
+
+  /** Every door acknowledges through the pipeline, one transaction per act. */
+  const acknowledge: Acknowledge = async (requests) => {
+    const fx = new Effects();
+    const outcomes = await store.transaction((tx) => pipeline.acknowledge(tx, requests, clock.now(), fx));
+    fx.release(events);
+    return outcomes;
+  };
+  /** The inbox hand-off of every listener and broker: durable when it resolves. */
+  const accept = async (received: Received): Promise<void> => {
+    await store.accept(received);
+    events.emit('received', { received });
+  };
+
+  const mqtt: MqttIngest[] = [];
+  const publishers: MqttStatePublisher[] = [];
+  for (const broker of config.mqtt) {
+    const ingest = new MqttIngest({ broker, mappings: stages!.mqtt, store, logger: logger.child({ stage: 'mqtt', broker: broker.name }), commit: accept, acknowledge });
+    mqtt.push(ingest);
+    if (broker.publish.enabled) publishers.push(new MqttStatePublisher(ingest.connection, broker, store));
+  }
+  const replies = config.replies.map(
+    (account) =>
+      new ReplyAcknowledger({
+        account,
+        domain: config.gateway.domain,
+        store,
+        logger: logger.child({ stage: 'replies' }),
+        // A notification names its alarm; a group or digest names its batch, which stands for every alarm it listed.
+        resolveToken: async (token) => ((await store.alarms.get(token)) ? [token] : [...new Set((await store.batches.items(token)).map((item) => item.alarmId))]),
+        acknowledge,
+      }),
+  );
+
+  const processLogger = logger.child({ stage: 'process' });
+  events.on('received', () => inbox.wake());
+  events.on('queued', () => worker.wake());
+  events.on('alarm-changed', ({ alarm }) => publishers.forEach((p) => p.publishAlarm(alarm)));
+  events.on('delivered', ({ entry, account }) => publishers.forEach((p) => p.publishNotification(entry, account)));
+  events.on('rejected', ({ received, reason }) => {
+    const ingest = received.mqtt ? mqtt.find((i) => i.connection.broker.name === received.listener) : undefined;
+    if (ingest) ingest.reportUnusable(received, reason);
+    else processLogger.warn({ msgId: received.id, reason }, 'message yields no alarm; kept in the store as rejected');
+  });
+
+  const listeners: SmtpListener[] = [];
+  let api: AckServer | undefined;
+  return {
+    config,
+    events,
+    store,
+    pipeline,
+    listeners,
+    mqtt,
+    replies,
+    get api() {
+      return api;
+    },
+    async start() {
+      try {
+        for (const listener of config.listeners) {
+          listeners.push(
+            await startSmtpListener({
+              listener,
+              hostname: config.gateway.hostname,
+              logger: logger.child({ stage: 'ingest' }),
+              allowedRecipientDomains: config.relay.allowedRecipientDomains,
+              commit: accept,
+            }),
+          );
+        }
+        if (config.api) {
+          api = await startAckServer({
+            listen: config.api.listen,
+            key: config.api.linkSecret,
+            store,
+            acknowledge,
+            logger: logger.child({ stage: 'api' }),
+            format: { timeZone: config.alarms?.timeZone ?? Intl.DateTimeFormat().resolvedOptions().timeZone, locale: config.alarms?.locale ?? 'en-GB' },
+            now: () => clock.now(),
+          });
+        }
+      } catch (error) {
+        await Promise.all(listeners.map((l) => l.close()));
+        await store.close();
+        throw error;
+      }
+      await worker.start();
+      inbox.start();
+      if (stages) timers.start();
+      for (const ingest of mqtt) ingest.start();
+      for (const reply of replies) reply.start();
+      if (stages && config.alarms?.watch) stages.watch(logger.child({ stage: 'rules' }));
+      logger.info(
+        { dataDir: config.gateway.dataDir, store: store.backend, accounts: config.delivery.accounts.map((a) => a.name), mode: stages ? 'alarms' : 'relay', rules: stages?.ruleCount },
+        'gateway started',
+      );
+    },
+    reload() {
+      if (!stages) return { ok: true, message: 'no alarm pipeline configured: nothing to reload' };
+      return stages.reload();
+    },
+    async stop() {
+      stages?.stopWatching();
+      await api?.close();
+      await Promise.all(mqtt.map((i) => i.stop()));
+      await Promise.all(replies.map((r) => r.stop()));
+      await Promise.all(listeners.map((l) => l.close()));
+      await timers.stop();
+      await inbox.stop();
+      await worker.stop();
+      await store.close();
+      logger.info('gateway stopped');
+    },
+  };
+}
+
+/** Builds the gateway and starts it: what `annunciator start` runs. */
+export async function startApp(config: GatewayConfig, options: AppOptions): Promise<App> {
+  const app = createApp(config, options);
+  await app.start();
+  return app;
+}

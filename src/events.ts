@@ -1,0 +1,75 @@
+import type { Received } from './ingest/received.js';
+import type { AlarmAck, Alarm, Decision } from './lifecycle/alarm.js';
+import type { OutboxEntry } from './store/store.js';
+import type { Logger } from './log/logger.js';
+
+/**
+ * What happens in the gateway, as typed events: the MQTT state publisher, the loops that
+ * wake each other, metrics, the console and tests listen here instead of passing `onX`
+ * callbacks around. Every event is emitted after the change it reports was committed.
+ */
+export interface GatewayEvents {
+  /** A message is in the inbox (the device heard 250 or got its PUBACK). */
+  received: { received: Received };
+  /** A message gave no alarm and was kept as rejected. */
+  rejected: { received: Received; reason: string };
+  /** An alarm was raised, counted, muted, released, escalated or resolved. */
+  'alarm-changed': { alarm: Alarm; outcome: Decision['outcome'] | 'acknowledged'; reason: string };
+  /** Notifications were held for a group or digest. */
+  held: { alarmIds: string[] };
+  /** Notifications were queued in the outbox. */
+  queued: { outboxIds: string[] };
+  /** An upstream accepted a notification. */
+  delivered: { entry: OutboxEntry; account: string };
+  /** A delivery failed for now and is retried at `retryAt`. */
+  deferred: { entry: OutboxEntry; reason: string; retryAt: number };
+  /** A delivery failed for good. */
+  failed: { entry: OutboxEntry; reason: string };
+  /** An acknowledgement was recorded (the first one for its alarm). */
+  acknowledged: { alarm: Alarm; ack: AlarmAck };
+  /** A timer was stored or re-armed (its runner may need to wake sooner). */
+  'timer-armed': { kind: string; dueAt: number };
+  /** A timer fired; `lateBy` ms after its due time. */
+  'timer-fired': { kind: string; key: string; lateBy: number };
+}
+
+type Listener<K extends keyof GatewayEvents> = (payload: GatewayEvents[K]) => void;
+
+export class GatewayEventBus {
+  readonly #listeners = new Map<keyof GatewayEvents, Set<Listener<never>>>();
+
+  constructor(private readonly logger?: Logger) {}
+
+  /** Listens to one event; the returned function stops listening. */
+  on<K extends keyof GatewayEvents>(event: K, listener: Listener<K>): () => void {
+    let set = this.#listeners.get(event);
+    if (!set) {
+      set = new Set();
+      this.#listeners.set(event, set);
+    }
+    set.add(listener as Listener<never>);
+    return () => set.delete(listener as Listener<never>);
+  }
+
+  /** Resolves with the first event of its kind that `match` accepts. */
+  once<K extends keyof GatewayEvents>(event: K, match: (payload: GatewayEvents[K]) => boolean = () => true): Promise<GatewayEvents[K]> {
+    return new Promise((resolve) => {
+      const off = this.on(event, (payload) => {
+        if (!match(payload)) return;
+        off();
+        resolve(payload);
+      });
+    });
+  }
+
+  emit<K extends keyof GatewayEvents>(event: K, payload: GatewayEvents[K]): void {
+    for (const listener of this.#listeners.get(event) ?? []) {
+      try {
+        (listener as Listener<K>)(payload);
+      } catch (error) {
+        // A listener's failure is its own: the change is committed, the others still hear of it.
+        this.logger?.error({ err: error, event }, 'an event listener failed');
+      }
+    }
+  }
+}

@@ -1,0 +1,164 @@
+import { newId } from '../base/ids.js';
+import type { GatewayConfig } from '../config/types.js';
+import type { Received } from '../ingest/received.js';
+import type { AckOutcome } from '../lifecycle/ack.js';
+import type { Alarm, AlarmAck } from '../lifecycle/alarm.js';
+import type { Timer } from '../lifecycle/timer.js';
+import type { Logger } from '../log/logger.js';
+import { decodeMail } from '../parse/decode-mail.js';
+import { renderPassthrough } from '../render/passthrough.js';
+import { StoreError } from '../store/store-error.js';
+import type { Repositories } from '../store/store.js';
+import { acknowledgeIn } from './acknowledge.js';
+import { saveAlarmChange, type AlarmChange } from './alarm-change.js';
+import { announceAcks } from './announce-ack.js';
+import { lateness, type PipelineContext } from './context.js';
+import type { Effects } from './effects.js';
+import { escalate } from './escalate.js';
+import { flushBatch } from './flush-batch.js';
+import { isTrace, runAlarmPipeline, savePipelineResult, type PipelineStages, type PipelineTrace, type UnusableMessage } from './message.js';
+import { release } from './unmute.js';
+
+export interface PipelineOptions {
+  config: GatewayConfig;
+  /** The alarm pipeline's stages; without them (no `alarms` section) mail is relayed as it came. */
+  stages?: PipelineStages;
+  logger: Logger;
+  /** A timer firing later than this after its due time says so in the alarm's history. */
+  lateAfter: number;
+}
+
+/** What one received message gave. */
+export type MessageOutcome = PipelineTrace | UnusableMessage | { relayed: string } | { done: 'already processed' };
+
+/**
+ * THE composition of the road, written once. Three inputs, each handled inside the
+ * caller's transaction (the alarm read in it is the alarm written), each telling what it
+ * did through `fx`, which the caller releases after the commit:
+ *
+ *  - received(): a message from the inbox: parse -> route -> decide (fingerprint, dedup,
+ *    clear) -> mute (silences, inhibition) -> group and flood control -> render -> save;
+ *    or, without an `alarms` section, relay it as it came;
+ *  - timers(): timers that fell due: an escalation level, a muted alarm to look at again,
+ *    a group or digest to send, acknowledgements to announce;
+ *  - acknowledge(): acknowledgements from any door (MQTT, link, reply, CLI).
+ *
+ * The inbox runner, the timer runner and `rules test` (over a throw-away store) all go
+ * through here.
+ */
+export class Pipeline {
+  private readonly ctx: PipelineContext | undefined;
+
+  constructor(private readonly options: PipelineOptions) {
+    this.ctx = options.stages ? { config: options.config, stages: options.stages, logger: options.logger, lateAfter: options.lateAfter } : undefined;
+  }
+
+  async received(tx: Repositories, received: Received, now: number, fx: Effects): Promise<MessageOutcome> {
+    const { config, logger } = this.options;
+    const log = logger.child({ msgId: received.id });
+    // The state guard makes a second pass over one message a no-op.
+    if (!(await tx.inbox.complete(received.id, now))) return { done: 'already processed' };
+    try {
+      if (this.ctx && config.alarms) {
+        const trace = await runAlarmPipeline(received, config, this.ctx.stages, tx, now);
+        if (!isTrace(trace)) {
+          if (trace.unusable) {
+            await tx.inbox.reject(received.id, trace.reason, now);
+            fx.emit('rejected', { received, reason: trace.reason });
+          } else {
+            // Telemetry inside its band changes nothing worth keeping; only the topic state.
+            if (trace.topicState) await tx.topics.save(trace.topicState);
+            await tx.inbox.drop(received.id);
+          }
+          return trace;
+        }
+        const result = trace.result;
+        await savePipelineResult(tx, received.id, result, now, fx);
+        fx.after(() =>
+          log.info(
+            {
+              alarmId: result.alarm?.id,
+              device: trace.event.device.id,
+              title: trace.event.title,
+              state: trace.event.state,
+              outcome: result.outcome,
+              reason: result.reason,
+              rules: trace.routing.route.rules,
+              notifications: result.outbox.map((e) => e.id),
+            },
+            `alarm ${result.outcome}`,
+          ),
+        );
+        return trace;
+      }
+      const listener = config.listeners.find((l) => l.name === received.listener);
+      const mail = await decodeMail(received.raw, listener?.compat.fallbackCharset ?? 'windows-1252');
+      const outgoing = await renderPassthrough(received, mail, { relay: config.relay, hostname: config.gateway.hostname, domain: config.gateway.domain });
+      if (outgoing.recipients.length === 0) {
+        await tx.inbox.reject(received.id, 'no recipients', now);
+        fx.after(() => log.error('message has no recipients; kept in the store as rejected'));
+        return { unusable: true, reason: 'no recipients' };
+      }
+      const entry = { id: newId(now), receivedId: received.id, ...outgoing };
+      await tx.outbox.insert(entry, now);
+      fx.emit('queued', { outboxIds: [entry.id] });
+      fx.after(() => log.info({ outboxId: entry.id, subject: mail.subject, recipients: entry.recipients }, 'queued for delivery'));
+      return { relayed: entry.id };
+    } catch (error) {
+      // The store failing decides nothing about the message: roll back, try again later.
+      if (error instanceof StoreError) throw error;
+      const reason = error instanceof Error ? error.message : String(error);
+      await tx.inbox.reject(received.id, reason, now);
+      fx.emit('rejected', { received, reason });
+      fx.after(() => log.error({ err: error }, 'message could not be processed; kept in the store as rejected'));
+      return { unusable: true, reason };
+    }
+  }
+
+  async timers(tx: Repositories, due: readonly Timer[], now: number, fx: Effects): Promise<void> {
+    const ctx = this.ctx;
+    const announce: string[] = [];
+    for (const timer of due) {
+      // Fired or cancelled since it was read (another gateway, an ack): nothing happens twice.
+      if (!(await tx.timers.fire(timer.kind, timer.key, now))) continue;
+      fx.emit('timer-fired', { kind: timer.kind, key: timer.key, lateBy: Math.max(0, now - timer.dueAt) });
+      if (!ctx) continue;
+      const late = lateness(timer.dueAt, now, ctx.lateAfter);
+      switch (timer.kind) {
+        case 'escalate':
+          await this.save(tx, await escalate(ctx, tx, timer, now), now, fx);
+          break;
+        case 'unmute':
+          await this.save(tx, await release(ctx, tx, timer.key, now, late), now, fx);
+          break;
+        case 'flush-batch':
+          await flushBatch(ctx, tx, timer.key, now, late, fx);
+          break;
+        case 'announce-ack':
+          announce.push(timer.key);
+          break;
+      }
+    }
+    if (ctx && announce.length > 0) {
+      for (const changed of await announceAcks(ctx, tx, announce, now)) await this.save(tx, changed, now, fx);
+    }
+  }
+
+  /** Acknowledgements of one act (one person through one door), recorded together. */
+  async acknowledge(tx: Repositories, requests: readonly { alarmId: string; ack: AlarmAck }[], now: number, fx: Effects): Promise<AckOutcome[]> {
+    const outcomes: AckOutcome[] = [];
+    for (const { alarmId, ack } of requests) outcomes.push(await acknowledgeIn(tx, alarmId, ack, now, fx));
+    return outcomes;
+  }
+
+  private async save(tx: Repositories, changed: { before: Alarm; change: AlarmChange } | undefined, now: number, fx: Effects): Promise<void> {
+    if (!changed) return;
+    const { before, change } = changed;
+    await saveAlarmChange(tx, before, change, now, fx);
+    fx.after(() =>
+      this.options.logger
+        .child({ alarmId: change.alarm.id })
+        .info({ device: change.alarm.device.id, title: change.alarm.title, outcome: change.outcome, reason: change.reason, notifications: change.outbox.map((e) => e.id) }, `alarm ${change.outcome}`),
+    );
+  }
+}

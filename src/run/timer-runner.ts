@@ -1,0 +1,64 @@
+import type { Clock } from '../base/clock.js';
+import type { GatewayEventBus } from '../events.js';
+import type { Logger } from '../log/logger.js';
+import { Effects } from '../pipeline/effects.js';
+import type { Pipeline } from '../pipeline/pipeline.js';
+import type { Store } from '../store/store.js';
+import { WakeLoop } from './wake-loop.js';
+
+export interface TimerRunnerOptions {
+  store: Store;
+  pipeline: Pipeline;
+  events: GatewayEventBus;
+  clock: Clock;
+  logger: Logger;
+  /** The longest sleep: timers another process (the CLI) armed are seen this late at most. */
+  pollInterval: number;
+}
+
+/** Timers handled per transaction. */
+const BATCH = 100;
+
+/**
+ * The one runner over the one timers table: sleeps until the earliest pending due time
+ * (and at most a poll interval; sooner when told a timer was armed), then hands every due
+ * timer to the pipeline, a batch per transaction. A timer overdue after a restart fires
+ * once, late, and says how late.
+ */
+export class TimerRunner extends WakeLoop {
+  constructor(private readonly options: TimerRunnerOptions) {
+    super(options.clock);
+    options.events.on('timer-armed', ({ dueAt }) => this.wakeBy(dueAt));
+  }
+
+  protected override passFailed(error: unknown): void {
+    this.options.logger.error({ err: error }, 'timers could not be looked at; trying again at the next poll');
+  }
+
+  protected override async nextWakeIn(): Promise<number> {
+    const now = this.clock.now();
+    const due = await this.options.store.timers.nextDueAt();
+    // A time already past is a timer the last pass left (its store write failed): the poll retries it.
+    if (due === undefined || due <= now) return this.options.pollInterval;
+    return Math.min(due - now, this.options.pollInterval);
+  }
+
+  protected override async pass(): Promise<void> {
+    const { store, pipeline, events } = this.options;
+    // A bounded number of rounds: timers that re-arm themselves for now cannot keep a pass going.
+    for (let round = 0; round < 10 && this.isRunning; round += 1) {
+      const now = this.clock.now();
+      const due = await store.timers.due(now, BATCH);
+      if (due.length === 0) return;
+      const fx = new Effects();
+      await store.transaction((tx) => pipeline.timers(tx, due, now, fx));
+      fx.release(events);
+      if (due.length < BATCH && !(await this.moreDue())) return;
+    }
+  }
+
+  private async moreDue(): Promise<boolean> {
+    const next = await this.options.store.timers.nextDueAt();
+    return next !== undefined && next <= this.clock.now();
+  }
+}

@@ -1,0 +1,91 @@
+import type { Clock, TimerHandle } from '../base/clock.js';
+
+/**
+ * The loop behind the inbox and timer runners: one pass at a time; a wake-up during a
+ * pass runs one more pass right after it; between passes it sleeps until `nextWakeIn()`
+ * ms of the injected clock (a poll interval, or sooner when a timer is due).
+ */
+export abstract class WakeLoop {
+  private running = false;
+  private busy = false;
+  private again = false;
+  private timer: TimerHandle | undefined;
+  /** When the sleep under way ends (clock time). */
+  private wakeAt: number | undefined;
+  private idle: Promise<void> = Promise.resolve();
+
+  constructor(protected readonly clock: Clock) {}
+
+  protected abstract pass(): Promise<void>;
+  /** Milliseconds to sleep before the next pass. */
+  protected abstract nextWakeIn(): number | Promise<number>;
+  /** A pass threw: say so; the next wake-up tries again. */
+  protected abstract passFailed(error: unknown): void;
+
+  protected get isRunning(): boolean {
+    return this.running;
+  }
+
+  start(): void {
+    this.running = true;
+    this.wake();
+  }
+
+  wake(): void {
+    if (!this.running) return;
+    if (this.busy) {
+      this.again = true;
+      return;
+    }
+    this.busy = true;
+    this.timer?.cancel();
+    this.wakeAt = undefined;
+    this.idle = this.pass()
+      .catch((error: unknown) => this.passFailed(error))
+      .then(async () => {
+        if (this.again && this.running) {
+          this.again = false;
+          this.busy = false;
+          this.wake();
+          return;
+        }
+        const ms = await Promise.resolve(this.nextWakeIn()).catch(() => 1000);
+        this.busy = false;
+        // Woken while asking when to wake: that wake-up runs a pass now.
+        if (this.again && this.running) {
+          this.again = false;
+          this.wake();
+          return;
+        }
+        if (!this.running) return;
+        this.sleepUntil(this.clock.now() + Math.max(0, ms));
+      });
+  }
+
+  private sleepUntil(at: number): void {
+    this.timer?.cancel();
+    this.wakeAt = at;
+    this.timer = this.clock.setTimer(() => {
+      this.wakeAt = undefined;
+      this.wake();
+    }, at - this.clock.now());
+  }
+
+  /** Wakes at `at` (clock time) at the latest, sooner than the sleep under way if need be. */
+  wakeBy(at: number): void {
+    if (!this.running) return;
+    if (this.busy) {
+      this.again = true;
+      return;
+    }
+    if (this.wakeAt !== undefined && this.wakeAt <= at) return;
+    this.sleepUntil(at);
+  }
+
+  /** Stops waking and waits for a pass under way. */
+  async stop(): Promise<void> {
+    this.running = false;
+    this.timer?.cancel();
+    await this.idle;
+  }
+}
