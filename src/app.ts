@@ -9,6 +9,7 @@ import { MqttIngest } from './ingest/mqtt/mqtt-ingest.js';
 import { startSmtpListener, type SmtpListener } from './ingest/smtp/smtp-listener.js';
 import type { Received } from './ingest/received.js';
 import type { Acknowledge } from './lifecycle/ack.js';
+import { timerAt } from './lifecycle/timer.js';
 import type { Logger } from './log/logger.js';
 import { Effects } from './pipeline/effects.js';
 import { Pipeline } from './pipeline/pipeline.js';
@@ -116,6 +117,9 @@ export function createApp(config: GatewayConfig, options: AppOptions): App {
 
   const processLogger = logger.child({ stage: 'process' });
   events.on('received', () => inbox.wake());
+  events.on('pruned', () => {
+    store.compact().catch((error: unknown) => logger.error({ err: error }, 'cannot give the space pruning freed back to the file system; tried again after the next prune'));
+  });
   events.on('queued', () => worker.wake());
   events.on('alarm-changed', ({ alarm }) => publishers.forEach((p) => p.publishAlarm(alarm)));
   events.on('delivered', ({ entry, account }) => publishers.forEach((p) => p.publishNotification(entry, account)));
@@ -168,8 +172,10 @@ export function createApp(config: GatewayConfig, options: AppOptions): App {
         throw error;
       }
       await worker.start();
+      // Retention runs as a timer like everything else done later; one already armed is kept.
+      await store.timers.add([timerAt('prune', 'store', null, clock.now())]);
       inbox.start();
-      if (stages) timers.start();
+      timers.start();
       for (const ingest of mqtt) ingest.start();
       for (const reply of replies) reply.start();
       if (stages && config.alarms?.watch) stages.watch(logger.child({ stage: 'rules' }));

@@ -29,6 +29,8 @@ export interface GatewayEvents {
   acknowledged: { alarm: Alarm; ack: AlarmAck };
   /** A timer was stored or re-armed (its runner may need to wake sooner). */
   'timer-armed': { kind: string; dueAt: number };
+  /** Retention deleted what is done and old (how many of each). */
+  pruned: { messages: number; notifications: number; alarms: number; batches: number; timers: number };
   /** A timer fired; `lateBy` ms after its due time. */
   'timer-fired': { kind: string; key: string; lateBy: number };
 }

@@ -158,6 +158,7 @@ function resolveConfig(raw: RawConfig, file: string, env: NodeJS.ProcessEnv, doc
     gateway: { ...raw.gateway, dataDir: resolvePath(raw.gateway.dataDir) },
     log: raw.log,
     listeners,
+    store: raw.store,
     relay: raw.relay,
     ...(raw.alarms
       ? {

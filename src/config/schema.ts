@@ -487,6 +487,27 @@ export const configSchema = z.strictObject({
       dataDir: z.string().min(1).default('data'),
     })
     .prefault({}),
+  store: z
+    .strictObject({
+      /**
+       * How long what is done is kept: a gateway that runs for years stays as fast and as
+       * small as on day one. Pending work (messages not processed, notifications not sent,
+       * active alarms and the messages they were raised by) is never pruned.
+       */
+      retention: z
+        .strictObject({
+          /** Processed and rejected messages as they came in (the raw mails, MQTT payloads). */
+          messages: duration.default(30 * 86_400_000),
+          /** Sent and failed notifications, with their delivery record. */
+          notifications: duration.default(30 * 86_400_000),
+          /** Resolved alarms with their history, and the groups and digests that went out. */
+          resolvedAlarms: duration.default(90 * 86_400_000),
+          /** How often pruning runs (a bounded batch each time; sooner while more is due). */
+          every: duration.default(3_600_000),
+        })
+        .prefault({}),
+    })
+    .prefault({}),
   log: z
     .strictObject({
       level: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal']).default('info'),

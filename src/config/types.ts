@@ -91,6 +91,8 @@ export interface GatewayConfig {
   /** Absolute path of the file this configuration came from. */
   file: string;
   gateway: RawConfig['gateway'];
+  /** The store's retention (pruning of what is done). */
+  store: RawConfig['store'];
   log: RawConfig['log'];
   listeners: ListenerConfig[];
   relay: RawConfig['relay'];

@@ -3,7 +3,7 @@ import type { EscalationTimer, EscalationTimerData } from './escalation.js';
 /**
  * Everything the gateway does later is a timer row (one table, one runner): a level of an
  * escalation policy, a group or digest going out, the announcement of an acknowledgement,
- * a muted alarm looked at again. A timer carries what it needs to act, so it fires the
+ * a muted alarm looked at again, the store's pruning. A timer carries what it needs to act, so it fires the
  * same after a restart; it fires once (`firedAt`), late if the gateway was down, and is
  * cancelled rather than deleted, for the record.
  */
@@ -21,7 +21,7 @@ interface TimerBase {
 
 export type Timer =
   | (TimerBase & { kind: 'escalate'; data: EscalationTimerData & { level: number } })
-  | (TimerBase & { kind: 'flush-batch' | 'announce-ack' | 'unmute'; data?: undefined });
+  | (TimerBase & { kind: 'flush-batch' | 'announce-ack' | 'unmute' | 'prune'; data?: undefined });
 
 /** An escalation level as a timer row. */
 export function escalationTimerRow(t: EscalationTimer): Timer {
@@ -50,6 +50,6 @@ export function escalationTimerOf(t: Timer & { kind: 'escalate' }): EscalationTi
 }
 
 /** A timer that fires now (or at `at`) about one alarm or batch. */
-export function timerAt(kind: 'flush-batch' | 'announce-ack' | 'unmute', key: string, alarmId: string | null, dueAt: number): Timer {
+export function timerAt(kind: 'flush-batch' | 'announce-ack' | 'unmute' | 'prune', key: string, alarmId: string | null, dueAt: number): Timer {
   return { kind, key, alarmId, dueAt };
 }

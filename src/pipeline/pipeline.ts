@@ -17,6 +17,7 @@ import type { Effects } from './effects.js';
 import { escalate } from './escalate.js';
 import { flushBatch } from './flush-batch.js';
 import { isTrace, runAlarmPipeline, savePipelineResult, type PipelineStages, type PipelineTrace, type UnusableMessage } from './message.js';
+import { prune } from './prune.js';
 import { release } from './unmute.js';
 
 export interface PipelineOptions {
@@ -122,6 +123,11 @@ export class Pipeline {
       // Fired or cancelled since it was read (another gateway, an ack): nothing happens twice.
       if (!(await tx.timers.fire(timer.kind, timer.key, now))) continue;
       fx.emit('timer-fired', { kind: timer.kind, key: timer.key, lateBy: Math.max(0, now - timer.dueAt) });
+      if (timer.kind === 'prune') {
+        const counts = await prune(tx, this.options.config, now, fx);
+        fx.after(() => this.options.logger.child({ stage: 'retention' }).info(counts, 'pruned what is done and older than its retention'));
+        continue;
+      }
       if (!ctx) continue;
       const late = lateness(timer.dueAt, now, ctx.lateAfter);
       switch (timer.kind) {
@@ -136,6 +142,8 @@ export class Pipeline {
           break;
         case 'announce-ack':
           announce.push(timer.key);
+          break;
+        default:
           break;
       }
     }

@@ -23,6 +23,8 @@ export interface Store extends Repositories {
   readonly backend: string;
   transaction<T>(fn: (tx: Repositories) => Promise<T>): Promise<T>;
   accept(received: Received): Promise<void>;
+  /** Gives the space that pruning freed back to the file system (outside any transaction). */
+  compact(): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -53,6 +55,12 @@ export interface InboxRepository {
   drop(id: string): Promise<void>;
   /** Whether a redelivered MQTT message (DUP set) was already accepted since `since`. */
   isRedelivery(topic: string, messageId: number, payload: Buffer, since: number): Promise<boolean>;
+  /**
+   * Deletes up to `limit` messages processed or rejected before `before`, except those a
+   * notification still refers to and the latest message of each active alarm (it renders
+   * the alarm's later notifications). How many.
+   */
+  prune(before: number, limit: number): Promise<number>;
 }
 
 export interface AlarmLogEntry {
@@ -80,6 +88,8 @@ export interface AlarmRepository {
    * and the groups and digests that listed it), lower-case, each once.
    */
   recipients(alarmId: string): Promise<string[]>;
+  /** Deletes up to `limit` alarms resolved and last seen before `before`, with their history and timers, and history lines of messages that gave no alarm. How many alarms. */
+  prune(before: number, limit: number): Promise<number>;
 }
 
 /** Everything done later, one table (lifecycle/timer.ts). */
@@ -101,6 +111,8 @@ export interface TimerRepository {
   cancel(kind: TimerKind, key: string, now: number): Promise<boolean>;
   /** Cancels an alarm's pending escalation levels: all, or on a clear only those whose policy stops on a clear. How many. */
   cancelEscalations(alarmId: string, now: number, onlyThoseStoppedByAClear?: boolean): Promise<number>;
+  /** Deletes up to `limit` timers that fired or were cancelled before `before`. How many. */
+  prune(before: number, limit: number): Promise<number>;
 }
 
 export interface BatchRepository {
@@ -118,6 +130,8 @@ export interface BatchRepository {
   /** Flood control's counters for a scope ("device:plc-4"). */
   floodState(scope: string): Promise<FloodState | undefined>;
   saveFloodState(state: FloodState): Promise<void>;
+  /** Deletes up to `limit` groups and digests sent before `before`, with their items. How many. */
+  prune(before: number, limit: number): Promise<number>;
 }
 
 export interface SilenceRepository {
@@ -183,6 +197,8 @@ export interface OutboxRepository {
   delete(ids: string[]): Promise<number>;
   /** The earliest time a pending entry becomes due. */
   nextDueAt(): Promise<number | undefined>;
+  /** Deletes up to `limit` entries sent or failed before `before` (last updated). How many. */
+  prune(before: number, limit: number): Promise<number>;
 }
 
 /** The last state of each numeric MQTT telemetry topic (in band, beyond a limit). */

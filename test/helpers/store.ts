@@ -50,5 +50,6 @@ export function alarmsWith(alarms: AlarmRepository, get: AlarmRepository['get'])
     history: (alarmId) => alarms.history(alarmId),
     muted: () => alarms.muted(),
     recipients: (alarmId) => alarms.recipients(alarmId),
+    prune: (before, limit) => alarms.prune(before, limit),
   };
 }

@@ -557,6 +557,69 @@ export function storeContract(backend: string, open: () => Promise<StoreUnderTes
       });
     });
 
+    describe('retention', () => {
+      it('prunes what is done and older than its age, never pending work nor what active alarms need', async () => {
+        const old = T0 - 40 * 24 * HOUR;
+        const at = (id: string, when: number) => receivedMessage(id, { receivedAt: when });
+        for (const id of ['done-old', 'sent-old', 'failed-recent', 'pending-old', 'raised-active', 'done-recent']) await store.accept(at(id, old));
+        await store.transaction(async (tx) => {
+          for (const id of ['done-old', 'sent-old', 'raised-active']) await tx.inbox.complete(id, old);
+          await tx.inbox.complete('failed-recent', old);
+          await tx.inbox.complete('done-recent', T0 - HOUR);
+          await tx.outbox.insert(entry('o-sent-old', 'sent-old'), old);
+          await tx.outbox.insert(entry('o-failed-recent', 'failed-recent'), old);
+          await tx.outbox.insert(entry('o-pending-old', null), old);
+        });
+        await store.outbox.claimDue(old, 3);
+        await store.outbox.markFailed('o-failed-recent', { now: T0 - HOUR, error: '550', account: 'a', rejectedRecipients: [] });
+        await store.outbox.reschedule('o-pending-old', { now: old, nextAttemptAt: old, error: '451', account: 'a', recipients: ['ops@example.com'], rejectedRecipients: [] });
+        await store.outbox.markSent('o-sent-old', old, 'a', []);
+        // Sent long ago: goes. Failed recently, and still to be sent however old: kept.
+        await store.alarms.save(alarm('active', { lastEventId: 'raised-active', lastSeen: old }));
+        await store.alarms.save(alarm('gone', { state: 'resolved', lastSeen: old, resolvedAt: old }));
+        await store.alarms.save(alarm('recent', { state: 'resolved', lastSeen: T0 - HOUR, resolvedAt: T0 - HOUR }));
+        await store.alarms.log('gone', { receivedId: 'x', at: old, outcome: 'raised', reason: 'r' });
+        await store.alarms.log(null, { receivedId: 'y', at: old, outcome: 'clear-without-alarm', reason: 'r' });
+        await store.timers.add([timerAt('unmute', 'gone', 'gone', old), timerAt('unmute', 'active', 'active', T0 + HOUR)]);
+        await store.timers.fire('unmute', 'gone', old);
+        await store.transaction((tx) => tx.batches.hold(held('gone'), old));
+        const [batch] = await store.batches.due(T0 + 60_000, 10);
+        await store.batches.markSent(batch!.id, old);
+
+        const cutoff = T0 - 30 * 24 * HOUR;
+        const counts = await store.transaction(async (tx) => ({
+          notifications: await tx.outbox.prune(cutoff, 100),
+          messages: await tx.inbox.prune(cutoff, 100),
+          batches: await tx.batches.prune(cutoff, 100),
+          alarms: await tx.alarms.prune(cutoff, 100),
+          timers: await tx.timers.prune(cutoff, 100),
+        }));
+        assert.deepEqual(counts, { notifications: 1, messages: 2, batches: 1, alarms: 1, timers: 0 });
+        assert.deepEqual((await store.outbox.list(['pending', 'sending', 'sent', 'failed'])).map((e) => e.id).sort(), ['o-failed-recent', 'o-pending-old']);
+        for (const kept of ['failed-recent', 'pending-old', 'raised-active', 'done-recent']) assert.ok(await store.inbox.get(kept), kept);
+        for (const gone of ['done-old', 'sent-old']) assert.equal(await store.inbox.get(gone), undefined, gone);
+        assert.equal(await store.alarms.get('gone'), undefined);
+        assert.deepEqual(await store.alarms.history('gone'), []);
+        assert.deepEqual(await store.timers.ofAlarm('gone'), [], 'its timers go with it');
+        assert.ok(await store.alarms.get('active'));
+        assert.ok(await store.alarms.get('recent'));
+        assert.ok(await store.timers.get('unmute', 'active'), 'a pending timer is kept');
+        assert.equal(await store.batches.get(batch!.id), undefined);
+        assert.deepEqual(await store.transaction((tx) => tx.inbox.prune(cutoff, 100)), 0, 'a second prune finds nothing');
+      });
+
+      it('prunes in bounded batches', async () => {
+        const old = T0 - 40 * 24 * HOUR;
+        for (let i = 0; i < 5; i += 1) await store.accept(receivedMessage(`m${i}`, { receivedAt: old }));
+        await store.transaction(async (tx) => {
+          for (let i = 0; i < 5; i += 1) await tx.inbox.complete(`m${i}`, old);
+        });
+        assert.equal(await store.transaction((tx) => tx.inbox.prune(T0, 3)), 3);
+        assert.equal(await store.transaction((tx) => tx.inbox.prune(T0, 3)), 2);
+        await assert.doesNotReject(store.compact());
+      });
+    });
+
     describe('durability', () => {
       it('keeps everything committed over a restart', async () => {
         const raw = Buffer.from([0xde, 0xad, 0xbe, 0xef, 0x00, 0x0a]);

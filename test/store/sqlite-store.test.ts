@@ -37,7 +37,7 @@ describe('SqliteStore', () => {
 
   it('uses WAL and fsyncs every commit (synchronous = FULL): the durability a 250 promises', () => {
     // 2 is FULL; NORMAL (1) would skip the fsync of WAL commits and lose acknowledged mail on power loss.
-    assert.deepEqual(store.settings(), { journalMode: 'wal', synchronous: 2, schemaVersion: readMigrations().length });
+    assert.deepEqual(store.settings(), { journalMode: 'wal', synchronous: 2, autoVacuum: 2, schemaVersion: readMigrations().length });
   });
 
   it('has one numbered SQL file per schema version', () => {
@@ -112,6 +112,7 @@ describe('SqliteStore', () => {
     copyFileSync(file, join(dataDir, 'annunciator.db'));
     store = SqliteStore.open(dataDir);
     assert.equal(store.settings().schemaVersion, readMigrations().length);
+    assert.equal(store.settings().autoVacuum, 2, 'an older file is rewritten once with incremental auto-vacuum');
     assert.equal((await store.alarms.get('A1'))?.ackAnnounced, true, 'acknowledgements from before escalations count as announced');
     assert.deepEqual((await store.alarms.muted()).map((a) => a.id), ['A2'], 'the muted column is filled from the stored alarms');
     assert.deepEqual(await store.timers.ofAlarm('A1'), [], 'an acknowledgement from before escalations is not announced again');

@@ -54,6 +54,17 @@ export class SqliteAlarms implements AlarmRepository {
     return this.db.all<DataRow>(`SELECT data FROM alarms WHERE muted = 1 AND state = 'active' ORDER BY first_seen, id`).map(parse);
   }
 
+  async prune(before: number, limit: number): Promise<number> {
+    const ids = this.db.all<{ id: string }>(`SELECT id FROM alarms WHERE state = 'resolved' AND last_seen < ? ORDER BY last_seen LIMIT ?`, before, limit).map((r) => r.id);
+    for (const id of ids) {
+      this.db.run(`DELETE FROM alarm_log WHERE alarm_id = ?`, id);
+      this.db.run(`DELETE FROM timers WHERE alarm_id = ?`, id);
+      this.db.run(`DELETE FROM alarms WHERE id = ?`, id);
+    }
+    this.db.run(`DELETE FROM alarm_log WHERE seq IN (SELECT seq FROM alarm_log WHERE alarm_id IS NULL AND at < ? LIMIT ?)`, before, limit);
+    return ids.length;
+  }
+
   async recipients(alarmId: string): Promise<string[]> {
     // After a partial delivery a row keeps only the recipients still to be sent to
     // (reschedule): callers add the alarm's own `receivers` for those. A group or digest

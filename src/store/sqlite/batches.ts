@@ -64,6 +64,15 @@ export class SqliteBatches implements BatchRepository {
     return this.db.run(`UPDATE batches SET sent_at = ? WHERE id = ? AND sent_at IS NULL`, now, id).changes > 0;
   }
 
+  async prune(before: number, limit: number): Promise<number> {
+    const ids = this.db.all<{ id: string }>(`SELECT id FROM batches WHERE sent_at IS NOT NULL AND sent_at < ? LIMIT ?`, before, limit).map((r) => r.id);
+    for (const id of ids) {
+      this.db.run(`DELETE FROM batch_items WHERE batch_id = ?`, id);
+      this.db.run(`DELETE FROM batches WHERE id = ?`, id);
+    }
+    return ids.length;
+  }
+
   async floodState(scope: string): Promise<FloodState | undefined> {
     const row = this.db.get<{ data: string }>(`SELECT data FROM flood_state WHERE scope = ?`, scope);
     return row ? (JSON.parse(row.data) as FloodState) : undefined;

@@ -65,6 +65,10 @@ export class SqliteInbox implements InboxRepository {
     this.db.run(`DELETE FROM received WHERE id = ?`, id);
   }
 
+  async prune(before: number, limit: number): Promise<number> {
+    return this.db.run(PRUNE_RECEIVED, before, limit).changes;
+  }
+
   async isRedelivery(topic: string, messageId: number, payload: Buffer, since: number): Promise<boolean> {
     const rows = this.db.all<{ raw: Buffer }>(
       `SELECT raw FROM received WHERE mqtt IS NOT NULL AND received_at >= ? AND json_extract(mqtt, '$.topic') = ? AND json_extract(mqtt, '$.messageId') = ?`,
@@ -75,6 +79,13 @@ export class SqliteInbox implements InboxRepository {
     return rows.some((row) => row.raw.equals(payload));
   }
 }
+
+export const PRUNE_RECEIVED = `DELETE FROM received WHERE id IN (
+  SELECT r.id FROM received r
+  WHERE r.state != 'new' AND r.processed_at < ?
+    AND NOT EXISTS (SELECT 1 FROM outbox o WHERE o.received_id = r.id)
+    AND r.id NOT IN (SELECT json_extract(a.data, '$.lastEventId') FROM alarms a WHERE a.state = 'active')
+  LIMIT ?)`;
 
 function toReceived(row: ReceivedRow): Received {
   return {

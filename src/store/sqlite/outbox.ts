@@ -107,6 +107,10 @@ export class SqliteOutbox implements OutboxRepository {
     return ids.reduce((n, id) => n + this.db.run(`DELETE FROM outbox WHERE id = ? AND status != 'sending'`, id).changes, 0);
   }
 
+  async prune(before: number, limit: number): Promise<number> {
+    return this.db.run(`DELETE FROM outbox WHERE id IN (SELECT id FROM outbox WHERE status IN ('sent', 'failed') AND updated_at < ? LIMIT ?)`, before, limit).changes;
+  }
+
   async nextDueAt(): Promise<number | undefined> {
     return this.db.get<{ due: number | null }>(`SELECT min(next_attempt_at) AS due FROM outbox WHERE status = 'pending'`)?.due ?? undefined;
   }

@@ -59,6 +59,13 @@ export class SqliteStore implements Store {
     this.#connection.pragma('foreign_keys = ON');
     // The CLI and the gateway share the file; wait for each other's short transactions.
     this.#connection.pragma('busy_timeout = 5000');
+    // Pages that retention frees go back to the file system (compact()). Switching needs a
+    // VACUUM, which rewrites the file: once, instantly for a new one.
+    const incremental = 2;
+    if ((this.#connection.pragma('auto_vacuum', { simple: true }) as number) !== incremental) {
+      this.#connection.pragma('auto_vacuum = INCREMENTAL');
+      this.#connection.exec('VACUUM');
+    }
     migrate(this.#connection);
     const db = new Db(this.#connection);
     this.#repositories = {
@@ -80,10 +87,11 @@ export class SqliteStore implements Store {
   }
 
   /** The durability settings in force, for tests and `store status`. */
-  settings(): { journalMode: string; synchronous: number; schemaVersion: number } {
+  settings(): { journalMode: string; synchronous: number; autoVacuum: number; schemaVersion: number } {
     return {
       journalMode: this.#connection.pragma('journal_mode', { simple: true }) as string,
       synchronous: this.#connection.pragma('synchronous', { simple: true }) as number,
+      autoVacuum: this.#connection.pragma('auto_vacuum', { simple: true }) as number,
       schemaVersion: this.#connection.pragma('user_version', { simple: true }) as number,
     };
   }
@@ -176,6 +184,17 @@ export class SqliteStore implements Store {
     } catch {
       // A failed rollback (the file gone) leaves nothing committed either.
     }
+  }
+
+  async compact(): Promise<void> {
+    await this.serially(async () => {
+      try {
+        // A bounded step (about 4 MiB of pages) at a time, so a large prune does not stall the inbox.
+        this.#connection.pragma('incremental_vacuum(1000)');
+      } catch (error) {
+        throw StoreError.wrap(error);
+      }
+    });
   }
 
   async close(): Promise<void> {

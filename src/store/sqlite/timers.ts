@@ -69,6 +69,10 @@ export class SqliteTimers implements TimerRepository {
     return this.db.run(`UPDATE timers SET cancelled_at = ? WHERE kind = ? AND key = ? AND ${PENDING}`, now, kind, key).changes > 0;
   }
 
+  async prune(before: number, limit: number): Promise<number> {
+    return this.db.run(`DELETE FROM timers WHERE rowid IN (SELECT rowid FROM timers WHERE (fired_at IS NOT NULL OR cancelled_at IS NOT NULL) AND coalesce(fired_at, cancelled_at) < ? LIMIT ?)`, before, limit).changes;
+  }
+
   async cancelEscalations(alarmId: string, now: number, onlyThoseStoppedByAClear = false): Promise<number> {
     const clear = onlyThoseStoppedByAClear ? ` AND json_extract(data, '$.stopOn') = 'acknowledged-or-cleared'` : '';
     return this.db.run(`UPDATE timers SET cancelled_at = ? WHERE alarm_id = ? AND kind = 'escalate' AND ${PENDING}${clear}`, now, alarmId).changes;
