@@ -1,11 +1,11 @@
 import { systemClock, type Clock } from './base/clock.js';
-import { startAckServer, type AckServer } from './api/server.js';
+import type { AckServer } from './api/server.js';
 import type { GatewayConfig } from './config/types.js';
-import { createSender } from './deliver/account-sender.js';
-import { MqttStatePublisher } from './deliver/mqtt-state-publisher.js';
+import { startThreadedSenders } from './deliver/threaded-senders.js';
+import type { MqttStatePublisher } from './deliver/mqtt-state-publisher.js';
 import { OutboxWorker } from './deliver/outbox-worker.js';
 import { GatewayEventBus } from './events.js';
-import { MqttIngest } from './ingest/mqtt/mqtt-ingest.js';
+import type { MqttIngest } from './ingest/mqtt/mqtt-ingest.js';
 import { startSmtpListener, type SmtpListener } from './ingest/smtp/smtp-listener.js';
 import type { Received } from './ingest/received.js';
 import type { Acknowledge } from './lifecycle/ack.js';
@@ -15,7 +15,7 @@ import { Effects } from './pipeline/effects.js';
 import { Pipeline } from './pipeline/pipeline.js';
 import { ConfiguredStages, type ReloadOutcome } from './pipeline/stages.js';
 import { InboxRunner } from './run/inbox-runner.js';
-import { ReplyAcknowledger } from './run/reply-acknowledger.js';
+import type { ReplyAcknowledger } from './run/reply-acknowledger.js';
 import { TimerRunner } from './run/timer-runner.js';
 import { SqliteStore } from './store/sqlite/sqlite-store.js';
 import type { Store } from './store/store.js';
@@ -67,7 +67,8 @@ export function createApp(config: GatewayConfig, options: AppOptions): App {
 
   const worker = new OutboxWorker({
     store,
-    senders: config.delivery.accounts.map((account) => createSender(account, config.gateway.hostname, config.delivery.concurrency)),
+    // Upstream SMTP (streams, TLS, AUTH) runs in a delivery thread of its own, on the second core.
+    senders: startThreadedSenders(config.delivery.accounts, config.gateway.hostname, config.delivery.concurrency),
     retry: config.delivery.retry,
     concurrency: config.delivery.concurrency,
     pollInterval,
@@ -97,23 +98,35 @@ export function createApp(config: GatewayConfig, options: AppOptions): App {
 
   const mqtt: MqttIngest[] = [];
   const publishers: MqttStatePublisher[] = [];
-  for (const broker of config.mqtt) {
-    const ingest = new MqttIngest({ broker, mappings: stages!.mqtt, store, logger: logger.child({ stage: 'mqtt', broker: broker.name }), commit: accept, acknowledge });
-    mqtt.push(ingest);
-    if (broker.publish.enabled) publishers.push(new MqttStatePublisher(ingest.connection, broker, store));
-  }
-  const replies = config.replies.map(
-    (account) =>
-      new ReplyAcknowledger({
-        account,
-        domain: config.gateway.domain,
-        store,
-        logger: logger.child({ stage: 'replies' }),
-        // A notification names its alarm; a group or digest names its batch, which stands for every alarm it listed.
-        resolveToken: async (token) => ((await store.alarms.get(token)) ? [token] : [...new Set((await store.batches.items(token)).map((item) => item.alarmId))]),
-        acknowledge,
-      }),
-  );
+  const replies: ReplyAcknowledger[] = [];
+  /** The brokers and reply mailboxes, loaded only when configured (the MQTT and IMAP clients are large). */
+  const openOptionalDoors = async (): Promise<void> => {
+    if (config.mqtt.length > 0) {
+      const { MqttIngest } = await import('./ingest/mqtt/mqtt-ingest.js');
+      const { MqttStatePublisher } = await import('./deliver/mqtt-state-publisher.js');
+      for (const broker of config.mqtt) {
+        const ingest = new MqttIngest({ broker, mappings: stages!.mqtt, store, logger: logger.child({ stage: 'mqtt', broker: broker.name }), commit: accept, acknowledge });
+        mqtt.push(ingest);
+        if (broker.publish.enabled) publishers.push(new MqttStatePublisher(ingest.connection, broker, store));
+      }
+    }
+    if (config.replies.length > 0) {
+      const { ReplyAcknowledger } = await import('./run/reply-acknowledger.js');
+      for (const account of config.replies) {
+        replies.push(
+          new ReplyAcknowledger({
+            account,
+            domain: config.gateway.domain,
+            store,
+            logger: logger.child({ stage: 'replies' }),
+            // A notification names its alarm; a group or digest names its batch, which stands for every alarm it listed.
+            resolveToken: async (token) => ((await store.alarms.get(token)) ? [token] : [...new Set((await store.batches.items(token)).map((item) => item.alarmId))]),
+            acknowledge,
+          }),
+        );
+      }
+    }
+  };
 
   const processLogger = logger.child({ stage: 'process' });
   events.on('received', () => inbox.wake());
@@ -144,6 +157,7 @@ export function createApp(config: GatewayConfig, options: AppOptions): App {
     },
     async start() {
       try {
+        await openOptionalDoors();
         for (const listener of config.listeners) {
           listeners.push(
             await startSmtpListener({
@@ -156,6 +170,7 @@ export function createApp(config: GatewayConfig, options: AppOptions): App {
           );
         }
         if (config.api) {
+          const { startAckServer } = await import('./api/server.js');
           api = await startAckServer({
             listen: config.api.listen,
             key: config.api.linkSecret,

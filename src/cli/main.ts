@@ -1,15 +1,9 @@
 #!/usr/bin/env node
 import { Command, Option } from 'commander';
-import { ackCommand, type AckOptions } from './ack.js';
-import { alarmsCommand } from './alarms.js';
-import { checkCommand } from './check.js';
-import { oncallCommand } from './oncall.js';
-import { rulesTestCommand } from './rules-test.js';
-import { queueCommand } from './queue.js';
-import { sendCommand } from './send.js';
-import { silenceAddCommand, silenceExpireCommand, silenceListCommand, type SilenceAddOptions } from './silence.js';
-import { startCommand } from './start.js';
-import { trustCommand } from './trust.js';
+import type { AckOptions } from './ack.js';
+import type { SilenceAddOptions } from './silence.js';
+
+// Each command loads what it needs when it runs: `start` does not pay for `trust`, nor `--help` for any.
 
 const program = new Command()
   .name('annunciator')
@@ -17,13 +11,13 @@ const program = new Command()
   .addOption(new Option('-c, --config <file>', 'configuration file').env('ANNUNCIATOR_CONFIG').default('config/annunciator.yaml'))
   .showHelpAfterError();
 
-program.command('start').description('run the gateway').action(() => startCommand(program.opts<{ config: string }>().config));
+program.command('start').description('run the gateway').action(async () => (await import('./start.js')).startCommand(program.opts<{ config: string }>().config));
 
 program
   .command('check')
   .description('validate the configuration; exits non-zero naming file, key and problem')
-  .action(() => {
-    process.exitCode = checkCommand(program.opts<{ config: string }>().config);
+  .action(async () => {
+    process.exitCode = (await import('./check.js')).checkCommand(program.opts<{ config: string }>().config);
   });
 
 program
@@ -32,7 +26,7 @@ program
   .argument('[recipients...]', 'envelope recipients (default: the relay.recipients of the configuration)')
   .option('-f, --from <address>', 'envelope sender')
   .action(async (recipients: string[], opts: { from?: string }) => {
-    process.exitCode = await sendCommand(program.opts<{ config: string }>().config, recipients, opts.from);
+    process.exitCode = await (await import('./send.js')).sendCommand(program.opts<{ config: string }>().config, recipients, opts.from);
   });
 
 const queue = program.command('queue').description('list and manage the outbox');
@@ -42,7 +36,7 @@ queue
   .option('--all', 'include sent entries')
   .option('--json', 'print JSON')
   .action(async (opts: { all?: boolean; json?: boolean }) => {
-    process.exitCode = await queueCommand(program.opts<{ config: string }>().config, { action: 'list', ...opts });
+    process.exitCode = await (await import('./queue.js')).queueCommand(program.opts<{ config: string }>().config, { action: 'list', ...opts });
   });
 queue
   .command('retry')
@@ -50,14 +44,14 @@ queue
   .argument('[ids...]')
   .option('--all', 'every pending and failed entry')
   .action(async (ids: string[], opts: { all?: boolean }) => {
-    process.exitCode = await queueCommand(program.opts<{ config: string }>().config, { action: 'retry', ids, all: opts.all });
+    process.exitCode = await (await import('./queue.js')).queueCommand(program.opts<{ config: string }>().config, { action: 'retry', ids, all: opts.all });
   });
 queue
   .command('delete')
   .description('remove entries from the outbox')
   .argument('<ids...>')
   .action(async (ids: string[]) => {
-    process.exitCode = await queueCommand(program.opts<{ config: string }>().config, { action: 'delete', ids });
+    process.exitCode = await (await import('./queue.js')).queueCommand(program.opts<{ config: string }>().config, { action: 'delete', ids });
   });
 
 const rules = program.command('rules').description('work with the alarm rules');
@@ -70,7 +64,7 @@ rules
   .option('--at <time>', 'evaluate as of this time (ISO 8601), for time-of-day rules')
   .option('--json', 'print JSON')
   .action(async (file: string, opts: { from?: string; to?: string[]; at?: string; json?: boolean }) => {
-    process.exitCode = await rulesTestCommand(program.opts<{ config: string }>().config, file, opts);
+    process.exitCode = await (await import('./rules-test.js')).rulesTestCommand(program.opts<{ config: string }>().config, file, opts);
   });
 
 program
@@ -80,7 +74,7 @@ program
   .option('--show <id>', 'one alarm with its history')
   .option('--json', 'print JSON')
   .action(async (opts: { all?: boolean; json?: boolean; show?: string }) => {
-    process.exitCode = await alarmsCommand(program.opts<{ config: string }>().config, opts);
+    process.exitCode = await (await import('./alarms.js')).alarmsCommand(program.opts<{ config: string }>().config, opts);
   });
 
 program
@@ -89,8 +83,8 @@ program
   .option('--at <time>', 'as of this time (ISO 8601; without an offset, in alarms.timeZone)')
   .option('--schedule <name>', 'only this schedule')
   .option('--json', 'print JSON')
-  .action((opts: { at?: string; schedule?: string; json?: boolean }) => {
-    process.exitCode = oncallCommand(program.opts<{ config: string }>().config, opts);
+  .action(async (opts: { at?: string; schedule?: string; json?: boolean }) => {
+    process.exitCode = (await import('./oncall.js')).oncallCommand(program.opts<{ config: string }>().config, opts);
   });
 
 const silence = program.command('silence').description('maintenance windows: alarms they match are recorded but not notified');
@@ -107,7 +101,7 @@ silence
   .option('--comment <text>', 'why (required)')
   .option('--json', 'print JSON')
   .action(async (opts: SilenceAddOptions) => {
-    process.exitCode = await silenceAddCommand(program.opts<{ config: string }>().config, opts);
+    process.exitCode = await (await import('./silence.js')).silenceAddCommand(program.opts<{ config: string }>().config, opts);
   });
 silence
   .command('list', { isDefault: true })
@@ -115,14 +109,14 @@ silence
   .option('--all', 'include expired and ended silences')
   .option('--json', 'print JSON')
   .action(async (opts: { all?: boolean; json?: boolean }) => {
-    process.exitCode = await silenceListCommand(program.opts<{ config: string }>().config, opts);
+    process.exitCode = await (await import('./silence.js')).silenceListCommand(program.opts<{ config: string }>().config, opts);
   });
 silence
   .command('expire')
   .description('end silences now; alarms they muted that are still active are then notified')
   .argument('<ids...>')
   .action(async (ids: string[]) => {
-    process.exitCode = await silenceExpireCommand(program.opts<{ config: string }>().config, ids);
+    process.exitCode = await (await import('./silence.js')).silenceExpireCommand(program.opts<{ config: string }>().config, ids);
   });
 
 program
@@ -133,7 +127,7 @@ program
   .option('--comment <text>', 'a note, e.g. what is being done')
   .option('--json', 'print JSON')
   .action(async (alarmId: string, opts: AckOptions) => {
-    process.exitCode = await ackCommand(program.opts<{ config: string }>().config, alarmId, opts);
+    process.exitCode = await (await import('./ack.js')).ackCommand(program.opts<{ config: string }>().config, alarmId, opts);
   });
 
 program
@@ -145,7 +139,7 @@ program
   .option('--account <name>', 'the account to pin it for (with --accept)')
   .option('--timeout <ms>', 'connection timeout', '10000')
   .action(async (target: string, opts: { starttls?: boolean; accept?: boolean; account?: string; timeout: string }) => {
-    process.exitCode = await trustCommand(program.opts<{ config: string }>().config, target, { ...opts, timeout: Number(opts.timeout) });
+    process.exitCode = await (await import('./trust.js')).trustCommand(program.opts<{ config: string }>().config, target, { ...opts, timeout: Number(opts.timeout) });
   });
 
 await program.parseAsync(process.argv);
