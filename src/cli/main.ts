@@ -1,4 +1,7 @@
-#!/usr/bin/env node
+#!/usr/bin/env -S node --max-semi-space-size=2
+// The young generation in 2 MiB semi-spaces (V8 grows them to 16 MiB by default): the
+// gateway's peak resident memory under load is ~30 MB lower, throughput the same
+// (bench/postfix). `npm start` and the systemd unit pass the same flag.
 import { Command, Option } from 'commander';
 import type { AckOptions } from './ack.js';
 import type { SilenceAddOptions } from './silence.js';

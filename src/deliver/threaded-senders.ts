@@ -18,7 +18,8 @@ class ThreadedSendError extends Error {
  */
 export function startThreadedSenders(accounts: readonly Account[], hostname: string, connections: number): AccountSender[] {
   const data: SenderThreadData = { accounts: flattenAccounts(accounts), hostname, connections };
-  const worker = new Worker(threadEntry(), { workerData: data });
+  // Small young generation: the thread holds connections and short-lived buffers, no large heap.
+  const worker = new Worker(threadEntry(), { workerData: data, resourceLimits: { maxYoungGenerationSizeMb: 8 } });
   worker.unref();
   const waiting = new Map<number, { resolve: (result: SendResult) => void; reject: (error: unknown) => void }>();
   let next = 0;

@@ -125,7 +125,7 @@ export class Pipeline {
       fx.emit('timer-fired', { kind: timer.kind, key: timer.key, lateBy: Math.max(0, now - timer.dueAt) });
       if (timer.kind === 'prune') {
         const counts = await prune(tx, this.options.config, now, fx);
-        fx.after(() => this.options.logger.child({ stage: 'retention' }).info(counts, 'pruned what is done and older than its retention'));
+        if (Object.values(counts).some((n) => n > 0)) fx.after(() => this.options.logger.child({ stage: 'retention' }).info(counts, 'pruned what is done and older than its retention'));
         continue;
       }
       if (!ctx) continue;
