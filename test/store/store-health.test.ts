@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { after, describe, it } from 'node:test';
 import { createLogger } from '../../src/log/logger.js';
+import { FileHealth } from '../../src/store/sqlite/file-health.js';
 import { SqliteStore } from '../../src/store/sqlite/sqlite-store.js';
 import { StoreError } from '../../src/store/store-error.js';
 import { FakeClock } from '../helpers/fake-clock.js';
@@ -107,6 +108,29 @@ describe('the store watches its file', () => {
     assert.deepEqual(store.health(), { ok: true });
     await store.accept(receivedMessage('after'));
     assert.equal(errors(lines).length, 1);
+    await store.close();
+  });
+
+  it('an I/O error SQLite reports refuses work for one interval, then lets it try again; a write that commits clears it', async () => {
+    const { store, file, clock } = watched();
+    const lines: unknown[] = [];
+    const health = new FileHealth(file, { clock, interval: 1000, roomToGrow: () => true, logger: { error: (...args: unknown[]) => lines.push(args), warn: (...args: unknown[]) => lines.push(args) } as never });
+    health.failed(new StoreError('store: disk I/O error', 'SQLITE_IOERR_WRITE'));
+    const refused = health.refusal();
+    assert.ok(refused instanceof StoreError && refused.code === 'SQLITE_IOERR_WRITE' && /disk I\/O error/.test(refused.message));
+    assert.equal(health.health().ok, false);
+    await clock.advance(1000);
+    assert.equal(health.refusal(), undefined, 'tried again after an interval');
+    assert.equal(health.health().ok, false, 'but not healthy until something commits');
+    health.committed(false, false);
+    assert.equal(health.health().ok, false, 'a read proves nothing');
+    health.committed(true, false);
+    assert.deepEqual(health.health(), { ok: true });
+    assert.equal(lines.length, 2, 'one line when it failed, one when it recovered');
+    // Not the store's fault: a constraint says nothing about the file.
+    health.failed(new StoreError('store: UNIQUE constraint failed', 'SQLITE_CONSTRAINT_PRIMARYKEY'));
+    assert.deepEqual(health.health(), { ok: true });
+    health.close();
     await store.close();
   });
 

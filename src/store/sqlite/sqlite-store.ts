@@ -119,17 +119,18 @@ export class SqliteStore implements Store {
       const refused = this.#health?.refusal();
       if (refused) throw refused;
       const changesBefore = this.#health?.watchingWrites ? this.totalChanges() : undefined;
+      let result: T;
       try {
         this.exec('BEGIN IMMEDIATE');
-        const result = await this.#inTransaction.run(true, () => fn(this.#repositories));
+        result = await this.#inTransaction.run(true, () => fn(this.#repositories));
         this.exec('COMMIT');
-        if (changesBefore !== undefined) this.#health?.committed(this.totalChanges() > changesBefore, false);
-        return result;
       } catch (error) {
         this.rollback();
         this.#health?.failed(error);
         throw error;
       }
+      if (changesBefore !== undefined) this.#health?.committed((this.totalChanges() ?? changesBefore) > changesBefore, false);
+      return result;
     });
   }
 
@@ -229,9 +230,13 @@ export class SqliteStore implements Store {
   }
 
   /** Rows changed on this connection so far: whether a transaction wrote, while the health watch asks. */
-  private totalChanges(): number {
-    this.#totalChanges ??= this.#connection.prepare('SELECT total_changes()').pluck();
-    return this.#totalChanges.get() as number;
+  private totalChanges(): number | undefined {
+    try {
+      this.#totalChanges ??= this.#connection.prepare('SELECT total_changes()').pluck();
+      return this.#totalChanges.get() as number;
+    } catch {
+      return undefined;
+    }
   }
 
   #totalChanges: Database.Statement | undefined;
