@@ -24,6 +24,12 @@ export interface AppOptions {
   logger: Logger;
   /** Time as the gateway sees it; tests hand in a fake clock. */
   clock?: Clock;
+  /**
+   * What watches the store file (deleted, replaced, read-only, disk full): real time by
+   * default, like socket timeouts, since it is about the file system, not the schedule;
+   * tests of store faults hand in their fake clock here too.
+   */
+  healthClock?: Clock;
   /** The store; by default the SQLite file in `gateway.dataDir`. */
   store?: Store;
 }
@@ -60,7 +66,7 @@ export function createApp(config: GatewayConfig, options: AppOptions): App {
   const clock = options.clock ?? systemClock;
   // Rules and templates first: a gateway must not start on rules it cannot use.
   const stages = config.alarms ? new ConfiguredStages(config) : undefined;
-  const store = options.store ?? SqliteStore.open(config.gateway.dataDir);
+  const store = options.store ?? SqliteStore.open(config.gateway.dataDir, { clock: options.healthClock ?? systemClock, logger: logger.child({ stage: 'store' }) });
   const events = new GatewayEventBus(logger);
   const pollInterval = config.delivery.pollInterval;
   const pipeline = new Pipeline({ config, ...(stages ? { stages } : {}), logger: logger.child({ stage: 'process' }), lateAfter: Math.max(1000, 2 * pollInterval) });

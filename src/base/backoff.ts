@@ -20,3 +20,13 @@ export function retryDelay(attempt: number, policy: BackoffCurve, random: () => 
   const spread = capped * policy.jitter;
   return Math.max(0, Math.round(capped - spread + random() * 2 * spread));
 }
+
+/**
+ * How long a loop waits after `failures` failed tries in a row against something that
+ * fails as a whole (the store full or gone): its poll interval, doubling, at most 16 polls
+ * and at most 30 s, so that it neither spins nor sleeps long after the failure ends.
+ */
+export function failureBackoff(failures: number, pollInterval: number): number {
+  const cap = Math.max(pollInterval, Math.min(30_000, 16 * pollInterval));
+  return Math.min(cap, pollInterval * 2 ** Math.max(0, Math.min(failures - 1, 30)));
+}

@@ -22,12 +22,16 @@ export interface MqttBrokerSettings {
  * exponential backoff and jitter. Messages are handed to `onMessage` one at a time, and
  * a QoS 1 message is acknowledged (PUBACK) only after the handler's promise resolved:
  * the handler commits to the store first. A handler that fails drops the connection
- * unacknowledged, so the broker delivers the message again. MQTT in (ingest/mqtt/) and
+ * unacknowledged, so the broker delivers the message again; while handlers keep failing
+ * (the store full or gone) the reconnects back off as after lost connections, instead of
+ * fetching the same message again at once. MQTT in (ingest/mqtt/) and
  * the alarm state published back (deliver/mqtt-state-publisher.ts) share it.
  */
 export class MqttConnection {
   private client: MqttClient | undefined;
   private attempt = 0;
+  /** Messages whose handler failed in a row: each dropped the connection. */
+  private failedHandlers = 0;
   private timer: NodeJS.Timeout | undefined;
   private stopped = false;
   private readonly connectedHandlers: Array<(sessionPresent: boolean) => void> = [];
@@ -71,15 +75,20 @@ export class MqttConnection {
     this.client = client;
     client.handleMessage = (packet, done) => {
       this.onMessage(packet).then(
-        () => done(),
+        () => {
+          this.failedHandlers = 0;
+          done();
+        },
         (error: unknown) => {
-          this.logger.error({ err: error, topic: packet.topic }, 'message not committed; dropping the connection unacknowledged so the broker redelivers it');
+          this.failedHandlers += 1;
+          this.logger.error({ err: error, topic: packet.topic, failures: this.failedHandlers }, 'message not committed; dropping the connection unacknowledged so the broker redelivers it');
           client.stream.destroy();
         },
       );
     };
     client.on('connect', (connack) => {
-      this.attempt = 0;
+      // A connection dropped because a message could not be committed counts as a failed attempt.
+      this.attempt = Math.max(0, this.failedHandlers - 1);
       this.logger.info({ url: redactUrl(broker.url), sessionPresent: connack.sessionPresent }, 'connected to the MQTT broker');
       for (const handler of this.connectedHandlers) handler(connack.sessionPresent);
     });

@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { loadConfigOrReport } from './load-config-or-report.js';
 import { newId } from '../base/ids.js';
 import { SqliteStore } from '../store/sqlite/sqlite-store.js';
+import { StoreError } from '../store/store-error.js';
 
 /**
  * Queues a message from standard input straight into the store's inbox, like the
@@ -39,6 +40,11 @@ export async function sendCommand(configFile: string, recipients: string[], from
     });
     process.stdout.write(`queued as ${id}\n`);
     return 0;
+  } catch (error) {
+    if (!(error instanceof StoreError)) throw error;
+    // As sendmail does when it cannot queue: EX_TEMPFAIL, try again later.
+    process.stderr.write(`annunciator send: the store cannot take the message now: ${error.message}\n`);
+    return 75;
   } finally {
     await store.close();
   }

@@ -7,6 +7,14 @@ export async function startCommand(configFile: string): Promise<void> {
   const config = loadConfigOrReport(configFile);
   if (!config) process.exit(1);
   const logger = createLogger(config.log);
+  // Every store call is meant to be awaited and handled; should one slip, say so and keep serving.
+  process.on('unhandledRejection', (reason) => {
+    logger.error({ err: reason }, 'unhandled promise rejection (a bug): logged, the gateway keeps running');
+  });
+  process.on('uncaughtException', (error) => {
+    logger.fatal({ err: error }, 'uncaught exception (a bug): stopping; restart the gateway');
+    process.exit(1);
+  });
   logger.info({ config: config.file }, 'starting annunciator');
   const gateway = await startApp(config, { logger }).catch((error: unknown) => {
     if (error instanceof PipelineConfigError) process.stderr.write(`${error.message}\n`);

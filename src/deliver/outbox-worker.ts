@@ -1,7 +1,8 @@
-import { retryDelay } from '../base/backoff.js';
+import { failureBackoff, retryDelay } from '../base/backoff.js';
 import type { Clock, TimerHandle } from '../base/clock.js';
 import type { BackoffPolicy } from '../config/schema.js';
 import type { Logger } from '../log/logger.js';
+import { RateLimitedLog } from '../log/rate-limited-log.js';
 import type { OutboxEntry, Repositories, Store } from '../store/store.js';
 import type { AccountSender, SendResult } from './account-sender.js';
 import { classifyDeliveryError, oneLine, type DeliveryFailure } from './delivery-error.js';
@@ -27,7 +28,10 @@ export type DeliveryOutcome =
 /**
  * Drains the outbox: claims due entries, tries the accounts in order (the next one on a
  * connection, TLS or authentication failure), and records the outcome before it moves
- * on, so an entry an upstream accepted is never sent again.
+ * on, so an entry an upstream accepted is never sent again. While the store fails (disk
+ * full, file gone) scans and the recording of outcomes are tried again with a growing
+ * delay, logged once a minute at most; entries whose outcome is not recorded stay
+ * `sending`, so none is handed out twice, and are recorded once the store works again.
  */
 export class OutboxWorker {
   private readonly now: () => number;
@@ -41,10 +45,15 @@ export class OutboxWorker {
   private outcomes: { write: (tx: Repositories) => Promise<void>; after: () => void }[] = [];
   private recording: Promise<void> | undefined;
   private recordTimer: TimerHandle | undefined;
+  /** Scans and outcome commits that failed in a row: how long to wait before the next. */
+  private scanFailures = 0;
+  private recordFailures = 0;
+  private readonly failureLog: RateLimitedLog;
 
   constructor(private readonly options: OutboxWorkerOptions) {
     this.now = () => options.clock.now();
     this.random = options.random ?? Math.random;
+    this.failureLog = new RateLimitedLog(options.logger, 60_000, this.now);
   }
 
   async start(): Promise<void> {
@@ -84,16 +93,24 @@ export class OutboxWorker {
         const free = this.options.concurrency - this.inFlight.size;
         if (!this.running || free <= 0) break;
         for (const entry of await this.options.store.outbox.claimDue(this.now(), free)) {
-          const job = this.deliver(entry).finally(() => {
-            this.inFlight.delete(job);
-            this.wake();
-          });
+          const job = this.deliver(entry)
+            .catch((error: unknown) => this.options.logger.error({ err: error, outboxId: entry.id }, 'delivery attempt failed unexpectedly; the entry goes out again after a restart'))
+            .finally(() => {
+              this.inFlight.delete(job);
+              this.wake();
+            });
           this.inFlight.add(job);
         }
       } while (this.tickAgain);
+      if (this.scanFailures > 0) {
+        this.failureLog.reset('scan');
+        this.options.logger.info({ failures: this.scanFailures }, 'outbox scans work again');
+      }
+      this.scanFailures = 0;
     } catch (error) {
       failed = true;
-      this.options.logger.error({ err: error }, 'outbox scan failed; trying again at the next poll');
+      this.scanFailures += 1;
+      this.failureLog.error('scan', { err: error, failures: this.scanFailures, retryInMs: failureBackoff(this.scanFailures, this.options.pollInterval) }, 'outbox scan failed; trying again');
     } finally {
       this.ticking = false;
       await this.schedule(failed);
@@ -102,7 +119,7 @@ export class OutboxWorker {
 
   private async schedule(failed: boolean): Promise<void> {
     if (!this.running) return;
-    let delay = this.options.pollInterval;
+    let delay = failed ? failureBackoff(this.scanFailures, this.options.pollInterval) : this.options.pollInterval;
     if (!failed) {
       try {
         const due = await this.options.store.outbox.nextDueAt();
@@ -133,17 +150,31 @@ export class OutboxWorker {
       // Kept `sending`: nothing is handed out twice while the store fails; tried again.
       this.outcomes.unshift(...batch);
       this.recording = undefined;
-      this.options.logger.error({ err: error, outcomes: batch.length }, 'cannot record delivery outcomes in the store; trying again at the next poll');
+      this.recordFailures += 1;
+      const retryInMs = failureBackoff(this.recordFailures, this.options.pollInterval);
+      this.failureLog.error('record', { err: error, outcomes: this.outcomes.length, failures: this.recordFailures, retryInMs }, 'cannot record delivery outcomes in the store; trying again');
       if (this.running && !this.recordTimer) {
         this.recordTimer = this.options.clock.setTimer(() => {
           this.recordTimer = undefined;
           this.recording = this.commitOutcomes();
-        }, this.options.pollInterval);
+        }, retryInMs);
       }
       return;
     }
+    if (this.recordFailures > 0) {
+      this.failureLog.reset('record');
+      this.options.logger.info({ failures: this.recordFailures, outcomes: batch.length }, 'delivery outcomes recorded again');
+    }
+    this.recordFailures = 0;
     this.recording = undefined;
-    for (const outcome of batch) outcome.after();
+    for (const outcome of batch) {
+      try {
+        outcome.after();
+      } catch (error) {
+        // Recorded already; what telling about it throws must not stop the worker.
+        this.options.logger.error({ err: error }, 'reporting a recorded delivery outcome failed');
+      }
+    }
     // Finished while this commit was under way: the next one.
     if (this.outcomes.length > 0 && !this.recordTimer) this.recording = this.commitOutcomes();
   }

@@ -1,9 +1,12 @@
+import { failureBackoff } from '../base/backoff.js';
 import type { Clock } from '../base/clock.js';
 import type { GatewayEventBus } from '../events.js';
 import type { Received } from '../ingest/received.js';
 import type { Logger } from '../log/logger.js';
+import { RateLimitedLog } from '../log/rate-limited-log.js';
 import { Effects } from '../pipeline/effects.js';
 import type { Pipeline } from '../pipeline/pipeline.js';
+import { StoreError } from '../store/store-error.js';
 import type { Store } from '../store/store.js';
 import { WakeLoop } from './wake-loop.js';
 
@@ -23,15 +26,30 @@ export interface InboxRunnerOptions {
  * Drives the pipeline from the inbox: takes the messages committed before `250`/PUBACK,
  * up to `batchSize` per transaction, and hands each to the pipeline. A crash at any point
  * leaves them in the inbox for the next pass; a message whose result cannot be saved is
- * tried alone, so it cannot hold up the others.
+ * tried alone, so it cannot hold up the others. When the store itself fails (disk full,
+ * file gone) no message is blamed: they all wait in the inbox, and the runner tries
+ * again with a growing delay, logging the failure once a minute at most.
  */
 export class InboxRunner extends WakeLoop {
+  private readonly failureLog: RateLimitedLog;
+
   constructor(private readonly options: InboxRunnerOptions) {
     super(options.clock);
+    this.failureLog = new RateLimitedLog(options.logger, 60_000, () => options.clock.now());
   }
 
-  protected override passFailed(error: unknown): void {
-    this.options.logger.error({ err: error }, 'inbox pass failed; trying again at the next poll');
+  protected override passFailed(error: unknown, failures: number): void {
+    const retryInMs = this.retryIn(failures);
+    this.failureLog.error('pass', { err: error, failures, retryInMs }, 'cannot process the inbox (the store is failing); the messages wait in it, trying again');
+  }
+
+  protected override passRecovered(failures: number): void {
+    this.failureLog.reset('pass');
+    this.options.logger.info({ failures }, 'processing the inbox again');
+  }
+
+  protected override retryIn(failures: number): number {
+    return failureBackoff(failures, this.options.pollInterval);
   }
 
   protected override nextWakeIn(): number {
@@ -39,7 +57,7 @@ export class InboxRunner extends WakeLoop {
   }
 
   protected override async pass(): Promise<void> {
-    const { store, pipeline, events, clock, logger } = this.options;
+    const { store, pipeline, events, clock } = this.options;
     const limit = this.options.batchSize ?? 32;
     for (;;) {
       if (!this.isRunning) return;
@@ -53,27 +71,23 @@ export class InboxRunner extends WakeLoop {
           return batch.length;
         });
       } catch (error) {
-        const alone = await this.processAlone(limit);
-        if (alone === undefined) {
-          logger.error({ err: error }, 'cannot process the inbox (the store is failing); trying again at the next poll');
-          return;
-        }
-        count = alone;
+        // The store failing says nothing about the messages: the pass fails, they wait.
+        if (StoreError.isFault(error)) throw error;
+        count = await this.processAlone(limit);
       }
       fx.release(events);
       if (count < limit) return;
     }
   }
 
-  /** After a batch failed: each pending message in its own transaction; undefined when the store itself fails. */
-  private async processAlone(limit: number): Promise<number | undefined> {
+  /**
+   * After a batch failed: each pending message in its own transaction; one that fails
+   * alone is kept as rejected, unless the store itself failed (then the pass fails and
+   * every message waits for the next one).
+   */
+  private async processAlone(limit: number): Promise<number> {
     const { store, pipeline, events, clock, logger } = this.options;
-    let pending: Received[];
-    try {
-      pending = await store.inbox.pending(limit);
-    } catch {
-      return undefined;
-    }
+    const pending: Received[] = await store.inbox.pending(limit);
     let done = 0;
     for (const received of pending) {
       const fx = new Effects();
@@ -82,13 +96,10 @@ export class InboxRunner extends WakeLoop {
         fx.release(events);
         done += 1;
       } catch (error) {
-        try {
-          await store.inbox.reject(received.id, error instanceof Error ? error.message : String(error), clock.now());
-          logger.child({ msgId: received.id }).error({ err: error }, 'message could not be processed; kept in the store as rejected');
-          done += 1;
-        } catch {
-          return done > 0 ? done : undefined;
-        }
+        if (StoreError.isFault(error)) throw error;
+        await store.inbox.reject(received.id, error instanceof Error ? error.message : String(error), clock.now());
+        logger.child({ msgId: received.id }).error({ err: error }, 'message could not be processed; kept in the store as rejected');
+        done += 1;
       }
     }
     return done;

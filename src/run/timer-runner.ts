@@ -1,6 +1,8 @@
+import { failureBackoff } from '../base/backoff.js';
 import type { Clock } from '../base/clock.js';
 import type { GatewayEventBus } from '../events.js';
 import type { Logger } from '../log/logger.js';
+import { RateLimitedLog } from '../log/rate-limited-log.js';
 import { Effects } from '../pipeline/effects.js';
 import type { Pipeline } from '../pipeline/pipeline.js';
 import type { Store } from '../store/store.js';
@@ -23,16 +25,29 @@ const BATCH = 100;
  * The one runner over the one timers table: sleeps until the earliest pending due time
  * (and at most a poll interval; sooner when told a timer was armed), then hands every due
  * timer to the pipeline, a batch per transaction. A timer overdue after a restart fires
- * once, late, and says how late.
+ * once, late, and says how late. While the store fails, passes are tried again with a
+ * growing delay and the failure is logged once a minute at most; due timers stay pending.
  */
 export class TimerRunner extends WakeLoop {
+  private readonly failureLog: RateLimitedLog;
+
   constructor(private readonly options: TimerRunnerOptions) {
     super(options.clock);
+    this.failureLog = new RateLimitedLog(options.logger, 60_000, () => options.clock.now());
     options.events.on('timer-armed', ({ dueAt }) => this.wakeBy(dueAt));
   }
 
-  protected override passFailed(error: unknown): void {
-    this.options.logger.error({ err: error }, 'timers could not be looked at; trying again at the next poll');
+  protected override passFailed(error: unknown, failures: number): void {
+    this.failureLog.error('pass', { err: error, failures, retryInMs: this.retryIn(failures) }, 'timers could not be handled; they stay pending, trying again');
+  }
+
+  protected override passRecovered(failures: number): void {
+    this.failureLog.reset('pass');
+    this.options.logger.info({ failures }, 'handling timers again');
+  }
+
+  protected override retryIn(failures: number): number {
+    return failureBackoff(failures, this.options.pollInterval);
   }
 
   protected override async nextWakeIn(): Promise<number> {

@@ -1,9 +1,12 @@
+import { failureBackoff } from '../base/backoff.js';
 import type { Clock, TimerHandle } from '../base/clock.js';
 
 /**
  * The loop behind the inbox and timer runners: one pass at a time; a wake-up during a
  * pass runs one more pass right after it; between passes it sleeps until `nextWakeIn()`
- * ms of the injected clock (a poll interval, or sooner when a timer is due).
+ * ms of the injected clock (a poll interval, or sooner when a timer is due). After a pass
+ * that failed it sleeps `retryIn(failures)` instead, growing while the passes keep failing
+ * (the store full or gone); a wake-up still runs a pass at once.
  */
 export abstract class WakeLoop {
   private running = false;
@@ -13,14 +16,23 @@ export abstract class WakeLoop {
   /** When the sleep under way ends (clock time). */
   private wakeAt: number | undefined;
   private idle: Promise<void> = Promise.resolve();
+  /** Passes that failed in a row. */
+  private failures = 0;
 
   constructor(protected readonly clock: Clock) {}
 
   protected abstract pass(): Promise<void>;
   /** Milliseconds to sleep before the next pass. */
   protected abstract nextWakeIn(): number | Promise<number>;
-  /** A pass threw: say so; the next wake-up tries again. */
-  protected abstract passFailed(error: unknown): void;
+  /** A pass threw: say so; the next wake-up tries again. `failures` counts the failed passes in a row. */
+  protected abstract passFailed(error: unknown, failures: number): void;
+  /** A pass succeeded after `failures` failed ones. */
+  protected passRecovered(_failures: number): void {}
+
+  /** Milliseconds to sleep after `failures` failed passes in a row. */
+  protected retryIn(failures: number): number {
+    return failureBackoff(failures, 1000);
+  }
 
   protected get isRunning(): boolean {
     return this.running;
@@ -41,7 +53,17 @@ export abstract class WakeLoop {
     this.timer?.cancel();
     this.wakeAt = undefined;
     this.idle = this.pass()
-      .catch((error: unknown) => this.passFailed(error))
+      .then(
+        () => {
+          if (this.failures > 0) this.passRecovered(this.failures);
+          this.failures = 0;
+        },
+        (error: unknown) => {
+          this.failures += 1;
+          this.passFailed(error, this.failures);
+        },
+      )
+      .catch(() => undefined)
       .then(async () => {
         if (this.again && this.running) {
           this.again = false;
@@ -49,7 +71,7 @@ export abstract class WakeLoop {
           this.wake();
           return;
         }
-        const ms = await Promise.resolve(this.nextWakeIn()).catch(() => 1000);
+        const ms = this.failures > 0 ? this.retryIn(this.failures) : await Promise.resolve(this.nextWakeIn()).catch(() => this.retryIn(1));
         this.busy = false;
         // Woken while asking when to wake: that wake-up runs a pass now.
         if (this.again && this.running) {

@@ -14,6 +14,16 @@ export class StoreError extends Error {
     super(message, options);
   }
 
+  /**
+   * Whether `error` is the store failing (disk full, I/O error, the file gone or read-only,
+   * busy, out of memory), not the data at hand (a constraint, a value too big): a message
+   * whose processing failed so is not to blame and waits for the store to recover.
+   */
+  static isFault(error: unknown): boolean {
+    if (!(error instanceof StoreError)) return false;
+    return FAULT_CODES.some((code) => error.code === code || error.code.startsWith(`${code}_`));
+  }
+
   static wrap(error: unknown): unknown {
     if (error instanceof StoreError) return error;
     const code = (error as { code?: unknown } | null)?.code;
@@ -21,3 +31,6 @@ export class StoreError extends Error {
     return error;
   }
 }
+
+/** SQLite's result codes (and their extended codes `SQLITE_IOERR_WRITE`, ...) that say the store failed. */
+const FAULT_CODES = ['SQLITE_FULL', 'SQLITE_IOERR', 'SQLITE_READONLY', 'SQLITE_CANTOPEN', 'SQLITE_CORRUPT', 'SQLITE_NOTADB', 'SQLITE_BUSY', 'SQLITE_LOCKED', 'SQLITE_NOMEM', 'SQLITE_PROTOCOL'];

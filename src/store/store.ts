@@ -25,8 +25,27 @@ export interface Store extends Repositories {
   accept(received: Received): Promise<void>;
   /** Gives the space that pruning freed back to the file system (outside any transaction). */
   compact(): Promise<void>;
+  /**
+   * Whether the store can take work now, and if not why (for `/-/ready` and logs). While
+   * it cannot, `accept` and `transaction` reject with a `StoreError` saying why.
+   */
+  health(): StoreHealth;
   close(): Promise<void>;
 }
+
+export type StoreHealth =
+  | { ok: true }
+  | {
+      ok: false;
+      /** What is wrong and what happens meanwhile, in a sentence for a log or a status page. */
+      reason: string;
+      /** The backend's code (`SQLITE_FULL`, `SQLITE_READONLY_DBMOVED`). */
+      code: string;
+      /** Since when (clock time). */
+      since: number;
+      /** True when only an operator can end it (the file was deleted or replaced: restart). */
+      needsRestart: boolean;
+    };
 
 export interface Repositories {
   readonly inbox: InboxRepository;

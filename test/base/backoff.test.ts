@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { retryDelay, type BackoffCurve } from '../../src/base/backoff.js';
+import { failureBackoff, retryDelay, type BackoffCurve } from '../../src/base/backoff.js';
 
 const policy = (overrides: Partial<BackoffCurve> = {}): BackoffCurve => ({
   initialDelay: 30_000,
@@ -104,5 +104,17 @@ describe('retryDelay', () => {
       const delay = retryDelay(1, policy({ jitter: 0.2 }));
       assert.ok(delay >= 24_000 && delay <= 36_000, String(delay));
     }
+  });
+});
+
+describe('failureBackoff', () => {
+  it('waits a poll interval after the first failure, doubling after each further one', () => {
+    assert.deepEqual([1, 2, 3, 4].map((f) => failureBackoff(f, 1000)), [1000, 2000, 4000, 8000]);
+  });
+
+  it('waits at most 16 polls and at most 30 s, but never less than one poll', () => {
+    assert.equal(failureBackoff(50, 100), 1600);
+    assert.equal(failureBackoff(50, 5000), 30_000);
+    assert.equal(failureBackoff(50, 60_000), 60_000);
   });
 });

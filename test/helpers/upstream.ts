@@ -23,6 +23,8 @@ export interface UpstreamOptions {
   dataReply?: (attempt: number) => number;
   /** Reply code per RCPT TO address; 250 when absent. */
   rcptReply?: (address: string) => number;
+  /** Awaited after the data of a message arrived, before its reply: holds a delivery mid-way. */
+  beforeDataReply?: () => Promise<void>;
 }
 
 export interface Upstream {
@@ -86,7 +88,8 @@ export async function startUpstream(options: UpstreamOptions, port = 0): Promise
     onData(stream, session, callback) {
       const chunks: Buffer[] = [];
       stream.on('data', (c: Buffer) => chunks.push(c));
-      stream.on('end', () => {
+      stream.on('end', async () => {
+        await options.beforeDataReply?.();
         dataAttempts += 1;
         const code = options.dataReply?.(dataAttempts) ?? 250;
         if (code >= 400) return callback(Object.assign(new Error(code >= 500 ? '5.6.0 Message refused' : '4.3.2 Try again later'), { responseCode: code }));

@@ -5,6 +5,7 @@ import { newId } from '../../base/ids.js';
 import { TrustedNetworks, unmapIpv4 } from '../../base/trusted-networks.js';
 import type { ListenerConfig } from '../../config/types.js';
 import type { Logger } from '../../log/logger.js';
+import { RateLimitedLog } from '../../log/rate-limited-log.js';
 import type { Received } from '../received.js';
 import { ClientSlots } from './client-slots.js';
 import { acceptBareLfData, greetWithoutDelay, holdEarlyCommands, isPatchableConnection } from './lenient-connection.js';
@@ -48,6 +49,8 @@ export async function startSmtpListener(options: SmtpListenerOptions): Promise<S
   const slots = new ClientSlots();
   const limits = listener.limits;
   const log = logger.child({ listener: listener.name });
+  // A failing store fails every device's mail: one line a minute per cause, with the count.
+  const commitFailures = new RateLimitedLog(log, 60_000, now);
   const isTrusted = (session: SMTPServerSession): boolean => trusted.contains(session.remoteAddress);
   const peer = (session: SMTPServerSession) => ({ peer: unmapIpv4(session.remoteAddress), session: session.id });
 
@@ -204,7 +207,8 @@ export async function startSmtpListener(options: SmtpListenerOptions): Promise<S
             callback(null, `2.0.0 Ok: queued as ${received.id}`);
           },
           (error: unknown) => {
-            log.error({ ...peer(session), err: error }, 'could not commit the message to the store; device told to retry (451)');
+            const code = (error as { code?: unknown } | null)?.code;
+            commitFailures.error(`commit|${typeof code === 'string' ? code : 'error'}`, { ...peer(session), err: error }, 'could not commit the message to the store; device told to retry (451)');
             callback(new SmtpReply(451, '4.3.0 Temporary storage failure, try again later'));
           },
         );

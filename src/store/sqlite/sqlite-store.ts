@@ -1,12 +1,15 @@
 import Database from 'better-sqlite3';
 import { AsyncLocalStorage } from 'node:async_hooks';
-import { mkdirSync } from 'node:fs';
-import { join } from 'node:path';
+import { mkdirSync, statfsSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { systemClock, type Clock } from '../../base/clock.js';
 import type { Received } from '../../ingest/received.js';
-import type { Repositories, Store } from '../store.js';
+import type { Logger } from '../../log/logger.js';
+import type { Repositories, Store, StoreHealth } from '../store.js';
 import { SqliteAlarms } from './alarms.js';
 import { SqliteBatches } from './batches.js';
 import { Db } from './db.js';
+import { FileHealth } from './file-health.js';
 import { SqliteInbox } from './inbox.js';
 import { migrate } from './migrate.js';
 import { StoreError } from '../store-error.js';
@@ -14,6 +17,18 @@ import { SqliteOutbox } from './outbox.js';
 import { SqliteSilences } from './silences.js';
 import { SqliteTimers } from './timers.js';
 import { SqliteTopics } from './topics.js';
+
+export interface SqliteStoreOptions {
+  /** Drives the file health watch (file-health.ts); tests hand in a fake clock. */
+  clock?: Clock;
+  /** Where the store says when it stops and starts taking work again. */
+  logger?: Logger;
+  /** How often the file is looked at (ms); 1 s. */
+  healthInterval?: number;
+}
+
+/** Free space below which a full store does not count as having room again. */
+const ROOM_TO_GROW = 1024 * 1024;
 
 interface Waiting {
   received: Received;
@@ -35,6 +50,8 @@ export class SqliteStore implements Store {
   #tail: Promise<unknown> = Promise.resolve();
   #accepting: Waiting[] = [];
   #acceptScheduled = false;
+  /** Undefined for an in-memory database: there is no file to watch. */
+  readonly #health: FileHealth | undefined;
 
   readonly inbox: Repositories['inbox'];
   readonly alarms: Repositories['alarms'];
@@ -45,12 +62,12 @@ export class SqliteStore implements Store {
   readonly topics: Repositories['topics'];
 
   /** Opens (and creates or migrates) `annunciator.db` in `dataDir`. */
-  static open(dataDir: string): SqliteStore {
+  static open(dataDir: string, options: SqliteStoreOptions = {}): SqliteStore {
     mkdirSync(dataDir, { recursive: true });
-    return new SqliteStore(join(dataDir, 'annunciator.db'));
+    return new SqliteStore(join(dataDir, 'annunciator.db'), options);
   }
 
-  constructor(file: string) {
+  constructor(file: string, options: SqliteStoreOptions = {}) {
     this.file = file;
     this.#connection = new Database(file);
     this.#connection.pragma('journal_mode = WAL');
@@ -84,6 +101,14 @@ export class SqliteStore implements Store {
     this.silences = this.autocommit(this.#repositories.silences);
     this.outbox = this.autocommit(this.#repositories.outbox);
     this.topics = this.autocommit(this.#repositories.topics);
+    this.#health =
+      file === '' || file === ':memory:' || file.startsWith('file::memory:')
+        ? undefined
+        : new FileHealth(file, { clock: options.clock ?? systemClock, logger: options.logger, interval: options.healthInterval ?? 1000, roomToGrow: () => this.roomToGrow() });
+  }
+
+  health(): StoreHealth {
+    return this.#health?.health() ?? { ok: true };
   }
 
   /** The durability settings in force, for tests and `store status`. */
@@ -99,15 +124,21 @@ export class SqliteStore implements Store {
   transaction<T>(fn: (tx: Repositories) => Promise<T>): Promise<T> {
     if (this.#inTransaction.getStore()) return Promise.reject(new Error('store: a transaction cannot open another one; use its tx'));
     return this.serially(async () => {
-      this.exec('BEGIN IMMEDIATE');
+      const refused = this.#health?.refusal();
+      if (refused) throw refused;
+      const changesBefore = this.#health?.watchingWrites ? this.totalChanges() : undefined;
+      let result: T;
       try {
-        const result = await this.#inTransaction.run(true, () => fn(this.#repositories));
+        this.exec('BEGIN IMMEDIATE');
+        result = await this.#inTransaction.run(true, () => fn(this.#repositories));
         this.exec('COMMIT');
-        return result;
       } catch (error) {
         this.rollback();
+        this.#health?.failed(error);
         throw error;
       }
+      if (changesBefore !== undefined) this.#health?.committed((this.totalChanges() ?? changesBefore) > changesBefore, false);
+      return result;
     });
   }
 
@@ -116,6 +147,9 @@ export class SqliteStore implements Store {
    * are inserted together in the next one, so concurrent sessions share one fsync.
    */
   accept(received: Received): Promise<void> {
+    // Refused at once while the store cannot take mail: the device hears 451 without waiting.
+    const refused = this.#health?.refusal();
+    if (refused) return Promise.reject(refused);
     return new Promise((resolve, reject) => {
       this.#accepting.push({ received, resolve, reject });
       if (this.#acceptScheduled) return;
@@ -131,24 +165,41 @@ export class SqliteStore implements Store {
     this.#acceptScheduled = false;
     const waiting = this.#accepting.splice(0);
     if (waiting.length === 0) return;
+    const refused = this.#health?.refusal();
+    if (refused) {
+      for (const w of waiting) w.reject(refused);
+      return;
+    }
+    let committed: Waiting[];
     try {
       this.insertTogether(waiting.map((w) => w.received));
-      for (const w of waiting) w.resolve();
+      committed = waiting;
     } catch (error) {
-      if (waiting.length === 1) {
-        waiting[0]!.reject(error);
+      this.#health?.failed(error);
+      // The store failing fails them all; one bad row must not fail the others: each alone, in a commit of its own.
+      if (waiting.length === 1 || StoreError.isFault(error)) {
+        for (const w of waiting) w.reject(error);
         return;
       }
-      // One bad row must not fail the others: each alone, in a commit of its own.
+      committed = [];
       for (const w of waiting) {
         try {
           this.insertTogether([w.received]);
-          w.resolve();
+          committed.push(w);
         } catch (alone) {
           w.reject(alone);
         }
       }
     }
+    if (committed.length === 0) return;
+    // Committed, but into the file the path still names? If not, nobody reads it again: 451, not 250.
+    const moved = this.#health?.confirmIdentity();
+    if (moved) {
+      for (const w of committed) w.reject(moved);
+      return;
+    }
+    this.#health?.committed(true, true);
+    for (const w of committed) w.resolve();
   }
 
   private insertTogether(received: Received[]): void {
@@ -197,7 +248,45 @@ export class SqliteStore implements Store {
     });
   }
 
+  /** Rows changed on this connection so far: whether a transaction wrote, while the health watch asks. */
+  private totalChanges(): number | undefined {
+    try {
+      this.#totalChanges ??= this.#connection.prepare('SELECT total_changes()').pluck();
+      return this.#totalChanges.get() as number;
+    } catch {
+      return undefined;
+    }
+  }
+
+  #totalChanges: Database.Statement | undefined;
+
+  /** Whether a write that needs new pages could succeed: below SQLite's page limit, and space on the disk. */
+  private roomToGrow(): boolean {
+    if (!this.#connection.open) return true;
+    const pages = this.#connection.pragma('page_count', { simple: true }) as number;
+    const limit = this.#connection.pragma('max_page_count', { simple: true }) as number;
+    const pageSize = this.#connection.pragma('page_size', { simple: true }) as number;
+    // Room for a commit of some size, not a page or two: with incremental auto-vacuum a write
+    // also needs pointer-map pages, and a state that flips every second says nothing.
+    if (limit - pages < ROOM_TO_GROW / pageSize) return false;
+    const disk = statfsSync(dirname(this.file));
+    return disk.bavail * disk.bsize >= ROOM_TO_GROW;
+  }
+
+  #maxPages: number | undefined;
+
+  /**
+   * For tests only: caps the database at `pages` pages (SQLite raises a cap below the
+   * file's size to its size), so that every write needing a new page fails with
+   * SQLITE_FULL exactly as on a full disk; `undefined` lifts the cap.
+   */
+  limitPagesForTest(pages: number | undefined): void {
+    this.#maxPages ??= this.#connection.pragma('max_page_count', { simple: true }) as number;
+    this.#connection.pragma(`max_page_count = ${Math.max(1, Math.floor(pages ?? this.#maxPages))}`);
+  }
+
   async close(): Promise<void> {
+    this.#health?.close();
     await this.serially(async () => {
       if (this.#connection.open) this.#connection.close();
     });
