@@ -48,6 +48,20 @@ describe('SqliteStore', () => {
     );
   });
 
+  it('reads the muted alarms through their own index, not every active alarm', () => {
+    // The query planner took alarms_state (every active alarm) until migration 0009; bench/store-scale.ts shows what that cost.
+    const db = new Database(join(dataDir, 'annunciator.db'), { readonly: true });
+    try {
+      const plan = db.prepare(`EXPLAIN QUERY PLAN SELECT data FROM alarms WHERE muted = 1 AND state = 'active' ORDER BY first_seen, id`).all() as { detail: string }[];
+      assert.deepEqual(
+        plan.map((row) => row.detail),
+        ['SEARCH alarms USING INDEX alarms_muted (muted=? AND state=?)'],
+      );
+    } finally {
+      db.close();
+    }
+  });
+
   it('refuses a database from a newer version', async () => {
     await store.close();
     const db = new Database(join(dataDir, 'annunciator.db'));
