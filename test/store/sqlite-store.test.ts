@@ -49,7 +49,7 @@ describe('SqliteStore', () => {
   });
 
   it('reads the muted alarms through their own index, not every active alarm', () => {
-    // The query planner took alarms_state (every active alarm) until migration 0009; bench/store-scale.ts shows what that cost.
+    // The query planner took alarms_state (every active alarm) until migration 0010; bench/store-scale.ts shows what that cost.
     const db = new Database(join(dataDir, 'annunciator.db'), { readonly: true });
     try {
       const plan = db.prepare(`EXPLAIN QUERY PLAN SELECT data FROM alarms WHERE muted = 1 AND state = 'active' ORDER BY first_seen, id`).all() as { detail: string }[];
