@@ -4,7 +4,11 @@
  * many mails went out for the storm, how fast the storm was taken in and recorded, when
  * its digest arrived, and how long the other device's alarm took to reach the upstream:
  * the one alarm that matters, which a storm of single notifications would queue behind.
- * Run with --no-flood to see the same storm without flood control. Not a test.
+ * Run with --no-flood to see the same storm without flood control. Not a test, but it
+ * exits 1 when the mails do not add up: every storm alarm must be told exactly once, one
+ * by one or in a digest (the store's history says which), the single notifications must
+ * number exactly the limit (every alarm without flood control), the digests' subjects must
+ * count what the histories say, and the other device's alarm must arrive once.
  */
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
@@ -100,18 +104,25 @@ async function main(): Promise<number> {
 
     const store = gateway.store;
     const recorded = async (): Promise<number> => (await store.alarms.list(['active'], args.alarms + 10)).filter((a) => a.device.id === 'storm-plc').length;
-    while ((await recorded()) < args.alarms) await new Promise((resolve) => setTimeout(resolve, 10));
+    const recordDeadline = performance.now() + 120_000;
+    while ((await recorded()) < args.alarms && performance.now() < recordDeadline) await new Promise((resolve) => setTimeout(resolve, 10));
     const recordedAt = performance.now();
 
     const expectedMails = args.flood ? Math.min(args.alarms, args.limit) : args.alarms;
     const digestsFolded = (): number =>
       upstream!.messages.filter((m) => m.parsed.headers.get('x-annunciator-kind') === 'digest').reduce((sum, m) => sum + Number(/(\d+) notifications? folded/.exec(m.parsed.subject ?? '')?.[1] ?? 0), 0);
     const deadline = performance.now() + 120_000 + args.digestSeconds * 2000;
+    let complete = false;
     while (performance.now() < deadline) {
       const single = upstream.messages.filter((m) => m.parsed.headers.get('x-annunciator-kind') === 'firing' && /Sensor/.test(m.parsed.subject ?? '')).length;
-      if (single >= expectedMails && single + digestsFolded() >= args.alarms) break;
+      if (single + digestsFolded() >= args.alarms) {
+        complete = true;
+        break;
+      }
       await new Promise((resolve) => setTimeout(resolve, 20));
     }
+    // Listen a little longer for a late duplicate or a digest too many.
+    if (complete) await new Promise((resolve) => setTimeout(resolve, 1000));
     clearInterval(stamp);
     while (arrivals.length < upstream.messages.length) arrivals.push(performance.now());
     const doneAt = arrivals[arrivals.length - 1] ?? performance.now();
@@ -130,7 +141,39 @@ async function main(): Promise<number> {
     if (firstDigestAt !== undefined) console.log(`digest    first one ${s(firstDigestAt - startedAt)} after the storm began (interval ${args.digestSeconds} s)`);
     console.log(`other     the other device's alarm reached the upstream ${calmIndex >= 0 ? `${s(arrivals[calmIndex]! - calmSentAt)} after it was sent, as mail ${calmIndex + 1} of ${messages.length}` : 'NEVER'}`);
     console.log(`done      everything out after ${s(doneAt - startedAt)}`);
-    return calmIndex >= 0 ? 0 : 1;
+
+    // The accounting, per storm alarm: told one by one (its mail arrived) or in a digest (its history says digest-sent).
+    const problems: string[] = [];
+    const stormAlarms = (await store.alarms.list(['active'], args.alarms + 10)).filter((a) => a.device.id === 'storm-plc');
+    if (stormAlarms.length !== args.alarms) problems.push(`${stormAlarms.length} storm alarms recorded, ${args.alarms} sent`);
+    if (!complete) problems.push(`not every storm alarm was told within ${s(deadline - acceptedAt)} of the storm's end`);
+    const tokenOf = (text: string | undefined): string | undefined => /Sensor (\d+) signal lost/.exec(text ?? '')?.[1];
+    const singleTokens = singles.map((m) => tokenOf(m.parsed.subject));
+    const singleSet = new Set(singleTokens);
+    if (singleSet.size !== singleTokens.length) problems.push(`${singleTokens.length - singleSet.size} single notifications arrived twice`);
+    if (singles.length !== expectedMails) problems.push(`${singles.length} single storm notifications, expected exactly ${expectedMails}`);
+    if (!args.flood && digests.length > 0) problems.push(`${digests.length} digest(s) with flood control off`);
+    let inDigests = 0;
+    const untold: string[] = [];
+    const twice: string[] = [];
+    for (const a of stormAlarms) {
+      const digested = (await store.alarms.history(a.id)).filter((h) => h.outcome === 'digest-sent').length;
+      const told = digested + (singleSet.has(tokenOf(a.title)) ? 1 : 0);
+      if (told === 0) untold.push(a.title);
+      if (told > 1) twice.push(a.title);
+      inDigests += digested;
+    }
+    if (untold.length > 0) problems.push(`${untold.length} storm alarm(s) never told, e.g. "${untold[0]}"`);
+    if (twice.length > 0) problems.push(`${twice.length} storm alarm(s) told more than once, e.g. "${twice[0]}"`);
+    if (digestsFolded() !== inDigests) problems.push(`the digests' subjects fold ${digestsFolded()} notifications, the alarms' histories put ${inDigests} in a digest`);
+    const calmCount = messages.filter((m) => /Cooling water/.test(m.parsed.subject ?? '')).length;
+    if (calmCount !== 1) problems.push(`the other device's alarm arrived ${calmCount} times`);
+    if (problems.length === 0) {
+      console.log(`check     ok: each of the ${args.alarms} storm alarms told exactly once (${singles.length} one by one, ${inDigests} in ${digests.length} digest(s)); the other device's once`);
+      return 0;
+    }
+    for (const problem of problems) console.log(`check     FAILED: ${problem}`);
+    return 1;
   } finally {
     await gateway?.stop();
     await upstream?.close();

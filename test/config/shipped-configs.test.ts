@@ -1,8 +1,10 @@
 import assert from 'node:assert/strict';
-import { readdirSync, statSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { describe, it } from 'node:test';
-import { ConfigError, loadConfig } from '../../src/config/load.js';
+import { ConfigError, loadConfig, parseConfig } from '../../src/config/load.js';
+import { createCa } from '../helpers/certs.js';
+import { testDir } from '../helpers/gateway.js';
 import { REPO_ROOT } from '../helpers/gateway-process.js';
 
 function yamlFiles(dir: string): string[] {
@@ -50,16 +52,39 @@ describe('every configuration file shipped in config/', () => {
     assert.equal(config.delivery.accounts[0]?.type, 'file');
   });
 
+  // The production example names files under /etc/annunciator that only exist on a
+  // deployed box. Provide them in a temporary directory (same names, same layout) and load
+  // the example's own text with those paths pointed there, so every assertion below runs.
   it('the production example verifies upstream TLS 1.2+ and listens on port 25', () => {
     const file = join(REPO_ROOT, 'config/examples/production.yaml');
-    let config;
+    const text = readFileSync(file, 'utf8');
+    const deployed = [...new Set(text.match(/\/etc\/annunciator\/[\w./-]+/g) ?? [])].sort();
+    assert.deepEqual(deployed, ['/etc/annunciator/plant-ca.pem', '/etc/annunciator/secrets/m365-refresh-token'], 'files the example expects on the box');
+    const box = testDir('annunciator-etc-');
     try {
-      config = loadConfig(file, EXAMPLE_ENV);
-    } catch (error) {
-      assert.ok(error instanceof ConfigError);
-      return assert.ok(error.problems.every((p) => /cannot be read/.test(p.message)), error.message);
+      mkdirSync(join(box.path, 'secrets'));
+      box.write('secrets/m365-refresh-token', 'refresh-token-from-the-box\n');
+      box.write('plant-ca.pem', createCa('Plant CA').cert);
+      const config = parseConfig(text.replaceAll('/etc/annunciator/', `${box.path}/`), file, EXAMPLE_ENV);
+
+      assert.equal(config.listeners.length, 1);
+      assert.equal(config.listeners[0]?.port, 25);
+      assert.equal(config.listeners[0]?.address, '0.0.0.0');
+      const smtp = config.delivery.accounts.filter((a) => a.type === 'smtp');
+      assert.deepEqual(
+        smtp.map((a) => a.name),
+        ['microsoft365', 'plant-mail'],
+      );
+      for (const account of smtp) {
+        assert.equal(account.tls.minVersion, 'TLSv1.2', account.name);
+        assert.notEqual(account.security, 'none', account.name);
+      }
+      const [m365, plant] = smtp;
+      assert.equal(m365?.auth?.type, 'oauth2');
+      assert.equal(m365?.auth?.type === 'oauth2' && m365.auth.refreshToken.reveal(), 'refresh-token-from-the-box');
+      assert.equal(plant?.tls.ca.length, 1, 'the plant CA is read');
+    } finally {
+      box.remove();
     }
-    assert.equal(config.listeners[0]?.port, 25);
-    for (const account of config.delivery.accounts) if (account.type === 'smtp') assert.equal(account.tls.minVersion, 'TLSv1.2');
   });
 });

@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { connect as tlsConnect } from 'node:tls';
+import { connect as netConnect, type Socket } from 'node:net';
+import { connect as tlsConnect, type ConnectionOptions, type TLSSocket } from 'node:tls';
 import { after, before, describe, it } from 'node:test';
 import nodemailer from 'nodemailer';
 import { startSmtpListener } from '../../src/ingest/smtp/smtp-listener.js';
@@ -198,18 +199,86 @@ describe('AUTH and STARTTLS on a listener that also serves clients outside the L
     assert.equal(result.dataReply, undefined);
   });
 
-  it('negotiates TLS 1.2 or newer on STARTTLS', async () => {
-    const transcript = await rawSession(gateway.port, ['EHLO x', 'STARTTLS']);
-    assert.match(transcript.at(-1) ?? '', /^220 /);
-    await assert.rejects(
-      new Promise((resolve, reject) => {
-        const s = tlsConnect({ port: gateway.port, host: '127.0.0.1', maxVersion: 'TLSv1.1', minVersion: 'TLSv1', ca: [ca.cert], servername: 'localhost' });
-        s.on('secureConnect', () => resolve(s));
-        s.on('error', reject);
-      }),
-    );
+  // The handshake happens on the plaintext port after STARTTLS, as a device does it. The
+  // client offers TLS 1.1 only, with OpenSSL's security level lowered so that it really
+  // offers it; the listener must refuse with a protocol_version alert (70), i.e. because of
+  // its minimum version. (Without the minimum, OpenSSL's own security level would still
+  // fail the handshake, but with a different alert; that is not what this test checks.)
+  it('refuses TLS 1.1 after STARTTLS: the listener requires TLS 1.2 or newer', async () => {
+    await assert.rejects(startTls(gateway.port, { minVersion: 'TLSv1.1', maxVersion: 'TLSv1.1', ciphers: 'DEFAULT@SECLEVEL=0', ca: [ca.cert] }), (error: NodeJS.ErrnoException) => {
+      assert.equal(error.code, 'ERR_SSL_TLSV1_ALERT_PROTOCOL_VERSION', `expected the listener to refuse TLS 1.1 with a protocol_version alert, got ${error.code}: ${error.message}`);
+      return true;
+    });
+  });
+
+  it('negotiates TLS 1.2 after STARTTLS and goes on speaking SMTP (control for the refusal above)', async () => {
+    const socket = await startTls(gateway.port, { minVersion: 'TLSv1.2', maxVersion: 'TLSv1.2', ciphers: 'DEFAULT@SECLEVEL=0', ca: [ca.cert] });
+    try {
+      assert.equal(socket.getProtocol(), 'TLSv1.2');
+      const replies = await exchange(socket, 'EHLO x');
+      assert.match(replies.at(-1) ?? '', /^250 /);
+      assert.ok(replies.some((l) => /^250[- ]AUTH /.test(l)), replies.join(' | '));
+    } finally {
+      socket.destroy();
+    }
   });
 });
+
+/** Reads the reply lines to one command (all lines up to the final `ddd ` line). */
+function exchange(socket: Socket | TLSSocket, command?: string): Promise<string[]> {
+  return new Promise((resolve, reject) => {
+    let buffer = '';
+    const lines: string[] = [];
+    const onData = (chunk: Buffer) => {
+      buffer += chunk.toString('latin1');
+      let i;
+      while ((i = buffer.indexOf('\n')) >= 0) {
+        const line = buffer.slice(0, i).replace(/\r$/, '');
+        buffer = buffer.slice(i + 1);
+        lines.push(line);
+        if (/^\d{3} /.test(line)) {
+          done();
+          return resolve(lines);
+        }
+      }
+    };
+    const onEnd = () => {
+      done();
+      reject(new Error(`connection closed after ${JSON.stringify(lines)}`));
+    };
+    const done = () => {
+      socket.off('data', onData);
+      socket.off('error', onEnd);
+      socket.off('close', onEnd);
+    };
+    socket.on('data', onData);
+    socket.on('error', onEnd);
+    socket.on('close', onEnd);
+    if (command) socket.write(`${command}\r\n`);
+  });
+}
+
+/** Connects in plaintext, says EHLO and STARTTLS, then runs the TLS handshake on that socket. */
+async function startTls(port: number, options: ConnectionOptions): Promise<TLSSocket> {
+  const plain = netConnect({ port, host: '127.0.0.1' });
+  try {
+    assert.match((await exchange(plain)).at(-1) ?? '', /^220 /);
+    const ehlo = await exchange(plain, 'EHLO x');
+    assert.ok(ehlo.some((l) => /^250[- ]STARTTLS$/.test(l)), ehlo.join(' | '));
+    assert.match((await exchange(plain, 'STARTTLS')).at(-1) ?? '', /^220 /);
+  } catch (error) {
+    plain.destroy();
+    throw error;
+  }
+  return new Promise<TLSSocket>((resolve, reject) => {
+    const secure = tlsConnect({ ...options, socket: plain, servername: 'localhost' });
+    secure.once('secureConnect', () => resolve(secure));
+    secure.once('error', (error) => {
+      secure.destroy();
+      reject(error);
+    });
+  });
+}
 
 describe('a store that cannot commit', () => {
   it('answers 451 so the device retries, and logs why', async () => {

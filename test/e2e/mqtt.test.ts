@@ -2,13 +2,13 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { after, before, describe, it } from 'node:test';
+import { after, before, beforeEach, describe, it } from 'node:test';
 import { connectAsync, type MqttClient } from 'mqtt';
 import { parse } from 'yaml';
 import { CORPUS_DIR } from '../helpers/corpus.js';
 import { configFrom, eventually, loopbackListeners, relayDelivery, runGateway, testDir, type RunningGateway, type TestDir } from '../helpers/gateway.js';
 import { REPO_ROOT } from '../helpers/gateway-process.js';
-import { describeBrokerChoice, startTestBroker, type TestBroker } from '../helpers/mqtt-broker.js';
+import { startTestBroker, type TestBroker } from '../helpers/mqtt-broker.js';
 import { startUpstream, type Upstream } from '../helpers/upstream.js';
 
 const example = parse(readFileSync(join(REPO_ROOT, 'config/examples/mqtt.yaml'), 'utf8')) as Record<string, unknown> & {
@@ -74,13 +74,18 @@ async function settled(gateway: RunningGateway): Promise<void> {
 
 const kinds = (messages: Upstream['messages']) => messages.map((m) => `${m.parsed.headers.get('x-annunciator-kind')}: ${m.parsed.subject}`);
 
-describe(`MQTT alarms against a real broker (${describeBrokerChoice() || 'chosen at start'})`, () => {
+// The broker is chosen when the suite starts (test/helpers/mqtt-broker.ts), after the titles
+// are fixed, so each test names the broker it ran against in a diagnostic line ("broker: ...").
+describe('MQTT alarms against a real broker (named in each test\'s "broker:" line)', () => {
   let broker: TestBroker;
   let upstream: Upstream;
 
   before(async () => {
     broker = await startTestBroker();
     upstream = await startUpstream({ security: 'none' });
+  });
+  beforeEach((t) => {
+    if ('diagnostic' in t) t.diagnostic(`broker: ${broker?.choice ?? 'none started'}`);
   });
   after(async () => {
     await upstream?.close();
@@ -216,13 +221,16 @@ describe(`MQTT alarms against a real broker (${describeBrokerChoice() || 'chosen
   });
 });
 
-describe('a broker restart mid-stream loses nothing', () => {
+describe('a broker restart mid-stream loses nothing (broker named in each test\'s "broker:" line)', () => {
   let broker: TestBroker;
   let upstream: Upstream;
 
   before(async () => {
     broker = await startTestBroker({ restartable: true });
     upstream = await startUpstream({ security: 'none' });
+  });
+  beforeEach((t) => {
+    if ('diagnostic' in t) t.diagnostic(`broker: ${broker?.choice ?? 'none started'}`);
   });
   after(async () => {
     await upstream?.close();

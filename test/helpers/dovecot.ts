@@ -55,7 +55,8 @@ export function findDovecot(): string | undefined {
 
 /**
  * The dovecot binary, installing dovecot-imapd with apt-get when it is missing and we are
- * root (as .ci/run does); otherwise the reason the tests that need it must be skipped.
+ * root (as .ci/run does); otherwise the reason the tests that need it must be skipped
+ * (under CI they fail with that reason instead: test/helpers/real-peers.ts).
  */
 export function dovecotOrSkipReason(): { binary: string } | { skip: string } {
   const found = findDovecot();

@@ -13,6 +13,7 @@ import {
   type ForcedBroker,
   type TestBroker,
 } from './mqtt-broker.js';
+import { peerGate, type PeerGate } from './real-peers.js';
 
 const WAIT_MS = 5_000;
 const TEST_TIMEOUT_MS = 30_000;
@@ -149,21 +150,24 @@ async function discardSession(url: string, clientId: string): Promise<void> {
   }
 }
 
-const kinds: Array<{ kind: BrokerKind; force: ForcedBroker; skip: string | false }> = [
+// Skipped, saying why, when the service or the binary is missing; under CI (CI=true, where
+// .ci/run installs mosquitto and starts the service) a missing one fails instead.
+const kinds: Array<{ kind: BrokerKind; force: ForcedBroker; gate: PeerGate }> = [
   {
     kind: 'mosquitto-service',
     force: 'service',
-    skip: serviceProbe.ok ? false : `no MQTT service on 127.0.0.1:1883 (${serviceProbe.reason})`,
+    gate: peerGate(serviceProbe.ok ? false : `no MQTT service on 127.0.0.1:1883 (${serviceProbe.reason})`),
   },
-  { kind: 'mosquitto-spawned', force: 'mosquitto', skip: mosquittoBinary === undefined ? 'no mosquitto binary on this machine' : false },
-  { kind: 'aedes', force: 'aedes', skip: false },
+  { kind: 'mosquitto-spawned', force: 'mosquitto', gate: peerGate(mosquittoBinary === undefined ? 'no mosquitto binary on this machine' : false) },
+  { kind: 'aedes', force: 'aedes', gate: peerGate(false) },
 ];
 
-for (const { kind, force, skip } of kinds) {
-  describe(`test MQTT broker: ${kind}`, { skip, timeout: 120_000 }, () => {
+for (const { kind, force, gate } of kinds) {
+  describe(`test MQTT broker: ${kind}`, { skip: gate.skip, timeout: 120_000 }, () => {
     let broker: TestBroker;
 
     before(async () => {
+      gate.assertPresent();
       broker = await startTestBroker({ force });
     });
     after(async () => {
@@ -310,7 +314,9 @@ describe('test MQTT broker selection', { timeout: 120_000 }, () => {
     }
   });
 
-  it(`${BROKER_ENV_VAR}=mosquitto forces a spawned mosquitto`, { timeout: TEST_TIMEOUT_MS, skip: mosquittoBinary === undefined && 'no mosquitto binary' }, async () => {
+  const binaryGate = peerGate(mosquittoBinary === undefined ? 'no mosquitto binary' : false);
+  it(`${BROKER_ENV_VAR}=mosquitto forces a spawned mosquitto`, { timeout: TEST_TIMEOUT_MS, skip: binaryGate.skip }, async () => {
+    binaryGate.assertPresent();
     process.env[BROKER_ENV_VAR] = 'mosquitto';
     let broker: TestBroker | undefined;
     try {
@@ -328,6 +334,44 @@ describe('test MQTT broker selection', { timeout: 120_000 }, () => {
     try {
       await assert.rejects(startTestBroker({ restartable: true }), /cannot be restarted/);
     } finally {
+      restoreEnv();
+    }
+  });
+
+  it('under CI (CI=true) refuses to fall back to aedes silently, and names the broker otherwise', { timeout: TEST_TIMEOUT_MS }, async () => {
+    const savedCi = process.env.CI;
+    delete process.env[BROKER_ENV_VAR];
+    try {
+      process.env.CI = 'true';
+      await assert.rejects(startTestBroker({ restartable: true, withoutMosquittoBinary: true }), /CI=true and no Mosquitto to test against: .*no mosquitto binary.*ANNUNCIATOR_TEST_BROKER=aedes/);
+      delete process.env.CI;
+      const fallback = await startTestBroker({ restartable: true, withoutMosquittoBinary: true });
+      try {
+        assert.equal(fallback.kind, 'aedes');
+        assert.match(fallback.choice, /^aedes \(in-process\) on mqtt:\/\/127\.0\.0\.1:\d+: .*no mosquitto binary/);
+      } finally {
+        await fallback.stop();
+      }
+    } finally {
+      if (savedCi === undefined) delete process.env.CI;
+      else process.env.CI = savedCi;
+      restoreEnv();
+    }
+  });
+
+  it(`under CI, ${BROKER_ENV_VAR}=aedes still runs on aedes, deliberately`, { timeout: TEST_TIMEOUT_MS }, async () => {
+    const savedCi = process.env.CI;
+    process.env.CI = 'true';
+    process.env[BROKER_ENV_VAR] = 'aedes';
+    let broker: TestBroker | undefined;
+    try {
+      broker = await startTestBroker();
+      assert.equal(broker.kind, 'aedes');
+      assert.match(broker.choice, new RegExp(`forced by ${BROKER_ENV_VAR}=aedes`));
+    } finally {
+      await broker?.stop();
+      if (savedCi === undefined) delete process.env.CI;
+      else process.env.CI = savedCi;
       restoreEnv();
     }
   });

@@ -8,6 +8,7 @@ import { delimiter, join } from 'node:path';
 import { Aedes, type AedesOptions } from 'aedes';
 import { connect } from 'mqtt';
 import { freePort } from './free-port.js';
+import { peersRequired } from './real-peers.js';
 
 /**
  * A real MQTT broker for tests, picked in this order:
@@ -16,6 +17,8 @@ import { freePort } from './free-port.js';
  *  2. a private `mosquitto` process on a free port with on-disk persistence in a temp dir;
  *  3. aedes in-process on a free port, with one in-memory persistence kept across restarts.
  * ANNUNCIATOR_TEST_BROKER=service|mosquitto|aedes (or `options.force`) skips the selection.
+ * Under CI (`CI=true`) Mosquitto is a required peer: falling back to aedes throws, unless
+ * aedes was asked for explicitly (ANNUNCIATOR_TEST_BROKER=aedes).
  */
 
 export type BrokerKind = 'mosquitto-service' | 'mosquitto-spawned' | 'aedes';
@@ -23,6 +26,8 @@ export type ForcedBroker = 'service' | 'mosquitto' | 'aedes';
 
 export interface TestBroker {
   kind: BrokerKind;
+  /** Which broker this is and why it was chosen, e.g. for a test's diagnostic line. */
+  choice: string;
   url: string; // mqtt://127.0.0.1:PORT
   port: number;
   /** Stops the broker and starts it again on the same port, keeping persistent sessions and queued QoS 1 messages. Throws for 'mosquitto-service'. */
@@ -36,6 +41,8 @@ export interface StartTestBrokerOptions {
   restartable?: boolean;
   /** For tests of this helper: overrides ANNUNCIATOR_TEST_BROKER. */
   force?: ForcedBroker;
+  /** For tests of this helper: select as if no mosquitto binary were installed. */
+  withoutMosquittoBinary?: boolean;
 }
 
 export const BROKER_ENV_VAR = 'ANNUNCIATOR_TEST_BROKER';
@@ -55,8 +62,9 @@ export function describeBrokerChoice(): string {
   return [...new Set(choices)].join('\n');
 }
 
-function recordChoice(text: string): void {
+function recordChoice(broker: Omit<TestBroker, 'choice'>, text: string): TestBroker {
   choices.push(text);
+  return Object.assign(broker, { choice: text });
 }
 
 export async function startTestBroker(options: StartTestBrokerOptions = {}): Promise<TestBroker> {
@@ -68,20 +76,17 @@ export async function startTestBroker(options: StartTestBrokerOptions = {}): Pro
     if (restartable) throw new Error(`${forcedBy}, but a restartable broker was requested and the shared service cannot be restarted`);
     const probe = await probeMosquittoService();
     if (!probe.ok) throw new Error(`${forcedBy}, but no MQTT service answers on ${SERVICE_HOST}:${SERVICE_PORT}: ${probe.reason}`);
-    recordChoice(`mosquitto-service on ${serviceUrl()}: ${forcedBy}`);
-    return serviceBroker();
+    return recordChoice(serviceBroker(), `mosquitto-service on ${serviceUrl()}: ${forcedBy}`);
   }
   if (forced === 'mosquitto') {
     const binary = findMosquittoBinary();
     if (binary === undefined) throw new Error(`${forcedBy}, but no mosquitto binary on PATH or in ${MOSQUITTO_FALLBACK_PATHS.join(', ')}`);
     const broker = await startSpawnedMosquitto(binary);
-    recordChoice(`mosquitto-spawned (${describeBinary(binary)}) on ${broker.url}: ${forcedBy}`);
-    return broker;
+    return recordChoice(broker, `mosquitto-spawned (${describeBinary(binary)}) on ${broker.url}: ${forcedBy}`);
   }
   if (forced === 'aedes') {
     const broker = await startAedes();
-    recordChoice(`aedes (in-process) on ${broker.url}: ${forcedBy}`);
-    return broker;
+    return recordChoice(broker, `aedes (in-process) on ${broker.url}: ${forcedBy}`);
   }
 
   const reasons: string[] = [];
@@ -90,18 +95,16 @@ export async function startTestBroker(options: StartTestBrokerOptions = {}): Pro
   } else {
     const probe = await probeMosquittoService();
     if (probe.ok) {
-      recordChoice(`mosquitto-service on ${serviceUrl()}: it answered CONNECT with CONNACK within ${SERVICE_PROBE_TIMEOUT_MS} ms`);
-      return serviceBroker();
+      return recordChoice(serviceBroker(), `mosquitto-service on ${serviceUrl()}: it answered CONNECT with CONNACK within ${SERVICE_PROBE_TIMEOUT_MS} ms`);
     }
     reasons.push(`no MQTT service on ${SERVICE_HOST}:${SERVICE_PORT} (${probe.reason})`);
   }
 
-  const binary = findMosquittoBinary();
+  const binary = options.withoutMosquittoBinary === true ? undefined : findMosquittoBinary();
   if (binary !== undefined) {
     try {
       const broker = await startSpawnedMosquitto(binary);
-      recordChoice(`mosquitto-spawned (${describeBinary(binary)}) on ${broker.url}: ${reasons.join('; ')}`);
-      return broker;
+      return recordChoice(broker, `mosquitto-spawned (${describeBinary(binary)}) on ${broker.url}: ${reasons.join('; ')}`);
     } catch (error) {
       reasons.push(`spawning ${binary} failed (${errorMessage(error)})`);
     }
@@ -109,9 +112,13 @@ export async function startTestBroker(options: StartTestBrokerOptions = {}): Pro
     reasons.push(`no mosquitto binary on PATH or in ${MOSQUITTO_FALLBACK_PATHS.join(', ')}`);
   }
 
+  if (peersRequired()) {
+    throw new Error(
+      `CI=true and no Mosquitto to test against: ${reasons.join('; ')}. Under CI the aedes fallback is not taken silently; install mosquitto (.ci/run does) or set ${BROKER_ENV_VAR}=aedes to run on aedes deliberately`,
+    );
+  }
   const broker = await startAedes();
-  recordChoice(`aedes (in-process) on ${broker.url}: ${reasons.join('; ')}`);
-  return broker;
+  return recordChoice(broker, `aedes (in-process) on ${broker.url}: ${reasons.join('; ')}`);
 }
 
 function parseForced(value: string | undefined): ForcedBroker | undefined {
@@ -209,7 +216,7 @@ export function findMosquittoBinary(): string | undefined {
 // ---------------------------------------------------------------------------------------------
 // 1. The shared service
 
-function serviceBroker(): TestBroker {
+function serviceBroker(): Omit<TestBroker, 'choice'> {
   return {
     kind: 'mosquitto-service',
     url: serviceUrl(),
@@ -325,7 +332,7 @@ async function terminate(spawned: Spawned, signal: NodeJS.Signals): Promise<bool
   }
 }
 
-async function startSpawnedMosquitto(binary: string): Promise<TestBroker> {
+async function startSpawnedMosquitto(binary: string): Promise<Omit<TestBroker, 'choice'>> {
   installExitHook();
   const dir = mkdtempSync(join(tmpdir(), 'annunciator-mosquitto-'));
   liveDirs.add(dir);
@@ -429,7 +436,7 @@ async function closeAedes(run: AedesRun): Promise<void> {
   await withTimeout(serverClosed, AEDES_CLOSE_TIMEOUT_MS, 'aedes server close');
 }
 
-async function startAedes(): Promise<TestBroker> {
+async function startAedes(): Promise<Omit<TestBroker, 'choice'>> {
   // The same broker id and persistence instance are handed to every incarnation, so the
   // in-memory sessions, subscriptions and queued QoS 1 messages survive restart().
   const id = randomClientId('annunciator-aedes');
