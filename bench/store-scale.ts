@@ -30,7 +30,7 @@
  * of a message's time: the "store calls" column and the query table show the store alone.
  */
 import Database from 'better-sqlite3';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, statSync } from 'node:fs';
 import { arch, cpus, loadavg, platform, tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -53,7 +53,7 @@ import { Pipeline, type MessageOutcome } from '../src/pipeline/pipeline.js';
 import { ConfiguredStages } from '../src/pipeline/stages.js';
 import { SqliteStore } from '../src/store/sqlite/sqlite-store.js';
 import type { Repositories } from '../src/store/store.js';
-import { configFrom, type TestDir } from '../test/helpers/gateway.js';
+import { configFrom, testDir, type TestDir } from '../test/helpers/gateway.js';
 import { fileSystemOf, percentile, positiveInt, runBench } from './bench-kit.js';
 
 const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
@@ -226,19 +226,6 @@ function motorFingerprint(config: GatewayConfig, motor: number): string {
   return fingerprintOf({ device: { id: 'plc-line4' }, title: title(motor) } as AlarmEvent, config.alarms!.fingerprint);
 }
 
-/** A fresh directory under `parent` (test/helpers' testDir always uses the system temp directory). */
-function benchDir(parent: string, prefix: string): TestDir {
-  const path = mkdtempSync(join(parent, prefix));
-  return {
-    path,
-    write(name, content) {
-      const file = join(path, name);
-      writeFileSync(file, content);
-      return file;
-    },
-    remove: () => rmSync(path, { recursive: true, force: true }),
-  };
-}
 
 /** Small seeded PRNG (mulberry32): the same picks and order on every run. */
 function random(seed: number): () => number {
@@ -674,7 +661,7 @@ async function sampleQueries(runs: SizeRun[], config: GatewayConfig, when: 'idle
 }
 
 async function openSize(n: number, args: BenchArgs, seed: Seed): Promise<SizeRun> {
-  const dir = benchDir(args.dir, `annunciator-scale-${n}-`);
+  const dir = testDir(`annunciator-scale-${n}-`, args.dir);
   const config = benchConfig(dir);
   mkdirSync(config.gateway.dataDir, { recursive: true });
   const file = join(config.gateway.dataDir, 'annunciator.db');
@@ -905,7 +892,7 @@ function report(args: BenchArgs, runs: SizeRun[], config: GatewayConfig, ruleCou
 async function main(): Promise<number> {
   const args = parseBenchArgs(process.argv.slice(2));
   mkdirSync(args.dir, { recursive: true });
-  const seedDir = benchDir(args.dir, 'annunciator-scale-seed-');
+  const seedDir = testDir('annunciator-scale-seed-', args.dir);
   const runs: SizeRun[] = [];
   try {
     const config = benchConfig(seedDir);

@@ -4,54 +4,14 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, beforeEach, describe, it } from 'node:test';
 import { connectAsync, type MqttClient } from 'mqtt';
-import { parse } from 'yaml';
 import { CORPUS_DIR } from '../helpers/corpus.js';
-import { configFrom, eventually, loopbackListeners, relayDelivery, runGateway, testDir, type RunningGateway, type TestDir } from '../helpers/gateway.js';
-import { REPO_ROOT } from '../helpers/gateway-process.js';
+import { configFrom, eventually, runGateway, type RunningGateway } from '../helpers/gateway.js';
 import { startTestBroker, type TestBroker } from '../helpers/mqtt-broker.js';
 import { startUpstream, type Upstream } from '../helpers/upstream.js';
+import { mqttExampleHarness, type MqttHarness } from '../helpers/mqtt-example.js';
 
-const example = parse(readFileSync(join(REPO_ROOT, 'config/examples/mqtt.yaml'), 'utf8')) as Record<string, unknown> & {
-  mqtt: Array<Record<string, unknown> & { subscriptions: Array<Record<string, unknown> & { topic: string }> }>;
-};
-
-interface Harness {
-  root: string;
-  clientId: string;
-  dir: TestDir;
-  raw: Record<string, unknown>;
-}
-
-/**
- * The shipped MQTT example, under a topic root of its own (the shared broker may serve
- * other runs) and with a client id of its own (its persistent session must be this test's).
- */
-function harness(broker: TestBroker, upstreamPort: number, overrides: Record<string, unknown> = {}): Harness {
-  const root = `t${randomBytes(4).toString('hex')}`;
-  const clientId = `annunciator-${root}`;
-  const dir = testDir();
-  const [brokerConfig] = example.mqtt;
-  const raw = {
-    ...example,
-    gateway: { hostname: 'gw.test', domain: 'gw.test', dataDir: join(dir.path, 'data') },
-    log: { level: 'error', format: 'json' },
-    listeners: loopbackListeners(),
-    alarms: { ...(example.alarms as object), rulesDir: join(REPO_ROOT, 'rules'), templatesDir: join(REPO_ROOT, 'templates'), watch: false },
-    mqtt: [
-      {
-        ...brokerConfig,
-        url: broker.url,
-        clientId,
-        reconnect: { initialDelay: '100ms', maxDelay: '1s' },
-        subscriptions: brokerConfig!.subscriptions.map((s) => ({ ...s, topic: `${root}/${s.topic}` })),
-        publish: { prefix: `${root}/annunciator`, qos: 1 },
-        ...overrides,
-      },
-    ],
-    delivery: relayDelivery(upstreamPort),
-  };
-  return { root, clientId, dir, raw };
-}
+type Harness = MqttHarness;
+const harness = (broker: TestBroker, upstreamPort: number, overrides: Record<string, unknown> = {}): Harness => mqttExampleHarness(broker.url, upstreamPort, overrides);
 
 async function startGatewayFor(h: Harness): Promise<RunningGateway> {
   const gateway = await runGateway(configFrom(h.dir, h.raw));

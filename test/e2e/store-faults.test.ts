@@ -1,18 +1,16 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
-import { chmodSync, closeSync, copyFileSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, unlinkSync, writeSync } from 'node:fs';
+import { chmodSync, closeSync, copyFileSync, mkdirSync, openSync, renameSync, rmSync, unlinkSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { after, afterEach, before, beforeEach, describe, it } from 'node:test';
 import { connectAsync } from 'mqtt';
-import { parse } from 'yaml';
 import { createLogger, type Logger } from '../../src/log/logger.js';
 import { SqliteStore } from '../../src/store/sqlite/sqlite-store.js';
 import { sendAsDevice } from '../helpers/device-client.js';
 import { FakeClock } from '../helpers/fake-clock.js';
-import { baseConfig, configFrom, eventually, loopbackListeners, relayDelivery, runGateway, testDir, type RunningGateway, type TestDir } from '../helpers/gateway.js';
-import { REPO_ROOT } from '../helpers/gateway-process.js';
+import { mqttExampleHarness } from '../helpers/mqtt-example.js';
+import { baseConfig, configFrom, eventually, relayDelivery, runGateway, testDir, type RunningGateway, type TestDir } from '../helpers/gateway.js';
 import { startTestBroker, type TestBroker } from '../helpers/mqtt-broker.js';
 import { startUpstream, type Upstream } from '../helpers/upstream.js';
 
@@ -336,30 +334,7 @@ describe('MQTT while the store is read-only', () => {
   });
 
   it('a message that cannot be committed gets no PUBACK: the broker redelivers it, and it is committed once the store is writable', { timeout: 60_000 }, async () => {
-    const example = parse(readFileSync(join(REPO_ROOT, 'config/examples/mqtt.yaml'), 'utf8')) as Record<string, unknown> & {
-      mqtt: Array<Record<string, unknown> & { subscriptions: Array<Record<string, unknown> & { topic: string }> }>;
-    };
-    const root = `t${randomBytes(4).toString('hex')}`;
-    const dir = testDir();
-    const [brokerConfig] = example.mqtt;
-    const raw = {
-      ...example,
-      gateway: { hostname: 'gw.test', domain: 'gw.test', dataDir: join(dir.path, 'data') },
-      log: { level: 'error', format: 'json' },
-      listeners: loopbackListeners(),
-      alarms: { ...(example.alarms as object), rulesDir: join(REPO_ROOT, 'rules'), templatesDir: join(REPO_ROOT, 'templates'), watch: false },
-      mqtt: [
-        {
-          ...brokerConfig,
-          url: broker.url,
-          clientId: `annunciator-${root}`,
-          reconnect: { initialDelay: '100ms', maxDelay: '1s' },
-          subscriptions: brokerConfig!.subscriptions.map((s) => ({ ...s, topic: `${root}/${s.topic}` })),
-          publish: { prefix: `${root}/annunciator`, qos: 1 },
-        },
-      ],
-      delivery: relayDelivery(upstream.port),
-    };
+    const { root, dir, raw } = mqttExampleHarness(broker.url, upstream.port);
     const clock = new FakeClock();
     const logs = captureLogs();
     const gateway = await runGateway(configFrom(dir, raw), logs.logger, { clock, healthClock: clock });

@@ -13,8 +13,9 @@ export interface TestDir {
   remove(): void;
 }
 
-export function testDir(prefix = 'annunciator-test-'): TestDir {
-  const path = mkdtempSync(join(tmpdir(), prefix));
+/** A fresh temporary directory (under `parent`, by default the system's). */
+export function testDir(prefix = 'annunciator-test-', parent = tmpdir()): TestDir {
+  const path = mkdtempSync(join(parent, prefix));
   return {
     path,
     write(name, content) {
