@@ -1,23 +1,11 @@
 import { failureBackoff } from '../base/backoff.js';
-import type { Clock } from '../base/clock.js';
-import type { GatewayEventBus } from '../events.js';
 import type { Received } from '../ingest/received.js';
-import type { Logger } from '../log/logger.js';
 import { RateLimitedLog } from '../log/rate-limited-log.js';
 import { Effects } from '../pipeline/effects.js';
-import type { Pipeline } from '../pipeline/pipeline.js';
 import { StoreError } from '../store/store-error.js';
-import type { Store } from '../store/store.js';
-import { WakeLoop } from './wake-loop.js';
+import { WakeLoop, type RunnerOptions } from './wake-loop.js';
 
-export interface InboxRunnerOptions {
-  store: Store;
-  pipeline: Pipeline;
-  events: GatewayEventBus;
-  clock: Clock;
-  logger: Logger;
-  /** Catches messages `annunciator send` put into the store from another process. */
-  pollInterval: number;
+export interface InboxRunnerOptions extends RunnerOptions {
   /** Messages processed in one transaction (one commit, one fsync). */
   batchSize?: number;
 }

@@ -1,5 +1,5 @@
 import type { ReplyAccountConfig } from '../config/types.js';
-import type { Alarm, AlarmAck } from '../lifecycle/alarm.js';
+import type { AlarmAck } from '../lifecycle/alarm.js';
 import { decideReply, replyTokens, type ReplyAckContext, type ReplyIgnoredReason } from '../lifecycle/reply-ack.js';
 import type { AckOutcome, Acknowledge } from '../lifecycle/ack.js';
 import type { Logger } from '../log/logger.js';

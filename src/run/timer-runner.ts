@@ -1,22 +1,9 @@
 import { failureBackoff } from '../base/backoff.js';
-import type { Clock } from '../base/clock.js';
-import type { GatewayEventBus } from '../events.js';
-import type { Logger } from '../log/logger.js';
 import { RateLimitedLog } from '../log/rate-limited-log.js';
 import { Effects } from '../pipeline/effects.js';
-import type { Pipeline } from '../pipeline/pipeline.js';
-import type { Store } from '../store/store.js';
-import { WakeLoop } from './wake-loop.js';
+import { WakeLoop, type RunnerOptions } from './wake-loop.js';
 
-export interface TimerRunnerOptions {
-  store: Store;
-  pipeline: Pipeline;
-  events: GatewayEventBus;
-  clock: Clock;
-  logger: Logger;
-  /** The longest sleep: timers another process (the CLI) armed are seen this late at most. */
-  pollInterval: number;
-}
+export type TimerRunnerOptions = RunnerOptions;
 
 /** Timers handled per transaction. */
 const BATCH = 100;

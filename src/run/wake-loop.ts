@@ -1,5 +1,20 @@
 import { failureBackoff } from '../base/backoff.js';
 import type { Clock, TimerHandle } from '../base/clock.js';
+import type { GatewayEventBus } from '../events.js';
+import type { Logger } from '../log/logger.js';
+import type { Pipeline } from '../pipeline/pipeline.js';
+import type { Store } from '../store/store.js';
+
+/** What a loop that drives the pipeline works with. */
+export interface RunnerOptions {
+  store: Store;
+  pipeline: Pipeline;
+  events: GatewayEventBus;
+  clock: Clock;
+  logger: Logger;
+  /** The longest sleep: work another process (the CLI) left in the store is seen this late at most. */
+  pollInterval: number;
+}
 
 /**
  * The loop behind the inbox and timer runners: one pass at a time; a wake-up during a
