@@ -92,6 +92,9 @@ describe('annunciator silence', () => {
   });
 
   it('a silence added while the gateway runs takes effect without a restart', async () => {
+    // The weekly night-shift silence above mutes Plant North on Monday and Tuesday nights
+    // (Berlin time); on those nights it, not the one added here, would name the mute.
+    assert.equal((await cli('expire', weeklyId)).code, 0);
     const gateway = await runGateway(configFrom(dir, { ...raw, listeners: [{ name: 'lan', address: '127.0.0.1', port: 0, trustedNetworks: ['127.0.0.1/32'] }] }));
     let alarmId = '';
     try {
@@ -109,7 +112,8 @@ describe('annunciator silence', () => {
       await gateway.stop();
     }
     const shown = await runCli(['--config', configFile, 'alarms', '--show', alarmId]);
-    assert.match(shown.stdout, /silenced\s+new alarm, routed by rule line4-motor-overtemperature; muted by silence/);
+    // At night and at weekends the shipped on-call rule routes it too (real time: the CLI runs in another process).
+    assert.match(shown.stdout, /silenced\s+new alarm, routed by rule (?:night-and-weekend-oncall \+ )?line4-motor-overtemperature; muted by silence/);
     assert.match(shown.stdout, /muted\s+by silence [0-9A-Z]{26} until/);
   });
 });
