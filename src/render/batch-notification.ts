@@ -39,6 +39,8 @@ export async function renderBatchNotification(batch: Batch, summary: BatchSummar
   const from = notificationFrom(ctx, { device: first?.device.name ?? 'annunciator', domain: ctx.domain, helo: '', sender: '', ip: '', listener: '' });
   const recipients = uniqueAddresses(batch.receivers.flatMap((r) => r.emails));
   const composer = new MailComposer({
+    // Named, not detected per text part (see render/notification.ts).
+    textEncoding: 'quoted-printable',
     from,
     ...(recipients.length > 0 ? { to: recipients } : {}),
     // The batch id is what a reply is matched by (ingest/imap): never left out by a template.

@@ -101,6 +101,10 @@ export async function renderNotification(due: Due, templates: TemplateLibrary, c
   const previous = announcement ? due.sequence : due.sequence - 1;
 
   const composer = new MailComposer({
+    // Quoted-printable, named rather than detected: nodemailer otherwise counts the
+    // characters of every text part, several times per message (~20 % of CPU for 100 KiB
+    // alarms, bench/postfix), to choose between it and base64.
+    textEncoding: 'quoted-printable',
     from,
     ...(recipients.length > 0 ? { to: recipients } : {}),
     subject: withAlarmToken(parts.subject, idToken(alarm.id)),

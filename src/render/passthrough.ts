@@ -46,6 +46,8 @@ export async function renderPassthrough(received: Received, mail: DecodedMail, c
   const originalFrom = mail.from && mail.from.address.toLowerCase() !== fromAddress.address.toLowerCase() ? mail.from.address : undefined;
 
   const composer = new MailComposer({
+    // Named, not detected per text part (see render/notification.ts).
+    textEncoding: 'quoted-printable',
     from: { name: headerText(fromAddress.name), address: fromAddress.address },
     to: recipients,
     subject: headerText(mail.subject),
