@@ -4,7 +4,7 @@ import type { ResolvedReceiver } from '../rules/route.js';
 import type { Repositories } from '../store/store.js';
 import type { AlarmChange } from './alarm-change.js';
 import type { PipelineContext } from './context.js';
-import { render } from './escalate.js';
+import { renderNotice } from './notice.js';
 
 /**
  * Acknowledged alarms are announced to the addresses each was sent to (`alarms.notifyOnAck`),
@@ -45,7 +45,7 @@ async function announce(ctx: PipelineContext, tx: Repositories, alarm: Alarm, no
   if (alarm.notifications === 0 || alarm.receivers.length === 0) return nothing('nobody was told of the alarm');
   const receivers: ResolvedReceiver[] = [{ name: 'receivers notified of the alarm', emails: alarm.receivers }];
   const reason = `${what}; telling the ${alarm.receivers.length} address(es) the alarm was sent to`;
-  const rendered = await render(ctx, tx, announced, 'acknowledged', receivers, reason, now, false);
+  const rendered = await renderNotice(ctx, tx, announced, 'acknowledged', receivers, reason, now, false);
   if (typeof rendered === 'string') return nothing(rendered);
   return { alarm: announced, receivedId: alarm.lastEventId, outcome: 'ack-announced', reason, outbox: rendered.outbox };
 }

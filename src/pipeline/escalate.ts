@@ -1,14 +1,14 @@
-import type { Alarm, Due } from '../lifecycle/alarm.js';
+import type { Alarm } from '../lifecycle/alarm.js';
 import { floodCount } from '../lifecycle/batch.js';
 import { timerVerdict } from '../lifecycle/escalation.js';
 import { floodScope, type FloodState } from '../lifecycle/flood.js';
 import { escalationTimerOf, escalationTimerRow, type Timer } from '../lifecycle/timer.js';
 import { resolveReceivers } from '../rules/receivers.js';
 import type { ResolvedReceiver } from '../rules/route.js';
-import type { NewOutboxEntry, Repositories } from '../store/store.js';
+import type { Repositories } from '../store/store.js';
 import type { AlarmChange } from './alarm-change.js';
 import type { PipelineContext } from './context.js';
-import { renderAlarmNotice } from './notice.js';
+import { renderNotice } from './notice.js';
 
 /**
  * A level of an escalation policy is due: one notification of kind `escalation` to the
@@ -54,26 +54,13 @@ export async function escalate(ctx: PipelineContext, tx: Repositories, row: Time
     }
     floodStates = [counted.state];
   }
-  const rendered = await render(ctx, tx, alarm, 'escalation', receivers, verdict.reason, now, true);
+  const rendered = await renderNotice(ctx, tx, alarm, 'escalation', receivers, verdict.reason, now, true);
   if (typeof rendered === 'string') {
     return { before: alarm, change: { alarm, receivedId: alarm.lastEventId, outcome: 'escalated', reason: `${verdict.reason}; ${rendered}`, outbox: [], ...next } };
   }
   const updated: Alarm = { ...rendered.alarm, receivers: told, countAtLastNotification: rendered.alarm.count };
   const reason = rendered.outbox.length === 0 ? `${verdict.reason}; no receiver has an address, nothing sent` : `${verdict.reason}; to ${receivers.map(describeReceiver).join(', ')}`;
   return { before: alarm, change: { alarm: updated, receivedId: alarm.lastEventId, outcome: 'escalated', reason, outbox: rendered.outbox, ...next, ...(floodStates ? { floodStates } : {}) } };
-}
-
-export function render(
-  ctx: PipelineContext,
-  tx: Repositories,
-  alarm: Alarm,
-  kind: Due['kind'],
-  receivers: ResolvedReceiver[],
-  reason: string,
-  now: number,
-  count: boolean,
-): Promise<{ alarm: Alarm; outbox: NewOutboxEntry[] } | string> {
-  return renderAlarmNotice({ ...ctx, inbox: tx.inbox }, alarm, { kind, receivers, reason, now, count });
 }
 
 function describeReceiver(receiver: ResolvedReceiver): string {

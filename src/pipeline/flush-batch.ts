@@ -5,7 +5,7 @@ import { afterDigest, type FloodState } from '../lifecycle/flood.js';
 import type { NewOutboxEntry, Repositories } from '../store/store.js';
 import type { PipelineContext } from './context.js';
 import type { Effects } from './effects.js';
-import { renderAlarmNotice } from './notice.js';
+import { renderNotice } from './notice.js';
 
 /** The history entry each listed alarm gets when its batch goes out. */
 const SENT_OUTCOME: Record<Batch['kind'], string> = { group: 'group-sent', digest: 'digest-sent', ack: 'ack-announcement-sent' };
@@ -61,7 +61,7 @@ async function notification(ctx: PipelineContext, tx: Repositories, batch: Batch
       group: `group ${batch.label}: no other alarm arrived within the group wait`,
       ack: `the alarm was ${batch.label}`,
     }[batch.kind];
-    const rendered = await renderAlarmNotice({ ...ctx, inbox: tx.inbox }, alarm, { kind, receivers: batch.receivers, reason, now, count: false });
+    const rendered = await renderNotice(ctx, tx, alarm, kind, batch.receivers, reason, now, false);
     if (typeof rendered === 'string') return rendered;
     return rendered.outbox.map((entry) => ({ ...entry, batchId: batch.id }));
   }

@@ -2,7 +2,8 @@ import type { GatewayConfig } from '../config/types.js';
 import type { Alarm, Due } from '../lifecycle/alarm.js';
 import type { Logger } from '../log/logger.js';
 import type { ResolvedReceiver, Route } from '../rules/route.js';
-import type { InboxRepository, NewOutboxEntry } from '../store/store.js';
+import type { InboxRepository, NewOutboxEntry, Repositories } from '../store/store.js';
+import type { PipelineContext } from './context.js';
 import { parseReceived, renderDues, type PipelineStages } from './message.js';
 
 export interface AlarmNoticeDeps {
@@ -41,4 +42,18 @@ export async function renderAlarmNotice(
     logger.child({ alarmId: alarm.id }).error({ err: error }, `a ${kind} notification could not be made; recorded in the alarm's history`);
     return `the notification could not be made: ${error instanceof Error ? error.message : String(error)}`;
   }
+}
+
+/** renderAlarmNotice for a step of the pipeline: the alarm's latest message read through the transaction. */
+export function renderNotice(
+  ctx: PipelineContext,
+  tx: Repositories,
+  alarm: Alarm,
+  kind: Due['kind'],
+  receivers: ResolvedReceiver[],
+  reason: string,
+  now: number,
+  count: boolean,
+): Promise<{ alarm: Alarm; outbox: NewOutboxEntry[] } | string> {
+  return renderAlarmNotice({ ...ctx, inbox: tx.inbox }, alarm, { kind, receivers, reason, now, count });
 }

@@ -25,9 +25,8 @@ export class SqliteAlarms implements AlarmRepository {
 
   async save(a: Alarm): Promise<void> {
     this.db.run(
-      `INSERT INTO alarms (id, fingerprint, state, first_seen, last_seen, data, muted, ack_at, ack_announced) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
-       ON CONFLICT(id) DO UPDATE SET state = excluded.state, last_seen = excluded.last_seen, data = excluded.data,
-         muted = excluded.muted, ack_at = excluded.ack_at, ack_announced = excluded.ack_announced`,
+      `INSERT INTO alarms (id, fingerprint, state, first_seen, last_seen, data, muted) VALUES (?, ?, ?, ?, ?, ?, ?)
+       ON CONFLICT(id) DO UPDATE SET state = excluded.state, last_seen = excluded.last_seen, data = excluded.data, muted = excluded.muted`,
       a.id,
       a.fingerprint,
       a.state,
@@ -35,8 +34,6 @@ export class SqliteAlarms implements AlarmRepository {
       a.lastSeen,
       JSON.stringify(a),
       a.mutedBy ? 1 : 0,
-      a.ack?.at ?? null,
-      a.ackAnnounced ? 1 : 0,
     );
   }
 
