@@ -7,7 +7,7 @@ import { parseMatcher, type Matcher } from '../config/matcher.js';
 import type { GatewayConfig } from '../config/types.js';
 import { parseDuration } from '../config/units.js';
 import { matchesAll } from '../lifecycle/alarm-matchers.js';
-import { describeMatchers, describeSchedule, silenceHolds, silenceHoldsUntil, silenceIsOver, type Silence, type SilenceSchedule } from '../lifecycle/silence.js';
+import { describeMatchers, describeSchedule, silenceEndsAt, silenceHolds, silenceHoldsUntil, silenceIsOver, type Silence, type SilenceSchedule } from '../lifecycle/silence.js';
 import { withStore } from './load-config-or-report.js';
 import { printTable } from './table.js';
 
@@ -40,7 +40,7 @@ export function silenceAddCommand(configFile: string, options: SilenceAddOptions
     const now = Date.now();
     const built = buildSilence(options, config, now);
     if (typeof built === 'string') return fail(built);
-    await store.silences.insert(built);
+    await store.silences.insert(built, silenceEndsAt(built));
     const matching = (await store.alarms.list(['active'], 100_000)).filter((a) => matchesAll(a, built.matchers)).length;
     if (options.json) {
       process.stdout.write(`${JSON.stringify({ silence: built, matchingActiveAlarms: matching }, null, 2)}\n`);

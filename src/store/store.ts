@@ -154,7 +154,8 @@ export interface BatchRepository {
 }
 
 export interface SilenceRepository {
-  insert(silence: Silence): Promise<void>;
+  /** `endsAt`: when it stops for good (lifecycle's silenceEndsAt), undefined for a weekly one with no end. */
+  insert(silence: Silence, endsAt: number | undefined): Promise<void>;
   get(id: string): Promise<Silence | undefined>;
   /** Silences not over at `now` (with `all`, every silence), newest first. */
   list(now: number, options?: { all?: boolean }): Promise<Silence[]>;

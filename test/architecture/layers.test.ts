@@ -46,14 +46,6 @@ const TOP: readonly string[] = ['pipeline', 'run', 'cli', 'api', '.'];
  * import, so the list only shrinks.
  */
 const ALLOWED: ReadonlyArray<{ from: string; to: string; reason: string }> = [
-  {
-    from: 'store/sqlite/silences.ts',
-    to: 'lifecycle/silence.ts',
-    reason:
-      "The store works out a silence's end with lifecycle's silenceEndsAt (a value), to fill its ends_at " +
-      'column and to expire it: a lifecycle rule inside the store (design review P3). Goes with the store ' +
-      'rebuild under way (one transactional store, small repositories).',
-  },
 ];
 
 interface Import {

@@ -3,7 +3,7 @@ import { cpSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { parse } from 'yaml';
-import type { Silence } from '../../src/lifecycle/silence.js';
+import { silenceEndsAt, type Silence } from '../../src/lifecycle/silence.js';
 import { loadCorpus } from '../helpers/corpus.js';
 import { sendAsDevice } from '../helpers/device-client.js';
 import { configFrom, eventually, loopbackListeners, relayDelivery, runGateway, testDir, type RunningGateway, type TestDir } from '../helpers/gateway.js';
@@ -75,7 +75,7 @@ describe('silences end to end', () => {
       comment: 'motor service',
       createdAt: now,
     };
-    await gateway.store.silences.insert(silence);
+    await gateway.store.silences.insert(silence, silenceEndsAt(silence));
 
     await sendCorpus(gateway, 's7-tmail-no-date.eml');
     // A device at another site, not matched by the silence: notified at once. Its

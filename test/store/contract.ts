@@ -6,7 +6,7 @@ import type { Alarm } from '../../src/lifecycle/alarm.js';
 import type { HeldNotification } from '../../src/lifecycle/batch.js';
 import { escalationTimers } from '../../src/lifecycle/escalation.js';
 import type { EscalationPolicy } from '../../src/rules/escalation-policy.js';
-import type { Silence } from '../../src/lifecycle/silence.js';
+import { silenceEndsAt, type Silence } from '../../src/lifecycle/silence.js';
 import { escalationTimerOf, escalationTimerRow, timerAt, type Timer } from '../../src/lifecycle/timer.js';
 import type { NewOutboxEntry, Store } from '../../src/store/store.js';
 import { alarmRecord } from '../helpers/alarm-factory.js';
@@ -79,6 +79,8 @@ export function storeContract(backend: string, open: () => Promise<StoreUnderTes
       store = subject.store;
     });
     afterEach(() => store.close());
+
+    const insertSilence = (s: Silence): Promise<void> => store.silences.insert(s, silenceEndsAt(s));
 
     /** Queues outbox entries, all due at `now`. */
     async function queue(ids: string[], now = T0): Promise<void> {
@@ -528,9 +530,9 @@ export function storeContract(backend: string, open: () => Promise<StoreUnderTes
 
     describe('silences', () => {
       it('keeps silences; lists current ones, newest first, and all of them', async () => {
-        await store.silences.insert(silence('S1'));
-        await store.silences.insert(silence('S2', { createdAt: T0 + 1, schedule: { kind: 'weekly', days: ['mon'], from: '22:00', to: '06:00', timeZone: 'Europe/Berlin', start: T0 } }));
-        await store.silences.insert(silence('S3', { createdAt: T0 + 2, schedule: { kind: 'window', start: T0 - 2 * HOUR, end: T0 - HOUR } }));
+        await insertSilence(silence('S1'));
+        await insertSilence(silence('S2', { createdAt: T0 + 1, schedule: { kind: 'weekly', days: ['mon'], from: '22:00', to: '06:00', timeZone: 'Europe/Berlin', start: T0 } }));
+        await insertSilence(silence('S3', { createdAt: T0 + 2, schedule: { kind: 'window', start: T0 - 2 * HOUR, end: T0 - HOUR } }));
         assert.deepEqual(await store.silences.get('S1'), silence('S1'), 'round-trips');
         assert.deepEqual((await store.silences.list(T0)).map((s) => s.id), ['S2', 'S1'], 'S3 is over');
         assert.deepEqual((await store.silences.list(T0 + 2 * HOUR)).map((s) => s.id), ['S2'], 'a weekly one without until never ends');
@@ -538,8 +540,8 @@ export function storeContract(backend: string, open: () => Promise<StoreUnderTes
       });
 
       it('expires a silence now; an unknown or ended one is reported as such', async () => {
-        await store.silences.insert(silence('S1'));
-        await store.silences.insert(silence('S3', { schedule: { kind: 'window', start: T0 - 2 * HOUR, end: T0 - HOUR } }));
+        await insertSilence(silence('S1'));
+        await insertSilence(silence('S3', { schedule: { kind: 'window', start: T0 - 2 * HOUR, end: T0 - HOUR } }));
         assert.equal((await store.silences.expire('S1', T0 + 600_000))?.expiredAt, T0 + 600_000);
         assert.equal((await store.silences.get('S1'))?.expiredAt, T0 + 600_000);
         assert.deepEqual(await store.silences.list(T0 + 660_000), []);

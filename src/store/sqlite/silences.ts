@@ -1,4 +1,4 @@
-import { silenceEndsAt, type Silence } from '../../lifecycle/silence.js';
+import type { Silence } from '../../lifecycle/silence.js';
 import type { SilenceRepository } from '../store.js';
 import type { Db } from './db.js';
 
@@ -9,8 +9,8 @@ const parse = (row: DataRow): Silence => JSON.parse(row.data) as Silence;
 export class SqliteSilences implements SilenceRepository {
   constructor(private readonly db: Db) {}
 
-  async insert(silence: Silence): Promise<void> {
-    this.db.run(`INSERT INTO silences (id, created_at, ends_at, data) VALUES (?, ?, ?, ?)`, silence.id, silence.createdAt, silenceEndsAt(silence) ?? null, JSON.stringify(silence));
+  async insert(silence: Silence, endsAt: number | undefined): Promise<void> {
+    this.db.run(`INSERT INTO silences (id, created_at, ends_at, data) VALUES (?, ?, ?, ?)`, silence.id, silence.createdAt, endsAt ?? null, JSON.stringify(silence));
   }
 
   async get(id: string): Promise<Silence | undefined> {
@@ -26,10 +26,11 @@ export class SqliteSilences implements SilenceRepository {
   }
 
   async expire(id: string, now: number): Promise<Silence | undefined> {
-    const silence = await this.get(id);
-    if (!silence) return undefined;
-    const endsAt = silenceEndsAt(silence);
-    if (endsAt !== undefined && endsAt <= now) return silence;
+    const row = this.db.get<DataRow & { ends_at: number | null }>(`SELECT data, ends_at FROM silences WHERE id = ?`, id);
+    if (!row) return undefined;
+    const silence = parse(row);
+    // ends_at is when it stops for good, as its schedule said when it was stored.
+    if (row.ends_at !== null && row.ends_at <= now) return silence;
     const expired: Silence = { ...silence, expiredAt: now };
     this.db.run(`UPDATE silences SET ends_at = ?, data = ? WHERE id = ?`, now, JSON.stringify(expired), id);
     return expired;
