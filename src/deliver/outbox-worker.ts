@@ -37,6 +37,8 @@ export class OutboxWorker {
   private readonly now: () => number;
   private readonly random: () => number;
   private readonly inFlight = new Set<Promise<void>>();
+  /** The last delivery claimed for each alarm, while it is in flight. */
+  private readonly lastOfAlarm = new Map<string, Promise<void>>();
   private timer: TimerHandle | undefined;
   private running = false;
   private ticking = false;
@@ -93,13 +95,18 @@ export class OutboxWorker {
         const free = this.options.concurrency - this.inFlight.size;
         if (!this.running || free <= 0) break;
         for (const entry of await this.options.store.outbox.claimDue(this.now(), free)) {
-          const job = this.deliver(entry)
+          // Notifications of one alarm go out in the order they were queued (firing before
+          // resolved): one waits for the delivery of the one before it still in flight.
+          const before = entry.alarmId ? this.lastOfAlarm.get(entry.alarmId) : undefined;
+          const job = (before ? before.then(() => this.deliver(entry)) : this.deliver(entry))
             .catch((error: unknown) => this.options.logger.error({ err: error, outboxId: entry.id }, 'delivery attempt failed unexpectedly; the entry goes out again after a restart'))
             .finally(() => {
               this.inFlight.delete(job);
+              if (entry.alarmId && this.lastOfAlarm.get(entry.alarmId) === job) this.lastOfAlarm.delete(entry.alarmId);
               this.wake();
             });
           this.inFlight.add(job);
+          if (entry.alarmId) this.lastOfAlarm.set(entry.alarmId, job);
         }
       } while (this.tickAgain);
       if (this.scanFailures > 0) {
