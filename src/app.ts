@@ -66,7 +66,7 @@ export function createApp(config: GatewayConfig, options: AppOptions): App {
   const clock = options.clock ?? systemClock;
   // Rules and templates first: a gateway must not start on rules it cannot use.
   const stages = config.alarms ? new ConfiguredStages(config) : undefined;
-  const store = options.store ?? SqliteStore.open(config.gateway.dataDir, { clock: options.healthClock ?? systemClock, logger: logger.child({ stage: 'store' }) });
+  const store = options.store ?? SqliteStore.open(config.gateway.dataDir, { clock: options.healthClock ?? systemClock, logger: logger.child({ stage: 'store' }), backgroundCheckpoints: true });
   const events = new GatewayEventBus(logger);
   const pollInterval = config.delivery.pollInterval;
   const pipeline = new Pipeline({ config, ...(stages ? { stages } : {}), logger: logger.child({ stage: 'process' }), lateAfter: Math.max(1000, 2 * pollInterval) });

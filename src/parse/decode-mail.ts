@@ -22,7 +22,7 @@ export interface DecodedAttachment {
 }
 
 export async function decodeMail(raw: Buffer, fallbackCharset: string): Promise<DecodedMail> {
-  const parsed = await simpleParser(repairUndeclared8bit(raw, fallbackCharset), { skipImageLinks: true });
+  const parsed = await simpleParser(repairUndeclared8bit(raw, fallbackCharset), { skipImageLinks: true, skipTextToHtml: true, skipTextLinks: true });
   const from = firstAddress(parsed.from);
   return {
     subject: parsed.subject ?? '',

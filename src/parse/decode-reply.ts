@@ -39,7 +39,7 @@ const KEPT_HEADERS = new Set([
 ]);
 
 export async function decodeReply(raw: Buffer, fallbackCharset = 'windows-1252'): Promise<ReplyMail> {
-  const parsed = await simpleParser(repairUndeclared8bit(raw, fallbackCharset), { skipImageLinks: true });
+  const parsed = await simpleParser(repairUndeclared8bit(raw, fallbackCharset), { skipImageLinks: true, skipTextToHtml: true, skipTextLinks: true });
   const headers = new Map<string, string[]>();
   for (const { key, line } of parsed.headerLines) {
     if (!KEPT_HEADERS.has(key)) continue;

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { copyFileSync, existsSync, readdirSync } from 'node:fs';
+import { copyFileSync, existsSync, readdirSync, readlinkSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, afterEach, beforeEach, describe, it } from 'node:test';
 import Database from 'better-sqlite3';
@@ -7,7 +7,8 @@ import { migrate, MIGRATIONS_DIR, readMigrations } from '../../src/store/sqlite/
 import { SqliteStore } from '../../src/store/sqlite/sqlite-store.js';
 import { alarmRecord } from '../helpers/alarm-factory.js';
 import { escalationTimerOf } from '../../src/lifecycle/timer.js';
-import { testDir } from '../helpers/gateway.js';
+import { eventually, testDir } from '../helpers/gateway.js';
+import { FakeClock } from '../helpers/fake-clock.js';
 import { receivedMessage, storeContract } from './contract.js';
 
 const dir = testDir();
@@ -35,9 +36,124 @@ describe('SqliteStore', () => {
     assert.ok(existsSync(join(dataDir, 'annunciator.db')));
   });
 
-  it('uses WAL and fsyncs every commit (synchronous = FULL): the durability a 250 promises', () => {
-    // 2 is FULL; NORMAL (1) would skip the fsync of WAL commits and lose acknowledged mail on power loss.
-    assert.deepEqual(store.settings(), { journalMode: 'wal', synchronous: 2, autoVacuum: 2, schemaVersion: readMigrations().length });
+  it('uses WAL; SQLite commits without fsync (NORMAL) because the store flushes the WAL itself before it reports a commit', () => {
+    assert.deepEqual(store.settings(), { journalMode: 'wal', synchronous: 1, autoVacuum: 2, schemaVersion: readMigrations().length, walAutocheckpoint: 1000 });
+  });
+
+  describe('checkpoints in a thread of their own', () => {
+    it('the connection never checkpoints by itself; the thread copies the WAL into the database; when the thread dies the connection takes over again', async () => {
+      const folder = join(dataDir, 'checkpoints');
+      const background = SqliteStore.open(folder, { backgroundCheckpoints: true });
+      try {
+        assert.equal(autocheckpointOf(background), 0, 'the connection never checkpoints in a commit');
+        const dbFile = join(folder, 'annunciator.db');
+        const sizeBefore = statSync(dbFile).size;
+        // About 2 MiB of mail: more than SQLite's 1,000-page autocheckpoint would let pass, written by commits that never checkpoint.
+        const raw = Buffer.alloc(100 * 1024, 'x');
+        await Promise.all(Array.from({ length: 20 }, (_, i) => background.accept(receivedMessage(`big-${i}`, { raw }))));
+        await eventually(() => statSync(dbFile).size > sizeBefore + 1024 * 1024, 10_000, 'the checkpoint thread to copy the WAL into the database');
+        const thread = background.checkpointsForTest!;
+        await thread.killForTest();
+        assert.equal(autocheckpointOf(background), 1000, 'the connection checkpoints by itself again');
+      } finally {
+        await background.close();
+      }
+    });
+
+    it('is off by default (the CLI): the connection keeps SQLite\'s own autocheckpoint', () => {
+      assert.equal(autocheckpointOf(store), 1000);
+      assert.equal(store.checkpointsForTest, undefined);
+    });
+  });
+
+  describe('durability: a commit is reported only once the WAL is flushed', () => {
+    /** A flush that waits until the test lets it go, or fails. */
+    function heldFlushes() {
+      const held: Array<{ fd: number; release: () => void; fail: (error: Error) => void }> = [];
+      const syncFile = (fd: number) => new Promise<void>((release, fail) => held.push({ fd, release, fail }));
+      return { held, syncFile };
+    }
+    const settle = () => new Promise((resolve) => setImmediate(resolve));
+    let flushing: SqliteStore;
+    let clock: FakeClock;
+    let flushes: ReturnType<typeof heldFlushes>;
+    beforeEach(() => {
+      flushes = heldFlushes();
+      clock = new FakeClock(Date.UTC(2026, 10, 30));
+      flushing = SqliteStore.open(join(dataDir, 'flushing'), { syncFile: flushes.syncFile, clock });
+    });
+    afterEach(async () => {
+      for (const h of flushes.held) h.release();
+      await flushing.close();
+    });
+
+    it('accept resolves (the device hears 250) only after the flush, and one flush covers the accepts that came together', async () => {
+      let acknowledged = 0;
+      const accepts = [1, 2, 3].map((i) => flushing.accept(receivedMessage(`m-${i}`)).then(() => (acknowledged += 1)));
+      for (let i = 0; i < 5; i += 1) await settle();
+      assert.equal(flushes.held.length, 1, 'the three accepts were committed together and share one flush');
+      assert.equal(acknowledged, 0, 'written to the WAL but not yet on the disk: no 250 yet');
+      // Readable at once by the same process (the pipeline may start on it), durable only later.
+      assert.equal((await flushing.inbox.pending(10)).length, 3);
+      flushes.held[0]!.release();
+      await Promise.all(accepts);
+      assert.equal(acknowledged, 3);
+    });
+
+    it('a transaction that wrote resolves after the flush; one that only read does not wait for one', async () => {
+      let done = false;
+      const writing = flushing.transaction(async (tx) => tx.inbox.insert(receivedMessage('w-1'))).then(() => (done = true));
+      for (let i = 0; i < 5; i += 1) await settle();
+      assert.equal(done, false);
+      const flushesBefore = flushes.held.length;
+      await flushing.transaction(async (tx) => tx.inbox.pending(10));
+      assert.equal(flushes.held.length, flushesBefore, 'a read-only transaction asks for no flush');
+      for (const h of flushes.held) h.release();
+      await writing;
+      assert.equal(done, true);
+    });
+
+    it('commits made while a flush runs wait for the next one, which then covers them all', async () => {
+      const first = flushing.accept(receivedMessage('a-1'));
+      for (let i = 0; i < 5; i += 1) await settle();
+      assert.equal(flushes.held.length, 1);
+      let laterDone = 0;
+      const later = [flushing.accept(receivedMessage('a-2')), flushing.accept(receivedMessage('a-3'))].map((p) => p.then(() => (laterDone += 1)));
+      for (let i = 0; i < 5; i += 1) await settle();
+      assert.equal(flushes.held.length, 1, 'no second flush while the first runs');
+      flushes.held[0]!.release();
+      await first;
+      for (let i = 0; i < 5; i += 1) await settle();
+      assert.equal(laterDone, 0, 'the first flush may have started before they were written: they wait for their own');
+      assert.equal(flushes.held.length, 2, 'one more flush for both');
+      flushes.held[1]!.release();
+      await Promise.all(later);
+      assert.equal(flushing.flushes, 2);
+    });
+
+    it('a failed flush fails the accepts it covered with a store fault (the device hears 451, never 250)', async () => {
+      const accepting = flushing.accept(receivedMessage('f-1'));
+      for (let i = 0; i < 5; i += 1) await settle();
+      flushes.held[0]!.fail(Object.assign(new Error('EIO: i/o error, fdatasync'), { code: 'EIO' }));
+      await assert.rejects(accepting, (error: Error & { code?: string }) => error.name === 'StoreError' && error.code === 'SQLITE_IOERR_FSYNC');
+      // Like any I/O fault: devices are refused at once until the health watch's next look ...
+      await assert.rejects(flushing.accept(receivedMessage('f-2')), (error: Error & { code?: string }) => error.code === 'SQLITE_IOERR_FSYNC');
+      // ... then the next flush is asked of a freshly opened descriptor and can succeed again.
+      clock.advance(1000);
+      const next = flushing.accept(receivedMessage('f-3'));
+      for (let i = 0; i < 50 && flushes.held.length < 2; i += 1) await settle();
+      flushes.held[1]?.release();
+      await next;
+    });
+
+    it('flushes the WAL file itself (a descriptor on annunciator.db-wal)', async () => {
+      const accepting = flushing.accept(receivedMessage('x-1'));
+      for (let i = 0; i < 5; i += 1) await settle();
+      const fd = flushes.held[0]!.fd;
+      assert.equal(readlinkSync(`/proc/self/fd/${fd}`), join(dataDir, 'flushing', 'annunciator.db-wal'));
+      flushes.held[0]!.release();
+      await accepting;
+    });
   });
 
   it('has one numbered SQL file per schema version', () => {
@@ -134,3 +250,8 @@ describe('SqliteStore', () => {
   });
 
 });
+
+/** The connection's own autocheckpoint threshold (0: it never checkpoints by itself). */
+function autocheckpointOf(store: SqliteStore): number {
+  return store.settings().walAutocheckpoint;
+}

@@ -17,6 +17,8 @@ import { SqliteOutbox } from './outbox.js';
 import { SqliteSilences } from './silences.js';
 import { SqliteTimers } from './timers.js';
 import { SqliteTopics } from './topics.js';
+import { WalSync, type SyncFile } from './wal-sync.js';
+import { BackgroundCheckpoints } from './background-checkpoints.js';
 
 export interface SqliteStoreOptions {
   /** Drives the file health watch (file-health.ts); tests hand in a fake clock. */
@@ -25,6 +27,13 @@ export interface SqliteStoreOptions {
   logger?: Logger;
   /** How often the file is looked at (ms); 1 s. */
   healthInterval?: number;
+  /** Flushes the WAL (wal-sync.ts); tests hand in one they can hold or fail. */
+  syncFile?: SyncFile;
+  /**
+   * Checkpoints in a thread of their own (background-checkpoints.ts) rather than in the
+   * commit that fills the WAL: the gateway's store; the CLI's short-lived ones leave it off.
+   */
+  backgroundCheckpoints?: boolean;
 }
 
 /** Free space below which a full store does not count as having room again. */
@@ -37,7 +46,8 @@ interface Waiting {
 }
 
 /**
- * The store in one SQLite file (WAL, every commit fsync'd). One connection, one writer:
+ * The store in one SQLite file (WAL, every commit flushed to the disk before it is
+ * reported, by wal-sync.ts off the event loop). One connection, one writer:
  * transactions run one after another, each with `BEGIN IMMEDIATE`, so what a transaction
  * reads cannot change under it before it commits, in this process or another (the CLI).
  */
@@ -52,6 +62,9 @@ export class SqliteStore implements Store {
   #acceptScheduled = false;
   /** Undefined for an in-memory database: there is no file to watch. */
   readonly #health: FileHealth | undefined;
+  /** Undefined for an in-memory database: nothing to flush. */
+  readonly #durable: WalSync | undefined;
+  readonly #checkpoints: BackgroundCheckpoints | undefined;
 
   readonly inbox: Repositories['inbox'];
   readonly alarms: Repositories['alarms'];
@@ -71,8 +84,10 @@ export class SqliteStore implements Store {
     this.file = file;
     this.#connection = new Database(file);
     this.#connection.pragma('journal_mode = WAL');
-    // FULL makes every commit fsync the WAL: the durability a `250` promises.
-    this.#connection.pragma('synchronous = FULL');
+    // NORMAL: a commit writes its WAL frames without fsync (safe against kill -9); WalSync
+    // flushes them in the thread pool before the commit is reported (the durability a `250`
+    // promises), so the event loop never waits for the disk.
+    this.#connection.pragma('synchronous = NORMAL');
     this.#connection.pragma('foreign_keys = ON');
     // The CLI and the gateway share the file; wait for each other's short transactions.
     this.#connection.pragma('busy_timeout = 5000');
@@ -101,8 +116,10 @@ export class SqliteStore implements Store {
     this.silences = this.autocommit(this.#repositories.silences);
     this.outbox = this.autocommit(this.#repositories.outbox);
     this.topics = this.autocommit(this.#repositories.topics);
-    this.#health =
-      file === '' || file === ':memory:' || file.startsWith('file::memory:')
+    const inMemory = file === '' || file === ':memory:' || file.startsWith('file::memory:');
+    this.#durable = inMemory ? undefined : new WalSync(`${file}-wal`, options.syncFile);
+    this.#checkpoints = inMemory || !options.backgroundCheckpoints ? undefined : new BackgroundCheckpoints(file, this.#connection, { logger: options.logger });
+    this.#health = inMemory
         ? undefined
         : new FileHealth(file, { clock: options.clock ?? systemClock, logger: options.logger, interval: options.healthInterval ?? 1000, roomToGrow: () => this.roomToGrow() });
   }
@@ -112,8 +129,9 @@ export class SqliteStore implements Store {
   }
 
   /** The durability settings in force, for tests and `store status`. */
-  settings(): { journalMode: string; synchronous: number; autoVacuum: number; schemaVersion: number } {
+  settings(): { journalMode: string; synchronous: number; autoVacuum: number; schemaVersion: number; walAutocheckpoint: number } {
     return {
+      walAutocheckpoint: this.#connection.pragma('wal_autocheckpoint', { simple: true }) as number,
       journalMode: this.#connection.pragma('journal_mode', { simple: true }) as string,
       synchronous: this.#connection.pragma('synchronous', { simple: true }) as number,
       autoVacuum: this.#connection.pragma('auto_vacuum', { simple: true }) as number,
@@ -121,12 +139,12 @@ export class SqliteStore implements Store {
     };
   }
 
-  transaction<T>(fn: (tx: Repositories) => Promise<T>): Promise<T> {
-    if (this.#inTransaction.getStore()) return Promise.reject(new Error('store: a transaction cannot open another one; use its tx'));
-    return this.serially(async () => {
+  async transaction<T>(fn: (tx: Repositories) => Promise<T>): Promise<T> {
+    if (this.#inTransaction.getStore()) throw new Error('store: a transaction cannot open another one; use its tx');
+    const { result, wrote } = await this.serially(async () => {
       const refused = this.#health?.refusal();
       if (refused) throw refused;
-      const changesBefore = this.#health?.watchingWrites ? this.totalChanges() : undefined;
+      const changesBefore = this.totalChanges();
       let result: T;
       try {
         this.exec('BEGIN IMMEDIATE');
@@ -137,9 +155,24 @@ export class SqliteStore implements Store {
         this.#health?.failed(error);
         throw error;
       }
-      if (changesBefore !== undefined) this.#health?.committed((this.totalChanges() ?? changesBefore) > changesBefore, false);
-      return result;
+      const wrote = changesBefore === undefined || (this.totalChanges() ?? changesBefore) > changesBefore;
+      if (this.#health?.watchingWrites) this.#health.committed(wrote, false);
+      return { result, wrote };
     });
+    // Outside the one-at-a-time section: the next transaction runs while this flush does.
+    if (wrote) await this.flushed();
+    return result;
+  }
+
+  /** Resolves when every commit so far is on the disk. */
+  private async flushed(): Promise<void> {
+    if (!this.#durable) return;
+    try {
+      await this.#durable.afterCommit();
+    } catch (error) {
+      this.#health?.failed(error);
+      throw error;
+    }
   }
 
   /**
@@ -199,7 +232,15 @@ export class SqliteStore implements Store {
       return;
     }
     this.#health?.committed(true, true);
-    for (const w of committed) w.resolve();
+    // Not awaited: the next group is written while this one is flushed.
+    this.flushed().then(
+      () => {
+        for (const w of committed) w.resolve();
+      },
+      (error: unknown) => {
+        for (const w of committed) w.reject(error);
+      },
+    );
   }
 
   private insertTogether(received: Received[]): void {
@@ -288,8 +329,22 @@ export class SqliteStore implements Store {
   async close(): Promise<void> {
     this.#health?.close();
     await this.serially(async () => {
+      // Commits reported or about to be are flushed before the descriptor goes.
+      await this.#durable?.idle();
+      this.#durable?.close();
+      await this.#checkpoints?.close();
       if (this.#connection.open) this.#connection.close();
     });
+  }
+
+  /** For tests: the checkpoint thread, to end it as a crash would. */
+  get checkpointsForTest(): BackgroundCheckpoints | undefined {
+    return this.#checkpoints;
+  }
+
+  /** WAL flushes so far (one covers every commit made before it started), for tests and the bench. */
+  get flushes(): number {
+    return this.#durable?.syncs ?? 0;
   }
 
   /** One at a time on the one connection, in the order asked. */
