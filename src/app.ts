@@ -13,7 +13,9 @@ import { timerAt } from './lifecycle/timer.js';
 import type { Logger } from './log/logger.js';
 import { Effects } from './pipeline/effects.js';
 import { Pipeline } from './pipeline/pipeline.js';
-import { ConfiguredStages, type ReloadOutcome } from './pipeline/stages.js';
+import { ConfiguredStages, PipelineConfigError, type ReloadOutcome } from './pipeline/stages.js';
+import { ConfigError, loadConfig } from './config/load.js';
+import { planReload } from './config/reload-plan.js';
 import { InboxRunner } from './run/inbox-runner.js';
 import type { ReplyAcknowledger } from './run/reply-acknowledger.js';
 import { TimerRunner } from './run/timer-runner.js';
@@ -46,7 +48,11 @@ export interface App {
   readonly api: AckServer | undefined;
   /** Opens the listeners, brokers and mailboxes and starts the runners. */
   start(): Promise<void>;
-  /** Reloads rules and templates (what SIGHUP does); on any problem the ones in force stay. */
+  /**
+   * Reloads the configuration file with its rules and templates (what SIGHUP does): on any
+   * problem everything in force stays; sections read only at start (listeners, accounts,
+   * brokers, ...) are named in `needRestart` and stay as they are until a restart.
+   */
   reload(): ReloadOutcome;
   stop(): Promise<void>;
 }
@@ -61,11 +67,14 @@ export interface App {
  *   doors (MQTT, link, reply) --> pipeline.acknowledge
  *   outbox worker --> upstream accounts
  */
-export function createApp(config: GatewayConfig, options: AppOptions): App {
+export function createApp(initialConfig: GatewayConfig, options: AppOptions): App {
   const { logger } = options;
   const clock = options.clock ?? systemClock;
+  /** The configuration in force: replaced by a reload, except for what is read only at start. */
+  let config = initialConfig;
   // Rules and templates first: a gateway must not start on rules it cannot use.
-  const stages = config.alarms ? new ConfiguredStages(config) : undefined;
+  let stages = config.alarms ? new ConfiguredStages(config) : undefined;
+  let started = false;
   const store = options.store ?? SqliteStore.open(config.gateway.dataDir, { clock: options.healthClock ?? systemClock, logger: logger.child({ stage: 'store' }), backgroundCheckpoints: true });
   const events = new GatewayEventBus(logger);
   const pollInterval = config.delivery.pollInterval;
@@ -151,7 +160,9 @@ export function createApp(config: GatewayConfig, options: AppOptions): App {
   const listeners: SmtpListener[] = [];
   let api: AckServer | undefined;
   return {
-    config,
+    get config() {
+      return config;
+    },
     events,
     store,
     pipeline,
@@ -183,7 +194,15 @@ export function createApp(config: GatewayConfig, options: AppOptions): App {
             store,
             acknowledge,
             logger: logger.child({ stage: 'api' }),
-            format: { timeZone: config.alarms?.timeZone ?? Intl.DateTimeFormat().resolvedOptions().timeZone, locale: config.alarms?.locale ?? 'en-GB' },
+            // Read per page, so that a reloaded time zone shows at once.
+            format: {
+              get timeZone() {
+                return config.alarms?.timeZone ?? Intl.DateTimeFormat().resolvedOptions().timeZone;
+              },
+              get locale() {
+                return config.alarms?.locale ?? 'en-GB';
+              },
+            },
             now: () => clock.now(),
           });
         }
@@ -200,14 +219,37 @@ export function createApp(config: GatewayConfig, options: AppOptions): App {
       for (const ingest of mqtt) ingest.start();
       for (const reply of replies) reply.start();
       if (stages && config.alarms?.watch) stages.watch(logger.child({ stage: 'rules' }));
+      started = true;
       logger.info(
         { dataDir: config.gateway.dataDir, store: store.backend, accounts: config.delivery.accounts.map((a) => a.name), mode: stages ? 'alarms' : 'relay', rules: stages?.ruleCount },
         'gateway started',
       );
     },
     reload() {
-      if (!stages) return { ok: true, message: 'no alarm pipeline configured: nothing to reload' };
-      return stages.reload();
+      let loaded: GatewayConfig;
+      try {
+        loaded = loadConfig(config.file);
+      } catch (error) {
+        if (error instanceof ConfigError) return { ok: false, message: `configuration refused, the one in force stays:\n${error.message}` };
+        throw error;
+      }
+      const plan = planReload(config, loaded);
+      let next: ConfiguredStages | undefined;
+      try {
+        next = plan.config.alarms ? new ConfiguredStages(plan.config) : undefined;
+      } catch (error) {
+        if (error instanceof PipelineConfigError) return { ok: false, message: `rules or templates refused, the configuration in force stays:\n${error.message}` };
+        throw error;
+      }
+      pipeline.reconfigure(plan.config, next);
+      stages?.stopWatching();
+      stages = next;
+      config = plan.config;
+      if (started && stages && config.alarms?.watch) stages.watch(logger.child({ stage: 'rules' }));
+      const what = plan.applied.length > 0 ? `changed: ${plan.applied.join(', ')}` : 'no setting changed';
+      const rules = stages ? `; ${stages.ruleCount} rule(s)` : '';
+      const restart = plan.needRestart.length > 0 ? `; changed but in force only after a restart: ${plan.needRestart.join(', ')}` : '';
+      return { ok: true, message: `reloaded ${config.file} (${what}${rules})${restart}`, ...(plan.needRestart.length > 0 ? { needRestart: plan.needRestart } : {}) };
     },
     async stop() {
       stages?.stopWatching();

@@ -23,7 +23,8 @@ export async function startCommand(configFile: string): Promise<void> {
   });
   process.on('SIGHUP', () => {
     const outcome = gateway.reload();
-    if (outcome.ok) logger.info({ signal: 'SIGHUP' }, outcome.message);
+    if (outcome.ok && outcome.needRestart) logger.warn({ signal: 'SIGHUP', needRestart: outcome.needRestart }, outcome.message);
+    else if (outcome.ok) logger.info({ signal: 'SIGHUP' }, outcome.message);
     else logger.error({ signal: 'SIGHUP' }, outcome.message);
   });
   let stopping = false;

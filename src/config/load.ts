@@ -1,7 +1,7 @@
 import { createHash, X509Certificate } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { dirname, isAbsolute, resolve } from 'node:path';
-import { LineCounter, parseDocument, isNode, type Document } from 'yaml';
+import { LineCounter, parseDocument, isMap, isNode, isScalar, type Document } from 'yaml';
 import type { z } from 'zod';
 import { PRESETS } from './presets.js';
 import { configSchema, type RawAccount, type RawConfig, type RawListener } from './schema.js';
@@ -85,7 +85,20 @@ function problemFromIssue(issue: z.core.$ZodIssue, file: string, document: Docum
   let message = issue.message;
   if (issue.code === 'unrecognized_keys') message = `unknown key${issue.keys.length > 1 ? 's' : ''} ${issue.keys.map((k) => `"${k}"`).join(', ')}`;
   if (issue.code === 'invalid_type' && message.includes('received undefined')) message = 'is required';
-  return { file, key: formatKey(issue.path), ...locate(document, lineCounter, issue.path), message };
+  // An unknown key is pointed at where it is written (a typo's line), not at its parent's first line.
+  const at = issue.code === 'unrecognized_keys' ? locateKey(document, lineCounter, issue.path, issue.keys[0]) : undefined;
+  return { file, key: formatKey(issue.path), ...(at ?? locate(document, lineCounter, issue.path)), message };
+}
+
+/** Where the key `name` of the mapping at `path` is written. */
+function locateKey(document: Document, lineCounter: LineCounter, path: ReadonlyArray<PropertyKey>, name: string | undefined): { line: number; column: number } | undefined {
+  const map = path.length === 0 ? document.contents : document.getIn(path as unknown[], true);
+  if (name === undefined || !isMap(map)) return undefined;
+  const pair = map.items.find((item) => isScalar(item.key) && String(item.key.value) === name);
+  const range = pair && isNode(pair.key) ? pair.key.range : undefined;
+  if (!range) return undefined;
+  const pos = lineCounter.linePos(range[0]);
+  return { line: pos.line, column: pos.col };
 }
 
 function resolveConfig(raw: RawConfig, file: string, env: NodeJS.ProcessEnv, document: Document, lineCounter: LineCounter): GatewayConfig {

@@ -48,10 +48,20 @@ export type MessageOutcome = PipelineTrace | UnusableMessage | { relayed: string
  * through here.
  */
 export class Pipeline {
-  private readonly ctx: PipelineContext | undefined;
+  private ctx: PipelineContext | undefined;
 
-  constructor(private readonly options: PipelineOptions) {
+  constructor(private options: PipelineOptions) {
     this.ctx = options.stages ? { config: options.config, stages: options.stages, logger: options.logger, lateAfter: options.lateAfter } : undefined;
+  }
+
+  /**
+   * A reloaded configuration and the stages built from it, for every message and timer
+   * from now on; one already being handled finishes on what it started with.
+   */
+  reconfigure(config: GatewayConfig, stages: PipelineStages | undefined): void {
+    const { stages: _previous, ...rest } = this.options;
+    this.options = { ...rest, config, ...(stages ? { stages } : {}) };
+    this.ctx = stages ? { config, stages, logger: this.options.logger, lateAfter: this.options.lateAfter } : undefined;
   }
 
   async received(tx: Repositories, received: Received, now: number, fx: Effects): Promise<MessageOutcome> {

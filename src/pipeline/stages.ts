@@ -19,7 +19,14 @@ import { RuleBookHolder } from '../rules/rule-watcher.js';
 import { formatRuleProblem, RulesError } from '../rules/rules-error.js';
 import type { PipelineStages } from './message.js';
 
-export type ReloadOutcome = { ok: true; message: string } | { ok: false; message: string };
+export type ReloadOutcome =
+  | {
+      ok: true;
+      message: string;
+      /** Key paths changed in the file that take effect only after a restart (config/reload-plan.ts). */
+      needRestart?: string[];
+    }
+  | { ok: false; message: string };
 
 /** Rules or templates that cannot be used: every problem, each naming its file. */
 export class PipelineConfigError extends Error {}

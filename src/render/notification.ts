@@ -166,9 +166,15 @@ export function uniqueAddresses(addresses: string[]): string[] {
  * without the token (templates/short) gets ` [#TOKEN]` appended.
  */
 export function withAlarmToken(subject: string, token: string): string {
-  const present = new RegExp(`#${token.replace(/[.-]/g, '\\$&')}(?![A-Za-z0-9._-])`).test(subject);
-  return present ? subject : `${subject} [#${token}]`;
+  // indexOf, not a RegExp built per call: this runs for every notification.
+  const needle = `#${token}`;
+  for (let at = subject.indexOf(needle); at !== -1; at = subject.indexOf(needle, at + 1)) {
+    if (!TOKEN_CHAR.test(subject.charAt(at + needle.length))) return subject;
+  }
+  return `${subject} [#${token}]`;
 }
+
+const TOKEN_CHAR = /^[A-Za-z0-9._-]$/;
 
 /**
  * Alarm ids are ULIDs, but the Message-ID is built from one by hand, so anything that

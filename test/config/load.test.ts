@@ -336,18 +336,19 @@ describe('parseConfig: presets', () => {
 });
 
 describe('parseConfig: problems name file, line, key and problem', () => {
-  it('unknown top-level key', () => {
+  it('unknown top-level key: pointed at the line it is written on, not the top of the file', () => {
     const p = onlyProblem(`${MINIMAL}colour: blue\n`);
     assert.equal(p.key, '');
     assert.equal(p.message, 'unknown key "colour"');
-    assert.equal(p.line, 1);
+    assert.equal(p.line, MINIMAL.split('\n').length);
+    assert.equal(p.column, 1);
   });
 
-  it('unknown key in a listener points at the listener', () => {
+  it('unknown key in a listener names the listener and points at the key', () => {
     const p = onlyProblem(MINIMAL.replace('    port: 2525\n', '    port: 2525\n    prot: 25\n'));
     assert.equal(p.key, 'listeners[0]');
     assert.equal(p.message, 'unknown key "prot"');
-    assert.equal(p.line, 2);
+    assert.equal(p.line, 5);
     assert.equal(p.column, 5);
   });
 
@@ -356,11 +357,12 @@ describe('parseConfig: problems name file, line, key and problem', () => {
     assert.equal(p.message, 'unknown keys "foo", "bar"');
   });
 
-  it('unknown key in an smtp account points at the account', () => {
+  it('unknown key in an smtp account names the account and points at the key', () => {
     const p = onlyProblem(withAccount('    - name: a\n      host: h\n      port: 465\n      security: tls\n      pasword: x\n'));
     assert.equal(p.key, 'delivery.accounts[0]');
     assert.equal(p.message, 'unknown key "pasword"');
-    assert.equal(p.line, 8);
+    assert.equal(p.line, 12);
+    assert.equal(p.column, 7);
   });
 
   it('wrong type: a quoted port in a listener', () => {

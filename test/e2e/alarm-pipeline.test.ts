@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { cpSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { parse } from 'yaml';
+import { parse, parseDocument } from 'yaml';
 import { loadCorpus } from '../helpers/corpus.js';
 import { sendAsDevice } from '../helpers/device-client.js';
 import { configFrom, eventually, loopbackListeners, relayDelivery, runGateway, testDir, type RunningGateway, type TestDir } from '../helpers/gateway.js';
@@ -188,5 +188,67 @@ describe('rules reload', () => {
     assert.equal(relayed?.parsed.subject, 'a Horse', 'the device subject, not a notification');
     assert.equal(relayed?.parsed.text?.trim(), 'The horse does not eat cucumber salad');
     assert.deepEqual(relayed?.rcptTo, ['oncall@example.com']);
+  });
+
+  it('a reload takes the whole configuration: a new receiver and the rule naming it arrive together, as `check` accepts them', async () => {
+    // Before, SIGHUP reloaded rules only, checked against the receivers the gateway started with: refused.
+    const file = gateway.config.file;
+    const doc = parseDocument(readFileSync(file, 'utf8'));
+    doc.set('receivers', [...(doc.get('receivers') as { toJSON(): unknown[] }).toJSON(), { name: 'night-watch', email: 'night.watch@example.com' }]);
+    writeFileSync(file, doc.toString());
+    writeFileSync(join(dir.path, 'rules', '01-passthrough.yaml'), 'rules: []\n');
+    writeFileSync(
+      join(dir.path, 'rules', '02-night-watch.yaml'),
+      'rules:\n  - name: watch-line4\n    when: { all: [ { fact: device.id, operator: equal, value: plc-line4 } ] }\n    then: { receivers: [night-watch] }\n',
+    );
+    const outcome = gateway.reload();
+    assert.equal(outcome.ok, true, outcome.message);
+    assert.match(outcome.message, /changed: receivers/);
+    assert.equal(outcome.ok && outcome.needRestart, undefined, 'nothing that needs a restart changed');
+    const before = upstream.messages.length;
+    await sendMail(gateway, 'Subject: Motor M9 overtemperature after reload\r\n\r\nWinding temperature 142 C exceeds limit 130\r\n');
+    await settled(gateway);
+    const [notified] = upstream.messages.slice(before);
+    assert.ok(notified?.rcptTo.includes('night.watch@example.com'), `routed to the new receiver: ${JSON.stringify(notified?.rcptTo)}`);
+  });
+
+  it('a configuration that does not load is refused with file, line and key, and the one in force stays', async () => {
+    const file = gateway.config.file;
+    const good = readFileSync(file, 'utf8');
+    const inForce = gateway.config;
+    try {
+      writeFileSync(file, `${good}\nsurprise: true\n`);
+      const outcome = gateway.reload();
+      assert.equal(outcome.ok, false);
+      assert.match(outcome.message, /configuration refused, the one in force stays/);
+      const line = `${good}\nsurprise: true\n`.split('\n').length - 1;
+      assert.ok(outcome.message.includes(`${file}:${line}:1: (top level): unknown key "surprise"`), outcome.message);
+      assert.equal(gateway.config, inForce, 'the configuration in force is the same object');
+    } finally {
+      writeFileSync(file, good);
+    }
+  });
+
+  it('names what changed but is read only at start (a listener, an account), keeps it as it is, and applies the rest', async () => {
+    const file = gateway.config.file;
+    const good = readFileSync(file, 'utf8');
+    try {
+      const doc = parseDocument(good);
+      const inForce = gateway.config;
+      doc.setIn(['listeners', 0, 'port'], 2525);
+      doc.setIn(['delivery', 'concurrency'], 7);
+      doc.setIn(['alarms', 'timeZone'], 'America/New_York');
+      writeFileSync(file, doc.toString());
+      const outcome = gateway.reload();
+      assert.equal(outcome.ok, true, outcome.message);
+      assert.deepEqual(outcome.ok && outcome.needRestart, ['listeners', 'delivery.concurrency']);
+      assert.match(outcome.message, /in force only after a restart: listeners, delivery\.concurrency/);
+      assert.equal(gateway.config.alarms?.timeZone, 'America/New_York', 'the rest is in force');
+      assert.notEqual(gateway.config.listeners[0]?.port, 2525, 'the listener stays as it started');
+      assert.equal(gateway.config.delivery.concurrency, inForce.delivery.concurrency);
+    } finally {
+      writeFileSync(file, good);
+      assert.equal(gateway.reload().ok, true);
+    }
   });
 });
