@@ -176,7 +176,7 @@ export const KEY_DOCS: KeyDocs = {
   'mqtt[].protocolVersion': '`4` (MQTT 3.1.1) or `5`',
   'mqtt[].keepalive': 'MQTT keepalive',
   'mqtt[].tls': 'TLS towards the broker; its certificate is always verified',
-  'mqtt[].tls.ca': { text: 'CA certificate files (PEM) for the broker', default: 'the system store' },
+  'mqtt[].tls.ca': { text: 'CA certificate files (PEM) for the broker; when given, only these are trusted (not the system store)', default: 'the system store' },
   'mqtt[].tls.cert': 'client certificate file (PEM), with `key`',
   'mqtt[].tls.key': 'client private key file (PEM), with `cert`',
   'mqtt[].tls.minVersion': 'lowest TLS version accepted',
