@@ -1,9 +1,10 @@
 /**
  * What each configuration key means, for docs/configuration.md and the hover text of the
  * JSON Schema. The keys, their types and defaults come from the zod schema
- * (src/config/schema.ts); this table only adds words. test/config/reference.test.ts fails
- * when a key of the schema has no entry here, or an entry names a key the schema does not
- * have: add a line here with every new key, then run `npm run docs:config`.
+ * (src/config/schema.ts); this table only adds words. A key without an entry here takes
+ * what `.describe()` says of it in the schema; test/config/reference.test.ts fails when a
+ * key has neither, or an entry names a key the schema does not have. Then run
+ * `npm run docs:config`.
  *
  * An entry is the description, or `{ text, default?, type? }` where `default` / `type`
  * replace what the schema says when that would mislead (a default computed at load time,

@@ -12,16 +12,18 @@ export const END = '<!-- END GENERATED REFERENCE -->';
 /** The header of every reference table; test/config/reference.test.ts reads the rows of tables with it. */
 export const TABLE_HEADER = '| key | type | default | meaning |';
 
-export function keyDoc(path: string): KeyDoc | undefined {
+/** The side table's words for a key, else what the schema's `.describe()` says. */
+export function keyDoc(path: string, key?: ConfigKey): KeyDoc | undefined {
   const entry = KEY_DOCS[path];
-  return typeof entry === 'string' ? { text: entry } : entry;
+  if (entry !== undefined) return typeof entry === 'string' ? { text: entry } : entry;
+  return key?.description ? { text: key.description } : undefined;
 }
 
 /** Keys of the schema without a description, and descriptions of keys the schema lacks. */
 export function descriptionGaps(keys: ConfigKey[] = configKeys()): { undescribed: string[]; unknown: string[] } {
   const paths = new Set(keys.map((k) => k.path));
   return {
-    undescribed: keys.filter((k) => !keyDoc(k.path)?.text).map((k) => k.path),
+    undescribed: keys.filter((k) => !keyDoc(k.path, k)?.text).map((k) => k.path),
     unknown: Object.keys(KEY_DOCS).filter((p) => !paths.has(p)),
   };
 }
@@ -38,7 +40,7 @@ function defaultCell(key: ConfigKey, doc: KeyDoc | undefined): string {
 }
 
 function row(key: ConfigKey): string {
-  const doc = keyDoc(key.path);
+  const doc = keyDoc(key.path, key);
   const meaning = `${doc?.text ?? ''}${key.only ? ` (only with ${key.only})` : ''}`;
   return `| \`${key.path}\` | ${cell(doc?.type ?? key.type)} | ${cell(defaultCell(key, doc))} | ${cell(meaning)} |`;
 }

@@ -1,4 +1,4 @@
-import type { z } from 'zod';
+import { z } from 'zod';
 import { configSchema, secretSourceSchema } from '../../src/config/schema.js';
 import { parseDuration, parseSize } from '../../src/config/units.js';
 
@@ -50,6 +50,20 @@ export interface ConfigKey {
   default?: string;
   /** When the key belongs to some shapes of a union only: `` `type: file` ``. */
   only?: string;
+  /** What zod's `.describe()` / `.meta({ description })` says of it, if anything. */
+  description?: string;
+}
+
+/** A `.describe()` on the key's schema or on any wrapper around it (optional, default, ...). */
+function describedAs(schema: Schema): string | undefined {
+  let current: Schema | undefined = schema;
+  while (current) {
+    const description = z.globalRegistry.get(current as unknown as z.ZodType)?.description;
+    if (description) return description;
+    const def = defOf(current);
+    current = def.innerType ?? (def.type === 'pipe' && defOf(def.in as Schema).type === 'transform' ? def.out : undefined);
+  }
+  return undefined;
 }
 
 /** Peels optional/default/prefault/nullable and the preprocess that fills a union's `type`. */
@@ -250,6 +264,8 @@ function walk(schema: Schema, prefix: string, out: Map<string, ConfigKey>): void
         ...(u.defaultValue !== undefined ? { default: formatDefault(u.defaultValue, kind) } : {}),
         ...(isDiscriminatorWithDefault ? { default: variant.impliedDiscriminator } : {}),
       };
+      const description = describedAs(child);
+      if (description) key.description = description;
       const earlier = out.get(path);
       out.set(path, earlier ? merge(earlier, key) : key);
       if (variant.label) seenIn.set(path, [...(seenIn.get(path) ?? []), variant.label]);
