@@ -156,7 +156,7 @@ export const KEY_DOCS: KeyDocs = {
   'alarms.defaultRoute.group': { text: 'group alarms no rule groups; see [grouping](grouping-and-flood.md#groups)', default: 'none' },
   'alarms.defaultRoute.group.by': 'fields whose values must be equal to share a group: `device`, `device.name`, `site`, `area`, `severity`, `title`, `key`, `code`, `fields.NAME`',
   'alarms.defaultRoute.group.wait': 'how long the first notification of a group is held for others to join (above zero)',
-  'alarms.watch': 'reload rules and templates when their files change (SIGHUP always does)',
+  'alarms.watch': 'reload rules and templates when their files change (SIGHUP reloads the whole configuration)',
   'alarms.notifyOnAck': 'when an alarm is acknowledged, tell the addresses it was sent to',
   'alarms.grouping': 'group and digest notifications',
   'alarms.grouping.template': 'their template set',
