@@ -185,6 +185,7 @@ describe('kill -9 again and again under load', () => {
     // ---- the upstream, across every cycle ------------------------------------------------
     const arrivals = new Map<string, number[]>(); // token -> the cycles (gateway runs) it arrived in
     const strangers: UpstreamMessage[] = [];
+    const messageIds = new Map<string, Set<string>>(); // token -> the Message-IDs its copies carried
     let seen = 0;
     const collect = (): void => {
       for (; seen < upstream!.messages.length; seen++) {
@@ -195,6 +196,7 @@ describe('kill -9 again and again under load', () => {
           continue;
         }
         arrivals.set(token, [...(arrivals.get(token) ?? []), cycle]);
+        messageIds.set(token, new Set([...(messageIds.get(token) ?? []), message.parsed.messageId ?? '(none)']));
       }
     };
     // Arrival events: the helper wakes its waiters on every message; re-arm after each.
@@ -335,6 +337,8 @@ describe('kill -9 again and again under load', () => {
       assert.ok(runs.length - 1 <= (sendingCount.get(token) ?? 0), `${token} arrived ${runs.length} times (runs ${runs.join(',')}) but was in flight at ${sendingCount.get(token) ?? 0} kills`);
     }
     assert.ok(extraCopies <= sendingAtKills);
+    //  - and a second copy is the same message: the same Message-ID, which mail clients fold.
+    for (const [token] of duplicates) assert.equal(messageIds.get(token)?.size, 1, `${token}'s copies carried different Message-IDs: ${[...(messageIds.get(token) ?? [])].join(' ')}`);
     //  - and overall: at most cycles × 2 × delivery.concurrency.
     assert.ok(extraCopies <= CYCLES * 2 * DELIVERY_CONCURRENCY, `${extraCopies} extra copies over ${CYCLES} kills`);
     // The run after all those kills still stops cleanly.
