@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { ClientSlots } from '../../src/ingest/smtp/client-slots.js';
+import { ClientSlots, connectionRefusal } from '../../src/ingest/smtp/client-slots.js';
 
 describe('ClientSlots', () => {
   it('starts at zero for every address', () => {
@@ -69,5 +69,45 @@ describe('ClientSlots', () => {
     }
     const open = (slots as unknown as { open: Map<string, number> }).open;
     assert.equal(open.size, 0);
+  });
+
+  it('counts the connections of all addresses together', () => {
+    const slots = new ClientSlots();
+    slots.acquire('a');
+    slots.acquire('a');
+    slots.acquire('b');
+    assert.equal(slots.total, 3);
+    slots.release('a');
+    slots.release('never-seen');
+    assert.equal(slots.total, 2);
+    slots.release('b');
+    slots.release('b');
+    assert.equal(slots.total, 1);
+  });
+});
+
+describe('connectionRefusal', () => {
+  const limits = { maxConnections: 3, maxConnectionsPerClient: 2 };
+
+  it('admits while both limits have room', () => {
+    const slots = new ClientSlots();
+    slots.acquire('a');
+    assert.equal(connectionRefusal(slots, 'a', limits), undefined);
+  });
+
+  it('refuses any address once the total is reached, whatever each address holds', () => {
+    const slots = new ClientSlots();
+    for (const address of ['a', 'b', 'c']) slots.acquire(address);
+    assert.deepEqual(connectionRefusal(slots, 'd', limits), { scope: 'total', limit: 3 });
+    slots.release('b');
+    assert.equal(connectionRefusal(slots, 'd', limits), undefined);
+  });
+
+  it('refuses an address at its own limit while others are admitted', () => {
+    const slots = new ClientSlots();
+    slots.acquire('a');
+    slots.acquire('a');
+    assert.deepEqual(connectionRefusal(slots, 'a', limits), { scope: 'client', limit: 2 });
+    assert.equal(connectionRefusal(slots, 'b', limits), undefined);
   });
 });

@@ -7,7 +7,7 @@ import type { ListenerConfig } from '../../config/types.js';
 import type { Logger } from '../../log/logger.js';
 import { RateLimitedLog } from '../../log/rate-limited-log.js';
 import type { Received } from '../received.js';
-import { ClientSlots } from './client-slots.js';
+import { ClientSlots, connectionRefusal } from './client-slots.js';
 import { acceptBareLfData, greetWithoutDelay, holdEarlyCommands, isPatchableConnection } from './lenient-connection.js';
 
 /** Where accepted messages go; durable when it resolves, or it rejects. */
@@ -58,13 +58,40 @@ export async function startSmtpListener(options: SmtpListenerOptions): Promise<S
   if (!listener.auth) disabledCommands.push('AUTH');
   if (!listener.tls) disabledCommands.push('STARTTLS');
 
+  // Connections are counted and refused here, when the socket is accepted, rather than in
+  // onConnect: a refused socket then never becomes an SMTP session (nothing of it is
+  // parsed or served) and the count does not depend on when smtp-server adds a session
+  // to, or drops it from, its own set.
+  const refusals = new RateLimitedLog(log, 60_000, now);
+  const refuseAtTheDoor = (socket: Socket, address: string, refusal: { scope: 'total' | 'client'; limit: number }): void => {
+    const total = refusal.scope === 'total';
+    refusals.warn(
+      total ? 'connections|total' : `connections|${address}`,
+      { peer: address, port: socket.remotePort, open: total ? slots.total : slots.count(address), limit: refusal.limit },
+      total ? 'refused connection: too many connections in total (421)' : 'refused connection: too many connections from this client (421)',
+    );
+    // No EHLO yet, so no enhanced status code (RFC 2034, section 3).
+    const text = total ? `Too many connected clients (limit ${refusal.limit}), try again in a moment` : `Too many connections from your address (limit ${refusal.limit}), try again later`;
+    socket.on('error', () => {});
+    // Read and drop whatever an early talker sends, so closing does not reset the
+    // connection before the client has read the reply.
+    socket.resume();
+    socket.end(`421 ${options.hostname} ${text}\r\n`);
+    const linger = setTimeout(() => socket.destroy(), 5000);
+    linger.unref();
+    socket.once('close', () => clearTimeout(linger));
+  };
+
   class GatewaySmtpServer extends SMTPServer {
     override connect(socket: Socket, socketOptions: unknown): void {
+      const address = unmapIpv4(socket.remoteAddress ?? '');
+      const refusal = connectionRefusal(slots, address, limits);
+      if (refusal) return refuseAtTheDoor(socket, address, refusal);
+      slots.acquire(address);
+      socket.once('close', () => slots.release(address));
       super.connect(socket, socketOptions as Parameters<SMTPServer['connect']>[1]);
       // super.connect() just added this socket's connection; patch it before any data is read.
       const connection = [...this.connections].pop();
-      const address = unmapIpv4(socket.remoteAddress ?? '');
-      slots.acquire(address);
       const deadline = setTimeout(() => {
         log.warn({ peer: address }, 'session time limit reached, closing the connection');
         if (isPatchableConnection(connection)) {
@@ -75,10 +102,7 @@ export async function startSmtpListener(options: SmtpListenerOptions): Promise<S
         }
       }, limits.sessionTimeout);
       deadline.unref();
-      socket.once('close', () => {
-        clearTimeout(deadline);
-        slots.release(address);
-      });
+      socket.once('close', () => clearTimeout(deadline));
       if (!trusted.contains(address)) return;
       if (!isPatchableConnection(connection)) {
         log.error('smtp-server internals changed: early-talker and bare-LF leniency are off');
@@ -105,8 +129,8 @@ export async function startSmtpListener(options: SmtpListenerOptions): Promise<S
     ...(listener.tls ? { key: listener.tls.key, cert: listener.tls.cert, minVersion: listener.tls.minVersion } : {}),
     size: limits.maxMessageSize,
     rejectOversized: true,
-    // maxRecipients and maxClients are enforced in the handlers below, where the refusal
-    // can be logged with the peer; smtp-server would refuse silently.
+    // maxRecipients is enforced in onRcptTo and the connection limits in connect(), where
+    // the refusal can be logged with the peer; smtp-server would refuse silently.
     socketTimeout: limits.idleTimeout,
     closeTimeout: 5000,
     lenientAddressParsing: true,
@@ -116,14 +140,6 @@ export async function startSmtpListener(options: SmtpListenerOptions): Promise<S
       if (!isTrusted(session) && !listener.auth) {
         log.warn({ peer: address }, 'refused connection: client is outside the trusted networks (554)');
         return callback(new SmtpReply(554, '5.7.1 Access denied: this relay serves the plant network only'));
-      }
-      if (server.connections.size > limits.maxConnections) {
-        log.warn({ peer: address, limit: limits.maxConnections }, 'refused connection: too many connections in total (421)');
-        return callback(new SmtpReply(421, '4.7.0 Too many connected clients, try again in a moment'));
-      }
-      if (slots.count(address) > limits.maxConnectionsPerClient) {
-        log.warn({ peer: address, limit: limits.maxConnectionsPerClient }, 'refused connection: too many connections from this client (421)');
-        return callback(new SmtpReply(421, '4.7.0 Too many connections from your address, try again later'));
       }
       log.debug(peer(session), 'connection');
       callback();
