@@ -115,8 +115,14 @@ export const KEY_DOCS: KeyDocs = {
   'listeners[].tls.key': 'private key file (PEM)',
   'listeners[].tls.minVersion': 'lowest TLS version accepted',
   'listeners[].compat': 'leniency for devices in `trustedNetworks`; clients outside them get standard SMTP',
-  'listeners[].compat.earlyTalkers': 'trusted clients may talk before the `220` greeting',
-  'listeners[].compat.bareLf': 'trusted clients may end lines, and the data, with a bare LF',
+  'listeners[].compat.earlyTalkers': {
+    text: 'which trusted clients may talk before the `220` greeting: `true` (all in `trustedNetworks`), `false` (none), or the addresses and CIDR blocks (inside `trustedNetworks`) of the devices that need it, e.g. `[10.1.2.57, 10.1.3.0/24]`',
+    type: 'boolean or list of strings',
+  },
+  'listeners[].compat.bareLf': {
+    text: 'which trusted clients may end lines, and the data, with a bare LF: `true`, `false` or a list as for `earlyTalkers`. For them `<LF>.<LF>` ends the data as well as `<CR><LF>.<CR><LF>`; a dot line between two different line endings (`<LF>.<CR><LF>`, `<CR><LF>.<LF>`) never does',
+    type: 'boolean or list of strings',
+  },
   'listeners[].compat.fallbackCharset': 'character set of undeclared 8-bit text that is not UTF-8',
   'listeners[].limits': 'limits per listener',
   'listeners[].limits.maxMessageSize': 'larger messages get `552`',

@@ -1,8 +1,10 @@
 import { createHash, X509Certificate } from 'node:crypto';
 import { readFileSync } from 'node:fs';
+import { isIP } from 'node:net';
 import { dirname, isAbsolute, resolve } from 'node:path';
 import { LineCounter, parseDocument, isMap, isNode, isScalar, type Document } from 'yaml';
 import type { z } from 'zod';
+import { TrustedNetworks } from '../base/trusted-networks.js';
 import { PRESETS } from './presets.js';
 import { configSchema, type RawAccount, type RawConfig, type RawListener } from './schema.js';
 import { resolveInhibitRules } from './inhibit.js';
@@ -224,10 +226,30 @@ function resolveListener(listener: RawListener, path: PropertyKey[], { at, secre
   } catch {
     at([...path, 'compat', 'fallbackCharset'], `unknown character set "${listener.compat.fallbackCharset}"`);
   }
+  for (const leniency of ['earlyTalkers', 'bareLf'] as const) {
+    const setting = listener.compat[leniency];
+    if (!Array.isArray(setting)) continue;
+    setting.forEach((entry, i) => {
+      if (!listener.trustedNetworks.some((network) => cidrInside(entry, network))) {
+        at([...path, 'compat', leniency, i], `${entry} is not inside trustedNetworks: leniency is for trusted clients only`);
+      }
+    });
+  }
   if (listener.trustedNetworks.length === 0 && !auth) {
     at([...path, 'trustedNetworks'], 'no trusted networks and no AUTH users: this listener could accept nobody');
   }
   return resolved;
+}
+
+/** Whether every address of the CIDR block `inner` lies in the block `outer` (both checked by the schema). */
+function cidrInside(inner: string, outer: string): boolean {
+  const [address = '', prefix] = inner.split('/');
+  const [outerAddress = '', outerPrefix] = outer.split('/');
+  const family = isIP(address);
+  if (family !== isIP(outerAddress)) return false;
+  const bits = (p: string | undefined): number => (p === undefined ? (family === 4 ? 32 : 128) : Number(p));
+  // A block at least as narrow as `outer` lies in it exactly when one of its addresses does.
+  return bits(prefix) >= bits(outerPrefix) && new TrustedNetworks([outer]).contains(address);
 }
 
 function resolveSmtpAccount(account: Extract<RawAccount, { type: 'smtp' }>, path: PropertyKey[], { at, secret, readPem }: Resolvers): SmtpAccount | undefined {

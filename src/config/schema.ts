@@ -42,6 +42,15 @@ export function isCidr(value: string): boolean {
 
 const cidr = z.string().refine(isCidr, { message: 'not an IPv4 or IPv6 address or CIDR block (e.g. 10.0.0.0/8, fd00::/8)' });
 
+/** Who a leniency applies to: all trusted clients, none, or those in these networks. */
+const leniency = z.union([z.boolean(), z.array(z.string())], { message: 'true, false, or a list of device addresses and CIDR blocks, e.g. [10.1.2.57, 10.1.3.0/24]' }).superRefine((value, ctx) => {
+  if (!Array.isArray(value)) return;
+  if (value.length === 0) ctx.addIssue({ code: 'custom', message: 'an empty list: write false to turn the leniency off' });
+  value.forEach((entry, i) => {
+    if (!isCidr(entry)) ctx.addIssue({ code: 'custom', path: [i], message: `"${entry}" is not an IPv4 or IPv6 address or CIDR block (e.g. 10.1.2.57, 10.1.3.0/24)` });
+  });
+});
+
 export const secretSourceSchema = z.union(
   [z.strictObject({ env: z.string().min(1) }), z.strictObject({ file: z.string().min(1) })],
   { message: 'a secret is given as { env: VARIABLE } or { file: path }, never inline' },
@@ -78,10 +87,15 @@ const listenerSchema = z.strictObject({
       minVersion: tlsVersion.default('TLSv1.2'),
     })
     .optional(),
+  /**
+   * Leniencies for devices that do not speak SMTP quite right, for trusted clients only:
+   * `true` for every client in trustedNetworks, `false` for none, or a list of the addresses
+   * and CIDR blocks (inside trustedNetworks) of the devices that need it.
+   */
   compat: z
     .strictObject({
-      earlyTalkers: z.boolean().default(true),
-      bareLf: z.boolean().default(true),
+      earlyTalkers: leniency.default(true),
+      bareLf: leniency.default(true),
       fallbackCharset: z.string().default('windows-1252'),
     })
     .prefault({}),

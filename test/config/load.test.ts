@@ -551,6 +551,37 @@ describe('parseConfig: problems name file, line, key and problem', () => {
     assert.match(p.message, /klingon-8/);
   });
 
+  const withCompat = (lines: string): string => MINIMAL.replace('    trustedNetworks: [10.0.0.0/8]\n', `    trustedNetworks: [10.0.0.0/8]\n    compat:\n${lines}`);
+
+  it('bare-LF and early-talker leniency limited to device addresses and networks inside trustedNetworks', () => {
+    const listener = parse(withCompat('      bareLf: [10.1.2.57, 10.1.3.0/24]\n      earlyTalkers: false\n')).listeners[0]!;
+    assert.deepEqual(listener.compat.bareLf, ['10.1.2.57', '10.1.3.0/24']);
+    assert.equal(listener.compat.earlyTalkers, false);
+  });
+
+  it('a leniency entry that is not an address or CIDR block is named by its key', () => {
+    const p = onlyProblem(withCompat('      bareLf: [10.1.2.57, remote-io-7]\n'));
+    assert.equal(p.key, 'listeners[0].compat.bareLf[1]');
+    assert.match(p.message, /"remote-io-7" is not an IPv4 or IPv6 address or CIDR block/);
+  });
+
+  it('a leniency entry outside trustedNetworks is named by its key: leniency is for trusted clients only', () => {
+    const p = onlyProblem(withCompat('      earlyTalkers: [10.1.0.0/16, 192.168.7.0/24]\n'));
+    assert.equal(p.key, 'listeners[0].compat.earlyTalkers[1]');
+    assert.match(p.message, /192\.168\.7\.0\/24 is not inside trustedNetworks/);
+    // Wider than the trusted block, even though it starts inside it.
+    assert.equal(onlyProblem(withCompat('      bareLf: [10.0.0.0/7]\n')).key, 'listeners[0].compat.bareLf[0]');
+  });
+
+  it('a leniency that is neither true, false nor a list, or an empty list, is named by its key', () => {
+    const word = onlyProblem(withCompat('      bareLf: sometimes\n'));
+    assert.equal(word.key, 'listeners[0].compat.bareLf');
+    assert.match(word.message, /true, false, or a list of device addresses/);
+    const empty = onlyProblem(withCompat('      bareLf: []\n'));
+    assert.equal(empty.key, 'listeners[0].compat.bareLf');
+    assert.match(empty.message, /write false/);
+  });
+
   it('a listener without trusted networks and without AUTH could accept nobody', () => {
     const p = onlyProblem(MINIMAL.replace('    trustedNetworks: [10.0.0.0/8]\n', ''));
     assert.equal(p.key, 'listeners[0].trustedNetworks');

@@ -1,65 +1,90 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { crlfFromBareLf, type LineEndingState } from '../../src/ingest/smtp/bare-lf.js';
+import { BareLfData } from '../../src/ingest/smtp/bare-lf.js';
 
-/** Runs every chunk through one state, as a connection does, and joins the output. */
-function stream(chunks: string[], state: LineEndingState = { lastWasCr: false }): string {
-  return Buffer.concat(chunks.map((c) => crlfFromBareLf(Buffer.from(c, 'latin1'), state))).toString('latin1');
+/** Runs the chunks of one DATA through one instance, as a connection does, and joins the output. */
+function stream(chunks: string[], data = new BareLfData()): string {
+  return Buffer.concat(chunks.map((c) => data.transform(Buffer.from(c, 'latin1')))).toString('latin1');
 }
 
-describe('crlfFromBareLf', () => {
-  it('turns every bare LF in a chunk into CRLF', () => {
+/**
+ * What smtp-server makes of the rewritten data (it reads CRLF only): the message up to the
+ * first `<CR><LF>.<CR><LF>` (or a first line of `.`), unstuffed, and whether DATA ended.
+ */
+function asSmtpServerReadsIt(rewritten: string): { message: string; ended: boolean } {
+  const framed = `\r\n${rewritten}`;
+  const end = framed.indexOf('\r\n.\r\n');
+  const body = end >= 0 ? framed.slice(2, end + 2) : framed.slice(2);
+  return { message: body.replace(/(^|\r\n)\.\./g, '$1.'), ended: end >= 0 };
+}
+
+describe('BareLfData: bare-LF message data for smtp-server', () => {
+  it('turns every bare LF into CRLF, and the bare-LF end of data into the SMTP one', () => {
     assert.equal(stream(['Subject: x\nFrom: a@b\n\nbody\n.\n']), 'Subject: x\r\nFrom: a@b\r\n\r\nbody\r\n.\r\n');
   });
 
-  it('turns a leading bare LF into CRLF', () => {
-    assert.equal(stream(['\nabc']), '\r\nabc');
+  it('leaves CRLF data as it is, end of data included', () => {
+    const crlf = 'Subject: x\r\n\r\nbody\r\n..stuffed\r\n.\r\n';
+    assert.equal(stream([crlf]), crlf);
   });
 
-  it('turns consecutive bare LFs into consecutive CRLFs', () => {
-    assert.equal(stream(['\n\n\n']), '\r\n\r\n\r\n');
-  });
-
-  it('leaves CRLF input alone and returns the very same buffer', () => {
-    const input = Buffer.from('HELO plc\r\nMAIL FROM:<a@b>\r\n\r\n.\r\n');
-    const state = { lastWasCr: false };
-    const output = crlfFromBareLf(input, state);
-    assert.equal(output, input, 'no copy is made when nothing changes');
-    assert.equal(output.toString(), 'HELO plc\r\nMAIL FROM:<a@b>\r\n\r\n.\r\n');
-  });
-
-  it('is idempotent: converting its own output changes nothing', () => {
-    const once = stream(['a\nb\r\nc\n']);
+  it('is the identity on its own output (a chunk rewritten twice is not changed again)', () => {
+    const once = stream(['a\nb\r\nc\n.\r\nd\r\n.\nx\n.\n']);
     assert.equal(stream([once]), once);
   });
 
-  it('handles mixed line endings in one chunk', () => {
-    assert.equal(stream(['a\r\nb\nc\r\nd\n']), 'a\r\nb\r\nc\r\nd\r\n');
+  it('ends DATA on <LF>.<LF> and on <CR><LF>.<CR><LF>', () => {
+    assert.equal(asSmtpServerReadsIt(stream(['one\n.\n'])).ended, true);
+    assert.equal(asSmtpServerReadsIt(stream(['one\r\n.\r\n'])).ended, true);
+  });
+
+  it('ends an empty message on a first line of "." with either line ending', () => {
+    assert.equal(stream(['.\n']), '.\r\n');
+    assert.equal(stream(['.\r\n']), '.\r\n');
+  });
+
+  it('keeps <LF>.<CR><LF> as content: a line holding one dot, counted', () => {
+    const data = new BareLfData();
+    const out = stream(['first\n.\r\nMAIL FROM:<x@evil>\r\n'], data);
+    assert.equal(out, 'first\r\n..\r\nMAIL FROM:<x@evil>\r\n');
+    assert.deepEqual(asSmtpServerReadsIt(out), { message: 'first\r\n.\r\nMAIL FROM:<x@evil>\r\n', ended: false });
+    assert.equal(data.mixedDotLines, 1);
+  });
+
+  it('keeps <CR><LF>.<LF> as content: a line holding one dot, counted', () => {
+    const data = new BareLfData();
+    const out = stream(['first\r\n.\nMAIL FROM:<x@evil>\n'], data);
+    assert.equal(out, 'first\r\n..\r\nMAIL FROM:<x@evil>\r\n');
+    assert.equal(asSmtpServerReadsIt(out).ended, false);
+    assert.equal(data.mixedDotLines, 1);
+  });
+
+  it('a smuggled transaction between the two mixed sequences stays inside the one message', () => {
+    const attack = 'Subject: first\r\n\r\nbody\n.\r\nMAIL FROM:<a@evil>\r\nRCPT TO:<b@evil>\r\nDATA\r\nSubject: smuggled\r\n\r\nx\r\n.\nQUIT\r\nreal end\r\n.\r\n';
+    const { message, ended } = asSmtpServerReadsIt(stream([attack]));
+    assert.equal(ended, true);
+    assert.match(message, /Subject: smuggled/);
+    assert.match(message, /real end\r\n$/);
+  });
+
+  it('does not count the dot lines of a device that keeps to one line ending', () => {
+    for (const text of ['a\n.\n', 'a\r\n.\r\n', 'a\n..\nb\n.\n', 'a\r\n..\r\nb\r\n.\r\n']) {
+      const data = new BareLfData();
+      stream([text], data);
+      assert.equal(data.mixedDotLines, 0, JSON.stringify(text));
+    }
+  });
+
+  it('passes dot-stuffed lines and lines that begin with a dot through', () => {
+    assert.equal(stream(['..x\n.y\n.\r', 'z\n']), '..x\r\n.y\r\n.\rz\r\n');
   });
 
   it('leaves a lone CR as it is (only LF is repaired)', () => {
-    assert.equal(stream(['a\rb']), 'a\rb');
-  });
-
-  it('does not treat an LF after CR at the end of the previous chunk as bare', () => {
-    assert.equal(stream(['line one\r', '\nline two\r', '\n']), 'line one\r\nline two\r\n');
-  });
-
-  it('does treat an LF at the start of a chunk as bare when the previous chunk ended with something else', () => {
-    assert.equal(stream(['line one', '\nline two']), 'line one\r\nline two');
-  });
-
-  it('does treat an LF at the start of a chunk as bare when the previous chunk ended with LF', () => {
-    assert.equal(stream(['a\n', '\n.\n']), 'a\r\n\r\n.\r\n');
-  });
-
-  it('handles the DATA terminator split across chunks', () => {
-    assert.equal(stream(['body\n', '.', '\n']), 'body\r\n.\r\n');
-    assert.equal(stream(['body\r', '\n.\r', '\n']), 'body\r\n.\r\n');
+    assert.equal(stream(['a\rb\n']), 'a\rb\r\n');
   });
 
   it('gives the same result however the input is cut into chunks', () => {
-    const text = 'A\nB\r\nC\r\rD\n\nE\r\n\r\n.\n';
+    const text = 'A\nB\r\nC\r\rD\n\nE\r\n.\n..\r\n.\rx\n.\r\nF\n.\n';
     const whole = stream([text]);
     for (let cut = 0; cut <= text.length; cut += 1) {
       assert.equal(stream([text.slice(0, cut), text.slice(cut)]), whole, `cut at ${cut}`);
@@ -67,37 +92,22 @@ describe('crlfFromBareLf', () => {
     assert.equal(stream([...text]), whole, 'one byte per chunk');
   });
 
-  it('records in the state whether the chunk ended with CR', () => {
-    const state = { lastWasCr: false };
-    crlfFromBareLf(Buffer.from('abc\r'), state);
-    assert.equal(state.lastWasCr, true);
-    crlfFromBareLf(Buffer.from('\nabc'), state);
-    assert.equal(state.lastWasCr, false);
-  });
-
-  it('keeps the state over an empty chunk', () => {
-    const state = { lastWasCr: false };
-    crlfFromBareLf(Buffer.from('x\r'), state);
-    const empty = crlfFromBareLf(Buffer.alloc(0), state);
-    assert.equal(empty.length, 0);
-    assert.equal(state.lastWasCr, true);
-    assert.equal(crlfFromBareLf(Buffer.from('\n'), state).toString(), '\n');
-  });
-
-  it('honours a state that starts with lastWasCr true', () => {
-    assert.equal(stream(['\nx'], { lastWasCr: true }), '\nx');
+  it('holds a dot at the start of a line until the next chunk shows what it is', () => {
+    const data = new BareLfData();
+    assert.equal(data.transform(Buffer.from('body\n.')).toString(), 'body\r\n');
+    assert.equal(data.transform(Buffer.from('\r')).toString(), '');
+    assert.equal(data.transform(Buffer.from('\n')).toString(), '..\r\n', 'a bare LF, then a dot line ended by CRLF');
   });
 
   it('keeps 8-bit bytes unchanged', () => {
-    const input = Buffer.from([0x53, 0x74, 0xf6, 0x0a, 0xff, 0x0a]);
-    const output = crlfFromBareLf(input, { lastWasCr: false });
+    const output = new BareLfData().transform(Buffer.from([0x53, 0x74, 0xf6, 0x0a, 0xff, 0x0a]));
     assert.deepEqual([...output], [0x53, 0x74, 0xf6, 0x0d, 0x0a, 0xff, 0x0d, 0x0a]);
   });
 
   it('does not modify the input buffer', () => {
     const input = Buffer.from('a\nb\n');
     const copy = Buffer.from(input);
-    crlfFromBareLf(input, { lastWasCr: false });
+    new BareLfData().transform(input);
     assert.deepEqual(input, copy);
   });
 });

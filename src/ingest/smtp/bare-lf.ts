@@ -1,28 +1,89 @@
 const CR = 0x0d;
 const LF = 0x0a;
+const DOT = 0x2e;
 
-export interface LineEndingState {
-  /** The previous chunk ended with CR, so an LF at the start of this one is not bare. */
-  lastWasCr: boolean;
-}
+type LineEnd = 'crlf' | 'lf' | 'start';
 
 /**
- * Turns every bare LF into CRLF across a stream of chunks, so a device that ends lines
- * (and its DATA with `\n.\n`) the Unix way is understood like one that speaks SMTP.
+ * Message data from a device that ends lines the Unix way, rewritten for smtp-server, which
+ * reads only CRLF: every bare LF becomes CRLF, so `<LF>.<LF>` ends DATA like `<CR><LF>.<CR><LF>`.
+ *
+ * Devices end every line one way: all CRLF, or all bare LF. A line holding a single dot
+ * between two different line endings (`<LF>.<CR><LF>`, `<CR><LF>.<LF>`) is what no device
+ * sends and what SMTP smuggling is made of, so it does not end DATA: it is passed on
+ * dot-stuffed (`..`), and the message goes on with a line holding one dot.
+ *
+ * One instance per DATA: state carries over chunk boundaries, so the result is the same
+ * however the input is cut. Its output has CRLF line endings only, on which it is the
+ * identity (running it twice changes nothing).
  */
-export function crlfFromBareLf(chunk: Buffer, state: LineEndingState): Buffer {
-  const isBare = (i: number): boolean => chunk[i] === LF && (i === 0 ? !state.lastWasCr : chunk[i - 1] !== CR);
-  let bare = 0;
-  for (let i = 0; i < chunk.length; i += 1) if (isBare(i)) bare += 1;
-  let result = chunk;
-  if (bare > 0) {
-    result = Buffer.allocUnsafe(chunk.length + bare);
+export class BareLfData {
+  /** How the previous line ended; `start` for the first line of the data. */
+  private previousEnd: LineEnd = 'start';
+  private atLineStart = true;
+  private lastWasCr = false;
+  /** A dot (and maybe a CR after it) at the start of a line, held until what follows shows whether it ends DATA. */
+  private held: '' | '.' | '.\r' = '';
+  /** Lines holding a single dot between two different line endings, in this DATA so far. */
+  mixedDotLines = 0;
+
+  transform(chunk: Buffer): Buffer {
+    // At most two output bytes per input byte, plus the held dot and CR.
+    const out = Buffer.allocUnsafe(chunk.length * 2 + 2);
     let o = 0;
-    for (let i = 0; i < chunk.length; i += 1) {
-      if (isBare(i)) result[o++] = CR;
-      result[o++] = chunk[i]!;
+    const dotLine = (end: 'crlf' | 'lf') => {
+      const mixed = (end === 'crlf' && this.previousEnd === 'lf') || (end === 'lf' && this.previousEnd === 'crlf');
+      if (mixed) {
+        this.mixedDotLines += 1;
+        out[o++] = DOT;
+      }
+      out[o++] = DOT;
+      out[o++] = CR;
+      out[o++] = LF;
+      this.previousEnd = end;
+      this.atLineStart = true;
+      this.held = '';
+    };
+    for (const byte of chunk) {
+      if (this.held === '.') {
+        if (byte === CR) {
+          this.held = '.\r';
+          continue;
+        }
+        if (byte === LF) {
+          dotLine('lf');
+          continue;
+        }
+        out[o++] = DOT;
+        this.held = '';
+        this.atLineStart = false;
+      } else if (this.held === '.\r') {
+        if (byte === LF) {
+          dotLine('crlf');
+          continue;
+        }
+        out[o++] = DOT;
+        out[o++] = CR;
+        this.held = '';
+        this.atLineStart = false;
+        this.lastWasCr = true;
+      }
+      if (this.atLineStart && byte === DOT) {
+        this.held = '.';
+        continue;
+      }
+      if (byte === LF) {
+        if (!this.lastWasCr) out[o++] = CR;
+        out[o++] = LF;
+        this.previousEnd = this.lastWasCr ? 'crlf' : 'lf';
+        this.atLineStart = true;
+        this.lastWasCr = false;
+        continue;
+      }
+      out[o++] = byte;
+      this.atLineStart = false;
+      this.lastWasCr = byte === CR;
     }
+    return out.subarray(0, o);
   }
-  if (chunk.length > 0) state.lastWasCr = chunk[chunk.length - 1] === CR;
-  return result;
 }

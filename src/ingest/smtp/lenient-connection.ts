@@ -1,4 +1,4 @@
-import { crlfFromBareLf, type LineEndingState } from './bare-lf.js';
+import { BareLfData } from './bare-lf.js';
 
 /**
  * The parts of smtp-server's connection and parser that leniency hooks into. They are
@@ -7,8 +7,11 @@ import { crlfFromBareLf, type LineEndingState } from './bare-lf.js';
  */
 interface SmtpParserInternals {
   oncommand: (command: Buffer, callback?: () => void) => void;
-  _feedDataStream: (chunk: Buffer, done: (err?: Error) => void) => void;
-  _atDataStart: boolean;
+  /** The Writable's _write: every chunk from the socket, and the rest of a chunk once DATA began. */
+  _write: (chunk: Buffer, encoding: BufferEncoding, next: (err?: Error | null) => void) => void;
+  _dataMode: boolean;
+  /** The current DATA's stream: a new object for every DATA. */
+  _dataStream: object | null;
 }
 
 export interface SmtpConnectionInternals {
@@ -31,7 +34,8 @@ export function isPatchableConnection(value: unknown): value is SmtpConnectionIn
     typeof c.send === 'function' &&
     !!c._parser &&
     typeof c._parser.oncommand === 'function' &&
-    typeof c._parser._feedDataStream === 'function'
+    typeof c._parser._write === 'function' &&
+    typeof c._parser._dataMode === 'boolean'
   );
 }
 
@@ -60,15 +64,26 @@ export function holdEarlyCommands(connection: SmtpConnectionInternals): void {
   };
 }
 
-/** Reads message data with bare LF line endings, including a bare-LF end of data `\n.\n`. */
-export function acceptBareLfData(connection: SmtpConnectionInternals): void {
+/**
+ * Reads message data with bare LF line endings: `<LF>.<LF>` ends DATA as well as
+ * `<CR><LF>.<CR><LF>`, and nothing else does (bare-lf.ts). The parser's _write is wrapped, not
+ * its data feed: the feed calls itself again on the rest of a chunk after a stuffed dot,
+ * which must not be rewritten twice. `onMixedDotLine` is told once per DATA that a dot line
+ * between two different line endings was kept as content.
+ */
+export function acceptBareLfData(connection: SmtpConnectionInternals, onMixedDotLine: () => void): void {
   const parser = connection._parser;
   if (!parser) return;
-  const feed = parser._feedDataStream.bind(parser);
-  const state: LineEndingState = { lastWasCr: false };
-  parser._feedDataStream = (chunk, done) => {
-    if (parser._atDataStart) state.lastWasCr = false;
-    feed(crlfFromBareLf(chunk, state), done);
+  const write = parser._write.bind(parser);
+  let current: { stream: object | null; data: BareLfData } | undefined;
+  parser._write = (chunk, encoding, next) => {
+    if (!parser._dataMode) return write(chunk, encoding, next);
+    if (current?.stream !== parser._dataStream) current = { stream: parser._dataStream, data: new BareLfData() };
+    const { data } = current;
+    const mixedBefore = data.mixedDotLines;
+    const rewritten = data.transform(chunk);
+    if (mixedBefore === 0 && data.mixedDotLines > 0) onMixedDotLine();
+    write(rewritten, encoding, next);
   };
 }
 

@@ -52,6 +52,8 @@ export async function startSmtpListener(options: SmtpListenerOptions): Promise<S
   // A failing store fails every device's mail: one line a minute per cause, with the count.
   const commitFailures = new RateLimitedLog(log, 60_000, now);
   const isTrusted = (session: SMTPServerSession): boolean => trusted.contains(session.remoteAddress);
+  const earlyTalkers = leniencyFor(listener.compat.earlyTalkers);
+  const bareLfClients = leniencyFor(listener.compat.bareLf);
   const peer = (session: SMTPServerSession) => ({ peer: unmapIpv4(session.remoteAddress), session: session.id });
 
   const disabledCommands = ['VRFY'];
@@ -104,15 +106,22 @@ export async function startSmtpListener(options: SmtpListenerOptions): Promise<S
       deadline.unref();
       socket.once('close', () => clearTimeout(deadline));
       if (!trusted.contains(address)) return;
+      const earlyTalker = earlyTalkers(address);
+      const bareLf = bareLfClients(address);
+      if (!earlyTalker && !bareLf) return;
       if (!isPatchableConnection(connection)) {
         log.error('smtp-server internals changed: early-talker and bare-LF leniency are off');
         return;
       }
-      if (listener.compat.earlyTalkers) {
+      if (earlyTalker) {
         holdEarlyCommands(connection);
         greetWithoutDelay(connection);
       }
-      if (listener.compat.bareLf) acceptBareLfData(connection);
+      if (bareLf) {
+        acceptBareLfData(connection, () =>
+          log.warn({ peer: address }, 'a line holding only a dot between a bare LF and a CRLF did not end DATA (SMTP smuggling?); it stays in the message as content'),
+        );
+      }
     }
   }
 
@@ -254,4 +263,11 @@ function sameSecret(expected: string, given: string): boolean {
   const a = Buffer.from(expected);
   const b = Buffer.from(given);
   return a.length === b.length && timingSafeEqual(a, b);
+}
+
+/** Which trusted clients a leniency applies to: all (`true`), none, or those in the listed networks. */
+function leniencyFor(setting: boolean | readonly string[]): (address: string) => boolean {
+  if (typeof setting === 'boolean') return () => setting;
+  const networks = new TrustedNetworks(setting);
+  return (address) => networks.contains(address);
 }
