@@ -129,6 +129,10 @@ export const KEY_DOCS: KeyDocs = {
   'listeners[].limits.maxRecipients': 'recipients per message; more get `452`',
   'listeners[].limits.maxConnections': 'connections in total; more get `421`',
   'listeners[].limits.maxConnectionsPerClient': 'connections per client address; more get `421`',
+  'listeners[].limits.maxHeaderLines': 'lines of one header block (the message\'s own or a MIME part\'s); more get `552` at the end of the data',
+  'listeners[].limits.maxHeaderSize': 'bytes of one header block; larger get `552` at the end of the data',
+  'listeners[].limits.maxMimeDepth': 'how deep MIME parts may nest (a text part of `multipart/mixed` is 1); deeper get `554` at the end of the data',
+  'listeners[].limits.maxMimeParts': 'MIME parts in a message, the message itself included; more get `554` at the end of the data. Raised above what the mail parser takes (1000 parts; about 1 MiB of header per block), such mail is taken and becomes an "Undecodable mail" alarm instead',
   'listeners[].limits.idleTimeout': 'silence before the connection is closed',
   'listeners[].limits.sessionTimeout': 'the whole life of a connection, which a client cannot extend by trickling bytes (`421` when it ends)',
 

@@ -105,6 +105,18 @@ const listenerSchema = z.strictObject({
       maxRecipients: z.number().int().min(1).max(10_000).default(100),
       maxConnections: z.number().int().min(1).default(200),
       maxConnectionsPerClient: z.number().int().min(1).default(20),
+      /**
+       * The structure of a message, checked while DATA streams in and refused at its end
+       * (ingest/smtp/mime-structure.ts): per header block (the message's own, each MIME
+       * part's), its lines and bytes; how deep MIME parts nest; how many there are.
+       * Above what the mail parser takes (about 1 MiB of header per block counting each
+       * line as at least 64 bytes; 1000 parts) a message is accepted but cannot be decoded,
+       * and becomes an "undecodable mail" alarm instead.
+       */
+      maxHeaderLines: z.number().int().min(10).default(1000),
+      maxHeaderSize: size.default(128 * 1024),
+      maxMimeDepth: z.number().int().min(1).default(20),
+      maxMimeParts: z.number().int().min(1).default(200),
       idleTimeout: duration.default(60_000),
       sessionTimeout: duration.default(600_000),
     })

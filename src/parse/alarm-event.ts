@@ -34,6 +34,8 @@ export interface AlarmEvent {
   attachments: AttachmentRef[];
   /** Names of the extraction patterns that matched, in order. */
   patterns: string[];
+  /** Set when the device's mail could not be decoded: the event is the "undecodable mail" alarm. */
+  undecodable?: { reason: string; size: number };
 }
 
 export interface DeviceIdentity {

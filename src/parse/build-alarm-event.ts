@@ -1,11 +1,12 @@
 import type { Received } from '../ingest/received.js';
-import type { AlarmEvent } from './alarm-event.js';
+import type { AlarmEvent, DeviceIdentity } from './alarm-event.js';
 import { bodyFields } from './body-fields.js';
-import type { DecodedMail } from './decode-mail.js';
+import type { DecodedMail, UndecodableInfo } from './decode-mail.js';
 import type { DeviceMap } from './device-map.js';
 import { matchPatterns } from './extractor.js';
 import { normaliseSeverity, normaliseState } from './severity.js';
 import { deviceName } from './device-name.js';
+import { undecodableTitle } from './undecodable-mail.js';
 
 /** Field names a pattern's named group or `set` may give that have a place of their own. */
 const RESERVED = new Set(['key', 'code', 'severity', 'value', 'unit', 'state', 'title']);
@@ -18,6 +19,7 @@ export function buildAlarmEvent(received: Received, mail: DecodedMail, devices: 
     helo: received.peer.helo,
     fallbackName: deviceName(received, mail),
   });
+  if (mail.undecodable) return undecodableEvent(received, mail.text, mail.undecodable, device);
   const text = mail.text.replace(/\r\n?/g, '\n').trim();
   const title = mail.subject.trim() || text.split('\n', 1)[0]?.slice(0, 200) || '(no subject)';
   const fields = bodyFields(text);
@@ -49,6 +51,32 @@ export function buildAlarmEvent(received: Received, mail: DecodedMail, devices: 
     }
   }
   return event;
+}
+
+/**
+ * The alarm for a mail that could not be decoded: named after the device, one alarm per
+ * message (each carries different bytes someone has to look at), no patterns applied to
+ * text the gateway wrote itself.
+ */
+function undecodableEvent(received: Received, text: string, { reason, size }: UndecodableInfo, device: DeviceIdentity): AlarmEvent {
+  return {
+    id: received.id,
+    receivedAt: received.receivedAt,
+    source: received.listener === 'cli' ? 'cli' : 'smtp',
+    listener: received.listener,
+    device,
+    sender: received.envelope.mailFrom,
+    recipients: received.envelope.rcptTo,
+    peer: { address: received.peer.address, helo: received.peer.helo },
+    title: undecodableTitle(device.name),
+    text,
+    fields: { decodeError: reason },
+    key: `undecodable-${received.id}`,
+    state: 'active',
+    attachments: [],
+    patterns: [],
+    undecodable: { reason, size },
+  };
 }
 
 function applyReserved(event: AlarmEvent, name: string, value: string): void {

@@ -11,6 +11,20 @@ export interface DecodedMail {
   date?: Date;
   messageId?: string;
   attachments: DecodedAttachment[];
+  /**
+   * Set when the device's mail could not be decoded (parse/undecodable-mail.ts): the fields
+   * above then describe that, and the raw mail (truncated) is attached.
+   */
+  undecodable?: UndecodableInfo;
+}
+
+export interface UndecodableInfo {
+  /** Why the parser gave up. */
+  reason: string;
+  /** Bytes of the mail as it came. */
+  size: number;
+  /** The mail as it came, cut to at most UNDECODABLE_ATTACHMENT_LIMIT bytes. */
+  original: Buffer;
 }
 
 export interface DecodedAttachment {

@@ -9,7 +9,8 @@ import { applyMute, findMute, type MuteContext } from '../lifecycle/mute.js';
 import type { AlarmEvent } from '../parse/alarm-event.js';
 import type { TopicState } from '../parse/mqtt-event.js';
 import { buildAlarmEvent } from '../parse/build-alarm-event.js';
-import { decodeMail, type DecodedMail } from '../parse/decode-mail.js';
+import type { DecodedMail } from '../parse/decode-mail.js';
+import { decodeDeviceMail } from '../parse/undecodable-mail.js';
 import type { DeviceMap } from '../parse/device-map.js';
 import type { MqttMappings } from '../ingest/mqtt/mqtt-mappings.js';
 import { parseMqttMessage } from '../parse/mqtt-event.js';
@@ -115,7 +116,9 @@ export async function decideEvent(
   const batching = batchDues(decision.due, { now, ...(alarms.floodControl.enabled ? { flood: { settings: alarms.floodControl, state: (scope: string) => floodStates.get(scope) } } : {}) });
   const outbox = await renderDues(batching.send, received, mail, config, stages, now);
   const notes = batching.notes.map((note) => `; ${note}`).join('');
-  const reason = outbox.length < batching.send.length ? `${decision.reason}${notes}; no receiver has an address, nothing sent` : `${decision.reason}${notes}`;
+  // The history says what became of a mail that could not be decoded.
+  const undecodable = event.undecodable ? `the mail (${event.undecodable.size} bytes) could not be decoded: ${event.undecodable.reason}; ` : '';
+  const reason = outbox.length < batching.send.length ? `${undecodable}${decision.reason}${notes}; no receiver has an address, nothing sent` : `${undecodable}${decision.reason}${notes}`;
   const result: PipelineResult = {
     alarm: decision.alarm,
     ...(active ? { before: active } : {}),
@@ -172,7 +175,8 @@ export async function parseReceived(
     return { event: parsed.event, ...(parsed.topicState ? { topicState: parsed.topicState } : {}) };
   }
   const listener = config.listeners.find((l) => l.name === received.listener);
-  const mail = await decodeMail(received.raw, listener?.compat.fallbackCharset ?? 'windows-1252');
+  // A mail the parser fails on (the device was told 250) still becomes an alarm: "undecodable mail".
+  const mail = await decodeDeviceMail(received, listener?.compat.fallbackCharset ?? 'windows-1252');
   return { event: buildAlarmEvent(received, mail, stages.devices), mail };
 }
 
@@ -181,8 +185,15 @@ export async function renderDues(dues: Due[], received: Received, mail: DecodedM
   const outbox: NewOutboxEntry[] = [];
   for (const due of dues) {
     const passthroughWanted = due.route.mode === 'passthrough' || due.route.template === 'passthrough';
-    // An MQTT event has no mail to pass through; it always gets a notification.
-    const message = passthroughWanted && mail ? await passthrough(received, mail, due, config) : await stages.renderNotification(due, received.raw);
+    // An MQTT event has no mail to pass through; it always gets a notification. An undecodable
+    // mail's notification always carries what came (truncated): it is all there is to read.
+    const undecodable = mail?.undecodable;
+    const message =
+      passthroughWanted && mail
+        ? await passthrough(received, mail, due, config)
+        : undecodable
+          ? await stages.renderNotification({ ...due, route: { ...due.route, attachOriginal: true } }, undecodable.original)
+          : await stages.renderNotification(due, received.raw);
     if (message.recipients.length === 0) continue;
     outbox.push({ id: newId(now), receivedId: received.id, alarmId: due.alarm.id, ...message });
   }

@@ -5,7 +5,7 @@ import type { AckOutcome } from '../lifecycle/ack.js';
 import type { Alarm, AlarmAck } from '../lifecycle/alarm.js';
 import type { Timer } from '../lifecycle/timer.js';
 import type { Logger } from '../log/logger.js';
-import { decodeMail } from '../parse/decode-mail.js';
+import { decodeDeviceMail } from '../parse/undecodable-mail.js';
 import { renderPassthrough } from '../render/passthrough.js';
 import { StoreError } from '../store/store-error.js';
 import type { Repositories } from '../store/store.js';
@@ -85,8 +85,10 @@ export class Pipeline {
         }
         const result = trace.result;
         await savePipelineResult(tx, received.id, result, now, fx);
+        // A mail that could not be decoded is worth a warning, whatever became of its alarm.
+        const level = trace.event.undecodable ? 'warn' : 'info';
         fx.after(() =>
-          log.info(
+          log[level](
             {
               alarmId: result.alarm?.id,
               device: trace.event.device.id,
@@ -103,7 +105,8 @@ export class Pipeline {
         return trace;
       }
       const listener = config.listeners.find((l) => l.name === received.listener);
-      const mail = await decodeMail(received.raw, listener?.compat.fallbackCharset ?? 'windows-1252');
+      // A mail the parser fails on is relayed as a notice of it, with the raw mail (truncated) attached.
+      const mail = await decodeDeviceMail(received, listener?.compat.fallbackCharset ?? 'windows-1252');
       const outgoing = await renderPassthrough(received, mail, { relay: config.relay, hostname: config.gateway.hostname, domain: config.gateway.domain });
       if (outgoing.recipients.length === 0) {
         await tx.inbox.reject(received.id, 'no recipients', now);
@@ -113,7 +116,11 @@ export class Pipeline {
       const entry = { id: newId(now), receivedId: received.id, ...outgoing };
       await tx.outbox.insert(entry, now);
       fx.emit('queued', { outboxIds: [entry.id] });
-      fx.after(() => log.info({ outboxId: entry.id, subject: mail.subject, recipients: entry.recipients }, 'queued for delivery'));
+      fx.after(() =>
+        mail.undecodable
+          ? log.warn({ outboxId: entry.id, size: mail.undecodable.size, reason: mail.undecodable.reason, recipients: entry.recipients }, 'the mail could not be decoded; a notice of it, with the mail attached, is queued for delivery')
+          : log.info({ outboxId: entry.id, subject: mail.subject, recipients: entry.recipients }, 'queued for delivery'),
+      );
       return { relayed: entry.id };
     } catch (error) {
       // The store failing decides nothing about the message: roll back, try again later.

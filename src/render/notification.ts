@@ -124,7 +124,7 @@ export async function renderNotification(due: Due, templates: TemplateLibrary, c
       'X-Annunciator-Id': headerText(event.id),
       ...automatedHeaders(route.severity),
     },
-    ...(route.attachOriginal && ctx.original ? { attachments: [originalAttachment(ctx.original)] } : {}),
+    ...(route.attachOriginal && ctx.original ? { attachments: [originalAttachment(ctx.original, { opaque: event.undecodable !== undefined })] } : {}),
   });
   const message = await composer.compile().build();
   return { envelopeFrom: from.address, recipients, message };

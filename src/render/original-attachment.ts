@@ -9,7 +9,9 @@ const FILENAME = 'original.eml';
  * MIME (a NUL byte, a line over 998 octets) it is attached base64-encoded as an opaque
  * file under the same name, which mail clients open just the same.
  */
-export function originalAttachment(original: Buffer): MailComposerAttachment {
+export function originalAttachment(original: Buffer, options: { opaque?: boolean } = {}): MailComposerAttachment {
+  // A mail the gateway could not decode goes as an opaque file, so that no server or client on the way parses it either.
+  if (options.opaque) return { filename: FILENAME, contentType: 'application/octet-stream', contentDisposition: 'attachment', content: original };
   // latin1 maps bytes to code units one to one, so this touches line breaks and nothing else.
   const text = original.toString('latin1').replace(/\r\n|\r|\n/g, '\r\n');
   const valid8bit = !text.includes('\u0000') && text.split('\r\n').every((line) => line.length <= 998);

@@ -108,6 +108,10 @@ describe('parseConfig: a valid configuration', () => {
     assert.equal(listener.limits.maxConnectionsPerClient, 20);
     assert.equal(listener.limits.idleTimeout, 60_000);
     assert.equal(listener.limits.sessionTimeout, 600_000);
+    assert.equal(listener.limits.maxHeaderLines, 1000);
+    assert.equal(listener.limits.maxHeaderSize, 128 * 1024);
+    assert.equal(listener.limits.maxMimeDepth, 20);
+    assert.equal(listener.limits.maxMimeParts, 200);
     assert.deepEqual(listener.compat, { earlyTalkers: true, bareLf: true, fallbackCharset: 'windows-1252' });
     assert.equal(listener.auth, undefined);
     assert.equal(listener.tls, undefined);
@@ -571,6 +575,16 @@ describe('parseConfig: problems name file, line, key and problem', () => {
     assert.match(p.message, /192\.168\.7\.0\/24 is not inside trustedNetworks/);
     // Wider than the trusted block, even though it starts inside it.
     assert.equal(onlyProblem(withCompat('      bareLf: [10.0.0.0/7]\n')).key, 'listeners[0].compat.bareLf[0]');
+  });
+
+  it('message structure limits: a bad value is named by its key', () => {
+    const withLimits = (lines: string): string => MINIMAL.replace('    trustedNetworks: [10.0.0.0/8]\n', `    trustedNetworks: [10.0.0.0/8]\n    limits:\n${lines}`);
+    const listener = parse(withLimits('      maxHeaderSize: 64KiB\n      maxMimeDepth: 8\n')).listeners[0]!;
+    assert.equal(listener.limits.maxHeaderSize, 64 * 1024);
+    assert.equal(listener.limits.maxMimeDepth, 8);
+    assert.equal(onlyProblem(withLimits('      maxMimeParts: 0\n')).key, 'listeners[0].limits.maxMimeParts');
+    assert.equal(onlyProblem(withLimits('      maxHeaderSize: lots\n')).key, 'listeners[0].limits.maxHeaderSize');
+    assert.equal(onlyProblem(withLimits('      maxHeaderLines: 2.5\n')).key, 'listeners[0].limits.maxHeaderLines');
   });
 
   it('a leniency that is neither true, false nor a list, or an empty list, is named by its key', () => {

@@ -168,3 +168,141 @@ describe('end of DATA: only what devices send ends a message', () => {
     assert.match(received?.raw.toString('latin1') ?? '', /first part\n\.\nsecond part\r\n$/);
   });
 });
+
+/** Mails built to choke a MIME parser, as the reliability run sent them. */
+const BOMBS = {
+  headerLines: (sender: string): Buffer => Buffer.from(`From: ${sender}\r\nSubject: header lines\r\n${Array.from({ length: 20_000 }, (_, i) => `X-Pad-${i}: v\r\n`).join('')}\r\nbody\r\n`),
+  nesting: (sender: string): Buffer => {
+    let text = `From: ${sender}\r\nSubject: nesting\r\n`;
+    for (let i = 0; i < 5000; i += 1) text += `Content-Type: multipart/mixed; boundary="b${i}"\r\n\r\n--b${i}\r\n`;
+    text += 'Content-Type: text/plain\r\n\r\ninnermost\r\n';
+    for (let i = 4999; i >= 0; i -= 1) text += `--b${i}--\r\n`;
+    return Buffer.from(text);
+  },
+  parts: (sender: string): Buffer => {
+    const parts = Array.from({ length: 50_000 }, (_, i) => `--sep\r\n\r\n${i}\r\n`).join('');
+    return Buffer.from(`From: ${sender}\r\nSubject: parts\r\nContent-Type: multipart/mixed; boundary=sep\r\n\r\n${parts}--sep--\r\n`);
+  },
+};
+
+describe('parser bombs are refused at the end of DATA with a reply that names the limit', () => {
+  const dir = testDir();
+  const logLines: string[] = [];
+  let upstream: Upstream;
+  let gateway: RunningGateway;
+
+  before(async () => {
+    const { default: pino } = await import('pino');
+    upstream = await startUpstream({ security: 'none' });
+    gateway = await runGateway(configFrom(dir, gatewayConfig(dir, upstream.port)), pino({ level: 'warn' }, { write: (line: string) => logLines.push(line) }));
+  });
+  after(async () => {
+    await gateway?.stop();
+    await upstream?.close();
+    dir.remove();
+  });
+
+  for (const [bomb, reply, limit] of [
+    ['headerLines', /^552 5\.3\.4 A header block has more than 1000 lines \(limit maxHeaderLines\)/, 'maxHeaderLines'],
+    ['nesting', /^554 5\.6\.0 MIME parts nested more than 20 levels deep \(limit maxMimeDepth\)/, 'maxMimeDepth'],
+    ['parts', /^554 5\.6\.0 More than 200 MIME parts \(limit maxMimeParts\)/, 'maxMimeParts'],
+  ] as const) {
+    it(`${bomb}: refused (${limit}), logged with why, nothing kept, nothing raised`, async () => {
+      const sender = `bomb-${bomb.toLowerCase()}@plant.local`;
+      const result = await sendAsDevice({ port: gateway.port, localAddress: CRLF_DEVICE, mailFrom: sender, rcptTo: ['alarms@plant.local'], data: BOMBS[bomb](sender) });
+      assert.match(result.dataReply ?? '', reply, result.replies.join(' | '));
+      const logged = logLines.find((l) => l.includes(`"limit":"${limit}"`));
+      assert.ok(logged, logLines.join('\n'));
+      assert.match(logged, /refused message: .*over the limit/);
+      assert.match(logged, new RegExp(`"from":"${sender}"`));
+      await settled(gateway);
+      assert.deepEqual(await alarmsOf(gateway, sender), []);
+      assert.equal(upstream.messages.length, 0);
+    });
+  }
+
+  it('the same session goes on: a device mail after a refused one is taken', async () => {
+    const mail = loadCorpus().find((m) => m.file === 'datalogger-csv-attachment.eml')!;
+    const result = await sendAsDevice({ port: gateway.port, localAddress: CRLF_DEVICE, mailFrom: mail.mailFrom, rcptTo: mail.rcptTo, data: mail.raw });
+    assert.match(result.dataReply ?? '', /^250 /, result.replies.join(' | '));
+    await settled(gateway);
+    assert.equal((await alarmsOf(gateway, mail.mailFrom)).length, 1);
+  });
+});
+
+describe('a mail taken with 250 that the parser then fails on is never dropped in silence', () => {
+  const dir = testDir();
+  let upstream: Upstream;
+  let gateway: RunningGateway;
+  // The operator raised the header limits above what the parser takes: such mail is taken, then cannot be decoded.
+  const raised = { limits: { maxHeaderLines: 50_000, maxHeaderSize: '4MiB' } };
+
+  before(async () => {
+    upstream = await startUpstream({ security: 'none' });
+    gateway = await runGateway(configFrom(dir, gatewayConfig(dir, upstream.port, raised)));
+  });
+  after(async () => {
+    await gateway?.stop();
+    await upstream?.close();
+    dir.remove();
+  });
+
+  it('raises "Undecodable mail from <device>" to the default receivers, with the mail (truncated) attached opaquely', async () => {
+    const sender = 'press-9@plant.local';
+    const bomb = BOMBS.headerLines(sender);
+    const result = await sendAsDevice({ port: gateway.port, localAddress: CRLF_DEVICE, mailFrom: sender, rcptTo: ['alarms@plant.local'], data: bomb });
+    assert.match(result.dataReply ?? '', /^250 /, result.replies.join(' | '));
+    const [notice] = await upstream.waitForMessages(1);
+    assert.match(notice?.parsed.subject ?? '', /Undecodable mail from press-9/);
+    assert.deepEqual(notice?.rcptTo, ['oncall@example.com']);
+    assert.match(notice?.parsed.text ?? '', /could not decode it: Max header size for a MIME node exceeded/);
+    const attachment = notice?.parsed.attachments.find((a) => a.filename === 'original.eml');
+    assert.ok(attachment, 'the mail is attached');
+    // On the wire (mailparser reports the type it guesses from the file name).
+    assert.match(notice?.raw.toString('latin1') ?? '', /\r\nContent-Type: application\/octet-stream; name=original\.eml\r\n/);
+    assert.equal(attachment.content.length, 256 * 1024, 'truncated to 256 KiB');
+    assert.deepEqual(attachment.content, bomb.subarray(0, 256 * 1024));
+
+    await settled(gateway);
+    const [alarm] = await alarmsOf(gateway, sender);
+    assert.equal(alarm?.title, 'Undecodable mail from press-9');
+    const [raisedLine] = await gateway.store.alarms.history(alarm!.id);
+    assert.match(raisedLine?.reason ?? '', new RegExp(`^the mail \\(${bomb.length} bytes\\) could not be decoded: Max header size`));
+    // The message itself stays in the store, in full, as it came.
+    assert.equal((await gateway.store.inbox.get(alarm!.lastEventId))?.raw.length, bomb.length);
+  });
+});
+
+describe('without an alarms section, an undecodable mail is relayed as a notice with the mail attached', () => {
+  const dir = testDir();
+  let upstream: Upstream;
+  let gateway: RunningGateway;
+
+  before(async () => {
+    upstream = await startUpstream({ security: 'none' });
+    const config = gatewayConfig(dir, upstream.port, { limits: { maxMimeParts: 5000 } });
+    delete config.alarms;
+    gateway = await runGateway(configFrom(dir, config));
+  });
+  after(async () => {
+    await gateway?.stop();
+    await upstream?.close();
+    dir.remove();
+  });
+
+  it('goes to the envelope recipients, saying why, with the mail attached', async () => {
+    const sender = 'packer-2@plant.local';
+    // 1,500 parts: within the listener's raised limit, beyond the parser's 1,000.
+    const parts = Array.from({ length: 1500 }, (_, i) => `--sep\r\n\r\n${i}\r\n`).join('');
+    const mail = Buffer.from(`From: ${sender}\r\nSubject: parts\r\nContent-Type: multipart/mixed; boundary=sep\r\n\r\n${parts}--sep--\r\n`);
+    const result = await sendAsDevice({ port: gateway.port, localAddress: CRLF_DEVICE, mailFrom: sender, rcptTo: ['shift@example.com'], data: mail });
+    assert.match(result.dataReply ?? '', /^250 /, result.replies.join(' | '));
+    const [notice] = await upstream.waitForMessages(1);
+    assert.deepEqual(notice?.rcptTo, ['shift@example.com']);
+    assert.match(notice?.parsed.subject ?? '', /^Undecodable mail from packer-2$/);
+    assert.match(notice?.parsed.text ?? '', /could not decode it: Max allowed child nodes exceeded/);
+    const attachment = notice?.parsed.attachments.find((a) => a.filename === 'original.eml');
+    assert.match(notice?.raw.toString('latin1') ?? '', /\r\nContent-Type: application\/octet-stream; name=original\.eml\r\n/);
+    assert.deepEqual(attachment?.content, mail, 'small enough to be attached whole');
+  });
+});

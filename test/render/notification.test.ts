@@ -418,6 +418,13 @@ describe('renderNotification: the original mail', () => {
     assert.equal(parsed.attachments[0]?.filename, 'original.eml');
     assert.deepEqual(parsed.attachments[0]?.content, long);
   });
+
+  it('attaches the mail of an undecodable-mail alarm as an opaque file, byte for byte, even when it is valid 8bit MIME', async () => {
+    const due = makeDue('firing', { route: { attachOriginal: true }, event: { undecodable: { reason: 'Max allowed child nodes exceeded', size: original.length } } });
+    const { parsed, raw } = await render(due, { original });
+    assert.match(raw, /\r\nContent-Type: application\/octet-stream; name=original\.eml\r\nContent-Transfer-Encoding: base64\r\n/);
+    assert.deepEqual(parsed.attachments[0]?.content, original);
+  });
 });
 
 describe('renderNotification: what it refuses', () => {

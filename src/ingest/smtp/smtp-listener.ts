@@ -8,6 +8,7 @@ import type { Logger } from '../../log/logger.js';
 import { RateLimitedLog } from '../../log/rate-limited-log.js';
 import type { Received } from '../received.js';
 import { ClientSlots, connectionRefusal } from './client-slots.js';
+import { MimeStructure } from './mime-structure.js';
 import { acceptBareLfData, greetWithoutDelay, holdEarlyCommands, isPatchableConnection } from './lenient-connection.js';
 
 /** Where accepted messages go; durable when it resolves, or it rejects. */
@@ -193,15 +194,27 @@ export async function startSmtpListener(options: SmtpListenerOptions): Promise<S
     onData(stream: SMTPServerDataStream, session, callback) {
       const chunks: Buffer[] = [];
       let size = 0;
+      const structure = new MimeStructure(limits);
       stream.on('data', (chunk: Buffer) => {
         size += chunk.length;
-        // Past the limit smtp-server answers 552 itself; keep no more of it in memory.
-        if (size <= limits.maxMessageSize) chunks.push(chunk);
+        structure.write(chunk);
+        // Past a limit the message is refused at its end; keep no more of it in memory.
+        if (size <= limits.maxMessageSize && !structure.violation) chunks.push(chunk);
+        else chunks.length = 0;
       });
       stream.on('end', () => {
         if (stream.sizeExceeded || size > limits.maxMessageSize) {
           log.warn({ ...peer(session), size, limit: limits.maxMessageSize }, 'refused message: over the size limit (552)');
           return callback(new SmtpReply(552, `5.3.4 Message exceeds the size limit of ${limits.maxMessageSize} bytes`));
+        }
+        structure.end();
+        const violation = structure.violation;
+        if (violation) {
+          log.warn(
+            { ...peer(session), from: session.envelope.mailFrom ? session.envelope.mailFrom.address : null, rcpt: session.envelope.rcptTo.map((r) => r.address), size, limit: violation.limit, max: violation.max },
+            `refused message: ${violation.reason}, over the limit ${violation.limit} (${violation.code})`,
+          );
+          return callback(new SmtpReply(violation.code, violation.reply));
         }
         const received: Received = {
           id: newId(),
