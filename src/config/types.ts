@@ -91,8 +91,8 @@ export interface GatewayConfig {
   /** Absolute path of the file this configuration came from. */
   file: string;
   gateway: RawConfig['gateway'];
-  /** The store's retention (pruning of what is done). */
-  store: RawConfig['store'];
+  /** The store: its retention (pruning of what is done), and PostgreSQL instead of the SQLite file when `url` is set. */
+  store: StoreConfig;
   log: RawConfig['log'];
   listeners: ListenerConfig[];
   relay: RawConfig['relay'];
@@ -116,6 +116,25 @@ export interface GatewayConfig {
     concurrency: number;
     pollInterval: number;
   };
+}
+
+export interface StoreConfig {
+  retention: RawConfig['store']['retention'];
+  /** PostgreSQL (`store.url`) instead of the SQLite file in `gateway.dataDir`. */
+  postgres?: PostgresConnection;
+}
+
+/** Where the PostgreSQL store is, as loaded from `store.url`, `store.password` and `store.tls`. */
+export interface PostgresConnection {
+  host: string;
+  port: number;
+  database: string;
+  user: string;
+  password?: Secret;
+  /** Undefined: no TLS (`security: none`, to this host or with `allowPlaintext`). */
+  tls?: UpstreamTls;
+  /** The URL as configured (it holds no password), for logs and `store status`. */
+  url: string;
 }
 
 /** The `api` section as loaded: the link secret read and checked for length. */

@@ -21,6 +21,7 @@ export class StoreError extends Error {
    */
   static isFault(error: unknown): boolean {
     if (!(error instanceof StoreError)) return false;
+    if (error.code.startsWith('PG_')) return isPostgresFault(error.code.slice(3));
     return FAULT_CODES.some((code) => error.code === code || error.code.startsWith(`${code}_`));
   }
 
@@ -34,3 +35,18 @@ export class StoreError extends Error {
 
 /** SQLite's result codes (and their extended codes `SQLITE_IOERR_WRITE`, ...) that say the store failed. */
 const FAULT_CODES = ['SQLITE_FULL', 'SQLITE_IOERR', 'SQLITE_READONLY', 'SQLITE_CANTOPEN', 'SQLITE_CORRUPT', 'SQLITE_NOTADB', 'SQLITE_BUSY', 'SQLITE_LOCKED', 'SQLITE_NOMEM', 'SQLITE_PROTOCOL'];
+
+/**
+ * PostgreSQL's faults, by the store's code `PG_<what>`: `CONNECTION` (no answer, refused,
+ * reset, timed out: postgres/errors.ts) or an SQLSTATE whose class or code says the server
+ * cannot do the work now, whatever the data: connection exceptions (08), insufficient
+ * resources (53: disk full, out of memory, too many connections), operator intervention
+ * (57: shutting down, starting up, query cancelled), system errors (58: I/O), internal
+ * errors (XX), a serialization failure or deadlock (40001, 40P01: the same work succeeds
+ * when tried again), a lock wait or idle transaction timed out (55P03, 25P03), and a
+ * read-only transaction (25006: a replica after a failover, until the new primary is found).
+ */
+function isPostgresFault(what: string): boolean {
+  if (what === 'CONNECTION') return true;
+  return ['08', '53', '57', '58', 'XX'].includes(what.slice(0, 2)) || ['40001', '40P01', '55P03', '25P03', '25006'].includes(what);
+}

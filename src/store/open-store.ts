@@ -1,0 +1,22 @@
+import type { Clock } from '../base/clock.js';
+import type { GatewayConfig } from '../config/types.js';
+import type { Logger } from '../log/logger.js';
+import { PostgresStore } from './postgres/postgres-store.js';
+import { SqliteStore } from './sqlite/sqlite-store.js';
+import type { Store } from './store.js';
+
+export interface OpenStoreOptions {
+  /** What watches the store (the SQLite file; time in the PostgreSQL store's health). */
+  clock?: Clock;
+  logger?: Logger;
+}
+
+/**
+ * The configured store: PostgreSQL when `store.url` is set, else the SQLite file in
+ * `gateway.dataDir`. The PostgreSQL store connects on its first call (postgres-store.ts).
+ */
+export function openStore(config: Pick<GatewayConfig, 'gateway' | 'store'>, options: OpenStoreOptions = {}): Store {
+  const postgres = config.store.postgres;
+  if (postgres) return new PostgresStore({ connection: postgres, ...options });
+  return SqliteStore.open(config.gateway.dataDir, options);
+}

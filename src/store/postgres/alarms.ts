@@ -1,0 +1,77 @@
+import type { Alarm } from '../../lifecycle/alarm.js';
+import type { AlarmLogEntry, AlarmRepository } from '../store.js';
+import { readLocked } from './locks.js';
+import type { Sql } from './sql.js';
+
+type DataRow = { data: Alarm };
+
+/**
+ * Alarms as json documents with the columns queries need. `active` and `get` lock what
+ * they return until the transaction ends (locks.ts): the pipeline reads an alarm to
+ * decide its next state, and with several gateways (or connections) two occurrences of
+ * one alarm must be counted one after the other, not both from the same count.
+ * `list` and `muted` only read: what they return is context (inhibition sources, muted
+ * alarms to look at again), never written back from that read.
+ */
+export class PgAlarms implements AlarmRepository {
+  constructor(private readonly sql: Sql) {}
+
+  async active(fingerprint: string): Promise<Alarm | undefined> {
+    const [row] = await readLocked<DataRow>(this.sql, `alarm:${fingerprint}`, `SELECT data FROM alarms WHERE fingerprint = $1 AND state = 'active' FOR UPDATE`, [fingerprint]);
+    return row?.data;
+  }
+
+  async get(id: string): Promise<Alarm | undefined> {
+    const [row] = await this.sql.rows<DataRow>(`SELECT data FROM alarms WHERE id = $1 FOR UPDATE`, [id]);
+    return row?.data;
+  }
+
+  async list(states: Alarm['state'][], limit = 1000): Promise<Alarm[]> {
+    if (states.length === 0) return [];
+    return (await this.sql.rows<DataRow>(`SELECT data FROM alarms WHERE state = ANY($1::text[]) ORDER BY last_seen DESC LIMIT $2`, [states, limit])).map((r) => r.data);
+  }
+
+  async save(a: Alarm): Promise<void> {
+    await this.sql.count(
+      `INSERT INTO alarms (id, fingerprint, state, first_seen, last_seen, muted, last_event_id, data) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+       ON CONFLICT (id) DO UPDATE SET state = excluded.state, last_seen = excluded.last_seen, muted = excluded.muted, last_event_id = excluded.last_event_id, data = excluded.data`,
+      [a.id, a.fingerprint, a.state, a.firstSeen, a.lastSeen, a.mutedBy !== undefined, a.lastEventId, JSON.stringify(a)],
+    );
+  }
+
+  async log(alarmId: string | null, e: AlarmLogEntry): Promise<void> {
+    await this.sql.count(`INSERT INTO alarm_log (alarm_id, received_id, at, outcome, reason) VALUES ($1, $2, $3, $4, $5)`, [alarmId, e.receivedId, e.at, e.outcome, e.reason]);
+  }
+
+  async history(alarmId: string): Promise<AlarmLogEntry[]> {
+    const rows = await this.sql.rows<{ received_id: string; at: number; outcome: string; reason: string }>(`SELECT received_id, at, outcome, reason FROM alarm_log WHERE alarm_id = $1 ORDER BY seq`, [alarmId]);
+    return rows.map((r) => ({ receivedId: r.received_id, at: r.at, outcome: r.outcome, reason: r.reason }));
+  }
+
+  async muted(): Promise<Alarm[]> {
+    return (await this.sql.rows<DataRow>(`SELECT data FROM alarms WHERE muted AND state = 'active' ORDER BY first_seen, id`)).map((r) => r.data);
+  }
+
+  async prune(before: number, limit: number): Promise<number> {
+    const ids = (await this.sql.rows<{ id: string }>(`SELECT id FROM alarms WHERE state = 'resolved' AND last_seen < $1 ORDER BY last_seen LIMIT $2`, [before, limit])).map((r) => r.id);
+    if (ids.length > 0) {
+      await this.sql.count(`DELETE FROM alarm_log WHERE alarm_id = ANY($1::text[])`, [ids]);
+      await this.sql.count(`DELETE FROM timers WHERE alarm_id = ANY($1::text[])`, [ids]);
+      await this.sql.count(`DELETE FROM alarms WHERE id = ANY($1::text[])`, [ids]);
+    }
+    await this.sql.count(`DELETE FROM alarm_log WHERE seq IN (SELECT seq FROM alarm_log WHERE alarm_id IS NULL AND at < $1 LIMIT $2)`, [before, limit]);
+    return ids.length;
+  }
+
+  async recipients(alarmId: string): Promise<string[]> {
+    // After a partial delivery a row keeps only the recipients still to be sent to
+    // (reschedule): callers add the alarm's own `receivers` for those. A group or digest
+    // that listed the alarm was sent to it as well.
+    const rows = await this.sql.rows<{ address: string }>(
+      `SELECT DISTINCT lower(trim(value)) COLLATE "C" AS address FROM outbox, json_array_elements_text(outbox.recipients) AS value
+       WHERE outbox.alarm_id = $1 OR outbox.batch_id IN (SELECT batch_id FROM batch_items WHERE alarm_id = $1) ORDER BY address`,
+      [alarmId],
+    );
+    return rows.map((row) => row.address);
+  }
+}

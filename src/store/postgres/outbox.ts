@@ -1,0 +1,144 @@
+import type { DeliveryFailureUpdate, NewOutboxEntry, OutboxEntry, OutboxRepository, OutboxStatus, OutboxSummary } from '../store.js';
+import type { Sql } from './sql.js';
+
+interface OutboxRow {
+  id: string;
+  received_id: string | null;
+  alarm_id: string | null;
+  batch_id: string | null;
+  created_at: number;
+  envelope_from: string;
+  recipients: string[];
+  message: Buffer;
+  status: OutboxStatus;
+  attempts: number;
+  next_attempt_at: number;
+  last_error: string | null;
+  last_account: string | null;
+  updated_at: number;
+  sent_at: number | null;
+  rejected_recipients: string[];
+  size?: number;
+}
+
+const SUMMARY = 'id, received_id, alarm_id, batch_id, created_at, envelope_from, recipients, status, attempts, next_attempt_at, last_error, last_account, updated_at, sent_at, rejected_recipients';
+
+export class PgOutbox implements OutboxRepository {
+  /** `gateway`: who claims (outbox.claimed_by), so that with several gateways each knows its own leases. */
+  constructor(
+    private readonly sql: Sql,
+    private readonly gateway: string,
+  ) {}
+
+  async insert(entry: NewOutboxEntry, now: number): Promise<void> {
+    await this.sql.count(
+      `INSERT INTO outbox (id, received_id, alarm_id, batch_id, created_at, envelope_from, recipients, message, status, next_attempt_at, updated_at)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'pending', $9, $10)`,
+      [entry.id, entry.receivedId, entry.alarmId ?? null, entry.batchId ?? null, now, entry.envelopeFrom, JSON.stringify(entry.recipients), entry.message, now, now],
+    );
+  }
+
+  async claimDue(now: number, limit: number): Promise<OutboxEntry[]> {
+    // One statement: rows another connection (or gateway) is claiming right now are
+    // skipped rather than waited for, so no entry is handed out twice and no claim waits.
+    const rows = await this.sql.rows<OutboxRow>(
+      `UPDATE outbox o SET status = 'sending', attempts = o.attempts + 1, updated_at = $1, claimed_by = $3
+       FROM (SELECT id FROM outbox WHERE status = 'pending' AND next_attempt_at <= $1 ORDER BY next_attempt_at, id LIMIT $2 FOR UPDATE SKIP LOCKED) due
+       WHERE o.id = due.id
+       RETURNING o.*`,
+      [now, limit, this.gateway],
+    );
+    // RETURNING keeps no order: the most overdue first, as selected.
+    return rows.sort((a, b) => a.next_attempt_at - b.next_attempt_at || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0)).map(toEntry);
+  }
+
+  async recoverInterrupted(now: number): Promise<number> {
+    // Every entry left sending: one gateway per database so far. With several, each would
+    // recover those it claimed (claimed_by) and the leader those of gateways gone.
+    return this.sql.count(
+      `UPDATE outbox SET status = 'pending', next_attempt_at = $1, updated_at = $1, claimed_by = NULL, last_error = coalesce(last_error, 'interrupted by a restart') WHERE status = 'sending'`,
+      [now],
+    );
+  }
+
+  async markSent(id: string, now: number, account: string, rejectedRecipients: string[]): Promise<void> {
+    await this.sql.count(`UPDATE outbox SET status = 'sent', sent_at = $1, updated_at = $1, last_account = $2, rejected_recipients = $3, claimed_by = NULL WHERE id = $4`, [
+      now,
+      account,
+      JSON.stringify(rejectedRecipients),
+      id,
+    ]);
+  }
+
+  async reschedule(id: string, u: DeliveryFailureUpdate & { nextAttemptAt: number; recipients: string[] }): Promise<void> {
+    await this.sql.count(
+      `UPDATE outbox SET status = 'pending', next_attempt_at = $1, last_error = $2, last_account = $3, recipients = $4, rejected_recipients = $5, updated_at = $6, claimed_by = NULL
+       WHERE id = $7 AND status = 'sending'`,
+      [u.nextAttemptAt, u.error, u.account, JSON.stringify(u.recipients), JSON.stringify(u.rejectedRecipients), u.now, id],
+    );
+  }
+
+  async markFailed(id: string, u: DeliveryFailureUpdate): Promise<void> {
+    await this.sql.count(`UPDATE outbox SET status = 'failed', last_error = $1, last_account = $2, rejected_recipients = $3, updated_at = $4, claimed_by = NULL WHERE id = $5`, [
+      u.error,
+      u.account,
+      JSON.stringify(u.rejectedRecipients),
+      u.now,
+      id,
+    ]);
+  }
+
+  async list(statuses: OutboxStatus[]): Promise<OutboxSummary[]> {
+    if (statuses.length === 0) return [];
+    const rows = await this.sql.rows<OutboxRow>(`SELECT ${SUMMARY}, octet_length(message) AS size FROM outbox WHERE status = ANY($1::text[]) ORDER BY created_at, id`, [statuses]);
+    return rows.map((row) => {
+      const { message: _message, ...summary } = toEntry({ ...row, message: Buffer.alloc(0) });
+      return { ...summary, size: row.size ?? 0 };
+    });
+  }
+
+  async get(id: string): Promise<OutboxEntry | undefined> {
+    const [row] = await this.sql.rows<OutboxRow>(`SELECT ${SUMMARY}, message FROM outbox WHERE id = $1`, [id]);
+    return row ? toEntry(row) : undefined;
+  }
+
+  async retryNow(ids: string[] | 'all', now: number): Promise<number> {
+    if (ids === 'all') return this.sql.count(`UPDATE outbox SET status = 'pending', next_attempt_at = $1, updated_at = $1 WHERE status IN ('pending', 'failed')`, [now]);
+    return this.sql.count(`UPDATE outbox SET status = 'pending', next_attempt_at = $1, updated_at = $1 WHERE id = ANY($2::text[]) AND status IN ('pending', 'failed')`, [now, ids]);
+  }
+
+  async delete(ids: string[]): Promise<number> {
+    // An entry being sent right now is left alone: deleting it could not stop the send.
+    return this.sql.count(`DELETE FROM outbox WHERE id = ANY($1::text[]) AND status <> 'sending'`, [ids]);
+  }
+
+  async prune(before: number, limit: number): Promise<number> {
+    return this.sql.count(`DELETE FROM outbox WHERE id IN (SELECT id FROM outbox WHERE status IN ('sent', 'failed') AND updated_at < $1 LIMIT $2)`, [before, limit]);
+  }
+
+  async nextDueAt(): Promise<number | undefined> {
+    const [row] = await this.sql.rows<{ due: number | null }>(`SELECT min(next_attempt_at) AS due FROM outbox WHERE status = 'pending'`);
+    return row?.due ?? undefined;
+  }
+}
+
+function toEntry(row: OutboxRow): OutboxEntry {
+  return {
+    id: row.id,
+    receivedId: row.received_id,
+    alarmId: row.alarm_id,
+    batchId: row.batch_id,
+    createdAt: row.created_at,
+    envelopeFrom: row.envelope_from,
+    recipients: row.recipients,
+    message: row.message,
+    status: row.status,
+    attempts: row.attempts,
+    nextAttemptAt: row.next_attempt_at,
+    lastError: row.last_error,
+    lastAccount: row.last_account,
+    updatedAt: row.updated_at,
+    sentAt: row.sent_at,
+    rejectedRecipients: row.rejected_recipients,
+  };
+}

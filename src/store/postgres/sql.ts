@@ -1,0 +1,86 @@
+import { createHash } from 'node:crypto';
+import type { PoolClient, QueryResultRow } from 'pg';
+import { brokeConnection, toStoreError } from './errors.js';
+
+/** What the repositories run their statements through: one connection, inside one transaction. */
+export interface Sql {
+  rows<Row extends QueryResultRow>(text: string, params?: readonly unknown[]): Promise<Row[]>;
+  /** The number of rows the statement changed; `unprepared` for a text built for one call (a multi-row INSERT). */
+  count(text: string, params?: readonly unknown[], unprepared?: 'unprepared'): Promise<number>;
+}
+
+/**
+ * Statements on one pooled connection, prepared once per connection under a name derived
+ * from their text (a statement's plan is reused on every call, as SQLite's prepared
+ * statements are).
+ *
+ * After a statement fails, PostgreSQL refuses every further statement of the transaction
+ * (and turns its COMMIT into a ROLLBACK, silently): the session remembers the first
+ * failure, throws it again for any later statement (so a caller sees the cause, not
+ * "current transaction is aborted"), and the store never commits a transaction that had
+ * one, even when `fn` caught it and returned.
+ */
+export class Session implements Sql {
+  #failure: unknown;
+
+  constructor(readonly client: PoolClient) {}
+
+  /** The first statement that failed in this session's transaction, if one did. */
+  get failure(): unknown {
+    return this.#failure;
+  }
+
+  /** Whether the connection is broken and must be dropped, not given back to the pool. */
+  get broken(): boolean {
+    return brokeConnection(this.#failure);
+  }
+
+  async rows<Row extends QueryResultRow>(text: string, params: readonly unknown[] = []): Promise<Row[]> {
+    return (await this.run<Row>(text, params)).rows;
+  }
+
+  async count(text: string, params: readonly unknown[] = [], unprepared?: 'unprepared'): Promise<number> {
+    return (await this.run(text, params, unprepared === undefined)).rowCount ?? 0;
+  }
+
+  /** BEGIN, COMMIT, ROLLBACK: no parameters, nothing to prepare. */
+  async control(text: 'BEGIN' | 'COMMIT' | 'ROLLBACK'): Promise<void> {
+    try {
+      await this.client.query(text);
+    } catch (error) {
+      this.#failure ??= toStoreError(error);
+      throw this.#failure;
+    }
+  }
+
+  private async run<Row extends QueryResultRow>(text: string, params: readonly unknown[], prepare = true) {
+    if (this.#failure !== undefined) throw this.#failure;
+    try {
+      return await this.client.query<Row>({ ...(prepare ? { name: statementName(text) } : {}), text, values: params.map(textSafe) });
+    } catch (error) {
+      this.#failure = toStoreError(error);
+      throw this.#failure;
+    }
+  }
+}
+
+const names = new Map<string, string>();
+
+function statementName(text: string): string {
+  let name = names.get(text);
+  if (!name) {
+    name = `a${createHash('sha256').update(text).digest('hex').slice(0, 24)}`;
+    names.set(text, name);
+  }
+  return name;
+}
+
+/**
+ * PostgreSQL's text cannot hold U+0000, which a device's HELO, a mail's subject or a
+ * grouping label built from it can carry; refusing it would lose the alarm, so it is
+ * stored as U+FFFD. (JSON documents keep it exactly: JSON.stringify writes it as the
+ * escape `\u0000`, which the json type stores as written.)
+ */
+function textSafe(value: unknown): unknown {
+  return typeof value === 'string' && value.includes('\0') ? value.replaceAll('\0', '\uFFFD') : value;
+}
