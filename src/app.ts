@@ -19,7 +19,7 @@ import { planReload } from './config/reload-plan.js';
 import { InboxRunner } from './run/inbox-runner.js';
 import type { ReplyAcknowledger } from './run/reply-acknowledger.js';
 import { TimerRunner } from './run/timer-runner.js';
-import { SqliteStore } from './store/sqlite/sqlite-store.js';
+import { openStore } from './store/open-store.js';
 import type { Store } from './store/store.js';
 
 export interface AppOptions {
@@ -32,7 +32,7 @@ export interface AppOptions {
    * tests of store faults hand in their fake clock here too.
    */
   healthClock?: Clock;
-  /** The store; by default the SQLite file in `gateway.dataDir`. */
+  /** The store; by default the configured one (src/store/open-store.ts): the SQLite file in `gateway.dataDir`, or PostgreSQL. */
   store?: Store;
 }
 
@@ -75,7 +75,7 @@ export function createApp(initialConfig: GatewayConfig, options: AppOptions): Ap
   // Rules and templates first: a gateway must not start on rules it cannot use.
   let stages = config.alarms ? new ConfiguredStages(config) : undefined;
   let started = false;
-  const store = options.store ?? SqliteStore.open(config.gateway.dataDir, { clock: options.healthClock ?? systemClock, logger: logger.child({ stage: 'store' }), backgroundCheckpoints: true });
+  const store = options.store ?? openStore(config, { clock: options.healthClock ?? systemClock, logger: logger.child({ stage: 'store' }), backgroundCheckpoints: true });
   const events = new GatewayEventBus(logger);
   const pollInterval = config.delivery.pollInterval;
   const pipeline = new Pipeline({ config, ...(stages ? { stages } : {}), logger: logger.child({ stage: 'process' }), lateAfter: Math.max(1000, 2 * pollInterval) });

@@ -1,6 +1,7 @@
 import { ConfigError, loadConfig } from '../config/load.js';
 import type { GatewayConfig } from '../config/types.js';
-import { SqliteStore } from '../store/sqlite/sqlite-store.js';
+import { openStore } from '../store/open-store.js';
+import type { Store } from '../store/store.js';
 
 /** Loads the configuration for a command, or prints why it cannot and returns undefined. */
 export function loadConfigOrReport(configFile: string): GatewayConfig | undefined {
@@ -16,10 +17,10 @@ export function loadConfigOrReport(configFile: string): GatewayConfig | undefine
 }
 
 /** Runs a command against the configured store, closing it afterwards; 1 when the configuration is unusable. */
-export async function withStore(configFile: string, command: (store: SqliteStore, config: GatewayConfig) => Promise<number>): Promise<number> {
+export async function withStore(configFile: string, command: (store: Store, config: GatewayConfig) => Promise<number>): Promise<number> {
   const config = loadConfigOrReport(configFile);
   if (!config) return 1;
-  const store = SqliteStore.open(config.gateway.dataDir);
+  const store = openStore(config);
   try {
     return await command(store, config);
   } finally {

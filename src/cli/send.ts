@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { loadConfigOrReport } from './load-config-or-report.js';
 import { newId } from '../base/ids.js';
-import { SqliteStore } from '../store/sqlite/sqlite-store.js';
+import { openStore } from '../store/open-store.js';
 import { StoreError } from '../store/store-error.js';
 
 /**
@@ -27,7 +27,7 @@ export async function sendCommand(configFile: string, recipients: string[], from
     process.stderr.write(`annunciator send: message of ${raw.length} bytes exceeds the size limit of ${limit} bytes\n`);
     return 65;
   }
-  const store = SqliteStore.open(config.gateway.dataDir);
+  const store = openStore(config);
   try {
     const id = newId();
     await store.accept({

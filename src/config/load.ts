@@ -10,6 +10,7 @@ import { configSchema, type RawAccount, type RawConfig, type RawListener } from 
 import { resolveInhibitRules } from './inhibit.js';
 import { resolveSchedules } from './schedules.js';
 import { resolveReplyAccounts } from './replies.js';
+import { resolveStore } from './store.js';
 import { resolveUpstreamTls } from './upstream-tls.js';
 import { readSecret, Secret, SecretUnavailable, type SecretSource } from './secret.js';
 import type { Account, ApiConfig, GatewayConfig, ListenerConfig, MqttBrokerConfig, SmtpAccount, SmtpAuth } from './types.js';
@@ -165,6 +166,7 @@ function resolveConfig(raw: RawConfig, file: string, env: NodeJS.ProcessEnv, doc
   });
 
   const api = raw.api ? resolveApi(raw, { at, secret }) : undefined;
+  const store = resolveStore(raw.store, { at, secret, readPem });
   const replies = resolveReplyAccounts(raw, { at, secret, readPem });
 
   if (problems.length > 0) throw new ConfigError(problems);
@@ -173,7 +175,7 @@ function resolveConfig(raw: RawConfig, file: string, env: NodeJS.ProcessEnv, doc
     gateway: { ...raw.gateway, dataDir: resolvePath(raw.gateway.dataDir) },
     log: raw.log,
     listeners,
-    store: raw.store,
+    store,
     relay: raw.relay,
     ...(raw.alarms
       ? {

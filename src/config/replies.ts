@@ -83,7 +83,8 @@ function resolveReplyAccount(account: RawReplyAccount, path: PropertyKey[], { at
   };
 }
 
-function isLoopback(host: string): boolean {
+/** localhost, 127.0.0.0/8 or ::1 (brackets allowed). */
+export function isLoopback(host: string): boolean {
   const bare = host.replace(/^\[|\]$/g, '');
   if (bare === 'localhost') return true;
   if (isIP(bare) === 4) return bare.startsWith('127.');

@@ -516,6 +516,20 @@ export const configSchema = z.strictObject({
   store: z
     .strictObject({
       /**
+       * PostgreSQL instead of the SQLite file in gateway.dataDir, for gateways sharing one
+       * database: `postgres://user@host:5432/database` (no password in it: `password`).
+       */
+      url: z
+        .string()
+        .regex(/^postgres(ql)?:\/\/\S+$/, 'a postgres:// URL, e.g. postgres://annunciator@db.plant.example:5432/annunciator')
+        .optional(),
+      password: secretSourceSchema.optional(),
+      /** `tls` (verified, as for the upstream accounts) unless said otherwise; `none` sends the password in clear. */
+      security: z.enum(['tls', 'none']).default('tls'),
+      /** `security: none` to a host other than this one: only with this explicit opt-in. */
+      allowPlaintext: z.boolean().default(false),
+      tls: upstreamTlsSchema,
+      /**
        * How long what is done is kept: a gateway that runs for years stays as fast and as
        * small as on day one. Pending work (messages not processed, notifications not sent,
        * active alarms and the messages they were raised by) is never pruned.

@@ -9,6 +9,8 @@ export interface OpenStoreOptions {
   /** What watches the store (the SQLite file; time in the PostgreSQL store's health). */
   clock?: Clock;
   logger?: Logger;
+  /** SQLite: checkpoints in a thread of their own (the gateway's store; the CLI's short-lived ones leave it off). */
+  backgroundCheckpoints?: boolean;
 }
 
 /**
@@ -17,6 +19,7 @@ export interface OpenStoreOptions {
  */
 export function openStore(config: Pick<GatewayConfig, 'gateway' | 'store'>, options: OpenStoreOptions = {}): Store {
   const postgres = config.store.postgres;
-  if (postgres) return new PostgresStore({ connection: postgres, ...options });
-  return SqliteStore.open(config.gateway.dataDir, options);
+  const { backgroundCheckpoints, ...common } = options;
+  if (postgres) return new PostgresStore({ connection: postgres, ...common });
+  return SqliteStore.open(config.gateway.dataDir, { ...common, ...(backgroundCheckpoints ? { backgroundCheckpoints } : {}) });
 }
