@@ -137,7 +137,7 @@ export class PostgresStore implements Store {
       );
       return { synchronousCommit: row!.synchronous_commit, schemaVersion: row!.version };
     } finally {
-      this.release(session);
+      session.release();
     }
   }
 
@@ -168,7 +168,7 @@ export class PostgresStore implements Store {
       this.failed(error);
       throw error;
     } finally {
-      this.release(session);
+      session.release();
     }
     this.succeeded();
     return result;
@@ -230,7 +230,7 @@ export class PostgresStore implements Store {
       this.failed(error);
       throw error;
     } finally {
-      this.release(session);
+      session.release();
     }
     this.succeeded();
   }
@@ -251,19 +251,7 @@ export class PostgresStore implements Store {
   /** A pooled connection, the schema migrated; a StoreError fault when the database cannot be reached. */
   private async session(): Promise<Session> {
     if (this.#closing) throw closedError();
-    const pool = await this.ready();
-    try {
-      return new Session(await pool.connect());
-    } catch (error) {
-      const mapped = toStoreError(error, true);
-      this.failed(mapped);
-      throw mapped;
-    }
-  }
-
-  private release(session: Session): void {
-    // A broken connection is closed, not handed out again.
-    session.client.release(session.broken ? true : undefined);
+    return this.connect(await this.ready());
   }
 
   private ready(): Promise<Pool> {
@@ -278,30 +266,31 @@ export class PostgresStore implements Store {
   private async connectAndMigrate(): Promise<Pool> {
     this.#pool ??= this.createPool();
     const pool = await this.#pool;
-    let client;
+    const session = await this.connect(pool);
     try {
-      client = await pool.connect();
+      this.#migration = await migrate(session.client, this.#options.schema !== undefined ? { schema: this.#options.schema } : {});
     } catch (error) {
-      const mapped = toStoreError(error, true);
-      this.failed(mapped);
-      throw mapped;
-    }
-    let broken = false;
-    try {
-      this.#migration = await migrate(client, this.#options.schema !== undefined ? { schema: this.#options.schema } : {});
-    } catch (error) {
-      const mapped = toStoreError(error);
-      broken = mapped instanceof StoreError && StoreError.isFault(mapped);
+      const mapped = session.fail(error);
       this.failed(mapped);
       throw mapped;
     } finally {
-      client.release(broken ? true : undefined);
+      session.release();
     }
     if (this.#migration.applied.length > 0) {
       this.#options.logger?.info({ applied: this.#migration.applied, version: this.#migration.version }, 'store: database schema migrated');
     }
     this.succeeded();
     return pool;
+  }
+
+  private async connect(pool: Pool): Promise<Session> {
+    try {
+      return new Session(await pool.connect());
+    } catch (error) {
+      const mapped = toStoreError(error, true);
+      this.failed(mapped);
+      throw mapped;
+    }
   }
 
   private async createPool(): Promise<Pool> {

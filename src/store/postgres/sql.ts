@@ -22,8 +22,31 @@ export interface Sql {
  */
 export class Session implements Sql {
   #failure: unknown;
+  /**
+   * A checked-out connection reports a reset or a server shutdown as an 'error' event,
+   * which nobody would hear (the pool listens only while it is idle): an uncaught
+   * exception. Kept as the session's failure; the statement under way fails as well.
+   */
+  readonly #onError = (error: Error): void => {
+    this.#failure ??= toStoreError(error);
+  };
 
-  constructor(readonly client: PoolClient) {}
+  constructor(readonly client: PoolClient) {
+    client.on('error', this.#onError);
+  }
+
+  /** Records a failure from outside the session's statements (the migration); the store's error for it. */
+  fail(error: unknown): unknown {
+    const mapped = toStoreError(error);
+    this.#failure ??= mapped;
+    return mapped;
+  }
+
+  /** Gives the connection back to the pool, or closes it when it is broken. */
+  release(): void {
+    this.client.off('error', this.#onError);
+    this.client.release(this.broken ? true : undefined);
+  }
 
   /** The first statement that failed in this session's transaction, if one did. */
   get failure(): unknown {
