@@ -13,7 +13,10 @@ import { alarmRecord } from '../helpers/alarm-factory.js';
 import { FakeClock } from '../helpers/fake-clock.js';
 import { eventually } from '../helpers/gateway.js';
 import { createTestDatabase, postgresGate, type TestDatabase } from '../helpers/postgres.js';
+import { createCa, createSelfSigned } from '../helpers/certs.js';
+import { startPgTlsProxy } from '../helpers/pg-tls-proxy.js';
 import { closedPort, TcpProxy } from '../helpers/tcp-proxy.js';
+import { X509Certificate } from 'node:crypto';
 import { receivedMessage, storeContract } from './contract.js';
 
 const gate = await postgresGate();
@@ -193,6 +196,72 @@ describe('PostgreSQL store', { skip: gate.skip }, () => {
           assert.match(error.message, /does not support SSL/);
           return true;
         });
+      });
+    });
+
+    describe('TLS to the database, checked as for the upstream accounts', () => {
+      const ca = createCa('Plant DB CA');
+      const leaf = ca.issue('db.plant.local', ['db.plant.local']);
+      const selfSigned = createSelfSigned('pg.plant.local', ['127.0.0.1']);
+      // (A pin stands in for the name: the self-signed certificates name no localhost.)
+      // By host name: node-postgres then sets the TLS server name to it, which a configured servername must win over.
+      const tlsStore = async (cert: { key: string; cert: string }, tls: NonNullable<PostgresStoreOptions['connection']['tls']>, maxVersion?: 'TLSv1.2') => {
+        const proxy = await startPgTlsProxy({ ...cert, target: { host: db.connection().host, port: db.connection().port }, ...(maxVersion ? { maxVersion } : {}) });
+        const store = storeIn(undefined, { connection: db.connection({ host: 'localhost', port: proxy.port, tls }) });
+        return { store, proxy };
+      };
+      const tls = (overrides: Partial<NonNullable<PostgresStoreOptions['connection']['tls']>> = {}) => ({ minVersion: 'TLSv1.2' as const, ca: [], ...overrides });
+      const refusedBecause = async (store: Store, why: RegExp): Promise<void> => {
+        await assert.rejects(store.accept(receivedMessage('x')), (error: unknown) => {
+          assert.ok(error instanceof StoreError && error.code === 'PG_CONNECTION' && StoreError.isFault(error), String(error));
+          assert.match(error.message, why);
+          return true;
+        });
+      };
+
+      it('verifies the server against the configured CA and the name it is known by', async () => {
+        const { store, proxy } = await tlsStore(leaf, tls({ ca: [Buffer.from(ca.cert)], servername: 'db.plant.local' }));
+        try {
+          await store.accept(receivedMessage('over-tls'));
+          assert.equal((await store.inbox.get('over-tls'))?.id, 'over-tls');
+          assert.ok(proxy.handshakes() > 0, 'over TLS');
+        } finally {
+          await store.close();
+          await proxy.close();
+        }
+      });
+
+      it('refuses a server its CAs do not vouch for, one whose name does not match, and one below the minimum version', async () => {
+        const unknown = await tlsStore(leaf, tls());
+        const wrongName = await tlsStore(leaf, tls({ ca: [Buffer.from(ca.cert)] }));
+        const old = await tlsStore(leaf, tls({ ca: [Buffer.from(ca.cert)], servername: 'db.plant.local', minVersion: 'TLSv1.3' }), 'TLSv1.2');
+        try {
+          await refusedBecause(unknown.store, /certificate/);
+          await refusedBecause(wrongName.store, /does not match|altnames/i);
+          await refusedBecause(old.store, /version|protocol/i);
+          assert.equal(unknown.store.health().ok, false, 'health says the database cannot be reached');
+        } finally {
+          for (const { store, proxy } of [unknown, wrongName, old]) {
+            await store.close();
+            await proxy.close();
+          }
+        }
+      });
+
+      it('takes a pinned self-signed certificate, and refuses another', async () => {
+        const sha256 = new X509Certificate(selfSigned.cert).fingerprint256;
+        const pinned = await tlsStore(selfSigned, tls({ pin: { sha256, certificate: Buffer.from(selfSigned.cert) } }));
+        const other = createSelfSigned('pg.plant.local', ['127.0.0.1']);
+        const mismatch = await tlsStore(other, tls({ pin: { sha256, certificate: Buffer.from(selfSigned.cert) } }));
+        try {
+          await pinned.store.accept(receivedMessage('pinned'));
+          await refusedBecause(mismatch.store, /certificate|pinned/);
+        } finally {
+          for (const { store, proxy } of [pinned, mismatch]) {
+            await store.close();
+            await proxy.close();
+          }
+        }
       });
     });
 
