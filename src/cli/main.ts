@@ -57,6 +57,21 @@ queue
     process.exitCode = await (await import('./queue.js')).queueCommand(program.opts<{ config: string }>().config, { action: 'delete', ids });
   });
 
+const store = program.command('store').description('the store: SQLite file or PostgreSQL database');
+store
+  .command('status', { isDefault: true })
+  .description('backend, location, schema version, durability, what waits in it')
+  .option('--json', 'as JSON')
+  .action(async (opts: { json?: boolean }) => {
+    process.exitCode = await (await import('./store.js')).storeStatusCommand(program.opts<{ config: string }>().config, opts);
+  });
+store
+  .command('migrate')
+  .description("bring the store to this version's schema now (the gateway also does it when it starts)")
+  .action(async () => {
+    process.exitCode = await (await import('./store.js')).storeMigrateCommand(program.opts<{ config: string }>().config);
+  });
+
 const rules = program.command('rules').description('work with the alarm rules');
 rules
   .command('test')

@@ -1,0 +1,95 @@
+import { loadConfigOrReport } from './load-config-or-report.js';
+import { openStore } from '../store/open-store.js';
+import { PostgresStore } from '../store/postgres/postgres-store.js';
+import { SqliteStore } from '../store/sqlite/sqlite-store.js';
+import { StoreError } from '../store/store-error.js';
+import type { Store } from '../store/store.js';
+
+const MESSAGES_COUNTED = 1000;
+
+interface StoreStatus {
+  backend: string;
+  /** The SQLite file, or the PostgreSQL URL (it holds no password). */
+  location: string;
+  schemaVersion: number;
+  /** How a commit is made durable. */
+  durability: string;
+  /** Messages not processed yet (counted up to 1,000: the interface lists them with their bytes) and notifications not sent yet. */
+  pending: { messages: number; notifications: number };
+  health: ReturnType<Store['health']>;
+}
+
+/**
+ * `annunciator store migrate`: brings the configured store to this version's schema now
+ * (the gateway does it when it starts; this is for doing it first, e.g. before starting
+ * several gateways of a new version). 75 (EX_TEMPFAIL) when the database cannot be reached.
+ */
+export async function storeMigrateCommand(configFile: string): Promise<number> {
+  return withConfiguredStore(configFile, async (store) => {
+    if (store instanceof PostgresStore) {
+      const { version, applied } = await store.open();
+      process.stdout.write(applied.length > 0 ? `migrated to schema version ${version} (applied ${applied.join(', ')})\n` : `schema version ${version}: up to date\n`);
+    } else if (store instanceof SqliteStore) {
+      process.stdout.write(`schema version ${store.settings().schemaVersion}: up to date\n`);
+    }
+    return 0;
+  });
+}
+
+/** `annunciator store status`: the backend, where it is, its schema, how commits are made durable, and what waits in it. */
+export async function storeStatusCommand(configFile: string, options: { json?: boolean }): Promise<number> {
+  return withConfiguredStore(configFile, async (store, location) => {
+    let schemaVersion = 0;
+    let durability = '';
+    if (store instanceof PostgresStore) {
+      const settings = await store.settings();
+      schemaVersion = settings.schemaVersion;
+      durability = `synchronous_commit=${settings.synchronousCommit}`;
+    } else if (store instanceof SqliteStore) {
+      const settings = store.settings();
+      schemaVersion = settings.schemaVersion;
+      durability = `journal_mode=${settings.journalMode}, synchronous=${['off', 'normal', 'full', 'extra'][settings.synchronous] ?? settings.synchronous}`;
+    }
+    const status: StoreStatus = {
+      backend: store.backend,
+      location,
+      schemaVersion,
+      durability,
+      pending: { messages: (await store.inbox.pending(MESSAGES_COUNTED)).length, notifications: (await store.outbox.list(['pending', 'sending'])).length },
+      health: store.health(),
+    };
+    if (options.json) {
+      process.stdout.write(`${JSON.stringify(status, null, 2)}\n`);
+      return 0;
+    }
+    process.stdout.write(
+      [
+        `backend:        ${status.backend}`,
+        `location:       ${status.location}`,
+        `schema version: ${status.schemaVersion}`,
+        `durability:     ${status.durability}`,
+        `waiting:        ${status.pending.messages >= MESSAGES_COUNTED ? `${MESSAGES_COUNTED} or more` : status.pending.messages} messages, ${status.pending.notifications} notifications`,
+        `health:         ${status.health.ok ? 'ok' : status.health.reason}`,
+        '',
+      ].join('\n'),
+    );
+    return 0;
+  });
+}
+
+async function withConfiguredStore(configFile: string, command: (store: Store, location: string) => Promise<number>): Promise<number> {
+  const config = loadConfigOrReport(configFile);
+  if (!config) return 1;
+  const store = openStore(config);
+  const location = config.store.postgres?.url ?? (store instanceof SqliteStore ? store.file : config.gateway.dataDir);
+  try {
+    return await command(store, location);
+  } catch (error) {
+    if (!StoreError.isFault(error)) throw error;
+    // As sendmail does when it cannot reach its queue: EX_TEMPFAIL, try again later.
+    process.stderr.write(`annunciator store: the store cannot be reached now: ${(error as Error).message}\n`);
+    return 75;
+  } finally {
+    await store.close();
+  }
+}

@@ -1,0 +1,57 @@
+import assert from 'node:assert/strict';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { stringify } from 'yaml';
+import { runCli } from '../helpers/cli.js';
+import { baseConfig, testDir } from '../helpers/gateway.js';
+import { createTestDatabase, postgresGate, type TestDatabase } from '../helpers/postgres.js';
+import { closedPort } from '../helpers/tcp-proxy.js';
+
+const dir = testDir();
+after(() => dir.remove());
+const gate = await postgresGate();
+
+describe('annunciator store', () => {
+  it('on SQLite: migrate, then status names the file, the schema and the durability', async () => {
+    const config = dir.write('sqlite.yaml', stringify(baseConfig(dir)));
+    const migrated = await runCli(['--config', config, 'store', 'migrate']);
+    assert.equal(migrated.code, 0, migrated.stderr);
+    assert.match(migrated.stdout, /^schema version \d+: up to date$/m);
+    const status = await runCli(['--config', config, 'store', 'status']);
+    assert.equal(status.code, 0, status.stderr);
+    assert.match(status.stdout, /backend: +sqlite/);
+    assert.match(status.stdout, new RegExp(`location: +${join(dir.path, 'data', 'annunciator.db').replace(/[.\\/]/g, '\\$&')}`));
+    assert.match(status.stdout, /durability: +journal_mode=wal, synchronous=full/);
+    assert.match(status.stdout, /waiting: +0 messages, 0 notifications/);
+  });
+
+  it('on PostgreSQL out of reach: says so and exits 75 (try again later), printing no secret', async () => {
+    const raw = { ...baseConfig(dir), store: { url: `postgres://annunciator@127.0.0.1:${await closedPort()}/annunciator`, security: 'none', password: { env: 'DB_PASSWORD' } } };
+    const result = await runCli(['--config', dir.write('unreachable.yaml', stringify(raw)), 'store', 'status'], { env: { DB_PASSWORD: 'hunter2-db' } });
+    assert.equal(result.code, 75, result.stderr);
+    assert.match(result.stderr, /cannot be reached.*ECONNREFUSED/);
+    assert.doesNotMatch(result.stdout + result.stderr, /hunter2/);
+  });
+
+  describe('on PostgreSQL', { skip: gate.skip }, () => {
+    let db: TestDatabase;
+    before(async () => {
+      gate.assertPresent();
+      db = await createTestDatabase();
+    });
+    after(() => db?.drop());
+
+    it('migrate creates the schema once; status names the database, the schema and the durability', async () => {
+      const { user, host, port, database } = db.connection();
+      const url = `postgres://${user}@${host}:${port}/${database}`;
+      const config = dir.write('postgres.yaml', stringify({ ...baseConfig(dir), store: { url, security: 'none' } }));
+      const first = await runCli(['--config', config, 'store', 'migrate']);
+      assert.equal(first.code, 0, first.stderr);
+      assert.match(first.stdout, /^migrated to schema version 1 \(applied 1\)$/m);
+      const again = await runCli(['--config', config, 'store', 'migrate']);
+      assert.match(again.stdout, /^schema version 1: up to date$/m);
+      const status = JSON.parse((await runCli(['--config', config, 'store', 'status', '--json'])).stdout) as Record<string, unknown>;
+      assert.deepEqual(status, { backend: 'postgres', location: url, schemaVersion: 1, durability: 'synchronous_commit=on', pending: { messages: 0, notifications: 0 }, health: { ok: true } });
+    });
+  });
+});
