@@ -23,7 +23,7 @@ export type KeyDocs = Record<string, string | KeyDoc>;
 /** One top-level section's opening sentence and where its topic is explained. */
 export const SECTION_DOCS: Record<string, string> = {
   gateway: 'Who the gateway is and where it keeps its store.',
-  store: 'How long finished work is kept. Pending work (messages not processed, notifications not sent, active alarms and the messages that raised them) is never pruned. See [operations](operations.md#the-store).',
+  store: 'Where the store is (the SQLite file in `gateway.dataDir`, or with `url` a PostgreSQL database) and how long finished work is kept. Pending work (messages not processed, notifications not sent, active alarms and the messages that raised them) is never pruned. See [operations](operations.md#the-store).',
   log: 'Logging; see [operations](operations.md#logs).',
   listeners: 'SMTP listeners the devices send to. See [operations](operations.md#what-devices-hear) for what a device hears in each case.',
   relay: 'How mail is rewritten on its way out: sender, recipients, allowed domains.',
@@ -87,14 +87,24 @@ export const KEY_DOCS: KeyDocs = {
   gateway: 'the gateway\'s own names and data directory',
   'gateway.hostname': 'name in the SMTP greeting, in EHLO to upstreams and in the `Received` header',
   'gateway.domain': 'domain of generated `Message-ID`s (and so of the ids replies are matched by), and `{domain}` in `relay.from`',
-  'gateway.dataDir': 'where the store `annunciator.db` lives (relative paths: to the configuration file)',
+  'gateway.dataDir': 'where the store `annunciator.db` lives, unless `store.url` names a PostgreSQL database (relative paths: to the configuration file)',
 
   store: 'the store',
+  'store.url': {
+    text: 'a PostgreSQL database instead of the SQLite file, for gateways sharing one: `postgres://user@host:5432/database`; no password (`password`) and no parameters in it. The schema is created and migrated when the gateway starts (or by `annunciator store migrate`)',
+    default: 'none: the SQLite file',
+  },
+  'store.password': 'the database password: `{ env: VARIABLE }` or `{ file: path }`, never inline',
+  'store.security': '`tls` (the certificate verified as for the upstream accounts) or `none`',
+  'store.allowPlaintext': '`security: none` sends the password and every alarm in clear: refused unless the host is this machine (`127.0.0.0/8`, `::1`, `localhost`) or this is set',
+  ...upstreamTls('store.tls'),
+  'store.tls.servername': { text: 'the name the certificate must carry, when it differs from the host in `url`', default: 'the host' },
+  'store.tls.pin': 'trust exactly this certificate (a self-signed database server)',
   'store.retention': 'how long finished work is kept before it is pruned; the latest message of an active alarm and any message a notification still refers to are kept',
   'store.retention.messages': 'processed and rejected messages as they came in (raw mails, MQTT payloads)',
   'store.retention.notifications': 'sent and failed notifications, with their delivery record',
   'store.retention.resolvedAlarms': 'resolved alarms with their history and timers, and the groups and digests that went out',
-  'store.retention.every': 'how often pruning runs (a bounded batch each time, sooner while more is due); freed space goes back to the file system',
+  'store.retention.every': 'how often pruning runs (a bounded batch each time, sooner while more is due); freed space goes back to the file system (PostgreSQL: autovacuum makes it reusable)',
 
   log: 'logging',
   'log.level': 'lowest level logged',

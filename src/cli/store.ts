@@ -48,7 +48,8 @@ export async function storeStatusCommand(configFile: string, options: { json?: b
     } else if (store instanceof SqliteStore) {
       const settings = store.settings();
       schemaVersion = settings.schemaVersion;
-      durability = `journal_mode=${settings.journalMode}, synchronous=${['off', 'normal', 'full', 'extra'][settings.synchronous] ?? settings.synchronous}`;
+      // synchronous=normal: the WAL is fdatasync'd by the store (wal-sync.ts) before a commit is reported, not by SQLite in the commit.
+      durability = `journal_mode=${settings.journalMode}, synchronous=${['off', 'normal', 'full', 'extra'][settings.synchronous] ?? settings.synchronous}, the WAL flushed before a commit is reported`;
     }
     const status: StoreStatus = {
       backend: store.backend,
