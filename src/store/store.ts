@@ -19,7 +19,7 @@ import type { TopicState } from '../parse/mqtt-event.js';
  *   reads and one-statement changes. Never call them from inside `fn`: use `tx`.
  */
 export interface Store extends Repositories {
-  /** `sqlite`, later `postgres`: for logs and `store status`. */
+  /** `sqlite` or `postgres`: for logs and `store status`. */
   readonly backend: string;
   transaction<T>(fn: (tx: Repositories) => Promise<T>): Promise<T>;
   accept(received: Received): Promise<void>;
