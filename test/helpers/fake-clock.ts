@@ -30,6 +30,25 @@ export class FakeClock implements Clock {
     return this.#timers.size;
   }
 
+  readonly #quiescence: Array<() => Promise<boolean>> = [];
+
+  /**
+   * Something `advance` waits for after each timer until it is quiet: `wait` resolves true
+   * when it had work to wait for (a store's commits and flushes, which are real I/O).
+   */
+  waitFor(wait: () => Promise<boolean>): void {
+    this.#quiescence.push(wait);
+  }
+
+  /** Turns of the event loop, then whatever was registered, until nothing had to be waited for. */
+  async #settle(): Promise<void> {
+    for (let round = 0; round < 50; round += 1) {
+      await settle();
+      const waited = await Promise.all(this.#quiescence.map((wait) => wait()));
+      if (!waited.some(Boolean)) return;
+    }
+  }
+
   async advance(ms: number): Promise<void> {
     const end = this.#now + ms;
     for (;;) {
@@ -39,10 +58,10 @@ export class FakeClock implements Clock {
       this.#timers.delete(next.seq);
       this.#now = Math.max(this.#now, next.at);
       next.fn();
-      await settle();
+      await this.#settle();
     }
     this.#now = end;
-    await settle();
+    await this.#settle();
   }
 }
 

@@ -4,7 +4,9 @@ import { join } from 'node:path';
 import { stringify } from 'yaml';
 import { parseConfig } from '../../src/config/load.js';
 import type { GatewayConfig } from '../../src/config/types.js';
-import { startApp, type App, type AppOptions } from '../../src/app.js';
+import { createApp, type App, type AppOptions } from '../../src/app.js';
+import { SqliteStore } from '../../src/store/sqlite/sqlite-store.js';
+import { FakeClock } from './fake-clock.js';
 import { createLogger, silentLogger, type Logger } from '../../src/log/logger.js';
 
 export interface TestDir {
@@ -74,7 +76,13 @@ export async function runGateway(
   logger: Logger = process.env.ANNUNCIATOR_TEST_LOG ? createLogger({ level: process.env.ANNUNCIATOR_TEST_LOG, format: 'json' }) : silentLogger(),
   options: Omit<AppOptions, 'logger'> = {},
 ): Promise<RunningGateway> {
-  const app = await startApp(config, { ...options, logger });
+  const app = createApp(config, { ...options, logger });
+  // A fake clock's advance waits for the commits and flushes the timers it fires start.
+  if (options.clock instanceof FakeClock && app.store instanceof SqliteStore) {
+    const store = app.store;
+    options.clock.waitFor(() => store.settled());
+  }
+  await app.start();
   return Object.assign(app, { port: app.listeners[0]?.address().port ?? 0 });
 }
 

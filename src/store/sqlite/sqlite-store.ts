@@ -349,10 +349,29 @@ export class SqliteStore implements Store {
 
   /** One at a time on the one connection, in the order asked. */
   private serially<T>(task: () => Promise<T>): Promise<T> {
-    const result = this.#tail.then(task);
+    this.#queued += 1;
+    const result = this.#tail.then(task).finally(() => (this.#queued -= 1));
     // A failed task must not stop the ones after it; its caller sees the failure.
     this.#tail = result.catch(() => undefined);
     return result;
+  }
+
+  /** Transactions running or waiting their turn. */
+  #queued = 0;
+
+  /**
+   * Resolves once no transaction runs or waits and every commit is on the disk: true when
+   * it had to wait. Tests on a fake clock settle on it, since a flush is real I/O that a
+   * few turns of the event loop may not cover.
+   */
+  async settled(): Promise<boolean> {
+    let waited = false;
+    while (this.#queued > 0 || this.#durable?.busy) {
+      waited = true;
+      await this.#tail;
+      await this.#durable?.idle();
+    }
+    return waited;
   }
 
   /** The repository with each call run as a transaction of its own. */

@@ -42,6 +42,11 @@ export class WalSync {
     });
   }
 
+  /** Whether a flush runs or commits wait for one. */
+  get busy(): boolean {
+    return this.#syncing || this.#waiting.length > 0;
+  }
+
   /** Resolves when no flush runs or waits (before the descriptor is closed). */
   idle(): Promise<void> {
     return this.#drained;
