@@ -1,6 +1,7 @@
 import { formatZoned, parseZonedDateTime } from '../base/zoned-clock.js';
 import { nextHandoff, whoIsOnCall, type OnCallSource } from '../rules/oncall.js';
 import { resolveReceivers } from '../rules/receivers.js';
+import { usageError } from './exit-codes.js';
 import { loadConfigOrReport } from './load-config-or-report.js';
 
 export interface OnCallOptions {
@@ -26,8 +27,7 @@ export function oncallCommand(configFile: string, options: OnCallOptions): numbe
   const zone = config.alarms?.timeZone ?? Intl.DateTimeFormat().resolvedOptions().timeZone;
   const at = options.at === undefined ? Date.now() : parseZonedDateTime(options.at, zone);
   if (at === undefined) {
-    process.stderr.write(`annunciator oncall: --at ${options.at} is not a time (use ISO 8601, e.g. 2026-11-24T03:14 in ${zone}, or 2026-11-24T03:14:00+01:00)\n`);
-    return 64;
+    return usageError('oncall', `--at ${options.at} is not a time (use ISO 8601, e.g. 2026-11-24T03:14 in ${zone}, or 2026-11-24T03:14:00+01:00)`);
   }
   const schedules = options.schedule === undefined ? config.schedules : config.schedules.filter((s) => s.name === options.schedule);
   if (options.schedule !== undefined && schedules.length === 0) {

@@ -1,3 +1,4 @@
+import { usageError } from './exit-codes.js';
 import { withStore } from './load-config-or-report.js';
 import { printTable } from './table.js';
 import { formatDuration } from '../config/units.js';
@@ -34,8 +35,7 @@ export function queueCommand(configFile: string, request: QueueAction): Promise<
       }
       case 'retry': {
         if (!request.all && request.ids.length === 0) {
-          process.stderr.write('annunciator queue retry: name entry ids or use --all\n');
-          return 64;
+          return usageError('queue retry', 'name entry ids or use --all');
         }
         const changed = await store.outbox.retryNow(request.all ? 'all' : request.ids, now);
         process.stdout.write(`${changed} entr${changed === 1 ? 'y' : 'ies'} due now\n`);

@@ -8,6 +8,7 @@ import { decideEvent, isTrace, runAlarmPipeline, type ParsedMessage } from '../p
 import { ConfiguredStages, PipelineConfigError } from '../pipeline/stages.js';
 import type { Received } from '../ingest/received.js';
 import type { AlarmEvent } from '../parse/alarm-event.js';
+import { usageError } from './exit-codes.js';
 import { loadConfigOrReport } from './load-config-or-report.js';
 
 export interface RulesTestOptions {
@@ -56,8 +57,7 @@ export async function rulesTestCommand(configFile: string, file: string, options
   }
   const now = options.at ? Date.parse(options.at) : Date.now();
   if (Number.isNaN(now)) {
-    process.stderr.write(`annunciator rules test: --at ${options.at} is not a time (use ISO 8601, e.g. 2026-11-24T03:14:00+01:00)\n`);
-    return 64;
+    return usageError('rules test', `--at ${options.at} is not a time (use ISO 8601, e.g. 2026-11-24T03:14:00+01:00)`);
   }
   let bytes: Buffer;
   try {

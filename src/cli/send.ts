@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import { usageError } from './exit-codes.js';
 import { loadConfigOrReport } from './load-config-or-report.js';
 import { newId } from '../base/ids.js';
 import { openStore } from '../store/open-store.js';
@@ -14,8 +15,7 @@ export async function sendCommand(configFile: string, recipients: string[], from
   if (!config) return 1;
   const rcptTo = recipients.length > 0 ? recipients : (config.relay.recipients ?? []);
   if (rcptTo.length === 0) {
-    process.stderr.write('annunciator send: no recipients: name them as arguments or set relay.recipients in the configuration\n');
-    return 64;
+    return usageError('send', 'no recipients: name them as arguments or set relay.recipients in the configuration');
   }
   const raw = readFileSync(0);
   if (raw.length === 0) {

@@ -8,6 +8,7 @@ import type { GatewayConfig } from '../config/types.js';
 import { parseDuration } from '../config/units.js';
 import { matchesAll } from '../lifecycle/alarm-matchers.js';
 import { describeMatchers, describeSchedule, silenceEndsAt, silenceHolds, silenceHoldsUntil, silenceIsOver, type Silence, type SilenceSchedule } from '../lifecycle/silence.js';
+import { usageError } from './exit-codes.js';
 import { withStore } from './load-config-or-report.js';
 import { printTable } from './table.js';
 
@@ -23,12 +24,8 @@ export interface SilenceAddOptions {
   json?: boolean;
 }
 
-/** Usage errors exit 64 (EX_USAGE), like the other commands. */
-const USAGE = 64;
-
 function fail(message: string): number {
-  process.stderr.write(`annunciator silence add: ${message}\n`);
-  return USAGE;
+  return usageError('silence add', message);
 }
 
 /**

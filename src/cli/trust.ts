@@ -2,6 +2,7 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
 import { isMap, isSeq, parseDocument } from 'yaml';
 import { probeCertificate } from '../deliver/probe-certificate.js';
+import { EXIT, usageError } from './exit-codes.js';
 
 export interface TrustOptions {
   starttls?: boolean;
@@ -15,18 +16,14 @@ export interface TrustOptions {
  * one account: the PEM goes to config/pins/, the fingerprint into the account's
  * `tls.pin`, comments in the YAML file kept.
  */
-export async function trustCommand(configFile: string, target: string, options: TrustOptions): Promise<number> {
+export async function trustCommand(configFile: () => string | undefined, target: string, options: TrustOptions): Promise<number> {
   const match = /^\[?([^\]]+?)\]?:(\d+)$/.exec(target);
-  if (!match) {
-    process.stderr.write(`annunciator trust: "${target}" is not HOST:PORT\n`);
-    return 64;
-  }
+  if (!match) return usageError('trust', `"${target}" is not HOST:PORT`);
   const host = match[1]!;
   const port = Number(match[2]);
-  if (options.accept && !options.account) {
-    process.stderr.write('annunciator trust: --accept needs --account NAME (the delivery account to pin the certificate for)\n');
-    return 64;
-  }
+  if (options.accept && !options.account) return usageError('trust', '--accept needs --account NAME (the delivery account to pin the certificate for)');
+  const pinTo = options.accept ? configFile() : undefined;
+  if (options.accept && pinTo === undefined) return EXIT.failure;
   let result;
   try {
     result = await probeCertificate(host, port, { starttls: options.starttls ?? port === 587, timeout: options.timeout });
@@ -49,7 +46,7 @@ export async function trustCommand(configFile: string, target: string, options: 
     process.stderr.write('annunciator trust: the upstream sent no certificate\n');
     return 69;
   }
-  const configPath = resolve(configFile);
+  const configPath = resolve(pinTo!);
   const document = parseDocument(readFileSync(configPath, 'utf8'));
   const accounts = document.getIn(['delivery', 'accounts']);
   const index = isSeq(accounts) ? accounts.items.findIndex((item) => isMap(item) && item.get('name') === options.account) : -1;

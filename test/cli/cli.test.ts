@@ -99,7 +99,7 @@ describe('annunciator send and queue', () => {
   it('refuses an empty message and a message without recipients', async () => {
     const configFile = dir.write('plain.yaml', stringify(baseConfig(dir)));
     assert.equal((await runCli(['--config', configFile, 'send', 'a@example.com'], { stdin: '' })).code, 65);
-    assert.equal((await runCli(['--config', configFile, 'send'], { stdin: 'Subject: x\r\n\r\ny\r\n' })).code, 64);
+    assert.equal((await runCli(['--config', configFile, 'send'], { stdin: 'Subject: x\r\n\r\ny\r\n' })).code, 2);
   });
 });
 
@@ -148,7 +148,7 @@ describe('annunciator trust', () => {
 
   it('refuses --accept without --account, and an unknown account', async () => {
     const configFile = dir.write('t2.yaml', stringify(baseConfig(dir)));
-    assert.equal((await runCli(['--config', configFile, 'trust', '127.0.0.1:1', '--accept'])).code, 64);
+    assert.equal((await runCli(['--config', configFile, 'trust', '127.0.0.1:1', '--accept'])).code, 2);
   });
 });
 

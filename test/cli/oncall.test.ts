@@ -77,7 +77,7 @@ describe('annunciator oncall', () => {
     assert.equal(unknown.code, 1);
     assert.match(unknown.stderr, /no schedule named "plant" \(known: plant-oncall, us-nights\)/);
     const badTime = await runCli(['--config', configFile, 'oncall', '--at', 'next tuesday']);
-    assert.equal(badTime.code, 64);
+    assert.equal(badTime.code, 2);
     assert.match(badTime.stderr, /--at next tuesday is not a time/);
   });
 

@@ -60,9 +60,9 @@ describe('annunciator silence', () => {
     assert.match(listed.stdout, new RegExp(weeklyId));
   });
 
-  it('refuses what it cannot use, saying why (exit 64)', async () => {
+  it('refuses what it cannot use, saying why (exit 2, a usage error)', async () => {
     const result = await cli('add', '--match', 'title~(a', '--for', '1h', '--comment', 'x');
-    assert.equal(result.code, 64);
+    assert.equal(result.code, 2);
     assert.match(result.stderr, /^annunciator silence add: "title~\(a": invalid regular expression/);
     // The other refusals, without a process each.
     const config = loadConfig(configFile);
