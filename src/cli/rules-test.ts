@@ -2,6 +2,7 @@ import { SqliteStore } from '../store/sqlite/sqlite-store.js';
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 import { newId } from '../base/ids.js';
+import { formatZoned, parseZonedDateTime } from '../base/zoned-clock.js';
 import { severitySchema } from '../config/schema.js';
 import type { GatewayConfig } from '../config/types.js';
 import { decideEvent, isTrace, runAlarmPipeline, type ParsedMessage } from '../pipeline/message.js';
@@ -55,9 +56,12 @@ export async function rulesTestCommand(configFile: string, file: string, options
     }
     throw error;
   }
-  const now = options.at ? Date.parse(options.at) : Date.now();
-  if (Number.isNaN(now)) {
-    return usageError('rules test', `--at ${options.at} is not a time (use ISO 8601, e.g. 2026-11-24T03:14:00+01:00)`);
+  // Time-of-day rules read the clocks of alarms.timeZone, so a time without an offset is
+  // read there too, never in the zone of the machine the command happens to run on.
+  const zone = config.alarms.timeZone;
+  const now = options.at !== undefined ? parseZonedDateTime(options.at, zone) : Date.now();
+  if (now === undefined) {
+    return usageError('rules test', `--at ${options.at} is not a time (use ISO 8601, e.g. 2026-11-24T03:14 in ${zone}, or 2026-11-24T03:14:00+01:00)`);
   }
   let bytes: Buffer;
   try {
@@ -92,12 +96,15 @@ export async function rulesTestCommand(configFile: string, file: string, options
   // A notification held for a group is shown as it goes out when no other alarm joins it.
   const held = trace.result.outbox.length === 0 && trace.result.held?.length ? trace.dues[0] : undefined;
   const first = held ? await stages.renderNotification(held, received.raw) : trace.result.outbox[0];
-  const report: Report = { event: trace.event, routing: trace.routing, fingerprint: trace.fingerprint, outcome: trace.result.outcome, reason: trace.result.reason, message: first?.message, recipients: first?.recipients };
+  const report: Report = { at: now, timeZone: zone, event: trace.event, routing: trace.routing, fingerprint: trace.fingerprint, outcome: trace.result.outcome, reason: trace.result.reason, message: first?.message, recipients: first?.recipients };
   process.stdout.write(options.json ? `${JSON.stringify({ ...report, message: report.message?.toString('utf8') }, null, 2)}\n` : formatReport(report));
   return 0;
 }
 
 interface Report {
+  /** The time the rules were evaluated at, and the zone their times of day are read in. */
+  at: number;
+  timeZone: string;
   event: AlarmEvent;
   routing: Awaited<ReturnType<ConfiguredStages['route']>>;
   fingerprint: string;
@@ -136,6 +143,7 @@ function eventFromJson(input: z.output<typeof jsonAlarmSchema>, config: GatewayC
 function formatReport(r: Report): string {
   const e = r.event;
   const out: string[] = [];
+  out.push(`AS OF ${formatZoned(r.at, r.timeZone)} (alarms.timeZone ${r.timeZone})`, '');
   out.push('ALARM RECORD');
   out.push(`  device       ${e.device.name} (${e.device.id}, recognised by ${e.device.matchedBy})${e.device.site ? ` at ${e.device.site}` : ''}${e.device.area ? ` / ${e.device.area}` : ''}`);
   out.push(`  title        ${e.title}`);
