@@ -1,7 +1,7 @@
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
 import { isMap, isSeq, parseDocument } from 'yaml';
-import { probeCertificate } from '../deliver/probe-certificate.js';
+import { ProbeError, probeCertificate } from '../deliver/probe-certificate.js';
 import { EXIT, usageError } from './exit-codes.js';
 
 export interface TrustOptions {
@@ -28,8 +28,9 @@ export async function trustCommand(configFile: () => string | undefined, target:
   try {
     result = await probeCertificate(host, port, { starttls: options.starttls ?? port === 587, timeout: options.timeout });
   } catch (error) {
-    process.stderr.write(`annunciator trust: ${host}:${port}: ${error instanceof Error ? error.message : String(error)}\n`);
-    return 69;
+    if (!(error instanceof ProbeError)) throw error;
+    process.stderr.write(`annunciator trust: ${error.message}\n`);
+    return EXIT.unavailable;
   }
   const out: string[] = [`${host}:${port} (${result.protocol ?? 'TLS'}) presents ${result.chain.length} certificate(s):`];
   result.chain.forEach((cert, i) => {
@@ -44,7 +45,7 @@ export async function trustCommand(configFile: () => string | undefined, target:
   const leaf = result.chain[0];
   if (!leaf) {
     process.stderr.write('annunciator trust: the upstream sent no certificate\n');
-    return 69;
+    return EXIT.unavailable;
   }
   const configPath = resolve(pinTo!);
   const document = parseDocument(readFileSync(configPath, 'utf8'));
