@@ -1,7 +1,7 @@
 import { acknowledgeIn } from '../pipeline/acknowledge.js';
-import { userInfo } from 'node:os';
 import type { AlarmAck } from '../lifecycle/alarm.js';
 import { withStore } from './load-config-or-report.js';
+import { userName } from './user-name.js';
 
 export interface AckOptions {
   by?: string;
@@ -24,7 +24,7 @@ export function ackCommand(configFile: string, alarmId: string, options: AckOpti
       process.stderr.write(`annunciator ack: no alarm ${alarmId} (see annunciator alarms)\n`);
       return 1;
     }
-    const ack: AlarmAck = { by: options.by ?? defaultUser(), at: now, channel: 'cli', ...(options.comment ? { comment: options.comment } : {}) };
+    const ack: AlarmAck = { by: options.by ?? userName(), at: now, channel: 'cli', ...(options.comment ? { comment: options.comment } : {}) };
     const result = await store.transaction((tx) => acknowledgeIn(tx, alarmId, ack, now));
     const alarm = result.outcome === 'unknown-alarm' ? existing : result.alarm;
     const already = result.outcome === 'already';
@@ -40,12 +40,4 @@ export function ackCommand(configFile: string, alarmId: string, options: AckOpti
     );
     return 0;
   });
-}
-
-function defaultUser(): string {
-  try {
-    return userInfo().username;
-  } catch {
-    return 'cli';
-  }
 }

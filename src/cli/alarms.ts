@@ -1,3 +1,4 @@
+import { DELETED_UNSENT } from '../pipeline/delete-outbox-entry.js';
 import { formatDuration } from '../config/units.js';
 import { withStore } from './load-config-or-report.js';
 import { printTable } from './table.js';
@@ -12,6 +13,7 @@ export function alarmsCommand(configFile: string, options: { all?: boolean; json
         return 1;
       }
       const history = await store.alarms.history(alarm.id);
+      const deletedUnsent = history.filter((h) => h.outcome === DELETED_UNSENT).length;
       if (options.json) {
         process.stdout.write(`${JSON.stringify({ alarm, history }, null, 2)}\n`);
         return 0;
@@ -21,7 +23,7 @@ export function alarmsCommand(configFile: string, options: { all?: boolean; json
         `device      ${alarm.device.name} (${alarm.device.id})${alarm.device.site ? `, ${alarm.device.site}` : ''}${alarm.device.area ? ` / ${alarm.device.area}` : ''}`,
         `seen        ${alarm.count} time(s), first ${new Date(alarm.firstSeen).toISOString()}, last ${new Date(alarm.lastSeen).toISOString()}`,
         ...(alarm.resolvedAt ? [`resolved    ${new Date(alarm.resolvedAt).toISOString()} after ${formatDuration(alarm.resolvedAt - alarm.firstSeen)}`] : []),
-        `notified    ${alarm.notifications} time(s) to ${alarm.receivers.join(', ') || '-'}`,
+        `notified    ${alarm.notifications} time(s) to ${alarm.receivers.join(', ') || '-'}${deletedUnsent > 0 ? `; ${deletedUnsent} of them deleted from the outbox unsent` : ''}`,
         ...(alarm.mutedBy
           ? [
               alarm.mutedBy.by === 'silence'

@@ -1,4 +1,6 @@
-import { usageError } from './exit-codes.js';
+import { deleteOutboxEntry } from '../pipeline/delete-outbox-entry.js';
+import { EXIT, usageError } from './exit-codes.js';
+import { userName } from './user-name.js';
 import { withStore } from './load-config-or-report.js';
 import { printTable } from './table.js';
 import { formatDuration } from '../config/units.js';
@@ -37,14 +39,43 @@ export function queueCommand(configFile: string, request: QueueAction): Promise<
         if (!request.all && request.ids.length === 0) {
           return usageError('queue retry', 'name entry ids or use --all');
         }
-        const changed = await store.outbox.retryNow(request.all ? 'all' : request.ids, now);
+        if (request.all) {
+          const changed = await store.outbox.retryNow('all', now);
+          process.stdout.write(`${changed} entr${changed === 1 ? 'y' : 'ies'} due now\n`);
+          return EXIT.ok;
+        }
+        // Each id that cannot be retried is named with the reason, the others are retried.
+        let code: number = EXIT.ok;
+        const retry: string[] = [];
+        for (const id of request.ids) {
+          const entry = await store.outbox.get(id);
+          const problem = !entry ? 'no such entry (see annunciator queue)' : entry.status === 'sent' ? 'sent already; nothing to retry' : entry.status === 'sending' ? 'being sent right now' : undefined;
+          if (problem) {
+            process.stderr.write(`annunciator queue retry: ${id}: ${problem}\n`);
+            code = EXIT.failure;
+          } else retry.push(id);
+        }
+        const changed = retry.length > 0 ? await store.outbox.retryNow(retry, now) : 0;
         process.stdout.write(`${changed} entr${changed === 1 ? 'y' : 'ies'} due now\n`);
-        return request.all || changed === request.ids.length ? 0 : 1;
+        return changed === retry.length ? code : EXIT.failure;
       }
       case 'delete': {
-        const removed = await store.outbox.delete(request.ids);
+        let code: number = EXIT.ok;
+        let removed = 0;
+        const by = `${userName()} via cli`;
+        for (const id of request.ids) {
+          const result = await store.transaction((tx) => deleteOutboxEntry(tx, id, by, now));
+          if (result.outcome === 'deleted') {
+            removed += 1;
+            const about = result.alarmIds.length > 0 ? ` (recorded in the history of alarm${result.alarmIds.length === 1 ? '' : 's'} ${result.alarmIds.join(', ')})` : '';
+            process.stdout.write(`deleted ${id}${about}\n`);
+          } else {
+            process.stderr.write(`annunciator queue delete: ${id}: ${result.outcome === 'unknown' ? 'no such entry (see annunciator queue)' : 'being sent right now; it cannot be stopped'}\n`);
+            code = EXIT.failure;
+          }
+        }
         process.stdout.write(`${removed} entr${removed === 1 ? 'y' : 'ies'} deleted\n`);
-        return removed === request.ids.length ? 0 : 1;
+        return code;
       }
     }
   });

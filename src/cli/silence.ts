@@ -1,5 +1,4 @@
 import { expireSilence } from '../pipeline/expire-silence.js';
-import { userInfo } from 'node:os';
 import { newId } from '../base/ids.js';
 import { parseWeeklySpec } from '../base/weekly-window.js';
 import { formatZoned, parseZonedDateTime } from '../base/zoned-clock.js';
@@ -10,6 +9,7 @@ import { matchesAll } from '../lifecycle/alarm-matchers.js';
 import { describeMatchers, describeSchedule, silenceEndsAt, silenceHolds, silenceHoldsUntil, silenceIsOver, type Silence, type SilenceSchedule } from '../lifecycle/silence.js';
 import { usageError } from './exit-codes.js';
 import { withStore } from './load-config-or-report.js';
+import { userName } from './user-name.js';
 import { printTable } from './table.js';
 
 export interface SilenceAddOptions {
@@ -115,18 +115,10 @@ export function buildSilence(options: SilenceAddOptions, config: GatewayConfig, 
     id: newId(now),
     matchers,
     schedule,
-    createdBy: options.by?.trim() || defaultUser(),
+    createdBy: options.by?.trim() || userName('unknown'),
     comment,
     createdAt: now,
   };
-}
-
-function defaultUser(): string {
-  try {
-    return userInfo().username;
-  } catch {
-    return 'unknown';
-  }
 }
 
 export type SilenceState = 'active' | 'pending' | 'expired' | 'ended';
