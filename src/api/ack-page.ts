@@ -1,6 +1,7 @@
 import type { AckTokenRefusal } from '../base/ack-token.js';
 import type { Alarm } from '../lifecycle/alarm.js';
 import type { Batch } from '../lifecycle/batch.js';
+import { formatDate } from '../render/format-time.js';
 
 /**
  * The acknowledgement pages, as HTML strings. Pure. Every value that comes from an alarm,
@@ -150,11 +151,16 @@ function alarmTable(alarm: Alarm, format: PageFormat): string {
   return `<table>${rows.map(([k, v]) => `<tr><th>${escapeHtml(k)}</th><td>${escapeHtml(v)}</td></tr>`).join('')}</table>`;
 }
 
+/**
+ * "Tue 24 Nov 2026 03:14:07 CET": as the notifications write it (render/format-time.ts), with
+ * the zone's name, so a reader in another zone (or the office's browser) is not misled.
+ */
 function formatTime(ms: number, format: PageFormat): string {
   try {
-    return new Intl.DateTimeFormat(format.locale, { timeZone: format.timeZone, dateStyle: 'medium', timeStyle: 'medium' }).format(new Date(ms));
+    return formatDate(ms, format, 'long');
   } catch {
-    return new Date(ms).toISOString();
+    // A zone or locale the runtime does not know: an unambiguous UTC time rather than none.
+    return `${new Date(ms).toISOString().replace('T', ' ').replace(/\.\d+Z$/, '')} UTC`;
   }
 }
 

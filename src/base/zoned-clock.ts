@@ -179,11 +179,14 @@ export function parseZonedDateTime(text: string, timeZone: string): number | und
 
 const zoneNameFormatters = new Map<string, Intl.DateTimeFormat[]>();
 
-/** "2026-12-24 18:00 CET": a time as the zone's clocks show it, with the zone's short name (or offset). */
-export function formatZoned(now: number, timeZone: string): string {
+/**
+ * "2026-12-24 18:00 CET" (with `seconds`, "2026-12-24 18:00:05 CET"): a time as the zone's
+ * clocks show it, with the zone's short name (or offset).
+ */
+export function formatZoned(now: number, timeZone: string, options: { seconds?: boolean } = {}): string {
   const l = localDateTime(now, timeZone);
   const pad = (n: number): string => String(n).padStart(2, '0');
-  return `${l.year}-${pad(l.month)}-${pad(l.day)} ${pad(l.hour)}:${pad(l.minute)} ${zoneName(now, timeZone)}`;
+  return `${l.year}-${pad(l.month)}-${pad(l.day)} ${pad(l.hour)}:${pad(l.minute)}${options.seconds ? `:${pad(l.second)}` : ''} ${zoneName(now, timeZone)}`;
 }
 
 function zoneName(now: number, timeZone: string): string {

@@ -1,6 +1,7 @@
 import { acknowledgeIn } from '../pipeline/acknowledge.js';
 import type { AlarmAck } from '../lifecycle/alarm.js';
 import { withStore } from './load-config-or-report.js';
+import { displayZone, printJson, showTime } from './output.js';
 import { userName } from './user-name.js';
 
 export interface AckOptions {
@@ -17,7 +18,7 @@ export interface AckOptions {
  * there is no such alarm.
  */
 export function ackCommand(configFile: string, alarmId: string, options: AckOptions): Promise<number> {
-  return withStore(configFile, async (store) => {
+  return withStore(configFile, async (store, config) => {
     const now = Date.now();
     const existing = await store.alarms.get(alarmId);
     if (!existing) {
@@ -29,14 +30,14 @@ export function ackCommand(configFile: string, alarmId: string, options: AckOpti
     const alarm = result.outcome === 'unknown-alarm' ? existing : result.alarm;
     const already = result.outcome === 'already';
     if (options.json) {
-      process.stdout.write(`${JSON.stringify({ alarm, alreadyAcknowledged: already }, null, 2)}\n`);
+      printJson({ alarm, alreadyAcknowledged: already });
       return 0;
     }
     const recorded = alarm.ack!;
     process.stdout.write(
       already
-        ? `alarm ${alarmId} was already acknowledged by ${recorded.by} via ${recorded.channel} at ${new Date(recorded.at).toISOString()}; nothing changed\n`
-        : `alarm ${alarmId} acknowledged by ${recorded.by}${recorded.comment ? ` (${recorded.comment})` : ''}; pending escalation levels cancelled\n`,
+        ? `alarm ${alarmId} was already acknowledged by ${recorded.by} via ${recorded.channel} at ${showTime(recorded.at, displayZone(config))}; nothing changed\n`
+        : `alarm ${alarmId} acknowledged by ${recorded.by} at ${showTime(recorded.at, displayZone(config))}${recorded.comment ? ` (${recorded.comment})` : ''}; pending escalation levels cancelled\n`,
     );
     return 0;
   });

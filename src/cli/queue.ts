@@ -2,6 +2,7 @@ import { deleteOutboxEntry } from '../pipeline/delete-outbox-entry.js';
 import { EXIT, usageError } from './exit-codes.js';
 import { userName } from './user-name.js';
 import { withStore } from './load-config-or-report.js';
+import { printJson } from './output.js';
 import { printTable } from './table.js';
 import { formatDuration } from '../config/units.js';
 import type { OutboxStatus } from '../store/store.js';
@@ -16,7 +17,7 @@ export function queueCommand(configFile: string, request: QueueAction): Promise<
         const statuses: OutboxStatus[] = request.all ? ['pending', 'sending', 'failed', 'sent'] : ['pending', 'sending', 'failed'];
         const entries = await store.outbox.list(statuses);
         if (request.json) {
-          process.stdout.write(`${JSON.stringify(entries, null, 2)}\n`);
+          printJson(entries);
           return 0;
         }
         if (entries.length === 0) {

@@ -11,6 +11,7 @@ import type { Received } from '../ingest/received.js';
 import type { AlarmEvent } from '../parse/alarm-event.js';
 import { usageError } from './exit-codes.js';
 import { loadConfigOrReport } from './load-config-or-report.js';
+import { toJson } from './output.js';
 
 export interface RulesTestOptions {
   from?: string;
@@ -97,7 +98,7 @@ export async function rulesTestCommand(configFile: string, file: string, options
   const held = trace.result.outbox.length === 0 && trace.result.held?.length ? trace.dues[0] : undefined;
   const first = held ? await stages.renderNotification(held, received.raw) : trace.result.outbox[0];
   const report: Report = { at: now, timeZone: zone, event: trace.event, routing: trace.routing, fingerprint: trace.fingerprint, outcome: trace.result.outcome, reason: trace.result.reason, message: first?.message, recipients: first?.recipients };
-  process.stdout.write(options.json ? `${JSON.stringify({ ...report, message: report.message?.toString('utf8') }, null, 2)}\n` : formatReport(report));
+  process.stdout.write(options.json ? toJson({ ...report, message: report.message?.toString('utf8') }) : formatReport(report));
   return 0;
 }
 

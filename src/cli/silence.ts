@@ -9,6 +9,7 @@ import { matchesAll } from '../lifecycle/alarm-matchers.js';
 import { describeMatchers, describeSchedule, silenceEndsAt, silenceHolds, silenceHoldsUntil, silenceIsOver, type Silence, type SilenceSchedule } from '../lifecycle/silence.js';
 import { usageError } from './exit-codes.js';
 import { withStore } from './load-config-or-report.js';
+import { printJson } from './output.js';
 import { userName } from './user-name.js';
 import { printTable } from './table.js';
 
@@ -40,7 +41,7 @@ export function silenceAddCommand(configFile: string, options: SilenceAddOptions
     await store.silences.insert(built, silenceEndsAt(built));
     const matching = (await store.alarms.list(['active'], 100_000)).filter((a) => matchesAll(a, built.matchers)).length;
     if (options.json) {
-      process.stdout.write(`${JSON.stringify({ silence: built, matchingActiveAlarms: matching }, null, 2)}\n`);
+      printJson({ silence: built, matchingActiveAlarms: matching });
       return 0;
     }
     const zone = zoneOf(options, config);
@@ -50,7 +51,7 @@ export function silenceAddCommand(configFile: string, options: SilenceAddOptions
       [
         `silence ${built.id} added`,
         `  mutes      ${describeMatchers(built)}`,
-        `  when       ${describeSchedule(built)}`,
+        `  when       ${describeSchedule(built, zone)}`,
         `  now        ${holds ? `holding${until !== undefined ? ` until ${formatZoned(until, zone)}` : ''}` : 'not yet holding'}`,
         `  matches    ${matching} active alarm(s) now (already notified ones are not told again; new notifications are muted)`,
         '',
@@ -107,7 +108,7 @@ export function buildSilence(options: SilenceAddOptions, config: GatewayConfig, 
       end = start + length;
     }
     if (end === undefined) return 'give the end with --until TIME or --for DURATION';
-    if (end <= now) return `the silence would end ${new Date(end).toISOString()}, which is already past`;
+    if (end <= now) return `the silence would end ${formatZoned(end, zone)}, which is already past`;
     if (end <= start) return 'the silence ends before it starts';
     schedule = { kind: 'window', start, end };
   }
@@ -135,7 +136,7 @@ export function silenceListCommand(configFile: string, options: { all?: boolean;
     const now = Date.now();
     const silences = await store.silences.list(now, { all: options.all });
     if (options.json) {
-      process.stdout.write(`${JSON.stringify(silences.map((s) => ({ ...s, state: silenceState(s, now) })), null, 2)}\n`);
+      printJson(silences.map((s) => ({ ...s, state: silenceState(s, now) })));
       return 0;
     }
     if (silences.length === 0) {
@@ -147,7 +148,7 @@ export function silenceListCommand(configFile: string, options: { all?: boolean;
       ['ID', 'STATE', 'MATCHERS', 'WHEN', 'UNTIL', 'BY', 'COMMENT'],
       silences.map((s) => {
         const until = silenceHoldsUntil(s, now);
-        return [s.id, silenceState(s, now), describeMatchers(s), describeSchedule(s), until !== undefined ? formatZoned(until, zone) : '-', s.createdBy, s.comment];
+        return [s.id, silenceState(s, now), describeMatchers(s), describeSchedule(s, zone), until !== undefined ? formatZoned(until, zone) : '-', s.createdBy, s.comment];
       }),
     );
     return 0;

@@ -1,5 +1,5 @@
 import { formatWeekly, inWeeklyWindow, weeklyWindowEnd } from '../base/weekly-window.js';
-import type { Weekday } from '../base/zoned-clock.js';
+import { formatZoned, type Weekday } from '../base/zoned-clock.js';
 import { formatMatcher, type Matcher } from '../config/matcher.js';
 import { matchesAll, type MatchableAlarm } from './alarm-matchers.js';
 
@@ -86,9 +86,12 @@ export function describeMatchers(s: Silence): string {
   return s.matchers.map(formatMatcher).join(' ');
 }
 
-/** "2026-11-24T22:00:00.000Z - 2026-11-25T06:00:00.000Z" or "weekly mon,tue 22:00-06:00 Europe/Berlin until ..." */
-export function describeSchedule(s: Silence): string {
-  const iso = (t: number) => new Date(t).toISOString();
+/**
+ * "2026-11-24 22:00 CET - 2026-11-25 06:00 CET" or "weekly mon,tue 22:00-06:00 Europe/Berlin
+ * until ...", times on the clocks of `timeZone`; without one, in UTC ISO 8601 (for logs).
+ */
+export function describeSchedule(s: Silence, timeZone?: string): string {
+  const iso = (t: number) => (timeZone === undefined ? new Date(t).toISOString() : formatZoned(t, timeZone));
   if (s.schedule.kind === 'window') return `${iso(s.schedule.start)} - ${iso(s.schedule.end)}`;
   return `weekly ${formatWeekly(s.schedule)}${s.schedule.until !== undefined ? ` until ${iso(s.schedule.until)}` : ''}`;
 }

@@ -118,7 +118,7 @@ describe('acknowledgement links for groups and digests', () => {
       for (const title of ['Hydraulic pressure low', 'Guard door open', 'Lube oil level low']) assert.ok(html.includes(`<b>${title}</b>`), title);
       assert.ok(html.indexOf('Hydraulic pressure low') < html.indexOf('Guard door open'), 'the most severe first, as in the mail');
       assert.match(html, /<td>Press 1 \(Hall A\)<\/td><td>active<\/td><td>not yet<\/td>/);
-      assert.match(html, /<td>by anna at 24 Nov 2026, 03:15:07 \(cli\)<\/td>/);
+      assert.match(html, /<td>by anna at Tue 24 Nov 2026 03:15:07 CET \(cli\)<\/td>/);
       assert.match(html, /<form method="post"><p>Acknowledge as <b>shift<\/b>/);
       assert.match(html, /<button type="submit">Acknowledge the 2 alarms not yet acknowledged<\/button>/);
     }
@@ -150,8 +150,8 @@ describe('acknowledgement links for groups and digests', () => {
     assert.equal(response.status, 200);
     assert.equal(response.headers.get('cache-control'), 'no-store');
     const html = await response.text();
-    assert.match(html, /Acknowledged now by <b>shift<\/b> at 24 Nov 2026, 03:19:07: 2 alarms\./);
-    assert.match(html, /<li>Lube oil level low: already acknowledged by <b>anna<\/b> at 24 Nov 2026, 03:15:07 \(cli\)<\/li>/);
+    assert.match(html, /Acknowledged now by <b>shift<\/b> at Tue 24 Nov 2026 03:19:07 CET: 2 alarms\./);
+    assert.match(html, /<li>Lube oil level low: already acknowledged by <b>anna<\/b> at Tue 24 Nov 2026 03:15:07 CET \(cli\)<\/li>/);
     for (const id of ['B1', 'B2']) {
       assert.deepEqual((await store.alarms.get(id))?.ack, { by: 'shift', channel: 'link', at: T0 + 300_000, ref: 'link' }, id);
       assert.deepEqual((await store.alarms.history(id)).map((l) => l.outcome), ['raised', 'acknowledged']);

@@ -104,7 +104,7 @@ describe('the acknowledgement link server', () => {
     assert.match(html, /critical/);
     assert.match(html, /<th>State<\/th><td>active<\/td>/);
     assert.match(html, /<th>Count<\/th><td>3<\/td>/);
-    assert.match(html, /<th>First seen<\/th><td>24 Nov 2026, 03:14:07<\/td>/);
+    assert.match(html, /<th>First seen<\/th><td>Tue 24 Nov 2026 03:14:07 CET<\/td>/);
     assert.match(html, /<th>Acknowledged<\/th><td>not yet<\/td>/);
     assert.match(html, /<form method="post">/);
     assert.match(html, /<button type="submit">/);
