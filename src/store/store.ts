@@ -89,12 +89,25 @@ export interface AlarmLogEntry {
   reason: string;
 }
 
+/** What `alarms.list` lets through; each given criterion must hold. Names compare without regard to case. */
+export interface AlarmFilter {
+  /** The device's id or its name. */
+  device?: string;
+  site?: string;
+  /** Any of these. */
+  severities?: readonly Alarm['severity'][];
+  /** true: someone acknowledged it; false: nobody has. */
+  acknowledged?: boolean;
+}
+
 export interface AlarmRepository {
   /** The active alarm of a fingerprint (there is at most one). */
   active(fingerprint: string): Promise<Alarm | undefined>;
   get(id: string): Promise<Alarm | undefined>;
-  /** Most recently seen first. */
-  list(states: Alarm['state'][], limit?: number): Promise<Alarm[]>;
+  /** Most recently seen first; with a filter, only the alarms it lets through. */
+  list(states: Alarm['state'][], limit?: number, filter?: AlarmFilter): Promise<Alarm[]>;
+  /** Ids that begin with `prefix` (as stored, case-sensitive), in order, at most `limit`: for ids typed in part. */
+  idsWithPrefix(prefix: string, limit: number): Promise<string[]>;
   /** Inserts or replaces the alarm. */
   save(alarm: Alarm): Promise<void>;
   /** Appends an entry to the alarm's history (`alarmId` null: a message that gave no alarm). */

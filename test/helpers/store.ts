@@ -44,7 +44,8 @@ export function alarmsWith(alarms: AlarmRepository, get: AlarmRepository['get'])
   return {
     get,
     active: (fingerprint) => alarms.active(fingerprint),
-    list: (states, limit) => alarms.list(states, limit),
+    list: (states, limit, filter) => alarms.list(states, limit, filter),
+    idsWithPrefix: (prefix, limit) => alarms.idsWithPrefix(prefix, limit),
     save: (alarm) => alarms.save(alarm),
     log: (alarmId, entry) => alarms.log(alarmId, entry),
     history: (alarmId) => alarms.history(alarmId),

@@ -379,6 +379,36 @@ export function storeContract(backend: string, open: () => Promise<StoreUnderTes
         assert.deepEqual(await store.alarms.list([]), []);
       });
 
+      it('lists alarms by device (id or name), site, severity and acknowledgement, names without regard to case', async () => {
+        const ups = { id: 'ups-hall2', name: 'UPS Hall 2', site: 'Plant North', matchedBy: 'sender' as const };
+        const plc = { id: 'plc-line4', name: 'PLC Line 4', site: 'Plant South', matchedBy: 'sender' as const };
+        await store.alarms.save(alarm('A1', { fingerprint: 'fp-1', device: ups, severity: 'critical', lastSeen: T0 + 3 }));
+        await store.alarms.save(alarm('A2', { fingerprint: 'fp-2', device: ups, severity: 'warning', lastSeen: T0 + 2, ack: { by: 'anna', at: T0, channel: 'cli' } }));
+        await store.alarms.save(alarm('A3', { fingerprint: 'fp-3', device: plc, severity: 'critical', lastSeen: T0 + 1 }));
+        await store.alarms.save(alarm('A4', { fingerprint: 'fp-4', device: plc, severity: 'major', state: 'resolved', resolvedAt: T0 + 5 }));
+        const ids = async (filter: Parameters<typeof store.alarms.list>[2], states: Array<'active' | 'resolved'> = ['active']) => (await store.alarms.list(states, 100, filter)).map((a) => a.id);
+        assert.deepEqual(await ids({ device: 'ups-hall2' }), ['A1', 'A2']);
+        assert.deepEqual(await ids({ device: 'ups hall 2' }), ['A1', 'A2'], 'by name, any case');
+        assert.deepEqual(await ids({ site: 'plant south' }, ['active', 'resolved']), ['A3', 'A4']);
+        assert.deepEqual(await ids({ severities: ['critical'] }), ['A1', 'A3']);
+        assert.deepEqual(await ids({ severities: ['critical', 'warning'], device: 'UPS-HALL2' }), ['A1', 'A2']);
+        assert.deepEqual(await ids({ severities: [] }), []);
+        assert.deepEqual(await ids({ acknowledged: true }), ['A2']);
+        assert.deepEqual(await ids({ acknowledged: false }), ['A1', 'A3']);
+        assert.deepEqual(await ids({ device: 'nothing' }), []);
+        assert.deepEqual(await ids({}), ['A1', 'A2', 'A3']);
+      });
+
+      it('finds ids by their beginning, in order and up to a limit, taking no character as a wildcard', async () => {
+        for (const id of ['01K0ABC1', '01K0ABC2', '01K0ABD1', '01K1AAA1', '01_0ABC1']) await store.alarms.save(alarm(id, { fingerprint: id }));
+        assert.deepEqual(await store.alarms.idsWithPrefix('01K0AB', 10), ['01K0ABC1', '01K0ABC2', '01K0ABD1']);
+        assert.deepEqual(await store.alarms.idsWithPrefix('01K0AB', 2), ['01K0ABC1', '01K0ABC2']);
+        assert.deepEqual(await store.alarms.idsWithPrefix('01K0ABC2', 10), ['01K0ABC2']);
+        assert.deepEqual(await store.alarms.idsWithPrefix('01_', 10), ['01_0ABC1']);
+        assert.deepEqual(await store.alarms.idsWithPrefix('01K2', 10), []);
+        assert.deepEqual(await store.alarms.idsWithPrefix('01k0', 10), [], 'as stored');
+      });
+
       it('keeps each alarm its history, in order', async () => {
         await store.alarms.save(alarm('A1'));
         await store.alarms.log('A1', { receivedId: 'r1', at: T0, outcome: 'raised', reason: 'new alarm' });

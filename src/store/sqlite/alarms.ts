@@ -1,5 +1,5 @@
 import type { Alarm } from '../../lifecycle/alarm.js';
-import type { AlarmLogEntry, AlarmRepository } from '../store.js';
+import type { AlarmFilter, AlarmLogEntry, AlarmRepository } from '../store.js';
 import { Db } from './db.js';
 
 type DataRow = { data: string };
@@ -18,9 +18,31 @@ export class SqliteAlarms implements AlarmRepository {
     return row ? parse(row) : undefined;
   }
 
-  async list(states: Alarm['state'][], limit = 1000): Promise<Alarm[]> {
-    if (states.length === 0) return [];
-    return this.db.all<DataRow>(`SELECT data FROM alarms WHERE state IN (${Db.placeholders(states.length)}) ORDER BY last_seen DESC LIMIT ?`, ...states, limit).map(parse);
+  async list(states: Alarm['state'][], limit = 1000, filter: AlarmFilter = {}): Promise<Alarm[]> {
+    if (states.length === 0 || filter.severities?.length === 0) return [];
+    // The filters read the alarm's JSON: `alarms` on the command line is the only caller
+    // that filters, and the state index still narrows the rows first.
+    const where = [`state IN (${Db.placeholders(states.length)})`];
+    const params: unknown[] = [...states];
+    if (filter.device !== undefined) {
+      where.push(`(lower(json_extract(data, '$.device.id')) = lower(?) OR lower(json_extract(data, '$.device.name')) = lower(?))`);
+      params.push(filter.device, filter.device);
+    }
+    if (filter.site !== undefined) {
+      where.push(`lower(json_extract(data, '$.device.site')) = lower(?)`);
+      params.push(filter.site);
+    }
+    if (filter.severities !== undefined) {
+      where.push(`json_extract(data, '$.severity') IN (${Db.placeholders(filter.severities.length)})`);
+      params.push(...filter.severities);
+    }
+    if (filter.acknowledged !== undefined) where.push(`json_extract(data, '$.ack') IS ${filter.acknowledged ? 'NOT ' : ''}NULL`);
+    return this.db.all<DataRow>(`SELECT data FROM alarms WHERE ${where.join(' AND ')} ORDER BY last_seen DESC LIMIT ?`, ...params, limit).map(parse);
+  }
+
+  async idsWithPrefix(prefix: string, limit: number): Promise<string[]> {
+    // A range on the primary key rather than LIKE, which would read every id (and treats _ and % as wildcards).
+    return this.db.all<{ id: string }>(`SELECT id FROM alarms WHERE id >= ? AND id < ? ORDER BY id LIMIT ?`, prefix, `${prefix}\uffff`, limit).map((r) => r.id);
   }
 
   async save(a: Alarm): Promise<void> {
