@@ -1,5 +1,7 @@
 import { acknowledgeIn } from '../pipeline/acknowledge.js';
 import type { AlarmAck } from '../lifecycle/alarm.js';
+import { resolveAlarmId } from './alarm-id.js';
+import { EXIT } from './exit-codes.js';
 import { withStore } from './load-config-or-report.js';
 import { displayZone, printJson, showTime } from './output.js';
 import { userName } from './user-name.js';
@@ -14,17 +16,15 @@ export interface AckOptions {
  * `annunciator ack ALARM-ID`: records the acknowledgement in the store (channel `cli`) and
  * cancels the alarm's pending escalation timers, in one transaction. The running gateway
  * sees it at its next poll: it fires no further level, and (alarms.notifyOnAck) tells the
- * receivers the alarm was sent to. Exit 0 when recorded or already acknowledged, 1 when
- * there is no such alarm.
+ * receivers the alarm was sent to. The id may be typed in part (a unique beginning). Exit 0
+ * when recorded or already acknowledged, 1 when no alarm or several match.
  */
-export function ackCommand(configFile: string, alarmId: string, options: AckOptions): Promise<number> {
+export function ackCommand(configFile: string, typedId: string, options: AckOptions): Promise<number> {
   return withStore(configFile, async (store, config) => {
     const now = Date.now();
-    const existing = await store.alarms.get(alarmId);
-    if (!existing) {
-      process.stderr.write(`annunciator ack: no alarm ${alarmId} (see annunciator alarms)\n`);
-      return 1;
-    }
+    const alarmId = await resolveAlarmId(store, typedId, 'ack');
+    const existing = alarmId === undefined ? undefined : await store.alarms.get(alarmId);
+    if (alarmId === undefined || !existing) return EXIT.failure;
     const ack: AlarmAck = { by: options.by ?? userName(), at: now, channel: 'cli', ...(options.comment ? { comment: options.comment } : {}) };
     const result = await store.transaction((tx) => acknowledgeIn(tx, alarmId, ack, now));
     const alarm = result.outcome === 'unknown-alarm' ? existing : result.alarm;

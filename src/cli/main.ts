@@ -5,6 +5,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { Command, InvalidArgumentError, type CommanderError } from 'commander';
 import type { AckOptions } from './ack.js';
+import type { AlarmsOptions } from './alarms.js';
 import { CONFIG_SEARCH_PATH, describeSource, findConfigFile } from './config-file.js';
 import { EXIT, usageHint } from './exit-codes.js';
 import type { SilenceAddOptions } from './silence.js';
@@ -125,11 +126,15 @@ rules
 
 program
   .command('alarms')
-  .description('active alarms with count, first and last seen; --all adds resolved ones')
-  .option('--all', 'include resolved alarms')
-  .option('--show <id>', 'one alarm with its history')
-  .option('--json', 'print JSON')
-  .action(async (opts: { all?: boolean; json?: boolean; show?: string }) => {
+  .description('active alarms with count, first and last seen and who acknowledged them; --state, --device, --site and --severity narrow the list')
+  .option('--state <state>', 'active, resolved, acknowledged, unacknowledged or all (default: active; acknowledged and unacknowledged are active ones)')
+  .option('--all', 'include resolved alarms (--state all)')
+  .option('--device <device>', "only this device's alarms (its id or name, any case)")
+  .option('--site <site>', "only alarms of this site's devices (any case)")
+  .option('--severity <list>', 'only these severities, comma-separated (critical, major, minor, warning, info)')
+  .option('--show <id>', 'one alarm with its history (the id or a unique beginning of it)')
+  .option('--json', 'print JSON (times in RFC 3339)')
+  .action(async (opts: AlarmsOptions) => {
     await withConfig(async (file) => (await import('./alarms.js')).alarmsCommand(file, opts));
   });
 
@@ -178,7 +183,7 @@ silence
 program
   .command('ack')
   .description('acknowledge an alarm: stops its escalation; the gateway tells the receivers it was sent to (alarms.notifyOnAck)')
-  .argument('<alarm-id>')
+  .argument('<alarm-id>', 'the id or a unique beginning of it')
   .option('--by <name>', 'who acknowledges (default: the user name)')
   .option('--comment <text>', 'a note, e.g. what is being done')
   .option('--json', 'print JSON')
