@@ -7,7 +7,7 @@ import { resolveAlarmId } from './alarm-id.js';
 import { EXIT, usageError } from './exit-codes.js';
 import { withStore } from './load-config-or-report.js';
 import { displayZone, localizeTimes, printJson, showTime } from './output.js';
-import { printTable } from './table.js';
+import { printable, printTable } from './table.js';
 
 export interface AlarmsOptions {
   all?: boolean;
@@ -84,7 +84,8 @@ export function alarmsCommand(configFile: string, options: AlarmsOptions): Promi
         'history',
         ...history.map((h) => `  ${at(h.at)}  ${h.outcome.padEnd(20)} ${localizeTimes(h.reason, zone)}  (message ${h.receivedId})`),
       ];
-      process.stdout.write(`${lines.join('\n')}\n`);
+      // Titles, texts and history reasons come from devices: one line each, control characters as text.
+      process.stdout.write(`${lines.map(printable).join('\n')}\n`);
       return 0;
     }
     const alarms = await store.alarms.list(query.states, 1000, query.filter);

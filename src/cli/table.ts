@@ -22,6 +22,6 @@ export function formatTable(header: string[], rawRows: string[][]): string {
  * A cell as one line of plain text: control characters (a device's title may carry a line
  * break or a terminal escape sequence) are shown as \xNN rather than acted on.
  */
-function printable(cell: string): string {
+export function printable(cell: string): string {
   return cell.replace(/[\u0000-\u001f\u007f]/g, (c) => (c === '\t' ? ' ' : `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`));
 }
