@@ -1,5 +1,5 @@
 import { formatZoned, parseZonedDateTime } from '../base/zoned-clock.js';
-import { nextHandoff, whoIsOnCall, type OnCallSource } from '../rules/oncall.js';
+import { nextChange, whoIsOnCall, type OnCallSource } from '../rules/oncall.js';
 import { resolveReceivers } from '../rules/receivers.js';
 import { usageError } from './exit-codes.js';
 import { loadConfigOrReport } from './load-config-or-report.js';
@@ -17,10 +17,11 @@ interface ScheduleReport {
   receivers: Array<{ name: string; emails: string[] }>;
   because: string;
   source: OnCallSource;
-  nextHandoff: { at: string; local: string; member: string } | null;
+  /** The next change of who is on call (override, window, rotation or fallback), within a year. */
+  nextHandoff: { at: string; local: string; receivers: string[]; because: string; source: OnCallSource } | null;
 }
 
-/** Who is on call on each schedule (or one) at a time, why, and the next handoff. Reads only the configuration. */
+/** Who is on call on each schedule (or one) at a time, why, and when and to whom that next changes. Reads only the configuration. */
 export function oncallCommand(configFile: string, options: OnCallOptions): number {
   const config = loadConfigOrReport(configFile);
   if (!config) return 1;
@@ -38,14 +39,14 @@ export function oncallCommand(configFile: string, options: OnCallOptions): numbe
 
   const reports = schedules.map((schedule): ScheduleReport => {
     const who = whoIsOnCall(schedule, at);
-    const next = nextHandoff(schedule, at);
+    const next = nextChange(schedule, at);
     return {
       name: schedule.name,
       timeZone: schedule.timeZone,
       receivers: resolveReceivers(who.receivers, config.receivers),
       because: who.because,
       source: who.source,
-      nextHandoff: next ? { at: new Date(next.at).toISOString(), local: formatZoned(next.at, schedule.timeZone), member: next.member } : null,
+      nextHandoff: next ? { at: new Date(next.at).toISOString(), local: formatZoned(next.at, schedule.timeZone), receivers: next.receivers, because: next.because, source: next.source } : null,
     };
   });
 
@@ -62,7 +63,7 @@ export function oncallCommand(configFile: string, options: OnCallOptions): numbe
       `${r.name}  (${r.timeZone}, at ${formatZoned(at, r.timeZone)})`,
       `  on call       ${r.receivers.map((x) => `${x.name} <${x.emails.join(', ') || 'no address'}>`).join('; ') || 'nobody'}`,
       `  because       ${r.because}`,
-      `  next handoff  ${r.nextHandoff ? `${r.nextHandoff.local} to ${r.nextHandoff.member}` : '(no rotation)'}`,
+      `  next handoff  ${r.nextHandoff ? `${r.nextHandoff.local} to ${r.nextHandoff.receivers.join(', ') || 'nobody'} (${r.nextHandoff.source === 'none' ? 'nothing covers that time' : r.nextHandoff.because})` : '(no change within a year)'}`,
     ].join('\n'),
   );
   process.stdout.write(`${blocks.join('\n\n')}\n`);

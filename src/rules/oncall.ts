@@ -112,6 +112,57 @@ export function nextHandoff(schedule: ScheduleConfig, at: number): { at: number;
   return { at: instantOf({ ...startDate, hour, minute }, schedule.timeZone), member: rotation.members[0] ?? '' };
 }
 
+/** A change of who is on call: from `at` on, `receivers` (empty: nobody), for the reason given. */
+export interface OnCallChange extends OnCall {
+  at: number;
+}
+
+/**
+ * The next instant after `at` (within `horizon` ms) at which a different set of receivers is
+ * on call, and who they are then: the real next handoff, taking overrides, windows, the
+ * rotation and the fallback together. Who is on call changes only where one of them begins
+ * or ends, so those instants are the candidates; an instant where the same people carry on
+ * (an override for the person whose rotation week it is anyway) is no change. Undefined
+ * when nothing changes within the horizon (a schedule with only a fallback).
+ */
+export function nextChange(schedule: ScheduleConfig, at: number, horizon = 366 * DAY_MS): OnCallChange | undefined {
+  const end = at + horizon;
+  const candidates = new Set<number>();
+  const consider = (t: number): void => {
+    if (t > at && t <= end) candidates.add(t);
+  };
+  for (const override of schedule.overrides) {
+    consider(override.from);
+    consider(override.to);
+  }
+  if (schedule.windows.length > 0) {
+    // Local days from the one before `at` (a window that began yesterday evening ends
+    // today) to the one after the horizon; each window begins and ends once on each of its days.
+    const first = civilDayNumber(localDateTime(at, schedule.timeZone)) - 1;
+    const last = civilDayNumber(localDateTime(end, schedule.timeZone)) + 1;
+    for (let day = first; day <= last; day += 1) {
+      const date = civilDateOf(day);
+      for (const window of schedule.windows) {
+        if (!window.days.includes(date.weekday)) continue;
+        const [fromHour = 0, fromMinute = 0] = window.from.split(':').map(Number);
+        const [toHour = 0, toMinute = 0] = window.to.split(':').map(Number);
+        consider(instantOf({ ...date, hour: fromHour, minute: fromMinute }, schedule.timeZone));
+        const endDate = window.from < window.to ? date : civilDateOf(day + 1);
+        consider(instantOf({ ...endDate, hour: toHour, minute: toMinute }, schedule.timeZone));
+      }
+    }
+  }
+  for (let handoff = nextHandoff(schedule, at); handoff && handoff.at <= end; handoff = nextHandoff(schedule, handoff.at)) consider(handoff.at);
+
+  const same = (a: readonly string[], b: readonly string[]): boolean => a.length === b.length && [...a].sort().join('\u0000') === [...b].sort().join('\u0000');
+  const now = whoIsOnCall(schedule, at).receivers;
+  for (const t of [...candidates].sort((x, y) => x - y)) {
+    const then = whoIsOnCall(schedule, t);
+    if (!same(then.receivers, now)) return { at: t, ...then };
+  }
+  return undefined;
+}
+
 function pad(n: number): string {
   return String(n).padStart(2, '0');
 }

@@ -3,7 +3,7 @@ import { describe, it } from 'node:test';
 import { formatZoned, instantOf, localDateTime, parseZonedDateTime, zoneOffset, type Weekday } from '../../src/base/zoned-clock.js';
 import type { ReceiverConfig } from '../../src/config/schema.js';
 import type { ScheduleConfig } from '../../src/config/types.js';
-import { nextHandoff, rotationShift, whoIsOnCall, windowHolds } from '../../src/rules/oncall.js';
+import { nextChange, nextHandoff, rotationShift, whoIsOnCall, windowHolds } from '../../src/rules/oncall.js';
 import { resolveReceivers } from '../../src/rules/receivers.js';
 import { routeEvent } from '../../src/rules/router.js';
 import { RuleBook } from '../../src/rules/rule-book.js';
@@ -332,5 +332,55 @@ describe('a receiver that is a schedule', () => {
     const { route } = await routeEvent(alarmEvent({ title: 'Kessel' }), book, context({ now: TUESDAY_NIGHT, receivers: RECEIVERS, schedules: [gaps], defaults: { ...DEFAULTS, receivers: ['oncall'] } }));
     assert.deepEqual(route.receivers[0], { name: 'plant-oncall', emails: [], onCall: { receivers: [], because: 'nobody: no override, window, rotation or fallback covers this time' } });
     assert.deepEqual(route.receivers.flatMap((r) => r.emails), ['quality@example.com']);
+  });
+});
+
+describe('nextChange: when who is on call next changes, and to whom', () => {
+  const at = (s: ScheduleConfig, iso: string) => {
+    const change = nextChange(s, utc(iso));
+    return change && { at: new Date(change.at).toISOString(), receivers: change.receivers, source: change.source };
+  };
+  // anna from Monday 2 November 2026 09:00, then tom, then lea; weeknights the night desk.
+  const desk = (): ScheduleConfig => ({
+    ...weekly('2026-11-02'),
+    windows: [{ name: 'weeknights', days: ['mon', 'tue', 'wed', 'thu', 'fri'], from: '18:00', to: '07:00', receivers: ['night-desk'] }],
+  });
+
+  it('a window that begins or ends before the next rotation handoff is the next change', () => {
+    // Monday 9 November 10:00 CET: tom's week; the night desk from 18:00.
+    assert.deepEqual(at(desk(), '2026-11-09T09:00:00Z'), { at: '2026-11-09T17:00:00.000Z', receivers: ['night-desk'], source: 'window' });
+    // Monday 20:00: the night desk until Tuesday 07:00, then tom again.
+    assert.deepEqual(at(desk(), '2026-11-09T19:00:00Z'), { at: '2026-11-10T06:00:00.000Z', receivers: ['tom'], source: 'rotation' });
+    // Friday night runs into Saturday 07:00 (the window wraps midnight), then the rotation.
+    assert.deepEqual(at(desk(), '2026-11-13T23:00:00Z'), { at: '2026-11-14T06:00:00.000Z', receivers: ['tom'], source: 'rotation' });
+    // Sunday: the rotation hands off Monday 09:00 (to lea), before the night desk at 18:00.
+    assert.deepEqual(at(desk(), '2026-11-15T12:00:00Z'), { at: '2026-11-16T08:00:00.000Z', receivers: ['lea'], source: 'rotation' });
+  });
+
+  it('a rotation handoff inside a window is no change: the window still holds', () => {
+    const nights = { ...weekly('2026-11-02', '06:00'), windows: [{ days: ['sun', 'mon'] as Weekday[], from: '22:00', to: '07:00', receivers: ['night-desk'] }] };
+    // Sunday 15 November 23:00: the night desk; the Monday 06:00 handoff changes nothing then; at 07:00 lea.
+    assert.deepEqual(at(nights, '2026-11-15T22:00:00Z'), { at: '2026-11-16T06:00:00.000Z', receivers: ['lea'], source: 'rotation' });
+  });
+
+  it('an override begins and ends a change; one for whoever is on call anyway is none', () => {
+    const s = { ...weekly('2026-11-02'), overrides: [{ from: utc('2026-11-11T12:00:00Z'), to: utc('2026-11-12T12:00:00Z'), receivers: ['anna'], reason: 'tom at the dentist' }] };
+    assert.deepEqual(at(s, '2026-11-10T12:00:00Z'), { at: '2026-11-11T12:00:00.000Z', receivers: ['anna'], source: 'override' });
+    assert.deepEqual(at(s, '2026-11-11T13:00:00Z'), { at: '2026-11-12T12:00:00.000Z', receivers: ['tom'], source: 'rotation' });
+    const same = { ...weekly('2026-11-02'), overrides: [{ from: utc('2026-11-11T12:00:00Z'), to: utc('2026-11-12T12:00:00Z'), receivers: ['tom'] }] };
+    assert.deepEqual(at(same, '2026-11-10T12:00:00Z'), { at: '2026-11-16T08:00:00.000Z', receivers: ['lea'], source: 'rotation' });
+  });
+
+  it('before the rotation begins, and when a window ends into nobody', () => {
+    assert.deepEqual(at(schedule({ ...weekly('2026-11-02'), fallback: ['oncall'] }), '2026-10-01T00:00:00Z'), { at: '2026-11-02T08:00:00.000Z', receivers: ['anna'], source: 'rotation' });
+    const saturday = schedule({ timeZone: NEW_YORK, windows: [{ days: ['sat'], from: '22:00', to: '06:00', receivers: ['night-desk'] }] });
+    // Sunday 29 March 2026 02:30 EDT: the window ends at 06:00 EDT and nobody is on call.
+    assert.deepEqual(at(saturday, '2026-03-29T06:30:00Z'), { at: '2026-03-29T10:00:00.000Z', receivers: [], source: 'none' });
+    assert.deepEqual(at(saturday, '2026-03-29T10:00:00Z'), { at: '2026-04-05T02:00:00.000Z', receivers: ['night-desk'], source: 'window' });
+  });
+
+  it('nothing within the horizon: undefined', () => {
+    assert.equal(nextChange(schedule({ fallback: ['oncall'] }), utc('2026-11-10T12:00:00Z')), undefined);
+    assert.equal(nextChange(weekly('2026-11-02'), utc('2026-11-10T12:00:00Z'), DAY), undefined, 'the handoff is six days out');
   });
 });
