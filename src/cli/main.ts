@@ -8,6 +8,7 @@ import type { AckOptions } from './ack.js';
 import type { AlarmsOptions } from './alarms.js';
 import { CONFIG_SEARCH_PATH, describeSource, findConfigFile } from './config-file.js';
 import { EXIT, usageHint } from './exit-codes.js';
+import type { SendOptions } from './send.js';
 import type { SilenceAddOptions } from './silence.js';
 
 // Each command loads what it needs when it runs: `start` does not pay for `trust`, nor `--help` for any.
@@ -64,11 +65,20 @@ program
 
 program
   .command('send')
-  .description('read a message on standard input and queue it, like sendmail')
-  .argument('[recipients...]', 'envelope recipients (default: the relay.recipients of the configuration)')
+  .description('read a message on standard input and queue it, like sendmail (takes -t, -i, -oi, -f, -r, -F)')
+  .argument('[recipients...]', 'envelope recipients (default: with -t those of the headers, else relay.recipients of the configuration)')
   .option('-f, --from <address>', 'envelope sender')
-  .action(async (recipients: string[], opts: { from?: string }) => {
-    await withConfig(async (file) => (await import('./send.js')).sendCommand(file, recipients, opts.from));
+  .option('-r <address>', 'envelope sender (an older name for -f)')
+  .option('-F <name>', "the sender's full name, for a From header when the message has none")
+  .option('-t', 'also send to the addresses in the To, Cc and Bcc headers, and remove the Bcc header')
+  .option('-i', 'a line with a single dot does not end the message (without it, as in sendmail, it does)')
+  .option('-o <option>', 'a sendmail option: -oi is -i; others, such as -oem or -odb, are accepted and change nothing', (value: string, previous: string[]) => [...previous, value], [] as string[])
+  .action(async (recipients: string[], opts: { from?: string; r?: string; F?: string; t?: boolean; i?: boolean; o: string[] }) => {
+    const options: SendOptions = { readRecipients: opts.t === true, ignoreDots: opts.i === true, options: opts.o };
+    const from = opts.from ?? opts.r;
+    if (from !== undefined) options.from = from;
+    if (opts.F !== undefined) options.fullName = opts.F;
+    await withConfig(async (file) => (await import('./send.js')).sendCommand(file, recipients, options));
   });
 
 const queue = program.command('queue').description('list and manage the outbox');
