@@ -8,6 +8,7 @@ import type { AckOptions } from './ack.js';
 import type { AlarmsOptions } from './alarms.js';
 import { CONFIG_SEARCH_PATH, describeSource, findConfigFile } from './config-file.js';
 import { EXIT, usageHint } from './exit-codes.js';
+import type { RulesTestOptions } from './rules-test.js';
 import type { SendOptions } from './send.js';
 import type { SilenceAddOptions } from './silence.js';
 
@@ -128,9 +129,10 @@ rules
   .argument('<file>', 'a mail as a device sends it (.eml) or a JSON alarm (.json)')
   .option('-f, --from <address>', 'envelope sender (default: the From header)')
   .option('-t, --to <address...>', 'envelope recipients (default: the To header)')
-  .option('--at <time>', 'evaluate as of this time (ISO 8601), for time-of-day rules')
-  .option('--json', 'print JSON')
-  .action(async (file: string, opts: { from?: string; to?: string[]; at?: string; json?: boolean }) => {
+  .option('--at <time>', 'evaluate as of this time (ISO 8601; without an offset, in alarms.timeZone), for time-of-day rules')
+  .option('--raw', 'print the notification as it is sent (MIME), not decoded')
+  .option('--json', 'print JSON (the notification as sent, times in RFC 3339)')
+  .action(async (file: string, opts: RulesTestOptions) => {
     await withConfig(async (config) => (await import('./rules-test.js')).rulesTestCommand(config, file, opts));
   });
 

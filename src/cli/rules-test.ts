@@ -11,6 +11,7 @@ import type { Received } from '../ingest/received.js';
 import type { AlarmEvent } from '../parse/alarm-event.js';
 import { usageError } from './exit-codes.js';
 import { loadConfigOrReport } from './load-config-or-report.js';
+import { readableNotification } from './notification-text.js';
 import { toJson } from './output.js';
 
 export interface RulesTestOptions {
@@ -18,6 +19,8 @@ export interface RulesTestOptions {
   to?: string[];
   at?: string;
   json?: boolean;
+  /** Print the notification as sent (MIME), not decoded. */
+  raw?: boolean;
 }
 
 /** A JSON alarm for `rules test`: what an MQTT event or a hand-written case would carry. */
@@ -98,7 +101,7 @@ export async function rulesTestCommand(configFile: string, file: string, options
   const held = trace.result.outbox.length === 0 && trace.result.held?.length ? trace.dues[0] : undefined;
   const first = held ? await stages.renderNotification(held, received.raw) : trace.result.outbox[0];
   const report: Report = { at: now, timeZone: zone, event: trace.event, routing: trace.routing, fingerprint: trace.fingerprint, outcome: trace.result.outcome, reason: trace.result.reason, message: first?.message, recipients: first?.recipients };
-  process.stdout.write(options.json ? toJson({ ...report, message: report.message?.toString('utf8') }) : formatReport(report));
+  process.stdout.write(options.json ? toJson({ ...report, message: report.message?.toString('utf8') }) : await formatReport(report, options.raw === true));
   return 0;
 }
 
@@ -141,7 +144,7 @@ function eventFromJson(input: z.output<typeof jsonAlarmSchema>, config: GatewayC
   return { ...rest, id: newId(now), receivedAt: now, source: 'cli', listener: 'rules-test', device, peer: { address: '127.0.0.1' }, attachments: [], patterns: [] };
 }
 
-function formatReport(r: Report): string {
+async function formatReport(r: Report, raw: boolean): Promise<string> {
   const e = r.event;
   const out: string[] = [];
   out.push(`AS OF ${formatZoned(r.at, r.timeZone)} (alarms.timeZone ${r.timeZone})`, '');
@@ -171,8 +174,8 @@ function formatReport(r: Report): string {
   out.push(`  repeat every ${Math.round(route.repeatInterval / 60_000)} min; resolved notification ${route.notifyResolved ? 'yes' : 'no'}; original attached ${route.attachOriginal ? 'yes' : 'no'}`);
   out.push('', 'DECISION (with no earlier state)', `  ${r.outcome}: ${r.reason}`);
   if (r.message) {
-    out.push('', `NOTIFICATION to ${r.recipients?.join(', ')}`, '');
-    out.push(r.message.toString('utf8').replace(/\r\n/g, '\n'));
+    if (raw) out.push('', `NOTIFICATION to ${r.recipients?.join(', ')}, as sent`, '', r.message.toString('utf8').replace(/\r\n/g, '\n'));
+    else out.push('', `NOTIFICATION to ${r.recipients?.join(', ')}`, ...(await readableNotification(r.message, r.timeZone)), '', '(the message as sent, MIME and all: --raw)');
   } else {
     out.push('', 'NOTIFICATION: none');
   }

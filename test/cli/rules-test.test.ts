@@ -41,6 +41,30 @@ describe('annunciator rules test', () => {
     assert.match(utc.stdout, /APPLIED\s+night-and-weekend-oncall/);
   });
 
+  it('prints the notification readably: the headers a reader sees, decoded, and the text body; --raw prints it as sent', async () => {
+    const result = await runCli(['--config', configFile, 'rules', 'test', ups, '--at', '2026-11-24T14:00']);
+    assert.equal(result.code, 0, result.stderr);
+    const notification = result.stdout.slice(result.stdout.indexOf('NOTIFICATION'));
+    assert.match(notification, /^NOTIFICATION to facility@example\.com, anna\.berger@example\.com\n {2}From: {5}"UPS Hall 2" <ups-hall-2@annunciator\.localdomain>\n {2}To: {7}facility@example\.com, anna\.berger@example\.com\n/);
+    assert.match(notification, /^ {2}Subject: {2}\[MAJOR\] UPS-HALL2: On battery power in response to an input power problem\. — UPS Hall 2 \(Plant North, Hall 2, electrical room\) #[0-9A-Z]{26}$/m);
+    assert.match(notification, /^ {2}Date: {5}2026-11-24 14:00:00 CET$/m);
+    assert.match(notification, /^ {2}Parts: {4}text and HTML$/m);
+    assert.match(notification, /^ {2}MAJOR: UPS-HALL2: On battery power in response to an input power problem\.$/m);
+    assert.match(notification, /^ {2}> Code {5}: 0x0109$/m);
+    assert.doesNotMatch(notification, /=\?UTF-8\?|Content-Transfer-Encoding|Content-Type|<html/i, 'no MIME');
+    assert.match(notification, /\(the message as sent, MIME and all: --raw\)\n$/);
+
+    const raw = await runCli(['--config', configFile, 'rules', 'test', ups, '--at', '2026-11-24T14:00', '--raw']);
+    assert.equal(raw.code, 0, raw.stderr);
+    assert.match(raw.stdout, /^NOTIFICATION to facility@example\.com, anna\.berger@example\.com, as sent\n\n/m);
+    assert.match(raw.stdout, /^Subject: =\?UTF-8\?Q\?/m);
+    assert.match(raw.stdout, /^Content-Type: multipart\/alternative;/m);
+
+    const attached = await runCli(['--config', configFile, 'rules', 'test', join(CORPUS_DIR, 'datalogger-csv-attachment.eml')]);
+    assert.equal(attached.code, 0, attached.stderr);
+    assert.match(attached.stdout, /^ {2}Parts: {4}text and HTML; attached: original\.eml \(message\/rfc822, \d+ bytes\)$/m);
+  });
+
   it('refuses a time it cannot read as a usage error', async () => {
     const result = await runCli(['--config', configFile, 'rules', 'test', ups, '--at', 'tonight']);
     assert.equal(result.code, 2);
