@@ -96,7 +96,9 @@ export async function probeCertificate(host: string, port: number, options: { st
     }
     throw new ProbeError(`${host}:${port}: ${error instanceof Error ? error.message : String(error)}`, 'network');
   } finally {
-    for (const socket of sockets) socket.destroy();
+    // Outermost first: a TLS socket takes the plain one it wraps down with it, and
+    // destroying a wrapped socket under a live TLS socket crashes Node 20 (SIGSEGV).
+    for (const socket of sockets.reverse()) if (!socket.destroyed) socket.destroy();
   }
 }
 

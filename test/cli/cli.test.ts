@@ -76,9 +76,9 @@ describe('annunciator send and queue', () => {
     assert.match(list.stdout, /pending/);
     assert.match(list.stdout, /oncall@example\.com/);
     assert.match(list.stdout, /ECONNREFUSED|connect/i);
-    const [entry] = JSON.parse((await runCli(['--config', configFile, 'queue', 'list', '--json'])).stdout) as Array<{ id: string; nextAttemptAt: number; receivedId: string }>;
+    const [entry] = JSON.parse((await runCli(['--config', configFile, 'queue', 'list', '--json'])).stdout) as Array<{ id: string; nextAttemptAt: string; receivedId: string }>;
     assert.equal(entry?.receivedId, id);
-    assert.ok((entry?.nextAttemptAt ?? 0) > Date.now() + 30 * 60_000, 'backoff put the next try an hour out');
+    assert.ok(Date.parse(entry?.nextAttemptAt ?? '') > Date.now() + 30 * 60_000, 'backoff put the next try an hour out');
 
     const retry = await runCli(['--config', configFile, 'queue', 'retry', entry!.id]);
     assert.equal(retry.code, 0);

@@ -128,7 +128,7 @@ describe('grouping end to end', () => {
     // What an engineer sees meanwhile: the notification is held, and when it goes out.
     const shown = await runCli(['--config', cfg.file, 'alarms', '--show', held.id]);
     assert.equal(shown.code, 0, shown.stderr);
-    assert.match(shown.stdout, /held\s+in group site=Hall A \(\w+\), goes out \d{4}-\d\d-\d\dT/);
+    assert.match(shown.stdout, /held\s+in group site=Hall A \(\w+\), goes out \d{4}-\d\d-\d\d \d\d:\d\d:\d\d [A-Z]+/, 'in alarms.timeZone, with its name');
     await new Promise((resolve) => setTimeout(resolve, Math.max(0, 2500 - (Date.now() - stoppedAt))));
     gateway = await runGateway(cfg);
     const messages = await upstream.waitForMessages(before + 1, 10_000);
