@@ -21,7 +21,7 @@ const program = new Command()
   .name('annunciator')
   .description('Alarm gateway: bare plaintext SMTP from PLCs in, authenticated TLS relay out.')
   .version(version, '-V, --version', 'print the version and exit')
-  .option('-c, --config <file>', `configuration file (default: $ANNUNCIATOR_CONFIG, else the first of ${CONFIG_SEARCH_PATH.map((p) => `./${p}`.replace('.//', '/')).join(', ')})`)
+  .option('-c, --config <file>', `configuration file (default: $ANNUNCIATOR_CONFIG, else the first of ${CONFIG_SEARCH_PATH.map((p) => (p.startsWith('/') ? p : `./${p}`)).join(', ')})`)
   .addHelpText('after', '\nExit status: 0 done, 1 configuration invalid or not found or the command failed, 2 usage error,\n65 unusable input, 66 unreadable file, 69 remote unavailable, 75 store busy (try again).');
 
 /**

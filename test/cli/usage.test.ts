@@ -30,6 +30,13 @@ describe('command-line conventions', () => {
     }
   });
 
+  it('no command at all: the whole help on stderr, exit 2', async () => {
+    const result = await runCli([]);
+    assert.equal(result.code, 2);
+    assert.match(result.stderr, /^Usage: annunciator \[options\] \[command\]/);
+    assert.equal(result.stdout, '');
+  });
+
   it("the commands' own usage errors follow the same form", async () => {
     const result = await runCli(['--config', 'config/annunciator.yaml', 'oncall', '--at', 'next tuesday']);
     assert.equal(result.code, 2);
