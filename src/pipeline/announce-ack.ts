@@ -1,3 +1,4 @@
+import { formatZoned } from '../base/zoned-clock.js';
 import type { Alarm, AlarmAck } from '../lifecycle/alarm.js';
 import { ackAnnouncementSets, addressKey } from '../lifecycle/batch.js';
 import type { ResolvedReceiver } from '../rules/route.js';
@@ -28,7 +29,7 @@ export async function announceAcks(ctx: PipelineContext, tx: Repositories, alarm
     const receivers: ResolvedReceiver[] = [{ name: 'receivers notified of the alarms', emails: told[0]!.receivers }];
     const batchKey = `ack|${ack.by}|${ack.at}|${ack.channel}|${ack.ref ?? ''}|${addressKey(receivers)}`;
     for (const alarm of told) {
-      const reason = `${ackDescription(alarm.ack!)}; telling the ${alarm.receivers.length} address(es) the alarm was sent to, in one mail with the ${told.length - 1} other alarm(s) acknowledged with it`;
+      const reason = `${ackDescription(alarm.ack!, zoneOf(ctx))}; telling the ${alarm.receivers.length} address(es) the alarm was sent to, in one mail with the ${told.length - 1} other alarm(s) acknowledged with it`;
       const held = { batchKey, batchKind: 'ack' as const, label: `acknowledged by ${ack.by} via ${ack.channel}`, flushAt: now, receivers, alarmId: alarm.id, kind: 'acknowledged' as const, reason, at: now };
       changes.push({ before: alarm, change: { alarm: { ...alarm, ackAnnounced: true }, receivedId: alarm.lastEventId, outcome: 'ack-announced', reason, outbox: [], held: [held] } });
     }
@@ -39,7 +40,7 @@ export async function announceAcks(ctx: PipelineContext, tx: Repositories, alarm
 async function announce(ctx: PipelineContext, tx: Repositories, alarm: Alarm, now: number): Promise<AlarmChange> {
   const ack = alarm.ack!;
   const announced: Alarm = { ...alarm, ackAnnounced: true };
-  const what = ackDescription(ack);
+  const what = ackDescription(ack, zoneOf(ctx));
   const nothing = (why: string): AlarmChange => ({ alarm: announced, receivedId: alarm.lastEventId, outcome: 'ack-announced', reason: `${what}; not announced: ${why}`, outbox: [] });
   if (ctx.config.alarms?.notifyOnAck === false) return nothing('alarms.notifyOnAck is off');
   if (alarm.notifications === 0 || alarm.receivers.length === 0) return nothing('nobody was told of the alarm');
@@ -50,6 +51,11 @@ async function announce(ctx: PipelineContext, tx: Repositories, alarm: Alarm, no
   return { alarm: announced, receivedId: alarm.lastEventId, outcome: 'ack-announced', reason, outbox: rendered.outbox };
 }
 
-function ackDescription(ack: AlarmAck): string {
-  return `acknowledged by ${ack.by} via ${ack.channel} at ${new Date(ack.at).toISOString()}${ack.comment ? ` (${ack.comment})` : ''}`;
+function zoneOf(ctx: PipelineContext): string {
+  return ctx.config.alarms?.timeZone ?? Intl.DateTimeFormat().resolvedOptions().timeZone;
+}
+
+/** The reason is the notification's "Why" line as well as the history's: the time as the plant's clocks show it. */
+function ackDescription(ack: AlarmAck, timeZone: string): string {
+  return `acknowledged by ${ack.by} via ${ack.channel} at ${formatZoned(ack.at, timeZone, { seconds: true })}${ack.comment ? ` (${ack.comment})` : ''}`;
 }

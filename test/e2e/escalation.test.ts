@@ -153,6 +153,7 @@ describe('escalation end to end (fake clock)', { timeout: 60_000 }, () => {
       assert.equal(kindOf(told!), 'acknowledged');
       assert.match(told!.parsed.subject ?? '', /^\[ACK by anna\] /);
       assert.match(told!.parsed.text ?? '', /ACKNOWLEDGED by anna via cli at .*: on my way/);
+      assert.match(told!.parsed.text ?? '', /^Why {9}acknowledged by anna via cli at \d{4}-\d\d-\d\d \d\d:\d\d:\d\d CES?T \(on my way\); telling/m, 'the time in alarms.timeZone, not UTC');
       assert.deepEqual([...told!.rcptTo].sort(), ['maintenance@example.com', 'tom.keller@example.com'], 'the rule receivers and the escalation level 1 receiver');
       const stored = (await gateway.store.alarms.get(alarm.id))!;
       assert.equal(stored.ack?.channel, 'cli');
