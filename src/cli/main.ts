@@ -113,13 +113,13 @@ store
   .description('backend, location, schema version, durability, what waits in it')
   .option('--json', 'as JSON')
   .action(async (opts: { json?: boolean }) => {
-    process.exitCode = await (await import('./store.js')).storeStatusCommand(program.opts<{ config: string }>().config, opts);
+    await withConfig(async (file) => (await import('./store.js')).storeStatusCommand(file, opts));
   });
 store
   .command('migrate')
   .description("bring the store to this version's schema now (the gateway also does it when it starts)")
   .action(async () => {
-    process.exitCode = await (await import('./store.js')).storeMigrateCommand(program.opts<{ config: string }>().config);
+    await withConfig(async (file) => (await import('./store.js')).storeMigrateCommand(file));
   });
 
 const rules = program.command('rules').description('work with the alarm rules');

@@ -1,4 +1,5 @@
 import { loadConfigOrReport } from './load-config-or-report.js';
+import { printJson } from './output.js';
 import { openStore } from '../store/open-store.js';
 import { PostgresStore } from '../store/postgres/postgres-store.js';
 import { SqliteStore } from '../store/sqlite/sqlite-store.js';
@@ -60,7 +61,7 @@ export async function storeStatusCommand(configFile: string, options: { json?: b
       health: store.health(),
     };
     if (options.json) {
-      process.stdout.write(`${JSON.stringify(status, null, 2)}\n`);
+      printJson(status);
       return 0;
     }
     process.stdout.write(

@@ -1,5 +1,5 @@
 import type { Alarm } from '../../lifecycle/alarm.js';
-import type { AlarmLogEntry, AlarmRepository } from '../store.js';
+import type { AlarmFilter, AlarmLogEntry, AlarmRepository } from '../store.js';
 import { readLocked } from './locks.js';
 import type { Sql } from './sql.js';
 
@@ -26,9 +26,28 @@ export class PgAlarms implements AlarmRepository {
     return row?.data;
   }
 
-  async list(states: Alarm['state'][], limit = 1000): Promise<Alarm[]> {
-    if (states.length === 0) return [];
-    return (await this.sql.rows<DataRow>(`SELECT data FROM alarms WHERE state = ANY($1::text[]) ORDER BY last_seen DESC LIMIT $2`, [states, limit])).map((r) => r.data);
+  async list(states: Alarm['state'][], limit = 1000, filter: AlarmFilter = {}): Promise<Alarm[]> {
+    if (states.length === 0 || filter.severities?.length === 0) return [];
+    // The filters read the alarm's JSON: `alarms` on the command line is the only caller
+    // that filters, and the state index still narrows the rows first.
+    const params: unknown[] = [states];
+    const where = ['state = ANY($1::text[])'];
+    const param = (value: unknown): string => `$${params.push(value)}`;
+    if (filter.device !== undefined) {
+      const p = param(filter.device);
+      where.push(`(lower(data->'device'->>'id') = lower(${p}) OR lower(data->'device'->>'name') = lower(${p}))`);
+    }
+    if (filter.site !== undefined) where.push(`lower(data->'device'->>'site') = lower(${param(filter.site)})`);
+    if (filter.severities !== undefined) where.push(`data->>'severity' = ANY(${param([...filter.severities])}::text[])`);
+    if (filter.acknowledged !== undefined) where.push(`${filter.acknowledged ? 'NOT ' : ''}(data->'ack' IS NULL OR json_typeof(data->'ack') = 'null')`);
+    const sql = `SELECT data FROM alarms WHERE ${where.join(' AND ')} ORDER BY last_seen DESC LIMIT ${param(limit)}`;
+    return (await this.sql.rows<DataRow>(sql, params)).map((r) => r.data);
+  }
+
+  async idsWithPrefix(prefix: string, limit: number): Promise<string[]> {
+    // LIKE on the "C"-collated key is a range scan of its index; \, % and _ are escaped so no character is a wildcard.
+    const pattern = `${prefix.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
+    return (await this.sql.rows<{ id: string }>(`SELECT id FROM alarms WHERE id LIKE $1 ESCAPE '\\' ORDER BY id LIMIT $2`, [pattern, limit])).map((r) => r.id);
   }
 
   async save(a: Alarm): Promise<void> {
