@@ -1,4 +1,4 @@
-import type { IPublishPacket } from 'mqtt';
+import type { IConnackPacket, IPublishPacket, ISubscriptionGrant } from 'mqtt';
 import { newId } from '../../base/ids.js';
 import { MqttConnection } from '../../base/mqtt-connection.js';
 import type { MqttBrokerConfig } from '../../config/types.js';
@@ -13,6 +13,8 @@ export interface MqttStats {
   committed: number;
   duplicates: number;
   acks: number;
+  /** Connects on which the broker had lost the session we set up with it (and what it held for us). */
+  sessionsLost: number;
   /** Messages dropped or rejected, by reason kind. */
   rejected: Record<string, number>;
 }
@@ -20,7 +22,7 @@ export interface MqttStats {
 export interface MqttIngestOptions {
   broker: MqttBrokerConfig;
   mappings: MqttMappings;
-  store: Pick<Store, 'inbox'>;
+  store: Pick<Store, 'inbox' | 'mqttSessions'>;
   /** Commits the message durably; a rejection leaves it unacknowledged. */
   commit: (received: Received) => Promise<void>;
   /**
@@ -51,7 +53,7 @@ const REDELIVERY_WINDOW = 24 * 3_600_000;
  */
 export class MqttIngest {
   readonly connection: MqttConnection;
-  readonly stats: MqttStats = { received: 0, committed: 0, duplicates: 0, acks: 0, rejected: {} };
+  readonly stats: MqttStats = { received: 0, committed: 0, duplicates: 0, acks: 0, sessionsLost: 0, rejected: {} };
   private readonly badLog: RateLimitedLog;
   private readonly now: () => number;
   private readonly ackTopic: string;
@@ -67,21 +69,80 @@ export class MqttIngest {
     this.badLog = new RateLimitedLog(options.logger, options.broker.badPayloadLogInterval, this.now);
     this.ackTopic = `${options.broker.publish.prefix}/ack`;
     this.connection = new MqttConnection(options.broker, options.logger, (packet) => this.handle(packet));
-    this.connection.onConnected((sessionPresent) => {
-      if (sessionPresent) {
-        this.subscribed = true;
-        return;
-      }
-      // A new or lost session: subscribe (QoS 1) so the broker keeps our messages while we are away.
-      const filters = [...options.mappings.filters(options.broker.name), this.ackTopic];
-      this.connection.subscribe(filters).then(
-        () => {
-          this.subscribed = true;
-          options.logger.info({ filters }, 'subscribed');
-        },
-        (error: unknown) => options.logger.error({ err: error }, 'subscribe failed'),
+    this.connection.onConnected((sessionPresent, connack) => {
+      this.subscribed = false;
+      this.resume(sessionPresent, connack).then(
+        () => (this.subscribed = true),
+        (error: unknown) => options.logger.error({ err: error }, 'subscribe failed; tried again on the next connect'),
       );
     });
+  }
+
+  /**
+   * After a connect: says whether the broker kept the session we set up with it (a known
+   * session missing means it lost what it held for us), then subscribes what the session
+   * lacks (all on a new session, new filters on a kept one) and unsubscribes filters no
+   * longer configured, remembering the session in the store.
+   */
+  private async resume(sessionPresent: boolean, connack: IConnackPacket): Promise<void> {
+    const { broker, mappings, store, logger } = this.options;
+    const url = sessionUrl(broker.url);
+    const filters = [...new Set([...mappings.filters(broker.name), this.ackTopic])].sort();
+    this.checkConnack(connack);
+    const known = await store.mqttSessions.get(url, broker.clientId);
+    if (!sessionPresent && known) {
+      this.stats.sessionsLost += 1;
+      logger.error(
+        { url, clientId: broker.clientId, subscribedAt: new Date(known.subscribedAt).toISOString(), lost: this.stats.sessionsLost },
+        `the MQTT broker has lost our persistent session (CONNACK without session) for client id ${broker.clientId}: events it held for us or received while we were disconnected are lost. ` +
+          'It restarted without persistence (Mosquitto: persistence true, a writable persistence_location), crashed before saving it (autosave_interval), expired it (persistent_client_expiration), ' +
+          'or another client connected with this client id and a clean session. Subscribing again',
+      );
+    } else {
+      logger.info({ url, clientId: broker.clientId, sessionPresent, known: known !== undefined }, sessionPresent ? 'the broker kept our session' : 'new session with the broker');
+    }
+    const subscribe = sessionPresent && known ? filters.filter((f) => !known.filters.includes(f)) : filters;
+    const unsubscribe = sessionPresent && known ? known.filters.filter((f) => !filters.includes(f)) : [];
+    const refused = new Set<string>();
+    if (subscribe.length > 0) {
+      for (const grant of await this.connection.subscribe(subscribe)) this.checkGrant(grant, refused);
+      logger.info({ filters: subscribe }, 'subscribed');
+    }
+    if (unsubscribe.length > 0) {
+      await this.connection.unsubscribe(unsubscribe);
+      logger.info({ filters: unsubscribe }, 'unsubscribed: no longer configured');
+    }
+    if (!known || subscribe.length > 0 || unsubscribe.length > 0) {
+      // A refused filter is not part of the session: the next connect asks for it again.
+      await store.mqttSessions.save({ url, clientId: broker.clientId, filters: filters.filter((f) => !refused.has(f)), subscribedAt: this.now() });
+    }
+  }
+
+  /** MQTT 5 says in the CONNACK what the broker will not do for us. */
+  private checkConnack(connack: IConnackPacket): void {
+    const properties = connack.properties;
+    if (!properties) return;
+    if (properties.maximumQoS === 0) {
+      this.options.logger.error({ maximumQoS: 0 }, 'the MQTT broker allows only QoS 0: it keeps nothing for us while we are disconnected and resends nothing we did not acknowledge; events can be lost');
+    }
+    if (properties.sessionExpiryInterval !== undefined && properties.sessionExpiryInterval !== 0xffffffff) {
+      this.options.logger.warn(
+        { sessionExpiryInterval: properties.sessionExpiryInterval },
+        `the MQTT broker keeps our session only ${properties.sessionExpiryInterval} s after a disconnect: events published while the gateway is away longer are lost`,
+      );
+    }
+  }
+
+  private checkGrant(grant: ISubscriptionGrant, refused: Set<string>): void {
+    if (grant.qos >= 128) {
+      refused.add(grant.topic);
+      this.options.logger.error({ topic: grant.topic, code: grant.qos }, 'the broker refused the subscription: events on it are not received');
+    } else if (grant.qos === 0) {
+      this.options.logger.error(
+        { topic: grant.topic },
+        'the broker granted QoS 0 instead of 1: it keeps nothing on this subscription for us while we are disconnected and resends nothing we did not acknowledge; events can be lost (Mosquitto: max_qos, ACLs)',
+      );
+    }
   }
 
   start(): void {
@@ -154,4 +215,12 @@ export class MqttIngest {
     this.stats.rejected[kind] = (this.stats.rejected[kind] ?? 0) + 1;
     this.badLog.warn(`${kind}|${topic}`, { topic, kind, reason, count: this.stats.rejected[kind], ...(msgId ? { msgId } : {}) }, `MQTT message refused: ${reason}`);
   }
+}
+
+/** The broker's identity for the session record: the URL without credentials. */
+function sessionUrl(url: string): string {
+  const parsed = new URL(url);
+  parsed.username = '';
+  parsed.password = '';
+  return parsed.toString().replace(/\/$/, '');
 }
