@@ -200,7 +200,7 @@ describe('a Mosquitto restart mid-stream (issue 10, failure 3)', { skip: gate.sk
     assert.equal(lostSessionLogged(logs), false);
   });
 
-  it('the broker\'s own defaults with persistence on lose nothing at SIGTERM either (autosave matters only for a crash)', { timeout: 150_000 }, async (t) => {
+  it('Mosquitto\'s own defaults with persistence on lose nothing at SIGTERM either (a clean stop saves; autosave matters only for a crash)', { timeout: 150_000 }, async (t) => {
     const { result } = await run(t, { autosave_interval: undefined, max_queued_messages: undefined }, 'SIGTERM');
     assert.equal(result.missing, '');
     assert.equal(result.stored, EVENTS);
@@ -220,13 +220,21 @@ describe('a Mosquitto restart mid-stream (issue 10, failure 3)', { skip: gate.sk
     assert.equal(result.pubacked, EVENTS);
     assert.ok(result.missingCount > 0, 'events over the queue limit are dropped');
     assert.equal(result.sessionsLost, 0, 'the session itself is kept');
-    t.diagnostic(`broker log mentions dropping: ${/drop/i.test(brokerLog)}`);
+    // Only the broker can tell: Mosquitto logs it once (notice) and counts it in $SYS/broker/publish/messages/dropped.
+    assert.match(brokerLog, /Outgoing messages are being dropped for client annunciator-t/);
   });
 
   it('a crash (SIGKILL) before the first autosave loses the session and all it held; the gateway says so', { timeout: 150_000 }, async (t) => {
-    const { result, logs } = await run(t, { autosave_interval: undefined }, 'SIGKILL');
+    const { result, logs } = await run(t, {}, 'SIGKILL');
     assert.equal(result.sessionsLost, 1);
     assert.ok(lostSessionLogged(logs));
     assert.ok(result.missingCount > 0);
+  });
+
+  it('a crash with a save after every change (autosave_on_changes true, autosave_interval 1) loses at most what the broker PUBACKed in its last loop before saving', { timeout: 150_000 }, async (t) => {
+    const { result } = await run(t, { autosave_on_changes: 'true', autosave_interval: '1' }, 'SIGKILL');
+    assert.equal(result.sessionsLost, 0, 'the session was saved when it was set up');
+    // Mosquitto PUBACKs a publish when it reads it and saves at the end of that loop: the publishes of one loop, at most the publisher's window of 20, can be lost.
+    assert.ok(result.missingCount <= 20, `${result.missingCount} lost`);
   });
 });
