@@ -241,7 +241,8 @@ export interface MqttSession {
   clientId: string;
   /** The topic filters subscribed, sorted. */
   filters: string[];
-  subscribedAt: number;
+  /** When the broker set the session up (the connect that found none); 0 when the gateway found it already there. */
+  startedAt: number;
 }
 
 /**

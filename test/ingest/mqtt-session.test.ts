@@ -179,6 +179,30 @@ describe('the MQTT session across broker restarts (a real Mosquitto per test)', 
     }
   });
 
+  it('a redelivery is looked for only within the session: an earlier session\'s message with the same packet id, topic and payload is another event', { timeout: 60_000 }, async () => {
+    const { broker, h } = await setUp({ persistence: 'false', log_type: 'all' });
+    const same = event('t4', 4);
+    const ingest = await h.start();
+    const pub = await publisher(broker);
+    try {
+      await pub.publishAsync(same.topic, same.payload, { qos: 1 });
+      await eventually(() => h.stored.length === 1, 10_000, 'the first event committed (packet id 1)');
+      await broker.restart('SIGTERM');
+      await eventually(() => ingest.ready && ingest.stats.sessionsLost === 1, 10_000, 'a new session, numbering from 1 again');
+      // The device sends the same reading again: packet id 1 of the new session. Its first commit fails, so the broker sends it again, DUP.
+      h.autoCommit = () => false;
+      await pub.publishAsync(same.topic, same.payload, { qos: 1 });
+      const failing = await eventually(() => h.commits[0], 10_000, 'the second event in its commit');
+      h.autoCommit = () => true;
+      failing.reject(new Error('disk full, for the test'));
+      await eventually(() => new RegExp(`Sending PUBLISH to ${ingest.connection.broker.clientId} \\(d1, q1, r0, m1,`).test(broker.log()), 10_000, 'the redelivery sent');
+      await eventually(() => h.stored.length === 2, 10_000, 'the second event committed, not taken for a copy of the first');
+      assert.equal(ingest.stats.duplicates, 0);
+    } finally {
+      await pub.endAsync(true);
+    }
+  });
+
   it('a session the gateway set up and the broker no longer has is reported at start; a kept one is not', { timeout: 60_000 }, async () => {
     for (const [persistence, lost] of [
       ['true', 0],

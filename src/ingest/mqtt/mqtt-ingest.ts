@@ -4,7 +4,7 @@ import { MqttConnection } from '../../base/mqtt-connection.js';
 import type { MqttBrokerConfig } from '../../config/types.js';
 import type { Logger } from '../../log/logger.js';
 import { RateLimitedLog } from '../../log/rate-limited-log.js';
-import type { Store } from '../../store/store.js';
+import type { MqttSession, Store } from '../../store/store.js';
 import type { Received } from '../received.js';
 import type { MqttMappings } from './mqtt-mappings.js';
 
@@ -58,6 +58,10 @@ export class MqttIngest {
   private readonly now: () => number;
   private readonly ackTopic: string;
   private subscribed = false;
+  /** When the broker set up the session this process found missing and began (undefined: it found one already there). */
+  private sessionStartedAt: number | undefined;
+  /** When the current session began, as far as known: packet ids name messages only within it. */
+  private sessionStart: Promise<number | undefined> = Promise.resolve(undefined);
 
   /** Connected with the subscriptions in place: from now on nothing published is missed. */
   get ready(): boolean {
@@ -71,9 +75,22 @@ export class MqttIngest {
     this.connection = new MqttConnection(options.broker, options.logger, (packet) => this.handle(packet));
     this.connection.onConnected((sessionPresent, connack) => {
       this.subscribed = false;
-      this.resume(sessionPresent, connack).then(
+      const { broker, store, logger } = options;
+      // A store that cannot be read must not keep us from subscribing: then every filter is subscribed again.
+      const known = store.mqttSessions.get(sessionUrl(broker.url), broker.clientId).catch((error: unknown) => {
+        logger.warn({ err: error }, 'cannot read which MQTT session we set up; subscribing every filter again');
+        return undefined;
+      });
+      // Set before any message of this connection is handled: a redelivery is looked for only within this session.
+      if (!sessionPresent) {
+        this.sessionStartedAt = this.now();
+        this.sessionStart = Promise.resolve(this.sessionStartedAt);
+      } else if (this.sessionStartedAt === undefined) {
+        this.sessionStart = known.then((session) => session?.startedAt || undefined);
+      }
+      this.resume(sessionPresent, connack, known).then(
         () => (this.subscribed = true),
-        (error: unknown) => options.logger.error({ err: error }, 'subscribe failed; tried again on the next connect'),
+        (error: unknown) => logger.error({ err: error }, 'subscribe failed; tried again on the next connect'),
       );
     });
   }
@@ -84,16 +101,16 @@ export class MqttIngest {
    * lacks (all on a new session, new filters on a kept one) and unsubscribes filters no
    * longer configured, remembering the session in the store.
    */
-  private async resume(sessionPresent: boolean, connack: IConnackPacket): Promise<void> {
+  private async resume(sessionPresent: boolean, connack: IConnackPacket, knownSession: Promise<MqttSession | undefined>): Promise<void> {
     const { broker, mappings, store, logger } = this.options;
     const url = sessionUrl(broker.url);
     const filters = [...new Set([...mappings.filters(broker.name), this.ackTopic])].sort();
     this.checkConnack(connack);
-    const known = await store.mqttSessions.get(url, broker.clientId);
+    const known = await knownSession;
     if (!sessionPresent && known) {
       this.stats.sessionsLost += 1;
       logger.error(
-        { url, clientId: broker.clientId, subscribedAt: new Date(known.subscribedAt).toISOString(), lost: this.stats.sessionsLost },
+        { url, clientId: broker.clientId, sessionStartedAt: known.startedAt ? new Date(known.startedAt).toISOString() : 'unknown', lost: this.stats.sessionsLost },
         `the MQTT broker has lost our persistent session (CONNACK without session) for client id ${broker.clientId}: events it held for us or received while we were disconnected are lost. ` +
           'It restarted without persistence (Mosquitto: persistence true, a writable persistence_location), crashed before saving it (autosave_interval), expired it (persistent_client_expiration), ' +
           'or another client connected with this client id and a clean session. Subscribing again',
@@ -101,8 +118,9 @@ export class MqttIngest {
     } else {
       logger.info({ url, clientId: broker.clientId, sessionPresent, known: known !== undefined }, sessionPresent ? 'the broker kept our session' : 'new session with the broker');
     }
-    const subscribe = sessionPresent && known ? filters.filter((f) => !known.filters.includes(f)) : filters;
-    const unsubscribe = sessionPresent && known ? known.filters.filter((f) => !filters.includes(f)) : [];
+    const kept = sessionPresent && known !== undefined;
+    const subscribe = kept ? filters.filter((f) => !known.filters.includes(f)) : filters;
+    const unsubscribe = kept ? known.filters.filter((f) => !filters.includes(f)) : [];
     const refused = new Set<string>();
     if (subscribe.length > 0) {
       for (const grant of await this.connection.subscribe(subscribe)) this.checkGrant(grant, refused);
@@ -112,9 +130,12 @@ export class MqttIngest {
       await this.connection.unsubscribe(unsubscribe);
       logger.info({ filters: unsubscribe }, 'unsubscribed: no longer configured');
     }
-    if (!known || subscribe.length > 0 || unsubscribe.length > 0) {
+    if (!kept || subscribe.length > 0 || unsubscribe.length > 0) {
       // A refused filter is not part of the session: the next connect asks for it again.
-      await store.mqttSessions.save({ url, clientId: broker.clientId, filters: filters.filter((f) => !refused.has(f)), subscribedAt: this.now() });
+      const startedAt = sessionPresent ? (known?.startedAt ?? this.sessionStartedAt ?? 0) : (this.sessionStartedAt ?? this.now());
+      await store.mqttSessions.save({ url, clientId: broker.clientId, filters: filters.filter((f) => !refused.has(f)), startedAt }).catch((error: unknown) => {
+        logger.warn({ err: error }, 'cannot record the MQTT session we set up: a later loss of it is not recognised as one, and a kept session is subscribed again in full');
+      });
     }
   }
 
@@ -169,7 +190,8 @@ export class MqttIngest {
     if (payload.length > broker.maxPayloadSize) return this.reject('oversize', topic, `payload of ${payload.length} bytes exceeds maxPayloadSize ${broker.maxPayloadSize}`);
     if (!mappings.find(broker.name, topic)) return this.reject('unknown-topic', topic, 'no subscription maps this topic');
     const now = this.now();
-    if (packet.dup && packet.messageId !== undefined && (await store.inbox.isRedelivery(topic, packet.messageId, payload, now - REDELIVERY_WINDOW))) {
+    // Only a message committed in this session can be the one sent again: an older session's may have had the same packet id, topic and payload.
+    if (packet.dup && packet.messageId !== undefined && (await store.inbox.isRedelivery(topic, packet.messageId, payload, Math.max(now - REDELIVERY_WINDOW, (await this.sessionStart) ?? 0)))) {
       this.stats.duplicates += 1;
       this.options.logger.info({ topic, messageId: packet.messageId }, 'redelivered message already committed; acknowledged, not processed again');
       return;
