@@ -200,41 +200,44 @@ describe('a Mosquitto restart mid-stream (issue 10, failure 3)', { skip: gate.sk
     assert.equal(lostSessionLogged(logs), false);
   });
 
-  it('Mosquitto\'s own defaults with persistence on lose nothing at SIGTERM either (a clean stop saves; autosave matters only for a crash)', { timeout: 150_000 }, async (t) => {
-    const { result } = await run(t, { autosave_interval: undefined, max_queued_messages: undefined }, 'SIGTERM');
-    assert.equal(result.missing, '');
-    assert.equal(result.stored, EVENTS);
-    assert.equal(result.sessionsLost, 0);
-  });
+  // Each of these only shows what a setting costs: they run side by side (each with a broker and a gateway of its own) to keep the suite short.
+  describe('what each other setting costs', { concurrency: true }, () => {
+    it('Mosquitto\'s own defaults with persistence on lose nothing at SIGTERM either (a clean stop saves; autosave matters only for a crash)', { timeout: 150_000 }, async (t) => {
+      const { result } = await run(t, { autosave_interval: undefined, max_queued_messages: undefined }, 'SIGTERM');
+      assert.equal(result.missing, '');
+      assert.equal(result.stored, EVENTS);
+      assert.equal(result.sessionsLost, 0);
+    });
 
-  it('without persistence the session is lost at a restart: the gateway says so, and what the broker held is gone', { timeout: 150_000 }, async (t) => {
-    const { result, logs } = await run(t, { persistence: 'false' }, 'SIGTERM');
-    assert.equal(result.sessionsLost, 1);
-    assert.ok(lostSessionLogged(logs), 'an error names the lost session');
-    // What the broker held for the gateway when it stopped lived only in its memory.
-    if (result.backlogAtRestart > 1) assert.ok(result.missingCount > 0, `a backlog of ${result.backlogAtRestart} at the restart was lost`);
-  });
+    it('without persistence the session is lost at a restart: the gateway says so, and what the broker held is gone', { timeout: 150_000 }, async (t) => {
+      const { result, logs } = await run(t, { persistence: 'false' }, 'SIGTERM');
+      assert.equal(result.sessionsLost, 1);
+      assert.ok(lostSessionLogged(logs), 'an error names the lost session');
+      // What the broker held for the gateway when it stopped lived only in its memory.
+      if (result.backlogAtRestart > 1) assert.ok(result.missingCount > 0, `a backlog of ${result.backlogAtRestart} at the restart was lost`);
+    });
 
-  it('a queue limit below the backlog drops events the publisher was told were received', { timeout: 150_000 }, async (t) => {
-    const { result, brokerLog } = await run(t, { max_queued_messages: '100' }, 'SIGTERM');
-    assert.equal(result.pubacked, EVENTS);
-    assert.ok(result.missingCount > 0, 'events over the queue limit are dropped');
-    assert.equal(result.sessionsLost, 0, 'the session itself is kept');
-    // Only the broker can tell: Mosquitto logs it once (notice) and counts it in $SYS/broker/publish/messages/dropped.
-    assert.match(brokerLog, /Outgoing messages are being dropped for client annunciator-t/);
-  });
+    it('a queue limit below the backlog drops events the publisher was told were received', { timeout: 150_000 }, async (t) => {
+      const { result, brokerLog } = await run(t, { max_queued_messages: '100' }, 'SIGTERM');
+      assert.equal(result.pubacked, EVENTS);
+      assert.ok(result.missingCount > 0, 'events over the queue limit are dropped');
+      assert.equal(result.sessionsLost, 0, 'the session itself is kept');
+      // Only the broker can tell: Mosquitto logs it once (notice) and counts it in $SYS/broker/publish/messages/dropped.
+      assert.match(brokerLog, /Outgoing messages are being dropped for client annunciator-t/);
+    });
 
-  it('a crash (SIGKILL) before the first autosave loses the session and all it held; the gateway says so', { timeout: 150_000 }, async (t) => {
-    const { result, logs } = await run(t, {}, 'SIGKILL');
-    assert.equal(result.sessionsLost, 1);
-    assert.ok(lostSessionLogged(logs));
-    assert.ok(result.missingCount > 0);
-  });
+    it('a crash (SIGKILL) before the first autosave loses the session and all it held; the gateway says so', { timeout: 150_000 }, async (t) => {
+      const { result, logs } = await run(t, {}, 'SIGKILL');
+      assert.equal(result.sessionsLost, 1);
+      assert.ok(lostSessionLogged(logs));
+      if (result.backlogAtRestart > 1) assert.ok(result.missingCount > 0, `a backlog of ${result.backlogAtRestart} at the crash was lost`);
+    });
 
-  it('a crash with a save after every change (autosave_on_changes true, autosave_interval 1) loses at most what the broker PUBACKed in its last loop before saving', { timeout: 150_000 }, async (t) => {
-    const { result } = await run(t, { autosave_on_changes: 'true', autosave_interval: '1' }, 'SIGKILL');
-    assert.equal(result.sessionsLost, 0, 'the session was saved when it was set up');
-    // Mosquitto PUBACKs a publish when it reads it and saves at the end of that loop: the publishes of one loop, at most the publisher's window of 20, can be lost.
-    assert.ok(result.missingCount <= 20, `${result.missingCount} lost`);
+    it('a crash with a save after every change (autosave_on_changes true, autosave_interval 1) loses at most what the broker PUBACKed in its last loop before saving', { timeout: 150_000 }, async (t) => {
+      const { result } = await run(t, { autosave_on_changes: 'true', autosave_interval: '1' }, 'SIGKILL');
+      assert.equal(result.sessionsLost, 0, 'the session was saved when it was set up');
+      // Mosquitto PUBACKs a publish when it reads it and saves at the end of that loop: the publishes of one loop, at most the publisher's window of 20, can be lost.
+      assert.ok(result.missingCount <= 20, `${result.missingCount} lost`);
+    });
   });
 });
