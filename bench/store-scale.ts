@@ -558,6 +558,7 @@ class StepTimes {
       silences: wrap('silences', tx.silences),
       outbox: wrap('outbox', tx.outbox),
       topics: wrap('topics', tx.topics),
+      mqttSessions: wrap('mqttSessions', tx.mqttSessions),
     };
   }
 

@@ -1,4 +1,4 @@
-import { connect, type IClientOptions, type IPublishPacket, type MqttClient } from 'mqtt';
+import { connect, type IClientOptions, type IConnackPacket, type IPublishPacket, type ISubscriptionGrant, type MqttClient } from 'mqtt';
 import type { Logger } from '../log/logger.js';
 
 export type MessageHandler = (packet: IPublishPacket) => Promise<void>;
@@ -19,9 +19,14 @@ export interface MqttBrokerSettings {
 
 /**
  * One broker connection with a persistent session (clean session off), reconnecting with
- * exponential backoff and jitter. Messages are handed to `onMessage` one at a time, and
- * a QoS 1 message is acknowledged (PUBACK) only after the handler's promise resolved:
- * the handler commits to the store first. A handler that fails drops the connection
+ * exponential backoff and jitter. Messages are handed to `onMessage` one at a time, across
+ * connections too, and a QoS 1 message is acknowledged (PUBACK) only after the handler's
+ * promise resolved: the handler commits to the store first. The PUBACK goes out only on the
+ * connection the message came on: a packet id names a message within one connection's
+ * session, and on a later connection (above all to a broker that lost the session) the same
+ * id can name another message, which the broker would drop unseen. A message committed
+ * after its connection closed is therefore not acknowledged; a resumed session delivers it
+ * again (DUP) and the handler recognises it. A handler that fails drops the connection
  * unacknowledged, so the broker delivers the message again; while handlers keep failing
  * (the store full or gone) the reconnects back off as after lost connections, instead of
  * fetching the same message again at once. MQTT in (ingest/mqtt/) and
@@ -34,7 +39,9 @@ export class MqttConnection {
   private failedHandlers = 0;
   private timer: NodeJS.Timeout | undefined;
   private stopped = false;
-  private readonly connectedHandlers: Array<(sessionPresent: boolean) => void> = [];
+  private readonly connectedHandlers: Array<(sessionPresent: boolean, connack: IConnackPacket) => void> = [];
+  /** The handler under way, of this connection or the one before: the next message waits for it. */
+  private handling: Promise<void> = Promise.resolve();
 
   constructor(
     readonly broker: MqttBrokerSettings,
@@ -46,7 +53,7 @@ export class MqttConnection {
     return this.client?.connected ?? false;
   }
 
-  onConnected(handler: (sessionPresent: boolean) => void): void {
+  onConnected(handler: (sessionPresent: boolean, connack: IConnackPacket) => void): void {
     this.connectedHandlers.push(handler);
   }
 
@@ -74,15 +81,30 @@ export class MqttConnection {
     const client = connect(broker.url, options);
     this.client = client;
     client.handleMessage = (packet, done) => {
-      this.onMessage(packet).then(
+      const arrivedOn = client.stream;
+      // After the previous message's handler, even one of a connection that closed meanwhile:
+      // the broker may be sending that message again, and the handler must see it committed.
+      const handled = this.handling.then(() => this.onMessage(packet));
+      this.handling = handled.catch(() => undefined);
+      handled.then(
         () => {
           this.failedHandlers = 0;
+          if (client.stream !== arrivedOn || !client.connected) {
+            this.logger.info(
+              { topic: packet.topic, messageId: packet.messageId },
+              'message committed after its connection closed; not acknowledged on another connection (a resumed session delivers it again, recognised as a redelivery)',
+            );
+            // mqtt.js sends no PUBACK for a handler that reports an error.
+            done(new Error('connection closed before the message was committed'));
+            return;
+          }
           done();
         },
         (error: unknown) => {
           this.failedHandlers += 1;
           this.logger.error({ err: error, topic: packet.topic, failures: this.failedHandlers }, 'message not committed; dropping the connection unacknowledged so the broker redelivers it');
-          client.stream.destroy();
+          if (client.stream === arrivedOn) client.stream.destroy();
+          else done(error instanceof Error ? error : new Error(String(error)));
         },
       );
     };
@@ -90,7 +112,7 @@ export class MqttConnection {
       // A connection dropped because a message could not be committed counts as a failed attempt.
       this.attempt = Math.max(0, this.failedHandlers - 1);
       this.logger.info({ url: redactUrl(broker.url), sessionPresent: connack.sessionPresent }, 'connected to the MQTT broker');
-      for (const handler of this.connectedHandlers) handler(connack.sessionPresent);
+      for (const handler of this.connectedHandlers) handler(connack.sessionPresent, connack);
     });
     client.on('close', () => this.scheduleReconnect());
     client.on('error', (error) => this.logger.warn({ err: error }, 'MQTT connection error'));
@@ -110,13 +132,17 @@ export class MqttConnection {
     this.timer.unref();
   }
 
-  async subscribe(filters: string[]): Promise<void> {
+  /** Subscribes with QoS 1; resolves with what the broker granted for each filter (QoS 128: refused). */
+  async subscribe(filters: string[]): Promise<ISubscriptionGrant[]> {
+    const client = this.client;
+    if (!client || filters.length === 0) return [];
+    return client.subscribeAsync(Object.fromEntries(filters.map((f) => [f, { qos: 1 as const }])));
+  }
+
+  async unsubscribe(filters: string[]): Promise<void> {
     const client = this.client;
     if (!client || filters.length === 0) return;
-    const granted = await client.subscribeAsync(Object.fromEntries(filters.map((f) => [f, { qos: 1 as const }])));
-    for (const grant of granted) {
-      if (grant.qos === 128) this.logger.error({ topic: grant.topic }, 'the broker refused the subscription');
-    }
+    await client.unsubscribeAsync(filters);
   }
 
   publish(topic: string, payload: string, options: { retain: boolean; qos: 0 | 1 }): void {

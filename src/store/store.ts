@@ -55,6 +55,7 @@ export interface Repositories {
   readonly silences: SilenceRepository;
   readonly outbox: OutboxRepository;
   readonly topics: TopicRepository;
+  readonly mqttSessions: MqttSessionRepository;
 }
 
 /** Messages as they came in (SMTP or MQTT), kept until processed and then for the record. */
@@ -232,6 +233,25 @@ export interface OutboxRepository {
   nextDueAt(): Promise<number | undefined>;
   /** Deletes up to `limit` entries sent or failed before `before` (last updated). How many. */
   prune(before: number, limit: number): Promise<number>;
+}
+
+/** A persistent MQTT session the gateway set up with a broker: what it subscribed, and when. */
+export interface MqttSession {
+  url: string;
+  clientId: string;
+  /** The topic filters subscribed, sorted. */
+  filters: string[];
+  /** When the broker set the session up (the connect that found none); 0 when the gateway found it already there. */
+  startedAt: number;
+}
+
+/**
+ * The MQTT sessions the gateway set up. A broker that answers a later connect with no
+ * session for one of them has lost it, and with it what it held for us.
+ */
+export interface MqttSessionRepository {
+  get(url: string, clientId: string): Promise<MqttSession | undefined>;
+  save(session: MqttSession): Promise<void>;
 }
 
 /** The last state of each numeric MQTT telemetry topic (in band, beyond a limit). */

@@ -249,15 +249,30 @@ function installExitHook(): void {
   });
 }
 
-function mosquittoConfig(port: number, dir: string): string {
+/**
+ * The settings the documentation asks of a broker so that nothing it PUBACKed is lost when
+ * it restarts (docs: the MQTT broker's configuration; measured by
+ * test/e2e/mqtt-broker-restart.test.ts): its state kept on disk and saved at a clean stop,
+ * saved every minute against a crash, and a queue per client longer than any backlog a test
+ * builds. A test may override any of them, or remove one with `undefined`, to show what a
+ * setting costs.
+ */
+export const DURABLE_MOSQUITTO_SETTINGS: Readonly<Record<string, string>> = {
+  persistence: 'true',
+  autosave_interval: '60',
+  max_queued_messages: '10000',
+};
+
+export type MosquittoSettings = Record<string, string | undefined>;
+
+function mosquittoConfig(port: number, dir: string, overrides: MosquittoSettings = {}): string {
+  const settings: MosquittoSettings = { ...DURABLE_MOSQUITTO_SETTINGS, ...overrides };
   const lines = [
     `listener ${port} 127.0.0.1`,
     'allow_anonymous true',
-    'persistence true',
     `persistence_location ${dir}/`,
     'persistence_file mosquitto.db',
-    'autosave_interval 1',
-    'max_queued_messages 10000',
+    ...Object.entries(settings).flatMap(([key, value]) => (value === undefined ? [] : [`${key} ${value}`])),
     // Without it mosquitto holds a subscriber's next message for a delayed ACK (25-40 ms) when the subscriber also publishes, as the gateway does.
     'set_tcp_nodelay true',
     'log_dest stderr',
@@ -332,7 +347,7 @@ async function terminate(spawned: Spawned, signal: NodeJS.Signals): Promise<bool
   }
 }
 
-async function startSpawnedMosquitto(binary: string): Promise<Omit<TestBroker, 'choice'>> {
+async function startSpawnedMosquitto(binary: string, settings: MosquittoSettings = {}): Promise<SpawnedMosquitto> {
   installExitHook();
   const dir = mkdtempSync(join(tmpdir(), 'annunciator-mosquitto-'));
   liveDirs.add(dir);
@@ -345,7 +360,7 @@ async function startSpawnedMosquitto(binary: string): Promise<Omit<TestBroker, '
   // A free port can be taken between freePort() and mosquitto's bind: retry a few times.
   for (let attempt = 0; attempt < 3 && spawned === undefined; attempt++) {
     port = await freePort();
-    writeFileSync(configFile, mosquittoConfig(port, dir));
+    writeFileSync(configFile, mosquittoConfig(port, dir, settings));
     const candidate = spawnMosquitto(binary, configFile, logFile);
     try {
       await waitUntilReady(`mqtt://127.0.0.1:${port}`, candidate, logFile);
@@ -367,12 +382,14 @@ async function startSpawnedMosquitto(binary: string): Promise<Omit<TestBroker, '
     kind: 'mosquitto-spawned',
     url,
     port,
-    async restart() {
+    config: () => readFileSync(configFile, 'utf8'),
+    log: () => readFileSync(logFile, 'utf8'),
+    async restart(signal: 'SIGTERM' | 'SIGKILL' = 'SIGTERM') {
       if (current === undefined) throw new Error('mosquitto test broker was stopped');
-      // SIGTERM: mosquitto writes its persistence file on a clean exit.
-      const clean = await terminate(current, 'SIGTERM');
+      // SIGTERM: mosquitto writes its persistence file on a clean exit. SIGKILL plays a crash.
+      const clean = await terminate(current, signal);
       current = undefined;
-      if (!clean) throw new Error(`mosquitto did not exit within ${EXIT_TIMEOUT_MS} ms of SIGTERM and was killed; persistence may be lost`);
+      if (!clean) throw new Error(`mosquitto did not exit within ${EXIT_TIMEOUT_MS} ms of ${signal} and was killed; persistence may be lost`);
       const next = spawnMosquitto(binary, configFile, logFile);
       try {
         await waitUntilReady(url, next, logFile);
@@ -391,6 +408,29 @@ async function startSpawnedMosquitto(binary: string): Promise<Omit<TestBroker, '
       rmSync(dir, { recursive: true, force: true });
     },
   };
+}
+
+export interface SpawnedMosquitto extends Omit<TestBroker, 'choice'> {
+  kind: 'mosquitto-spawned';
+  /** The configuration file it runs with. */
+  config(): string;
+  /** What it logged (errors, warnings, notices) across all its runs. */
+  log(): string;
+  /** SIGTERM (default: a clean stop, which saves the persistence file) or SIGKILL (a crash), waits for the exit, starts again on the same port and persistence directory. */
+  restart(signal?: 'SIGTERM' | 'SIGKILL'): Promise<void>;
+}
+
+/**
+ * A private mosquitto on a free loopback port with persistence in a temp dir, configured with
+ * DURABLE_MOSQUITTO_SETTINGS and `settings` over them. Throws when there is no mosquitto binary.
+ */
+export async function startMosquitto(settings: MosquittoSettings = {}): Promise<SpawnedMosquitto & { choice: string }> {
+  const binary = findMosquittoBinary();
+  if (binary === undefined) throw new Error(`no mosquitto binary on PATH or in ${MOSQUITTO_FALLBACK_PATHS.join(', ')}`);
+  const broker = await startSpawnedMosquitto(binary, settings);
+  const text = `mosquitto-spawned (${describeBinary(binary)}) on ${broker.url}: started with its own configuration`;
+  choices.push(text);
+  return Object.assign(broker, { choice: text });
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -589,6 +589,18 @@ export function storeContract(backend: string, open: () => Promise<StoreUnderTes
       });
     });
 
+    describe('MQTT sessions', () => {
+      it('remembers the filters subscribed per broker and client id, the last subscription winning', async () => {
+        assert.equal(await store.mqttSessions.get('mqtt://127.0.0.1:1883', 'gw1'), undefined);
+        await store.mqttSessions.save({ url: 'mqtt://127.0.0.1:1883', clientId: 'gw1', filters: ['a/+'], startedAt: 1000 });
+        await store.mqttSessions.save({ url: 'mqtt://127.0.0.1:1883', clientId: 'gw1', filters: ['a/+', 'b/#'], startedAt: 2000 });
+        await store.mqttSessions.save({ url: 'mqtt://127.0.0.1:1883', clientId: 'gw2', filters: ['c'], startedAt: 3000 });
+        assert.deepEqual(await store.mqttSessions.get('mqtt://127.0.0.1:1883', 'gw1'), { url: 'mqtt://127.0.0.1:1883', clientId: 'gw1', filters: ['a/+', 'b/#'], startedAt: 2000 });
+        assert.deepEqual((await store.mqttSessions.get('mqtt://127.0.0.1:1883', 'gw2'))?.filters, ['c']);
+        assert.equal(await store.mqttSessions.get('mqtts://127.0.0.1:8883', 'gw1'), undefined);
+      });
+    });
+
     describe('retention', () => {
       it('prunes what is done and older than its age, never pending work nor what active alarms need', async () => {
         const old = T0 - 40 * 24 * HOUR;

@@ -1,10 +1,10 @@
-import type { IPublishPacket } from 'mqtt';
+import type { IConnackPacket, IPublishPacket, ISubscriptionGrant } from 'mqtt';
 import { newId } from '../../base/ids.js';
 import { MqttConnection } from '../../base/mqtt-connection.js';
 import type { MqttBrokerConfig } from '../../config/types.js';
 import type { Logger } from '../../log/logger.js';
 import { RateLimitedLog } from '../../log/rate-limited-log.js';
-import type { Store } from '../../store/store.js';
+import type { MqttSession, Store } from '../../store/store.js';
 import type { Received } from '../received.js';
 import type { MqttMappings } from './mqtt-mappings.js';
 
@@ -13,6 +13,8 @@ export interface MqttStats {
   committed: number;
   duplicates: number;
   acks: number;
+  /** Connects on which the broker had lost the session we set up with it (and what it held for us). */
+  sessionsLost: number;
   /** Messages dropped or rejected, by reason kind. */
   rejected: Record<string, number>;
 }
@@ -20,7 +22,7 @@ export interface MqttStats {
 export interface MqttIngestOptions {
   broker: MqttBrokerConfig;
   mappings: MqttMappings;
-  store: Pick<Store, 'inbox'>;
+  store: Pick<Store, 'inbox' | 'mqttSessions'>;
   /** Commits the message durably; a rejection leaves it unacknowledged. */
   commit: (received: Received) => Promise<void>;
   /**
@@ -51,11 +53,15 @@ const REDELIVERY_WINDOW = 24 * 3_600_000;
  */
 export class MqttIngest {
   readonly connection: MqttConnection;
-  readonly stats: MqttStats = { received: 0, committed: 0, duplicates: 0, acks: 0, rejected: {} };
+  readonly stats: MqttStats = { received: 0, committed: 0, duplicates: 0, acks: 0, sessionsLost: 0, rejected: {} };
   private readonly badLog: RateLimitedLog;
   private readonly now: () => number;
   private readonly ackTopic: string;
   private subscribed = false;
+  /** When the broker set up the session this process found missing and began (undefined: it found one already there). */
+  private sessionStartedAt: number | undefined;
+  /** When the current session began, as far as known: packet ids name messages only within it. */
+  private sessionStart: Promise<number | undefined> = Promise.resolve(undefined);
 
   /** Connected with the subscriptions in place: from now on nothing published is missed. */
   get ready(): boolean {
@@ -67,21 +73,97 @@ export class MqttIngest {
     this.badLog = new RateLimitedLog(options.logger, options.broker.badPayloadLogInterval, this.now);
     this.ackTopic = `${options.broker.publish.prefix}/ack`;
     this.connection = new MqttConnection(options.broker, options.logger, (packet) => this.handle(packet));
-    this.connection.onConnected((sessionPresent) => {
-      if (sessionPresent) {
-        this.subscribed = true;
-        return;
+    this.connection.onConnected((sessionPresent, connack) => {
+      this.subscribed = false;
+      const { broker, store, logger } = options;
+      // A store that cannot be read must not keep us from subscribing: then every filter is subscribed again.
+      const known = store.mqttSessions.get(sessionUrl(broker.url), broker.clientId).catch((error: unknown) => {
+        logger.warn({ err: error }, 'cannot read which MQTT session we set up; subscribing every filter again');
+        return undefined;
+      });
+      // Set before any message of this connection is handled: a redelivery is looked for only within this session.
+      if (!sessionPresent) {
+        this.sessionStartedAt = this.now();
+        this.sessionStart = Promise.resolve(this.sessionStartedAt);
+      } else if (this.sessionStartedAt === undefined) {
+        this.sessionStart = known.then((session) => session?.startedAt || undefined);
       }
-      // A new or lost session: subscribe (QoS 1) so the broker keeps our messages while we are away.
-      const filters = [...options.mappings.filters(options.broker.name), this.ackTopic];
-      this.connection.subscribe(filters).then(
-        () => {
-          this.subscribed = true;
-          options.logger.info({ filters }, 'subscribed');
-        },
-        (error: unknown) => options.logger.error({ err: error }, 'subscribe failed'),
+      this.resume(sessionPresent, connack, known).then(
+        () => (this.subscribed = true),
+        (error: unknown) => logger.error({ err: error }, 'subscribe failed; tried again on the next connect'),
       );
     });
+  }
+
+  /**
+   * After a connect: says whether the broker kept the session we set up with it (a known
+   * session missing means it lost what it held for us), then subscribes what the session
+   * lacks (all on a new session, new filters on a kept one) and unsubscribes filters no
+   * longer configured, remembering the session in the store.
+   */
+  private async resume(sessionPresent: boolean, connack: IConnackPacket, knownSession: Promise<MqttSession | undefined>): Promise<void> {
+    const { broker, mappings, store, logger } = this.options;
+    const url = sessionUrl(broker.url);
+    const filters = [...new Set([...mappings.filters(broker.name), this.ackTopic])].sort();
+    this.checkConnack(connack);
+    const known = await knownSession;
+    if (!sessionPresent && known) {
+      this.stats.sessionsLost += 1;
+      logger.error(
+        { url, clientId: broker.clientId, sessionStartedAt: known.startedAt ? new Date(known.startedAt).toISOString() : 'unknown', lost: this.stats.sessionsLost },
+        `the MQTT broker has lost our persistent session (CONNACK without session) for client id ${broker.clientId}: events it held for us or received while we were disconnected are lost. ` +
+          'It restarted without persistence (Mosquitto: persistence true, a writable persistence_location), crashed before saving it (autosave_interval), expired it (persistent_client_expiration), ' +
+          'or another client connected with this client id and a clean session. Subscribing again',
+      );
+    } else {
+      logger.info({ url, clientId: broker.clientId, sessionPresent, known: known !== undefined }, sessionPresent ? 'the broker kept our session' : 'new session with the broker');
+    }
+    const kept = sessionPresent && known !== undefined;
+    const subscribe = kept ? filters.filter((f) => !known.filters.includes(f)) : filters;
+    const unsubscribe = kept ? known.filters.filter((f) => !filters.includes(f)) : [];
+    const refused = new Set<string>();
+    if (subscribe.length > 0) {
+      for (const grant of await this.connection.subscribe(subscribe)) this.checkGrant(grant, refused);
+      logger.info({ filters: subscribe }, 'subscribed');
+    }
+    if (unsubscribe.length > 0) {
+      await this.connection.unsubscribe(unsubscribe);
+      logger.info({ filters: unsubscribe }, 'unsubscribed: no longer configured');
+    }
+    if (!kept || subscribe.length > 0 || unsubscribe.length > 0) {
+      // A refused filter is not part of the session: the next connect asks for it again.
+      const startedAt = sessionPresent ? (known?.startedAt ?? this.sessionStartedAt ?? 0) : (this.sessionStartedAt ?? this.now());
+      await store.mqttSessions.save({ url, clientId: broker.clientId, filters: filters.filter((f) => !refused.has(f)), startedAt }).catch((error: unknown) => {
+        logger.warn({ err: error }, 'cannot record the MQTT session we set up: a later loss of it is not recognised as one, and a kept session is subscribed again in full');
+      });
+    }
+  }
+
+  /** MQTT 5 says in the CONNACK what the broker will not do for us. */
+  private checkConnack(connack: IConnackPacket): void {
+    const properties = connack.properties;
+    if (!properties) return;
+    if (properties.maximumQoS === 0) {
+      this.options.logger.error({ maximumQoS: 0 }, 'the MQTT broker allows only QoS 0: it keeps nothing for us while we are disconnected and resends nothing we did not acknowledge; events can be lost');
+    }
+    if (properties.sessionExpiryInterval !== undefined && properties.sessionExpiryInterval !== 0xffffffff) {
+      this.options.logger.warn(
+        { sessionExpiryInterval: properties.sessionExpiryInterval },
+        `the MQTT broker keeps our session only ${properties.sessionExpiryInterval} s after a disconnect: events published while the gateway is away longer are lost`,
+      );
+    }
+  }
+
+  private checkGrant(grant: ISubscriptionGrant, refused: Set<string>): void {
+    if (grant.qos >= 128) {
+      refused.add(grant.topic);
+      this.options.logger.error({ topic: grant.topic, code: grant.qos }, 'the broker refused the subscription: events on it are not received');
+    } else if (grant.qos === 0) {
+      this.options.logger.error(
+        { topic: grant.topic },
+        'the broker granted QoS 0 instead of 1: it keeps nothing on this subscription for us while we are disconnected and resends nothing we did not acknowledge; events can be lost (Mosquitto: max_qos, ACLs)',
+      );
+    }
   }
 
   start(): void {
@@ -108,7 +190,8 @@ export class MqttIngest {
     if (payload.length > broker.maxPayloadSize) return this.reject('oversize', topic, `payload of ${payload.length} bytes exceeds maxPayloadSize ${broker.maxPayloadSize}`);
     if (!mappings.find(broker.name, topic)) return this.reject('unknown-topic', topic, 'no subscription maps this topic');
     const now = this.now();
-    if (packet.dup && packet.messageId !== undefined && (await store.inbox.isRedelivery(topic, packet.messageId, payload, now - REDELIVERY_WINDOW))) {
+    // Only a message committed in this session can be the one sent again: an older session's may have had the same packet id, topic and payload.
+    if (packet.dup && packet.messageId !== undefined && (await store.inbox.isRedelivery(topic, packet.messageId, payload, Math.max(now - REDELIVERY_WINDOW, (await this.sessionStart) ?? 0)))) {
       this.stats.duplicates += 1;
       this.options.logger.info({ topic, messageId: packet.messageId }, 'redelivered message already committed; acknowledged, not processed again');
       return;
@@ -154,4 +237,12 @@ export class MqttIngest {
     this.stats.rejected[kind] = (this.stats.rejected[kind] ?? 0) + 1;
     this.badLog.warn(`${kind}|${topic}`, { topic, kind, reason, count: this.stats.rejected[kind], ...(msgId ? { msgId } : {}) }, `MQTT message refused: ${reason}`);
   }
+}
+
+/** The broker's identity for the session record: the URL without credentials. */
+function sessionUrl(url: string): string {
+  const parsed = new URL(url);
+  parsed.username = '';
+  parsed.password = '';
+  return parsed.toString().replace(/\/$/, '');
 }

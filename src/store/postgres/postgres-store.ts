@@ -17,6 +17,7 @@ import { PgOutbox } from './outbox.js';
 import { Session } from './sql.js';
 import { PgSilences } from './silences.js';
 import { PgTimers } from './timers.js';
+import { PgMqttSessions } from './mqtt-sessions.js';
 import { PgTopics } from './topics.js';
 
 export interface PostgresStoreOptions {
@@ -108,6 +109,7 @@ export class PostgresStore implements Store {
   readonly silences: Repositories['silences'];
   readonly outbox: Repositories['outbox'];
   readonly topics: Repositories['topics'];
+  readonly mqttSessions: Repositories['mqttSessions'];
 
   constructor(options: PostgresStoreOptions) {
     this.#options = options;
@@ -120,6 +122,7 @@ export class PostgresStore implements Store {
     this.silences = this.autocommit('silences');
     this.outbox = this.autocommit('outbox');
     this.topics = this.autocommit('topics');
+    this.mqttSessions = this.autocommit('mqttSessions');
   }
 
   /** Connects and migrates now rather than on the first call; what the migration did. */
@@ -347,6 +350,7 @@ export class PostgresStore implements Store {
       silences: new PgSilences(session),
       outbox: new PgOutbox(session, this.#gateway),
       topics: new PgTopics(session),
+      mqttSessions: new PgMqttSessions(session),
     };
   }
 
@@ -376,7 +380,7 @@ export class PostgresStore implements Store {
   }
 }
 
-const REPOSITORY_CLASSES = { inbox: PgInbox, alarms: PgAlarms, timers: PgTimers, batches: PgBatches, silences: PgSilences, outbox: PgOutbox, topics: PgTopics } as const;
+const REPOSITORY_CLASSES = { inbox: PgInbox, alarms: PgAlarms, timers: PgTimers, batches: PgBatches, silences: PgSilences, outbox: PgOutbox, topics: PgTopics, mqttSessions: PgMqttSessions } as const;
 
 function closedError(): Error {
   return new Error('store: closed');

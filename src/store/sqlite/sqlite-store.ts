@@ -12,6 +12,7 @@ import { Db } from './db.js';
 import { FileHealth } from './file-health.js';
 import { SqliteInbox } from './inbox.js';
 import { migrate } from './migrate.js';
+import { SqliteMqttSessions } from './mqtt-sessions.js';
 import { StoreError } from '../store-error.js';
 import { SqliteOutbox } from './outbox.js';
 import { SqliteSilences } from './silences.js';
@@ -73,6 +74,7 @@ export class SqliteStore implements Store {
   readonly silences: Repositories['silences'];
   readonly outbox: Repositories['outbox'];
   readonly topics: Repositories['topics'];
+  readonly mqttSessions: Repositories['mqttSessions'];
 
   /** Opens (and creates or migrates) `annunciator.db` in `dataDir`. */
   static open(dataDir: string, options: SqliteStoreOptions = {}): SqliteStore {
@@ -108,6 +110,7 @@ export class SqliteStore implements Store {
       silences: new SqliteSilences(db),
       outbox: new SqliteOutbox(db),
       topics: new SqliteTopics(db),
+      mqttSessions: new SqliteMqttSessions(db),
     };
     this.inbox = this.autocommit(this.#repositories.inbox);
     this.alarms = this.autocommit(this.#repositories.alarms);
@@ -116,6 +119,7 @@ export class SqliteStore implements Store {
     this.silences = this.autocommit(this.#repositories.silences);
     this.outbox = this.autocommit(this.#repositories.outbox);
     this.topics = this.autocommit(this.#repositories.topics);
+    this.mqttSessions = this.autocommit(this.#repositories.mqttSessions);
     const inMemory = file === '' || file === ':memory:' || file.startsWith('file::memory:');
     this.#durable = inMemory ? undefined : new WalSync(`${file}-wal`, options.syncFile);
     this.#checkpoints = inMemory || !options.backgroundCheckpoints ? undefined : new BackgroundCheckpoints(file, this.#connection, { logger: options.logger });
