@@ -79,7 +79,12 @@ export class SqliteStore implements Store {
   /** Opens (and creates or migrates) `annunciator.db` in `dataDir`. */
   static open(dataDir: string, options: SqliteStoreOptions = {}): SqliteStore {
     mkdirSync(dataDir, { recursive: true });
-    return new SqliteStore(join(dataDir, 'annunciator.db'), options);
+    return new SqliteStore(SqliteStore.fileIn(dataDir), options);
+  }
+
+  /** The store's file in `dataDir` (what `store backup` copies). */
+  static fileIn(dataDir: string): string {
+    return join(dataDir, 'annunciator.db');
   }
 
   constructor(file: string, options: SqliteStoreOptions = {}) {
