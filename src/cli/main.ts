@@ -121,13 +121,12 @@ store
   .action(async () => {
     await withConfig(async (file) => (await import('./store.js')).storeMigrateCommand(file));
   });
-
 store
   .command('backup')
   .description('SQLite: copy the store, checked and whole, while the gateway runs; restore: stop, copy it back, start')
   .argument('<file>', 'where the copy goes (written beside it first, then renamed into place)')
-  .action(async (file: string) => {
-    process.exitCode = (await import('./store.js')).storeBackupCommand(program.opts<{ config: string }>().config, file);
+  .action(async (target: string) => {
+    await withConfig(async (file) => (await import('./store.js')).storeBackupCommand(file, target));
   });
 
 const rules = program.command('rules').description('work with the alarm rules');

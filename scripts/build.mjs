@@ -1,0 +1,53 @@
+#!/usr/bin/env node
+// Builds dist/ from src/: TypeScript, then each store backend's SQL migrations beside its compiled code.
+// Progress goes to stderr: `npm pack --json` prints its report on stdout.
+//
+// `npm run build` always builds. `npm pack` and `npm publish` run `prepare`, which builds too,
+// so a tarball never ships a stale or missing dist/. On a plain install from a git clone
+// (`npm ci`) `prepare` builds when TypeScript is installed; with `npm ci --omit=dev` there is no
+// TypeScript, so it keeps a dist/ built before (`npm ci && npm ci --omit=dev` gives a lean
+// production install from a clone) and fails, saying what to do, only when there is none.
+import { spawnSync } from 'node:child_process';
+import { cpSync, existsSync, rmSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+const dist = join(root, 'dist');
+const entry = join(dist, 'cli', 'main.js');
+const prepare = process.argv.includes('--prepare');
+// npm names the command that runs the lifecycle script; packing must never reuse an old dist/.
+const packing = ['pack', 'publish'].includes(process.env.npm_command ?? '');
+
+function typescriptCompiler() {
+  try {
+    return createRequire(join(root, 'package.json')).resolve('typescript/bin/tsc');
+  } catch {
+    return undefined;
+  }
+}
+
+const tsc = typescriptCompiler();
+if (!tsc) {
+  if (prepare && !packing && existsSync(entry)) {
+    process.stderr.write('annunciator: TypeScript is not installed (npm ci --omit=dev): keeping the dist/ built before\n');
+    process.exit(0);
+  }
+  process.stderr.write(
+    'annunciator: cannot build dist/: TypeScript (a dev dependency) is not installed.\n' +
+      '  From a git clone, run `npm ci` (with dev dependencies) first; `npm ci --omit=dev` afterwards keeps that build.\n' +
+      '  Or install the packed tarball (`npm pack`, then `npm install --omit=dev annunciator-*.tgz`), which ships dist/.\n',
+  );
+  process.exit(1);
+}
+
+process.stderr.write('annunciator: compiling TypeScript into dist/ ...\n');
+// A clean dist/: files of removed sources must not linger into a package.
+rmSync(dist, { recursive: true, force: true });
+const compiled = spawnSync(process.execPath, [tsc, '-p', join(root, 'tsconfig.json')], { stdio: 'inherit' });
+if (compiled.status !== 0) process.exit(compiled.status ?? 1);
+for (const backend of ['sqlite', 'postgres']) {
+  cpSync(join(root, 'src/store', backend, 'migrations'), join(dist, 'store', backend, 'migrations'), { recursive: true });
+}
+process.stderr.write('annunciator: dist/ built\n');
