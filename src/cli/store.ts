@@ -1,11 +1,12 @@
+import { ConfigError, loadStoreLocation } from '../config/load.js';
 import { loadConfigOrReport } from './load-config-or-report.js';
 import { printJson } from './output.js';
 import { openStore } from '../store/open-store.js';
 import { PostgresStore } from '../store/postgres/postgres-store.js';
+import { BackupError, backupSqliteStore } from '../store/sqlite/backup.js';
 import { SqliteStore } from '../store/sqlite/sqlite-store.js';
 import { StoreError } from '../store/store-error.js';
 import type { Store } from '../store/store.js';
-import { BackupError, backupSqliteStore } from '../store/sqlite/backup.js';
 
 const MESSAGES_COUNTED = 1000;
 
@@ -98,15 +99,27 @@ async function withConfiguredStore(configFile: string, command: (store: Store, l
 }
 
 /**
- * `annunciator store backup FILE`: a checked copy of the store, taken while the gateway
- * runs. 0 when FILE holds it; 1 when the configuration is unusable or the backup failed
- * (FILE is then as it was).
+ * `annunciator store backup FILE`: a checked copy of the SQLite store, taken while the
+ * gateway runs. Reads only where the store is from the configuration, not its secrets, so a
+ * cron job runs it as the service user with no credentials. 0 when FILE holds the copy; 1
+ * when the configuration is unusable, the store is PostgreSQL, or the backup failed (FILE
+ * is then as it was).
  */
 export function storeBackupCommand(configFile: string, file: string): number {
-  const config = loadConfigOrReport(configFile);
-  if (!config) return 1;
+  let location: ReturnType<typeof loadStoreLocation>;
   try {
-    const report = backupSqliteStore(SqliteStore.fileIn(config.gateway.dataDir), file);
+    location = loadStoreLocation(configFile);
+  } catch (error) {
+    if (!(error instanceof ConfigError)) throw error;
+    process.stderr.write(`${error.message}\n`);
+    return 1;
+  }
+  if (location.backend === 'postgres') {
+    process.stderr.write('annunciator store backup: the store is PostgreSQL (store.url): back it up with the database\'s own tools (pg_dump, or the server\'s base backups)\n');
+    return 1;
+  }
+  try {
+    const report = backupSqliteStore(SqliteStore.fileIn(location.dataDir), file);
     const mib = (report.bytes / (1024 * 1024)).toFixed(1);
     process.stdout.write(
       `backup of ${report.source} written to ${report.target}: ${mib} MiB, schema ${report.schemaVersion}, ` +

@@ -72,6 +72,35 @@ export function parseConfig(text: string, file: string, env: NodeJS.ProcessEnv =
   return resolveConfig(parsed.data, file, env, document, lineCounter);
 }
 
+/**
+ * Where the store is (the SQLite folder `gateway.dataDir`, resolved, or the PostgreSQL URL),
+ * from a configuration file that is valid YAML and schema, without reading its secrets or
+ * certificates: `store backup`, run from cron as the service user, needs no credentials.
+ */
+export function loadStoreLocation(file: string): { backend: 'sqlite'; dataDir: string } | { backend: 'postgres'; url: string } {
+  const absolute = resolve(file);
+  let text: string;
+  try {
+    text = readFileSync(absolute, 'utf8');
+  } catch (error) {
+    throw new ConfigError([{ file: absolute, key: '', message: `cannot be read (${(error as NodeJS.ErrnoException).code ?? 'error'})` }]);
+  }
+  const lineCounter = new LineCounter();
+  const document = parseDocument(text, { lineCounter, prettyErrors: false });
+  if (document.errors.length > 0) {
+    throw new ConfigError(
+      document.errors.map((error) => {
+        const pos = lineCounter.linePos(error.pos[0]);
+        return { file: absolute, key: '', line: pos.line, column: pos.col, message: `YAML syntax: ${error.message.split('\n')[0]}` };
+      }),
+    );
+  }
+  const parsed = configSchema.safeParse(document.toJS() ?? {});
+  if (!parsed.success) throw new ConfigError(parsed.error.issues.map((issue) => problemFromIssue(issue, absolute, document, lineCounter)));
+  if (parsed.data.store.url !== undefined) return { backend: 'postgres', url: parsed.data.store.url };
+  return { backend: 'sqlite', dataDir: resolve(dirname(absolute), parsed.data.gateway.dataDir) };
+}
+
 function locate(document: Document, lineCounter: LineCounter, path: ReadonlyArray<PropertyKey>): { line?: number; column?: number } {
   // Walk up to the deepest existing node so a missing key points at its parent.
   for (let depth = path.length; depth >= 0; depth -= 1) {

@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
 import Database from 'better-sqlite3';
-import { copyFileSync, mkdirSync } from 'node:fs';
+import { copyFileSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
-import { stringify } from 'yaml';
+import { parse, stringify } from 'yaml';
 import { runCli } from '../helpers/cli.js';
 import { sendDeviceAlarm } from '../helpers/device-client.js';
 import { freePort } from '../helpers/free-port.js';
@@ -71,6 +71,14 @@ describe('store backup while the gateway runs, and restore into a fresh gateway'
       assert.equal(backup.code, 0, backup.stderr);
       assert.match(backup.stdout, /^backup of .*annunciator\.db written to .*annunciator-backup\.db: [\d.]+ MiB, schema \d+, \d+ alarms?, \d+ outbox entr(y|ies), integrity ok, \d+ ms\n$/);
       assert.ok(ackedDuring > 0, 'the gateway went on answering 250 while the backup ran');
+
+      // A cron job needs no credentials: only gateway.dataDir is read, not the secrets.
+      const withSecrets = parse(readFileSync(first.file, 'utf8')) as { delivery: { accounts: Array<Record<string, unknown>> } };
+      withSecrets.delivery.accounts[0]!.auth = { user: 'alarms', password: { env: 'ANNUNCIATOR_TEST_SECRET_NOT_SET' } };
+      const cron = await runCli(['--config', dir.write('cron.yaml', stringify(withSecrets)), 'store', 'backup', join(dir.path, 'cron-backup.db')]);
+      assert.equal(cron.code, 0, cron.stderr);
+      const check = await runCli(['--config', join(dir.path, 'cron.yaml'), 'check']);
+      assert.match(check.stderr, /ANNUNCIATOR_TEST_SECRET_NOT_SET is not set/, 'the configuration does name a secret that is missing');
 
       // The copy holds every mail the gateway had taken before the backup began.
       const copy = new Database(backupFile, { readonly: true });
