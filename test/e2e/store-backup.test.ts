@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import Database from 'better-sqlite3';
-import { copyFileSync, mkdirSync, readFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { parse, stringify } from 'yaml';
@@ -123,4 +123,15 @@ describe('store backup while the gateway runs, and restore into a fresh gateway'
       await stopDevice();
     }
   });
+
+  it('refuses a PostgreSQL store, naming the tool that backs one up, and writes nothing', async () => {
+    const raw = baseConfig(dir);
+    raw.store = { url: 'postgres://annunciator@127.0.0.1:5432/annunciator', password: { env: 'ANNUNCIATOR_TEST_SECRET_NOT_SET' } };
+    const target = join(dir.path, 'pg-backup.db');
+    const result = await runCli(['--config', dir.write('postgres.yaml', stringify(raw)), 'store', 'backup', target]);
+    assert.equal(result.code, 1);
+    assert.match(result.stderr, /the store is PostgreSQL \(store\.url\): back it up with .*pg_dump/);
+    assert.equal(existsSync(target), false);
+  });
 });
+

@@ -95,6 +95,7 @@ describe('the npm package, packed and installed into an empty folder', { timeout
     for (const required of ['package.json', 'README.md', 'npm-shrinkwrap.json', 'dist/cli/main.js', 'dist/store/sqlite/migrations/0001-inbox-outbox.sql', 'config/annunciator.yaml', 'config/examples/production.yaml', 'rules/ups.yaml', 'templates/default/subject.hbs', 'packaging/annunciator.service']) {
       assert.ok(files.includes(required), `${required} is in the package`);
     }
+    if (existsSync(join(REPO_ROOT, 'CHANGELOG.md'))) assert.ok(files.includes('CHANGELOG.md'), 'the CHANGELOG is in the package');
     for (const backend of ['sqlite', 'postgres']) {
       const migrations = readdirSync(join(REPO_ROOT, 'src/store', backend, 'migrations')).filter((f) => f.endsWith('.sql'));
       assert.ok(migrations.length > 0);
