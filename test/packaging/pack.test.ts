@@ -63,7 +63,10 @@ async function localPrebuild(dir: string): Promise<{ env: NodeJS.ProcessEnv; not
     return { env: {}, note: `better-sqlite3 compiles from source (the checkout's binary does not load here: ${(error as Error).message})` };
   }
   const packageDir = dirname(createRequire(join(REPO_ROOT, 'package.json')).resolve('better-sqlite3/package.json'));
-  const version = (JSON.parse(readFileSync(join(packageDir, 'package.json'), 'utf8')) as { version: string }).version;
+  const manifest = JSON.parse(readFileSync(join(packageDir, 'package.json'), 'utf8')) as { version: string; scripts?: Record<string, string> };
+  const version = manifest.version;
+  // From better-sqlite3 13 on, the package carries N-API binaries and has no install script.
+  if (!manifest.scripts?.install) return { env: {}, note: `better-sqlite3 ${version} installs its prebuilt binary from the package (no install script)` };
   const stage = join(dir, 'stage');
   mkdirSync(join(stage, 'build', 'Release'), { recursive: true });
   cpSync(join(packageDir, 'build', 'Release', 'better_sqlite3.node'), join(stage, 'build', 'Release', 'better_sqlite3.node'));
