@@ -1,25 +1,14 @@
 import type Database from 'better-sqlite3';
-import { readdirSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
+import { readMigrationFiles, type Migration } from '../migration-files.js';
 
 /** The schema as numbered SQL files (`0001-inbox-outbox.sql` ...); a file's number is the version it makes. */
 export const MIGRATIONS_DIR = fileURLToPath(new URL('./migrations/', import.meta.url));
 
-export interface Migration {
-  version: number;
-  name: string;
-  sql: string;
-}
+export type { Migration };
 
 export function readMigrations(dir = MIGRATIONS_DIR): Migration[] {
-  const migrations = readdirSync(dir)
-    .filter((name) => /^\d{4}-[\w-]+\.sql$/.test(name))
-    .sort()
-    .map((name) => ({ version: Number(name.slice(0, 4)), name, sql: readFileSync(`${dir}/${name}`, 'utf8') }));
-  migrations.forEach((migration, index) => {
-    if (migration.version !== index + 1) throw new Error(`store migrations: ${migration.name} should be numbered ${String(index + 1).padStart(4, '0')}`);
-  });
-  return migrations;
+  return readMigrationFiles(dir);
 }
 
 /**
