@@ -24,14 +24,7 @@ export function buildAlarmEvent(received: Received, mail: DecodedMail, devices: 
   const title = mail.subject.trim() || text.split('\n', 1)[0]?.slice(0, 200) || '(no subject)';
   const fields = bodyFields(text);
   const event: AlarmEvent = {
-    id: received.id,
-    receivedAt: received.receivedAt,
-    source: received.listener === 'cli' ? 'cli' : 'smtp',
-    listener: received.listener,
-    device,
-    sender: received.envelope.mailFrom,
-    recipients: received.envelope.rcptTo,
-    peer: { address: received.peer.address, helo: received.peer.helo },
+    ...occurrence(received, device),
     title,
     text,
     fields,
@@ -60,14 +53,7 @@ export function buildAlarmEvent(received: Received, mail: DecodedMail, devices: 
  */
 function undecodableEvent(received: Received, text: string, { reason, size }: UndecodableInfo, device: DeviceIdentity): AlarmEvent {
   return {
-    id: received.id,
-    receivedAt: received.receivedAt,
-    source: received.listener === 'cli' ? 'cli' : 'smtp',
-    listener: received.listener,
-    device,
-    sender: received.envelope.mailFrom,
-    recipients: received.envelope.rcptTo,
-    peer: { address: received.peer.address, helo: received.peer.helo },
+    ...occurrence(received, device),
     title: undecodableTitle(device.name),
     text,
     fields: { decodeError: reason },
@@ -76,6 +62,20 @@ function undecodableEvent(received: Received, text: string, { reason, size }: Un
     attachments: [],
     patterns: [],
     undecodable: { reason, size },
+  };
+}
+
+/** What every mail's event says of where and from whom it came. */
+function occurrence(received: Received, device: DeviceIdentity): Pick<AlarmEvent, 'id' | 'receivedAt' | 'source' | 'listener' | 'device' | 'sender' | 'recipients' | 'peer'> {
+  return {
+    id: received.id,
+    receivedAt: received.receivedAt,
+    source: received.listener === 'cli' ? 'cli' : 'smtp',
+    listener: received.listener,
+    device,
+    sender: received.envelope.mailFrom,
+    recipients: received.envelope.rcptTo,
+    peer: { address: received.peer.address, helo: received.peer.helo },
   };
 }
 
