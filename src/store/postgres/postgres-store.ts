@@ -19,6 +19,7 @@ import { PgSilences } from './silences.js';
 import { PgTimers } from './timers.js';
 import { PgMqttSessions } from './mqtt-sessions.js';
 import { PgTopics } from './topics.js';
+import { autocommit, OneAtATime } from '../one-at-a-time.js';
 
 export interface PostgresStoreOptions {
   connection: PostgresConnection;
@@ -95,7 +96,7 @@ export class PostgresStore implements Store {
   #pool: Promise<Pool> | undefined;
   #ready: Promise<Pool> | undefined;
   #migration: MigrationResult | undefined;
-  #tail: Promise<unknown> = Promise.resolve();
+  readonly #serial = new OneAtATime();
   #acceptTail: Promise<unknown> = Promise.resolve();
   #accepting: Waiting[] = [];
   #acceptScheduled = false;
@@ -115,14 +116,14 @@ export class PostgresStore implements Store {
     this.#options = options;
     this.#gateway = options.gateway ?? hostname();
     this.#clock = options.clock ?? systemClock;
-    this.inbox = this.autocommit('inbox');
-    this.alarms = this.autocommit('alarms');
-    this.timers = this.autocommit('timers');
-    this.batches = this.autocommit('batches');
-    this.silences = this.autocommit('silences');
-    this.outbox = this.autocommit('outbox');
-    this.topics = this.autocommit('topics');
-    this.mqttSessions = this.autocommit('mqttSessions');
+    this.inbox = autocommit('inbox', REPOSITORY_CLASSES.inbox.prototype, (fn) => this.transaction(fn));
+    this.alarms = autocommit('alarms', REPOSITORY_CLASSES.alarms.prototype, (fn) => this.transaction(fn));
+    this.timers = autocommit('timers', REPOSITORY_CLASSES.timers.prototype, (fn) => this.transaction(fn));
+    this.batches = autocommit('batches', REPOSITORY_CLASSES.batches.prototype, (fn) => this.transaction(fn));
+    this.silences = autocommit('silences', REPOSITORY_CLASSES.silences.prototype, (fn) => this.transaction(fn));
+    this.outbox = autocommit('outbox', REPOSITORY_CLASSES.outbox.prototype, (fn) => this.transaction(fn));
+    this.topics = autocommit('topics', REPOSITORY_CLASSES.topics.prototype, (fn) => this.transaction(fn));
+    this.mqttSessions = autocommit('mqttSessions', REPOSITORY_CLASSES.mqttSessions.prototype, (fn) => this.transaction(fn));
   }
 
   /** Connects and migrates now rather than on the first call; what the migration did. */
@@ -243,7 +244,7 @@ export class PostgresStore implements Store {
 
   async close(): Promise<void> {
     this.#closing ??= (async () => {
-      await this.#tail;
+      await this.#serial.drained();
       await this.#acceptTail;
       const pool = await this.#pool?.catch(() => undefined);
       await pool?.end();
@@ -356,27 +357,7 @@ export class PostgresStore implements Store {
 
   /** One transaction at a time in this process, in the order asked (see the class comment for why). */
   private serially<T>(task: () => Promise<T>): Promise<T> {
-    const result = this.#tail.then(task);
-    // A failed task must not stop the ones after it; its caller sees the failure.
-    this.#tail = result.catch(() => undefined);
-    return result;
-  }
-
-  /** A repository whose every call runs as a transaction of its own. */
-  private autocommit<K extends keyof Repositories>(name: K): Repositories[K] {
-    const store = this;
-    const methods = REPOSITORY_CLASSES[name].prototype as unknown as Record<PropertyKey, unknown>;
-    return new Proxy({} as Repositories[K], {
-      get(_target, property) {
-        // Only the repository's methods: anything else (`then` when awaited, inspection) is not there.
-        if (property === 'constructor' || typeof methods[property] !== 'function') return undefined;
-        return (...args: unknown[]) =>
-          store.transaction((tx) => {
-            const repository = tx[name] as unknown as Record<PropertyKey, (...a: unknown[]) => Promise<unknown>>;
-            return repository[property]!.apply(repository, args);
-          });
-      },
-    });
+    return this.#serial.run(task);
   }
 }
 

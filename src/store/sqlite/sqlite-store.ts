@@ -20,6 +20,7 @@ import { SqliteTimers } from './timers.js';
 import { SqliteTopics } from './topics.js';
 import { WalSync, type SyncFile } from './wal-sync.js';
 import { BackgroundCheckpoints } from './background-checkpoints.js';
+import { autocommit, OneAtATime } from '../one-at-a-time.js';
 
 export interface SqliteStoreOptions {
   /** Drives the file health watch (file-health.ts); tests hand in a fake clock. */
@@ -58,7 +59,7 @@ export class SqliteStore implements Store {
   readonly #connection: Database.Database;
   readonly #repositories: Repositories & { inbox: SqliteInbox };
   readonly #inTransaction = new AsyncLocalStorage<true>();
-  #tail: Promise<unknown> = Promise.resolve();
+  readonly #serial = new OneAtATime();
   #accepting: Waiting[] = [];
   #acceptScheduled = false;
   /** Undefined for an in-memory database: there is no file to watch. */
@@ -117,14 +118,14 @@ export class SqliteStore implements Store {
       topics: new SqliteTopics(db),
       mqttSessions: new SqliteMqttSessions(db),
     };
-    this.inbox = this.autocommit(this.#repositories.inbox);
-    this.alarms = this.autocommit(this.#repositories.alarms);
-    this.timers = this.autocommit(this.#repositories.timers);
-    this.batches = this.autocommit(this.#repositories.batches);
-    this.silences = this.autocommit(this.#repositories.silences);
-    this.outbox = this.autocommit(this.#repositories.outbox);
-    this.topics = this.autocommit(this.#repositories.topics);
-    this.mqttSessions = this.autocommit(this.#repositories.mqttSessions);
+    this.inbox = autocommit('inbox', this.#repositories.inbox, (fn) => this.transaction(fn));
+    this.alarms = autocommit('alarms', this.#repositories.alarms, (fn) => this.transaction(fn));
+    this.timers = autocommit('timers', this.#repositories.timers, (fn) => this.transaction(fn));
+    this.batches = autocommit('batches', this.#repositories.batches, (fn) => this.transaction(fn));
+    this.silences = autocommit('silences', this.#repositories.silences, (fn) => this.transaction(fn));
+    this.outbox = autocommit('outbox', this.#repositories.outbox, (fn) => this.transaction(fn));
+    this.topics = autocommit('topics', this.#repositories.topics, (fn) => this.transaction(fn));
+    this.mqttSessions = autocommit('mqttSessions', this.#repositories.mqttSessions, (fn) => this.transaction(fn));
     const inMemory = file === '' || file === ':memory:' || file.startsWith('file::memory:');
     this.#durable = inMemory ? undefined : new WalSync(`${file}-wal`, options.syncFile);
     this.#checkpoints = inMemory || !options.backgroundCheckpoints ? undefined : new BackgroundCheckpoints(file, this.#connection, { logger: options.logger });
@@ -358,15 +359,8 @@ export class SqliteStore implements Store {
 
   /** One at a time on the one connection, in the order asked. */
   private serially<T>(task: () => Promise<T>): Promise<T> {
-    this.#queued += 1;
-    const result = this.#tail.then(task).finally(() => (this.#queued -= 1));
-    // A failed task must not stop the ones after it; its caller sees the failure.
-    this.#tail = result.catch(() => undefined);
-    return result;
+    return this.#serial.run(task);
   }
-
-  /** Transactions running or waiting their turn. */
-  #queued = 0;
 
   /**
    * Resolves once no transaction runs or waits and every commit is on the disk: true when
@@ -375,22 +369,11 @@ export class SqliteStore implements Store {
    */
   async settled(): Promise<boolean> {
     let waited = false;
-    while (this.#queued > 0 || this.#durable?.busy) {
+    while (this.#serial.queued > 0 || this.#durable?.busy) {
       waited = true;
-      await this.#tail;
+      await this.#serial.drained();
       await this.#durable?.idle();
     }
     return waited;
-  }
-
-  /** The repository with each call run as a transaction of its own. */
-  private autocommit<R extends object>(repository: R): R {
-    return new Proxy(repository, {
-      get: (target, property, receiver) => {
-        const value: unknown = Reflect.get(target, property, receiver);
-        if (typeof value !== 'function') return value;
-        return (...args: unknown[]) => this.transaction(() => (value as (...a: unknown[]) => Promise<unknown>).apply(target, args));
-      },
-    });
   }
 }
