@@ -16,9 +16,14 @@ export class Db {
     return statement;
   }
 
+  /** Rows changed through run() so far: whether a transaction wrote, without asking SQLite twice per transaction. */
+  changes = 0;
+
   run(sql: string, ...params: unknown[]): Database.RunResult {
     try {
-      return this.statement(sql).run(...params);
+      const result = this.statement(sql).run(...params);
+      this.changes += result.changes;
+      return result;
     } catch (error) {
       throw StoreError.wrap(error);
     }

@@ -60,6 +60,8 @@ export class SqliteStore implements Store {
   readonly #repositories: Repositories & { inbox: SqliteInbox };
   readonly #inTransaction = new AsyncLocalStorage<true>();
   readonly #serial = new OneAtATime();
+  /** The repositories' connection, which counts the rows they change. */
+  readonly #db: Db;
   #accepting: Waiting[] = [];
   #acceptScheduled = false;
   /** Undefined for an in-memory database: there is no file to watch. */
@@ -107,7 +109,7 @@ export class SqliteStore implements Store {
       this.#connection.exec('VACUUM');
     }
     migrate(this.#connection);
-    const db = new Db(this.#connection);
+    const db = (this.#db = new Db(this.#connection));
     this.#repositories = {
       inbox: new SqliteInbox(db),
       alarms: new SqliteAlarms(db),
@@ -154,7 +156,7 @@ export class SqliteStore implements Store {
     const { result, wrote } = await this.serially(async () => {
       const refused = this.#health?.refusal();
       if (refused) throw refused;
-      const changesBefore = this.totalChanges();
+      const changesBefore = this.#db.changes;
       let result: T;
       try {
         this.exec('BEGIN IMMEDIATE');
@@ -165,7 +167,7 @@ export class SqliteStore implements Store {
         this.#health?.failed(error);
         throw error;
       }
-      const wrote = changesBefore === undefined || (this.totalChanges() ?? changesBefore) > changesBefore;
+      const wrote = this.#db.changes > changesBefore;
       if (this.#health?.watchingWrites) this.#health.committed(wrote, false);
       return { result, wrote };
     });
@@ -299,17 +301,6 @@ export class SqliteStore implements Store {
     });
   }
 
-  /** Rows changed on this connection so far: whether a transaction wrote, while the health watch asks. */
-  private totalChanges(): number | undefined {
-    try {
-      this.#totalChanges ??= this.#connection.prepare('SELECT total_changes()').pluck();
-      return this.#totalChanges.get() as number;
-    } catch {
-      return undefined;
-    }
-  }
-
-  #totalChanges: Database.Statement | undefined;
 
   /** Whether a write that needs new pages could succeed: below SQLite's page limit, and space on the disk. */
   private roomToGrow(): boolean {
