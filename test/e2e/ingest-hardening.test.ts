@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { smtpReplies } from '../helpers/smtp-replies.js';
 import { mkdirSync } from 'node:fs';
 import { connect } from 'node:net';
 import { join } from 'node:path';
@@ -50,33 +51,13 @@ async function alarmsOf(gateway: RunningGateway, device: string): Promise<Alarm[
  */
 async function session(port: number, localAddress: string, mailFrom: string, data: Buffer | string): Promise<string[]> {
   const socket = connect({ port, host: '127.0.0.1', localAddress });
-  const finals: string[] = [];
-  let buffer = '';
-  let closed = false;
-  let wake: (() => void) | undefined;
-  socket.on('data', (chunk: Buffer) => {
-    buffer += chunk.toString('latin1');
-    let i;
-    while ((i = buffer.indexOf('\n')) >= 0) {
-      const line = buffer.slice(0, i).replace(/\r$/, '');
-      buffer = buffer.slice(i + 1);
-      if (/^\d{3} /.test(line)) finals.push(line);
-    }
-    wake?.();
-  });
+  const { finals, closed, until: replies } = smtpReplies(socket);
   socket.on('error', () => {});
-  socket.on('close', () => {
-    closed = true;
-    wake?.();
-  });
   // A bound, not a wait: a gateway that answers what it should ends the session long before.
   const deadline = setTimeout(() => {
     finals.push('(no close from the gateway within 10 s)');
     socket.destroy();
   }, 10_000);
-  const replies = async (count: number): Promise<void> => {
-    while (finals.length < count && !closed) await new Promise<void>((resolve) => (wake = resolve));
-  };
   try {
     await replies(1);
     for (const command of ['EHLO device.plant.local', `MAIL FROM:<${mailFrom}>`, 'RCPT TO:<alarms@plant.local>', 'DATA']) {
@@ -86,7 +67,7 @@ async function session(port: number, localAddress: string, mailFrom: string, dat
     }
     assert.match(finals.at(-1) ?? '', /^354 /, finals.join(' | '));
     socket.write(Buffer.concat([Buffer.isBuffer(data) ? data : Buffer.from(data, 'latin1'), Buffer.from('QUIT\r\n')]));
-    while (!closed) await new Promise<void>((resolve) => (wake = resolve));
+    await replies(Number.POSITIVE_INFINITY);
     return finals;
   } finally {
     clearTimeout(deadline);

@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { smtpReplies } from '../helpers/smtp-replies.js';
 import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { connect as netConnect, type Socket } from 'node:net';
@@ -363,22 +364,7 @@ describe('a store that cannot commit', () => {
 async function rawSession(port: number, commands: string[]): Promise<string[]> {
   const { connect } = await import('node:net');
   const socket = connect({ port, host: '127.0.0.1' });
-  const finals: string[] = [];
-  let buffer = '';
-  let wake: (() => void) | undefined;
-  socket.on('data', (c: Buffer) => {
-    buffer += c.toString('latin1');
-    let i;
-    while ((i = buffer.indexOf('\n')) >= 0) {
-      const line = buffer.slice(0, i).replace(/\r$/, '');
-      buffer = buffer.slice(i + 1);
-      if (/^\d{3} /.test(line)) finals.push(line);
-    }
-    wake?.();
-  });
-  const waitFor = async (n: number) => {
-    while (finals.length < n) await new Promise<void>((r) => (wake = r));
-  };
+  const { finals, until: waitFor } = smtpReplies(socket);
   await waitFor(1);
   for (const [i, command] of commands.entries()) {
     socket.write(`${command}\r\n`);
