@@ -44,17 +44,25 @@ export function formatKey(path: ReadonlyArray<PropertyKey>): string {
 
 export function loadConfig(file: string, env: NodeJS.ProcessEnv = process.env): GatewayConfig {
   const absolute = resolve(file);
-  let text: string;
+  return parseConfig(readConfigText(absolute), absolute, env);
+}
+
+function readConfigText(absolute: string): string {
   try {
-    text = readFileSync(absolute, 'utf8');
+    return readFileSync(absolute, 'utf8');
   } catch (error) {
     throw new ConfigError([{ file: absolute, key: '', message: `cannot be read (${(error as NodeJS.ErrnoException).code ?? 'error'})` }]);
   }
-  return parseConfig(text, absolute, env);
 }
 
 /** Parses and resolves configuration text; `file` names it in errors and anchors relative paths. */
 export function parseConfig(text: string, file: string, env: NodeJS.ProcessEnv = process.env): GatewayConfig {
+  const { raw, document, lineCounter } = validate(text, file);
+  return resolveConfig(raw, file, env, document, lineCounter);
+}
+
+/** YAML syntax, then the schema: every problem with file, line, key and message. */
+function validate(text: string, file: string): { raw: RawConfig; document: Document; lineCounter: LineCounter } {
   const lineCounter = new LineCounter();
   const document = parseDocument(text, { lineCounter, prettyErrors: false });
   if (document.errors.length > 0) {
@@ -69,7 +77,7 @@ export function parseConfig(text: string, file: string, env: NodeJS.ProcessEnv =
   if (!parsed.success) {
     throw new ConfigError(parsed.error.issues.map((issue) => problemFromIssue(issue, file, document, lineCounter)));
   }
-  return resolveConfig(parsed.data, file, env, document, lineCounter);
+  return { raw: parsed.data, document, lineCounter };
 }
 
 /**
@@ -79,26 +87,9 @@ export function parseConfig(text: string, file: string, env: NodeJS.ProcessEnv =
  */
 export function loadStoreLocation(file: string): { backend: 'sqlite'; dataDir: string } | { backend: 'postgres'; url: string } {
   const absolute = resolve(file);
-  let text: string;
-  try {
-    text = readFileSync(absolute, 'utf8');
-  } catch (error) {
-    throw new ConfigError([{ file: absolute, key: '', message: `cannot be read (${(error as NodeJS.ErrnoException).code ?? 'error'})` }]);
-  }
-  const lineCounter = new LineCounter();
-  const document = parseDocument(text, { lineCounter, prettyErrors: false });
-  if (document.errors.length > 0) {
-    throw new ConfigError(
-      document.errors.map((error) => {
-        const pos = lineCounter.linePos(error.pos[0]);
-        return { file: absolute, key: '', line: pos.line, column: pos.col, message: `YAML syntax: ${error.message.split('\n')[0]}` };
-      }),
-    );
-  }
-  const parsed = configSchema.safeParse(document.toJS() ?? {});
-  if (!parsed.success) throw new ConfigError(parsed.error.issues.map((issue) => problemFromIssue(issue, absolute, document, lineCounter)));
-  if (parsed.data.store.url !== undefined) return { backend: 'postgres', url: parsed.data.store.url };
-  return { backend: 'sqlite', dataDir: resolve(dirname(absolute), parsed.data.gateway.dataDir) };
+  const { raw } = validate(readConfigText(absolute), absolute);
+  if (raw.store.url !== undefined) return { backend: 'postgres', url: raw.store.url };
+  return { backend: 'sqlite', dataDir: resolve(dirname(absolute), raw.gateway.dataDir) };
 }
 
 function locate(document: Document, lineCounter: LineCounter, path: ReadonlyArray<PropertyKey>): { line?: number; column?: number } {
