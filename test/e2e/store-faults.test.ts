@@ -1,11 +1,11 @@
 import assert from 'node:assert/strict';
+import { capturedLogs } from '../helpers/captured-logs.js';
 import { execFileSync } from 'node:child_process';
 import { chmodSync, closeSync, copyFileSync, mkdirSync, openSync, renameSync, rmSync, unlinkSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
-import { Writable } from 'node:stream';
 import { after, afterEach, before, beforeEach, describe, it } from 'node:test';
 import { connectAsync } from 'mqtt';
-import { createLogger, type Logger } from '../../src/log/logger.js';
+import type { Logger } from '../../src/log/logger.js';
 import { SqliteStore } from '../../src/store/sqlite/sqlite-store.js';
 import { sendAsDevice } from '../helpers/device-client.js';
 import { FakeClock } from '../helpers/fake-clock.js';
@@ -29,14 +29,7 @@ interface Captured {
 }
 
 function captureLogs(): Captured {
-  const lines: Record<string, unknown>[] = [];
-  const stream = new Writable({
-    write(chunk: Buffer, _encoding, callback) {
-      for (const line of chunk.toString('utf8').split('\n')) if (line.trim()) lines.push(JSON.parse(line) as Record<string, unknown>);
-      callback();
-    },
-  });
-  return { logger: createLogger({ level: 'info', format: 'json', destination: stream }), lines };
+  return capturedLogs();
 }
 
 const ERROR = 50;

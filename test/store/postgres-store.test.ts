@@ -1,10 +1,9 @@
 import assert from 'node:assert/strict';
+import { capturedLogs } from '../helpers/captured-logs.js';
 import { readdirSync } from 'node:fs';
-import { Writable } from 'node:stream';
 import { after, afterEach, before, describe, it } from 'node:test';
 import type { Alarm } from '../../src/lifecycle/alarm.js';
 import type { HeldNotification } from '../../src/lifecycle/batch.js';
-import { createLogger } from '../../src/log/logger.js';
 import { MIGRATIONS_DIR, readMigrations } from '../../src/store/postgres/migrate.js';
 import { PostgresStore, type PostgresStoreOptions } from '../../src/store/postgres/postgres-store.js';
 import { StoreError } from '../../src/store/store-error.js';
@@ -32,16 +31,7 @@ function held(alarmId: string, key = 'group|r|site=A|ops@example.com'): HeldNoti
 }
 
 /** Log lines kept, for what the store says about the database. */
-function capture(): { logger: ReturnType<typeof createLogger>; lines: Record<string, unknown>[] } {
-  const lines: Record<string, unknown>[] = [];
-  const stream = new Writable({
-    write(chunk: Buffer, _encoding, callback) {
-      for (const line of chunk.toString('utf8').split('\n')) if (line.trim()) lines.push(JSON.parse(line) as Record<string, unknown>);
-      callback();
-    },
-  });
-  return { logger: createLogger({ level: 'info', format: 'json', destination: stream }), lines };
-}
+const capture = () => capturedLogs();
 
 /** Until some session of the test database waits for a lock another one holds. */
 async function someoneWaitsForALock(): Promise<void> {

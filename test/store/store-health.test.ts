@@ -1,9 +1,8 @@
 import assert from 'node:assert/strict';
+import { capturedLogs } from '../helpers/captured-logs.js';
 import { chmodSync, copyFileSync, renameSync, unlinkSync } from 'node:fs';
 import { join } from 'node:path';
-import { Writable } from 'node:stream';
 import { after, describe, it } from 'node:test';
-import { createLogger } from '../../src/log/logger.js';
 import { FileHealth } from '../../src/store/sqlite/file-health.js';
 import { SqliteStore } from '../../src/store/sqlite/sqlite-store.js';
 import { StoreError } from '../../src/store/store-error.js';
@@ -19,15 +18,9 @@ let n = 0;
 function watched(): { store: SqliteStore; file: string; clock: FakeClock; lines: Record<string, unknown>[] } {
   n += 1;
   const clock = new FakeClock();
-  const lines: Record<string, unknown>[] = [];
-  const stream = new Writable({
-    write(chunk: Buffer, _encoding, callback) {
-      for (const line of chunk.toString('utf8').split('\n')) if (line.trim()) lines.push(JSON.parse(line) as Record<string, unknown>);
-      callback();
-    },
-  });
+  const { logger, lines } = capturedLogs();
   const dataDir = join(dir.path, `health-${n}`);
-  const store = SqliteStore.open(dataDir, { clock, logger: createLogger({ level: 'info', format: 'json', destination: stream }) });
+  const store = SqliteStore.open(dataDir, { clock, logger });
   return { store, file: join(dataDir, 'annunciator.db'), clock, lines };
 }
 
