@@ -1,11 +1,10 @@
 import assert from 'node:assert/strict';
+import { capturedLogs } from '../helpers/captured-logs.js';
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
-import { Writable } from 'node:stream';
 import { after, before, describe, it } from 'node:test';
 import Database from 'better-sqlite3';
 import { connectAsync, type MqttClient } from 'mqtt';
-import { createLogger } from '../../src/log/logger.js';
 import { configFrom, eventually, runGateway } from '../helpers/gateway.js';
 import { DURABLE_MOSQUITTO_SETTINGS, findMosquittoBinary, startMosquitto, type MosquittoSettings, type SpawnedMosquitto } from '../helpers/mqtt-broker.js';
 import { mqttExampleHarness } from '../helpers/mqtt-example.js';
@@ -78,16 +77,7 @@ async function streamAcrossRestart(broker: SpawnedMosquitto, upstream: Upstream,
   // and the store, not the rendering and relaying of 300 mails (which would take 15 s here).
   const alarms = h.raw.alarms as { defaultRoute: Record<string, unknown> };
   alarms.defaultRoute = { ...alarms.defaultRoute, group: { by: ['site'], wait: '1h' } };
-  const logger = createLogger({
-    level: 'info',
-    format: 'json',
-    destination: new Writable({
-      write(chunk: Buffer, _encoding, done) {
-        for (const line of chunk.toString('utf8').split('\n').filter(Boolean)) logs.push(JSON.parse(line) as LogLine);
-        done();
-      },
-    }),
-  });
+  const { logger } = capturedLogs('info', logs);
   const gateway = await runGateway(configFrom(h.dir, h.raw), logger);
   let pub: MqttClient | undefined;
   try {

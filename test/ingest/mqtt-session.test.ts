@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
+import { capturedLogs } from '../helpers/captured-logs.js';
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
-import { Writable } from 'node:stream';
 import { after, before, describe, it } from 'node:test';
 import { connectAsync, type MqttClient } from 'mqtt';
 import { loadConfig } from '../../src/config/load.js';
@@ -9,7 +9,6 @@ import type { MqttBrokerConfig } from '../../src/config/types.js';
 import { MqttIngest } from '../../src/ingest/mqtt/mqtt-ingest.js';
 import { MqttMappings } from '../../src/ingest/mqtt/mqtt-mappings.js';
 import type { Received } from '../../src/ingest/received.js';
-import { createLogger } from '../../src/log/logger.js';
 import { SqliteStore } from '../../src/store/sqlite/sqlite-store.js';
 import { eventually, testDir, type TestDir } from '../helpers/gateway.js';
 import { REPO_ROOT } from '../helpers/gateway-process.js';
@@ -60,16 +59,7 @@ function harness(broker: SpawnedMosquitto, clientId = `gw-${randomBytes(4).toStr
   const commits: HeldCommit[] = [];
   const stored: string[] = [];
   const ingests: MqttIngest[] = [];
-  const logger = createLogger({
-    level: 'info',
-    format: 'json',
-    destination: new Writable({
-      write(chunk: Buffer, _encoding, done) {
-        for (const line of chunk.toString('utf8').split('\n').filter(Boolean)) logs.push(JSON.parse(line) as LogLine);
-        done();
-      },
-    }),
-  });
+  const { logger } = capturedLogs('info', logs);
   const h: Harness = {
     dir,
     store,
