@@ -2,7 +2,6 @@ import assert from 'node:assert/strict';
 import { copyFileSync, existsSync, readdirSync, readlinkSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, afterEach, beforeEach, describe, it } from 'node:test';
-import Database from 'better-sqlite3';
 import { migrate, MIGRATIONS_DIR, readMigrations } from '../../src/store/sqlite/migrate.js';
 import { SqliteStore } from '../../src/store/sqlite/sqlite-store.js';
 import { alarmRecord } from '../helpers/alarm-factory.js';
@@ -10,6 +9,7 @@ import { escalationTimerOf } from '../../src/lifecycle/timer.js';
 import { eventually, testDir } from '../helpers/gateway.js';
 import { FakeClock } from '../helpers/fake-clock.js';
 import { receivedMessage, storeContract } from './contract.js';
+import { SqliteConnection } from '../../src/store/sqlite/connection.js';
 
 const dir = testDir();
 after(() => dir.remove());
@@ -166,7 +166,7 @@ describe('SqliteStore', () => {
 
   it('reads the muted alarms through their own index, not every active alarm', () => {
     // The query planner took alarms_state (every active alarm) until migration 0010; bench/store-scale.ts shows what that cost.
-    const db = new Database(join(dataDir, 'annunciator.db'), { readonly: true });
+    const db = SqliteConnection.open(join(dataDir, 'annunciator.db'), { readonly: true });
     try {
       const plan = db.prepare(`EXPLAIN QUERY PLAN SELECT data FROM alarms WHERE muted = 1 AND state = 'active' ORDER BY first_seen, id`).all() as { detail: string }[];
       assert.deepEqual(
@@ -180,7 +180,7 @@ describe('SqliteStore', () => {
 
   it('refuses a database from a newer version', async () => {
     await store.close();
-    const db = new Database(join(dataDir, 'annunciator.db'));
+    const db = SqliteConnection.open(join(dataDir, 'annunciator.db'));
     db.pragma('user_version = 99');
     db.close();
     assert.throws(() => SqliteStore.open(dataDir), /schema version 99 is newer/);
@@ -206,7 +206,7 @@ describe('SqliteStore', () => {
   it('migrates a store of version 7 forward: escalation timers, open batches and unannounced acks become timer rows', async () => {
     await store.close();
     const file = join(dataDir, 'v7.db');
-    const old = new Database(file);
+    const old = SqliteConnection.open(file);
     migrate(old, readMigrations().slice(0, 7));
     const acked = alarmRecord('A1', { device: { id: 'plc', name: 'PLC', matchedBy: 'sender' }, title: 't', severity: 'major', ack: { by: 'anna', at: 5, channel: 'mqtt' } });
     old.prepare(`INSERT INTO alarms (id, fingerprint, state, first_seen, last_seen, data, ack_at) VALUES (?, ?, 'active', 0, 0, ?, 5)`).run(acked.id, acked.fingerprint, JSON.stringify(acked));
@@ -233,7 +233,7 @@ describe('SqliteStore', () => {
     await store.close();
     const file = join(dataDir, 'old.db');
     // A store written before escalations (version 4), with an acknowledged alarm.
-    const old = new Database(file);
+    const old = SqliteConnection.open(file);
     migrate(old, readMigrations().slice(0, 4));
     const acked = alarmRecord('A1', { device: { id: 'plc', name: 'PLC', matchedBy: 'sender' }, title: 't', severity: 'major', ack: { by: 'anna', at: 5, channel: 'mqtt' } });
     const muted = alarmRecord('A2', { device: { id: 'plc', name: 'PLC', matchedBy: 'sender' }, title: 'u', severity: 'major', mutedBy: { by: 'silence', silence: 'S1' } });
