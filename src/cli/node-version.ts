@@ -24,7 +24,8 @@ export const SUPPORTED_NODE: ReadonlyArray<readonly [number, number]> = [
 export const NEWEST_SUPPORTED_MAJOR = 26;
 
 export function describeSupportedNode(): string {
-  return SUPPORTED_NODE.map(([major, minor]) => (minor > 0 ? `${major}.${minor}+` : `${major}`)).join(', ');
+  const lines = SUPPORTED_NODE.map(([major, minor]) => (minor > 0 ? `${major} (${major}.${minor} or later)` : `${major}`));
+  return `${lines.slice(0, -1).join(', ')} or ${lines[lines.length - 1]}`;
 }
 
 export function isSupportedNode(version: string = process.versions.node): boolean {

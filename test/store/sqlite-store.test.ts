@@ -7,6 +7,7 @@ import { SqliteStore } from '../../src/store/sqlite/sqlite-store.js';
 import { alarmRecord } from '../helpers/alarm-factory.js';
 import { escalationTimerOf } from '../../src/lifecycle/timer.js';
 import { eventually, testDir } from '../helpers/gateway.js';
+import { REPO_ROOT } from '../helpers/gateway-process.js';
 import { FakeClock } from '../helpers/fake-clock.js';
 import { receivedMessage, storeContract } from './contract.js';
 import { SqliteConnection } from '../../src/store/sqlite/connection.js';
@@ -227,6 +228,25 @@ describe('SqliteStore', () => {
     const level2 = (await store.timers.get('escalate', 'A1:2'))!;
     assert.equal(level2.kind === 'escalate' && escalationTimerOf(level2).level, 2);
     assert.equal((await store.timers.get('escalate', 'A1:1'))?.firedAt, 50);
+  });
+
+  it('opens a store file written by better-sqlite3 12 (annunciator before node:sqlite): binary mail, outbox and alarms read back byte for byte', async () => {
+    // test/fixtures/store/better-sqlite3-v12.db: SqliteStore of commit 73e035d (better-sqlite3 12.11.1, SQLite
+    // 3.53.2, schema 12, WAL) took R1 (raw with NUL and 0xFF bytes), an outbox entry O1 and an alarm A1, then closed.
+    await store.close();
+    copyFileSync(join(REPO_ROOT, 'test/fixtures/store/better-sqlite3-v12.db'), join(dataDir, 'annunciator.db'));
+    store = SqliteStore.open(dataDir);
+    assert.equal(store.settings().schemaVersion, readMigrations().length);
+    assert.equal(store.settings().journalMode, 'wal');
+    const raw = Buffer.concat([Buffer.from('Subject: Motor M12 \xfcbertemperatur\r\n\r\n', 'latin1'), Buffer.from([0, 1, 2, 0xff, 0xfe, 13, 10])]);
+    const received = await store.inbox.get('R1');
+    assert.ok(received && Buffer.isBuffer(received.raw) && received.raw.equals(raw), String(received?.raw));
+    assert.deepEqual(received.envelope, { mailFrom: 'plc@plant.local', rcptTo: ['ops@example.com'] });
+    const entry = await store.outbox.get('O1');
+    assert.ok(entry && Buffer.isBuffer(entry.message) && entry.message.equals(Buffer.from([0x41, 0, 0xff, 0x42])));
+    assert.equal((await store.alarms.get('A1'))?.title, 'Motor M12 overtemperature');
+    await store.accept(receivedMessage('R2'));
+    assert.deepEqual((await store.inbox.pending(10)).map((r) => r.id), ['R1', 'R2']);
   });
 
   it('migrates a store of an older version forward, keeping its data', async () => {
