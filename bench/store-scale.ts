@@ -385,7 +385,7 @@ function fill(file: string, n: number, config: GatewayConfig, seed: Seed, args: 
     `INSERT INTO received (id, received_at, listener, peer_address, peer_port, helo, auth_user, secure, mail_from, rcpt_to, raw, state, processed_at, error, mqtt)
      VALUES (?, ?, ?, ?, ?, ?, NULL, 0, ?, ?, ?, 'processed', ?, NULL, NULL)`,
   );
-  const insertAlarm = db.prepare(`INSERT INTO alarms (id, fingerprint, state, first_seen, last_seen, data, muted, ack_at, ack_announced) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`);
+  const insertAlarm = db.prepare(`INSERT INTO alarms (id, fingerprint, state, first_seen, last_seen, data, muted) VALUES (?, ?, ?, ?, ?, ?, ?)`);
   const insertLog = db.prepare(`INSERT INTO alarm_log (alarm_id, received_id, at, outcome, reason) VALUES (?, ?, ?, ?, ?)`);
   const insertOutbox = db.prepare(
     `INSERT INTO outbox (id, received_id, alarm_id, batch_id, created_at, envelope_from, recipients, message, status, attempts, next_attempt_at, last_error, last_account, updated_at, sent_at, rejected_recipients)
@@ -493,7 +493,7 @@ function fill(file: string, n: number, config: GatewayConfig, seed: Seed, args: 
       ...(ack ? { ack, ackAnnounced: true } : {}),
       ...(isMuted ? { mutedBy: { by: 'silence', silence: current.id, until: NOW + 7 * DAY } } : {}),
     };
-    insertAlarm.run(alarmId, alarm.fingerprint, alarm.state, alarm.firstSeen, alarm.lastSeen, JSON.stringify(alarm), isMuted ? 1 : 0, ack?.at ?? null, ack ? 1 : 0);
+    insertAlarm.run(alarmId, alarm.fingerprint, alarm.state, alarm.firstSeen, alarm.lastSeen, JSON.stringify(alarm), isMuted ? 1 : 0);
     rows.alarms += 1;
     if (i === Math.floor(n / 2)) sampleAlarmId = alarmId;
     if (i % 1000 === 500) addSilence(silence(fillId(at, next), 'plc-line4', at, at + 3_600_000));
