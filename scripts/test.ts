@@ -12,7 +12,7 @@ import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { cachedSupportedNode, isSupportedNode, runUnder, unsupportedNodeMessage } from '../src/cli/node-version.js';
 
-export const TEST_FLAGS = ['--test-concurrency=1', '--test-timeout=300000'];
+export const TEST_FLAGS = ['--test-concurrency=2', '--test-timeout=300000'];
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 
