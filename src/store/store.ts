@@ -60,6 +60,18 @@ export interface Peers {
   leave(): Promise<void>;
 }
 
+/** A gateway as `store status` shows it. */
+export interface PeerSeen {
+  gateway: string;
+  version: string;
+  /** When it started (ms since the epoch). */
+  startedAt: number;
+  /** How long ago its last beat was, by the database's clock (ms). */
+  seenMsAgo: number;
+  /** Whether it holds the lead now. */
+  leading: boolean;
+}
+
 export type StoreHealth =
   | { ok: true }
   | {

@@ -1,6 +1,7 @@
 import type { Client } from 'pg';
 import type { Logger } from '../../log/logger.js';
-import type { Peers } from '../store.js';
+import type { PeerSeen, Peers } from '../store.js';
+import type { Sql } from './sql.js';
 
 /**
  * The leader lock's key: one per schema, so that stores in different schemas of one
@@ -8,8 +9,30 @@ import type { Peers } from '../store.js';
  */
 const LEADER_KEY = `hashtextextended('annunciator:leader:' || current_schema(), 0)`;
 
+/** Whether the session `pid` holds the leader lock: an int8 advisory lock shows in pg_locks as its high and low 32 bits. */
+const HOLDS_LEAD = (pid: string) =>
+  `EXISTS (SELECT 1 FROM pg_locks l WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 1 AND l.pid = ${pid}
+     AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())
+     AND ((l.classid::bigint << 32) | l.objid::bigint) = ${LEADER_KEY})`;
+
+/** Rows of gateways not seen for this long are deleted by the leader. */
+const FORGET_AFTER = `interval '7 days'`;
+
+/** The gateways seen in the last `$1` ms, with which one leads: for `store status`. */
+export async function peersSeen(sql: Sql, withinMs: number): Promise<PeerSeen[]> {
+  const rows = await sql.rows<{ name: string; version: string; started_at: number; seen_ms_ago: number; leads: boolean }>(
+    `SELECT name, version, (extract(epoch FROM started_at) * 1000)::bigint AS started_at,
+            greatest(0, (extract(epoch FROM now() - last_seen) * 1000))::bigint AS seen_ms_ago, ${HOLDS_LEAD('g.backend_pid')} AS leads
+       FROM gateways g WHERE last_seen > now() - make_interval(secs => $1 / 1000.0) ORDER BY leads DESC, last_seen DESC, name`,
+    [withinMs],
+  );
+  return rows.map((r) => ({ gateway: r.name, version: r.version, startedAt: r.started_at, seenMsAgo: r.seen_ms_ago, leading: r.leads }));
+}
+
 export interface PgPeersOptions {
   gateway: string;
+  /** This annunciator's version, recorded with the gateway. */
+  version: string;
   /** Opens a connection of its own (not pooled: the lead lives as long as it does). */
   connect: () => Promise<Client>;
   /** How long a statement on the control connection may take before the connection counts as lost (ms). */
@@ -33,6 +56,7 @@ export class PgPeers implements Peers {
   #leading = false;
   #left = false;
   readonly #lostHandlers: Array<(reason: string) => void> = [];
+  readonly #startedAt = Date.now();
 
   constructor(private readonly options: PgPeersOptions) {
     this.gateway = options.gateway;
@@ -49,9 +73,14 @@ export class PgPeers implements Peers {
       if (!this.#leading) {
         const { rows } = await this.timed(client, `SELECT pg_try_advisory_lock(${LEADER_KEY}) AS got`);
         this.#leading = rows[0]?.got === true;
-      } else {
-        await this.timed(client, 'SELECT 1');
       }
+      await this.timed(
+        client,
+        `INSERT INTO gateways (name, version, started_at, last_seen, backend_pid) VALUES ($1, $2, to_timestamp($3 / 1000.0), now(), pg_backend_pid())
+         ON CONFLICT (name) DO UPDATE SET version = excluded.version, started_at = excluded.started_at, last_seen = excluded.last_seen, backend_pid = excluded.backend_pid`,
+        [this.gateway, this.options.version, this.#startedAt],
+      );
+      if (this.#leading) await this.timed(client, `DELETE FROM gateways WHERE last_seen < now() - ${FORGET_AFTER}`);
     } catch (error) {
       this.drop(client, `the control connection failed: ${error instanceof Error ? error.message : String(error)}`);
       throw error;
@@ -87,13 +116,13 @@ export class PgPeers implements Peers {
   }
 
   /** A statement that must answer within the timeout: a connection that hangs is as good as lost. */
-  private async timed(client: Client, text: string): Promise<{ rows: Array<Record<string, unknown>> }> {
+  private async timed(client: Client, text: string, params: unknown[] = []): Promise<{ rows: Array<Record<string, unknown>> }> {
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<never>((_, reject) => {
       timer = setTimeout(() => reject(new Error(`no answer within ${this.options.statementTimeout} ms`)), this.options.statementTimeout);
     });
     try {
-      return await Promise.race([client.query<Record<string, unknown>>(text), timeout]);
+      return await Promise.race([client.query<Record<string, unknown>>(text, params), timeout]);
     } finally {
       clearTimeout(timer);
     }

@@ -6,11 +6,12 @@ import type { PostgresConnection } from '../../config/types.js';
 import type { Received } from '../../ingest/received.js';
 import type { Logger } from '../../log/logger.js';
 import { StoreError } from '../store-error.js';
-import type { Repositories, Store, StoreHealth } from '../store.js';
+import type { PeerSeen, Repositories, Store, StoreHealth } from '../store.js';
 import { PgAlarms } from './alarms.js';
 import { PgBatches } from './batches.js';
 import { poolConfig, type PoolSettings } from './connection.js';
-import { PgPeers } from './peers.js';
+import { PgPeers, peersSeen } from './peers.js';
+import { VERSION } from '../../base/version.js';
 import { toStoreError } from './errors.js';
 import { INSERT_CHUNK, PgInbox } from './inbox.js';
 import { migrate, type MigrationResult } from './migrate.js';
@@ -121,6 +122,7 @@ export class PostgresStore implements Store {
     this.#gateway = options.gateway ?? `${hostname()}-${process.pid}`;
     this.peers = new PgPeers({
       gateway: this.#gateway,
+      version: VERSION,
       connect: () => this.controlConnection(),
       statementTimeout: options.controlTimeout ?? 5000,
       ...(options.logger ? { logger: options.logger } : {}),
@@ -150,6 +152,16 @@ export class PostgresStore implements Store {
         `SELECT current_setting('synchronous_commit') AS synchronous_commit, (SELECT max(version) FROM schema_migrations) AS version`,
       );
       return { synchronousCommit: row!.synchronous_commit, schemaVersion: row!.version };
+    } finally {
+      session.release();
+    }
+  }
+
+  /** The gateways that beat in the last `withinMs` ms, the leader first: for `store status`. */
+  async gateways(withinMs: number): Promise<PeerSeen[]> {
+    const session = await this.session();
+    try {
+      return await peersSeen(session, withinMs);
     } finally {
       session.release();
     }
