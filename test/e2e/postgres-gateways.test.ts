@@ -1,0 +1,77 @@
+import assert from 'node:assert/strict';
+import { after, afterEach, before, describe, it } from 'node:test';
+import { timerAt } from '../../src/lifecycle/timer.js';
+import { baseConfig, configFrom, eventually, runGateway, testDir, type RunningGateway, type TestDir } from '../helpers/gateway.js';
+import { createTestDatabase, postgresGate, type TestDatabase } from '../helpers/postgres.js';
+
+const gate = await postgresGate();
+
+/**
+ * Several whole gateways (createApp, as `annunciator start` builds it) on one PostgreSQL
+ * database, in this process: every one takes mail and works its inbox and outbox; one leads
+ * the timers, the reply watchers and the retained MQTT state.
+ */
+describe('several gateways on one PostgreSQL', { skip: gate.skip }, () => {
+  let db: TestDatabase;
+  const dirs: TestDir[] = [];
+  const running: RunningGateway[] = [];
+
+  before(async () => {
+    gate.assertPresent();
+    db = await createTestDatabase();
+  });
+  afterEach(async () => {
+    for (const g of running.splice(0)) await g.stop();
+    for (const d of dirs.splice(0)) d.remove();
+    await db.query('DROP SCHEMA public CASCADE; CREATE SCHEMA public');
+  });
+  after(() => db?.drop());
+
+  /** A gateway named `name` on the test database, beating for the lead every 100 ms. */
+  const start = async (name: string): Promise<RunningGateway> => {
+    const dir = testDir();
+    dirs.push(dir);
+    const { user, database, port } = db.connection();
+    const raw = baseConfig(dir);
+    const config = configFrom(dir, { ...raw, gateway: { ...(raw.gateway as object), name }, store: { url: `postgres://${user}@127.0.0.1:${port}/${database}`, security: 'none' } });
+    const gateway = await runGateway(config, undefined, { leadershipInterval: 100 });
+    running.push(gateway);
+    return gateway;
+  };
+
+  /** The gateway whose timer runner fires a timer armed now (by either). */
+  const firedBy = async (gateways: RunningGateway[]): Promise<RunningGateway[]> => {
+    const fired: RunningGateway[] = [];
+    const offs = gateways.map((g) => g.events.on('timer-fired', ({ kind }) => kind === 'prune' && fired.push(g)));
+    await gateways.at(-1)!.store.timers.arm(timerAt('prune', 'store', null, Date.now()));
+    await eventually(() => fired.length > 0, 10_000, 'the prune timer to fire');
+    offs.forEach((off) => off());
+    return fired;
+  };
+
+  it('one gateway of two leads and fires the timers; stopped, the other takes over and fires them', async () => {
+    const a = await start('gw-a');
+    await eventually(() => a.leading, 10_000, 'gw-a to lead');
+    const b = await start('gw-b');
+    assert.equal(b.leading, false);
+    assert.deepEqual(await firedBy([a, b]), [a]);
+    await a.stop();
+    running.splice(running.indexOf(a), 1);
+    await eventually(() => b.leading, 10_000, 'gw-b to lead');
+    assert.deepEqual(await firedBy([b]), [b]);
+  });
+});
+
+describe('a gateway on the SQLite file', () => {
+  it('leads from its start: it is alone', async () => {
+    const dir = testDir();
+    const gateway = await runGateway(configFrom(dir, baseConfig(dir)));
+    try {
+      assert.equal(gateway.leading, true);
+      assert.equal(gateway.store.peers, undefined);
+    } finally {
+      await gateway.stop();
+      dir.remove();
+    }
+  });
+});
