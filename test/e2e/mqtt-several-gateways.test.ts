@@ -12,16 +12,22 @@ const EVENTS = Number(process.env.ANNUNCIATOR_SHARED_EVENTS ?? 500);
 const DEVICES = 20;
 
 /**
- * Two gateways on one PostgreSQL database, subscribed to one broker as an MQTT 5 shared
- * subscription group (the default on a PostgreSQL store): the broker gives each event to
- * one of them, so each event is one occurrence, not one per gateway.
+ * Two gateways on one PostgreSQL database and one broker: subscribed as an MQTT 5 shared
+ * subscription group (the default on a PostgreSQL store), the broker gives each event to
+ * one of them, so each event is one occurrence, not one per gateway; on MQTT 3.1.1 only the
+ * leader holds the session, and the next leader takes it over with what it queued.
  */
-describe('two gateways in one MQTT shared subscription group (real broker, real PostgreSQL)', { skip: gate.skip }, () => {
+describe('two gateways on one database and one broker (real broker, real PostgreSQL)', { skip: gate.skip }, () => {
   let db: TestDatabase;
   let broker: TestBroker;
   let upstream: Upstream;
   const gateways: RunningGateway[] = [];
   const dirs: Array<{ remove(): void }> = [];
+
+  const storeSection = () => {
+    const { user, database, port } = db.connection();
+    return { url: `postgres://${user}@127.0.0.1:${port}/${database}`, security: 'none' };
+  };
 
   before(async () => {
     gate.assertPresent();
@@ -39,7 +45,6 @@ describe('two gateways in one MQTT shared subscription group (real broker, real 
 
   it(`${EVENTS} QoS 1 events: each is committed by one gateway, each is one occurrence, each gateway took a share`, async (t) => {
     t.diagnostic(`broker: ${broker.choice}`);
-    const { user, database, port } = db.connection();
     const first = mqttExampleHarness(broker.url, upstream.port, { protocolVersion: 5 });
     const root = first.root;
     for (const n of [1, 2]) {
@@ -49,7 +54,7 @@ describe('two gateways in one MQTT shared subscription group (real broker, real 
       // One topic root for both: the second harness's random root replaced by the first's.
       const raw = {
         ...h.raw,
-        store: { url: `postgres://${user}@127.0.0.1:${port}/${database}`, security: 'none' },
+        store: storeSection(),
         mqtt: [{ ...mqtt, clientId: `${first.clientId}-gw${n}`, subscriptions: mqtt!.subscriptions.map((s) => ({ ...s, topic: s.topic.replace(h.root, root) })), publish: { enabled: false } }],
       };
       const config = configFrom(h.dir, raw);
@@ -86,5 +91,47 @@ describe('two gateways in one MQTT shared subscription group (real broker, real 
     const notified = upstream.messages.slice(before).map((m) => /dev\d+/.exec(m.parsed.subject ?? '')?.[0]);
     assert.equal(notified.length, DEVICES, 'one notification per alarm');
     assert.equal(new Set(notified).size, DEVICES);
+  });
+  it('MQTT 3.1.1: only the leader holds the session; when it stops, the next leader takes the session over with the events queued meanwhile', async (t) => {
+    t.diagnostic(`broker: ${broker.choice}`);
+    // The lead is one per database: the first test's gateways leave.
+    for (const g of gateways.splice(0)) await g.stop();
+    const h = mqttExampleHarness(broker.url, upstream.port, { protocolVersion: 4 });
+    dirs.push(h.dir);
+    const pair: RunningGateway[] = [];
+    for (const name of ['gw-a', 'gw-b']) {
+      const [mqtt] = h.raw.mqtt as Array<Record<string, unknown>>;
+      const config = configFrom(h.dir, { ...h.raw, gateway: { ...(h.raw.gateway as object), name }, store: storeSection(), mqtt: [{ ...mqtt, publish: { enabled: false } }] });
+      assert.deepEqual(config.mqtt[0]!.subscribe, { kind: 'leader' });
+      const gateway = await runGateway(config, undefined, { leadershipInterval: 100 });
+      gateways.push(gateway);
+      pair.push(gateway);
+    }
+    const [a, b] = pair as [RunningGateway, RunningGateway];
+    const leader = await eventually(() => (a.leading ? a : b.leading ? b : undefined), 10_000, 'a leader');
+    const other = leader === a ? b : a;
+    await eventually(() => leader.mqtt[0]!.ready, 10_000, 'the leader subscribed');
+    assert.equal(other.mqtt[0]!.connection.running, false, 'the other gateway stays off the broker');
+
+    const pub = await connectAsync(broker.url, { clientId: `${h.root}-pub`, clean: true });
+    const publish = (from: number, to: number) =>
+      Promise.all(Array.from({ length: to - from }, (_, i) => pub.publishAsync(`${h.root}/plant/north/line2/lm${from + i}/alarm`, JSON.stringify({ alarm: 'LevelHigh', state: 'active', value: from + i }), { qos: 1 })));
+    const committed = async () => (await db.query<{ value: string }>(`SELECT convert_from(raw, 'UTF8')::json->>'value' AS value FROM received WHERE mqtt->>'topic' LIKE $1`, [`${h.root}/%`])).map((r) => Number(r.value));
+    try {
+      await publish(0, 50);
+      await eventually(async () => (await committed()).length >= 50, 15_000, 'the first 50 committed by the leader');
+      await leader.stop();
+      gateways.splice(gateways.indexOf(leader), 1);
+      // Queued at the broker for the session while no gateway holds it.
+      await publish(50, 100);
+      await eventually(() => other.leading && other.mqtt[0]!.ready, 15_000, 'the other gateway leads and holds the session');
+      await eventually(async () => (await committed()).length >= 100, 15_000, 'the queued events committed by the new leader');
+    } finally {
+      await pub.endAsync();
+    }
+    const values = await committed();
+    assert.equal(values.length, 100, 'each event once');
+    assert.equal(new Set(values).size, 100);
+    assert.ok(other.mqtt[0]!.stats.committed >= 50, `the new leader committed the queued events (${other.mqtt[0]!.stats.committed})`);
   });
 });
