@@ -260,8 +260,17 @@ export interface OutboxRepository {
   insert(entry: NewOutboxEntry, now: number): Promise<void>;
   /** Leases due entries (pending, nextAttemptAt <= now), marks them `sending` and counts the attempt. */
   claimDue(now: number, limit: number): Promise<OutboxEntry[]>;
-  /** Entries left `sending` by a crash go back to `pending`: delivery is at least once. */
+  /**
+   * Entries left `sending` by a crash go back to `pending`: delivery is at least once. With
+   * several gateways on one store, only those this gateway claimed, and those of gateways gone.
+   */
   recoverInterrupted(now: number): Promise<number>;
+  /**
+   * Several gateways on one store: entries claimed at least `graceMs` ago by a gateway that
+   * is gone (killed with them in flight) go back to `pending`, so that no other gateway's
+   * restart is needed for them. Absent where one gateway owns the store (the SQLite file).
+   */
+  recoverOrphaned?(now: number, graceMs: number): Promise<number>;
   markSent(id: string, now: number, account: string, rejectedRecipients: string[]): Promise<void>;
   /** Records a transient failure; `recipients` are those still to be delivered. */
   reschedule(id: string, update: DeliveryFailureUpdate & { nextAttemptAt: number; recipients: string[] }): Promise<void>;

@@ -21,6 +21,16 @@ interface OutboxRow {
   size?: number;
 }
 
+/**
+ * A claim ($3: claimed before then) by a gateway whose control session (peers.ts: it holds
+ * it as long as the process lives) is no longer on the server. The grace covers a gateway
+ * that has just started and claims before its first beat has recorded its session.
+ */
+const ORPHANED = `updated_at < $3 AND NOT EXISTS (
+  SELECT 1 FROM gateways g JOIN pg_stat_activity a ON a.pid = g.backend_pid WHERE g.name = outbox.claimed_by)`;
+/** ms: how old a claim of a gateway not (yet) seen must be before it counts as orphaned at a start. */
+const ORPHAN_GRACE = 10_000;
+
 const SUMMARY = 'id, received_id, alarm_id, batch_id, created_at, envelope_from, recipients, status, attempts, next_attempt_at, last_error, last_account, updated_at, sent_at, rejected_recipients';
 
 export class PgOutbox implements OutboxRepository {
@@ -53,11 +63,19 @@ export class PgOutbox implements OutboxRepository {
   }
 
   async recoverInterrupted(now: number): Promise<number> {
-    // Every entry left sending: one gateway per database so far. With several, each would
-    // recover those it claimed (claimed_by) and the leader those of gateways gone.
+    // Not the entries another gateway, alive, is delivering right now: it would be a second delivery of each.
     return this.sql.count(
-      `UPDATE outbox SET status = 'pending', next_attempt_at = $1, updated_at = $1, claimed_by = NULL, last_error = coalesce(last_error, 'interrupted by a restart') WHERE status = 'sending'`,
-      [now],
+      `UPDATE outbox SET status = 'pending', next_attempt_at = $1, updated_at = $1, claimed_by = NULL, last_error = coalesce(last_error, 'interrupted by a restart')
+       WHERE status = 'sending' AND (claimed_by IS NULL OR claimed_by = $2 OR (${ORPHANED}))`,
+      [now, this.gateway, now - ORPHAN_GRACE],
+    );
+  }
+
+  async recoverOrphaned(now: number, graceMs: number): Promise<number> {
+    return this.sql.count(
+      `UPDATE outbox SET status = 'pending', next_attempt_at = $1, updated_at = $1, claimed_by = NULL, last_error = coalesce(last_error, 'interrupted: the gateway delivering it is gone')
+       WHERE status = 'sending' AND claimed_by IS NOT NULL AND claimed_by <> $2 AND (${ORPHANED})`,
+      [now, this.gateway, now - graceMs],
     );
   }
 
