@@ -121,7 +121,8 @@ describe('a redundant pair: two gateway processes on one database, one SIGKILLed
             data: Buffer.from(`Subject: ALARM Line 4 motor M${n} overtemperature\r\n\r\nseq ${n} from device ${d}\r\n`, 'utf8'),
             timeoutMs: 5000,
           }).catch((error: Error) => ({ dataReply: `connection: ${error.message}`, replies: [] as string[] }));
-          const reply = result.dataReply ?? result.replies.at(-1) ?? '';
+          // The answer to DATA, or a refusal before it; none (the gateway killed mid-session) is ''.
+          const reply = result.dataReply ?? result.replies.find((r) => /^[45]/.test(r)) ?? '';
           if (/^250 /.test(reply)) {
             accepted.add(n);
             break;
