@@ -171,6 +171,34 @@ export function createApp(initialConfig: GatewayConfig, options: AppOptions): Ap
     for (const reply of replies) void reply.stop();
   });
   events.on('alarm-changed', ({ alarm }) => publishers.forEach((p) => p.publishAlarm(alarm)));
+  // Other gateways' commits on a shared store (LISTEN/NOTIFY): the loops wake now instead of at their next poll, which stays as the fallback.
+  store.peers?.onWake((wake) => {
+    switch (wake.kind) {
+      case 'inbox':
+        inbox.wake();
+        break;
+      case 'outbox':
+        worker.wake();
+        break;
+      case 'timer':
+        timers.wakeBy(wake.dueAt);
+        break;
+      case 'alarm':
+        if (leadership.leading && publishers.length > 0) {
+          store.alarms.get(wake.alarmId).then(
+            (alarm) => alarm && publishers.forEach((p) => p.publishAlarm(alarm)),
+            // Published again in full when the lead or the broker connection comes back.
+            (error: unknown) => logger.warn({ err: error, alarmId: wake.alarmId }, 'cannot read an alarm another gateway changed to publish its MQTT state'),
+          );
+        }
+        break;
+      case 'missed':
+        inbox.wake();
+        worker.wake();
+        timers.wake();
+        break;
+    }
+  });
   events.on('delivered', ({ entry, account }) => publishers.forEach((p) => p.publishNotification(entry, account)));
   events.on('rejected', ({ received, reason }) => {
     const ingest = received.mqtt ? mqtt.find((i) => i.connection.broker.name === received.listener) : undefined;

@@ -58,7 +58,17 @@ export interface Peers {
   onLost(fn: (reason: string) => void): void;
   /** Gives up the lead and closes the control connection (another gateway can take the lead at once). */
   leave(): Promise<void>;
+  /** `fn` hears the wake-ups other gateways' commits sent (LISTEN/NOTIFY), and `missed` after the control connection was back. */
+  onWake(fn: (wake: Wake) => void): void;
 }
+
+/**
+ * What another gateway's commit says may need doing here: a message in the inbox, a
+ * notification in the outbox, a timer due sooner than any other, an alarm whose retained
+ * state changed; `missed` when this gateway could not hear for a while (its control
+ * connection was lost) and should look at everything.
+ */
+export type Wake = { kind: 'inbox' } | { kind: 'outbox' } | { kind: 'timer'; dueAt: number } | { kind: 'alarm'; alarmId: string } | { kind: 'missed' };
 
 /** A gateway as `store status` shows it. */
 export interface PeerSeen {

@@ -1,6 +1,8 @@
 import assert from 'node:assert/strict';
 import { after, afterEach, before, describe, it } from 'node:test';
 import { timerAt } from '../../src/lifecycle/timer.js';
+import { PostgresStore } from '../../src/store/postgres/postgres-store.js';
+import { receivedMessage } from '../store/contract.js';
 import { baseConfig, configFrom, eventually, runGateway, testDir, type RunningGateway, type TestDir } from '../helpers/gateway.js';
 import { createTestDatabase, postgresGate, type TestDatabase } from '../helpers/postgres.js';
 
@@ -28,11 +30,11 @@ describe('several gateways on one PostgreSQL', { skip: gate.skip }, () => {
   after(() => db?.drop());
 
   /** A gateway named `name` on the test database, beating for the lead every 100 ms. */
-  const start = async (name: string): Promise<RunningGateway> => {
+  const start = async (name: string, delivery: Record<string, unknown> = {}): Promise<RunningGateway> => {
     const dir = testDir();
     dirs.push(dir);
     const { user, database, port } = db.connection();
-    const raw = baseConfig(dir);
+    const raw = baseConfig(dir, { delivery });
     const config = configFrom(dir, { ...raw, gateway: { ...(raw.gateway as object), name }, store: { url: `postgres://${user}@127.0.0.1:${port}/${database}`, security: 'none' } });
     const gateway = await runGateway(config, undefined, { leadershipInterval: 100 });
     running.push(gateway);
@@ -61,6 +63,53 @@ describe('several gateways on one PostgreSQL', { skip: gate.skip }, () => {
     assert.deepEqual(await firedBy([b]), [b]);
   });
 });
+
+describe('wake-ups between gateways on one PostgreSQL', { skip: gate.skip }, () => {
+  let db: TestDatabase;
+  before(async () => {
+    gate.assertPresent();
+    db = await createTestDatabase();
+  });
+  after(() => db?.drop());
+
+  it("another gateway's message, notification and timer are taken at once (LISTEN/NOTIFY), not at the next poll a minute later", async () => {
+    const dir = testDir();
+    const { user, database, port } = db.connection();
+    const raw = baseConfig(dir, { delivery: { pollInterval: '60s' } });
+    const gateway = await runGateway(configFrom(dir, { ...raw, gateway: { ...(raw.gateway as object), name: 'gw-a' }, store: { url: `postgres://${user}@127.0.0.1:${port}/${database}`, security: 'none' } }), undefined, {
+      leadershipInterval: 100,
+    });
+    // The other gateway: its store alone, writing as its pipeline would.
+    const other = new PostgresStore({ connection: db.connection(), gateway: 'gw-b' });
+    try {
+      await eventually(() => gateway.leading, 10_000, 'gw-a to lead (and listen)');
+      const processed = gateway.events.once('queued');
+      await other.accept(receivedMessage('from-b', { receivedAt: Date.now(), peer: { address: '127.0.0.1', port: 40000, secure: false } }));
+      await withinSeconds(processed, 5, "the other gateway's message to be processed");
+
+      const fired = gateway.events.once('timer-fired', ({ kind }) => kind === 'prune');
+      await other.timers.arm(timerAt('prune', 'store', null, Date.now()));
+      await withinSeconds(fired, 5, "the timer the other gateway armed to fire");
+
+      const delivered = gateway.events.once('delivered', ({ entry }) => entry.id === 'out-b');
+      await other.transaction((tx) => tx.outbox.insert({ id: 'out-b', receivedId: null, envelopeFrom: 'gw@gw.test', recipients: ['ops@example.com'], message: Buffer.from('Subject: x\r\n\r\nx\r\n') }, Date.now()));
+      await withinSeconds(delivered, 5, "the other gateway's notification to be delivered");
+    } finally {
+      await other.close();
+      await gateway.stop();
+      dir.remove();
+    }
+  });
+});
+
+async function withinSeconds<T>(promise: Promise<T>, seconds: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    return await Promise.race([promise, new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`timed out waiting for ${what}`)), seconds * 1000)))]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
 
 describe('a gateway on the SQLite file', () => {
   it('leads from its start: it is alone', async () => {

@@ -1,5 +1,6 @@
 import type { DeliveryFailureUpdate, NewOutboxEntry, OutboxEntry, OutboxRepository, OutboxStatus, OutboxSummary } from '../store.js';
 import type { Sql } from './sql.js';
+import { NOTIFY, wakePayload } from './wake.js';
 
 interface OutboxRow {
   id: string;
@@ -31,10 +32,11 @@ export class PgOutbox implements OutboxRepository {
   ) {}
 
   async insert(entry: NewOutboxEntry, now: number): Promise<void> {
+    // Every gateway's outbox worker hears of it when this commits.
     await this.sql.count(
-      `INSERT INTO outbox (id, received_id, alarm_id, batch_id, created_at, envelope_from, recipients, message, status, next_attempt_at, updated_at)
-       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'pending', $9, $10)`,
-      [entry.id, entry.receivedId, entry.alarmId ?? null, entry.batchId ?? null, now, entry.envelopeFrom, JSON.stringify(entry.recipients), entry.message, now, now],
+      `WITH inserted AS (INSERT INTO outbox (id, received_id, alarm_id, batch_id, created_at, envelope_from, recipients, message, status, next_attempt_at, updated_at)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'pending', $9, $10)) SELECT ${NOTIFY('$11')}`,
+      [entry.id, entry.receivedId, entry.alarmId ?? null, entry.batchId ?? null, now, entry.envelopeFrom, JSON.stringify(entry.recipients), entry.message, now, now, wakePayload(this.gateway, { kind: 'outbox' })],
     );
   }
 

@@ -1,7 +1,8 @@
 import type { Client } from 'pg';
 import type { Logger } from '../../log/logger.js';
-import type { PeerSeen, Peers } from '../store.js';
+import type { PeerSeen, Peers, Wake } from '../store.js';
 import type { Sql } from './sql.js';
+import { parseWake, WAKE_CHANNEL } from './wake.js';
 
 /**
  * The leader lock's key: one per schema, so that stores in different schemas of one
@@ -56,6 +57,7 @@ export class PgPeers implements Peers {
   #leading = false;
   #left = false;
   readonly #lostHandlers: Array<(reason: string) => void> = [];
+  readonly #wakeHandlers: Array<(wake: Wake) => void> = [];
   readonly #startedAt = Date.now();
 
   constructor(private readonly options: PgPeersOptions) {
@@ -64,6 +66,10 @@ export class PgPeers implements Peers {
 
   onLost(fn: (reason: string) => void): void {
     this.#lostHandlers.push(fn);
+  }
+
+  onWake(fn: (wake: Wake) => void): void {
+    this.#wakeHandlers.push(fn);
   }
 
   async beat(): Promise<boolean> {
@@ -103,16 +109,41 @@ export class PgPeers implements Peers {
     if (this.#client) return this.#client;
     this.#connecting ??= this.options
       .connect()
-      .then((client) => {
+      .then(async (client) => {
         client.on('error', (error) => this.drop(client, `the control connection failed: ${error.message}`));
         client.on('end', () => this.drop(client, 'the control connection was closed'));
+        client.on('notification', (message) => {
+          const heard = message.payload === undefined ? undefined : parseWake(message.payload);
+          // Its own commits this gateway knows of already (its events woke the loops).
+          if (heard && heard.from !== this.gateway) this.wake(heard.wake);
+        });
+        try {
+          const { rows } = await this.timed(client, `SELECT ${WAKE_CHANNEL} AS channel`);
+          await this.timed(client, `LISTEN "${String(rows[0]?.channel).replaceAll('"', '""')}"`);
+        } catch (error) {
+          client.connection.stream.destroy();
+          await client.end().catch(() => undefined);
+          throw error;
+        }
         this.#client = client;
+        // Whatever was sent while nobody here listened (before the start, or while the connection was lost) is looked for now.
+        this.wake({ kind: 'missed' });
         return client;
       })
       .finally(() => {
         this.#connecting = undefined;
       });
     return this.#connecting;
+  }
+
+  private wake(wake: Wake): void {
+    for (const fn of this.#wakeHandlers) {
+      try {
+        fn(wake);
+      } catch (error) {
+        this.options.logger?.error({ err: error, wake }, 'store: a wake-up handler failed');
+      }
+    }
   }
 
   /** A statement that must answer within the timeout: a connection that hangs is as good as lost. */

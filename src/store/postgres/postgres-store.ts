@@ -249,7 +249,7 @@ export class PostgresStore implements Store {
     const wrap = received.length > INSERT_CHUNK;
     try {
       if (wrap) await session.control('BEGIN');
-      await new PgInbox(session).insertMany(received);
+      await new PgInbox(session, this.#gateway).insertMany(received);
       if (wrap) await session.control('COMMIT');
     } catch (error) {
       if (wrap && !session.broken) await session.control('ROLLBACK').catch(() => undefined);
@@ -389,9 +389,9 @@ export class PostgresStore implements Store {
 
   private repositories(session: Session): Repositories {
     return {
-      inbox: new PgInbox(session),
-      alarms: new PgAlarms(session),
-      timers: new PgTimers(session),
+      inbox: new PgInbox(session, this.#gateway),
+      alarms: new PgAlarms(session, this.#gateway),
+      timers: new PgTimers(session, this.#gateway),
       batches: new PgBatches(session),
       silences: new PgSilences(session),
       outbox: new PgOutbox(session, this.#gateway),
