@@ -1,9 +1,16 @@
 import assert from 'node:assert/strict';
+import { cpSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { after, afterEach, before, describe, it } from 'node:test';
+import { parse } from 'yaml';
 import { timerAt } from '../../src/lifecycle/timer.js';
 import { PostgresStore } from '../../src/store/postgres/postgres-store.js';
 import { receivedMessage } from '../store/contract.js';
-import { baseConfig, configFrom, eventually, runGateway, testDir, type RunningGateway, type TestDir } from '../helpers/gateway.js';
+import { loadCorpus } from '../helpers/corpus.js';
+import { sendAsDevice } from '../helpers/device-client.js';
+import { baseConfig, configFrom, eventually, loopbackListeners, relayDelivery, runGateway, testDir, type RunningGateway, type TestDir } from '../helpers/gateway.js';
+import { REPO_ROOT } from '../helpers/gateway-process.js';
+import { startUpstream, type Upstream } from '../helpers/upstream.js';
 import { createTestDatabase, postgresGate, type TestDatabase } from '../helpers/postgres.js';
 
 const gate = await postgresGate();
@@ -110,6 +117,80 @@ async function withinSeconds<T>(promise: Promise<T>, seconds: number, what: stri
     clearTimeout(timer);
   }
 }
+
+describe('the same alarm at two gateways at once', { skip: gate.skip }, () => {
+  let db: TestDatabase;
+  let upstream: Upstream;
+  const dir = testDir();
+  before(async () => {
+    gate.assertPresent();
+    db = await createTestDatabase();
+    upstream = await startUpstream({ security: 'none' });
+    cpSync(join(REPO_ROOT, 'rules'), join(dir.path, 'rules'), { recursive: true });
+  });
+  after(async () => {
+    await upstream?.close();
+    await db?.drop();
+    dir.remove();
+  });
+
+  it('100 copies, 50 to each gateway, concurrently: one alarm, counted 100 times, one notification', async () => {
+    const shipped = parse(readFileSync(join(REPO_ROOT, 'config/annunciator.yaml'), 'utf8')) as Record<string, unknown>;
+    const { user, database, port } = db.connection();
+    const gateways: RunningGateway[] = [];
+    try {
+      for (const name of ['gw-a', 'gw-b']) {
+        const own = testDir('annunciator-test-', dir.path);
+        gateways.push(
+          await runGateway(
+            configFrom(own, {
+              ...shipped,
+              gateway: { hostname: 'gw.test', domain: 'gw.test', dataDir: join(own.path, 'data'), name },
+              store: { url: `postgres://${user}@127.0.0.1:${port}/${database}`, security: 'none' },
+              log: { level: 'error', format: 'json' },
+              listeners: loopbackListeners(),
+              alarms: { ...(shipped.alarms as object), rulesDir: join(dir.path, 'rules'), templatesDir: join(REPO_ROOT, 'templates'), watch: false },
+              delivery: relayDelivery(upstream.port),
+            }),
+            undefined,
+            { leadershipInterval: 100 },
+          ),
+        );
+      }
+      const mail = loadCorpus().find((m) => m.file === 'ups-on-battery.eml')!;
+      /** `count` copies to one gateway, `parallel` sessions at a time. */
+      const sendTo = async (gateway: RunningGateway, count: number, parallel: number): Promise<void> => {
+        let next = 0;
+        await Promise.all(
+          Array.from({ length: parallel }, async () => {
+            while (next < count) {
+              next += 1;
+              const result = await sendAsDevice({ port: gateway.port, mailFrom: mail.mailFrom, rcptTo: mail.rcptTo, data: mail.raw, behaviour: mail.behaviour });
+              assert.match(result.dataReply ?? '', /^250 /, result.replies.join(' | '));
+            }
+          }),
+        );
+      };
+      await Promise.all(gateways.map((g) => sendTo(g, 50, 10)));
+      const [a] = gateways as [RunningGateway];
+      await eventually(async () => (await db.query<{ n: number }>(`SELECT count(*)::int AS n FROM received WHERE state = 'new'`))[0]!.n === 0, 60_000, 'both inboxes drained');
+      await eventually(async () => (await a.store.outbox.list(['pending', 'sending'])).length === 0, 60_000, 'the outbox drained');
+
+      const alarms = await db.query<{ id: string; state: string; count: number }>(`SELECT id, state, (data->>'count')::int AS count FROM alarms`);
+      assert.equal(alarms.length, 1, JSON.stringify(alarms));
+      assert.deepEqual(alarms[0], { id: alarms[0]!.id, state: 'active', count: 100 });
+      const [history] = await db.query<{ n: number; raised: number }>(`SELECT count(*)::int AS n, count(*) FILTER (WHERE outcome = 'raised')::int AS raised FROM alarm_log WHERE alarm_id = $1`, [alarms[0]!.id]);
+      assert.deepEqual(history, { n: 100, raised: 1 });
+      const processedBy = await db.query<{ n: number }>(`SELECT count(*)::int AS n FROM received WHERE state = 'processed'`);
+      assert.equal(processedBy[0]!.n, 100);
+      assert.equal(upstream.messages.length, 1, upstream.messages.map((m) => m.parsed.subject).join(' / '));
+      const [outbox] = await db.query<{ n: number }>(`SELECT count(*)::int AS n FROM outbox`);
+      assert.equal(outbox!.n, 1);
+    } finally {
+      for (const g of gateways) await g.stop();
+    }
+  });
+});
 
 describe('a gateway on the SQLite file', () => {
   it('leads from its start: it is alone', async () => {
