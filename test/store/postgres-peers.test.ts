@@ -126,4 +126,56 @@ describe('PostgreSQL store shared by several gateways', { skip: gate.skip }, () 
     await b.accept(receivedMessage('after'));
     await eventually(() => heard.some((w) => w.kind === 'inbox'), 5000, 'wake-ups heard again');
   });
+
+  describe('notifications a gateway was delivering when it went', () => {
+    const entry = (id: string) => ({ id, receivedId: null, envelopeFrom: 'plc@gw.test', recipients: ['ops@example.com'], message: Buffer.from(id) });
+    /** Queues `id` and lets `store` claim it (at `at`). */
+    const claimedBy = async (store: PostgresStore, id: string, at: number): Promise<void> => {
+      await store.transaction((tx) => tx.outbox.insert(entry(id), at));
+      const claimed = await store.outbox.claimDue(at, 1);
+      assert.deepEqual(claimed.map((e) => e.id), [id]);
+    };
+    const statuses = async (schema: string) =>
+      Object.fromEntries((await db.query<{ id: string; status: string }>(`SELECT id, status FROM ${schema}.outbox ORDER BY id`)).map((r) => [r.id, r.status]));
+
+    it("a gateway starting takes back its own claims and those of gateways gone, never a live gateway's", async () => {
+      const schema = db.schema();
+      const now = Date.now();
+      const live = open(schema, 'gw-live');
+      await live.peers.beat();
+      await claimedBy(live, 'o-live', now);
+      const gone = open(schema, 'gw-gone');
+      await gone.peers.beat();
+      await claimedBy(gone, 'o-gone', now);
+      await gone.close();
+      const neverBeatOld = open(schema, 'gw-never-old');
+      await claimedBy(neverBeatOld, 'o-never-old', now - 120_000);
+      const neverBeatNew = open(schema, 'gw-never-new');
+      await claimedBy(neverBeatNew, 'o-never-new', now);
+      const restarted = open(schema, 'gw-restarted');
+      await claimedBy(restarted, 'o-own', now);
+
+      const again = open(schema, 'gw-restarted');
+      assert.equal(await again.outbox.recoverInterrupted(now), 3);
+      assert.deepEqual(await statuses(schema), { 'o-gone': 'pending', 'o-live': 'sending', 'o-never-new': 'sending', 'o-never-old': 'pending', 'o-own': 'pending' });
+    });
+
+    it("the leader's beat makes a gone gateway's claims due again and wakes every worker", async () => {
+      const schema = db.schema();
+      const { store: leader, heard: leaderHeard } = await listening(schema, 'gw-leader');
+      assert.equal(await leader.peers.beat(), true);
+      const { heard: otherHeard } = await listening(schema, 'gw-other');
+      const gone = open(schema, 'gw-gone');
+      await gone.peers.beat();
+      await claimedBy(gone, 'o-gone', Date.now());
+      await claimedBy(leader, 'o-leader', Date.now());
+      assert.equal(await leader.peers.beat(), true);
+      assert.deepEqual(await statuses(schema), { 'o-gone': 'sending', 'o-leader': 'sending' }, 'gw-gone is alive still');
+      await gone.close();
+      assert.equal(await leader.peers.beat(), true);
+      assert.deepEqual(await statuses(schema), { 'o-gone': 'pending', 'o-leader': 'sending' });
+      assert.ok(leaderHeard.some((w) => w.kind === 'outbox'));
+      await eventually(() => otherHeard.some((w) => w.kind === 'outbox'), 5000, 'the other worker woken');
+    });
+  });
 });

@@ -2,7 +2,8 @@ import type { Client } from 'pg';
 import type { Logger } from '../../log/logger.js';
 import type { PeerSeen, Peers, Wake } from '../store.js';
 import type { Sql } from './sql.js';
-import { parseWake, WAKE_CHANNEL } from './wake.js';
+import { RECOVER_GONE_CLAIMS } from './outbox.js';
+import { NOTIFY, parseWake, wakePayload, WAKE_CHANNEL } from './wake.js';
 
 /**
  * The leader lock's key: one per schema, so that stores in different schemas of one
@@ -38,6 +39,8 @@ export interface PgPeersOptions {
   connect: () => Promise<Client>;
   /** How long a statement on the control connection may take before the connection counts as lost (ms). */
   statementTimeout: number;
+  /** The store's time (ms), for the outbox rows the leader makes due again. */
+  now: () => number;
   logger?: Logger;
 }
 
@@ -86,7 +89,7 @@ export class PgPeers implements Peers {
          ON CONFLICT (name) DO UPDATE SET version = excluded.version, started_at = excluded.started_at, last_seen = excluded.last_seen, backend_pid = excluded.backend_pid`,
         [this.gateway, this.options.version, this.#startedAt],
       );
-      if (this.#leading) await this.timed(client, `DELETE FROM gateways WHERE last_seen < now() - ${FORGET_AFTER}`);
+      if (this.#leading) await this.sweep(client);
     } catch (error) {
       this.drop(client, `the control connection failed: ${error instanceof Error ? error.message : String(error)}`);
       throw error;
@@ -134,6 +137,21 @@ export class PgPeers implements Peers {
         this.#connecting = undefined;
       });
     return this.#connecting;
+  }
+
+  /**
+   * The leader's housekeeping at each beat: forgets gateways long gone, and makes the
+   * notifications that a gateway gone (killed mid-delivery) had claimed due again, waking
+   * every outbox worker: delivered at least once, as after a restart.
+   */
+  private async sweep(client: Client): Promise<void> {
+    await this.timed(client, `DELETE FROM gateways WHERE last_seen < now() - ${FORGET_AFTER}`);
+    const { rows } = await this.timed(client, RECOVER_GONE_CLAIMS, [this.options.now(), this.gateway]);
+    const recovered = Number(rows[0]?.n ?? 0);
+    if (recovered === 0) return;
+    this.options.logger?.warn({ gateway: this.gateway, recovered }, 'outbox entries a gateway that is gone was delivering are due again (delivered at least once: a recipient may get one twice)');
+    await this.timed(client, `SELECT ${NOTIFY('$1')}`, [wakePayload(this.gateway, { kind: 'outbox' })]);
+    this.wake({ kind: 'outbox' });
   }
 
   private wake(wake: Wake): void {

@@ -125,6 +125,7 @@ export class PostgresStore implements Store {
       version: VERSION,
       connect: () => this.controlConnection(),
       statementTimeout: options.controlTimeout ?? 5000,
+      now: () => this.#clock.now(),
       ...(options.logger ? { logger: options.logger } : {}),
     });
     this.#clock = options.clock ?? systemClock;
