@@ -29,7 +29,11 @@ export interface PostgresStoreOptions {
   schema?: string;
   /** This gateway's name among its peers and in claims (outbox.claimed_by): host name and process id by default. */
   gateway?: string;
-  /** How long a beat on the control connection (peers.ts) may take before that connection, and the lead with it, count as lost (ms, 5 s). */
+  /**
+   * How long a beat on the control connection (peers.ts) may take before that connection,
+   * and the lead with it, count as lost (ms, 3 s): a leader cut off gives the lead up (a
+   * beat plus this) before the server's keepalives free the lock for another (about 6 s).
+   */
   controlTimeout?: number;
   /** For the time in health(); tests hand in a fake clock. */
   clock?: Clock;
@@ -124,7 +128,7 @@ export class PostgresStore implements Store {
       gateway: this.#gateway,
       version: VERSION,
       connect: () => this.controlConnection(),
-      statementTimeout: options.controlTimeout ?? 5000,
+      statementTimeout: options.controlTimeout ?? 3000,
       now: () => this.#clock.now(),
       ...(options.logger ? { logger: options.logger } : {}),
     });
