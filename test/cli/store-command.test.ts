@@ -59,17 +59,15 @@ describe('annunciator store', () => {
     });
 
     it('status names the leading gateway and the gateways seen, with how long ago; a stopped leader is replaced', async () => {
-      const { user, host, port, database } = db.connection();
-      const url = `postgres://${user}@${host}:${port}/${database}`;
       const gateways: RunningGateway[] = [];
       try {
         for (const name of ['gw-a', 'gw-b']) {
           const raw = baseConfig(dir);
-          gateways.push(await runGateway(configFrom(dir, { ...raw, gateway: { ...(raw.gateway as object), name }, store: { url, security: 'none' } }), undefined, { leadershipInterval: 100 }));
+          gateways.push(await runGateway(configFrom(dir, { ...raw, gateway: { ...(raw.gateway as object), name }, store: db.storeSection() }), undefined, { leadershipInterval: 100 }));
         }
         const [a, b] = gateways as [RunningGateway, RunningGateway];
         await eventually(() => a.leading, 30_000, 'gw-a to lead');
-        const config = dir.write('postgres.yaml', stringify({ ...baseConfig(dir), store: { url, security: 'none' } }));
+        const config = dir.write('postgres.yaml', stringify({ ...baseConfig(dir), store: db.storeSection() }));
         const status = await eventually(async () => {
           const seen = JSON.parse((await runCli(['--config', config, 'store', 'status', '--json'])).stdout) as { leader: string | null; gateways: PeerSeen[] };
           return seen.gateways.length === 2 && seen;
