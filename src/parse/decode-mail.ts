@@ -102,8 +102,13 @@ function isStructured(value: unknown): value is StructuredHeader {
 
 const ASCII_CHARSETS = /^(us-ascii|ascii|utf-?8|iso-8859-\d+|windows-125\d|latin-?1)$/i;
 
-/** A single text/plain part whose 7-bit body means what it says: no transfer encoding, no format=flowed, an ASCII-based charset. */
+/**
+ * A single text/plain part whose 7-bit body means what it says: no transfer encoding, no
+ * format=flowed, an ASCII-based charset, and no Content-Disposition (a single part sent as
+ * an attachment is an attachment to the parser, not text).
+ */
 function plainTextPart(headers: ParsedMail): boolean {
+  if (headers.headers.has('content-disposition')) return false;
   const type = headers.headers.get('content-type');
   if (type !== undefined) {
     if (!isStructured(type) || type.value.toLowerCase() !== 'text/plain') return false;

@@ -184,6 +184,7 @@ describe('decodeMail: a plain 7-bit text mail (header block parsed, body taken a
     ['HTML', crlf('Subject: x\nContent-Type: text/html\n\n<p>x</p>\n')],
     ['multipart', crlf('Subject: x\nContent-Type: multipart/mixed; boundary=b\n\n--b\n\nx\n--b--\n')],
     ['a UTF-16 charset', crlf('Subject: x\nContent-Type: text/plain; charset=utf-16\n\nxx\n')],
+    ['a single part sent as an attachment', crlf('Subject: x\nContent-Type: text/plain\nContent-Disposition: attachment; filename=log.txt\n\nlog line\n')],
   ] as const) {
     it(`${name}: fully parsed`, async () => {
       const decoded = await decodeMail(raw, 'windows-1252');
