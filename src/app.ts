@@ -105,6 +105,19 @@ export function createApp(initialConfig: GatewayConfig, options: AppOptions): Ap
     fx.release(events);
     return outcomes;
   };
+  /** Alarms held by an inhibition, looked at again under reloaded inhibit rules. */
+  const reconsiderInhibited = async (): Promise<void> => {
+    const log = logger.child({ stage: 'reload' });
+    try {
+      const fx = new Effects();
+      const armed = await store.transaction((tx) => pipeline.inhibitRulesChanged(tx, clock.now(), fx));
+      fx.release(events);
+      if (armed > 0) log.info({ alarms: armed }, 'inhibit rules changed: the alarms they held are looked at again');
+    } catch (error) {
+      // They stay muted until their source resolves, as before the reload; nothing is lost.
+      log.error({ err: error }, 'inhibit rules changed, but the alarms they held could not be looked at again');
+    }
+  };
   /** The inbox hand-off of every listener and broker: durable when it resolves. */
   const accept = async (received: Received): Promise<void> => {
     await store.accept(received);
@@ -246,6 +259,7 @@ export function createApp(initialConfig: GatewayConfig, options: AppOptions): Ap
       stages = next;
       config = plan.config;
       if (started && stages && config.alarms?.watch) stages.watch(logger.child({ stage: 'rules' }));
+      if (started && stages && plan.applied.includes('inhibit')) void reconsiderInhibited();
       const what = plan.applied.length > 0 ? `changed: ${plan.applied.join(', ')}` : 'no setting changed';
       const rules = stages ? `; ${stages.ruleCount} rule(s)` : '';
       const restart = plan.needRestart.length > 0 ? `; changed but in force only after a restart: ${plan.needRestart.join(', ')}` : '';
