@@ -1,8 +1,9 @@
 /**
- * SQLite driver micro-benchmark: better-sqlite3 (the store's driver, a native addon that
- * compiles SQLite at install time) against node:sqlite (built into Node >= 22.13, nothing to
- * compile). Not a test; run `node --import tsx bench/sqlite-driver.ts [--mails N] [--rounds R]`
- * on Node >= 22.13 (on older Node only better-sqlite3 runs).
+ * SQLite driver micro-benchmark: node:sqlite (built into Node >= 22.13, the store's driver
+ * since it replaced better-sqlite3), bare and through the store's connection module
+ * (src/store/sqlite/connection.ts), against better-sqlite3 (a native addon that compiles
+ * SQLite at install time) when it is installed: `npm i --no-save better-sqlite3` adds it
+ * for a run. Not a test; run `node --import tsx bench/sqlite-driver.ts [--mails N] [--rounds R]`.
  *
  * The store's pattern, on a real file in WAL mode, statements prepared once, one connection:
  * per mail
@@ -18,11 +19,11 @@
  * per round, so the machine's load (shared) hits both alike. Prints mails/s, µs per mail and
  * µs per read (medians of the rounds).
  */
-import Database from 'better-sqlite3';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
+import { nodeSqlite, SqliteConnection } from '../src/store/sqlite/connection.js';
 
 const { values: args } = parseArgs({ options: { mails: { type: 'string', default: '2000' }, 'full-mails': { type: 'string', default: '200' }, rounds: { type: 'string', default: '5' }, help: { type: 'boolean' } } });
 if (args.help) {
@@ -34,7 +35,7 @@ const MAILS = { NORMAL: Number(args.mails), FULL: Number(args['full-mails']) };
 const ROUNDS = Number(args.rounds);
 const READS = 20_000;
 
-/** What both drivers offer, reduced to what the store uses. */
+/** What the drivers offer, reduced to what the store uses. */
 interface Statement {
   run(...params: unknown[]): unknown;
   get(...params: unknown[]): unknown;
@@ -45,41 +46,30 @@ interface Connection {
   close(): void;
   sqliteVersion(): string;
 }
+interface Native {
+  exec(sql: string): unknown;
+  prepare(sql: string): Statement;
+  close(): unknown;
+}
 
-function betterSqlite3(file: string): Connection {
-  const db = new Database(file);
+function connection(db: Native): Connection {
   return {
     exec: (sql) => void db.exec(sql),
     prepare: (sql) => db.prepare(sql),
-    close: () => db.close(),
+    close: () => void db.close(),
     sqliteVersion: () => (db.prepare('SELECT sqlite_version() AS v').get() as { v: string }).v,
   };
 }
 
-/** node:sqlite's DatabaseSync, typed here: the project's @types/node may predate it. */
-interface NodeSqliteDatabase {
-  exec(sql: string): void;
-  prepare(sql: string): Statement;
-  close(): void;
-}
-type NodeSqliteModule = { DatabaseSync: new (file: string) => NodeSqliteDatabase };
-
-async function nodeSqlite(): Promise<((file: string) => Connection) | string> {
-  let module: NodeSqliteModule;
+/** better-sqlite3 when installed (no longer a dependency), else why not. */
+async function betterSqlite3(): Promise<((file: string) => Connection) | string> {
   try {
-    module = (await import('node:sqlite' as string)) as NodeSqliteModule;
+    // Not a dependency, so untyped: the constructor is all this uses.
+    const module = (await import('better-sqlite3' as string)) as { default: new (file: string) => Native };
+    return (file) => connection(new module.default(file));
   } catch (error) {
-    return `node:sqlite is not available on Node ${process.version} (${(error as Error).message.split('\n')[0]})`;
+    return `better-sqlite3 is not installed (${(error as Error).message.split('\n')[0]}); to compare, add it for a run with \`npm i --no-save better-sqlite3\` (compiles SQLite where no prebuilt binary downloads)`;
   }
-  return (file) => {
-    const db = new module.DatabaseSync(file);
-    return {
-      exec: (sql) => db.exec(sql),
-      prepare: (sql) => db.prepare(sql),
-      close: () => db.close(),
-      sqliteVersion: () => (db.prepare('SELECT sqlite_version() AS v').get() as { v: string }).v,
-    };
-  };
 }
 
 const SCHEMA = `
@@ -154,10 +144,14 @@ function median(values: number[]): number {
   return sorted[Math.floor(sorted.length / 2)]!;
 }
 
-const drivers: Array<{ name: string; open: (file: string) => Connection }> = [{ name: 'better-sqlite3', open: betterSqlite3 }];
-const builtIn = await nodeSqlite();
-if (typeof builtIn === 'string') process.stdout.write(`${builtIn}: better-sqlite3 only\n`);
-else drivers.push({ name: 'node:sqlite', open: builtIn });
+const { DatabaseSync } = nodeSqlite();
+const drivers: Array<{ name: string; open: (file: string) => Connection }> = [
+  { name: 'node:sqlite', open: (file) => connection(new DatabaseSync(file) as Native) },
+  { name: 'connection.ts', open: (file) => connection(SqliteConnection.open(file)) },
+];
+const better = await betterSqlite3();
+if (typeof better === 'string') process.stdout.write(`${better}: node:sqlite only\n`);
+else drivers.unshift({ name: 'better-sqlite3', open: better });
 
 process.stdout.write(`Node ${process.version}, ${MAILS.NORMAL} mails (synchronous=NORMAL) and ${MAILS.FULL} (FULL) x ${ROUNDS} rounds, 3 transactions and 9 statements a mail\n`);
 for (const driver of drivers) {

@@ -5,7 +5,7 @@
  * each size N (stored alarms, default 1,000 to 1,000,000):
  *
  * 1. Fill: a fresh SQLite store (SqliteStore creates the schema), then N alarms of the
- *    line 4 PLC with their history written straight into the file with better-sqlite3 in
+ *    line 4 PLC with their history written straight into the file (node:sqlite) in
  *    large transactions: each alarm with its received mails (processed, ~500 bytes raw),
  *    its alarm_log lines, its notifications (sent; a few failed) and, for some, an
  *    acknowledgement with its announce-ack timer. Most are resolved, some active (2 %, at
@@ -29,7 +29,6 @@
  * so the run can serve as a check. Rendering is most
  * of a message's time: the "store calls" column and the query table show the store alone.
  */
-import Database from 'better-sqlite3';
 import { mkdirSync, readFileSync, statSync } from 'node:fs';
 import { arch, cpus, loadavg, platform, tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
@@ -55,6 +54,7 @@ import { SqliteStore } from '../src/store/sqlite/sqlite-store.js';
 import type { Repositories } from '../src/store/store.js';
 import { configFrom, testDir, type TestDir } from '../test/helpers/gateway.js';
 import { fileSystemOf, percentile, positiveInt, runBench } from './bench-kit.js';
+import { SqliteConnection } from '../src/store/sqlite/connection.js';
 
 const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const SHIPPED_CONFIG = join(REPO_ROOT, 'config/annunciator.yaml');
@@ -374,8 +374,8 @@ function fill(file: string, n: number, config: GatewayConfig, seed: Seed, args: 
   const repeatTargets = eligible.slice(0, args.repeats).map((i) => i + 1);
   const clearTargets = eligible.slice(args.repeats, args.repeats + args.clears).map((i) => i + 1);
 
-  const db = new Database(file);
-  // Speed over safety while filling: the journal in memory (better-sqlite3 refuses OFF), no fsync, a large cache. WAL again at the end.
+  const db = SqliteConnection.open(file);
+  // Speed over safety while filling: the journal in memory (as better-sqlite3 did, which refused OFF), no fsync, a large cache. WAL again at the end.
   const mode = db.pragma('journal_mode = MEMORY', { simple: true });
   if (mode !== 'memory') throw new Error(`fill: could not keep the journal in memory (${String(mode)})`);
   db.pragma('synchronous = OFF');
@@ -385,7 +385,7 @@ function fill(file: string, n: number, config: GatewayConfig, seed: Seed, args: 
     `INSERT INTO received (id, received_at, listener, peer_address, peer_port, helo, auth_user, secure, mail_from, rcpt_to, raw, state, processed_at, error, mqtt)
      VALUES (?, ?, ?, ?, ?, ?, NULL, 0, ?, ?, ?, 'processed', ?, NULL, NULL)`,
   );
-  const insertAlarm = db.prepare(`INSERT INTO alarms (id, fingerprint, state, first_seen, last_seen, data, muted, ack_at, ack_announced) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`);
+  const insertAlarm = db.prepare(`INSERT INTO alarms (id, fingerprint, state, first_seen, last_seen, data, muted) VALUES (?, ?, ?, ?, ?, ?, ?)`);
   const insertLog = db.prepare(`INSERT INTO alarm_log (alarm_id, received_id, at, outcome, reason) VALUES (?, ?, ?, ?, ?)`);
   const insertOutbox = db.prepare(
     `INSERT INTO outbox (id, received_id, alarm_id, batch_id, created_at, envelope_from, recipients, message, status, attempts, next_attempt_at, last_error, last_account, updated_at, sent_at, rejected_recipients)
@@ -493,15 +493,16 @@ function fill(file: string, n: number, config: GatewayConfig, seed: Seed, args: 
       ...(ack ? { ack, ackAnnounced: true } : {}),
       ...(isMuted ? { mutedBy: { by: 'silence', silence: current.id, until: NOW + 7 * DAY } } : {}),
     };
-    insertAlarm.run(alarmId, alarm.fingerprint, alarm.state, alarm.firstSeen, alarm.lastSeen, JSON.stringify(alarm), isMuted ? 1 : 0, ack?.at ?? null, ack ? 1 : 0);
+    insertAlarm.run(alarmId, alarm.fingerprint, alarm.state, alarm.firstSeen, alarm.lastSeen, JSON.stringify(alarm), isMuted ? 1 : 0);
     rows.alarms += 1;
     if (i === Math.floor(n / 2)) sampleAlarmId = alarmId;
     if (i % 1000 === 500) addSilence(silence(fillId(at, next), 'plc-line4', at, at + 3_600_000));
   };
 
-  const chunk = db.transaction((from: number, to: number) => {
-    for (let i = from; i < to; i += 1) fillOne(i);
-  });
+  const chunk = (from: number, to: number): void =>
+    db.transaction(() => {
+      for (let i = from; i < to; i += 1) fillOne(i);
+    }, 'DEFERRED');
   let lastReport = performance.now();
   for (let from = 0; from < n; from += FILL_CHUNK) {
     chunk(from, Math.min(n, from + FILL_CHUNK));

@@ -7,6 +7,10 @@
 // (`npm ci`) `prepare` builds when TypeScript is installed; with `npm ci --omit=dev` there is no
 // TypeScript, so it keeps a dist/ built before (`npm ci && npm ci --omit=dev` gives a lean
 // production install from a clone) and fails, saying what to do, only when there is none.
+//
+// On a Node.js that annunciator does not support (the machine's Node 20, say), `prepare` also
+// fetches the newest supported line into the cache scripts/node-major.sh keeps, so that
+// `npm start`, `npm test` and `node dist/cli/main.js` run there (src/cli/node-version.ts).
 import { spawnSync } from 'node:child_process';
 import { cpSync, existsSync, rmSync } from 'node:fs';
 import { createRequire } from 'node:module';
@@ -32,6 +36,7 @@ const tsc = typescriptCompiler();
 if (!tsc) {
   if (prepare && !packing && existsSync(entry)) {
     process.stderr.write('annunciator: TypeScript is not installed (npm ci --omit=dev): keeping the dist/ built before\n');
+    await fetchSupportedNode();
     process.exit(0);
   }
   process.stderr.write(
@@ -51,3 +56,30 @@ for (const backend of ['sqlite', 'postgres']) {
   cpSync(join(root, 'src/store', backend, 'migrations'), join(dist, 'store', backend, 'migrations'), { recursive: true });
 }
 process.stderr.write('annunciator: dist/ built\n');
+await fetchSupportedNode();
+
+/** On install (not pack) under an unsupported Node: a supported one into the cache, unless one is there. */
+async function fetchSupportedNode() {
+  if (!prepare || packing) return;
+  const { cachedSupportedNode, describeSupportedNode, isSupportedNode, NEWEST_SUPPORTED_MAJOR, nodeCacheHome, unsupportedNodeMessage } = await import(
+    new URL('../dist/cli/node-version.js', import.meta.url).href
+  );
+  if (isSupportedNode()) return;
+  const cached = cachedSupportedNode();
+  if (cached) {
+    process.stderr.write(`annunciator: Node.js ${process.version} is not supported (${describeSupportedNode()}); npm start and npm test will use Node.js ${cached.major} from ${cached.node}\n`);
+    return;
+  }
+  if (!nodeCacheHome(NEWEST_SUPPORTED_MAJOR)) {
+    process.stderr.write(unsupportedNodeMessage());
+    return;
+  }
+  process.stderr.write(
+    `annunciator: Node.js ${process.version} is not supported (${describeSupportedNode()}): fetching Node.js ${NEWEST_SUPPORTED_MAJOR} ` +
+      `from the npm registry for npm start and npm test (once; your system's Node is left alone) ...\n`,
+  );
+  const fetched = spawnSync('bash', [join(root, 'scripts', 'node-major.sh'), String(NEWEST_SUPPORTED_MAJOR)], { stdio: ['ignore', 'pipe', 'inherit'], encoding: 'utf8' });
+  if (fetched.status === 0) process.stderr.write(`annunciator: Node.js ${NEWEST_SUPPORTED_MAJOR} is in ${fetched.stdout.trim()}\n`);
+  // The dependencies and dist/ are installed all the same: say what is missing, not fail the install.
+  else process.stderr.write(`annunciator: fetching Node.js ${NEWEST_SUPPORTED_MAJOR} failed (above).\n${unsupportedNodeMessage()}`);
+}

@@ -1,14 +1,16 @@
 #!/usr/bin/env bash
 # Prints the folder of the newest Node.js of one major line (bin/node, include/node), installing it
 # on first use from the npm registry, where the package node-linux-<arch> carries the official
-# binary and headers. CI runs the suite on the lines package.json claims with it (.ci/run).
+# binary and headers. CI runs the suite on the lines package.json claims with it (.ci/run), and
+# `npm install` on an unsupported Node fetches the newest line with it (scripts/build.mjs), which
+# the command line and `npm test` then run under (src/cli/node-version.ts finds it in the same
+# cache: keep the two in step).
 #
 #   home=$(scripts/node-major.sh 26)
-#   PATH="$home/bin:$PATH" npm_config_nodedir="$home" npm ci   # native addons built for that Node
+#   PATH="$home/bin:$PATH" npm ci
 #   PATH="$home/bin:$PATH" npm test
 #
-# npm_config_nodedir matters: this machine's npm builds native addons against /usr (the system
-# Node's headers), which would give better-sqlite3 the wrong ABI for another Node.
+# The cache: $ANNUNCIATOR_NODE_CACHE, else $XDG_CACHE_HOME/annunciator/node, else ~/.cache/annunciator/node.
 set -euo pipefail
 major=${1:?usage: scripts/node-major.sh MAJOR (22, 24, 26)}
 case "$(uname -m)" in

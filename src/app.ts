@@ -115,6 +115,19 @@ export function createApp(initialConfig: GatewayConfig, options: AppOptions): Ap
     fx.release(events);
     return outcomes;
   };
+  /** Alarms held by an inhibition, looked at again under reloaded inhibit rules. */
+  const reconsiderInhibited = async (): Promise<void> => {
+    const log = logger.child({ stage: 'reload' });
+    try {
+      const fx = new Effects();
+      const armed = await store.transaction((tx) => pipeline.inhibitRulesChanged(tx, clock.now(), fx));
+      fx.release(events);
+      if (armed > 0) log.info({ alarms: armed }, 'inhibit rules changed: the alarms they held are looked at again');
+    } catch (error) {
+      // They stay muted until their source resolves, as before the reload; nothing is lost.
+      log.error({ err: error }, 'inhibit rules changed, but the alarms they held could not be looked at again');
+    }
+  };
   /** The inbox hand-off of every listener and broker: durable when it resolves. */
   const accept = async (received: Received): Promise<void> => {
     await store.accept(received);
@@ -174,6 +187,34 @@ export function createApp(initialConfig: GatewayConfig, options: AppOptions): Ap
     for (const ingest of mqtt) ingest.lead(false).catch((error: unknown) => logger.warn({ err: error }, 'leaving the MQTT session failed; the broker ends it when the next leader connects'));
   });
   events.on('alarm-changed', ({ alarm }) => publishers.forEach((p) => p.publishAlarm(alarm)));
+  // Other gateways' commits on a shared store (LISTEN/NOTIFY): the loops wake now instead of at their next poll, which stays as the fallback.
+  store.peers?.onWake((wake) => {
+    switch (wake.kind) {
+      case 'inbox':
+        inbox.wake();
+        break;
+      case 'outbox':
+        worker.wake();
+        break;
+      case 'timer':
+        timers.wakeBy(wake.dueAt);
+        break;
+      case 'alarm':
+        if (leadership.leading && publishers.length > 0) {
+          store.alarms.get(wake.alarmId).then(
+            (alarm) => alarm && publishers.forEach((p) => p.publishAlarm(alarm)),
+            // Published again in full when the lead or the broker connection comes back.
+            (error: unknown) => logger.warn({ err: error, alarmId: wake.alarmId }, 'cannot read an alarm another gateway changed to publish its MQTT state'),
+          );
+        }
+        break;
+      case 'missed':
+        inbox.wake();
+        worker.wake();
+        timers.wake();
+        break;
+    }
+  });
   events.on('delivered', ({ entry, account }) => publishers.forEach((p) => p.publishNotification(entry, account)));
   events.on('rejected', ({ received, reason }) => {
     const ingest = received.mqtt ? mqtt.find((i) => i.connection.broker.name === received.listener) : undefined;
@@ -272,6 +313,7 @@ export function createApp(initialConfig: GatewayConfig, options: AppOptions): Ap
       stages = next;
       config = plan.config;
       if (started && stages && config.alarms?.watch) stages.watch(logger.child({ stage: 'rules' }));
+      if (started && stages && plan.applied.includes('inhibit')) void reconsiderInhibited();
       const what = plan.applied.length > 0 ? `changed: ${plan.applied.join(', ')}` : 'no setting changed';
       const rules = stages ? `; ${stages.ruleCount} rule(s)` : '';
       const restart = plan.needRestart.length > 0 ? `; changed but in force only after a restart: ${plan.needRestart.join(', ')}` : '';

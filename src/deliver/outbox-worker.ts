@@ -33,9 +33,6 @@ export type DeliveryOutcome =
  * delay, logged once a minute at most; entries whose outcome is not recorded stay
  * `sending`, so none is handed out twice, and are recorded once the store works again.
  */
-/** ms between looks for entries a gone gateway left claimed, and how old such a claim must be. */
-const ORPHAN_CHECK = 5000;
-
 export class OutboxWorker {
   private readonly now: () => number;
   private readonly random: () => number;
@@ -52,8 +49,6 @@ export class OutboxWorker {
   private recordTimer: TimerHandle | undefined;
   /** Scans and outcome commits that failed in a row: how long to wait before the next. */
   private scanFailures = 0;
-  /** When orphaned claims were last looked for (clock time). */
-  private orphansCheckedAt = -Infinity;
   private recordFailures = 0;
   private readonly failureLog: RateLimitedLog;
 
@@ -95,7 +90,6 @@ export class OutboxWorker {
   private async tick(): Promise<void> {
     let failed = false;
     try {
-      await this.recoverOrphaned();
       do {
         this.tickAgain = false;
         const free = this.options.concurrency - this.inFlight.size;
@@ -144,19 +138,6 @@ export class OutboxWorker {
     if (!this.running || this.ticking) return;
     this.timer?.cancel();
     this.timer = this.options.clock.setTimer(() => this.wake(), Math.max(delay, 5));
-  }
-
-  /**
-   * Several gateways on one store: at most every ORPHAN_CHECK, what a gateway killed while
-   * delivering left claimed goes out again here (a second delivery of those in flight at
-   * the kill that had reached the upstream: at least once).
-   */
-  private async recoverOrphaned(): Promise<void> {
-    const { outbox } = this.options.store;
-    if (!outbox.recoverOrphaned || this.now() < this.orphansCheckedAt + ORPHAN_CHECK) return;
-    this.orphansCheckedAt = this.now();
-    const recovered = await outbox.recoverOrphaned(this.now(), ORPHAN_CHECK);
-    if (recovered > 0) this.options.logger.warn({ recovered }, 'outbox entries claimed by a gateway that is gone are due again here');
   }
 
   /** Queues an outcome for the next commit; `after` (log, tell) runs once it is durable. */

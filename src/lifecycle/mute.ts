@@ -95,8 +95,11 @@ export function applyMute(decision: Decision, previous: Alarm | undefined, mute:
 }
 
 /** Why a muted alarm is notified now: "silence 01J... ended; still active". */
-export function unmutedReason(mutedBy: AlarmMute): string {
-  return mutedBy.by === 'silence' ? `silence ${mutedBy.silence} ended; still active` : `inhibition by ${mutedBy.alarm} via rule ${mutedBy.rule} ended; still active`;
+export function unmutedReason(mutedBy: AlarmMute, ruleNames: readonly string[]): string {
+  if (mutedBy.by === 'silence') return `silence ${mutedBy.silence} ended; still active`;
+  // A reload that dropped the rule ends the inhibition while its source is still active.
+  if (!ruleNames.includes(mutedBy.rule)) return `inhibit rule ${mutedBy.rule} is no longer configured (inhibition by ${mutedBy.alarm} ended); still active`;
+  return `inhibition by ${mutedBy.alarm} via rule ${mutedBy.rule} ended; still active`;
 }
 
 /**

@@ -3,7 +3,7 @@ import type { GatewayConfig } from '../config/types.js';
 import type { Received } from '../ingest/received.js';
 import type { AckOutcome } from '../lifecycle/ack.js';
 import type { Alarm, AlarmAck } from '../lifecycle/alarm.js';
-import type { Timer } from '../lifecycle/timer.js';
+import { timerAt, type Timer } from '../lifecycle/timer.js';
 import type { Logger } from '../log/logger.js';
 import { decodeDeviceMail } from '../parse/undecodable-mail.js';
 import { renderPassthrough } from '../render/passthrough.js';
@@ -167,6 +167,23 @@ export class Pipeline {
     if (ctx && announce.length > 0) {
       for (const changed of await announceAcks(ctx, tx, announce, now)) await this.save(tx, changed, now, fx);
     }
+  }
+
+  /**
+   * After a reload changed the inhibit rules: every alarm an inhibition holds is looked at
+   * again now, under the rules in force (a dropped or narrowed rule releases it, with one
+   * notification). Without this it would wait for its source to resolve, under a rule
+   * that no longer exists. Returns how many were armed.
+   */
+  async inhibitRulesChanged(tx: Repositories, now: number, fx: Effects): Promise<number> {
+    let armed = 0;
+    for (const alarm of await tx.alarms.muted()) {
+      if (alarm.state !== 'active' || alarm.mutedBy?.by !== 'inhibition') continue;
+      await tx.timers.arm(timerAt('unmute', alarm.id, alarm.id, now));
+      armed++;
+    }
+    if (armed > 0) fx.emit('timer-armed', { kind: 'unmute', dueAt: now });
+    return armed;
   }
 
   /** Acknowledgements of one act (one person through one door), recorded together. */

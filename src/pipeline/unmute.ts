@@ -35,7 +35,7 @@ export async function release(ctx: PipelineContext, tx: Repositories, alarmId: s
   });
   const mute = findMute(alarm, context);
   if (mute) return change(remute(alarm, mute), []);
-  const reason = `${unmutedReason(mutedBy)}${late}`;
+  const reason = `${unmutedReason(mutedBy, config.inhibit.map((rule) => rule.name))}${late}`;
   const received = await tx.inbox.get(alarm.lastEventId);
   if (!received) {
     return change(releaseUnnotified(alarm, `${reason}; its latest message ${alarm.lastEventId} is no longer in the store, so it cannot be notified`), []);

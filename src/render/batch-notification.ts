@@ -53,7 +53,8 @@ export async function renderBatchNotification(batch: Batch, summary: BatchSummar
       'X-Annunciator-Batch': headerText(batch.id),
       'X-Annunciator-Kind': batch.kind,
       'X-Annunciator-Severity': view.severity,
-      'X-Annunciator-Alarms': headerText(view.alarms.map((a) => a.id).join(', ')),
+      // Folded by the composer, never cut: it names every alarm the mail lists (at most maxListed).
+      'X-Annunciator-Alarms': headerText(view.alarms.map((a) => a.id).join(', '), Number.POSITIVE_INFINITY),
       ...automatedHeaders(view.severity),
     },
   });

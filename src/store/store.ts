@@ -58,7 +58,17 @@ export interface Peers {
   onLost(fn: (reason: string) => void): void;
   /** Gives up the lead and closes the control connection (another gateway can take the lead at once). */
   leave(): Promise<void>;
+  /** `fn` hears the wake-ups other gateways' commits sent (LISTEN/NOTIFY), and `missed` after the control connection was back. */
+  onWake(fn: (wake: Wake) => void): void;
 }
+
+/**
+ * What another gateway's commit says may need doing here: a message in the inbox, a
+ * notification in the outbox, a timer due sooner than any other, an alarm whose retained
+ * state changed; `missed` when this gateway could not hear for a while (its control
+ * connection was lost) and should look at everything.
+ */
+export type Wake = { kind: 'inbox' } | { kind: 'outbox' } | { kind: 'timer'; dueAt: number } | { kind: 'alarm'; alarmId: string } | { kind: 'missed' };
 
 /** A gateway as `store status` shows it. */
 export interface PeerSeen {
@@ -260,17 +270,8 @@ export interface OutboxRepository {
   insert(entry: NewOutboxEntry, now: number): Promise<void>;
   /** Leases due entries (pending, nextAttemptAt <= now), marks them `sending` and counts the attempt. */
   claimDue(now: number, limit: number): Promise<OutboxEntry[]>;
-  /**
-   * Entries left `sending` by a crash go back to `pending`: delivery is at least once. With
-   * several gateways on one store, only those this gateway claimed, and those of gateways gone.
-   */
+  /** Entries left `sending` by a crash go back to `pending`: delivery is at least once. */
   recoverInterrupted(now: number): Promise<number>;
-  /**
-   * Several gateways on one store: entries claimed at least `graceMs` ago by a gateway that
-   * is gone (killed with them in flight) go back to `pending`, so that no other gateway's
-   * restart is needed for them. Absent where one gateway owns the store (the SQLite file).
-   */
-  recoverOrphaned?(now: number, graceMs: number): Promise<number>;
   markSent(id: string, now: number, account: string, rejectedRecipients: string[]): Promise<void>;
   /** Records a transient failure; `recipients` are those still to be delivered. */
   reschedule(id: string, update: DeliveryFailureUpdate & { nextAttemptAt: number; recipients: string[] }): Promise<void>;

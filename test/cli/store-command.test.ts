@@ -59,21 +59,19 @@ describe('annunciator store', () => {
     });
 
     it('status names the leading gateway and the gateways seen, with how long ago; a stopped leader is replaced', async () => {
-      const { user, host, port, database } = db.connection();
-      const url = `postgres://${user}@${host}:${port}/${database}`;
       const gateways: RunningGateway[] = [];
       try {
         for (const name of ['gw-a', 'gw-b']) {
           const raw = baseConfig(dir);
-          gateways.push(await runGateway(configFrom(dir, { ...raw, gateway: { ...(raw.gateway as object), name }, store: { url, security: 'none' } }), undefined, { leadershipInterval: 100 }));
+          gateways.push(await runGateway(configFrom(dir, { ...raw, gateway: { ...(raw.gateway as object), name }, store: db.storeSection() }), undefined, { leadershipInterval: 100 }));
         }
         const [a, b] = gateways as [RunningGateway, RunningGateway];
-        await eventually(() => a.leading, 10_000, 'gw-a to lead');
-        const config = dir.write('postgres.yaml', stringify({ ...baseConfig(dir), store: { url, security: 'none' } }));
+        await eventually(() => a.leading, 30_000, 'gw-a to lead');
+        const config = dir.write('postgres.yaml', stringify({ ...baseConfig(dir), store: db.storeSection() }));
         const status = await eventually(async () => {
           const seen = JSON.parse((await runCli(['--config', config, 'store', 'status', '--json'])).stdout) as { leader: string | null; gateways: PeerSeen[] };
           return seen.gateways.length === 2 && seen;
-        }, 10_000, 'both gateways in the status');
+        }, 30_000, 'both gateways in the status');
         assert.equal(status.leader, 'gw-a');
         assert.deepEqual(status.gateways.map((g) => [g.gateway, g.leading, g.version]), [['gw-a', true, VERSION], ['gw-b', false, VERSION]]);
         for (const g of status.gateways) assert.ok(g.seenMsAgo < 5000 && Math.abs(g.startedAt - Date.now()) < 60_000, JSON.stringify(g));
@@ -84,7 +82,7 @@ describe('annunciator store', () => {
 
         await a.stop();
         gateways.shift();
-        await eventually(() => b.leading, 10_000, 'gw-b to lead');
+        await eventually(() => b.leading, 30_000, 'gw-b to lead');
         const after = JSON.parse((await runCli(['--config', config, 'store', 'status', '--json'])).stdout) as { leader: string | null; gateways: PeerSeen[] };
         assert.equal(after.leader, 'gw-b');
         assert.deepEqual(after.gateways.map((g) => [g.gateway, g.leading]), [['gw-b', true], ['gw-a', false]]);

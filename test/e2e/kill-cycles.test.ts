@@ -2,7 +2,6 @@ import assert from 'node:assert/strict';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { isAbsolute, join, resolve } from 'node:path';
 import { after, describe, it } from 'node:test';
-import Database from 'better-sqlite3';
 import { simpleParser } from 'mailparser';
 import { parseDocument, type YAMLMap } from 'yaml';
 import { sendAsDevice } from '../helpers/device-client.js';
@@ -10,6 +9,7 @@ import { freePort } from '../helpers/free-port.js';
 import { eventually, testDir } from '../helpers/gateway.js';
 import { REPO_ROOT, killHard, spawnGateway, type GatewayProcess } from '../helpers/gateway-process.js';
 import { startUpstream, type Upstream, type UpstreamMessage } from '../helpers/upstream.js';
+import { asBuffer, SqliteConnection } from '../../src/store/sqlite/connection.js';
 
 /**
  * Kill -9 under load, many times over, on one data directory: the gateway runs as its own
@@ -74,8 +74,8 @@ function alarmModeConfig(dataDir: string, port: number, upstreamPort: number): s
 }
 
 /** Opens the store file read-only (no checkpoint, no recovery by the test) for one look. */
-function inspect<T>(dbFile: string, look: (db: Database.Database) => T): T {
-  const db = new Database(dbFile, { readonly: true, fileMustExist: true });
+function inspect<T>(dbFile: string, look: (db: SqliteConnection) => T): T {
+  const db = SqliteConnection.open(dbFile, { readonly: true });
   try {
     return look(db);
   } finally {
@@ -234,12 +234,12 @@ describe('kill -9 again and again under load', () => {
       assert.equal(gateway.child.signalCode, 'SIGKILL', `cycle ${cycle}: the gateway ended by itself before the kill:\n${gateway.logs.slice(-20).join('\n')}`);
       // What the dead process left in the file: the notifications it was sending.
       const { sendingRows, inboxNew } = inspect(dbFile, (db) => ({
-        sendingRows: db.prepare(`SELECT message FROM outbox WHERE status = 'sending'`).all() as Array<{ message: Buffer }>,
+        sendingRows: db.prepare(`SELECT message FROM outbox WHERE status = 'sending'`).all<{ message: Uint8Array }>(),
         inboxNew: (db.prepare(`SELECT count(*) AS n FROM received WHERE state = 'new'`).get() as { n: number }).n,
       }));
       const sending: string[] = [];
       for (const row of sendingRows) {
-        const token = tokenOf((await simpleParser(row.message)).subject);
+        const token = tokenOf((await simpleParser(asBuffer(row.message))).subject);
         assert.ok(token, `cycle ${cycle}: an outbox entry without a token`);
         sending.push(token);
       }

@@ -3,13 +3,13 @@ import { capturedLogs } from '../helpers/captured-logs.js';
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import Database from 'better-sqlite3';
 import { connectAsync, type MqttClient } from 'mqtt';
 import { configFrom, eventually, runGateway } from '../helpers/gateway.js';
 import { DURABLE_MOSQUITTO_SETTINGS, findMosquittoBinary, startMosquitto, type MosquittoSettings, type SpawnedMosquitto } from '../helpers/mqtt-broker.js';
 import { mqttExampleHarness } from '../helpers/mqtt-example.js';
 import { peerGate } from '../helpers/real-peers.js';
 import { startUpstream, type Upstream } from '../helpers/upstream.js';
+import { asBuffer, SqliteConnection } from '../../src/store/sqlite/connection.js';
 
 /**
  * Issue 10, failure 3: QoS 1 events PUBACKed by the broker to their publisher must all reach
@@ -129,13 +129,13 @@ async function streamAcrossRestart(broker: SpawnedMosquitto, upstream: Upstream,
     const sessionsLost = ingest.stats.sessionsLost;
     await gateway.stop();
 
-    const db = new Database(join(h.dir.path, 'data', 'annunciator.db'), { readonly: true });
-    const received = db.prepare(`SELECT raw FROM received WHERE mqtt IS NOT NULL`).all() as { raw: Buffer }[];
+    const db = SqliteConnection.open(join(h.dir.path, 'data', 'annunciator.db'), { readonly: true });
+    const received = db.prepare(`SELECT raw FROM received WHERE mqtt IS NOT NULL`).all<{ raw: Uint8Array }>();
     const alarmRows = db.prepare(`SELECT data FROM alarms`).all() as { data: string }[];
     db.close();
     const rowsPerEvent = new Map<number, number>();
     for (const { raw } of received) {
-      const seq = (JSON.parse(raw.toString('utf8')) as { seq: number | string }).seq;
+      const seq = (JSON.parse(asBuffer(raw).toString('utf8')) as { seq: number | string }).seq;
       if (typeof seq === 'number') rowsPerEvent.set(seq, (rowsPerEvent.get(seq) ?? 0) + 1);
     }
     const alarmsPerEvent = new Map<number, number>();

@@ -168,3 +168,45 @@ describe('inhibition end to end', () => {
     assert.deepEqual((await gateway.store.alarms.history(m7!.id)).map((h) => h.outcome), ['raised']);
   });
 });
+
+describe('inhibition and a reload', () => {
+  const dir = testDir();
+  let upstream: Upstream;
+  let gateway: RunningGateway;
+  const inhibit = [{ name: 'site-power-failure', source: ['key=ups-on-battery'], target: ['device.id!=ups-hall2'], equal: ['site'] }];
+
+  before(async () => {
+    upstream = await startUpstream({ security: 'none' });
+    gateway = await runGateway(configFrom(dir, pipelineConfig(dir, upstream.port, { inhibit, pollInterval: '20s' })));
+  });
+  after(async () => {
+    await gateway?.stop();
+    await upstream?.close();
+    dir.remove();
+  });
+
+  it('an alarm held by an inhibit rule that a reload drops is notified at once, though its source is still active', async () => {
+    await sendCorpus(gateway, 'ups-on-battery.eml');
+    const [power] = await upstream.waitForMessages(1);
+    const ups = await gateway.store.alarms.get(header(power, 'x-annunciator-alarm'));
+    await sendCorpus(gateway, 's7-tmail-no-date.eml');
+    const motor = await eventually(() => activeAlarmOf(gateway, 'plc-line4'), 10_000, 'the motor alarm');
+    assert.equal(motor.mutedBy?.by, 'inhibition');
+
+    // The same file without the rule: the power failure goes on, the motor alarm is let go.
+    configFrom(dir, pipelineConfig(dir, upstream.port, { pollInterval: '20s' }));
+    const outcome = gateway.reload();
+    assert.equal(outcome.ok, true, outcome.message);
+    assert.match(outcome.message, /changed: inhibit/);
+    // The poll interval is 20 s: the notification comes from the timer the reload armed.
+    const [, released] = await upstream.waitForMessages(2);
+    assert.equal(header(released, 'x-annunciator-alarm'), motor.id);
+    assert.equal(header(released, 'x-annunciator-kind'), 'firing');
+    assert.equal((await gateway.store.alarms.get(ups!.id))?.state, 'active', 'the source is still active');
+    await eventually(async () => (await gateway.store.alarms.history(motor.id)).length === 2, 10_000, 'the release in the history');
+    assert.equal(
+      (await gateway.store.alarms.history(motor.id))[1]?.reason,
+      `inhibit rule site-power-failure is no longer configured (inhibition by ${ups!.id} ended); still active`,
+    );
+  });
+});

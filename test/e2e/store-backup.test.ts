@@ -1,5 +1,4 @@
 import assert from 'node:assert/strict';
-import Database from 'better-sqlite3';
 import { copyFileSync, existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
@@ -10,6 +9,7 @@ import { freePort } from '../helpers/free-port.js';
 import { baseConfig, relayDelivery, testDir } from '../helpers/gateway.js';
 import { killHard, REPO_ROOT, spawnGateway, type GatewayProcess } from '../helpers/gateway-process.js';
 import { startUpstream, type Upstream } from '../helpers/upstream.js';
+import { asBuffer, SqliteConnection } from '../../src/store/sqlite/connection.js';
 
 /**
  * `annunciator store backup` against a gateway process that keeps taking mail, then the
@@ -81,8 +81,8 @@ describe('store backup while the gateway runs, and restore into a fresh gateway'
       assert.match(check.stderr, /ANNUNCIATOR_TEST_SECRET_NOT_SET is not set/, 'the configuration does name a secret that is missing');
 
       // The copy holds every mail the gateway had taken before the backup began.
-      const copy = new Database(backupFile, { readonly: true });
-      const raws = (copy.prepare('SELECT raw FROM received').all() as Array<{ raw: Buffer }>).map((r) => r.raw.toString('latin1'));
+      const copy = SqliteConnection.open(backupFile, { readonly: true });
+      const raws = copy.prepare('SELECT raw FROM received').all<{ raw: Uint8Array }>().map((r) => asBuffer(r.raw).toString('latin1'));
       const queuedAlarms = (copy.prepare("SELECT alarm_id FROM outbox WHERE status IN ('pending', 'sending')").all() as Array<{ alarm_id: string }>).map((r) => r.alarm_id);
       const alarmTitles = (copy.prepare('SELECT data FROM alarms').all() as Array<{ data: string }>).map((r) => (JSON.parse(r.data) as { title: string }).title);
       copy.close();

@@ -74,7 +74,7 @@ describe('muting after decide (pure, fake clock)', () => {
     assert.equal(stillMuted(muted, silenced(T0 + 59 * MIN)), true);
     assert.equal(stillMuted(muted, silenced(T0 + HOUR)), false, 'the window is over');
     assert.equal(findMute(muted, silenced(T0 + HOUR)), undefined);
-    const released = unmute(muted, alarmEvent({ id: muted.lastEventId }), route(), T0 + HOUR, unmutedReason(muted.mutedBy!));
+    const released = unmute(muted, alarmEvent({ id: muted.lastEventId }), route(), T0 + HOUR, unmutedReason(muted.mutedBy!, []));
     assert.equal(released.outcome, 'unmuted');
     assert.equal(released.due[0]?.kind, 'firing');
     assert.equal(released.due[0]?.reason, 'silence SIL1 ended; still active');
@@ -120,7 +120,10 @@ describe('muting after decide (pure, fake clock)', () => {
     assert.deepEqual(d.alarm?.mutedBy, { by: 'inhibition', alarm: 'MAINS', rule: 'site-power' });
     assert.equal(stillMuted(d.alarm!, context), true);
     assert.equal(stillMuted(d.alarm!, { ...context, sources: [{ ...source, state: 'resolved' }] }), false);
-    assert.equal(unmutedReason(d.alarm!.mutedBy!), 'inhibition by MAINS via rule site-power ended; still active');
+    assert.equal(unmutedReason(d.alarm!.mutedBy!, ['site-power']), 'inhibition by MAINS via rule site-power ended; still active');
+    // A reload that drops the rule ends the inhibition though its source is still active.
+    assert.equal(stillMuted(d.alarm!, { ...context, rules: [] }), false);
+    assert.equal(unmutedReason(d.alarm!.mutedBy!, []), 'inhibit rule site-power is no longer configured (inhibition by MAINS ended); still active');
   });
 
   it('a silence is named before an inhibition, and takes over when one ends while the other holds', () => {

@@ -1,8 +1,6 @@
 import assert from 'node:assert/strict';
-import Database from 'better-sqlite3';
 import { spawn } from 'node:child_process';
 import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { simpleParser } from 'mailparser';
@@ -19,10 +17,7 @@ import { REPO_ROOT } from '../helpers/gateway-process.js';
  * an .eml file by its file account.
  *
  * Slow on purpose (about a minute on 2 cores): `npm pack` compiles dist/ with tsc, and npm
- * resolves and unpacks ~130 packages. better-sqlite3 is not compiled again (minutes): its
- * install script (prebuild-install) takes the binary this checkout already built for this
- * very Node, offered as a local prebuild, the way it takes a downloaded one. When that
- * binary does not load here, the install compiles from source and takes minutes more.
+ * resolves and unpacks ~130 packages. Nothing is compiled: SQLite is Node's own (node:sqlite).
  */
 
 interface Run {
@@ -31,7 +26,7 @@ interface Run {
   stderr: string;
 }
 
-/** npm and the installed command run on the Node running this test (same ABI for the native addon). */
+/** npm and the installed command run on the Node running this test. */
 const PATH = `${dirname(process.execPath)}:${process.env.PATH ?? ''}`;
 
 function run(command: string, args: string[], options: { cwd: string; env?: NodeJS.ProcessEnv; stdin?: string }): Promise<Run> {
@@ -52,37 +47,10 @@ function ok(result: Run, what: string): Run {
   return result;
 }
 
-/**
- * A prebuild-install "local prebuild" of the checkout's own better-sqlite3 binary, when it
- * loads in this process (so it fits this Node's ABI): the env that points the install at it.
- */
-async function localPrebuild(dir: string): Promise<{ env: NodeJS.ProcessEnv; note: string }> {
-  try {
-    new Database(':memory:').close();
-  } catch (error) {
-    return { env: {}, note: `better-sqlite3 compiles from source (the checkout's binary does not load here: ${(error as Error).message})` };
-  }
-  const packageDir = dirname(createRequire(join(REPO_ROOT, 'package.json')).resolve('better-sqlite3/package.json'));
-  const manifest = JSON.parse(readFileSync(join(packageDir, 'package.json'), 'utf8')) as { version: string; scripts?: Record<string, string> };
-  const version = manifest.version;
-  // From better-sqlite3 13 on, the package carries N-API binaries and has no install script.
-  if (!manifest.scripts?.install) return { env: {}, note: `better-sqlite3 ${version} installs its prebuilt binary from the package (no install script)` };
-  const stage = join(dir, 'stage');
-  mkdirSync(join(stage, 'build', 'Release'), { recursive: true });
-  cpSync(join(packageDir, 'build', 'Release', 'better_sqlite3.node'), join(stage, 'build', 'Release', 'better_sqlite3.node'));
-  const prebuilds = join(dir, 'prebuilds');
-  mkdirSync(prebuilds);
-  // The name prebuild-install looks for: the one it would download.
-  const name = `better-sqlite3-v${version}-node-v${process.versions.modules}-${process.platform}-${process.arch}.tar.gz`;
-  ok(await run('tar', ['czf', join(prebuilds, name), '-C', stage, 'build'], { cwd: dir }), 'tar');
-  return { env: { npm_config_better_sqlite3_local_prebuilds: prebuilds }, note: `better-sqlite3 ${version} from a local prebuild (${name})` };
-}
-
 describe('the npm package, packed and installed into an empty folder', { timeout: 600_000 }, () => {
   const dir = testDir('annunciator-pack-');
   let tarball = '';
   let files: string[] = [];
-  let prebuild: { env: NodeJS.ProcessEnv; note: string } = { env: {}, note: '' };
   const npmCommon = ['--no-audit', '--no-fund', '--prefer-offline', '--loglevel=error'];
 
   before(async () => {
@@ -90,7 +58,6 @@ describe('the npm package, packed and installed into an empty folder', { timeout
     const report = (JSON.parse(packed.stdout) as Array<{ filename: string; files: Array<{ path: string }> }>)[0]!;
     tarball = join(dir.path, report.filename);
     files = report.files.map((f) => f.path).sort();
-    prebuild = await localPrebuild(dir.path);
   });
   after(() => dir.remove());
 
@@ -109,12 +76,11 @@ describe('the npm package, packed and installed into an empty folder', { timeout
     assert.ok(files.length < 250, `${files.length} files`);
   });
 
-  it('installs with --omit=dev; the command prints its version, checks the shipped configuration and takes a mail', async (t) => {
-    t.diagnostic(prebuild.note);
+  it('installs with --omit=dev; the command prints its version, checks the shipped configuration and takes a mail', async () => {
     const app = join(dir.path, 'app');
     mkdirSync(app);
     writeFileSync(join(app, 'package.json'), '{ "private": true }\n');
-    ok(await run('npm', ['install', '--omit=dev', ...npmCommon, tarball], { cwd: app, env: prebuild.env }), 'npm install --omit=dev of the tarball');
+    ok(await run('npm', ['install', '--omit=dev', ...npmCommon, tarball], { cwd: app }), 'npm install --omit=dev of the tarball');
     const installed = join(app, 'node_modules', 'annunciator');
     assert.equal(existsSync(join(app, 'node_modules', 'typescript')), false, 'no dev dependency installed');
     const annunciator = join(app, 'node_modules', '.bin', 'annunciator');
@@ -147,6 +113,7 @@ describe('the npm package, packed and installed into an empty folder', { timeout
       gateway.stderr.on('data', (c: Buffer) => logs.push(c.toString()));
       await eventually(() => logs.join('').includes('gateway started') || gateway.exitCode !== null, 30_000, 'the installed gateway to start');
       assert.equal(gateway.exitCode, null, logs.join(''));
+      assert.doesNotMatch(logs.join(''), /ExperimentalWarning/, 'node:sqlite\'s warning is not printed');
 
       const mail = Buffer.from('From: ups-hall2@plant.local\r\nTo: anna.berger@example.com\r\nSubject: UPS Hall 2: On battery power\r\n\r\nThe UPS switched to battery.\r\nCode: 0x0042\r\n');
       const sent = await sendAsDevice({ port, mailFrom: 'ups-hall2@plant.local', rcptTo: ['anna.berger@example.com'], data: mail });
@@ -176,7 +143,7 @@ describe('the npm package, packed and installed into an empty folder', { timeout
     const checkout = join(dir.path, 'checkout');
     mkdirSync(checkout);
     for (const file of ['package.json', 'package-lock.json', 'scripts', 'dist']) cpSync(join(REPO_ROOT, file), join(checkout, file), { recursive: true });
-    const installed = ok(await run('npm', ['ci', '--omit=dev', '--foreground-scripts', ...npmCommon], { cwd: checkout, env: prebuild.env }), 'npm ci --omit=dev');
+    const installed = ok(await run('npm', ['ci', '--omit=dev', '--foreground-scripts', ...npmCommon], { cwd: checkout }), 'npm ci --omit=dev');
     assert.match(installed.stderr, /TypeScript is not installed \(npm ci --omit=dev\): keeping the dist\/ built before/);
     const version = ok(await run(process.execPath, [join(checkout, 'dist/cli/main.js'), '--version'], { cwd: checkout }), '--version from the checkout');
     assert.match(version.stdout, /^\d+\.\d+\.\d+/);

@@ -61,6 +61,17 @@ describe('renderBatchNotification (shipped group templates)', () => {
     assert.ok(!/\r(?!\n)|(?<!\r)\n/.test(out.message.toString('latin1')), 'CRLF only');
   });
 
+  it('names every listed alarm in X-Annunciator-Alarms, folded, however many are listed', async () => {
+    const alarms = Array.from({ length: 60 }, (_, i) => alarm(i + 1, { id: `01KALARM${String(i + 1).padStart(18, '0')}` }));
+    const items: BatchItem[] = alarms.map((a) => ({ alarmId: a.id, kind: 'firing' as const, reason: 'flood', at: T0 }));
+    const byId = new Map(alarms.map((a) => [a.id, a]));
+    const out = await renderBatchNotification(batch('digest', 'device burst-plc'), summarizeBatch(items, (id) => byId.get(id)), T0 + 300_000, templates, { ...ctx, maxListed: 60 });
+    const parsed = await simpleParser(out.message);
+    assert.deepEqual(String(parsed.headers.get('x-annunciator-alarms')).split(', ').sort(), alarms.map((a) => a.id).sort());
+    const head = out.message.toString('latin1').split('\r\n\r\n')[0]!;
+    assert.ok(head.split('\r\n').every((line) => line.length <= 998), 'header lines within SMTP limits');
+  });
+
   it('a group lists its alarms as they are now, and escapes what devices wrote', async () => {
     const alarms = [alarm(1, { title: '<script>alert(1)</script> Guard door' }), alarm(2, { state: 'resolved', resolvedAt: T0 + 60_000 }), alarm(3, { ack: { by: 'anna', at: T0, channel: 'cli' } })];
     const { parsed } = await render('group', alarms, alarms.map((a) => ({ alarmId: a.id, kind: 'firing' as const, reason: 'group', at: T0 })));

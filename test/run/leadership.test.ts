@@ -67,6 +67,7 @@ describe('leadership among gateways on one PostgreSQL', { skip: gate.skip }, () 
       },
       onLost: (fn) => store.peers.onLost(fn),
       leave: () => store.peers.leave(),
+      onWake: (fn) => store.peers.onWake(fn),
     };
     const events = new GatewayEventBus();
     const { logger, lines } = capturedLogs();

@@ -1,5 +1,4 @@
 import assert from 'node:assert/strict';
-import Database from 'better-sqlite3';
 import { execFileSync } from 'node:child_process';
 import { chmodSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -8,6 +7,7 @@ import { BackupError, backupSqliteStore } from '../../src/store/sqlite/backup.js
 import { SqliteStore } from '../../src/store/sqlite/sqlite-store.js';
 import { testDir } from '../helpers/gateway.js';
 import { peerGate } from '../helpers/real-peers.js';
+import { SqliteConnection } from '../../src/store/sqlite/connection.js';
 
 /** A store file as the gateway leaves it (WAL, migrated), with `rows` received mails of `size` bytes. */
 async function storeWith(dataDir: string, rows: number, size = 1000): Promise<string> {
@@ -27,7 +27,7 @@ async function storeWith(dataDir: string, rows: number, size = 1000): Promise<st
 }
 
 function receivedIds(file: string): string[] {
-  const db = new Database(file, { readonly: true });
+  const db = SqliteConnection.open(file, { readonly: true });
   try {
     return (db.prepare('SELECT id FROM received ORDER BY id').all() as Array<{ id: string }>).map((r) => r.id);
   } finally {
@@ -50,13 +50,13 @@ describe('store backup (backupSqliteStore)', () => {
     const target = join(dir.path, 'backup-a.db');
     const report = backupSqliteStore(source, target);
     assert.equal(report.target, target);
-    assert.equal(report.schemaVersion, new Database(source, { readonly: true }).pragma('user_version', { simple: true }));
+    assert.equal(report.schemaVersion, SqliteConnection.open(source, { readonly: true }).pragma('user_version', { simple: true }));
     assert.ok(report.schemaVersion >= 11);
     assert.equal(report.bytes, statSync(target).size);
     assert.deepEqual(receivedIds(target), receivedIds(source));
     assert.equal(receivedIds(target).length, 25);
     assert.equal(statSync(target).mode & 0o777, 0o640);
-    const copy = new Database(target, { readonly: true });
+    const copy = SqliteConnection.open(target, { readonly: true });
     assert.deepEqual(copy.pragma('integrity_check', { simple: true }), 'ok');
     // Incremental auto-vacuum survives, so a store restored from it needs no VACUUM at start.
     assert.equal(copy.pragma('auto_vacuum', { simple: true }), 2);

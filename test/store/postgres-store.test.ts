@@ -409,26 +409,6 @@ describe('PostgreSQL store', { skip: gate.skip }, () => {
         assert.equal((await db.query<{ claimed_by: string | null }>(`SELECT claimed_by FROM ${pairSchema}.outbox WHERE id = 'o00'`))[0]?.claimed_by, null, 'a lease ends with its outcome');
       });
 
-      it('what a gateway gone left claimed is due again at another; what a live one is delivering is left alone, also at a start', async () => {
-        const [a, b] = pair();
-        const now = Date.now();
-        await a.transaction(async (tx) => {
-          for (let i = 0; i < 4; i += 1) await tx.outbox.insert({ id: `q${i}`, receivedId: null, envelopeFrom: 'a@b', recipients: ['c@d'], message: Buffer.from('x') }, now - 60_000);
-        });
-        await a.peers.beat();
-        await b.peers.beat();
-        assert.equal((await a.outbox.claimDue(now - 30_000, 2)).length, 2);
-        assert.equal((await b.outbox.claimDue(now - 30_000, 2)).length, 2);
-        assert.equal(await b.outbox.recoverOrphaned!(now, 5000), 0, 'gw-a is alive: its deliveries are its own');
-        assert.equal(await b.outbox.recoverInterrupted(now), 2, "a start takes back only the gateway's own claims");
-        const sending = async () => (await db.query<{ claimed_by: string }>(`SELECT claimed_by FROM ${pairSchema}.outbox WHERE status = 'sending'`)).map((r) => r.claimed_by);
-        assert.deepEqual(await sending(), ['gw-a', 'gw-a'], "gw-a's claims stayed with gw-a");
-        await a.close();
-        assert.equal(await b.outbox.recoverOrphaned!(now, 5000), 2, 'gw-a gone: its claims are due again');
-        assert.deepEqual(await sending(), []);
-        assert.equal(await b.outbox.recoverOrphaned!(now, 5000), 0);
-      });
-
       it("a redelivery is looked for among its own client's messages: the other gateway's session numbers packets on its own", async () => {
         const [a, b] = pair();
         const mqtt = (clientId?: string) => ({ topic: 'p/x', qos: 1 as const, retain: false, dup: false, messageId: 7, ...(clientId ? { clientId } : {}) });

@@ -2,14 +2,15 @@ import assert from 'node:assert/strict';
 import { copyFileSync, existsSync, readdirSync, readlinkSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, afterEach, beforeEach, describe, it } from 'node:test';
-import Database from 'better-sqlite3';
 import { migrate, MIGRATIONS_DIR, readMigrations } from '../../src/store/sqlite/migrate.js';
 import { SqliteStore } from '../../src/store/sqlite/sqlite-store.js';
 import { alarmRecord } from '../helpers/alarm-factory.js';
 import { escalationTimerOf } from '../../src/lifecycle/timer.js';
 import { eventually, testDir } from '../helpers/gateway.js';
+import { REPO_ROOT } from '../helpers/gateway-process.js';
 import { FakeClock } from '../helpers/fake-clock.js';
 import { receivedMessage, storeContract } from './contract.js';
+import { SqliteConnection } from '../../src/store/sqlite/connection.js';
 
 const dir = testDir();
 after(() => dir.remove());
@@ -166,7 +167,7 @@ describe('SqliteStore', () => {
 
   it('reads the muted alarms through their own index, not every active alarm', () => {
     // The query planner took alarms_state (every active alarm) until migration 0010; bench/store-scale.ts shows what that cost.
-    const db = new Database(join(dataDir, 'annunciator.db'), { readonly: true });
+    const db = SqliteConnection.open(join(dataDir, 'annunciator.db'), { readonly: true });
     try {
       const plan = db.prepare(`EXPLAIN QUERY PLAN SELECT data FROM alarms WHERE muted = 1 AND state = 'active' ORDER BY first_seen, id`).all() as { detail: string }[];
       assert.deepEqual(
@@ -180,7 +181,7 @@ describe('SqliteStore', () => {
 
   it('refuses a database from a newer version', async () => {
     await store.close();
-    const db = new Database(join(dataDir, 'annunciator.db'));
+    const db = SqliteConnection.open(join(dataDir, 'annunciator.db'));
     db.pragma('user_version = 99');
     db.close();
     assert.throws(() => SqliteStore.open(dataDir), /schema version 99 is newer/);
@@ -206,7 +207,7 @@ describe('SqliteStore', () => {
   it('migrates a store of version 7 forward: escalation timers, open batches and unannounced acks become timer rows', async () => {
     await store.close();
     const file = join(dataDir, 'v7.db');
-    const old = new Database(file);
+    const old = SqliteConnection.open(file);
     migrate(old, readMigrations().slice(0, 7));
     const acked = alarmRecord('A1', { device: { id: 'plc', name: 'PLC', matchedBy: 'sender' }, title: 't', severity: 'major', ack: { by: 'anna', at: 5, channel: 'mqtt' } });
     old.prepare(`INSERT INTO alarms (id, fingerprint, state, first_seen, last_seen, data, ack_at) VALUES (?, ?, 'active', 0, 0, ?, 5)`).run(acked.id, acked.fingerprint, JSON.stringify(acked));
@@ -229,11 +230,30 @@ describe('SqliteStore', () => {
     assert.equal((await store.timers.get('escalate', 'A1:1'))?.firedAt, 50);
   });
 
+  it('opens a store file written by better-sqlite3 12 (annunciator before node:sqlite): binary mail, outbox and alarms read back byte for byte', async () => {
+    // test/fixtures/store/better-sqlite3-v12.db: SqliteStore of commit 73e035d (better-sqlite3 12.11.1, SQLite
+    // 3.53.2, schema 12, WAL) took R1 (raw with NUL and 0xFF bytes), an outbox entry O1 and an alarm A1, then closed.
+    await store.close();
+    copyFileSync(join(REPO_ROOT, 'test/fixtures/store/better-sqlite3-v12.db'), join(dataDir, 'annunciator.db'));
+    store = SqliteStore.open(dataDir);
+    assert.equal(store.settings().schemaVersion, readMigrations().length);
+    assert.equal(store.settings().journalMode, 'wal');
+    const raw = Buffer.concat([Buffer.from('Subject: Motor M12 \xfcbertemperatur\r\n\r\n', 'latin1'), Buffer.from([0, 1, 2, 0xff, 0xfe, 13, 10])]);
+    const received = await store.inbox.get('R1');
+    assert.ok(received && Buffer.isBuffer(received.raw) && received.raw.equals(raw), String(received?.raw));
+    assert.deepEqual(received.envelope, { mailFrom: 'plc@plant.local', rcptTo: ['ops@example.com'] });
+    const entry = await store.outbox.get('O1');
+    assert.ok(entry && Buffer.isBuffer(entry.message) && entry.message.equals(Buffer.from([0x41, 0, 0xff, 0x42])));
+    assert.equal((await store.alarms.get('A1'))?.title, 'Motor M12 overtemperature');
+    await store.accept(receivedMessage('R2'));
+    assert.deepEqual((await store.inbox.pending(10)).map((r) => r.id), ['R1', 'R2']);
+  });
+
   it('migrates a store of an older version forward, keeping its data', async () => {
     await store.close();
     const file = join(dataDir, 'old.db');
     // A store written before escalations (version 4), with an acknowledged alarm.
-    const old = new Database(file);
+    const old = SqliteConnection.open(file);
     migrate(old, readMigrations().slice(0, 4));
     const acked = alarmRecord('A1', { device: { id: 'plc', name: 'PLC', matchedBy: 'sender' }, title: 't', severity: 'major', ack: { by: 'anna', at: 5, channel: 'mqtt' } });
     const muted = alarmRecord('A2', { device: { id: 'plc', name: 'PLC', matchedBy: 'sender' }, title: 'u', severity: 'major', mutedBy: { by: 'silence', silence: 'S1' } });

@@ -1,7 +1,9 @@
 import type { Client } from 'pg';
 import type { Logger } from '../../log/logger.js';
-import type { PeerSeen, Peers } from '../store.js';
+import type { PeerSeen, Peers, Wake } from '../store.js';
 import type { Sql } from './sql.js';
+import { RECOVER_GONE_CLAIMS } from './outbox.js';
+import { NOTIFY, parseWake, wakePayload, WAKE_CHANNEL } from './wake.js';
 
 /**
  * The leader lock's key: one per schema, so that stores in different schemas of one
@@ -37,6 +39,8 @@ export interface PgPeersOptions {
   connect: () => Promise<Client>;
   /** How long a statement on the control connection may take before the connection counts as lost (ms). */
   statementTimeout: number;
+  /** The store's time (ms), for the outbox rows the leader makes due again. */
+  now: () => number;
   logger?: Logger;
 }
 
@@ -56,6 +60,7 @@ export class PgPeers implements Peers {
   #leading = false;
   #left = false;
   readonly #lostHandlers: Array<(reason: string) => void> = [];
+  readonly #wakeHandlers: Array<(wake: Wake) => void> = [];
   readonly #startedAt = Date.now();
 
   constructor(private readonly options: PgPeersOptions) {
@@ -64,6 +69,10 @@ export class PgPeers implements Peers {
 
   onLost(fn: (reason: string) => void): void {
     this.#lostHandlers.push(fn);
+  }
+
+  onWake(fn: (wake: Wake) => void): void {
+    this.#wakeHandlers.push(fn);
   }
 
   async beat(): Promise<boolean> {
@@ -80,7 +89,7 @@ export class PgPeers implements Peers {
          ON CONFLICT (name) DO UPDATE SET version = excluded.version, started_at = excluded.started_at, last_seen = excluded.last_seen, backend_pid = excluded.backend_pid`,
         [this.gateway, this.options.version, this.#startedAt],
       );
-      if (this.#leading) await this.timed(client, `DELETE FROM gateways WHERE last_seen < now() - ${FORGET_AFTER}`);
+      if (this.#leading) await this.sweep(client);
     } catch (error) {
       this.drop(client, `the control connection failed: ${error instanceof Error ? error.message : String(error)}`);
       throw error;
@@ -103,16 +112,56 @@ export class PgPeers implements Peers {
     if (this.#client) return this.#client;
     this.#connecting ??= this.options
       .connect()
-      .then((client) => {
+      .then(async (client) => {
         client.on('error', (error) => this.drop(client, `the control connection failed: ${error.message}`));
         client.on('end', () => this.drop(client, 'the control connection was closed'));
+        client.on('notification', (message) => {
+          const heard = message.payload === undefined ? undefined : parseWake(message.payload);
+          // Its own commits this gateway knows of already (its events woke the loops).
+          if (heard && heard.from !== this.gateway) this.wake(heard.wake);
+        });
+        try {
+          const { rows } = await this.timed(client, `SELECT ${WAKE_CHANNEL} AS channel`);
+          await this.timed(client, `LISTEN "${String(rows[0]?.channel).replaceAll('"', '""')}"`);
+        } catch (error) {
+          client.connection.stream.destroy();
+          await client.end().catch(() => undefined);
+          throw error;
+        }
         this.#client = client;
+        // Whatever was sent while nobody here listened (before the start, or while the connection was lost) is looked for now.
+        this.wake({ kind: 'missed' });
         return client;
       })
       .finally(() => {
         this.#connecting = undefined;
       });
     return this.#connecting;
+  }
+
+  /**
+   * The leader's housekeeping at each beat: forgets gateways long gone, and makes the
+   * notifications that a gateway gone (killed mid-delivery) had claimed due again, waking
+   * every outbox worker: delivered at least once, as after a restart.
+   */
+  private async sweep(client: Client): Promise<void> {
+    await this.timed(client, `DELETE FROM gateways WHERE last_seen < now() - ${FORGET_AFTER}`);
+    const { rows } = await this.timed(client, RECOVER_GONE_CLAIMS, [this.options.now(), this.gateway]);
+    const recovered = Number(rows[0]?.n ?? 0);
+    if (recovered === 0) return;
+    this.options.logger?.warn({ gateway: this.gateway, recovered }, 'outbox entries a gateway that is gone was delivering are due again (delivered at least once: a recipient may get one twice)');
+    await this.timed(client, `SELECT ${NOTIFY('$1')}`, [wakePayload(this.gateway, { kind: 'outbox' })]);
+    this.wake({ kind: 'outbox' });
+  }
+
+  private wake(wake: Wake): void {
+    for (const fn of this.#wakeHandlers) {
+      try {
+        fn(wake);
+      } catch (error) {
+        this.options.logger?.error({ err: error, wake }, 'store: a wake-up handler failed');
+      }
+    }
   }
 
   /** A statement that must answer within the timeout: a connection that hangs is as good as lost. */

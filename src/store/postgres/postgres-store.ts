@@ -29,7 +29,11 @@ export interface PostgresStoreOptions {
   schema?: string;
   /** This gateway's name among its peers and in claims (outbox.claimed_by): host name and process id by default. */
   gateway?: string;
-  /** How long a beat on the control connection (peers.ts) may take before that connection, and the lead with it, count as lost (ms, 5 s). */
+  /**
+   * How long a beat on the control connection (peers.ts) may take before that connection,
+   * and the lead with it, count as lost (ms, 3 s): a leader cut off gives the lead up (a
+   * beat plus this) before the server's keepalives free the lock for another (about 6 s).
+   */
   controlTimeout?: number;
   /** For the time in health(); tests hand in a fake clock. */
   clock?: Clock;
@@ -124,7 +128,8 @@ export class PostgresStore implements Store {
       gateway: this.#gateway,
       version: VERSION,
       connect: () => this.controlConnection(),
-      statementTimeout: options.controlTimeout ?? 5000,
+      statementTimeout: options.controlTimeout ?? 3000,
+      now: () => this.#clock.now(),
       ...(options.logger ? { logger: options.logger } : {}),
     });
     this.#clock = options.clock ?? systemClock;
@@ -249,7 +254,7 @@ export class PostgresStore implements Store {
     const wrap = received.length > INSERT_CHUNK;
     try {
       if (wrap) await session.control('BEGIN');
-      await new PgInbox(session).insertMany(received);
+      await new PgInbox(session, this.#gateway).insertMany(received);
       if (wrap) await session.control('COMMIT');
     } catch (error) {
       if (wrap && !session.broken) await session.control('ROLLBACK').catch(() => undefined);
@@ -389,9 +394,9 @@ export class PostgresStore implements Store {
 
   private repositories(session: Session): Repositories {
     return {
-      inbox: new PgInbox(session),
-      alarms: new PgAlarms(session),
-      timers: new PgTimers(session),
+      inbox: new PgInbox(session, this.#gateway),
+      alarms: new PgAlarms(session, this.#gateway),
+      timers: new PgTimers(session, this.#gateway),
       batches: new PgBatches(session),
       silences: new PgSilences(session),
       outbox: new PgOutbox(session, this.#gateway),

@@ -1,7 +1,6 @@
-import type Database from 'better-sqlite3';
-import { createRequire } from 'node:module';
 import { Worker } from 'node:worker_threads';
 import type { Logger } from '../../log/logger.js';
+import { isSqliteExperimentalWarning, sqliteCodeName, type SqliteConnection } from './connection.js';
 
 /** SQLite's own default, restored when the thread is gone. */
 const AUTOCHECKPOINT_PAGES = 1000;
@@ -21,24 +20,23 @@ export interface BackgroundCheckpointOptions {
  */
 export class BackgroundCheckpoints {
   readonly #worker: Worker;
-  readonly #connection: Database.Database;
+  readonly #connection: SqliteConnection;
   readonly #logger: Logger | undefined;
   #exited: Promise<void>;
   #closing = false;
   #lastError: string | undefined;
 
-  constructor(file: string, connection: Database.Database, options: BackgroundCheckpointOptions = {}) {
+  constructor(file: string, connection: SqliteConnection, options: BackgroundCheckpointOptions = {}) {
     this.#connection = connection;
     this.#logger = options.logger;
-    const driver = createRequire(import.meta.url).resolve('better-sqlite3');
-    this.#worker = new Worker(THREAD, { eval: true, workerData: { file, driver, interval: options.interval ?? 100 }, resourceLimits: { maxYoungGenerationSizeMb: 2 } });
+    this.#worker = new Worker(THREAD, { eval: true, workerData: { file, interval: options.interval ?? 100 }, resourceLimits: { maxYoungGenerationSizeMb: 2 } });
     this.#worker.unref();
     connection.pragma('wal_autocheckpoint = 0');
-    this.#worker.on('message', (message: { type: 'error'; message: string; code?: string }) => {
+    this.#worker.on('message', (message: { type: 'error'; message: string; errcode?: number }) => {
       // One line per different error, not one every interval while the disk stays full.
       if (message.message === this.#lastError) return;
       this.#lastError = message.message;
-      this.#logger?.warn({ code: message.code }, `store: background checkpoint failed (${message.message}); retrying`);
+      this.#logger?.warn({ code: message.errcode === undefined ? undefined : sqliteCodeName(message.errcode) }, `store: background checkpoint failed (${message.message}); retrying`);
     });
     this.#exited = new Promise((resolve) => {
       this.#worker.once('exit', () => {
@@ -69,17 +67,25 @@ export class BackgroundCheckpoints {
 }
 
 // Plain CommonJS run with `eval`: nothing to compile, so it works from dist/ and under tsx alike.
+// The thread loads node:sqlite itself (connection.ts's loader is ESM), so it drops the same
+// ExperimentalWarning itself, with the same test.
 const THREAD = `
 const { parentPort, workerData } = require('node:worker_threads');
-const Database = require(workerData.driver);
-const db = new Database(workerData.file, { fileMustExist: true });
-db.pragma('busy_timeout = 1000');
-db.pragma('synchronous = NORMAL');
+const isSqliteExperimentalWarning = ${isSqliteExperimentalWarning.toString()};
+const emitWarning = process.emitWarning;
+process.emitWarning = function (warning, ...rest) {
+  if (!isSqliteExperimentalWarning(warning, rest[0])) emitWarning.call(this, warning, ...rest);
+};
+const { DatabaseSync } = require('node:sqlite');
+process.emitWarning = emitWarning;
+// mode=rw: never creates the file; the store opened it before starting the thread.
+const db = new DatabaseSync('file:' + encodeURI(workerData.file).replace(/[?#]/g, encodeURIComponent) + '?mode=rw', { timeout: 1000 });
+db.exec('PRAGMA synchronous = NORMAL');
 const checkpoint = () => {
   try {
-    db.pragma('wal_checkpoint(PASSIVE)');
+    db.exec('PRAGMA wal_checkpoint(PASSIVE)');
   } catch (error) {
-    parentPort.postMessage({ type: 'error', message: error.message, code: error.code });
+    parentPort.postMessage({ type: 'error', message: error.message, errcode: error.errcode });
   }
 };
 const timer = setInterval(checkpoint, workerData.interval);

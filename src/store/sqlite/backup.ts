@@ -1,7 +1,7 @@
-import Database from 'better-sqlite3';
 import { randomBytes } from 'node:crypto';
 import { chmodSync, closeSync, existsSync, fsyncSync, openSync, realpathSync, renameSync, statSync, unlinkSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
+import { SqliteConnection } from './connection.js';
 
 export interface BackupReport {
   /** The store file that was copied. */
@@ -43,16 +43,15 @@ export function backupSqliteStore(source: string, target: string, now: () => num
   if ([sourcePath, `${sourcePath}-wal`, `${sourcePath}-shm`].includes(targetReal)) throw new BackupError(`${targetPath} is the store itself: name another file`);
 
   const temporary = join(targetDir, `.${basename(targetPath)}.${randomBytes(6).toString('hex')}.tmp`);
-  let connection: Database.Database | undefined;
+  let connection: SqliteConnection | undefined;
   try {
-    connection = new Database(sourcePath, { fileMustExist: true });
     // The gateway's write transactions are short; wait for one instead of failing.
-    connection.pragma('busy_timeout = 10000');
+    connection = SqliteConnection.open(sourcePath, { fileMustExist: true, busyTimeout: 10000 });
     connection.prepare('VACUUM INTO ?').run(temporary);
     connection.close();
     connection = undefined;
 
-    const copy = new Database(temporary, { readonly: true, fileMustExist: true });
+    const copy = SqliteConnection.open(temporary, { readonly: true });
     let schemaVersion: number;
     let alarms: number;
     let outbox: number;
@@ -91,10 +90,10 @@ export function backupSqliteStore(source: string, target: string, now: () => num
 }
 
 /** Rows of a table, or 0 when a store of an older schema has no such table. */
-function count(connection: Database.Database, table: 'alarms' | 'outbox'): number {
+function count(connection: SqliteConnection, table: 'alarms' | 'outbox'): number {
   const exists = connection.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?").get(table);
   if (!exists) return 0;
-  return (connection.prepare(`SELECT count(*) AS n FROM ${table}`).get() as { n: number }).n;
+  return connection.prepare(`SELECT count(*) AS n FROM ${table}`).get<{ n: number }>()?.n ?? 0;
 }
 
 function syncFile(path: string): void {

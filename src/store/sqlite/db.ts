@@ -1,13 +1,13 @@
-import type Database from 'better-sqlite3';
+import type { RunResult, SqliteConnection, Statement } from './connection.js';
 import { StoreError } from '../store-error.js';
 
 /** A connection with its prepared statements: preparing on every call cost ~5% of CPU under load. */
 export class Db {
-  readonly #statements = new Map<string, Database.Statement>();
+  readonly #statements = new Map<string, Statement>();
 
-  constructor(readonly connection: Database.Database) {}
+  constructor(readonly connection: SqliteConnection) {}
 
-  statement(sql: string): Database.Statement {
+  statement(sql: string): Statement {
     let statement = this.#statements.get(sql);
     if (!statement) {
       statement = this.connection.prepare(sql);
@@ -19,7 +19,7 @@ export class Db {
   /** Rows changed through run() so far: whether a transaction wrote, without asking SQLite twice per transaction. */
   changes = 0;
 
-  run(sql: string, ...params: unknown[]): Database.RunResult {
+  run(sql: string, ...params: unknown[]): RunResult {
     try {
       const result = this.statement(sql).run(...params);
       this.changes += result.changes;
@@ -31,7 +31,7 @@ export class Db {
 
   get<Row>(sql: string, ...params: unknown[]): Row | undefined {
     try {
-      return this.statement(sql).get(...params) as Row | undefined;
+      return this.statement(sql).get<Row>(...params);
     } catch (error) {
       throw StoreError.wrap(error);
     }
@@ -39,7 +39,7 @@ export class Db {
 
   all<Row>(sql: string, ...params: unknown[]): Row[] {
     try {
-      return this.statement(sql).all(...params) as Row[];
+      return this.statement(sql).all<Row>(...params);
     } catch (error) {
       throw StoreError.wrap(error);
     }

@@ -1,5 +1,6 @@
 import type { Received } from '../../ingest/received.js';
 import type { InboxRepository } from '../store.js';
+import { asBuffer } from './connection.js';
 import type { Db } from './db.js';
 
 interface ReceivedRow {
@@ -13,7 +14,7 @@ interface ReceivedRow {
   secure: number;
   mail_from: string | null;
   rcpt_to: string;
-  raw: Buffer;
+  raw: Uint8Array;
   mqtt?: string | null;
 }
 
@@ -70,13 +71,13 @@ export class SqliteInbox implements InboxRepository {
   }
 
   async isRedelivery(topic: string, messageId: number, payload: Buffer, since: number): Promise<boolean> {
-    const rows = this.db.all<{ raw: Buffer }>(
+    const rows = this.db.all<{ raw: Uint8Array }>(
       `SELECT raw FROM received WHERE mqtt IS NOT NULL AND received_at >= ? AND json_extract(mqtt, '$.topic') = ? AND json_extract(mqtt, '$.messageId') = ?`,
       since,
       topic,
       messageId,
     );
-    return rows.some((row) => row.raw.equals(payload));
+    return rows.some((row) => payload.equals(row.raw));
   }
 }
 
@@ -100,7 +101,7 @@ function toReceived(row: ReceivedRow): Received {
       secure: row.secure === 1,
     },
     envelope: { mailFrom: row.mail_from, rcptTo: JSON.parse(row.rcpt_to) as string[] },
-    raw: row.raw,
+    raw: asBuffer(row.raw),
     ...(row.mqtt ? { mqtt: JSON.parse(row.mqtt) as Received['mqtt'] } : {}),
   };
 }

@@ -1,4 +1,5 @@
 import type { DeliveryFailureUpdate, NewOutboxEntry, OutboxEntry, OutboxRepository, OutboxStatus, OutboxSummary } from '../store.js';
+import { asBuffer } from './connection.js';
 import { Db } from './db.js';
 
 interface OutboxRow {
@@ -9,7 +10,7 @@ interface OutboxRow {
   created_at: number;
   envelope_from: string;
   recipients: string;
-  message: Buffer;
+  message: Uint8Array;
   status: OutboxStatus;
   attempts: number;
   next_attempt_at: number;
@@ -125,7 +126,7 @@ function toEntry(row: OutboxRow): OutboxEntry {
     createdAt: row.created_at,
     envelopeFrom: row.envelope_from,
     recipients: JSON.parse(row.recipients) as string[],
-    message: row.message,
+    message: asBuffer(row.message),
     status: row.status,
     attempts: row.attempts,
     nextAttemptAt: row.next_attempt_at,

@@ -1,4 +1,3 @@
-import Database from 'better-sqlite3';
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { mkdirSync, statfsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
@@ -8,6 +7,7 @@ import type { Logger } from '../../log/logger.js';
 import type { Repositories, Store, StoreHealth } from '../store.js';
 import { SqliteAlarms } from './alarms.js';
 import { SqliteBatches } from './batches.js';
+import { SqliteConnection, type Statement } from './connection.js';
 import { Db } from './db.js';
 import { FileHealth } from './file-health.js';
 import { SqliteInbox } from './inbox.js';
@@ -56,7 +56,7 @@ interface Waiting {
 export class SqliteStore implements Store {
   readonly backend = 'sqlite';
   readonly file: string;
-  readonly #connection: Database.Database;
+  readonly #connection: SqliteConnection;
   readonly #repositories: Repositories & { inbox: SqliteInbox };
   readonly #inTransaction = new AsyncLocalStorage<true>();
   readonly #serial = new OneAtATime();
@@ -92,15 +92,14 @@ export class SqliteStore implements Store {
 
   constructor(file: string, options: SqliteStoreOptions = {}) {
     this.file = file;
-    this.#connection = new Database(file);
+    // The CLI and the gateway share the file; wait for each other's short transactions (5 s).
+    this.#connection = SqliteConnection.open(file, { busyTimeout: 5000 });
     this.#connection.pragma('journal_mode = WAL');
     // NORMAL: a commit writes its WAL frames without fsync (safe against kill -9); WalSync
     // flushes them in the thread pool before the commit is reported (the durability a `250`
     // promises), so the event loop never waits for the disk.
     this.#connection.pragma('synchronous = NORMAL');
     this.#connection.pragma('foreign_keys = ON');
-    // The CLI and the gateway share the file; wait for each other's short transactions.
-    this.#connection.pragma('busy_timeout = 5000');
     // Pages that retention frees go back to the file system (compact()). Switching needs a
     // VACUUM, which rewrites the file: once, instantly for a new one.
     const incremental = 2;
@@ -267,7 +266,7 @@ export class SqliteStore implements Store {
   }
 
   /** BEGIN IMMEDIATE, COMMIT, ROLLBACK prepared once: compiling them for every transaction cost ~8 % of CPU under load. */
-  readonly #control = new Map<string, Database.Statement>();
+  readonly #control = new Map<string, Statement>();
 
   private exec(sql: 'BEGIN IMMEDIATE' | 'COMMIT' | 'ROLLBACK'): void {
     try {

@@ -1,0 +1,42 @@
+/**
+ * `npm test`: type-checks, then runs every test file with Node's test runner, on a supported
+ * Node.js: this one, or on an unsupported one (the machine's Node 20) the one `npm install`
+ * fetched into the cache (src/cli/node-version.ts). `npm test -- FILE...` runs those files only.
+ *
+ * The runner's flags live here and nowhere else (.ci/run's smoke runs call this too).
+ */
+import { spawnSync } from 'node:child_process';
+import { readdirSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname, join, relative } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { cachedSupportedNode, isSupportedNode, runUnder, unsupportedNodeMessage } from '../src/cli/node-version.js';
+
+export const TEST_FLAGS = ['--test-concurrency=1', '--test-timeout=300000'];
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+
+function testFiles(): string[] {
+  return readdirSync(join(root, 'test'), { recursive: true, encoding: 'utf8' })
+    .filter((file) => file.endsWith('.test.ts'))
+    .map((file) => relative(root, join(root, 'test', file)))
+    .sort();
+}
+
+let node = process.execPath;
+if (!isSupportedNode()) {
+  const cached = cachedSupportedNode();
+  if (!cached) {
+    process.stderr.write(unsupportedNodeMessage('the test suite'));
+    process.exit(1);
+  }
+  process.stderr.write(`npm test: Node.js ${process.version} is not supported; testing under Node.js ${cached.major} (${cached.node})\n`);
+  node = cached.node;
+}
+
+const tsc = createRequire(join(root, 'package.json')).resolve('typescript/bin/tsc');
+const typed = spawnSync(node, [tsc, '-p', join(root, 'tsconfig.test.json')], { cwd: root, stdio: 'inherit' });
+if (typed.status !== 0) process.exit(typed.status ?? 1);
+
+const chosen = process.argv.slice(2);
+runUnder(node, ['--import', 'tsx', '--test', ...TEST_FLAGS, ...(chosen.length > 0 ? chosen : testFiles())]);
