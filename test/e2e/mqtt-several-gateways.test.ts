@@ -24,11 +24,6 @@ describe('two gateways on one database and one broker (real broker, real Postgre
   const gateways: RunningGateway[] = [];
   const dirs: Array<{ remove(): void }> = [];
 
-  const storeSection = () => {
-    const { user, database, port } = db.connection();
-    return { url: `postgres://${user}@127.0.0.1:${port}/${database}`, security: 'none' };
-  };
-
   before(async () => {
     gate.assertPresent();
     db = await createTestDatabase();
@@ -54,7 +49,7 @@ describe('two gateways on one database and one broker (real broker, real Postgre
       // One topic root for both: the second harness's random root replaced by the first's.
       const raw = {
         ...h.raw,
-        store: storeSection(),
+        store: db.storeSection(),
         mqtt: [{ ...mqtt, clientId: `${first.clientId}-gw${n}`, subscriptions: mqtt!.subscriptions.map((s) => ({ ...s, topic: s.topic.replace(h.root, root) })), publish: { enabled: false } }],
       };
       const config = configFrom(h.dir, raw);
@@ -101,7 +96,7 @@ describe('two gateways on one database and one broker (real broker, real Postgre
     const pair: RunningGateway[] = [];
     for (const name of ['gw-a', 'gw-b']) {
       const [mqtt] = h.raw.mqtt as Array<Record<string, unknown>>;
-      const config = configFrom(h.dir, { ...h.raw, gateway: { ...(h.raw.gateway as object), name }, store: storeSection(), mqtt: [{ ...mqtt, publish: { enabled: false } }] });
+      const config = configFrom(h.dir, { ...h.raw, gateway: { ...(h.raw.gateway as object), name }, store: db.storeSection(), mqtt: [{ ...mqtt, publish: { enabled: false } }] });
       assert.deepEqual(config.mqtt[0]!.subscribe, { kind: 'leader' });
       const gateway = await runGateway(config, undefined, { leadershipInterval: 100 });
       gateways.push(gateway);

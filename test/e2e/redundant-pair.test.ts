@@ -70,7 +70,6 @@ describe('a redundant pair: two gateway processes on one database, one SIGKILLed
         rules: [{ name: 'motors-escalate', when: { fact: 'device.id', operator: 'equal', value: 'plc-line4' }, then: { receivers: ['maintenance'], escalation: 'motor-escalation', notifyResolved: false } }],
       }),
     );
-    const { user, database, port } = db.connection();
     const [mqtt] = h.raw.mqtt as Array<Record<string, unknown>>;
     for (const name of ['gw-a', 'gw-b']) {
       const listenPort = await freePort();
@@ -79,7 +78,7 @@ describe('a redundant pair: two gateway processes on one database, one SIGKILLed
         gateway: { ...(h.raw.gateway as object), name, dataDir: join(h.dir.path, `data-${name}`) },
         log: { level: 'info', format: 'json' },
         listeners: [{ name: 'lan', address: '127.0.0.1', port: listenPort, trustedNetworks: ['127.0.0.1/32'] }],
-        store: { url: `postgres://${user}@127.0.0.1:${port}/${database}`, security: 'none' },
+        store: db.storeSection(),
         alarms: { ...(h.raw.alarms as object), rulesDir },
         receivers: [...(h.raw.receivers as object[]), { name: 'tom', email: TOM }],
         devices: [...(h.raw.devices as object[]), { id: 'plc-line4', name: 'PLC Line 4', match: { senders: ['plc-line4@plant.local'] } }],
