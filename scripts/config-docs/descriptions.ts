@@ -88,6 +88,7 @@ export const KEY_DOCS: KeyDocs = {
   'gateway.hostname': 'name in the SMTP greeting, in EHLO to upstreams and in the `Received` header',
   'gateway.domain': 'domain of generated `Message-ID`s (and so of the ids replies are matched by), and `{domain}` in `relay.from`',
   'gateway.dataDir': 'where the store `annunciator.db` lives, unless `store.url` names a PostgreSQL database (relative paths: to the configuration file)',
+  'gateway.name': 'this gateway\'s name among several on one PostgreSQL store (`store status`, the peers list, outbox claims); unique per gateway. Host name and process id when absent',
 
   store: 'the store',
   'store.url': {
@@ -191,7 +192,14 @@ export const KEY_DOCS: KeyDocs = {
   mqtt: 'MQTT brokers; needs the `alarms` section and `alarms.defaultRoute.receivers`',
   'mqtt[].name': 'used in logs and the store; unique',
   'mqtt[].url': '`mqtt://`, `mqtts://`, `ws://` or `wss://` URL of the broker',
-  'mqtt[].clientId': 'the persistent session\'s identity: give each gateway its own',
+  'mqtt[].clientId': {
+    text: 'the persistent session\'s identity: give each gateway its own (in leader mode all gateways share one: the session moves with the lead)',
+    default: '`annunciator`; with `store.url` and a shared group `annunciator-<host name>`',
+  },
+  'mqtt[].shareGroup': {
+    text: 'several gateways on one database: the MQTT shared subscription group (`$share/<group>/<filter>`), so that each event goes to one gateway; `false`: plain subscriptions, held on a PostgreSQL store by the leading gateway only ([redundant pair](redundant-pair.md))',
+    default: '`annunciator` with `store.url` and `protocolVersion: 5`, else `false`',
+  },
   'mqtt[].username': 'user name (required with a password)',
   'mqtt[].password': 'sent only over TLS (`mqtts://`, `wss://`) or to a broker on this host',
   'mqtt[].protocolVersion': '`4` (MQTT 3.1.1) or `5`',

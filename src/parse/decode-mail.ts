@@ -1,5 +1,5 @@
-import { simpleParser, type AddressObject } from 'mailparser';
-import { repairUndeclared8bit } from './repair-charset.js';
+import { simpleParser, type AddressObject, type ParsedMail, type StructuredHeader } from 'mailparser';
+import { headerEnd, repairUndeclared8bit } from './repair-charset.js';
 
 /** A device's mail, decoded: text as the device meant it, whatever the wire encoding. */
 export interface DecodedMail {
@@ -11,6 +11,12 @@ export interface DecodedMail {
   date?: Date;
   messageId?: string;
   attachments: DecodedAttachment[];
+  /**
+   * The body as it came, when it is plain 7-bit text (decodeMail's fast path): CRLF lines of
+   * printable ASCII and TAB, none longer than SMTP's 998 bytes, so it is `text` (CRLF for LF) byte for
+   * byte and a relay can pass it on without decoding and encoding it again.
+   */
+  plainBody?: Buffer;
   /**
    * Set when the device's mail could not be decoded (parse/undecodable-mail.ts): the fields
    * above then describe that, and the raw mail (truncated) is attached.
@@ -36,7 +42,22 @@ export interface DecodedAttachment {
 }
 
 export async function decodeMail(raw: Buffer, fallbackCharset: string): Promise<DecodedMail> {
-  const parsed = await simpleParser(repairUndeclared8bit(raw, fallbackCharset), { skipImageLinks: true, skipTextToHtml: true, skipTextLinks: true });
+  // The common device mail (one text part, 7-bit) needs only its header block parsed; the
+  // body is its text as it came. For a 100 KiB mail that is most of the parse's cost.
+  const split = headerEnd(raw);
+  const plainBody = split.headerEnd < raw.length && raw[split.headerEnd - 2] === 0x0d ? raw.subarray(split.bodyStart) : undefined;
+  if (plainBody && isPlain7bit(plainBody)) {
+    const headers = await parse(raw.subarray(0, split.bodyStart), fallbackCharset);
+    if (plainTextPart(headers)) return { ...decoded(headers), text: plainBody.toString('latin1').replaceAll('\r\n', '\n'), plainBody };
+  }
+  return decoded(await parse(raw, fallbackCharset));
+}
+
+function parse(raw: Buffer, fallbackCharset: string): Promise<ParsedMail> {
+  return simpleParser(repairUndeclared8bit(raw, fallbackCharset), { skipImageLinks: true, skipTextToHtml: true, skipTextLinks: true });
+}
+
+function decoded(parsed: ParsedMail): DecodedMail {
   const from = firstAddress(parsed.from);
   return {
     subject: parsed.subject ?? '',
@@ -53,6 +74,51 @@ export async function decodeMail(raw: Buffer, fallbackCharset: string): Promise<
       inline: a.contentDisposition === 'inline' && !!a.contentId,
     })),
   };
+}
+
+/** Printable ASCII and TAB in CRLF lines of at most 998 bytes, ending with CRLF or nothing. */
+function isPlain7bit(body: Buffer): boolean {
+  let lineLength = 0;
+  for (let i = 0; i < body.length; i += 1) {
+    const byte = body[i]!;
+    if (byte >= 0x20 && byte < 0x7f) {
+      if (++lineLength > 998) return false;
+    } else if (byte === 0x0d) {
+      if (body[i + 1] !== 0x0a) return false;
+      i += 1;
+      lineLength = 0;
+    } else if (byte !== 0x09) {
+      return false;
+    } else if (++lineLength > 998) {
+      return false;
+    }
+  }
+  return true;
+}
+
+function isStructured(value: unknown): value is StructuredHeader {
+  return typeof value === 'object' && value !== null && typeof (value as StructuredHeader).value === 'string' && typeof (value as StructuredHeader).params === 'object';
+}
+
+const ASCII_CHARSETS = /^(us-ascii|ascii|utf-?8|iso-8859-\d+|windows-125\d|latin-?1)$/i;
+
+/**
+ * A single text/plain part whose 7-bit body means what it says: no transfer encoding, no
+ * format=flowed, an ASCII-based charset, and no Content-Disposition (a single part sent as
+ * an attachment is an attachment to the parser, not text).
+ */
+function plainTextPart(headers: ParsedMail): boolean {
+  if (headers.headers.has('content-disposition')) return false;
+  const type = headers.headers.get('content-type');
+  if (type !== undefined) {
+    if (!isStructured(type) || type.value.toLowerCase() !== 'text/plain') return false;
+    const { charset, format, ...rest } = type.params as Record<string, string | undefined>;
+    if (charset !== undefined && !ASCII_CHARSETS.test(charset)) return false;
+    if (format !== undefined && format.toLowerCase() !== 'fixed') return false;
+    if (Object.keys(rest).length > 0) return false;
+  }
+  const encoding = headers.headers.get('content-transfer-encoding');
+  return encoding === undefined || (typeof encoding === 'string' && /^(7bit|8bit|binary)$/i.test(encoding.trim()));
 }
 
 function firstAddress(value: AddressObject | AddressObject[] | undefined): DecodedMail['from'] {

@@ -4,6 +4,7 @@ import { batchDues, type Batch, type BatchSummary } from '../lifecycle/batch.js'
 import { escalationTimers } from '../lifecycle/escalation.js';
 import type { EscalationPolicy } from '../rules/escalation-policy.js';
 import { decide } from '../lifecycle/decide.js';
+import { matchesAll, type MatchableAlarm } from '../lifecycle/alarm-matchers.js';
 import { fingerprintOf } from '../lifecycle/fingerprint.js';
 import { applyMute, findMute, type MuteContext } from '../lifecycle/mute.js';
 import type { AlarmEvent } from '../parse/alarm-event.js';
@@ -106,7 +107,7 @@ export async function decideEvent(
   const fingerprint = fingerprintOf(event, alarms.fingerprint);
   const active = await tx.alarms.active(fingerprint);
   const decided = decide({ active, event, route: routing.route, fingerprint, now, newAlarmId: () => newId(now) });
-  const mute = decided.alarm && decided.due.length > 0 ? findMute(decided.alarm, await muteContext(config, tx, now)) : undefined;
+  const mute = decided.alarm && decided.due.length > 0 ? findMute(decided.alarm, await muteContext(config, tx, now, decided.alarm)) : undefined;
   const decision = applyMute(decided, active, mute);
   const floodStates = new Map<string, FloodState | undefined>();
   if (alarms.floodControl.enabled && decision.alarm) {
@@ -141,11 +142,16 @@ export async function decideEvent(
   return { event, routing, fingerprint, result, dues: decision.due };
 }
 
-/** What mutes alarms at `now`: current silences, and the active alarms that may inhibit (read only when inhibit rules exist). */
-export async function muteContext(config: GatewayConfig, tx: Pick<Repositories, 'silences' | 'alarms'>, now: number): Promise<MuteContext> {
+/**
+ * What mutes alarms at `now`: current silences, and the active alarms that may inhibit.
+ * Those are read only when an inhibit rule could hold back `target` (when given): reading
+ * every active alarm costs as much as there are, and most alarms no rule targets.
+ */
+export async function muteContext(config: Pick<GatewayConfig, 'inhibit'>, tx: Pick<Repositories, 'silences' | 'alarms'>, now: number, target?: MatchableAlarm): Promise<MuteContext> {
+  const inhibitable = target ? config.inhibit.some((rule) => matchesAll(target, rule.target)) : config.inhibit.length > 0;
   return {
     silences: await tx.silences.list(now),
-    sources: config.inhibit.length > 0 ? await tx.alarms.list(['active'], 100_000) : [],
+    sources: inhibitable ? await tx.alarms.list(['active'], 100_000) : [],
     rules: config.inhibit,
     now,
   };

@@ -45,13 +45,17 @@ export async function renderPassthrough(received: Received, mail: DecodedMail, c
   const keepSender = envelopeSender && envelopeSender.toLowerCase() !== fromAddress.address.toLowerCase();
   const originalFrom = mail.from && mail.from.address.toLowerCase() !== fromAddress.address.toLowerCase() ? mail.from.address : undefined;
 
+  // A plain 7-bit text body (parse/decode-mail.ts) is passed on as it came: it has only CRLF
+  // lines of printable ASCII no longer than SMTP allows, which is what writing it out anew
+  // would give, without encoding 100 KiB again. The headers are written anew all the same.
+  const plainBody = mail.plainBody && !mail.html && mail.attachments.length === 0 ? mail.plainBody : undefined;
   const composer = new MailComposer({
     // Named, not detected per text part (see render/notification.ts).
     textEncoding: 'quoted-printable',
     from: { name: headerText(fromAddress.name), address: fromAddress.address },
     to: recipients,
     subject: headerText(mail.subject),
-    text: bodyText(mail.text),
+    text: plainBody ? '' : bodyText(mail.text),
     ...(mail.html ? { html: crlfLines(mail.html) } : {}),
     date: mail.date ?? new Date(received.receivedAt),
     messageId: validMessageId(mail.messageId) ?? `<${received.id}@${context.domain}>`,
@@ -62,6 +66,8 @@ export async function renderPassthrough(received: Received, mail: DecodedMail, c
     headers: {
       'X-Annunciator-Id': received.id,
       'X-Annunciator-Device': headerText(device),
+      // An empty text part gets no encoding header of its own; the body spliced in is 7-bit.
+      ...(plainBody ? { 'Content-Transfer-Encoding': '7bit' } : {}),
     },
     attachments: mail.attachments.map((a) => ({
       filename: a.filename ? headerText(a.filename, 200) : undefined,
@@ -73,7 +79,7 @@ export async function renderPassthrough(received: Received, mail: DecodedMail, c
   });
   const built = await composer.compile().build();
   const trace = `Received: from ${headerText(received.peer.helo || 'unknown')} ([${received.peer.address}])\r\n\tby ${context.hostname} (Annunciator) with ${received.peer.secure ? 'ESMTPS' : 'ESMTP'} id ${received.id};\r\n\t${new Date(received.receivedAt).toUTCString().replace('GMT', '+0000')}\r\n`;
-  return { envelopeFrom: fromAddress.address, recipients, message: Buffer.concat([Buffer.from(trace), built]) };
+  return { envelopeFrom: fromAddress.address, recipients, message: Buffer.concat(plainBody ? [Buffer.from(trace), built, plainBody] : [Buffer.from(trace), built]) };
 }
 
 function validMessageId(id: string | undefined): string | undefined {

@@ -92,6 +92,29 @@ describe('BareLfData: bare-LF message data for smtp-server', () => {
     assert.equal(stream([...text]), whole, 'one byte per chunk');
   });
 
+  it('gives what one byte at a time gives, for random CRLF-heavy data cut at random (the CRLF lines a chunk starts with are passed through whole)', () => {
+    let seed = 42;
+    const random = (n: number): number => {
+      seed = (seed * 1103515245 + 12345) % 2 ** 31;
+      return seed % n;
+    };
+    const pieces = ['\r\n', '\r\n', '\r\n', 'line', '.', '\n', '\r', '\r\n.\r\n', '\n.\r\n', '\r\n.\n', '..'];
+    for (let round = 0; round < 300; round += 1) {
+      const text = Array.from({ length: 1 + random(40) }, () => pieces[random(pieces.length)]).join('');
+      const cuts = [...new Set(Array.from({ length: random(4) }, () => random(text.length + 1)))].sort((a, b) => a - b);
+      const chunks = [0, ...cuts].map((from, i) => text.slice(from, [...cuts, text.length][i]));
+      const byByte = new BareLfData();
+      const byChunk = new BareLfData();
+      assert.equal(stream(chunks, byChunk), stream([...text], byByte), JSON.stringify(chunks));
+      assert.equal(byChunk.mixedDotLines, byByte.mixedDotLines, JSON.stringify(chunks));
+    }
+  });
+
+  it('passes a chunk of CRLF lines on as it is, without a copy', () => {
+    const chunk = Buffer.from('Subject: x\r\n\r\n.. stuffed\r\nbody\r\n');
+    assert.equal(new BareLfData().transform(chunk), chunk);
+  });
+
   it('holds a dot at the start of a line until the next chunk shows what it is', () => {
     const data = new BareLfData();
     assert.equal(data.transform(Buffer.from('body\n.')).toString(), 'body\r\n');

@@ -2,7 +2,9 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
+import { simpleParser } from 'mailparser';
 import { decodeMail } from '../../src/parse/decode-mail.js';
+import { repairUndeclared8bit } from '../../src/parse/repair-charset.js';
 import { CORPUS_DIR, loadCorpus, normaliseText } from '../helpers/corpus.js';
 
 const corpusFile = (name: string): Buffer => readFileSync(join(CORPUS_DIR, name));
@@ -145,4 +147,49 @@ describe('decodeMail on hand-made messages', () => {
     assert.equal(image.contentType, 'image/png');
     assert.deepEqual([...image.content], [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
   });
+});
+
+describe('decodeMail: a plain 7-bit text mail (header block parsed, body taken as it came)', () => {
+  const crlf = (text: string): Buffer => Buffer.from(text.replace(/\r?\n/g, '\r\n'), 'latin1');
+  const fullParse = async (raw: Buffer): Promise<string> => (await simpleParser(raw, { skipImageLinks: true, skipTextToHtml: true, skipTextLinks: true })).text ?? '';
+
+  for (const [name, raw] of [
+    ['ASCII lines, trailing blanks and an unterminated last line', crlf('From: PLC <plc@plant.local>\nSubject: =?utf-8?q?St=C3=B6rung?=\nContent-Type: text/plain; charset=us-ascii\n\nline one  \n\tindented\n.dot\nlast')],
+    ['no Content-Type, empty lines at the end', crlf('Subject: x\n\nWinding temperature 142 C\n\n\n')],
+    ['an empty body', crlf('Subject: x\n\n')],
+  ] as const) {
+    it(`${name}: the same text as a full parse, and the body kept as it came`, async () => {
+      const decoded = await decodeMail(raw, 'windows-1252');
+      assert.equal(decoded.text, await fullParse(raw));
+      assert.ok(decoded.plainBody, 'fast path taken');
+      assert.equal(decoded.plainBody.toString('latin1'), raw.toString('latin1').slice(raw.indexOf('\r\n\r\n') + 4));
+    });
+  }
+
+  it('decodes the headers as a full parse does', async () => {
+    const decoded = await decodeMail(crlf('From: "PLC Line 4" <plc@plant.local>\nSubject: =?utf-8?q?St=C3=B6rung?=\nDate: Tue, 24 Nov 2026 03:14:07 +0100\nMessage-ID: <1@plc>\n\nbody\n'), 'windows-1252');
+    assert.equal(decoded.subject, 'Störung');
+    assert.deepEqual(decoded.from, { name: 'PLC Line 4', address: 'plc@plant.local' });
+    assert.equal(decoded.date?.toISOString(), '2026-11-24T02:14:07.000Z');
+    assert.equal(decoded.messageId, '<1@plc>');
+  });
+
+  for (const [name, raw] of [
+    ['8-bit bytes (a charset to repair)', crlf('Subject: x\n\nSt\xf6rung\n')],
+    ['a line longer than 998 bytes', crlf(`Subject: x\n\n${'x'.repeat(999)}\n`)],
+    ['a bare LF in the body', Buffer.from('Subject: x\r\n\r\nline\nline\r\n')],
+    ['a control character', crlf('Subject: x\n\nbell\x07\n')],
+    ['quoted-printable', crlf('Subject: x\nContent-Transfer-Encoding: quoted-printable\n\nSt=C3=B6rung\n')],
+    ['format=flowed', crlf('Subject: x\nContent-Type: text/plain; format=flowed\n\nsoft \nbreak\n')],
+    ['HTML', crlf('Subject: x\nContent-Type: text/html\n\n<p>x</p>\n')],
+    ['multipart', crlf('Subject: x\nContent-Type: multipart/mixed; boundary=b\n\n--b\n\nx\n--b--\n')],
+    ['a UTF-16 charset', crlf('Subject: x\nContent-Type: text/plain; charset=utf-16\n\nxx\n')],
+    ['a single part sent as an attachment', crlf('Subject: x\nContent-Type: text/plain\nContent-Disposition: attachment; filename=log.txt\n\nlog line\n')],
+  ] as const) {
+    it(`${name}: fully parsed`, async () => {
+      const decoded = await decodeMail(raw, 'windows-1252');
+      assert.equal(decoded.plainBody, undefined);
+      assert.equal(decoded.text, await fullParse(repairUndeclared8bit(raw, 'windows-1252')));
+    });
+  }
 });

@@ -352,3 +352,28 @@ describe('deviceName', () => {
     assert.ok(name.startsWith('Panel Bcc: x '));
   });
 });
+
+describe('renderPassthrough: a plain 7-bit text mail', () => {
+  const raw = Buffer.from('From: PLC <plc-line4@plant.local>\r\nSubject: Motor M12 overtemperature\r\nContent-Type: text/plain; charset=us-ascii\r\n\r\nWinding temperature 142 C\r\n..starts with dots\r\ntrailing blanks  \r\n' + `${'x'.repeat(200)}\r\n`.repeat(3));
+
+  it('passes the body on byte for byte under new headers, and it reads as the same text', async () => {
+    const decoded = await decodeMail(raw, 'windows-1252');
+    assert.ok(decoded.plainBody, 'decoded by the fast path');
+    const { out, parsed } = await render({ ...received(), raw }, decoded);
+    const text = out.message.toString('latin1');
+    assert.ok(text.endsWith(`\r\n\r\n${raw.subarray(raw.indexOf('\r\n\r\n') + 4).toString('latin1')}`), 'the body as it came after the blank line');
+    assert.match(headerBlock(out.message), /^Content-Transfer-Encoding: 7bit\r$/m);
+    assert.equal((headerBlock(out.message).match(/^Content-(Type|Transfer-Encoding):/gim) ?? []).length, 2, 'one Content-Type, one Content-Transfer-Encoding');
+    assert.equal(parsed.text, decoded.text);
+    assert.equal(parsed.subject, 'Motor M12 overtemperature');
+    assert.deepEqual(addresses(parsed.to).map((a) => a.address), ['ops@example.com']);
+    assertOnlyCrlf(out.message);
+  });
+
+  it('writes the body anew when the mail has attachments or HTML beside it', async () => {
+    const decoded = { ...(await decodeMail(raw, 'windows-1252')), html: '<p>x</p>' };
+    const { out, parsed } = await render({ ...received(), raw }, decoded);
+    assert.doesNotMatch(headerBlock(out.message), /^Content-Transfer-Encoding: 7bit/m);
+    assert.equal(parsed.html, '<p>x</p>');
+  });
+});

@@ -28,6 +28,33 @@ export class BareLfData {
   mixedDotLines = 0;
 
   transform(chunk: Buffer): Buffer {
+    // Most devices end lines with CRLF: up to the last of its lines that do, a chunk is its
+    // own output, found by a native search for LF instead of a loop over every byte.
+    const clean = this.cleanPrefix(chunk);
+    if (clean === 0) return this.rewrite(chunk);
+    this.previousEnd = 'crlf';
+    this.atLineStart = true;
+    this.lastWasCr = false;
+    if (clean === chunk.length) return chunk;
+    return Buffer.concat([chunk.subarray(0, clean), this.rewrite(chunk.subarray(clean))]);
+  }
+
+  /**
+   * The length of the chunk's start that the byte-wise rewrite would leave as it is: up to
+   * and including the last LF before which every LF follows a CR, when nothing is held and
+   * the previous line did not end with a bare LF (a dot line after one may be a mixed one).
+   */
+  private cleanPrefix(chunk: Buffer): number {
+    if (this.held !== '' || this.previousEnd === 'lf') return 0;
+    let end = 0;
+    for (let lf = chunk.indexOf(LF); lf !== -1; lf = chunk.indexOf(LF, lf + 1)) {
+      if (!(lf === 0 ? this.lastWasCr : chunk[lf - 1] === CR)) break;
+      end = lf + 1;
+    }
+    return end;
+  }
+
+  private rewrite(chunk: Buffer): Buffer {
     // At most two output bytes per input byte, plus the held dot and CR.
     const out = Buffer.allocUnsafe(chunk.length * 2 + 2);
     let o = 0;
