@@ -59,19 +59,31 @@ function config(dir: TestDir, upstreamPort: number, flood?: { limit: number; dig
 
 const sendAlarm = (gateway: RunningGateway, device: string, subject: string): Promise<void> => sendDeviceAlarm(gateway.port, device, subject);
 
+/** Every notification queued so far in any state, once nothing is pending or being sent. */
+async function drainedOutbox(gateway: RunningGateway): Promise<number> {
+  await eventually(async () => (await gateway.store.outbox.list(['pending', 'sending'])).length === 0, 30_000, 'the outbox to drain');
+  return (await gateway.store.outbox.list(['pending', 'sending', 'sent', 'failed'])).length;
+}
+
 function header(message: UpstreamMessage, name: string): string {
   const value = message.parsed.headers.get(name);
   return typeof value === 'string' ? value : '';
 }
 
-describe('grouping end to end', () => {
+/**
+ * Grouping over a fake clock: the group wait (2 s) passes when the test says so, so the
+ * group goes out exactly at its time, not a moment before, however loaded the machine.
+ */
+describe('grouping end to end (fake clock)', () => {
   const dir = testDir();
+  const clock = new FakeClock();
   let upstream: Upstream;
   let gateway: RunningGateway;
+  const WAIT = 2000; // the rule's group wait
 
   before(async () => {
     upstream = await startUpstream({ security: 'none' });
-    gateway = await runGateway(configFrom(dir, config(dir, upstream.port, { limit: 30, digestInterval: '5m' })));
+    gateway = await runGateway(configFrom(dir, config(dir, upstream.port, { limit: 30, digestInterval: '5m' })), undefined, { clock });
   });
   after(async () => {
     await gateway?.stop();
@@ -79,16 +91,26 @@ describe('grouping end to end', () => {
     dir.remove();
   });
 
-  it('sends alarms of one site arriving within the group wait as one notification listing them', async () => {
-    const started = Date.now();
+  /** Every notification queued so far in any state, once nothing is pending or being sent. */
+  const settledOutbox = (): Promise<number> => drainedOutbox(gateway);
+  /** Waits until `count` alarms titled `title` are recorded and a batch holds them. */
+  const held = (title: string, count: number): Promise<boolean> =>
+    eventually(async () => (await gateway.store.batches.nextDueAt()) !== undefined && (await gateway.store.alarms.list(['active'])).filter((a) => a.title === title).length === count, 10_000, `${count} alarms "${title}" held`);
+
+  it('sends alarms of one site arriving within the group wait as one notification listing them, exactly at the end of the wait', async () => {
     await Promise.all([sendAlarm(gateway, 'press-1', 'Hydraulic pressure low'), sendAlarm(gateway, 'press-2', 'Guard door open'), sendAlarm(gateway, 'press-3', 'Lube oil level low')]);
     // A default-route alarm meanwhile: not grouped, sent at once.
     await sendAlarm(gateway, 'oven-1', 'Zone 3 overtemperature');
-    const messages = await upstream.waitForMessages(2, 10_000);
+    const [first] = await upstream.waitForMessages(1, 10_000);
     // The ungrouped alarm did not wait for the group.
-    assert.match(messages[0]!.parsed.subject ?? '', /Zone 3 overtemperature/);
+    assert.match(first!.parsed.subject ?? '', /Zone 3 overtemperature/);
+    const due = await gateway.store.batches.nextDueAt();
+    assert.equal(due, clock.now() + WAIT, 'the group is due one group wait after its first alarm');
+    await clock.advance(WAIT - 1);
+    assert.equal(await settledOutbox(), 1, 'not before the group wait');
+    await clock.advance(1);
+    const messages = await upstream.waitForMessages(2, 10_000);
     const group = messages[1]!;
-    assert.ok(Date.now() - started >= 2000, 'not before the group wait');
     assert.equal(header(group, 'x-annunciator-kind'), 'group');
     assert.deepEqual(group.rcptTo, ['shift@example.com']);
     assert.match(group.parsed.subject ?? '', /^\[WARNING\] 3 alarms — site=Hall A #\w+$/);
@@ -103,13 +125,18 @@ describe('grouping end to end', () => {
       assert.deepEqual(history, ['raised', 'group-sent'], `history of ${id}`);
       assert.match((await gateway.store.alarms.history(id))[0]!.reason, /held for the group site=Hall A \(hall-a-presses\)/);
     }
-    await new Promise((resolve) => setTimeout(resolve, 500));
-    assert.equal(upstream.messages.length, 2, 'one mail for the three alarms, nothing more');
+    await clock.advance(10 * WAIT);
+    assert.equal(await settledOutbox(), 2, 'one mail for the three alarms, nothing more');
+    assert.equal(upstream.messages.length, 2);
   });
 
   it('an alarm alone in its group gets its ordinary notification after the wait', async () => {
     const before = upstream.messages.length;
     await sendAlarm(gateway, 'press-1', 'Motor overload');
+    await held('Motor overload', 1);
+    await clock.advance(WAIT - 1);
+    assert.equal(await settledOutbox(), before, 'held for the whole wait');
+    await clock.advance(1);
     const messages = await upstream.waitForMessages(before + 1, 10_000);
     const alone = messages[before]!;
     assert.equal(header(alone, 'x-annunciator-kind'), 'firing');
@@ -120,42 +147,49 @@ describe('grouping end to end', () => {
   it('a group still open when the gateway stops goes out once after it starts again', async () => {
     const before = upstream.messages.length;
     await Promise.all([sendAlarm(gateway, 'press-2', 'Die temperature high'), sendAlarm(gateway, 'press-3', 'Die temperature high')]);
-    await eventually(async () => (await gateway.store.batches.nextDueAt()) !== undefined && (await gateway.store.alarms.list(['active'])).filter((a) => a.title === 'Die temperature high').length === 2, 5000, 'both alarms held');
+    await held('Die temperature high', 2);
     const cfg = gateway.config;
-    const held = (await gateway.store.alarms.list(['active'])).find((a) => a.title === 'Die temperature high')!;
+    const alarm = (await gateway.store.alarms.list(['active'])).find((a) => a.title === 'Die temperature high')!;
     await gateway.stop();
-    const stoppedAt = Date.now();
     // What an engineer sees meanwhile: the notification is held, and when it goes out.
-    const shown = await runCli(['--config', cfg.file, 'alarms', '--show', held.id]);
+    const shown = await runCli(['--config', cfg.file, 'alarms', '--show', alarm.id]);
     assert.equal(shown.code, 0, shown.stderr);
     assert.match(shown.stdout, /held\s+in group site=Hall A \(\w+\), goes out \d{4}-\d\d-\d\d \d\d:\d\d:\d\d [A-Z]+/, 'in alarms.timeZone, with its name');
-    await new Promise((resolve) => setTimeout(resolve, Math.max(0, 2500 - (Date.now() - stoppedAt))));
-    gateway = await runGateway(cfg);
+    // Down past the end of the group wait: nothing goes out while it is down.
+    await clock.advance(WAIT + 500);
+    assert.equal(upstream.messages.length, before);
+    gateway = await runGateway(cfg, undefined, { clock });
     const messages = await upstream.waitForMessages(before + 1, 10_000);
     assert.match(messages[before]!.parsed.subject ?? '', /2 alarms — site=Hall A/);
-    await new Promise((resolve) => setTimeout(resolve, 1000));
-    assert.equal(upstream.messages.length, before + 1, 'sent once');
+    await clock.advance(10 * WAIT);
+    assert.equal(await settledOutbox(), before + 1, 'sent once');
+    assert.equal(upstream.messages.length, before + 1);
   });
 
   it('alarms acknowledged together (one reply to the group) are announced in one mail', async () => {
     const before = upstream.messages.length;
     await Promise.all([sendAlarm(gateway, 'press-1', 'Coolant pump failed'), sendAlarm(gateway, 'press-2', 'Coolant pump failed')]);
+    await held('Coolant pump failed', 2);
+    await clock.advance(WAIT);
     const [group] = (await upstream.waitForMessages(before + 1, 10_000)).slice(before);
     const ids = header(group!, 'x-annunciator-alarms').split(', ');
     assert.equal(ids.length, 2);
     // What a reply "ACK" to the group mail records: one act, the same ack on every listed alarm.
-    const ack = { by: 'anna <shift@example.com>', at: Date.now(), channel: 'mail' as const, ref: '<reply-1@mail.example.com>' };
+    const ack = { by: 'anna <shift@example.com>', at: clock.now(), channel: 'mail' as const, ref: '<reply-1@mail.example.com>' };
     // In one transaction, as the old synchronous loop was: no scheduler poll comes between them.
     await gateway.store.transaction(async (tx) => {
       for (const id of ids) await acknowledgeIn(tx, id, ack, ack.at);
     });
+    // The announce timers are due now: the next poll (100 ms of the gateway's clock) takes them.
+    await clock.advance(100);
     const [announcement] = (await upstream.waitForMessages(before + 2, 10_000)).slice(before + 1);
     assert.equal(header(announcement!, 'x-annunciator-kind'), 'ack');
     assert.match(announcement!.parsed.subject ?? '', /^\[ACK\] 2 alarms acknowledged by anna <shift@example\.com> via mail #\w+$/);
     assert.match(announcement!.parsed.text ?? '', /No need for anyone else to act on them/);
     assert.deepEqual(announcement!.rcptTo, ['shift@example.com']);
-    await new Promise((resolve) => setTimeout(resolve, 500));
-    assert.equal(upstream.messages.length, before + 2, 'one announcement for both');
+    await clock.advance(10 * WAIT);
+    assert.equal(await settledOutbox(), before + 2, 'one announcement for both');
+    assert.equal(upstream.messages.length, before + 2);
     for (const id of ids) assert.deepEqual((await gateway.store.alarms.history(id)).map((h) => h.outcome).slice(-3), ['acknowledged', 'ack-announced', 'ack-announcement-sent']);
   });
 });
@@ -187,11 +221,7 @@ describe('flood control end to end (default settings, fake clock)', { timeout: 1
     dir.remove();
   });
 
-  /** Every notification queued so far in any state, once nothing is pending or being sent. */
-  const settledOutbox = async (): Promise<number> => {
-    await eventually(async () => (await gateway.store.outbox.list(['pending', 'sending'])).length === 0, 30_000, 'the outbox to drain');
-    return (await gateway.store.outbox.list(['pending', 'sending', 'sent', 'failed'])).length;
-  };
+  const settledOutbox = (): Promise<number> => drainedOutbox(gateway);
   const fromBurst = (): UpstreamMessage[] => upstream.messages.filter((m) => !/Cooling water flow low/.test(m.parsed.subject ?? ''));
   const ofKind = (kind: string): UpstreamMessage[] => fromBurst().filter((m) => header(m, 'x-annunciator-kind') === kind);
 
@@ -269,14 +299,22 @@ describe('flood control end to end (default settings, fake clock)', { timeout: 1
   });
 });
 
-describe('flood control of escalations end to end', () => {
+/**
+ * Escalations are notifications too: a storm whose alarms all escalate (after 1 s) while
+ * the device is over its flood limit (5) folds the escalations into the digest (every 2 s).
+ * On a fake clock, so the level and the digest fire at their times, not before.
+ */
+describe('flood control of escalations end to end (fake clock)', () => {
   const dir = testDir();
+  const clock = new FakeClock();
   let upstream: Upstream;
   let gateway: RunningGateway;
+  const ESCALATE_AFTER = 1000;
+  const DIGEST_INTERVAL = 2000;
 
   before(async () => {
     upstream = await startUpstream({ security: 'none' });
-    gateway = await runGateway(configFrom(dir, config(dir, upstream.port, { limit: 5, digestInterval: '2s' }, '1s')));
+    gateway = await runGateway(configFrom(dir, config(dir, upstream.port, { limit: 5, digestInterval: '2s' }, '1s')), undefined, { clock });
   });
   after(async () => {
     await gateway?.stop();
@@ -292,9 +330,29 @@ describe('flood control of escalations end to end', () => {
       for (const a of await gateway.store.alarms.list(['active'])) if ((await gateway.store.alarms.history(a.id)).some((h) => h.outcome === 'escalated')) count += 1;
       return count;
     };
-    await eventually(async () => (await escalated()) === 12, 15_000, 'every alarm escalated');
-    const digest = await eventually(() => toBoss().find((m) => header(m, 'x-annunciator-kind') === 'digest'), 15_000, 'the escalation digest');
+    await eventually(async () => (await gateway.store.alarms.list(['active'])).length === 12, 10_000, 'twelve alarms recorded');
+    assert.equal(await drainedOutbox(gateway), 5, 'the first five (the limit) one by one');
+    await clock.advance(ESCALATE_AFTER - 1);
+    assert.equal(await escalated(), 0, 'no level before it is due');
+    await clock.advance(1);
+    assert.equal(await escalated(), 12, 'every alarm escalated when its level is due');
+    assert.equal(await drainedOutbox(gateway), 5, 'the escalations are held for the digest');
+    // The storm's own digest (the seven firings past the limit) is due an interval after the first was folded...
+    await clock.advance(DIGEST_INTERVAL - ESCALATE_AFTER);
+    assert.equal(await drainedOutbox(gateway), 6);
+    const first = upstream.messages.filter((m) => header(m, 'x-annunciator-kind') === 'digest');
+    assert.equal(first.length, 1);
+    assert.deepEqual(first[0]!.rcptTo, ['oncall@example.com']);
+    assert.match(first[0]!.parsed.subject ?? '', /7 notifications folded, 7 alarms — device burst-plc/);
+    // ...the escalations' digest an interval after they were folded, not a moment before.
+    await clock.advance(ESCALATE_AFTER - 1);
+    assert.equal(await drainedOutbox(gateway), 6);
+    assert.equal(toBoss().length, 0, 'nothing to the boss before its digest is due');
+    await clock.advance(1);
+    const digest = await eventually(() => toBoss().find((m) => header(m, 'x-annunciator-kind') === 'digest'), 10_000, 'the escalation digest');
     assert.match(digest.parsed.subject ?? '', /12 notifications folded, 12 alarms — device burst-plc/);
+    await clock.advance(5 * DIGEST_INTERVAL);
+    await drainedOutbox(gateway);
     assert.equal(toBoss().length, 1, 'the boss gets one mail for twelve escalations');
     const history = (await gateway.store.alarms.history((await gateway.store.alarms.list(['active']))[0]!.id)).map((h) => h.outcome);
     assert.ok(history.includes('escalated') && history.includes('digest-sent'), history.join(', '));
