@@ -10,6 +10,7 @@ import type { GatewayConfig } from '../../src/config/types.js';
 import { createLogger, type Logger } from '../../src/log/logger.js';
 import { loadCorpus } from '../helpers/corpus.js';
 import { sendAsDevice, sendDeviceAlarm } from '../helpers/device-client.js';
+import { FakeClock } from '../helpers/fake-clock.js';
 import { dovecotOrSkipReason, startDovecot, type DovecotUser, type TestDovecot } from '../helpers/dovecot.js';
 import { configFrom, eventually, loopbackListeners, relayDelivery, runGateway, testDir, type RunningGateway, type TestDir } from '../helpers/gateway.js';
 import { REPO_ROOT } from '../helpers/gateway-process.js';
@@ -58,8 +59,8 @@ function captureLogs(): Captured {
   return { logger: createLogger({ level: 'debug', format: 'json', destination: stream }), lines, text: () => raw };
 }
 
-/** The motor alarm escalates to tom at `level1` and to the plant-oncall schedule at `level2`. */
-function replyConfig(dir: TestDir, upstreamPort: number, replies: Record<string, unknown>[], level1: string, level2: string): GatewayConfig {
+/** The motor alarm escalates to tom at `level1` and to the plant-oncall schedule at `level2`; `delivery` overrides relayDelivery's. */
+function replyConfig(dir: TestDir, upstreamPort: number, replies: Record<string, unknown>[], level1: string, level2: string, delivery: Record<string, unknown> = {}): GatewayConfig {
   const rulesDir = writeMotorEscalationRules(dir.path, level1, level2);
   const raw = {
     ...shipped,
@@ -69,7 +70,7 @@ function replyConfig(dir: TestDir, upstreamPort: number, replies: Record<string,
     relay: { from: { address: 'alarms@plant.test', displayName: 'Plant alarms', rewrite: 'always' } },
     alarms: { ...(shipped.alarms as object), rulesDir, templatesDir: join(REPO_ROOT, 'templates'), watch: false },
     replies,
-    delivery: relayDelivery(upstreamPort),
+    delivery: relayDelivery(upstreamPort, delivery),
   };
   return configFrom(dir, raw, passwords);
 }
@@ -174,6 +175,14 @@ function flagsIn(dovecot: TestDovecot, user: DovecotUser, folder = 'INBOX'): Pro
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
+const MIN = 60_000;
+
+/** Every notification queued so far in any state, once nothing is pending or being sent. */
+async function drainedOutbox(gateway: RunningGateway): Promise<number> {
+  await eventually(async () => (await gateway.store.outbox.list(['pending', 'sending'])).length === 0, 10_000, 'the outbox to drain');
+  return (await gateway.store.outbox.list(['pending', 'sending', 'sent', 'failed'])).length;
+}
+
 /** Polls an async check (IMAP look-ups) until it holds. */
 async function eventuallyAsync(check: () => Promise<boolean>, timeoutMs: number, what: string): Promise<void> {
   const deadline = Date.now() + timeoutMs;
@@ -194,14 +203,18 @@ describe('acknowledgement by replying to the notification (IMAP, real Dovecot)',
     await dovecot?.stop();
   });
 
+  // The gateway's schedule (escalation levels, groups) runs on a fake clock; the IMAP side
+  // (IDLE, polls, reconnects) stays on real time, as it is about the peer.
   describe('a receiver replies "ACK on my way" while the alarm escalates', () => {
     const dir = testDir();
+    const clock = new FakeClock();
     let upstream: Upstream;
     let gateway: RunningGateway;
     const logs = captureLogs();
     before(async () => {
       upstream = await startUpstream({ security: 'none' });
-      gateway = await runGateway(replyConfig(dir, upstream.port, [account(dovecot, USERS.escalation)], '1s', '4s'), logs.logger);
+      // Polls once a minute of the fake clock: hours pass in a few hundred timer firings.
+      gateway = await runGateway(replyConfig(dir, upstream.port, [account(dovecot, USERS.escalation)], '15m', '1h', { pollInterval: '1m' }), logs.logger, { clock });
     });
     after(async () => {
       await gateway?.stop();
@@ -213,6 +226,10 @@ describe('acknowledgement by replying to the notification (IMAP, real Dovecot)',
       const watcher = gateway.replies[0]!.watcher;
       await eventually(() => watcher.connected, 10_000, 'the reply watcher to log in and open INBOX');
       await sendMotorAlarm(gateway);
+      await upstream.waitForMessages(1, 10_000);
+      await clock.advance(15 * MIN - 1);
+      assert.equal(await drainedOutbox(gateway), 1, 'level 1 not before it is due');
+      await clock.advance(1);
       await upstream.waitForMessages(2, 10_000);
       const alarm = (await motorAlarm(gateway))!;
       const level1 = ofKind(upstream, 'escalation')[0]!;
@@ -243,7 +260,9 @@ describe('acknowledgement by replying to the notification (IMAP, real Dovecot)',
       const history = await gateway.store.alarms.history(alarm.id);
       assert.ok(history.some((h) => h.outcome === 'acknowledged' && h.receivedId === reply.messageId && h.reason === 'acknowledged by Tom Keller <tom.keller@example.com> via mail: on my way'), JSON.stringify(history));
 
-      // The others are told, as for any acknowledgement.
+      // The others are told, as for any acknowledgement: by a timer due now, which fires when the
+      // gateway's clock moves on (at the latest at the timer runner's next poll, 1 min).
+      await clock.advance(MIN);
       await eventually(() => ofKind(upstream, 'acknowledged')[0], 10_000, 'the acknowledgement to be announced');
       const told = ofKind(upstream, 'acknowledged')[0]!;
       assert.match(told.parsed.subject ?? '', /^\[ACK by Tom Keller <tom\.keller@example\.com>\] /);
@@ -256,7 +275,8 @@ describe('acknowledgement by replying to the notification (IMAP, real Dovecot)',
       assert.equal(line?.channel, 'mail');
 
       // Past level 2's due time: nothing more than the three notifications so far.
-      await sleep(Math.max(0, alarm.firstSeen + 4_000 + 1_000 - Date.now()));
+      await clock.advance(2 * 60 * MIN);
+      assert.equal(await drainedOutbox(gateway), 3, 'nothing queued after the announcement');
       assert.equal(ofKind(upstream, 'escalation').length, 1, 'level 2 never goes out');
       assert.equal(upstream.messages.length, 3);
       assert.ok(!logs.text().includes(USERS.escalation.password), 'the IMAP password is never logged');
@@ -385,6 +405,7 @@ describe('acknowledgement by replying to the notification (IMAP, real Dovecot)',
 
   describe('a reply to a group notification', () => {
     const dir = testDir();
+    const clock = new FakeClock();
     let upstream: Upstream;
     let gateway: RunningGateway;
     before(async () => {
@@ -402,7 +423,7 @@ describe('acknowledgement by replying to the notification (IMAP, real Dovecot)',
         replies: [account(dovecot, USERS.group)],
         delivery: relayDelivery(upstream.port),
       };
-      gateway = await runGateway(configFrom(dir, raw, passwords));
+      gateway = await runGateway(configFrom(dir, raw, passwords), undefined, { clock });
     });
     after(async () => {
       await gateway?.stop();
@@ -413,6 +434,10 @@ describe('acknowledgement by replying to the notification (IMAP, real Dovecot)',
     it('acknowledges every alarm the group listed', async () => {
       await eventually(() => gateway.replies[0]!.watcher.connected, 10_000, 'the reply watcher to log in');
       for (const device of ['press-1', 'press-2']) await sendDeviceAlarm(gateway.port, device, 'Guard door open');
+      await eventually(async () => (await gateway.store.alarms.list(['active'])).length === 2 && (await gateway.store.batches.nextDueAt()) !== undefined, 10_000, 'both alarms held for the group');
+      await clock.advance(999);
+      assert.equal(await drainedOutbox(gateway), 0, 'held for the group wait (1 s)');
+      await clock.advance(1);
       const [group] = await upstream.waitForMessages(1, 10_000);
       assert.equal(header(group!, 'x-annunciator-kind'), 'group');
       const ids = header(group!, 'x-annunciator-alarms').split(', ');
