@@ -5,6 +5,7 @@ import { after, before, describe, it } from 'node:test';
 import { sendDeviceAlarm } from '../helpers/device-client.js';
 import { configFrom, eventually, loopbackListeners, relayDelivery, runGateway, testDir, type RunningGateway } from '../helpers/gateway.js';
 import { REPO_ROOT } from '../helpers/gateway-process.js';
+import { FakeClock } from '../helpers/fake-clock.js';
 import { startUpstream, type Upstream, type UpstreamMessage } from '../helpers/upstream.js';
 
 /**
@@ -21,6 +22,8 @@ function header(message: UpstreamMessage, name: string): string {
 
 describe('acknowledgement by link for a group notification, end to end', () => {
   const dir = testDir();
+  // The group wait (1 s) passes when the test says so.
+  const clock = new FakeClock();
   let upstream: Upstream;
   let gateway: RunningGateway;
 
@@ -45,7 +48,7 @@ describe('acknowledgement by link for a group notification, end to end', () => {
       api: { listen: { address: '127.0.0.1', port: 0 }, baseUrl: BASE_URL, linkSecret: { env: 'ANNUNCIATOR_LINK_SECRET' }, linkLifetime: '7d' },
       delivery: relayDelivery(upstream.port),
     };
-    gateway = await runGateway(configFrom(dir, raw, { ANNUNCIATOR_LINK_SECRET: 'an-end-to-end-link-secret-of-enough-bytes' }));
+    gateway = await runGateway(configFrom(dir, raw, { ANNUNCIATOR_LINK_SECRET: 'an-end-to-end-link-secret-of-enough-bytes' }), undefined, { clock });
   });
   after(async () => {
     await gateway?.stop();
@@ -58,6 +61,10 @@ describe('acknowledgement by link for a group notification, end to end', () => {
   it('the group mail carries one link; GET lists both alarms, POST acknowledges both, again reports them acknowledged; a tampered link is refused', async () => {
     assert.ok(gateway.api, 'the api server runs with the gateway');
     await Promise.all([sendAlarm('press-1', 'Hydraulic pressure low'), sendAlarm('press-2', 'Guard door open')]);
+    await eventually(async () => (await gateway.store.alarms.list(['active'])).length === 2 && (await gateway.store.batches.nextDueAt()) !== undefined, 10_000, 'both alarms held for the group');
+    await clock.advance(999);
+    assert.equal((await gateway.store.outbox.list(['pending', 'sending', 'sent', 'failed'])).length, 0, 'held for the whole group wait');
+    await clock.advance(1);
     const group = await eventually(() => upstream.messages.find((m) => header(m, 'x-annunciator-kind') === 'group'), 10_000, 'the group notification');
     assert.deepEqual(group.rcptTo, ['shift@example.com']);
     const batchId = header(group, 'x-annunciator-batch');
@@ -96,7 +103,7 @@ describe('acknowledgement by link for a group notification, end to end', () => {
 
     // Tampered: another batch (or an alarm) named under this link's signature.
     const [, signature] = new URL(link).pathname.slice('/ack/'.length).split('.') as [string, string];
-    const expiresAt = Date.now() + 86_400_000;
+    const expiresAt = clock.now() + 86_400_000;
     for (const wire of [{ b: `${batchId}X`, r: 'mallory', e: expiresAt }, { a: alarmIds[0], r: 'mallory', e: expiresAt }]) {
       const forged = Buffer.from(JSON.stringify(wire)).toString('base64url');
       const refused = await fetch(`${origin}/ack/${forged}.${signature}`, { method: 'POST' });
