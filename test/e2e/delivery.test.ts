@@ -3,6 +3,7 @@ import { X509Certificate } from 'node:crypto';
 import { after, afterEach, describe, it } from 'node:test';
 import { createCa, createSelfSigned } from '../helpers/certs.js';
 import { sendAsDevice } from '../helpers/device-client.js';
+import { FakeClock } from '../helpers/fake-clock.js';
 import { freePort } from '../helpers/free-port.js';
 import { baseConfig, configFrom, eventually, runGateway, testDir, type RunningGateway, type TestDir } from '../helpers/gateway.js';
 import { startTokenEndpoint } from '../helpers/token-endpoint.js';
@@ -35,11 +36,12 @@ afterEach(async () => {
   for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
 });
 
-async function gatewayWith(accounts: Record<string, unknown>[], env: NodeJS.ProcessEnv = { PW: PASSWORD }, retry?: Record<string, unknown>): Promise<Harness> {
+/** `clock`: a fake clock for the retry schedule (delivery.retry: 50 ms, doubling, at most 200 ms). */
+async function gatewayWith(accounts: Record<string, unknown>[], env: NodeJS.ProcessEnv = { PW: PASSWORD }, retry?: Record<string, unknown>, clock?: FakeClock): Promise<Harness> {
   const dir = testDir();
   dir.write('ca.pem', ca.cert);
   const raw = baseConfig(dir, { delivery: { accounts, ...(retry ? { retry } : {}) } });
-  const gateway = await runGateway(configFrom(dir, raw, env));
+  const gateway = await runGateway(configFrom(dir, raw, env), undefined, clock ? { clock } : {});
   cleanups.push(() => dir.remove(), () => gateway.stop());
   return { dir, gateway };
 }
@@ -57,6 +59,22 @@ async function onlyEntry(gateway: RunningGateway): Promise<OutboxSummary> {
   const entries = await gateway.store.outbox.list(['pending', 'sending', 'sent', 'failed']);
   assert.ok(entries.length <= 1, `expected one outbox entry, found ${entries.length}`);
   return entries[0] ?? ({ status: 'queued', attempts: 0, lastError: null, lastAccount: null, rejectedRecipients: [] } as unknown as OutboxSummary);
+}
+
+/** The one entry once `attempts` attempts are recorded and it waits for the next (real I/O settles; the clock stands still). */
+function pendingAfter(gateway: RunningGateway, attempts: number): Promise<OutboxSummary> {
+  return eventually(async () => {
+    const entry = await onlyEntry(gateway);
+    return entry.status === 'pending' && entry.attempts === attempts ? entry : undefined;
+  }, 10_000, `attempt ${attempts} recorded`);
+}
+
+/** Moves the clock to just before the entry's next attempt, checks nothing was tried, then onto it. */
+async function untilNextAttempt(clock: FakeClock, gateway: RunningGateway, entry: OutboxSummary): Promise<void> {
+  assert.ok(entry.nextAttemptAt > clock.now(), 'the next attempt lies ahead');
+  await clock.advance(entry.nextAttemptAt - clock.now() - 1);
+  assert.equal((await onlyEntry(gateway)).attempts, entry.attempts, 'not tried again before the retry delay');
+  await clock.advance(1);
 }
 
 describe('delivery through upstream providers', () => {
@@ -143,16 +161,26 @@ describe('delivery through upstream providers', () => {
     assert.equal(message?.parsed.subject, 'pinned to the real one');
   });
 
-  it('retries after 451 and delivers exactly once when the upstream recovers', async () => {
+  it('retries after 451 at the retry delays and delivers exactly once when the upstream recovers', async () => {
+    const clock = new FakeClock();
     const upstream = await upstreamWith({ security: 'tls', tls: ca.issue('localhost'), auth: { user: 'alarms@example.com', pass: PASSWORD }, dataReply: (attempt) => (attempt <= 2 ? 451 : 250) });
-    const { gateway } = await gatewayWith([account('provider', upstream.port)]);
+    const { gateway } = await gatewayWith([account('provider', upstream.port)], undefined, undefined, clock);
     await sendAlarm(gateway, 'greylisted alarm');
+    const first = await pendingAfter(gateway, 1);
+    assert.equal(first.nextAttemptAt - clock.now(), 50, 'retry.initialDelay');
+    await untilNextAttempt(clock, gateway, first);
+    const second = await pendingAfter(gateway, 2);
+    assert.equal(second.nextAttemptAt - clock.now(), 100, 'doubled');
+    assert.equal(upstream.dataAttempts, 2);
+    await untilNextAttempt(clock, gateway, second);
     await upstream.waitForMessages(1);
     const entry = await eventually(async () => ((await onlyEntry(gateway)).status === 'sent' ? await onlyEntry(gateway) : undefined));
     assert.equal(entry.attempts, 3);
-    await new Promise((resolve) => setTimeout(resolve, 400));
+    // Many retry delays later: nothing is sent again.
+    await clock.advance(5_000);
     assert.equal(upstream.messages.length, 1, 'delivered exactly once');
     assert.equal(upstream.dataAttempts, 3);
+    assert.equal((await onlyEntry(gateway)).attempts, 3);
   });
 
   it('fails an entry at once when the upstream answers 5xx', async () => {
@@ -165,12 +193,17 @@ describe('delivery through upstream providers', () => {
   });
 
   it('holds mail while the upstream is down and delivers when it comes up', async () => {
+    const clock = new FakeClock();
     const port = await freePort();
-    const { gateway } = await gatewayWith([account('provider', port)]);
+    const { gateway } = await gatewayWith([account('provider', port)], undefined, undefined, clock);
     await sendAlarm(gateway, 'sent during an outage');
-    await eventually(async () => (await onlyEntry(gateway)).attempts >= 2, 5000, 'two failed attempts');
-    assert.match((await onlyEntry(gateway)).lastError ?? '', /ECONNREFUSED|ECONNECTION|connect/i);
+    const first = await pendingAfter(gateway, 1);
+    await untilNextAttempt(clock, gateway, first);
+    const second = await pendingAfter(gateway, 2);
+    assert.match(second.lastError ?? '', /ECONNREFUSED|ECONNECTION|connect/i);
     const upstream = await upstreamWith({ security: 'tls', tls: ca.issue('localhost'), auth: { user: 'alarms@example.com', pass: PASSWORD } }, port);
+    assert.equal(upstream.messages.length, 0);
+    await untilNextAttempt(clock, gateway, second);
     const [message] = await upstream.waitForMessages(1);
     assert.equal(message?.parsed.subject, 'sent during an outage');
   });
@@ -191,6 +224,7 @@ describe('delivery through upstream providers', () => {
   });
 
   it('delivers to accepted recipients once and retries only the one that was deferred', async () => {
+    const clock = new FakeClock();
     let busy = true;
     const upstream = await upstreamWith({
       security: 'tls',
@@ -198,11 +232,13 @@ describe('delivery through upstream providers', () => {
       auth: { user: 'alarms@example.com', pass: PASSWORD },
       rcptReply: (address) => (address === 'busy@example.com' && busy ? 450 : address === 'gone@example.com' ? 550 : 250),
     });
-    const { gateway } = await gatewayWith([account('provider', upstream.port)]);
+    const { gateway } = await gatewayWith([account('provider', upstream.port)], undefined, undefined, clock);
     await sendAlarm(gateway, 'three recipients', ['ok@example.com', 'busy@example.com', 'gone@example.com']);
     await upstream.waitForMessages(1);
     assert.deepEqual(upstream.messages[0]?.rcptTo, ['ok@example.com']);
+    const deferred = await pendingAfter(gateway, 1);
     busy = false;
+    await untilNextAttempt(clock, gateway, deferred);
     await upstream.waitForMessages(2);
     assert.deepEqual(upstream.messages[1]?.rcptTo, ['busy@example.com']);
     const entry = await eventually(async () => ((await onlyEntry(gateway)).status === 'sent' ? await onlyEntry(gateway) : undefined));
@@ -210,10 +246,29 @@ describe('delivery through upstream providers', () => {
   });
 
   it('gives up after the maximum age and marks the entry failed', async () => {
+    const clock = new FakeClock();
+    const MAX_AGE = 300;
     const port = await freePort();
-    const { gateway } = await gatewayWith([account('provider', port)], { PW: PASSWORD }, { initialDelay: '50ms', maxDelay: '100ms', maxAge: '300ms', jitter: 0 });
+    const { gateway } = await gatewayWith([account('provider', port)], { PW: PASSWORD }, { initialDelay: '50ms', maxDelay: '100ms', maxAge: `${MAX_AGE}ms`, jitter: 0 }, clock);
+    const start = clock.now();
     await sendAlarm(gateway, 'nobody home');
-    const entry = await eventually(async () => ((await onlyEntry(gateway)).status === 'failed' ? await onlyEntry(gateway) : undefined), 10_000);
+    // Each attempt at its retry time: pending while younger than the maximum age.
+    let entry = await pendingAfter(gateway, 1);
+    while (entry.nextAttemptAt - start < MAX_AGE) {
+      await untilNextAttempt(clock, gateway, entry);
+      const attempts = entry.attempts + 1;
+      entry = await eventually(async () => {
+        const e = await onlyEntry(gateway);
+        return e.attempts === attempts && e.status !== 'sending' ? e : undefined;
+      }, 10_000, `attempt ${attempts} recorded`);
+      if (entry.status === 'failed') break;
+      assert.equal(entry.status, 'pending', `attempt ${attempts} at ${clock.now() - start} ms`);
+    }
+    if (entry.status !== 'failed') {
+      await untilNextAttempt(clock, gateway, entry);
+      entry = await eventually(async () => ((await onlyEntry(gateway)).status === 'failed' ? await onlyEntry(gateway) : undefined), 10_000, 'the entry to fail');
+    }
+    assert.ok(clock.now() - start >= MAX_AGE, `not given up before the maximum age (${clock.now() - start} ms)`);
     assert.match(entry.lastError ?? '', /gave up after \d+ attempts/);
   });
 });
