@@ -43,8 +43,6 @@ export class OutboxWorker {
   private running = false;
   private ticking = false;
   private tickAgain = false;
-  /** Counts ticks: a wake-up computed by an older tick (before a commit) must not replace a newer one's. */
-  private ticks = 0;
   /** Outcomes waiting for their commit: recorded together, one transaction for all that finished meanwhile. */
   private outcomes: { write: (tx: Repositories) => Promise<void>; after: () => void }[] = [];
   private recording: Promise<void> | undefined;
@@ -90,7 +88,6 @@ export class OutboxWorker {
   }
 
   private async tick(): Promise<void> {
-    const tick = ++this.ticks;
     let failed = false;
     try {
       do {
@@ -123,11 +120,11 @@ export class OutboxWorker {
       this.failureLog.error('scan', { err: error, failures: this.scanFailures, retryInMs: failureBackoff(this.scanFailures, this.options.pollInterval) }, 'outbox scan failed; trying again');
     } finally {
       this.ticking = false;
-      await this.schedule(failed, tick);
+      await this.schedule(failed);
     }
   }
 
-  private async schedule(failed: boolean, tick: number): Promise<void> {
+  private async schedule(failed: boolean): Promise<void> {
     if (!this.running) return;
     let delay = failed ? failureBackoff(this.scanFailures, this.options.pollInterval) : this.options.pollInterval;
     if (!failed) {
@@ -138,7 +135,7 @@ export class OutboxWorker {
         // the poll interval will do
       }
     }
-    if (!this.running || this.ticking || tick !== this.ticks) return;
+    if (!this.running || this.ticking) return;
     this.timer?.cancel();
     this.timer = this.options.clock.setTimer(() => this.wake(), Math.max(delay, 5));
   }
@@ -187,9 +184,6 @@ export class OutboxWorker {
     }
     // Finished while this commit was under way: the next one.
     if (this.outcomes.length > 0 && !this.recordTimer) this.recording = this.commitOutcomes();
-    // The wake-up was set while these entries were still `sending`, from the poll interval:
-    // a retry time just recorded may come sooner, so it is looked at again.
-    else this.wake();
   }
 
   private async deliver(entry: OutboxEntry): Promise<void> {

@@ -69,12 +69,15 @@ function pendingAfter(gateway: RunningGateway, attempts: number): Promise<Outbox
   }, 10_000, `attempt ${attempts} recorded`);
 }
 
-/** Moves the clock to just before the entry's next attempt, checks nothing was tried, then onto it. */
+/** The outbox worker sleeps at least this long (outbox-worker.ts): a wake-up computed a moment before the due time lands this much after it. */
+const WAKE_FLOOR = 5;
+
+/** Moves the clock to just before the entry's next attempt, checks nothing was tried, then onto it (within the worker's wake floor). */
 async function untilNextAttempt(clock: FakeClock, gateway: RunningGateway, entry: OutboxSummary): Promise<void> {
   assert.ok(entry.nextAttemptAt > clock.now(), 'the next attempt lies ahead');
   await clock.advance(entry.nextAttemptAt - clock.now() - 1);
   assert.equal((await onlyEntry(gateway)).attempts, entry.attempts, 'not tried again before the retry delay');
-  await clock.advance(1);
+  await clock.advance(1 + WAKE_FLOOR);
 }
 
 describe('delivery through upstream providers', () => {
