@@ -28,8 +28,8 @@ export class SqliteInbox implements InboxRepository {
   /** The synchronous insert, for the group commit of `SqliteStore.accept`. */
   insertNow(r: Received): void {
     this.db.run(
-      `INSERT INTO received (id, received_at, listener, peer_address, peer_port, helo, auth_user, secure, mail_from, rcpt_to, raw, mqtt)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      `INSERT INTO received (id, received_at, listener, peer_address, peer_port, helo, auth_user, secure, mail_from, rcpt_to, mqtt)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
       r.id,
       r.receivedAt,
       r.listener,
@@ -40,17 +40,18 @@ export class SqliteInbox implements InboxRepository {
       r.peer.secure ? 1 : 0,
       r.envelope.mailFrom,
       JSON.stringify(r.envelope.rcptTo),
-      r.raw,
       r.mqtt ? JSON.stringify(r.mqtt) : null,
     );
+    // In a table of its own (migration 0013): complete and reject then leave the bytes unwritten.
+    this.db.run(`INSERT INTO received_raw (id, raw) VALUES (?, ?)`, r.id, r.raw);
   }
 
   async pending(limit: number): Promise<Received[]> {
-    return this.db.all<ReceivedRow>(`SELECT * FROM received WHERE state = 'new' ORDER BY received_at, id LIMIT ?`, limit).map(toReceived);
+    return this.db.all<ReceivedRow>(`${SELECT_RECEIVED} WHERE r.state = 'new' ORDER BY r.received_at, r.id LIMIT ?`, limit).map(toReceived);
   }
 
   async get(id: string): Promise<Received | undefined> {
-    const row = this.db.get<ReceivedRow>(`SELECT * FROM received WHERE id = ?`, id);
+    const row = this.db.get<ReceivedRow>(`${SELECT_RECEIVED} WHERE r.id = ?`, id);
     return row ? toReceived(row) : undefined;
   }
 
@@ -72,7 +73,8 @@ export class SqliteInbox implements InboxRepository {
 
   async isRedelivery(topic: string, messageId: number, payload: Buffer, since: number): Promise<boolean> {
     const rows = this.db.all<{ raw: Uint8Array }>(
-      `SELECT raw FROM received WHERE mqtt IS NOT NULL AND received_at >= ? AND json_extract(mqtt, '$.topic') = ? AND json_extract(mqtt, '$.messageId') = ?`,
+      `SELECT b.raw FROM received r JOIN received_raw b ON b.id = r.id
+       WHERE r.mqtt IS NOT NULL AND r.received_at >= ? AND json_extract(r.mqtt, '$.topic') = ? AND json_extract(r.mqtt, '$.messageId') = ?`,
       since,
       topic,
       messageId,
@@ -80,6 +82,9 @@ export class SqliteInbox implements InboxRepository {
     return rows.some((row) => payload.equals(row.raw));
   }
 }
+
+/** A received row with its bytes (received_raw, deleted with the row by a trigger). */
+const SELECT_RECEIVED = `SELECT r.*, b.raw FROM received r JOIN received_raw b ON b.id = r.id`;
 
 export const PRUNE_RECEIVED = `DELETE FROM received WHERE id IN (
   SELECT r.id FROM received r

@@ -27,8 +27,8 @@ export class SqliteOutbox implements OutboxRepository {
 
   async insert(entry: NewOutboxEntry, now: number): Promise<void> {
     this.db.run(
-      `INSERT INTO outbox (id, received_id, alarm_id, batch_id, created_at, envelope_from, recipients, message, status, next_attempt_at, updated_at)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'pending', ?, ?)`,
+      `INSERT INTO outbox (id, received_id, alarm_id, batch_id, created_at, envelope_from, recipients, status, next_attempt_at, updated_at)
+       VALUES (?, ?, ?, ?, ?, ?, ?, 'pending', ?, ?)`,
       entry.id,
       entry.receivedId,
       entry.alarmId ?? null,
@@ -36,14 +36,15 @@ export class SqliteOutbox implements OutboxRepository {
       now,
       entry.envelopeFrom,
       JSON.stringify(entry.recipients),
-      entry.message,
       now,
       now,
     );
+    // In a table of its own (migration 0013): claim, mark sent and reschedule then leave the bytes unwritten.
+    this.db.run(`INSERT INTO outbox_message (id, message) VALUES (?, ?)`, entry.id, entry.message);
   }
 
   async claimDue(now: number, limit: number): Promise<OutboxEntry[]> {
-    const rows = this.db.all<OutboxRow>(`SELECT * FROM outbox WHERE status = 'pending' AND next_attempt_at <= ? ORDER BY next_attempt_at, id LIMIT ?`, now, limit);
+    const rows = this.db.all<OutboxRow>(`${SELECT_ENTRY} WHERE o.status = 'pending' AND o.next_attempt_at <= ? ORDER BY o.next_attempt_at, o.id LIMIT ?`, now, limit);
     for (const row of rows) this.db.run(`UPDATE outbox SET status = 'sending', attempts = attempts + 1, updated_at = ? WHERE id = ?`, now, row.id);
     return rows.map((row) => toEntry({ ...row, status: 'sending', attempts: row.attempts + 1 }));
   }
@@ -81,7 +82,8 @@ export class SqliteOutbox implements OutboxRepository {
   async list(statuses: OutboxStatus[]): Promise<OutboxSummary[]> {
     if (statuses.length === 0) return [];
     const rows = this.db.all<OutboxRow>(
-      `SELECT id, received_id, alarm_id, batch_id, created_at, envelope_from, recipients, status, attempts, next_attempt_at, last_error, last_account, updated_at, sent_at, rejected_recipients, length(message) AS size
+      `SELECT id, received_id, alarm_id, batch_id, created_at, envelope_from, recipients, status, attempts, next_attempt_at, last_error, last_account, updated_at, sent_at, rejected_recipients,
+         (SELECT length(message) FROM outbox_message m WHERE m.id = outbox.id) AS size
        FROM outbox WHERE status IN (${Db.placeholders(statuses.length)}) ORDER BY created_at, id`,
       ...statuses,
     );
@@ -92,7 +94,7 @@ export class SqliteOutbox implements OutboxRepository {
   }
 
   async get(id: string): Promise<OutboxEntry | undefined> {
-    const row = this.db.get<OutboxRow>(`SELECT * FROM outbox WHERE id = ?`, id);
+    const row = this.db.get<OutboxRow>(`${SELECT_ENTRY} WHERE o.id = ?`, id);
     return row ? toEntry(row) : undefined;
   }
 
@@ -116,6 +118,9 @@ export class SqliteOutbox implements OutboxRepository {
     return this.db.get<{ due: number | null }>(`SELECT min(next_attempt_at) AS due FROM outbox WHERE status = 'pending'`)?.due ?? undefined;
   }
 }
+
+/** An outbox row with its message (outbox_message, deleted with the row by a trigger). */
+const SELECT_ENTRY = `SELECT o.*, m.message FROM outbox o JOIN outbox_message m ON m.id = o.id`;
 
 function toEntry(row: OutboxRow): OutboxEntry {
   return {
