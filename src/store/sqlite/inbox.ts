@@ -47,7 +47,8 @@ export class SqliteInbox implements InboxRepository {
   }
 
   async pending(limit: number): Promise<Received[]> {
-    return this.db.all<ReceivedRow>(`${SELECT_RECEIVED} WHERE r.state = 'new' ORDER BY r.received_at, r.id LIMIT ?`, limit).map(toReceived);
+    return this.db.all<ReceivedRow>(`SELECT r.*, b.raw FROM (SELECT * FROM received WHERE state = 'new' ORDER BY received_at, id LIMIT ?) r
+       JOIN received_raw b ON b.id = r.id ORDER BY r.received_at, r.id`, limit).map(toReceived);
   }
 
   async get(id: string): Promise<Received | undefined> {

@@ -44,7 +44,9 @@ export class SqliteOutbox implements OutboxRepository {
   }
 
   async claimDue(now: number, limit: number): Promise<OutboxEntry[]> {
-    const rows = this.db.all<OutboxRow>(`${SELECT_ENTRY} WHERE o.status = 'pending' AND o.next_attempt_at <= ? ORDER BY o.next_attempt_at, o.id LIMIT ?`, now, limit);
+    // The rows are picked and sorted before the messages are joined: only the claimed ones are read.
+    const rows = this.db.all<OutboxRow>(`SELECT o.*, m.message FROM (SELECT * FROM outbox WHERE status = 'pending' AND next_attempt_at <= ? ORDER BY next_attempt_at, id LIMIT ?) o
+       JOIN outbox_message m ON m.id = o.id ORDER BY o.next_attempt_at, o.id`, now, limit);
     for (const row of rows) this.db.run(`UPDATE outbox SET status = 'sending', attempts = attempts + 1, updated_at = ? WHERE id = ?`, now, row.id);
     return rows.map((row) => toEntry({ ...row, status: 'sending', attempts: row.attempts + 1 }));
   }
