@@ -17,6 +17,7 @@ import { ConfiguredStages, PipelineConfigError, type ReloadOutcome } from './pip
 import { ConfigError, loadConfig } from './config/load.js';
 import { planReload } from './config/reload-plan.js';
 import { InboxRunner } from './run/inbox-runner.js';
+import { Leadership, LEADERSHIP_INTERVAL } from './run/leadership.js';
 import type { ReplyAcknowledger } from './run/reply-acknowledger.js';
 import { TimerRunner } from './run/timer-runner.js';
 import { openStore } from './store/open-store.js';
@@ -34,6 +35,8 @@ export interface AppOptions {
   healthClock?: Clock;
   /** The store; by default the configured one (src/store/open-store.ts): the SQLite file in `gateway.dataDir`, or PostgreSQL. */
   store?: Store;
+  /** How often a gateway on a shared store beats for the lead (ms of `clock`; run/leadership.ts). */
+  leadershipInterval?: number;
 }
 
 export interface App {
@@ -46,6 +49,8 @@ export interface App {
   readonly mqtt: MqttIngest[];
   readonly replies: ReplyAcknowledger[];
   readonly api: AckServer | undefined;
+  /** Whether this gateway runs the timers, reply watchers and retained MQTT state now (always, on the SQLite file). */
+  readonly leading: boolean;
   /** Opens the listeners, brokers and mailboxes and starts the runners. */
   start(): Promise<void>;
   /**
@@ -66,6 +71,10 @@ export interface App {
  *   timer runner --> pipeline.timers   --> alarms, timers, outbox   (one table, one wake-up)
  *   doors (MQTT, link, reply) --> pipeline.acknowledge
  *   outbox worker --> upstream accounts
+ *
+ * With several gateways on one database every one takes mail, processes its inbox and
+ * delivers; only the leader (run/leadership.ts) runs the timers, the reply watchers and
+ * the retained MQTT state, started and stopped on `leadership-gained` / `leadership-lost`.
  */
 export function createApp(initialConfig: GatewayConfig, options: AppOptions): App {
   const { logger } = options;
@@ -97,6 +106,7 @@ export function createApp(initialConfig: GatewayConfig, options: AppOptions): Ap
   });
   const inbox = new InboxRunner({ store, pipeline, events, clock, logger: logger.child({ stage: 'process' }), pollInterval });
   const timers = new TimerRunner({ store, pipeline, events, clock, logger: logger.child({ stage: 'timers' }), pollInterval });
+  const leadership = new Leadership({ peers: store.peers, events, clock, logger: logger.child({ stage: 'leadership' }), interval: options.leadershipInterval ?? LEADERSHIP_INTERVAL });
 
   /** Every door acknowledges through the pipeline, one transaction per act. */
   const acknowledge: Acknowledge = async (requests) => {
@@ -162,7 +172,46 @@ export function createApp(initialConfig: GatewayConfig, options: AppOptions): Ap
     store.compact().catch((error: unknown) => logger.error({ err: error }, 'cannot give the space pruning freed back to the file system; tried again after the next prune'));
   });
   events.on('queued', () => worker.wake());
+  events.on('leadership-gained', () => {
+    timers.start();
+    for (const reply of replies) reply.start();
+    for (const publisher of publishers) publisher.lead(true);
+  });
+  events.on('leadership-lost', () => {
+    // At once: another gateway may be taking over; a pass under way finishes (a timer fires once: timers.fire is guarded).
+    for (const publisher of publishers) publisher.lead(false);
+    void timers.stop();
+    for (const reply of replies) void reply.stop();
+  });
   events.on('alarm-changed', ({ alarm }) => publishers.forEach((p) => p.publishAlarm(alarm)));
+  // Other gateways' commits on a shared store (LISTEN/NOTIFY): the loops wake now instead of at their next poll, which stays as the fallback.
+  store.peers?.onWake((wake) => {
+    switch (wake.kind) {
+      case 'inbox':
+        inbox.wake();
+        break;
+      case 'outbox':
+        worker.wake();
+        break;
+      case 'timer':
+        timers.wakeBy(wake.dueAt);
+        break;
+      case 'alarm':
+        if (leadership.leading && publishers.length > 0) {
+          store.alarms.get(wake.alarmId).then(
+            (alarm) => alarm && publishers.forEach((p) => p.publishAlarm(alarm)),
+            // Published again in full when the lead or the broker connection comes back.
+            (error: unknown) => logger.warn({ err: error, alarmId: wake.alarmId }, 'cannot read an alarm another gateway changed to publish its MQTT state'),
+          );
+        }
+        break;
+      case 'missed':
+        inbox.wake();
+        worker.wake();
+        timers.wake();
+        break;
+    }
+  });
   events.on('delivered', ({ entry, account }) => publishers.forEach((p) => p.publishNotification(entry, account)));
   events.on('rejected', ({ received, reason }) => {
     const ingest = received.mqtt ? mqtt.find((i) => i.connection.broker.name === received.listener) : undefined;
@@ -184,6 +233,9 @@ export function createApp(initialConfig: GatewayConfig, options: AppOptions): Ap
     replies,
     get api() {
       return api;
+    },
+    get leading() {
+      return leadership.leading;
     },
     async start() {
       try {
@@ -228,9 +280,8 @@ export function createApp(initialConfig: GatewayConfig, options: AppOptions): Ap
       // Retention runs as a timer like everything else done later; one already armed is kept.
       await store.timers.add([timerAt('prune', 'store', null, clock.now())]);
       inbox.start();
-      timers.start();
       for (const ingest of mqtt) ingest.start();
-      for (const reply of replies) reply.start();
+      leadership.start();
       if (stages && config.alarms?.watch) stages.watch(logger.child({ stage: 'rules' }));
       started = true;
       logger.info(
@@ -267,6 +318,7 @@ export function createApp(initialConfig: GatewayConfig, options: AppOptions): Ap
     },
     async stop() {
       stages?.stopWatching();
+      await leadership.stop();
       await api?.close();
       await Promise.all(mqtt.map((i) => i.stop()));
       await Promise.all(replies.map((r) => r.stop()));

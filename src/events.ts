@@ -31,6 +31,10 @@ export interface GatewayEvents {
   'timer-armed': { kind: string; dueAt: number };
   /** Retention deleted what is done and old (how many of each). */
   pruned: { messages: number; notifications: number; alarms: number; batches: number; timers: number };
+  /** This gateway took the lead (run/leadership.ts): it runs the timers, reply watchers and retained MQTT state now. `gateway` is absent on the SQLite file, where it always leads. */
+  'leadership-gained': { gateway: string | undefined };
+  /** This gateway lost the lead (its control connection went, or the database cannot be reached): those parts stop at once. */
+  'leadership-lost': { gateway: string | undefined; reason: string };
   /** A timer fired; `lateBy` ms after its due time. */
   'timer-fired': { kind: string; key: string; lateBy: number };
 }

@@ -88,6 +88,7 @@ export const KEY_DOCS: KeyDocs = {
   'gateway.hostname': 'name in the SMTP greeting, in EHLO to upstreams and in the `Received` header',
   'gateway.domain': 'domain of generated `Message-ID`s (and so of the ids replies are matched by), and `{domain}` in `relay.from`',
   'gateway.dataDir': 'where the store `annunciator.db` lives, unless `store.url` names a PostgreSQL database (relative paths: to the configuration file)',
+  'gateway.name': 'this gateway\'s name among several on one PostgreSQL store (`store status`, the peers list, outbox claims); unique per gateway. Host name and process id when absent',
 
   store: 'the store',
   'store.url': {

@@ -1,5 +1,6 @@
 // The command line; main.ts loads it once the Node.js version is one annunciator supports.
 import { existsSync, readFileSync } from 'node:fs';
+import { VERSION } from '../base/version.js';
 import { Command, InvalidArgumentError, type CommanderError } from 'commander';
 import type { AckOptions } from './ack.js';
 import type { AlarmsOptions } from './alarms.js';
@@ -11,13 +12,11 @@ import type { SilenceAddOptions } from './silence.js';
 
 // Each command loads what it needs when it runs: `start` does not pay for `trust`, nor `--help` for any.
 
-/** package.json sits two folders up from both src/cli/main.ts and dist/cli/main.js. */
-const { version } = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
 
 const program = new Command()
   .name('annunciator')
   .description('Alarm gateway: bare plaintext SMTP from PLCs in, authenticated TLS relay out.')
-  .version(version, '-V, --version', 'print the version and exit')
+  .version(VERSION, '-V, --version', 'print the version and exit')
   .option('-c, --config <file>', `configuration file (default: $ANNUNCIATOR_CONFIG, else the first of ${CONFIG_SEARCH_PATH.map((p) => (p.startsWith('/') ? p : `./${p}`)).join(', ')})`)
   .addHelpText('after', '\nExit status: 0 done, 1 configuration invalid or not found or the command failed, 2 usage error,\n65 unusable input, 66 unreadable file, 69 remote unavailable, 75 store busy (try again).');
 

@@ -6,9 +6,13 @@ import { PostgresStore } from '../store/postgres/postgres-store.js';
 import { BackupError, backupSqliteStore } from '../store/sqlite/backup.js';
 import { SqliteStore } from '../store/sqlite/sqlite-store.js';
 import { StoreError } from '../store/store-error.js';
-import type { Store } from '../store/store.js';
+import type { PeerSeen, Store } from '../store/store.js';
 
 const MESSAGES_COUNTED = 1000;
+/** Gateways seen within this long are listed by `store status`. */
+const PEERS_WITHIN = 3_600_000;
+/** A gateway silent for longer than this is shown as gone (it beats every 2 s). */
+const PEER_SILENT_AFTER = 10_000;
 
 interface StoreStatus {
   backend: string;
@@ -20,6 +24,10 @@ interface StoreStatus {
   /** Messages not processed yet (counted up to 1,000: the interface lists them with their bytes) and notifications not sent yet. */
   pending: { messages: number; notifications: number };
   health: ReturnType<Store['health']>;
+  /** PostgreSQL: the gateway that leads (timers, reply watchers, retained MQTT state), null when none does now. */
+  leader?: string | null;
+  /** PostgreSQL: the gateways seen in the last hour, the leader first. */
+  gateways?: PeerSeen[];
 }
 
 /**
@@ -44,10 +52,12 @@ export async function storeStatusCommand(configFile: string, options: { json?: b
   return withConfiguredStore(configFile, async (store, location) => {
     let schemaVersion = 0;
     let durability = '';
+    let gateways: PeerSeen[] | undefined;
     if (store instanceof PostgresStore) {
       const settings = await store.settings();
       schemaVersion = settings.schemaVersion;
       durability = `synchronous_commit=${settings.synchronousCommit}`;
+      gateways = await store.gateways(PEERS_WITHIN);
     } else if (store instanceof SqliteStore) {
       const settings = store.settings();
       schemaVersion = settings.schemaVersion;
@@ -61,6 +71,7 @@ export async function storeStatusCommand(configFile: string, options: { json?: b
       durability,
       pending: { messages: (await store.inbox.pending(MESSAGES_COUNTED)).length, notifications: (await store.outbox.list(['pending', 'sending'])).length },
       health: store.health(),
+      ...(gateways ? { leader: gateways.find((g) => g.leading)?.gateway ?? null, gateways } : {}),
     };
     if (options.json) {
       printJson(status);
@@ -74,11 +85,28 @@ export async function storeStatusCommand(configFile: string, options: { json?: b
         `durability:     ${status.durability}`,
         `waiting:        ${status.pending.messages >= MESSAGES_COUNTED ? `${MESSAGES_COUNTED} or more` : status.pending.messages} messages, ${status.pending.notifications} notifications`,
         `health:         ${status.health.ok ? 'ok' : status.health.reason}`,
+        ...(gateways ? peerLines(status.leader ?? null, gateways) : []),
         '',
       ].join('\n'),
     );
     return 0;
   });
+}
+
+/** Who leads and the gateways seen, one line each: `gw-a  leads  seen 0.4 s ago  version 1.2.0  up since ...`. */
+function peerLines(leader: string | null, gateways: PeerSeen[]): string[] {
+  const lines = [`leader:         ${leader ?? 'none now (a gateway takes the lead within seconds of one running)'}`, `gateways:       ${gateways.length === 0 ? 'none seen in the last hour' : `${gateways.length} seen in the last hour`}`];
+  for (const g of gateways) {
+    const role = g.leading ? 'leads' : g.seenMsAgo > PEER_SILENT_AFTER ? 'gone' : 'active';
+    lines.push(`  ${g.gateway}  ${role}  seen ${formatAgo(g.seenMsAgo)} ago  version ${g.version}  up since ${new Date(g.startedAt).toISOString()}`);
+  }
+  return lines;
+}
+
+function formatAgo(ms: number): string {
+  if (ms < 60_000) return `${(ms / 1000).toFixed(1)} s`;
+  if (ms < 3_600_000) return `${Math.round(ms / 60_000)} min`;
+  return `${(ms / 3_600_000).toFixed(1)} h`;
 }
 
 async function withConfiguredStore(configFile: string, command: (store: Store, location: string) => Promise<number>): Promise<number> {

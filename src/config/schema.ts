@@ -511,6 +511,11 @@ export const configSchema = z.strictObject({
       hostname: z.string().regex(/^[A-Za-z0-9.-]+$/, 'a host name').default('annunciator.localdomain'),
       domain: z.string().regex(/^[A-Za-z0-9.-]+$/, 'a mail domain').default('annunciator.localdomain'),
       dataDir: z.string().min(1).default('data'),
+      /**
+       * This gateway's name among several on one PostgreSQL store (`store status`, the
+       * `gateways` table, outbox claims): unique per gateway. Host name and process id when absent.
+       */
+      name: z.string().regex(/^[A-Za-z0-9._:-]{1,100}$/, 'letters, digits and . _ : - (at most 100)').optional(),
     })
     .prefault({}),
   store: z

@@ -26,10 +26,16 @@ export function alarmStatePayload(alarm: Alarm): string {
  * acknowledged, removed (empty retained payload) once it is resolved and acknowledged.
  * Published again in full on every (re)connect, so a publish lost to a crash or an
  * outage is made good.
+ *
+ * The retained state is published by the leading gateway only (`lead`), so that two
+ * gateways cannot overwrite each other's newer state with an older one; on taking the lead
+ * it publishes everything again. The notifications topic (not retained) is each gateway's
+ * own record of what it delivered.
  */
 export class MqttStatePublisher {
   private readonly prefix: string;
   private readonly qos: 0 | 1;
+  private leading = false;
 
   constructor(
     private readonly connection: MqttConnection,
@@ -38,10 +44,20 @@ export class MqttStatePublisher {
   ) {
     this.prefix = broker.publish.prefix;
     this.qos = broker.publish.qos;
-    connection.onConnected(() => this.publishAll());
+    connection.onConnected(() => {
+      if (this.leading) this.publishAll();
+    });
+  }
+
+  /** Starts (true) or stops (false) publishing the retained state; starting publishes it all. */
+  lead(leading: boolean): void {
+    const gained = leading && !this.leading;
+    this.leading = leading;
+    if (gained && this.connection.connected) this.publishAll();
   }
 
   publishAlarm(alarm: Alarm): void {
+    if (!this.leading) return;
     const topic = `${this.prefix}/alarms/${alarm.id}`;
     const done = alarm.state === 'resolved' && alarm.ack !== undefined;
     this.connection.publish(topic, done ? '' : alarmStatePayload(alarm), { retain: true, qos: this.qos });

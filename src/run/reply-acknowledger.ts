@@ -33,7 +33,9 @@ export interface ReplyStats {
  * processed by the watcher, so none is applied twice (and the first ack wins anyway).
  */
 export class ReplyAcknowledger {
-  readonly watcher: ReplyWatcher;
+  /** The mailbox watcher; a new one after each stop, since a watcher runs once (the lead can come back). */
+  watcher: ReplyWatcher;
+  private stopped = false;
   readonly stats: ReplyStats = { read: 0, acknowledged: 0, ignored: {} };
   private readonly now: () => number;
   private readonly resolveToken: (token: string) => Promise<string[]>;
@@ -41,15 +43,24 @@ export class ReplyAcknowledger {
   constructor(private readonly options: ReplyAcknowledgerOptions) {
     this.now = options.now ?? Date.now;
     this.resolveToken = options.resolveToken ?? (async (token) => [token]);
-    this.watcher = new ReplyWatcher({ account: options.account, logger: options.logger, handle: (reply) => this.handle(reply) });
+    this.watcher = this.newWatcher();
   }
 
   start(): void {
+    if (this.stopped) {
+      this.stopped = false;
+      this.watcher = this.newWatcher();
+    }
     this.watcher.start();
   }
 
   stop(): Promise<void> {
+    this.stopped = true;
     return this.watcher.stop();
+  }
+
+  private newWatcher(): ReplyWatcher {
+    return new ReplyWatcher({ account: this.options.account, logger: this.options.logger, handle: (reply) => this.handle(reply) });
   }
 
   async handle(fetched: FetchedReply): Promise<void> {

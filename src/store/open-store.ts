@@ -20,6 +20,6 @@ export interface OpenStoreOptions {
 export function openStore(config: Pick<GatewayConfig, 'gateway' | 'store'>, options: OpenStoreOptions = {}): Store {
   const postgres = config.store.postgres;
   const { backgroundCheckpoints, ...common } = options;
-  if (postgres) return new PostgresStore({ connection: postgres, ...common });
+  if (postgres) return new PostgresStore({ connection: postgres, ...common, ...(config.gateway.name ? { gateway: config.gateway.name } : {}) });
   return SqliteStore.open(config.gateway.dataDir, { ...common, ...(backgroundCheckpoints ? { backgroundCheckpoints } : {}) });
 }

@@ -30,7 +30,56 @@ export interface Store extends Repositories {
    * it cannot, `accept` and `transaction` reject with a `StoreError` saying why.
    */
   health(): StoreHealth;
+  /**
+   * Present when several gateways can share the store (PostgreSQL): who leads, and a
+   * connection of this gateway's own for that. Absent on the SQLite file: one gateway, the
+   * leader always.
+   */
+  readonly peers?: Peers;
   close(): Promise<void>;
+}
+
+/**
+ * This gateway among the others on one database. The lead (timers, the reply watcher, the
+ * retained MQTT state) is held on a control connection of its own: it ends with that
+ * connection, so a gateway that dies, hangs or loses the database loses it, and another
+ * takes it at its next `beat`.
+ */
+export interface Peers {
+  /** This gateway's name among its peers. */
+  readonly gateway: string;
+  /**
+   * One round on the control connection: connects when it has none, records this gateway
+   * as seen, and tries to take the lead when it does not hold it. Whether it leads now.
+   * Rejects when the database cannot be reached (it then leads no more).
+   */
+  beat(): Promise<boolean>;
+  /** `fn` hears at once when the control connection is lost, with why: the lead (if held) went with it. */
+  onLost(fn: (reason: string) => void): void;
+  /** Gives up the lead and closes the control connection (another gateway can take the lead at once). */
+  leave(): Promise<void>;
+  /** `fn` hears the wake-ups other gateways' commits sent (LISTEN/NOTIFY), and `missed` after the control connection was back. */
+  onWake(fn: (wake: Wake) => void): void;
+}
+
+/**
+ * What another gateway's commit says may need doing here: a message in the inbox, a
+ * notification in the outbox, a timer due sooner than any other, an alarm whose retained
+ * state changed; `missed` when this gateway could not hear for a while (its control
+ * connection was lost) and should look at everything.
+ */
+export type Wake = { kind: 'inbox' } | { kind: 'outbox' } | { kind: 'timer'; dueAt: number } | { kind: 'alarm'; alarmId: string } | { kind: 'missed' };
+
+/** A gateway as `store status` shows it. */
+export interface PeerSeen {
+  gateway: string;
+  version: string;
+  /** When it started (ms since the epoch). */
+  startedAt: number;
+  /** How long ago its last beat was, by the database's clock (ms). */
+  seenMsAgo: number;
+  /** Whether it holds the lead now. */
+  leading: boolean;
 }
 
 export type StoreHealth =

@@ -4,7 +4,9 @@ import { after, before, describe, it } from 'node:test';
 import { stringify } from 'yaml';
 import { readMigrations } from '../../src/store/postgres/migrate.js';
 import { runCli } from '../helpers/cli.js';
-import { baseConfig, testDir } from '../helpers/gateway.js';
+import { VERSION } from '../../src/base/version.js';
+import type { PeerSeen } from '../../src/store/store.js';
+import { baseConfig, configFrom, eventually, runGateway, testDir, type RunningGateway } from '../helpers/gateway.js';
 import { createTestDatabase, postgresGate, type TestDatabase } from '../helpers/postgres.js';
 import { closedPort } from '../helpers/tcp-proxy.js';
 
@@ -53,7 +55,40 @@ describe('annunciator store', () => {
       const again = await runCli(['--config', config, 'store', 'migrate']);
       assert.match(again.stdout, new RegExp(`^schema version ${newest}: up to date$`, 'm'));
       const status = JSON.parse((await runCli(['--config', config, 'store', 'status', '--json'])).stdout) as Record<string, unknown>;
-      assert.deepEqual(status, { backend: 'postgres', location: url, schemaVersion: newest, durability: 'synchronous_commit=on', pending: { messages: 0, notifications: 0 }, health: { ok: true } });
+      assert.deepEqual(status, { backend: 'postgres', location: url, schemaVersion: newest, durability: 'synchronous_commit=on', pending: { messages: 0, notifications: 0 }, health: { ok: true }, leader: null, gateways: [] });
+    });
+
+    it('status names the leading gateway and the gateways seen, with how long ago; a stopped leader is replaced', async () => {
+      const gateways: RunningGateway[] = [];
+      try {
+        for (const name of ['gw-a', 'gw-b']) {
+          const raw = baseConfig(dir);
+          gateways.push(await runGateway(configFrom(dir, { ...raw, gateway: { ...(raw.gateway as object), name }, store: db.storeSection() }), undefined, { leadershipInterval: 100 }));
+        }
+        const [a, b] = gateways as [RunningGateway, RunningGateway];
+        await eventually(() => a.leading, 30_000, 'gw-a to lead');
+        const config = dir.write('postgres.yaml', stringify({ ...baseConfig(dir), store: db.storeSection() }));
+        const status = await eventually(async () => {
+          const seen = JSON.parse((await runCli(['--config', config, 'store', 'status', '--json'])).stdout) as { leader: string | null; gateways: PeerSeen[] };
+          return seen.gateways.length === 2 && seen;
+        }, 30_000, 'both gateways in the status');
+        assert.equal(status.leader, 'gw-a');
+        assert.deepEqual(status.gateways.map((g) => [g.gateway, g.leading, g.version]), [['gw-a', true, VERSION], ['gw-b', false, VERSION]]);
+        for (const g of status.gateways) assert.ok(g.seenMsAgo < 5000 && Math.abs(g.startedAt - Date.now()) < 60_000, JSON.stringify(g));
+        const text = await runCli(['--config', config, 'store', 'status']);
+        assert.match(text.stdout, /^leader: +gw-a$/m);
+        assert.match(text.stdout, /^ {2}gw-a {2}leads {2}seen \d+\.\d s ago {2}version /m);
+        assert.match(text.stdout, /^ {2}gw-b {2}active {2}seen \d+\.\d s ago/m);
+
+        await a.stop();
+        gateways.shift();
+        await eventually(() => b.leading, 30_000, 'gw-b to lead');
+        const after = JSON.parse((await runCli(['--config', config, 'store', 'status', '--json'])).stdout) as { leader: string | null; gateways: PeerSeen[] };
+        assert.equal(after.leader, 'gw-b');
+        assert.deepEqual(after.gateways.map((g) => [g.gateway, g.leading]), [['gw-b', true], ['gw-a', false]]);
+      } finally {
+        for (const g of gateways) await g.stop();
+      }
     });
   });
 });

@@ -16,6 +16,8 @@ export interface TestDatabase {
   readonly name: string;
   /** The connection settings of a store in this database. */
   connection(overrides?: Partial<PostgresConnection>): PostgresConnection;
+  /** The `store` section of a gateway's configuration on this database (loopback, so no TLS). */
+  storeSection(): { url: string; security: 'none' };
   /** A fresh schema name (`s1`, `s2`, ...). */
   schema(): string;
   /** A statement as the superuser, in this database. */
@@ -64,6 +66,7 @@ export async function createTestDatabase(): Promise<TestDatabase> {
       url: `${POSTGRES_URL}/${name}`,
       ...overrides,
     }),
+    storeSection: () => ({ url: `postgres://${decodeURIComponent(url.username) || 'postgres'}@${url.hostname}:${url.port || 5432}/${name}`, security: 'none' }),
     schema: () => `s${++schemas}`,
     query: async (text, params) => (await inDatabase.query(text, params)).rows,
     drop: async () => {

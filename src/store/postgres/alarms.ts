@@ -2,6 +2,7 @@ import type { Alarm } from '../../lifecycle/alarm.js';
 import type { AlarmFilter, AlarmLogEntry, AlarmRepository } from '../store.js';
 import { readLocked } from './locks.js';
 import type { Sql } from './sql.js';
+import { NOTIFY, wakePayload } from './wake.js';
 
 type DataRow = { data: Alarm };
 
@@ -14,7 +15,11 @@ type DataRow = { data: Alarm };
  * alarms to look at again), never written back from that read.
  */
 export class PgAlarms implements AlarmRepository {
-  constructor(private readonly sql: Sql) {}
+  /** `gateway`: who sends the wake-up for a changed alarm (wake.ts). */
+  constructor(
+    private readonly sql: Sql,
+    private readonly gateway: string,
+  ) {}
 
   async active(fingerprint: string): Promise<Alarm | undefined> {
     const [row] = await readLocked<DataRow>(this.sql, `alarm:${fingerprint}`, `SELECT data FROM alarms WHERE fingerprint = $1 AND state = 'active' FOR UPDATE`, [fingerprint]);
@@ -51,10 +56,12 @@ export class PgAlarms implements AlarmRepository {
   }
 
   async save(a: Alarm): Promise<void> {
+    // The leading gateway publishes the retained MQTT state of alarms the others changed: it hears of them when this commits.
     await this.sql.count(
-      `INSERT INTO alarms (id, fingerprint, state, first_seen, last_seen, muted, last_event_id, data) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
-       ON CONFLICT (id) DO UPDATE SET state = excluded.state, last_seen = excluded.last_seen, muted = excluded.muted, last_event_id = excluded.last_event_id, data = excluded.data`,
-      [a.id, a.fingerprint, a.state, a.firstSeen, a.lastSeen, a.mutedBy !== undefined, a.lastEventId, JSON.stringify(a)],
+      `WITH saved AS (INSERT INTO alarms (id, fingerprint, state, first_seen, last_seen, muted, last_event_id, data) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+       ON CONFLICT (id) DO UPDATE SET state = excluded.state, last_seen = excluded.last_seen, muted = excluded.muted, last_event_id = excluded.last_event_id, data = excluded.data)
+       SELECT ${NOTIFY('$9')}`,
+      [a.id, a.fingerprint, a.state, a.firstSeen, a.lastSeen, a.mutedBy !== undefined, a.lastEventId, JSON.stringify(a), wakePayload(this.gateway, { kind: 'alarm', alarmId: a.id })],
     );
   }
 

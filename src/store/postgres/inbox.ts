@@ -1,6 +1,7 @@
 import type { Received } from '../../ingest/received.js';
 import type { InboxRepository } from '../store.js';
 import type { Sql } from './sql.js';
+import { NOTIFY, wakePayload } from './wake.js';
 
 interface ReceivedRow {
   id: string;
@@ -25,7 +26,11 @@ const SELECT = 'SELECT id, received_at, listener, peer_address, peer_port, helo,
 export const INSERT_CHUNK = 500;
 
 export class PgInbox implements InboxRepository {
-  constructor(private readonly sql: Sql) {}
+  /** `gateway`: who sends the wake-up for new messages (wake.ts). */
+  constructor(
+    private readonly sql: Sql,
+    private readonly gateway: string,
+  ) {}
 
   async insert(r: Received): Promise<void> {
     await this.insertMany([r]);
@@ -37,12 +42,18 @@ export class PgInbox implements InboxRepository {
       const chunk = received.slice(start, start + INSERT_CHUNK);
       const rows = chunk.map((_, i) => `(${Array.from({ length: PER_ROW }, (_, c) => `$${i * PER_ROW + c + 1}`).join(', ')})`);
       // One message: the prepared statement. Several: a text of their number, not worth keeping prepared.
-      await this.sql.count(`INSERT INTO received (${COLUMNS}) VALUES ${rows.join(', ')}`, chunk.flatMap(params), chunk.length > 1 ? 'unprepared' : undefined);
+      // The other gateways hear of them when this commits (the same statement: no round trip more).
+      await this.sql.count(
+        `WITH inserted AS (INSERT INTO received (${COLUMNS}) VALUES ${rows.join(', ')}) SELECT ${NOTIFY(`$${chunk.length * PER_ROW + 1}`)}`,
+        [...chunk.flatMap(params), wakePayload(this.gateway, { kind: 'inbox' })],
+        chunk.length > 1 ? 'unprepared' : undefined,
+      );
     }
   }
 
   async pending(limit: number): Promise<Received[]> {
-    return (await this.sql.rows<ReceivedRow>(`${SELECT} WHERE state = 'new' ORDER BY received_at, id LIMIT $1`, [limit])).map(toReceived);
+    // Claimed until the transaction ends: another gateway's inbox runner skips these and takes the next ones, instead of waiting to find them processed.
+    return (await this.sql.rows<ReceivedRow>(`${SELECT} WHERE state = 'new' ORDER BY received_at, id LIMIT $1 FOR UPDATE SKIP LOCKED`, [limit])).map(toReceived);
   }
 
   async get(id: string): Promise<Received | undefined> {

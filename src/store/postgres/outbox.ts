@@ -1,5 +1,6 @@
 import type { DeliveryFailureUpdate, NewOutboxEntry, OutboxEntry, OutboxRepository, OutboxStatus, OutboxSummary } from '../store.js';
 import type { Sql } from './sql.js';
+import { NOTIFY, wakePayload } from './wake.js';
 
 interface OutboxRow {
   id: string;
@@ -21,6 +22,21 @@ interface OutboxRow {
   size?: number;
 }
 
+/**
+ * An outbox row's claim whose gateway is gone (killed, or restarted under a new name): its
+ * control session (peers.ts, recorded in gateways.backend_pid) no longer exists. A claim by a
+ * gateway not recorded at all (it died before its first beat) counts as gone a minute after
+ * it was made. `$1` is now (ms).
+ */
+export const CLAIM_GONE = `NOT EXISTS (SELECT 1 FROM gateways g JOIN pg_stat_activity a ON a.pid = g.backend_pid AND a.datname = current_database() WHERE g.name = outbox.claimed_by)
+  AND (EXISTS (SELECT 1 FROM gateways g WHERE g.name = outbox.claimed_by) OR outbox.updated_at < $1::bigint - 60000)`;
+
+/** Puts rows left `sending` back to pending, due now (`$1`). */
+const RECOVER = `UPDATE outbox SET status = 'pending', next_attempt_at = $1, updated_at = $1, claimed_by = NULL, last_error = coalesce(last_error, 'interrupted by a restart') WHERE status = 'sending'`;
+
+/** The leader's sweep (peers.ts): entries claimed by gateways that are gone, due again; how many. `$1` now, `$2` this gateway. */
+export const RECOVER_GONE_CLAIMS = `WITH recovered AS (${RECOVER} AND claimed_by <> $2 AND ${CLAIM_GONE} RETURNING 1) SELECT count(*)::int AS n FROM recovered`;
+
 const SUMMARY = 'id, received_id, alarm_id, batch_id, created_at, envelope_from, recipients, status, attempts, next_attempt_at, last_error, last_account, updated_at, sent_at, rejected_recipients';
 
 export class PgOutbox implements OutboxRepository {
@@ -31,10 +47,11 @@ export class PgOutbox implements OutboxRepository {
   ) {}
 
   async insert(entry: NewOutboxEntry, now: number): Promise<void> {
+    // Every gateway's outbox worker hears of it when this commits.
     await this.sql.count(
-      `INSERT INTO outbox (id, received_id, alarm_id, batch_id, created_at, envelope_from, recipients, message, status, next_attempt_at, updated_at)
-       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'pending', $9, $10)`,
-      [entry.id, entry.receivedId, entry.alarmId ?? null, entry.batchId ?? null, now, entry.envelopeFrom, JSON.stringify(entry.recipients), entry.message, now, now],
+      `WITH inserted AS (INSERT INTO outbox (id, received_id, alarm_id, batch_id, created_at, envelope_from, recipients, message, status, next_attempt_at, updated_at)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'pending', $9, $10)) SELECT ${NOTIFY('$11')}`,
+      [entry.id, entry.receivedId, entry.alarmId ?? null, entry.batchId ?? null, now, entry.envelopeFrom, JSON.stringify(entry.recipients), entry.message, now, now, wakePayload(this.gateway, { kind: 'outbox' })],
     );
   }
 
@@ -53,12 +70,10 @@ export class PgOutbox implements OutboxRepository {
   }
 
   async recoverInterrupted(now: number): Promise<number> {
-    // Every entry left sending: one gateway per database so far. With several, each would
-    // recover those it claimed (claimed_by) and the leader those of gateways gone.
-    return this.sql.count(
-      `UPDATE outbox SET status = 'pending', next_attempt_at = $1, updated_at = $1, claimed_by = NULL, last_error = coalesce(last_error, 'interrupted by a restart') WHERE status = 'sending'`,
-      [now],
-    );
+    // Not every entry left sending: another gateway on this database may be delivering it
+    // right now. Those this gateway claimed, and those of gateways that are gone (the leader
+    // also sweeps these at every beat, peers.ts).
+    return this.sql.count(`${RECOVER} AND (claimed_by IS NULL OR claimed_by = $2 OR (${CLAIM_GONE}))`, [now, this.gateway]);
   }
 
   async markSent(id: string, now: number, account: string, rejectedRecipients: string[]): Promise<void> {

@@ -1,15 +1,17 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { hostname } from 'node:os';
-import type { Pool } from 'pg';
+import type { Client, Pool } from 'pg';
 import { systemClock, type Clock } from '../../base/clock.js';
 import type { PostgresConnection } from '../../config/types.js';
 import type { Received } from '../../ingest/received.js';
 import type { Logger } from '../../log/logger.js';
 import { StoreError } from '../store-error.js';
-import type { Repositories, Store, StoreHealth } from '../store.js';
+import type { PeerSeen, Repositories, Store, StoreHealth } from '../store.js';
 import { PgAlarms } from './alarms.js';
 import { PgBatches } from './batches.js';
-import { poolConfig } from './connection.js';
+import { poolConfig, type PoolSettings } from './connection.js';
+import { PgPeers, peersSeen } from './peers.js';
+import { VERSION } from '../../base/version.js';
 import { toStoreError } from './errors.js';
 import { INSERT_CHUNK, PgInbox } from './inbox.js';
 import { migrate, type MigrationResult } from './migrate.js';
@@ -25,8 +27,14 @@ export interface PostgresStoreOptions {
   connection: PostgresConnection;
   /** The schema the tables live in; the role's default search_path (`public`) when absent. Tests give each store its own. */
   schema?: string;
-  /** This gateway's name in claims (outbox.claimed_by): the host name by default. */
+  /** This gateway's name among its peers and in claims (outbox.claimed_by): host name and process id by default. */
   gateway?: string;
+  /**
+   * How long a beat on the control connection (peers.ts) may take before that connection,
+   * and the lead with it, count as lost (ms, 3 s): a leader cut off gives the lead up (a
+   * beat plus this) before the server's keepalives free the lock for another (about 6 s).
+   */
+  controlTimeout?: number;
   /** For the time in health(); tests hand in a fake clock. */
   clock?: Clock;
   /** Where the store says when the database stops and starts answering. */
@@ -111,10 +119,19 @@ export class PostgresStore implements Store {
   readonly outbox: Repositories['outbox'];
   readonly topics: Repositories['topics'];
   readonly mqttSessions: Repositories['mqttSessions'];
+  readonly peers: PgPeers;
 
   constructor(options: PostgresStoreOptions) {
     this.#options = options;
-    this.#gateway = options.gateway ?? hostname();
+    this.#gateway = options.gateway ?? `${hostname()}-${process.pid}`;
+    this.peers = new PgPeers({
+      gateway: this.#gateway,
+      version: VERSION,
+      connect: () => this.controlConnection(),
+      statementTimeout: options.controlTimeout ?? 3000,
+      now: () => this.#clock.now(),
+      ...(options.logger ? { logger: options.logger } : {}),
+    });
     this.#clock = options.clock ?? systemClock;
     this.inbox = autocommit('inbox', REPOSITORY_CLASSES.inbox.prototype, (fn) => this.transaction(fn));
     this.alarms = autocommit('alarms', REPOSITORY_CLASSES.alarms.prototype, (fn) => this.transaction(fn));
@@ -140,6 +157,16 @@ export class PostgresStore implements Store {
         `SELECT current_setting('synchronous_commit') AS synchronous_commit, (SELECT max(version) FROM schema_migrations) AS version`,
       );
       return { synchronousCommit: row!.synchronous_commit, schemaVersion: row!.version };
+    } finally {
+      session.release();
+    }
+  }
+
+  /** The gateways that beat in the last `withinMs` ms, the leader first: for `store status`. */
+  async gateways(withinMs: number): Promise<PeerSeen[]> {
+    const session = await this.session();
+    try {
+      return await peersSeen(session, withinMs);
     } finally {
       session.release();
     }
@@ -227,7 +254,7 @@ export class PostgresStore implements Store {
     const wrap = received.length > INSERT_CHUNK;
     try {
       if (wrap) await session.control('BEGIN');
-      await new PgInbox(session).insertMany(received);
+      await new PgInbox(session, this.#gateway).insertMany(received);
       if (wrap) await session.control('COMMIT');
     } catch (error) {
       if (wrap && !session.broken) await session.control('ROLLBACK').catch(() => undefined);
@@ -244,6 +271,7 @@ export class PostgresStore implements Store {
 
   async close(): Promise<void> {
     this.#closing ??= (async () => {
+      await this.peers.leave();
       await this.#serial.drained();
       await this.#acceptTail;
       const pool = await this.#pool?.catch(() => undefined);
@@ -297,21 +325,43 @@ export class PostgresStore implements Store {
     }
   }
 
+  private poolSettings(): PoolSettings {
+    return {
+      connection: this.#options.connection,
+      ...(this.#options.schema !== undefined ? { schema: this.#options.schema } : {}),
+      size: this.#options.poolSize ?? 4,
+      connectTimeout: this.#options.connectTimeout ?? 5000,
+      idleInTransactionTimeout: this.#options.idleInTransactionTimeout ?? 60_000,
+    };
+  }
+
+  /**
+   * The control connection of peers.ts, outside the pool, on the migrated schema. Its TCP
+   * keepalives are short on both sides, so that the server ends the session (and frees the
+   * lead) within seconds of this host going silent, not after the kernel's two hours.
+   */
+  private async controlConnection(): Promise<Client> {
+    await this.ready();
+    const { default: pg } = await import('pg');
+    const config = poolConfig(this.poolSettings(), pg.types);
+    const client = new pg.Client({
+      ...config,
+      keepAliveInitialDelayMillis: 2000,
+      options: `${config.options ?? ''} -c tcp_keepalives_idle=3 -c tcp_keepalives_interval=1 -c tcp_keepalives_count=3`,
+    });
+    try {
+      await client.connect();
+    } catch (error) {
+      await client.end().catch(() => undefined);
+      throw toStoreError(error, true);
+    }
+    return client;
+  }
+
   private async createPool(): Promise<Pool> {
     // Loaded on first use: a gateway on SQLite never loads the PostgreSQL client.
     const { default: pg } = await import('pg');
-    const pool = new pg.Pool(
-      poolConfig(
-        {
-          connection: this.#options.connection,
-          ...(this.#options.schema !== undefined ? { schema: this.#options.schema } : {}),
-          size: this.#options.poolSize ?? 4,
-          connectTimeout: this.#options.connectTimeout ?? 5000,
-          idleInTransactionTimeout: this.#options.idleInTransactionTimeout ?? 60_000,
-        },
-        pg.types,
-      ),
-    );
+    const pool = new pg.Pool(poolConfig(this.poolSettings(), pg.types));
     // A connection that breaks while idle in the pool (the server restarted) is dropped by the pool; say so.
     pool.on('error', (error) => this.failed(toStoreError(error)));
     pool.on('connect', (client) => {
@@ -344,9 +394,9 @@ export class PostgresStore implements Store {
 
   private repositories(session: Session): Repositories {
     return {
-      inbox: new PgInbox(session),
-      alarms: new PgAlarms(session),
-      timers: new PgTimers(session),
+      inbox: new PgInbox(session, this.#gateway),
+      alarms: new PgAlarms(session, this.#gateway),
+      timers: new PgTimers(session, this.#gateway),
       batches: new PgBatches(session),
       silences: new PgSilences(session),
       outbox: new PgOutbox(session, this.#gateway),

@@ -1,6 +1,7 @@
 import type { Timer, TimerKind } from '../../lifecycle/timer.js';
 import type { TimerRepository } from '../store.js';
 import type { Sql } from './sql.js';
+import { NOTIFY, wakePayload } from './wake.js';
 
 interface TimerRow {
   kind: TimerKind;
@@ -22,7 +23,11 @@ const COLUMNS = 'kind, key, alarm_id, due_at, fired_at, cancelled_at, data';
  * gateways.
  */
 export class PgTimers implements TimerRepository {
-  constructor(private readonly sql: Sql) {}
+  /** `gateway`: who sends the wake-up for a timer due sooner than the others (wake.ts). */
+  constructor(
+    private readonly sql: Sql,
+    private readonly gateway: string,
+  ) {}
 
   async add(timers: Timer[]): Promise<void> {
     for (const t of timers) {
@@ -36,6 +41,8 @@ export class PgTimers implements TimerRepository {
         t.data === undefined ? null : JSON.stringify(t.data),
       ]);
     }
+    const pending = timers.filter((t) => t.firedAt === undefined && t.cancelledAt === undefined);
+    if (pending.length > 0) await this.wakeIfEarliest(Math.min(...pending.map((t) => t.dueAt)));
   }
 
   async arm(t: Timer): Promise<void> {
@@ -44,6 +51,19 @@ export class PgTimers implements TimerRepository {
        ON CONFLICT (kind, key) DO UPDATE SET alarm_id = excluded.alarm_id, due_at = excluded.due_at, data = excluded.data, fired_at = NULL, cancelled_at = NULL`,
       [t.kind, t.key, t.alarmId, t.dueAt, t.data === undefined ? null : JSON.stringify(t.data)],
     );
+    await this.wakeIfEarliest(t.dueAt);
+  }
+
+  /**
+   * The leader's timer runner sleeps until the earliest pending timer: it hears of one due
+   * sooner when this commits. Not of one due later than another pending one (it wakes for
+   * that one first anyway), so most timers cost no wake-up.
+   */
+  private async wakeIfEarliest(dueAt: number): Promise<void> {
+    await this.sql.rows(`SELECT ${NOTIFY('$1')} WHERE NOT EXISTS (SELECT 1 FROM timers WHERE ${PENDING} AND due_at < $2)`, [
+      wakePayload(this.gateway, { kind: 'timer', dueAt }),
+      dueAt,
+    ]);
   }
 
   async get(kind: TimerKind, key: string): Promise<Timer | undefined> {
