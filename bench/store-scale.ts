@@ -382,17 +382,15 @@ function fill(file: string, n: number, config: GatewayConfig, seed: Seed, args: 
   db.pragma('cache_size = -262144');
   db.pragma('foreign_keys = OFF');
   const insertReceived = db.prepare(
-    `INSERT INTO received (id, received_at, listener, peer_address, peer_port, helo, auth_user, secure, mail_from, rcpt_to, state, processed_at, error, mqtt)
-     VALUES (?, ?, ?, ?, ?, ?, NULL, 0, ?, ?, 'processed', ?, NULL, NULL)`,
+    `INSERT INTO received (id, received_at, listener, peer_address, peer_port, helo, auth_user, secure, mail_from, rcpt_to, raw, state, processed_at, error, mqtt)
+     VALUES (?, ?, ?, ?, ?, ?, NULL, 0, ?, ?, ?, 'processed', ?, NULL, NULL)`,
   );
-  const insertRaw = db.prepare(`INSERT INTO received_raw (id, raw) VALUES (?, ?)`);
   const insertAlarm = db.prepare(`INSERT INTO alarms (id, fingerprint, state, first_seen, last_seen, data, muted) VALUES (?, ?, ?, ?, ?, ?, ?)`);
   const insertLog = db.prepare(`INSERT INTO alarm_log (alarm_id, received_id, at, outcome, reason) VALUES (?, ?, ?, ?, ?)`);
   const insertOutbox = db.prepare(
-    `INSERT INTO outbox (id, received_id, alarm_id, batch_id, created_at, envelope_from, recipients, status, attempts, next_attempt_at, last_error, last_account, updated_at, sent_at, rejected_recipients)
-     VALUES (?, ?, ?, NULL, ?, ?, ?, ?, ?, ?, ?, 'files', ?, ?, '[]')`,
+    `INSERT INTO outbox (id, received_id, alarm_id, batch_id, created_at, envelope_from, recipients, message, status, attempts, next_attempt_at, last_error, last_account, updated_at, sent_at, rejected_recipients)
+     VALUES (?, ?, ?, NULL, ?, ?, ?, ?, ?, ?, ?, ?, 'files', ?, ?, '[]')`,
   );
-  const insertMessage = db.prepare(`INSERT INTO outbox_message (id, message) VALUES (?, ?)`);
   const insertTimer = db.prepare(`INSERT INTO timers (kind, key, alarm_id, due_at, fired_at, cancelled_at, data) VALUES (?, ?, ?, ?, ?, NULL, NULL)`);
   const insertSilence = db.prepare(`INSERT INTO silences (id, created_at, ends_at, data) VALUES (?, ?, ?, ?)`);
   const rows = { alarms: 0, received: 0, alarmLog: 0, outbox: 0, timers: 0, silences: 0 };
@@ -417,16 +415,14 @@ function fill(file: string, n: number, config: GatewayConfig, seed: Seed, args: 
   const swapMotor = (text: string, motor: number): string => text.split(`M${SEED_MOTOR}`).join(`M${motor}`);
   const received = (motor: number, kind: MailKind, at: number, seq: number): string => {
     const id = fillId(at, next);
-    insertReceived.run(id, at, listener, PEER.address, 40_000 + (seq % 20_000), PEER.helo, DEVICE_SENDER, JSON.stringify([DEVICE_RECIPIENT]), at + 5);
-    insertRaw.run(id, motorMail(motor, kind, at, seq));
+    insertReceived.run(id, at, listener, PEER.address, 40_000 + (seq % 20_000), PEER.helo, DEVICE_SENDER, JSON.stringify([DEVICE_RECIPIENT]), motorMail(motor, kind, at, seq), at + 5);
     rows.received += 1;
     return id;
   };
   const notify = (receivedId: string, alarmId: string, at: number, notice: Seed['firing'], failed: boolean): void => {
     const id = fillId(at, next);
-    if (failed) insertOutbox.run(id, receivedId, alarmId, at, `plc-line4@${config.gateway.domain}`, notice.recipients, 'failed', 8, at + 3_600_000, '550 5.1.1 mailbox unavailable', at + 3_600_000, null);
-    else insertOutbox.run(id, receivedId, alarmId, at, `plc-line4@${config.gateway.domain}`, notice.recipients, 'sent', 1, at, null, at + 800, at + 800);
-    insertMessage.run(id, notice.message);
+    if (failed) insertOutbox.run(id, receivedId, alarmId, at, `plc-line4@${config.gateway.domain}`, notice.recipients, notice.message, 'failed', 8, at + 3_600_000, '550 5.1.1 mailbox unavailable', at + 3_600_000, null);
+    else insertOutbox.run(id, receivedId, alarmId, at, `plc-line4@${config.gateway.domain}`, notice.recipients, notice.message, 'sent', 1, at, null, at + 800, at + 800);
     rows.outbox += 1;
   };
   const log = (alarmId: string, receivedId: string, at: number, outcome: string, reason: string): void => {

@@ -276,20 +276,26 @@ describe('SqliteStore', () => {
         c.close();
       }
     };
-    for (const id of ['R1', 'R2', 'R3']) await store.accept(receivedMessage(id));
-    for (const id of ['O1', 'O2', 'O3']) await store.outbox.insert({ id, receivedId: null, envelopeFrom: 'gw@test', recipients: ['ops@example.com'], message: Buffer.from(id) }, 1);
+    const large = (id: string): Buffer => Buffer.alloc(8192, id);
+    await store.accept(receivedMessage('small'));
+    await store.outbox.insert({ id: 'small', receivedId: null, envelopeFrom: 'gw@test', recipients: ['ops@example.com'], message: Buffer.from('small') }, 1);
+    assert.deepEqual(blobs(), { raw: 0, message: 0 }, 'small values stay in the row');
+    for (const id of ['R1', 'R2', 'R3']) await store.accept(receivedMessage(id, { raw: large(id) }));
+    for (const id of ['O1', 'O2', 'O3']) await store.outbox.insert({ id, receivedId: null, envelopeFrom: 'gw@test', recipients: ['ops@example.com'], message: large(id) }, 1);
     assert.deepEqual(blobs(), { raw: 3, message: 3 });
     await store.inbox.drop('R1');
     assert.equal(await store.outbox.delete(['O1']), 1);
     assert.deepEqual(blobs(), { raw: 2, message: 2 });
     await store.inbox.complete('R2', 10);
-    await store.outbox.claimDue(10, 1);
+    assert.deepEqual((await store.outbox.claimDue(10, 2)).map((e) => [e.id, e.message.length]), [['O2', 8192], ['O3', 8192]]);
     await store.outbox.markSent('O2', 10, 'primary', []);
     assert.equal(await store.inbox.prune(100, 10), 1);
     assert.equal(await store.outbox.prune(100, 10), 1);
     assert.deepEqual(blobs(), { raw: 1, message: 1 });
-    assert.ok((await store.inbox.get('R3'))?.raw.equals(receivedMessage('R3').raw));
-    assert.ok((await store.outbox.get('O3'))?.message.equals(Buffer.from('O3')));
+    assert.ok((await store.inbox.get('R3'))?.raw.equals(large('R3')));
+    assert.ok((await store.outbox.get('O3'))?.message.equals(large('O3')));
+    assert.ok((await store.inbox.get('small'))?.raw.equals(receivedMessage('small').raw));
+    assert.deepEqual((await store.outbox.list(['pending', 'sending'])).map((e) => [e.id, e.size]), [['O3', 8192], ['small', 5]]);
   });
 
   it('opens a store file written by better-sqlite3 12 (annunciator before node:sqlite): binary mail, outbox and alarms read back byte for byte', async () => {
