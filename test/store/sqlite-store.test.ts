@@ -317,6 +317,34 @@ describe('SqliteStore', () => {
     assert.deepEqual((await store.inbox.pending(10)).map((r) => r.id), ['R1', 'R2']);
   });
 
+  it('migrates a store of version 12 forward: large mails and notifications move out of their rows and read back byte for byte', async () => {
+    await store.close();
+    const file = join(dataDir, 'v12.db');
+    const old = SqliteConnection.open(file);
+    migrate(old, readMigrations().slice(0, 12));
+    const large = Buffer.from(Array.from({ length: 100 * 1024 }, (_, i) => (i * 7) % 256));
+    const small = Buffer.from([0, 1, 0xff, 13, 10]);
+    for (const [id, raw] of [['R1', large], ['R2', small]] as const) {
+      old.prepare(`INSERT INTO received (id, received_at, listener, peer_address, peer_port, secure, mail_from, rcpt_to, raw) VALUES (?, 1, 'lan', '10.0.0.5', 1, 0, NULL, '[]', ?)`).run(id, raw);
+      old.prepare(`INSERT INTO outbox (id, received_id, created_at, envelope_from, recipients, message, status, next_attempt_at, updated_at) VALUES (?, ?, 1, 'gw@test', '[]', ?, 'pending', 1, 1)`).run(`O${id}`, id, raw);
+    }
+    old.close();
+    copyFileSync(file, join(dataDir, 'annunciator.db'));
+    store = SqliteStore.open(dataDir);
+    assert.ok((await store.inbox.get('R1'))?.raw.equals(large));
+    assert.ok((await store.inbox.get('R2'))?.raw.equals(small));
+    assert.ok((await store.outbox.get('OR1'))?.message.equals(large));
+    assert.ok((await store.outbox.get('OR2'))?.message.equals(small));
+    const db = SqliteConnection.open(join(dataDir, 'annunciator.db'), { readonly: true });
+    try {
+      assert.deepEqual(db.prepare(`SELECT id, length(raw) AS n FROM received ORDER BY id`).all().map((r) => ({ ...r })), [{ id: 'R1', n: 0 }, { id: 'R2', n: 5 }]);
+      assert.deepEqual(db.prepare(`SELECT id FROM received_raw`).all().map((r) => r.id), ['R1']);
+      assert.deepEqual(db.prepare(`SELECT id FROM outbox_message`).all().map((r) => r.id), ['OR1']);
+    } finally {
+      db.close();
+    }
+  });
+
   it('migrates a store of an older version forward, keeping its data', async () => {
     await store.close();
     const file = join(dataDir, 'old.db');
