@@ -176,12 +176,15 @@ export function createApp(initialConfig: GatewayConfig, options: AppOptions): Ap
     timers.start();
     for (const reply of replies) reply.start();
     for (const publisher of publishers) publisher.lead(true);
+    // Brokers without a shared subscription group: the leader alone holds the MQTT session.
+    for (const ingest of mqtt) void ingest.lead(true);
   });
   events.on('leadership-lost', () => {
     // At once: another gateway may be taking over; a pass under way finishes (a timer fires once: timers.fire is guarded).
     for (const publisher of publishers) publisher.lead(false);
     void timers.stop();
     for (const reply of replies) void reply.stop();
+    for (const ingest of mqtt) ingest.lead(false).catch((error: unknown) => logger.warn({ err: error }, 'leaving the MQTT session failed; the broker ends it when the next leader connects'));
   });
   events.on('alarm-changed', ({ alarm }) => publishers.forEach((p) => p.publishAlarm(alarm)));
   // Other gateways' commits on a shared store (LISTEN/NOTIFY): the loops wake now instead of at their next poll, which stays as the fallback.

@@ -192,7 +192,14 @@ export const KEY_DOCS: KeyDocs = {
   mqtt: 'MQTT brokers; needs the `alarms` section and `alarms.defaultRoute.receivers`',
   'mqtt[].name': 'used in logs and the store; unique',
   'mqtt[].url': '`mqtt://`, `mqtts://`, `ws://` or `wss://` URL of the broker',
-  'mqtt[].clientId': 'the persistent session\'s identity: give each gateway its own',
+  'mqtt[].clientId': {
+    text: 'the persistent session\'s identity: give each gateway its own (in leader mode all gateways share one: the session moves with the lead)',
+    default: '`annunciator`; with `store.url` and a shared group `annunciator-<host name>`',
+  },
+  'mqtt[].shareGroup': {
+    text: 'several gateways on one database: the MQTT shared subscription group (`$share/<group>/<filter>`), so that each event goes to one gateway; `false`: plain subscriptions, held on a PostgreSQL store by the leading gateway only ([redundant pair](redundant-pair.md))',
+    default: '`annunciator` with `store.url` and `protocolVersion: 5`, else `false`',
+  },
   'mqtt[].username': 'user name (required with a password)',
   'mqtt[].password': 'sent only over TLS (`mqtts://`, `wss://`) or to a broker on this host',
   'mqtt[].protocolVersion': '`4` (MQTT 3.1.1) or `5`',

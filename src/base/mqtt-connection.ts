@@ -57,7 +57,14 @@ export class MqttConnection {
     this.connectedHandlers.push(handler);
   }
 
+  /** Started and not stopped since: connected, or reconnecting. */
+  get running(): boolean {
+    return this.client !== undefined && !this.stopped;
+  }
+
+  /** Connects; after stop() it connects again (a leader taking the session back). */
   start(): void {
+    this.stopped = false;
     const { broker } = this;
     const options: IClientOptions = {
       clientId: broker.clientId,
@@ -114,7 +121,10 @@ export class MqttConnection {
       this.logger.info({ url: redactUrl(broker.url), sessionPresent: connack.sessionPresent }, 'connected to the MQTT broker');
       for (const handler of this.connectedHandlers) handler(connack.sessionPresent, connack);
     });
-    client.on('close', () => this.scheduleReconnect());
+    // A client ended by stop() stays closed, even when start() has made a new one since.
+    client.on('close', () => {
+      if (this.client === client) this.scheduleReconnect();
+    });
     client.on('error', (error) => this.logger.warn({ err: error }, 'MQTT connection error'));
   }
 
@@ -155,7 +165,9 @@ export class MqttConnection {
   async stop(): Promise<void> {
     this.stopped = true;
     if (this.timer) clearTimeout(this.timer);
+    this.timer = undefined;
     const client = this.client;
+    this.client = undefined;
     if (!client) return;
     let timer: NodeJS.Timeout | undefined;
     const graceful = client.endAsync(false).then(() => true);

@@ -1,19 +1,20 @@
 import { createHash, X509Certificate } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
+import { hostname } from 'node:os';
 import { dirname, isAbsolute, resolve } from 'node:path';
 import { LineCounter, parseDocument, isMap, isNode, isScalar, type Document } from 'yaml';
 import type { z } from 'zod';
 import { TrustedNetworks } from '../base/trusted-networks.js';
 import { PRESETS } from './presets.js';
-import { configSchema, type RawAccount, type RawConfig, type RawListener } from './schema.js';
+import { configSchema, type RawAccount, type RawConfig, type RawListener, type RawMqttBroker } from './schema.js';
 import { resolveInhibitRules } from './inhibit.js';
 import { resolveSchedules } from './schedules.js';
 import { resolveReplyAccounts } from './replies.js';
 import { resolveStore } from './store.js';
 import { resolveUpstreamTls } from './upstream-tls.js';
 import { readSecret, Secret, SecretUnavailable, type SecretSource } from './secret.js';
-import type { Account, ApiConfig, GatewayConfig, ListenerConfig, MqttBrokerConfig, SmtpAccount, SmtpAuth } from './types.js';
+import type { Account, ApiConfig, GatewayConfig, ListenerConfig, MqttBrokerConfig, MqttSubscribeMode, SmtpAccount, SmtpAuth } from './types.js';
 
 export interface ConfigProblem {
   file: string;
@@ -173,7 +174,8 @@ function resolveConfig(raw: RawConfig, file: string, env: NodeJS.ProcessEnv, doc
   const inhibit = resolveInhibitRules(raw, at);
   const mqtt = raw.mqtt.map((broker, index): MqttBrokerConfig => {
     const path = ['mqtt', index];
-    const { password, tls, ...rest } = broker;
+    const { password, tls, clientId, shareGroup, ...rest } = broker;
+    const subscribe = subscribeMode(broker, raw.store.url !== undefined);
     const ca = tls.ca.flatMap((p, i) => readPem(p, [...path, 'tls', 'ca', i]) ?? []);
     const cert = tls.cert ? readPem(tls.cert, [...path, 'tls', 'cert']) : undefined;
     const key = tls.key ? readPem(tls.key, [...path, 'tls', 'key']) : undefined;
@@ -182,7 +184,13 @@ function resolveConfig(raw: RawConfig, file: string, env: NodeJS.ProcessEnv, doc
     if (password && /^(mqtt|ws):/.test(broker.url) && !/^(mqtt|ws):\/\/(127\.|localhost|\[::1\])/.test(broker.url)) {
       at([...path, 'url'], 'credentials are only sent over TLS (mqtts:// or wss://), or to a broker on this host');
     }
-    return { ...rest, ...(password ? { password: secret(password, [...path, 'password']) } : {}), tls: { ca, cert, key, minVersion: tls.minVersion } };
+    return {
+      ...rest,
+      clientId: clientId ?? (subscribe.kind === 'shared' && raw.store.url !== undefined ? `annunciator-${hostname()}` : 'annunciator'),
+      subscribe,
+      ...(password ? { password: secret(password, [...path, 'password']) } : {}),
+      tls: { ca, cert, key, minVersion: tls.minVersion },
+    };
   });
 
   const api = raw.api ? resolveApi(raw, { at, secret }) : undefined;
@@ -385,4 +393,16 @@ function resolveApi(raw: RawConfig, { at, secret }: Pick<Resolvers, 'at' | 'secr
     return undefined;
   }
   return { listen: api.listen, baseUrl: api.baseUrl.replace(/\/+$/, ''), linkSecret: new Secret(key), linkLifetime: api.linkLifetime };
+}
+
+/**
+ * One gateway (SQLite) subscribes to everything. Several on one database must not each
+ * take every event: a shared subscription where the broker has them (MQTT 5; Mosquitto,
+ * HiveMQ and EMQX take `$share/` from 3.1.1 clients too, so an explicit group is honoured
+ * there), else the leader alone subscribes.
+ */
+function subscribeMode(broker: RawMqttBroker, severalGateways: boolean): MqttSubscribeMode {
+  const group = broker.shareGroup ?? (severalGateways && broker.protocolVersion === 5 ? 'annunciator' : false);
+  if (group !== false) return { kind: 'shared', group };
+  return severalGateways ? { kind: 'leader' } : { kind: 'all' };
 }

@@ -384,7 +384,15 @@ export const mqttMappingSchema = z.discriminatedUnion('format', [jsonMappingSche
 const mqttBrokerSchema = z.strictObject({
   name: name.default('mqtt'),
   url: z.string().regex(/^(mqtts?|wss?):\/\/[^\s]+$/, 'an mqtt://, mqtts://, ws:// or wss:// URL'),
-  clientId: z.string().min(1).max(128).default('annunciator'),
+  /** Default: `annunciator`; on a PostgreSQL store with a shared group, `annunciator-<host name>` (each member of a group needs its own session). */
+  clientId: z.string().min(1).max(128).optional(),
+  /**
+   * Several gateways on one database: the group of an MQTT shared subscription
+   * (`$share/<group>/<filter>`), so that the broker gives each event to one gateway of the
+   * group. `false`: plain subscriptions, which on a PostgreSQL store only the leader holds.
+   * Default: `annunciator` on a PostgreSQL store with protocolVersion 5, else false.
+   */
+  shareGroup: z.union([z.string().regex(/^[^/+#$\s]+$/, 'a group name has no / + # $ or spaces'), z.literal(false)]).optional(),
   username: z.string().optional(),
   password: secretSourceSchema.optional(),
   protocolVersion: z.union([z.literal(4), z.literal(5)]).default(4),

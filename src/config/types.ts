@@ -47,7 +47,17 @@ export interface FileAccount {
 
 export type Account = SmtpAccount | FileAccount;
 
-export interface MqttBrokerConfig extends Omit<RawMqttBroker, 'password' | 'tls'> {
+/**
+ * How a broker's filters are subscribed: by every gateway (`all`: the only gateway, on
+ * SQLite), as one member of a shared subscription group (each event goes to one member),
+ * or only by the gateway that leads (`leader`: brokers without shared subscriptions; the
+ * session, under one client id for all gateways, moves with the leadership).
+ */
+export type MqttSubscribeMode = { kind: 'all' } | { kind: 'shared'; group: string } | { kind: 'leader' };
+
+export interface MqttBrokerConfig extends Omit<RawMqttBroker, 'password' | 'tls' | 'clientId' | 'shareGroup'> {
+  clientId: string;
+  subscribe: MqttSubscribeMode;
   password?: Secret;
   tls: { ca: Buffer[]; cert?: Buffer; key?: Buffer; minVersion: 'TLSv1.2' | 'TLSv1.3' };
 }

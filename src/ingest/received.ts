@@ -28,6 +28,8 @@ export interface Received {
     qos: 0 | 1 | 2;
     retain: boolean;
     dup: boolean;
+    /** Packet ids are per client session: with several gateways, a redelivery is looked for among its client's messages only. */
+    clientId?: string;
     messageId?: number;
   };
 }

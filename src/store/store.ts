@@ -122,8 +122,12 @@ export interface InboxRepository {
   reject(id: string, reason: string, now: number): Promise<void>;
   /** Forgets a message that changed nothing worth keeping (telemetry inside its band). */
   drop(id: string): Promise<void>;
-  /** Whether a redelivered MQTT message (DUP set) was already accepted since `since`. */
-  isRedelivery(topic: string, messageId: number, payload: Buffer, since: number): Promise<boolean>;
+  /**
+   * Whether a redelivered MQTT message (DUP set) was already accepted since `since`; with
+   * `clientId`, among that client's messages only (several gateways share one store, each
+   * with packet ids of its own session).
+   */
+  isRedelivery(topic: string, messageId: number, payload: Buffer, since: number, clientId?: string): Promise<boolean>;
   /**
    * Deletes up to `limit` messages processed or rejected before `before`, except those a
    * notification still refers to and the latest message of each active alarm (it renders

@@ -61,12 +61,15 @@ describe('annunciator store', () => {
     it('status names the leading gateway and the gateways seen, with how long ago; a stopped leader is replaced', async () => {
       const gateways: RunningGateway[] = [];
       try {
+        // gw-a leads before gw-b starts: otherwise whichever beats first leads, and a busy machine picks either.
         for (const name of ['gw-a', 'gw-b']) {
           const raw = baseConfig(dir);
-          gateways.push(await runGateway(configFrom(dir, { ...raw, gateway: { ...(raw.gateway as object), name }, store: db.storeSection() }), undefined, { leadershipInterval: 100 }));
+          const gateway = await runGateway(configFrom(dir, { ...raw, gateway: { ...(raw.gateway as object), name }, store: db.storeSection() }), undefined, { leadershipInterval: 100 });
+          gateways.push(gateway);
+          if (name === 'gw-a') await eventually(() => gateway.leading, 30_000, 'gw-a to lead');
         }
         const [a, b] = gateways as [RunningGateway, RunningGateway];
-        await eventually(() => a.leading, 30_000, 'gw-a to lead');
+        assert.equal(a.leading, true);
         const config = dir.write('postgres.yaml', stringify({ ...baseConfig(dir), store: db.storeSection() }));
         const status = await eventually(async () => {
           const seen = JSON.parse((await runCli(['--config', config, 'store', 'status', '--json'])).stdout) as { leader: string | null; gateways: PeerSeen[] };

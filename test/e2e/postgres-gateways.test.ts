@@ -213,10 +213,11 @@ describe('the retained MQTT state with two gateways on one PostgreSQL', { skip: 
 
   it('is published by the leader only, whichever gateway changed the alarm; the other publishes it all when it takes the lead', async () => {
     // One configuration but for the client id and the publish prefix, to tell who published what.
+    // MQTT 5: both gateways connected, in the shared group (on MQTT 3.1.1 only the leader would connect).
     const h = mqttExampleHarness(broker.url, upstream.port);
     const config = (name: string) => {
       const [mqtt] = h.raw.mqtt as Array<Record<string, unknown>>;
-      return configFrom(h.dir, { ...h.raw, gateway: { ...(h.raw.gateway as object), name }, store: db.storeSection(), mqtt: [{ ...mqtt, clientId: `${h.clientId}-${name}`, publish: { prefix: `${h.root}/${name}`, qos: 1 } }] });
+      return configFrom(h.dir, { ...h.raw, gateway: { ...(h.raw.gateway as object), name }, store: db.storeSection(), mqtt: [{ ...mqtt, protocolVersion: 5, clientId: `${h.clientId}-${name}`, publish: { prefix: `${h.root}/${name}`, qos: 1 } }] });
     };
     const a = await runGateway(config('gw-a'), undefined, { leadershipInterval: 100 });
     let b: RunningGateway | undefined;

@@ -44,7 +44,7 @@ describe('MQTT ingest decisions (no broker needed: messages handed in directly)'
   it('commits a mapped message with its MQTT envelope', async () => {
     await ingest.handle(packet('plant/north/line2/tank3/alarm', '{"alarm":"LevelHigh"}', { messageId: 5 }));
     assert.equal(committed.length, 1);
-    assert.deepEqual(committed[0]?.mqtt, { topic: 'plant/north/line2/tank3/alarm', qos: 1, retain: false, dup: false, messageId: 5 });
+    assert.deepEqual(committed[0]?.mqtt, { topic: 'plant/north/line2/tank3/alarm', qos: 1, retain: false, dup: false, clientId: 'annunciator-gw1', messageId: 5 });
     assert.equal(committed[0]?.listener, 'plant-broker');
   });
 

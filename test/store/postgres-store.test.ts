@@ -408,6 +408,16 @@ describe('PostgreSQL store', { skip: gate.skip }, () => {
         await a.outbox.markSent('o00', T0, 'acct', []);
         assert.equal((await db.query<{ claimed_by: string | null }>(`SELECT claimed_by FROM ${pairSchema}.outbox WHERE id = 'o00'`))[0]?.claimed_by, null, 'a lease ends with its outcome');
       });
+
+      it("a redelivery is looked for among its own client's messages: the other gateway's session numbers packets on its own", async () => {
+        const [a, b] = pair();
+        const mqtt = (clientId?: string) => ({ topic: 'p/x', qos: 1 as const, retain: false, dup: false, messageId: 7, ...(clientId ? { clientId } : {}) });
+        await a.accept(receivedMessage('A7', { receivedAt: 1000, raw: Buffer.from('ON'), mqtt: mqtt('gw-a') }));
+        assert.equal(await b.inbox.isRedelivery('p/x', 7, Buffer.from('ON'), 0, 'gw-b'), false, "packet 7 of gw-b's session is another event");
+        assert.equal(await b.inbox.isRedelivery('p/x', 7, Buffer.from('ON'), 0, 'gw-a'), true, "gw-a's session taken over (leader mode): the same event");
+        await a.accept(receivedMessage('old', { receivedAt: 1000, raw: Buffer.from('OFF'), mqtt: mqtt() }));
+        assert.equal(await b.inbox.isRedelivery('p/x', 7, Buffer.from('OFF'), 0, 'gw-b'), true, 'a message stored without a client id counts for every client');
+      });
     });
 
     it('close is safe to call twice; a closed store refuses work', async () => {

@@ -104,7 +104,7 @@ export class MqttIngest {
   private async resume(sessionPresent: boolean, connack: IConnackPacket, knownSession: Promise<MqttSession | undefined>): Promise<void> {
     const { broker, mappings, store, logger } = this.options;
     const url = sessionUrl(broker.url);
-    const filters = [...new Set([...mappings.filters(broker.name), this.ackTopic])].sort();
+    const filters = [...new Set([...mappings.filters(broker.name), this.ackTopic])].map((f) => subscriptionFilter(broker, f)).sort();
     this.checkConnack(connack);
     const known = await knownSession;
     if (!sessionPresent && known) {
@@ -166,8 +166,22 @@ export class MqttIngest {
     }
   }
 
+  /** Connects, except in leader mode: there the gateway connects once told it leads (lead()). */
   start(): void {
-    this.connection.start();
+    if (this.options.broker.subscribe.kind !== 'leader') this.connection.start();
+  }
+
+  /**
+   * Leader mode (a broker without shared subscriptions, several gateways on one database):
+   * only the leader holds the session, under the client id every gateway uses, so the
+   * subscriptions and the events queued while no gateway was connected move with the
+   * leadership; a gateway that stops leading leaves the session to the next.
+   */
+  async lead(leading: boolean): Promise<void> {
+    if (this.options.broker.subscribe.kind !== 'leader' || leading === this.connection.running) return;
+    this.options.logger.info({ clientId: this.options.broker.clientId }, leading ? 'leading: taking the MQTT session' : 'no longer leading: leaving the MQTT session to the leader');
+    if (leading) this.connection.start();
+    else await this.connection.stop();
   }
 
   stop(): Promise<void> {
@@ -191,7 +205,7 @@ export class MqttIngest {
     if (!mappings.find(broker.name, topic)) return this.reject('unknown-topic', topic, 'no subscription maps this topic');
     const now = this.now();
     // Only a message committed in this session can be the one sent again: an older session's may have had the same packet id, topic and payload.
-    if (packet.dup && packet.messageId !== undefined && (await store.inbox.isRedelivery(topic, packet.messageId, payload, Math.max(now - REDELIVERY_WINDOW, (await this.sessionStart) ?? 0)))) {
+    if (packet.dup && packet.messageId !== undefined && (await store.inbox.isRedelivery(topic, packet.messageId, payload, Math.max(now - REDELIVERY_WINDOW, (await this.sessionStart) ?? 0), broker.clientId))) {
       this.stats.duplicates += 1;
       this.options.logger.info({ topic, messageId: packet.messageId }, 'redelivered message already committed; acknowledged, not processed again');
       return;
@@ -204,7 +218,14 @@ export class MqttIngest {
       peer: { address: url.hostname, port: Number(url.port) || 0, secure: url.protocol === 'mqtts:' || url.protocol === 'wss:' },
       envelope: { mailFrom: null, rcptTo: [] },
       raw: payload,
-      mqtt: { topic, qos: packet.qos, retain: packet.retain, dup: packet.dup, ...(packet.messageId !== undefined ? { messageId: packet.messageId } : {}) },
+      mqtt: {
+        topic,
+        qos: packet.qos,
+        retain: packet.retain,
+        dup: packet.dup,
+        clientId: broker.clientId,
+        ...(packet.messageId !== undefined ? { messageId: packet.messageId } : {}),
+      },
     };
     await this.options.commit(received);
     this.stats.committed += 1;
@@ -237,6 +258,11 @@ export class MqttIngest {
     this.stats.rejected[kind] = (this.stats.rejected[kind] ?? 0) + 1;
     this.badLog.warn(`${kind}|${topic}`, { topic, kind, reason, count: this.stats.rejected[kind], ...(msgId ? { msgId } : {}) }, `MQTT message refused: ${reason}`);
   }
+}
+
+/** A filter as subscribed: in a shared group, `$share/<group>/<filter>` (the broker then gives each event to one member). */
+function subscriptionFilter(broker: MqttBrokerConfig, filter: string): string {
+  return broker.subscribe.kind === 'shared' ? `$share/${broker.subscribe.group}/${filter}` : filter;
 }
 
 /** The broker's identity for the session record: the URL without credentials. */

@@ -86,8 +86,12 @@ export class PgInbox implements InboxRepository {
     );
   }
 
-  async isRedelivery(topic: string, messageId: number, payload: Buffer, since: number): Promise<boolean> {
-    const rows = await this.sql.rows<{ raw: Buffer }>(`SELECT raw FROM received WHERE mqtt_topic = $1 AND mqtt_message_id = $2 AND received_at >= $3`, [topic, messageId, since]);
+  async isRedelivery(topic: string, messageId: number, payload: Buffer, since: number, clientId?: string): Promise<boolean> {
+    // Messages stored before the client id was recorded count for every client, as they did.
+    const rows = await this.sql.rows<{ raw: Buffer }>(
+      `SELECT raw FROM received WHERE mqtt_topic = $1 AND mqtt_message_id = $2 AND received_at >= $3 AND ($4::text IS NULL OR mqtt->>'clientId' IS NULL OR mqtt->>'clientId' = $4)`,
+      [topic, messageId, since, clientId ?? null],
+    );
     return rows.some((row) => row.raw.equals(payload));
   }
 }
