@@ -14,11 +14,13 @@
 import { spawnSync } from 'node:child_process';
 import { cpSync, existsSync, rmSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { dirname, join } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
-const dist = join(root, 'dist');
+// `--out DIR` builds into DIR instead of dist/ (the tests' build of the sources, test/helpers/built-cli.ts).
+const outAt = process.argv.indexOf('--out');
+const dist = outAt > 0 && process.argv[outAt + 1] ? resolve(process.argv[outAt + 1]) : join(root, 'dist');
 const entry = join(dist, 'cli', 'main.js');
 const prepare = process.argv.includes('--prepare');
 // npm names the command that runs the lifecycle script; packing must never reuse an old dist/.
@@ -47,10 +49,10 @@ if (!tsc) {
   process.exit(1);
 }
 
-process.stderr.write('annunciator: compiling TypeScript into dist/ ...\n');
+process.stderr.write(`annunciator: compiling TypeScript into ${dist === join(root, 'dist') ? 'dist/' : dist} ...\n`);
 // A clean dist/: files of removed sources must not linger into a package.
 rmSync(dist, { recursive: true, force: true });
-const compiled = spawnSync(process.execPath, [tsc, '-p', join(root, 'tsconfig.json')], { stdio: 'inherit' });
+const compiled = spawnSync(process.execPath, [tsc, '-p', join(root, 'tsconfig.json'), '--outDir', dist], { stdio: 'inherit' });
 if (compiled.status !== 0) process.exit(compiled.status ?? 1);
 for (const backend of ['sqlite', 'postgres']) {
   cpSync(join(root, 'src/store', backend, 'migrations'), join(dist, 'store', backend, 'migrations'), { recursive: true });

@@ -12,7 +12,13 @@ import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { cachedSupportedNode, isSupportedNode, runUnder, unsupportedNodeMessage } from '../src/cli/node-version.js';
 
-export const TEST_FLAGS = ['--test-concurrency=1', '--test-timeout=300000'];
+/**
+ * Two files at a time (one per core; every file is isolated: ephemeral ports, its own
+ * directories, databases and topics). --test-force-exit: a file whose tests have all ended
+ * exits even when a socket to a real peer is still open, so a leak shows as a slower
+ * teardown in one file, not as a suite that never ends and a CI run lost to its timeout.
+ */
+export const TEST_FLAGS = ['--test-concurrency=2', '--test-timeout=300000', '--test-force-exit'];
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 

@@ -174,7 +174,10 @@ export class MqttConnection {
     const late = new Promise<false>((resolve) => (timer = setTimeout(() => resolve(false), 2000)));
     const ended = await Promise.race([graceful, late]);
     clearTimeout(timer);
-    if (!ended) await client.endAsync(true);
+    if (!ended) await Promise.race([client.endAsync(true), new Promise((resolve) => setTimeout(resolve, 2000).unref())]);
+    // A connection mqtt.js still holds (one being re-established when stop() came) is closed
+    // too: a stopped gateway keeps no socket to the broker, and its session is free for the next.
+    client.stream?.destroy();
   }
 }
 

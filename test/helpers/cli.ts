@@ -1,6 +1,5 @@
 import { spawn } from 'node:child_process';
-import { join } from 'node:path';
-import { REPO_ROOT } from './gateway-process.js';
+import { builtCli, REPO_ROOT } from './built-cli.js';
 
 export interface CliResult {
   code: number | null;
@@ -23,13 +22,11 @@ export interface CliOptions {
   killAfter?: number;
 }
 
-// Absolute, so the command also starts from a directory outside the repository.
-const TSX = import.meta.resolve('tsx');
-
-/** Runs the annunciator command line as a user would, from the repository unless `cwd` says otherwise. */
-export function runCli(args: string[], options: CliOptions = {}): Promise<CliResult> {
+/** Runs the annunciator command line (built from the sources) as a user would, from the repository unless `cwd` says otherwise. */
+export async function runCli(args: string[], options: CliOptions = {}): Promise<CliResult> {
+  const main = await builtCli();
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', TSX, join(REPO_ROOT, 'src/cli/main.ts'), ...args], {
+    const child = spawn(process.execPath, [main, ...args], {
       cwd: options.cwd ?? REPO_ROOT,
       env: { ...process.env, ...options.env },
       stdio: ['pipe', 'pipe', 'pipe'],

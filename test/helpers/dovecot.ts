@@ -152,6 +152,10 @@ export async function startDovecot(binary: string, users: DovecotUser[], options
     'disable_plaintext_auth = yes',
     'auth_mechanisms = plain login',
     'auth_verbose = yes',
+    // Dovecot answers a refused login after 2 s, and the next ones from the same address
+    // after 4, 8, 15 s (anvil's auth penalty, against password guessing): both off, the
+    // tests of refused logins are about the gateway's backoff, not the server's.
+    'auth_failure_delay = 0',
     `default_internal_user = ${internalUser}`,
     `default_internal_group = ${internalGroup}`,
     `default_login_user = ${loginUser}`,
@@ -178,6 +182,9 @@ export async function startDovecot(binary: string, users: DovecotUser[], options
     '}',
     'service anvil {',
     '  chroot =',
+    '  unix_listener anvil-auth-penalty {',
+    '    mode = 0',
+    '  }',
     '}',
     'passdb {',
     '  driver = passwd-file',

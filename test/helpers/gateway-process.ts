@@ -1,8 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { builtCli, REPO_ROOT } from './built-cli.js';
 
-export const REPO_ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
+export { REPO_ROOT };
 
 export interface GatewayProcess {
   child: ChildProcess;
@@ -10,9 +9,9 @@ export interface GatewayProcess {
   exited: Promise<number | null>;
 }
 
-/** Runs `annunciator start` as its own process, as an operator would, and waits until it listens. */
+/** Runs `annunciator start` (built from the sources) as its own process, as an operator would, and waits until it listens. */
 export async function spawnGateway(configFile: string, env: NodeJS.ProcessEnv = {}): Promise<GatewayProcess> {
-  const child = spawn(process.execPath, ['--import', 'tsx', join(REPO_ROOT, 'src/cli/main.ts'), '--config', configFile, 'start'], {
+  const child = spawn(process.execPath, [await builtCli(), '--config', configFile, 'start'], {
     cwd: REPO_ROOT,
     env: { ...process.env, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
