@@ -6,7 +6,7 @@ import { acknowledgeIn } from '../../src/pipeline/acknowledge.js';
 import { runCli } from '../helpers/cli.js';
 import { sendDeviceAlarm } from '../helpers/device-client.js';
 import { FakeClock } from '../helpers/fake-clock.js';
-import { configFrom, eventually, relayDelivery, runGateway, testDir, type RunningGateway, type TestDir } from '../helpers/gateway.js';
+import { configFrom, drainedOutbox, eventually, relayDelivery, runGateway, testDir, type RunningGateway, type TestDir } from '../helpers/gateway.js';
 import { REPO_ROOT } from '../helpers/gateway-process.js';
 import { startUpstream, type Upstream, type UpstreamMessage } from '../helpers/upstream.js';
 
@@ -59,11 +59,6 @@ function config(dir: TestDir, upstreamPort: number, flood?: { limit: number; dig
 
 const sendAlarm = (gateway: RunningGateway, device: string, subject: string): Promise<void> => sendDeviceAlarm(gateway.port, device, subject);
 
-/** Every notification queued so far in any state, once nothing is pending or being sent. */
-async function drainedOutbox(gateway: RunningGateway): Promise<number> {
-  await eventually(async () => (await gateway.store.outbox.list(['pending', 'sending'])).length === 0, 30_000, 'the outbox to drain');
-  return (await gateway.store.outbox.list(['pending', 'sending', 'sent', 'failed'])).length;
-}
 
 function header(message: UpstreamMessage, name: string): string {
   const value = message.parsed.headers.get(name);

@@ -12,7 +12,7 @@ import { loadCorpus } from '../helpers/corpus.js';
 import { sendAsDevice, sendDeviceAlarm } from '../helpers/device-client.js';
 import { FakeClock } from '../helpers/fake-clock.js';
 import { dovecotOrSkipReason, startDovecot, type DovecotUser, type TestDovecot } from '../helpers/dovecot.js';
-import { configFrom, eventually, loopbackListeners, relayDelivery, runGateway, testDir, type RunningGateway, type TestDir } from '../helpers/gateway.js';
+import { configFrom, drainedOutbox, eventually, loopbackListeners, relayDelivery, runGateway, testDir, type RunningGateway, type TestDir } from '../helpers/gateway.js';
 import { REPO_ROOT } from '../helpers/gateway-process.js';
 import { writeMotorEscalationRules } from '../helpers/motor-escalation.js';
 import { peerGate } from '../helpers/real-peers.js';
@@ -177,11 +177,6 @@ const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout
 
 const MIN = 60_000;
 
-/** Every notification queued so far in any state, once nothing is pending or being sent. */
-async function drainedOutbox(gateway: RunningGateway): Promise<number> {
-  await eventually(async () => (await gateway.store.outbox.list(['pending', 'sending'])).length === 0, 10_000, 'the outbox to drain');
-  return (await gateway.store.outbox.list(['pending', 'sending', 'sent', 'failed'])).length;
-}
 
 /** Polls an async check (IMAP look-ups) until it holds. */
 async function eventuallyAsync(check: () => Promise<boolean>, timeoutMs: number, what: string): Promise<void> {

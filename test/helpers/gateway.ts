@@ -96,3 +96,9 @@ export async function eventually<T>(check: () => T | undefined | false | Promise
     await new Promise((resolve) => setTimeout(resolve, 20));
   }
 }
+
+/** Every notification queued so far in any state, once nothing is pending or being sent: what a fake-clock test checks after an advance. */
+export async function drainedOutbox(gateway: App, timeoutMs = 30_000): Promise<number> {
+  await eventually(async () => (await gateway.store.outbox.list(['pending', 'sending'])).length === 0, timeoutMs, 'the outbox to drain');
+  return (await gateway.store.outbox.list(['pending', 'sending', 'sent', 'failed'])).length;
+}
