@@ -589,3 +589,12 @@ describe('notificationView', () => {
     assert.deepEqual(view.gateway, gateway);
   });
 });
+
+describe('plainText', () => {
+  it('cleans line breaks and control characters, and gives a clean value back as it is', async () => {
+    const { plainText } = await import('../../src/render/plain-text.js');
+    assert.equal(plainText('a\r\nb\rc\u2028d\u2029e\u0007f\u0085g\u007f\th\n'), 'a\nb\nc\nd\ne' + 'f' + 'g' + '\th\n');
+    const clean = `${'x'.repeat(100)}\n\tü€🚨`;
+    assert.equal(plainText(clean), clean);
+  });
+});
