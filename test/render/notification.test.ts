@@ -9,6 +9,7 @@ import type { AlarmEvent, DeviceIdentity } from '../../src/parse/alarm-event.js'
 import type { Route } from '../../src/rules/route.js';
 import { NotificationError, renderNotification, type NotificationContext } from '../../src/render/notification.js';
 import { cutText, notificationView } from '../../src/render/notification-view.js';
+import { plainText } from '../../src/render/plain-text.js';
 import { tokenOfMessageId } from '../../src/lifecycle/reply-ack.js';
 import type { OutgoingMessage } from '../../src/render/passthrough.js';
 import { loadTemplates, TemplateError } from '../../src/render/templates.js';
@@ -591,8 +592,7 @@ describe('notificationView', () => {
 });
 
 describe('plainText', () => {
-  it('cleans line breaks and control characters, and gives a clean value back as it is', async () => {
-    const { plainText } = await import('../../src/render/plain-text.js');
+  it('cleans line breaks and control characters, and gives a clean value back as it is', () => {
     assert.equal(plainText('a\r\nb\rc\u2028d\u2029e\u0007f\u0085g\u007f\th\n'), 'a\nb\nc\nd\ne' + 'f' + 'g' + '\th\n');
     const clean = `${'x'.repeat(100)}\n\tü€🚨`;
     assert.equal(plainText(clean), clean);
