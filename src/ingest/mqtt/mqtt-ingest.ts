@@ -58,6 +58,8 @@ export class MqttIngest {
   private readonly now: () => number;
   private readonly ackTopic: string;
   private subscribed = false;
+  /** Drains of gone gateways' sessions under way: a stop ends them too (they yield). */
+  private readonly drains = new Set<MqttConnection>();
   /** When the broker set up the session this process found missing and began (undefined: it found one already there). */
   private sessionStartedAt: number | undefined;
   /** When the current session began, as far as known: packet ids name messages only within it. */
@@ -186,8 +188,8 @@ export class MqttIngest {
     else await this.connection.stop();
   }
 
-  stop(): Promise<void> {
-    return this.connection.stop();
+  async stop(): Promise<void> {
+    await Promise.all([this.connection.stop(), ...[...this.drains].map((drain) => drain.stop())]);
   }
 
   /** A committed message the pipeline could not use (malformed JSON, wrong types). */
@@ -227,6 +229,7 @@ export class MqttIngest {
       true,
     );
     const connected = new Promise<boolean>((resolve) => connection.onConnected((present) => resolve(present)));
+    this.drains.add(connection);
     connection.start();
     try {
       const present = await Promise.race([connected, until(() => !connection.running).then(() => undefined)]);
@@ -234,14 +237,18 @@ export class MqttIngest {
       // Without a session (the broker lost or ended it) ours is a new, empty one: it is ended below all the same.
       // Under steady traffic the session keeps getting a share: it is unsubscribed after a while however busy.
       if (present) await until(async () => !connection.running || (Date.now() - connection.lastMessageAt >= DRAIN_QUIET_MS && (await settled(connection))), DRAIN_MAX_MS);
-      if (!connection.connected || !(await stillGone())) return undefined;
+      if (!connection.connected || !(await stillGone()) || !connection.connected) return undefined;
       // No new share from here on; what the broker had sent already is handled before the end.
-      if (present) await connection.unsubscribe(session.filters);
+      // (mqtt.js holds an UNSUBSCRIBE on a closed connection for the next: a takeover ends the wait.)
+      // A takeover under way fails it ("Connection closed"): the drain then yields below.
+      if (present) await Promise.race([connection.unsubscribe(session.filters).catch(() => undefined), until(() => !connection.connected)]);
+      if (!connection.connected) return undefined;
       await until(async () => !connection.running || (Date.now() - connection.lastMessageAt >= DRAIN_QUIET_MS && (await settled(connection))));
       if (!connection.connected) return undefined;
       await connection.stop({ endSession: true });
       return counts;
     } finally {
+      this.drains.delete(connection);
       await connection.stop();
     }
   }
