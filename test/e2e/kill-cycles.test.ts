@@ -234,7 +234,7 @@ describe('kill -9 again and again under load', () => {
       assert.equal(gateway.child.signalCode, 'SIGKILL', `cycle ${cycle}: the gateway ended by itself before the kill:\n${gateway.logs.slice(-20).join('\n')}`);
       // What the dead process left in the file: the notifications it was sending.
       const { sendingRows, inboxNew } = inspect(dbFile, (db) => ({
-        sendingRows: db.prepare(`SELECT message FROM outbox WHERE status = 'sending'`).all<{ message: Uint8Array }>(),
+        sendingRows: db.prepare(`SELECT coalesce(m.message, o.message) AS message FROM outbox o LEFT JOIN outbox_message m ON m.id = o.id WHERE o.status = 'sending'`).all<{ message: Uint8Array }>(),
         inboxNew: (db.prepare(`SELECT count(*) AS n FROM received WHERE state = 'new'`).get() as { n: number }).n,
       }));
       const sending: string[] = [];
@@ -276,7 +276,7 @@ describe('kill -9 again and again under load', () => {
         .slice(0, 20)
         .map((token) =>
           inspect(dbFile, (db) => {
-            const received = db.prepare(`SELECT id, state, error FROM received WHERE instr(raw, ?) > 0`).all(Buffer.from(`${token}\r\n`)) as Array<{ id: string; state: string; error: string | null }>;
+            const received = db.prepare(`SELECT r.id, r.state, r.error FROM received r LEFT JOIN received_raw b ON b.id = r.id WHERE instr(coalesce(b.raw, r.raw), ?) > 0`).all(Buffer.from(`${token}\r\n`)) as Array<{ id: string; state: string; error: string | null }>;
             const outbox = received.flatMap((r) => db.prepare(`SELECT id, status, attempts, last_error FROM outbox WHERE received_id = ?`).all(r.id));
             return `${token} (250'd in cycle ${accepted.get(token)}): received ${JSON.stringify(received)} outbox ${JSON.stringify(outbox)}`;
           }),

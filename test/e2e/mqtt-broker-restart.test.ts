@@ -130,7 +130,7 @@ async function streamAcrossRestart(broker: SpawnedMosquitto, upstream: Upstream,
     await gateway.stop();
 
     const db = SqliteConnection.open(join(h.dir.path, 'data', 'annunciator.db'), { readonly: true });
-    const received = db.prepare(`SELECT raw FROM received WHERE mqtt IS NOT NULL`).all<{ raw: Uint8Array }>();
+    const received = db.prepare(`SELECT coalesce(b.raw, r.raw) AS raw FROM received r LEFT JOIN received_raw b ON b.id = r.id WHERE r.mqtt IS NOT NULL`).all<{ raw: Uint8Array }>();
     const alarmRows = db.prepare(`SELECT data FROM alarms`).all() as { data: string }[];
     db.close();
     const rowsPerEvent = new Map<number, number>();

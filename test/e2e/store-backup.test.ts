@@ -82,7 +82,7 @@ describe('store backup while the gateway runs, and restore into a fresh gateway'
 
       // The copy holds every mail the gateway had taken before the backup began.
       const copy = SqliteConnection.open(backupFile, { readonly: true });
-      const raws = copy.prepare('SELECT raw FROM received').all<{ raw: Uint8Array }>().map((r) => asBuffer(r.raw).toString('latin1'));
+      const raws = copy.prepare('SELECT coalesce(b.raw, r.raw) AS raw FROM received r LEFT JOIN received_raw b ON b.id = r.id').all<{ raw: Uint8Array }>().map((r) => asBuffer(r.raw).toString('latin1'));
       const queuedAlarms = (copy.prepare("SELECT alarm_id FROM outbox WHERE status IN ('pending', 'sending')").all() as Array<{ alarm_id: string }>).map((r) => r.alarm_id);
       const alarmTitles = (copy.prepare('SELECT data FROM alarms').all() as Array<{ data: string }>).map((r) => (JSON.parse(r.data) as { title: string }).title);
       copy.close();

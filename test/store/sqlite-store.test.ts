@@ -230,6 +230,74 @@ describe('SqliteStore', () => {
     assert.equal((await store.timers.get('escalate', 'A1:1'))?.firedAt, 50);
   });
 
+  it('a status update of a 100 KiB mail or notification does not write its bytes again (they live in a table of their own)', async () => {
+    const file = join(dataDir, 'annunciator.db');
+    const big = Buffer.alloc(100 * 1024, 0xab);
+    const r = receivedMessage('R1', { raw: big });
+    await store.accept(r);
+    await store.outbox.insert({ id: 'O1', receivedId: null, envelopeFrom: 'gw@test', recipients: ['ops@example.com'], message: big }, 1);
+    await store.outbox.insert({ id: 'O2', receivedId: null, envelopeFrom: 'gw@test', recipients: ['ops@example.com'], message: big }, 1);
+    // A reader on an emptied WAL: no checkpoint can restart it, so every frame written lands at its end.
+    const reader = SqliteConnection.open(file);
+    try {
+      reader.pragma('wal_checkpoint(TRUNCATE)');
+      reader.exec('BEGIN');
+      reader.prepare('SELECT count(*) FROM received').get();
+      const walGrowth = async (fn: () => Promise<unknown>): Promise<number> => {
+        const before = statSync(`${file}-wal`).size;
+        await fn();
+        return statSync(`${file}-wal`).size - before;
+      };
+      const writes = {
+        complete: await walGrowth(() => store.inbox.complete('R1', 2)),
+        claim: await walGrowth(() => store.outbox.claimDue(3, 10)),
+        markSent: await walGrowth(() => store.outbox.markSent('O1', 4, 'primary', [])),
+        reschedule: await walGrowth(() => store.outbox.reschedule('O2', { now: 5, error: '451 busy', account: 'primary', rejectedRecipients: [], nextAttemptAt: 60, recipients: ['ops@example.com'] })),
+        retryNow: await walGrowth(() => store.outbox.retryNow(['O2'], 6)),
+      };
+      for (const [step, bytes] of Object.entries(writes)) assert.ok(bytes < 24 * 1024, `${step} wrote ${bytes} bytes to the WAL for a 100 KiB blob`);
+      assert.ok((await store.inbox.get('R1'))?.raw.equals(big));
+      assert.ok((await store.outbox.get('O1'))?.message.equals(big));
+    } finally {
+      reader.exec('ROLLBACK');
+      reader.close();
+    }
+  });
+
+  it('deletes a mail\'s and a notification\'s bytes with their row: drop, queue delete, retention', async () => {
+    const blobs = (): { raw: number; message: number } => {
+      const c = SqliteConnection.open(join(dataDir, 'annunciator.db'), { readonly: true });
+      try {
+        return {
+          raw: c.prepare('SELECT count(*) AS n FROM received_raw').get<{ n: number }>()!.n,
+          message: c.prepare('SELECT count(*) AS n FROM outbox_message').get<{ n: number }>()!.n,
+        };
+      } finally {
+        c.close();
+      }
+    };
+    const large = (id: string): Buffer => Buffer.alloc(8192, id);
+    await store.accept(receivedMessage('small'));
+    await store.outbox.insert({ id: 'small', receivedId: null, envelopeFrom: 'gw@test', recipients: ['ops@example.com'], message: Buffer.from('small') }, 1);
+    assert.deepEqual(blobs(), { raw: 0, message: 0 }, 'small values stay in the row');
+    for (const id of ['R1', 'R2', 'R3']) await store.accept(receivedMessage(id, { raw: large(id) }));
+    for (const id of ['O1', 'O2', 'O3']) await store.outbox.insert({ id, receivedId: null, envelopeFrom: 'gw@test', recipients: ['ops@example.com'], message: large(id) }, 1);
+    assert.deepEqual(blobs(), { raw: 3, message: 3 });
+    await store.inbox.drop('R1');
+    assert.equal(await store.outbox.delete(['O1']), 1);
+    assert.deepEqual(blobs(), { raw: 2, message: 2 });
+    await store.inbox.complete('R2', 10);
+    assert.deepEqual((await store.outbox.claimDue(10, 2)).map((e) => [e.id, e.message.length]), [['O2', 8192], ['O3', 8192]]);
+    await store.outbox.markSent('O2', 10, 'primary', []);
+    assert.equal(await store.inbox.prune(100, 10), 1);
+    assert.equal(await store.outbox.prune(100, 10), 1);
+    assert.deepEqual(blobs(), { raw: 1, message: 1 });
+    assert.ok((await store.inbox.get('R3'))?.raw.equals(large('R3')));
+    assert.ok((await store.outbox.get('O3'))?.message.equals(large('O3')));
+    assert.ok((await store.inbox.get('small'))?.raw.equals(receivedMessage('small').raw));
+    assert.deepEqual((await store.outbox.list(['pending', 'sending'])).map((e) => [e.id, e.size]), [['O3', 8192], ['small', 5]]);
+  });
+
   it('opens a store file written by better-sqlite3 12 (annunciator before node:sqlite): binary mail, outbox and alarms read back byte for byte', async () => {
     // test/fixtures/store/better-sqlite3-v12.db: SqliteStore of commit 73e035d (better-sqlite3 12.11.1, SQLite
     // 3.53.2, schema 12, WAL) took R1 (raw with NUL and 0xFF bytes), an outbox entry O1 and an alarm A1, then closed.
@@ -247,6 +315,34 @@ describe('SqliteStore', () => {
     assert.equal((await store.alarms.get('A1'))?.title, 'Motor M12 overtemperature');
     await store.accept(receivedMessage('R2'));
     assert.deepEqual((await store.inbox.pending(10)).map((r) => r.id), ['R1', 'R2']);
+  });
+
+  it('migrates a store of version 12 forward: large mails and notifications move out of their rows and read back byte for byte', async () => {
+    await store.close();
+    const file = join(dataDir, 'v12.db');
+    const old = SqliteConnection.open(file);
+    migrate(old, readMigrations().slice(0, 12));
+    const large = Buffer.from(Array.from({ length: 100 * 1024 }, (_, i) => (i * 7) % 256));
+    const small = Buffer.from([0, 1, 0xff, 13, 10]);
+    for (const [id, raw] of [['R1', large], ['R2', small]] as const) {
+      old.prepare(`INSERT INTO received (id, received_at, listener, peer_address, peer_port, secure, mail_from, rcpt_to, raw) VALUES (?, 1, 'lan', '10.0.0.5', 1, 0, NULL, '[]', ?)`).run(id, raw);
+      old.prepare(`INSERT INTO outbox (id, received_id, created_at, envelope_from, recipients, message, status, next_attempt_at, updated_at) VALUES (?, ?, 1, 'gw@test', '[]', ?, 'pending', 1, 1)`).run(`O${id}`, id, raw);
+    }
+    old.close();
+    copyFileSync(file, join(dataDir, 'annunciator.db'));
+    store = SqliteStore.open(dataDir);
+    assert.ok((await store.inbox.get('R1'))?.raw.equals(large));
+    assert.ok((await store.inbox.get('R2'))?.raw.equals(small));
+    assert.ok((await store.outbox.get('OR1'))?.message.equals(large));
+    assert.ok((await store.outbox.get('OR2'))?.message.equals(small));
+    const db = SqliteConnection.open(join(dataDir, 'annunciator.db'), { readonly: true });
+    try {
+      assert.deepEqual(db.prepare(`SELECT id, length(raw) AS n FROM received ORDER BY id`).all().map((r) => ({ ...r })), [{ id: 'R1', n: 0 }, { id: 'R2', n: 5 }]);
+      assert.deepEqual(db.prepare(`SELECT id FROM received_raw`).all().map((r) => r.id), ['R1']);
+      assert.deepEqual(db.prepare(`SELECT id FROM outbox_message`).all().map((r) => r.id), ['OR1']);
+    } finally {
+      db.close();
+    }
   });
 
   it('migrates a store of an older version forward, keeping its data', async () => {

@@ -2,6 +2,7 @@ import type { Received } from '../../ingest/received.js';
 import type { InboxRepository } from '../store.js';
 import { asBuffer } from './connection.js';
 import type { Db } from './db.js';
+import { inRow, outOfRow } from './large-values.js';
 
 interface ReceivedRow {
   id: string;
@@ -15,6 +16,8 @@ interface ReceivedRow {
   mail_from: string | null;
   rcpt_to: string;
   raw: Uint8Array;
+  /** The bytes when they are kept out of the row (large-values.ts). */
+  out_of_row?: Uint8Array | null;
   mqtt?: string | null;
 }
 
@@ -40,17 +43,19 @@ export class SqliteInbox implements InboxRepository {
       r.peer.secure ? 1 : 0,
       r.envelope.mailFrom,
       JSON.stringify(r.envelope.rcptTo),
-      r.raw,
+      inRow(r.raw),
       r.mqtt ? JSON.stringify(r.mqtt) : null,
     );
+    if (outOfRow(r.raw)) this.db.run(`INSERT INTO received_raw (id, raw) VALUES (?, ?)`, r.id, r.raw);
   }
 
   async pending(limit: number): Promise<Received[]> {
-    return this.db.all<ReceivedRow>(`SELECT * FROM received WHERE state = 'new' ORDER BY received_at, id LIMIT ?`, limit).map(toReceived);
+    return this.db.all<ReceivedRow>(`${WITH_RAW} FROM (SELECT * FROM received WHERE state = 'new' ORDER BY received_at, id LIMIT ?) r
+       LEFT JOIN received_raw b ON b.id = r.id ORDER BY r.received_at, r.id`, limit).map(toReceived);
   }
 
   async get(id: string): Promise<Received | undefined> {
-    const row = this.db.get<ReceivedRow>(`SELECT * FROM received WHERE id = ?`, id);
+    const row = this.db.get<ReceivedRow>(`${WITH_RAW} FROM received r LEFT JOIN received_raw b ON b.id = r.id WHERE r.id = ?`, id);
     return row ? toReceived(row) : undefined;
   }
 
@@ -71,15 +76,19 @@ export class SqliteInbox implements InboxRepository {
   }
 
   async isRedelivery(topic: string, messageId: number, payload: Buffer, since: number): Promise<boolean> {
-    const rows = this.db.all<{ raw: Uint8Array }>(
-      `SELECT raw FROM received WHERE mqtt IS NOT NULL AND received_at >= ? AND json_extract(mqtt, '$.topic') = ? AND json_extract(mqtt, '$.messageId') = ?`,
+    const rows = this.db.all<ReceivedRow>(
+      `${WITH_RAW} FROM received r LEFT JOIN received_raw b ON b.id = r.id
+       WHERE r.mqtt IS NOT NULL AND r.received_at >= ? AND json_extract(r.mqtt, '$.topic') = ? AND json_extract(r.mqtt, '$.messageId') = ?`,
       since,
       topic,
       messageId,
     );
-    return rows.some((row) => payload.equals(row.raw));
+    return rows.some((row) => payload.equals(row.out_of_row ?? row.raw));
   }
 }
+
+/** A received row and its bytes if kept out of it, in received_raw (large-values.ts). */
+const WITH_RAW = `SELECT r.*, b.raw AS out_of_row`;
 
 export const PRUNE_RECEIVED = `DELETE FROM received WHERE id IN (
   SELECT r.id FROM received r
@@ -101,7 +110,7 @@ function toReceived(row: ReceivedRow): Received {
       secure: row.secure === 1,
     },
     envelope: { mailFrom: row.mail_from, rcptTo: JSON.parse(row.rcpt_to) as string[] },
-    raw: asBuffer(row.raw),
+    raw: asBuffer(row.out_of_row ?? row.raw),
     ...(row.mqtt ? { mqtt: JSON.parse(row.mqtt) as Received['mqtt'] } : {}),
   };
 }

@@ -1,6 +1,7 @@
 import type { DeliveryFailureUpdate, NewOutboxEntry, OutboxEntry, OutboxRepository, OutboxStatus, OutboxSummary } from '../store.js';
 import { asBuffer } from './connection.js';
 import { Db } from './db.js';
+import { inRow, outOfRow } from './large-values.js';
 
 interface OutboxRow {
   id: string;
@@ -11,6 +12,8 @@ interface OutboxRow {
   envelope_from: string;
   recipients: string;
   message: Uint8Array;
+  /** The message when it is kept out of the row (large-values.ts). */
+  out_of_row?: Uint8Array | null;
   status: OutboxStatus;
   attempts: number;
   next_attempt_at: number;
@@ -36,14 +39,17 @@ export class SqliteOutbox implements OutboxRepository {
       now,
       entry.envelopeFrom,
       JSON.stringify(entry.recipients),
-      entry.message,
+      inRow(entry.message),
       now,
       now,
     );
+    if (outOfRow(entry.message)) this.db.run(`INSERT INTO outbox_message (id, message) VALUES (?, ?)`, entry.id, entry.message);
   }
 
   async claimDue(now: number, limit: number): Promise<OutboxEntry[]> {
-    const rows = this.db.all<OutboxRow>(`SELECT * FROM outbox WHERE status = 'pending' AND next_attempt_at <= ? ORDER BY next_attempt_at, id LIMIT ?`, now, limit);
+    // The rows are picked and sorted before the join: only the claimed ones' large messages are read.
+    const rows = this.db.all<OutboxRow>(`${WITH_MESSAGE} FROM (SELECT * FROM outbox WHERE status = 'pending' AND next_attempt_at <= ? ORDER BY next_attempt_at, id LIMIT ?) o
+       LEFT JOIN outbox_message m ON m.id = o.id ORDER BY o.next_attempt_at, o.id`, now, limit);
     for (const row of rows) this.db.run(`UPDATE outbox SET status = 'sending', attempts = attempts + 1, updated_at = ? WHERE id = ?`, now, row.id);
     return rows.map((row) => toEntry({ ...row, status: 'sending', attempts: row.attempts + 1 }));
   }
@@ -81,7 +87,8 @@ export class SqliteOutbox implements OutboxRepository {
   async list(statuses: OutboxStatus[]): Promise<OutboxSummary[]> {
     if (statuses.length === 0) return [];
     const rows = this.db.all<OutboxRow>(
-      `SELECT id, received_id, alarm_id, batch_id, created_at, envelope_from, recipients, status, attempts, next_attempt_at, last_error, last_account, updated_at, sent_at, rejected_recipients, length(message) AS size
+      `SELECT id, received_id, alarm_id, batch_id, created_at, envelope_from, recipients, status, attempts, next_attempt_at, last_error, last_account, updated_at, sent_at, rejected_recipients,
+         coalesce((SELECT length(m.message) FROM outbox_message m WHERE m.id = outbox.id), length(message)) AS size
        FROM outbox WHERE status IN (${Db.placeholders(statuses.length)}) ORDER BY created_at, id`,
       ...statuses,
     );
@@ -92,7 +99,7 @@ export class SqliteOutbox implements OutboxRepository {
   }
 
   async get(id: string): Promise<OutboxEntry | undefined> {
-    const row = this.db.get<OutboxRow>(`SELECT * FROM outbox WHERE id = ?`, id);
+    const row = this.db.get<OutboxRow>(`${WITH_MESSAGE} FROM outbox o LEFT JOIN outbox_message m ON m.id = o.id WHERE o.id = ?`, id);
     return row ? toEntry(row) : undefined;
   }
 
@@ -117,6 +124,9 @@ export class SqliteOutbox implements OutboxRepository {
   }
 }
 
+/** An outbox row and its message if kept out of it, in outbox_message (large-values.ts). */
+const WITH_MESSAGE = `SELECT o.*, m.message AS out_of_row`;
+
 function toEntry(row: OutboxRow): OutboxEntry {
   return {
     id: row.id,
@@ -126,7 +136,7 @@ function toEntry(row: OutboxRow): OutboxEntry {
     createdAt: row.created_at,
     envelopeFrom: row.envelope_from,
     recipients: JSON.parse(row.recipients) as string[],
-    message: asBuffer(row.message),
+    message: asBuffer(row.out_of_row ?? row.message),
     status: row.status,
     attempts: row.attempts,
     nextAttemptAt: row.next_attempt_at,
