@@ -1,11 +1,9 @@
 import assert from 'node:assert/strict';
-import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { connectAsync, type MqttClient } from 'mqtt';
-import { stringify } from 'yaml';
 import { eventually } from '../helpers/gateway.js';
-import { killHard, spawnGateway, type GatewayProcess } from '../helpers/gateway-process.js';
-import { freePort } from '../helpers/free-port.js';
+import { leaderOf, peerConfigs, type PairPeer } from '../helpers/gateway-pair.js';
+import { killHard, spawnGateway } from '../helpers/gateway-process.js';
 import { startTestBroker, type TestBroker } from '../helpers/mqtt-broker.js';
 import { mqttExampleHarness, type MqttHarness } from '../helpers/mqtt-example.js';
 import { createTestDatabase, postgresGate, type TestDatabase } from '../helpers/postgres.js';
@@ -15,12 +13,6 @@ const gate = await postgresGate();
 const EVENTS = 200;
 /** From the last event published: the kill noticed (three beats of 2 s), the session drained, the notifications sent. */
 const WITHIN_MS = 15_000;
-
-interface Peer {
-  name: string;
-  file: string;
-  process: GatewayProcess | undefined;
-}
 
 /**
  * Two gateway processes on one database in an MQTT 5 shared subscription group; one is
@@ -34,7 +26,7 @@ describe('a gateway SIGKILLed in a shared subscription group: the leader drains 
   let upstream: Upstream;
   let h: MqttHarness;
   let pub: MqttClient | undefined;
-  const peers: Peer[] = [];
+  const peers: PairPeer[] = [];
 
   before(async () => {
     gate.assertPresent();
@@ -42,18 +34,7 @@ describe('a gateway SIGKILLed in a shared subscription group: the leader drains 
     broker = await startTestBroker();
     upstream = await startUpstream({ security: 'none' });
     h = mqttExampleHarness(broker.url, upstream.port, { protocolVersion: 5 });
-    const [mqtt] = h.raw.mqtt as Array<Record<string, unknown>>;
-    for (const name of ['gw-a', 'gw-b']) {
-      const raw = {
-        ...h.raw,
-        gateway: { ...(h.raw.gateway as object), name, dataDir: join(h.dir.path, `data-${name}`) },
-        log: { level: 'info', format: 'json' },
-        listeners: [{ name: 'lan', address: '127.0.0.1', port: await freePort(), trustedNetworks: ['127.0.0.1/32'] }],
-        store: db.storeSection(),
-        mqtt: [{ ...mqtt, clientId: `${h.clientId}-${name}`, publish: { enabled: false } }],
-      };
-      peers.push({ name, file: h.dir.write(`${name}.yaml`, stringify(raw)), process: undefined });
-    }
+    peers.push(...(await peerConfigs(h, db, ['gw-a', 'gw-b'])));
     // One after the other: the first migrates the database and leads.
     for (const peer of peers) peer.process = await spawnGateway(peer.file);
   });
@@ -68,11 +49,7 @@ describe('a gateway SIGKILLed in a shared subscription group: the leader drains 
 
   it(`${EVENTS} QoS 1 events after the kill: each committed and notified once by the survivor, the killed one not restarted`, async (t) => {
     t.diagnostic(`broker: ${broker.choice}`);
-    const leaderName = await eventually(
-      async () => (await db.query<{ name: string }>(`SELECT name FROM gateways g WHERE EXISTS (SELECT 1 FROM pg_locks l WHERE l.locktype = 'advisory' AND l.granted AND l.pid = g.backend_pid)`))[0]?.name,
-      15_000,
-      'a leader',
-    );
+    const leaderName = await eventually(() => leaderOf(db), 15_000, 'a leader');
     const survivor = peers.find((p) => p.name === leaderName)!;
     const victim = peers.find((p) => p !== survivor)!;
     // Both members subscribed: each holds its session at the broker.

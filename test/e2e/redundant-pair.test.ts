@@ -6,8 +6,8 @@ import { connectAsync, type MqttClient } from 'mqtt';
 import { stringify } from 'yaml';
 import { sendAsDevice } from '../helpers/device-client.js';
 import { eventually } from '../helpers/gateway.js';
-import { killHard, spawnGateway, type GatewayProcess } from '../helpers/gateway-process.js';
-import { freePort } from '../helpers/free-port.js';
+import { leaderOf, peerConfigs, type PairPeer } from '../helpers/gateway-pair.js';
+import { killHard, spawnGateway } from '../helpers/gateway-process.js';
 import { startTestBroker, type TestBroker } from '../helpers/mqtt-broker.js';
 import { mqttExampleHarness, type MqttHarness } from '../helpers/mqtt-example.js';
 import { createTestDatabase, postgresGate, type TestDatabase } from '../helpers/postgres.js';
@@ -28,13 +28,6 @@ const LOAD_MS = 12_000;
 const DRAIN_MS = 30_000 + (MAILS + EVENTS) * 150;
 const TOM = 'tom.keller@example.com';
 
-interface Peer {
-  name: string;
-  port: number;
-  file: string;
-  process: GatewayProcess | undefined;
-}
-
 /**
  * The redundant pair of docs/redundant-pair.md end to end: two `annunciator start`
  * processes on one PostgreSQL database, devices spreading numbered alarm mails over both
@@ -52,7 +45,7 @@ describe('a redundant pair: two gateway processes on one database, one SIGKILLed
   let upstream: Upstream;
   let h: MqttHarness;
   let pub: MqttClient | undefined;
-  const peers: Peer[] = [];
+  const peers: PairPeer[] = [];
   /** Set when the test is over, passed or not: the devices and the publisher stop. */
   let over = false;
 
@@ -71,23 +64,14 @@ describe('a redundant pair: two gateway processes on one database, one SIGKILLed
         rules: [{ name: 'motors-escalate', when: { fact: 'device.id', operator: 'equal', value: 'plc-line4' }, then: { receivers: ['maintenance'], escalation: 'motor-escalation', notifyResolved: false } }],
       }),
     );
-    const [mqtt] = h.raw.mqtt as Array<Record<string, unknown>>;
-    for (const name of ['gw-a', 'gw-b']) {
-      const listenPort = await freePort();
-      const raw = {
-        ...h.raw,
-        gateway: { ...(h.raw.gateway as object), name, dataDir: join(h.dir.path, `data-${name}`) },
-        log: { level: 'info', format: 'json' },
-        listeners: [{ name: 'lan', address: '127.0.0.1', port: listenPort, trustedNetworks: ['127.0.0.1/32'] }],
-        store: db.storeSection(),
+    peers.push(
+      ...(await peerConfigs(h, db, ['gw-a', 'gw-b'], {
         alarms: { ...(h.raw.alarms as object), rulesDir },
         receivers: [...(h.raw.receivers as object[]), { name: 'tom', email: TOM }],
         devices: [...(h.raw.devices as object[]), { id: 'plc-line4', name: 'PLC Line 4', match: { senders: ['plc-line4@plant.local'] } }],
-        mqtt: [{ ...mqtt, clientId: `${h.clientId}-${name}`, publish: { enabled: false } }],
         delivery: { ...(h.raw.delivery as object), concurrency: 10 },
-      };
-      peers.push({ name, port: listenPort, file: h.dir.write(`${name}.yaml`, stringify(raw)), process: undefined });
-    }
+      })),
+    );
     // One after the other: the first migrates the database and leads.
     for (const peer of peers) peer.process = await spawnGateway(peer.file);
   });
@@ -104,9 +88,7 @@ describe('a redundant pair: two gateway processes on one database, one SIGKILLed
   it(`${MAILS} mails over both, ${EVENTS} MQTT events, the leader SIGKILLed: each accepted one notified, duplicates only for deliveries in flight, the escalation once`, async (t) => {
     t.diagnostic(`broker: ${broker.choice}`);
     const startedAt = Date.now();
-    const leaderOf = async (): Promise<string | undefined> =>
-      (await db.query<{ name: string }>(`SELECT name FROM gateways g WHERE EXISTS (SELECT 1 FROM pg_locks l WHERE l.locktype = 'advisory' AND l.granted AND l.pid = g.backend_pid)`))[0]?.name;
-    const leaderName = await eventually(leaderOf, 15_000, 'a leader');
+    const leaderName = await eventually(() => leaderOf(db), 15_000, 'a leader');
     const leader = peers.find((p) => p.name === leaderName)!;
 
     const accepted = new Set<number>();
@@ -175,7 +157,7 @@ describe('a redundant pair: two gateway processes on one database, one SIGKILLed
     await killHard(leader.process!);
     const killedAt = Date.now();
     const inFlight = (await db.query<{ n: number }>(`SELECT count(*)::int AS n FROM outbox WHERE status = 'sending' AND claimed_by = $1`, [leader.name]))[0]!.n;
-    const newLeader = await eventually(async () => ((await leaderOf()) === other.name ? Date.now() : undefined), 15_000, 'the other gateway to lead');
+    const newLeader = await eventually(async () => ((await leaderOf(db)) === other.name ? Date.now() : undefined), 15_000, 'the other gateway to lead');
 
     await devices;
     await publisher;
