@@ -132,15 +132,13 @@ export class MqttIngest {
       await this.connection.unsubscribe(unsubscribe);
       logger.info({ filters: unsubscribe }, 'unsubscribed: no longer configured');
     }
-    {
-      // At every connect, kept or not: the record also says which gateway holds the session now
-      // (on a shared store, the leader drains the sessions of gateways that are gone).
-      // A refused filter is not part of the session: the next connect asks for it again.
-      const startedAt = sessionPresent ? (known?.startedAt ?? this.sessionStartedAt ?? 0) : (this.sessionStartedAt ?? this.now());
-      await store.mqttSessions.save({ url, clientId: broker.clientId, filters: filters.filter((f) => !refused.has(f)), startedAt }).catch((error: unknown) => {
-        logger.warn({ err: error }, 'cannot record the MQTT session we set up: a later loss of it is not recognised as one, and a kept session is subscribed again in full');
-      });
-    }
+    // At every connect, kept or not: the record also says which gateway holds the session now
+    // (on a shared store, the leader drains the sessions of gateways that are gone).
+    // A refused filter is not part of the session: the next connect asks for it again.
+    const startedAt = sessionPresent ? (known?.startedAt ?? this.sessionStartedAt ?? 0) : (this.sessionStartedAt ?? this.now());
+    await store.mqttSessions.save({ url, clientId: broker.clientId, filters: filters.filter((f) => !refused.has(f)), startedAt }).catch((error: unknown) => {
+      logger.warn({ err: error }, 'cannot record the MQTT session we set up: a later loss of it is not recognised as one, and a kept session is subscribed again in full');
+    });
   }
 
   /** MQTT 5 says in the CONNACK what the broker will not do for us. */
@@ -239,8 +237,7 @@ export class MqttIngest {
       if (present) await until(async () => !connection.running || (Date.now() - connection.lastMessageAt >= DRAIN_QUIET_MS && (await settled(connection))), DRAIN_MAX_MS);
       if (!connection.connected || !(await stillGone()) || !connection.connected) return undefined;
       // No new share from here on; what the broker had sent already is handled before the end.
-      // (mqtt.js holds an UNSUBSCRIBE on a closed connection for the next: a takeover ends the wait.)
-      // A takeover under way fails it ("Connection closed"): the drain then yields below.
+      // A takeover under way fails the UNSUBSCRIBE ("Connection closed") or leaves it waiting for a connection: the drain yields.
       if (present) await Promise.race([connection.unsubscribe(session.filters).catch(() => undefined), until(() => !connection.connected)]);
       if (!connection.connected) return undefined;
       await until(async () => !connection.running || (Date.now() - connection.lastMessageAt >= DRAIN_QUIET_MS && (await settled(connection))));
