@@ -44,7 +44,7 @@ export class MqttDrains {
     this.logger.warn(context, `gateway ${session.gateway} is gone (its database session ended and it has not beaten since): draining its MQTT session, whose share of events the broker holds for it`);
     const drained = await ingest.drain(session, () => this.peers.stillGone(session, this.graceMs));
     if (!drained) {
-      this.logger.warn(context, `the drain of gateway ${session.gateway}'s MQTT session stopped: that gateway is back or took its session over (or this gateway stops); the session stays as it is`);
+      this.logger.warn(context, `the drain of gateway ${session.gateway}'s MQTT session stopped: that gateway is back or took its session over, the broker could not be reached, or this gateway stops; the session stays as it is (tried again at a later beat while that gateway is gone)`);
       return;
     }
     await this.peers.forgetMqttSession(session);
