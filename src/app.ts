@@ -5,6 +5,7 @@ import { startThreadedSenders } from './deliver/threaded-senders.js';
 import type { MqttStatePublisher } from './deliver/mqtt-state-publisher.js';
 import { OutboxWorker } from './deliver/outbox-worker.js';
 import { GatewayEventBus } from './events.js';
+import type { MqttDrains } from './ingest/mqtt/mqtt-drains.js';
 import type { MqttIngest } from './ingest/mqtt/mqtt-ingest.js';
 import { startSmtpListener, type SmtpListener } from './ingest/smtp/smtp-listener.js';
 import type { Received } from './ingest/received.js';
@@ -106,7 +107,10 @@ export function createApp(initialConfig: GatewayConfig, options: AppOptions): Ap
   });
   const inbox = new InboxRunner({ store, pipeline, events, clock, logger: logger.child({ stage: 'process' }), pollInterval });
   const timers = new TimerRunner({ store, pipeline, events, clock, logger: logger.child({ stage: 'timers' }), pollInterval });
-  const leadership = new Leadership({ peers: store.peers, events, clock, logger: logger.child({ stage: 'leadership' }), interval: options.leadershipInterval ?? LEADERSHIP_INTERVAL });
+  const leadershipInterval = options.leadershipInterval ?? LEADERSHIP_INTERVAL;
+  /** On a shared store with brokers: the leader drains the MQTT sessions of gateways that are gone. */
+  let drains: MqttDrains | undefined;
+  const leadership = new Leadership({ peers: store.peers, events, clock, logger: logger.child({ stage: 'leadership' }), interval: leadershipInterval, onLeaderBeat: () => drains?.check() });
 
   /** Every door acknowledges through the pipeline, one transaction per act. */
   const acknowledge: Acknowledge = async (requests) => {
@@ -146,6 +150,11 @@ export function createApp(initialConfig: GatewayConfig, options: AppOptions): Ap
         const ingest = new MqttIngest({ broker, mappings: stages!.mqtt, store, logger: logger.child({ stage: 'mqtt', broker: broker.name }), commit: accept, acknowledge });
         mqtt.push(ingest);
         if (broker.publish.enabled) publishers.push(new MqttStatePublisher(ingest.connection, broker, store));
+      }
+      if (store.peers) {
+        const { MqttDrains } = await import('./ingest/mqtt/mqtt-drains.js');
+        // Three beats: a gateway that only lost its database connection beats again at once.
+        drains = new MqttDrains(store.peers, mqtt, logger.child({ stage: 'mqtt' }), 3 * leadershipInterval);
       }
     }
     if (config.replies.length > 0) {

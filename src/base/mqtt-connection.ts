@@ -1,4 +1,4 @@
-import { connect, type IClientOptions, type IConnackPacket, type IPublishPacket, type ISubscriptionGrant, type MqttClient } from 'mqtt';
+import { connect, connectAsync, type IClientOptions, type IConnackPacket, type IPublishPacket, type ISubscriptionGrant, type MqttClient } from 'mqtt';
 import type { Logger } from '../log/logger.js';
 
 export type MessageHandler = (packet: IPublishPacket) => Promise<void>;
@@ -42,12 +42,21 @@ export class MqttConnection {
   private readonly connectedHandlers: Array<(sessionPresent: boolean, connack: IConnackPacket) => void> = [];
   /** The handler under way, of this connection or the one before: the next message waits for it. */
   private handling: Promise<void> = Promise.resolve();
+  /** When the broker last sent a message or the connection was made (Date.now()): a drain ends once it has been quiet a while. */
+  lastMessageAt = 0;
 
+  /** `once`: no reconnect after the connection closes (a drain of another gateway's session, which yields to a takeover). */
   constructor(
     readonly broker: MqttBrokerSettings,
     private readonly logger: Logger,
     private readonly onMessage: MessageHandler,
+    private readonly once = false,
   ) {}
+
+  /** Resolves when every message handed to the handler so far is handled (and acknowledged, if its connection is still up). */
+  idle(): Promise<void> {
+    return this.handling;
+  }
 
   get connected(): boolean {
     return this.client?.connected ?? false;
@@ -62,9 +71,7 @@ export class MqttConnection {
     return this.client !== undefined && !this.stopped;
   }
 
-  /** Connects; after stop() it connects again (a leader taking the session back). */
-  start(): void {
-    this.stopped = false;
+  private clientOptions(): IClientOptions {
     const { broker } = this;
     const options: IClientOptions = {
       clientId: broker.clientId,
@@ -84,10 +91,17 @@ export class MqttConnection {
       ...(broker.protocolVersion === 5 ? { properties: { sessionExpiryInterval: 0xffffffff } } : {}),
     };
     // mqtt.js hands its options to tls.connect, but its types list no minVersion.
-    Object.assign(options, { minVersion: broker.tls.minVersion });
-    const client = connect(broker.url, options);
+    return Object.assign(options, { minVersion: broker.tls.minVersion });
+  }
+
+  /** Connects; after stop() it connects again (a leader taking the session back). */
+  start(): void {
+    this.stopped = false;
+    const { broker } = this;
+    const client = connect(broker.url, this.clientOptions());
     this.client = client;
     client.handleMessage = (packet, done) => {
+      this.lastMessageAt = Date.now();
       const arrivedOn = client.stream;
       // After the previous message's handler, even one of a connection that closed meanwhile:
       // the broker may be sending that message again, and the handler must see it committed.
@@ -118,12 +132,15 @@ export class MqttConnection {
     client.on('connect', (connack) => {
       // A connection dropped because a message could not be committed counts as a failed attempt.
       this.attempt = Math.max(0, this.failedHandlers - 1);
+      this.lastMessageAt = Date.now();
       this.logger.info({ url: redactUrl(broker.url), sessionPresent: connack.sessionPresent }, 'connected to the MQTT broker');
       for (const handler of this.connectedHandlers) handler(connack.sessionPresent, connack);
     });
     // A client ended by stop() stays closed, even when start() has made a new one since.
     client.on('close', () => {
-      if (this.client === client) this.scheduleReconnect();
+      if (this.client !== client) return;
+      if (this.once) this.stopped = true;
+      else this.scheduleReconnect();
     });
     client.on('error', (error) => this.logger.warn({ err: error }, 'MQTT connection error'));
   }
@@ -161,8 +178,12 @@ export class MqttConnection {
     });
   }
 
-  /** Ends the session's connection: gracefully if in-flight publishes finish within 2 s, else at once (state is published again on the next connect). */
-  async stop(): Promise<void> {
+  /**
+   * Ends the session's connection: gracefully if in-flight publishes finish within 2 s, else
+   * at once (state is published again on the next connect). `endSession`: the broker discards
+   * the session too (MQTT 5: DISCONNECT with session expiry 0; 3.1.1: a clean-session connect).
+   */
+  async stop(options: { endSession?: boolean } = {}): Promise<void> {
     this.stopped = true;
     if (this.timer) clearTimeout(this.timer);
     this.timer = undefined;
@@ -170,7 +191,8 @@ export class MqttConnection {
     this.client = undefined;
     if (!client) return;
     let timer: NodeJS.Timeout | undefined;
-    const graceful = client.endAsync(false).then(() => true);
+    const v5End = options.endSession && this.broker.protocolVersion === 5;
+    const graceful = (v5End ? client.endAsync(false, { properties: { sessionExpiryInterval: 0 } }) : client.endAsync(false)).then(() => true);
     const late = new Promise<false>((resolve) => (timer = setTimeout(() => resolve(false), 2000)));
     const ended = await Promise.race([graceful, late]);
     clearTimeout(timer);
@@ -178,6 +200,10 @@ export class MqttConnection {
     // A connection mqtt.js still holds (one being re-established when stop() came) is closed
     // too: a stopped gateway keeps no socket to the broker, and its session is free for the next.
     client.stream?.destroy();
+    if (options.endSession && !v5End) {
+      const clean = await connectAsync(this.broker.url, { ...this.clientOptions(), clean: true });
+      await clean.endAsync();
+    }
   }
 }
 

@@ -98,6 +98,7 @@ export class ConfiguredStages implements PipelineStages {
       timeZone: alarms.timeZone,
       locale: alarms.locale,
       original,
+      maxQuotedText: alarms.maxQuotedText,
       ...this.ackLinks(),
       ...this.replyAck(),
     });

@@ -38,7 +38,10 @@ export interface NotificationView {
   durationMs: number;
   /** Occurrences since the previous notification (all of them for the first). */
   foldedSinceLast: number;
+  /** The text of the device's mail, cut at a line boundary when longer than `alarms.maxQuotedText` (then `textCut` is set). */
   text: string;
+  /** Set when `text` is only the start of the device's text. */
+  textCut?: TextCut;
   rules: string[];
   reason: string;
   receivers: ResolvedReceiver[];
@@ -49,14 +52,37 @@ export interface NotificationView {
   replyAckWord?: string;
 }
 
+export interface TextCut {
+  /** UTF-8 bytes of the text shown and of the whole text. */
+  shownBytes: number;
+  totalBytes: number;
+  /** The same, for people: "16 KiB", "100 KiB", "1.5 MiB". */
+  shown: string;
+  total: string;
+  /** The device's mail is attached (original.eml): the whole text is there. */
+  inAttachment: boolean;
+}
+
+/** How the device's text is quoted: at most `maxQuotedText` bytes of it; whether the mail it came in is attached. */
+export interface QuoteOptions {
+  maxQuotedText: number;
+  originalAttached: boolean;
+}
+
 export interface NotificationField {
   name: string;
   value: string;
   label: string;
 }
 
-export function notificationView(due: Due, gateway: { hostname: string; domain: string }, links: { ackUrl?: string; replyAckWord?: string } = {}): NotificationView {
+export function notificationView(
+  due: Due,
+  gateway: { hostname: string; domain: string },
+  links: { ackUrl?: string; replyAckWord?: string } = {},
+  quote: QuoteOptions = { maxQuotedText: Number.POSITIVE_INFINITY, originalAttached: false },
+): NotificationView {
   const { alarm, event, route } = due;
+  const quoted = cutText(event.text, quote.maxQuotedText);
   const end = due.kind === 'resolved' && alarm.resolvedAt !== undefined ? alarm.resolvedAt : alarm.lastSeen;
   return {
     kind: due.kind,
@@ -80,7 +106,8 @@ export function notificationView(due: Due, gateway: { hostname: string; domain: 
     ...(alarm.resolvedAt !== undefined ? { resolvedAt: alarm.resolvedAt } : {}),
     durationMs: Math.max(0, end - alarm.firstSeen),
     foldedSinceLast: foldedSinceLast(alarm),
-    text: event.text,
+    text: quoted.text,
+    ...(quoted.cut ? { textCut: { ...quoted.cut, shown: formatSize(quoted.cut.shownBytes), total: formatSize(quoted.cut.totalBytes), inAttachment: quote.originalAttached } } : {}),
     rules: route.rules,
     reason: due.reason,
     receivers: route.receivers,
@@ -113,4 +140,30 @@ function fieldList(fields: Record<string, string>): NotificationField[] {
   const entries = Object.entries(fields);
   const width = Math.max(0, ...entries.map(([name]) => [...name].length));
   return entries.map(([name, value]) => ({ name, value, label: name + ' '.repeat(width - [...name].length) }));
+}
+
+/**
+ * The start of `text` that fits in `maxBytes` of UTF-8, ending at a line break when there
+ * is one (else at a character boundary: a device may send one long line). Quoting 100 KiB
+ * twice (text and HTML part) helps nobody reading on a phone, and costs ~10 ms per mail.
+ */
+export function cutText(text: string, maxBytes: number): { text: string; cut?: { shownBytes: number; totalBytes: number } } {
+  // Cheap early outs: a UTF-16 unit is at most 3 UTF-8 bytes.
+  if (text.length * 3 <= maxBytes) return { text };
+  const totalBytes = Buffer.byteLength(text, 'utf8');
+  if (totalBytes <= maxBytes) return { text };
+  const bytes = Buffer.from(text, 'utf8');
+  let end = maxBytes;
+  // Step back over UTF-8 continuation bytes (10xxxxxx) so no character is split.
+  while (end > 0 && ((bytes[end] ?? 0) & 0xc0) === 0x80) end--;
+  const head = bytes.toString('utf8', 0, end);
+  const lastBreak = Math.max(head.lastIndexOf('\n'), head.lastIndexOf('\r'));
+  const shown = (lastBreak > 0 ? head.slice(0, lastBreak) : head).replace(/[\r\n]+$/, '');
+  return { text: shown, cut: { shownBytes: Buffer.byteLength(shown, 'utf8'), totalBytes } };
+}
+
+function formatSize(bytes: number): string {
+  if (bytes < 1024) return `${bytes} bytes`;
+  const [value, unit] = bytes < 1024 * 1024 ? [bytes / 1024, 'KiB'] : [bytes / (1024 * 1024), 'MiB'];
+  return `${Number.isInteger(Math.round(value * 10) / 10) ? Math.round(value) : value.toFixed(1)} ${unit}`;
 }

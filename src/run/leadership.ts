@@ -12,6 +12,8 @@ export interface LeadershipOptions {
   logger: Logger;
   /** How often a gateway beats (records itself, tries to take the lead): a dead leader is replaced within about this long. */
   interval: number;
+  /** Called after each beat that found this gateway leading: the leader's own rounds (draining gone gateways' MQTT sessions). */
+  onLeaderBeat?: () => void;
 }
 
 /** The default beat: a leader that died is replaced within 2 s (plus the server noticing a silent host). */
@@ -78,6 +80,7 @@ export class Leadership {
       if (!this.#running) return;
       if (leads && !this.#leading) this.gain();
       else if (!leads && this.#leading) this.lose('another gateway holds the lead');
+      if (this.#leading) this.options.onLeaderBeat?.();
     } catch (error) {
       this.lose('the database cannot be reached');
       this.#failures.warn('beat', { err: error, gateway: peers.gateway }, 'cannot reach the database to take part in the leader election; trying again');

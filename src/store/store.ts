@@ -60,6 +60,21 @@ export interface Peers {
   leave(): Promise<void>;
   /** `fn` hears the wake-ups other gateways' commits sent (LISTEN/NOTIFY), and `missed` after the control connection was back. */
   onWake(fn: (wake: Wake) => void): void;
+  /**
+   * The persistent MQTT sessions held by gateways that are gone: their control session has
+   * ended and they have not beaten for `graceMs` (a gateway reconnecting to the database is
+   * not gone). The leader drains them (ingest/mqtt/mqtt-drains.ts).
+   */
+  goneMqttSessions(graceMs: number): Promise<HeldMqttSession[]>;
+  /** Whether the session is still held by that gateway and the gateway still gone: a drain yields to a gateway that came back. */
+  stillGone(session: HeldMqttSession, graceMs: number): Promise<boolean>;
+  /** Forgets a session ended for good (its holder, coming back, starts a new one without taking it for lost). */
+  forgetMqttSession(session: HeldMqttSession): Promise<void>;
+}
+
+/** A persistent MQTT session with the gateway that holds it. */
+export interface HeldMqttSession extends MqttSession {
+  gateway: string;
 }
 
 /**

@@ -65,6 +65,17 @@ describe('annunciator rules test', () => {
     assert.match(attached.stdout, /^ {2}Parts: {4}text and HTML; attached: original\.eml \(message\/rfc822, \d+ bytes\)$/m);
   });
 
+  it('quotes at most alarms.maxQuotedText of the device text, saying it cut', async () => {
+    const small = { ...raw, alarms: { ...(raw.alarms as object), maxQuotedText: '1KiB' } };
+    const smallConfig = dir.write('annunciator-1k.yaml', stringify(small));
+    const lines = Array.from({ length: 200 }, (_, n) => `Battery cell ${String(n + 1).padStart(3, '0')}: 13.1 V`);
+    const mail = dir.write('ups-long.eml', `${readFileSync(ups, 'latin1').replace(/\r?\n$/, '')}\n${lines.join('\n')}\n`);
+    const result = await runCli(['--config', smallConfig, 'rules', 'test', mail, '--at', '2026-11-24T14:00']);
+    assert.equal(result.code, 0, result.stderr);
+    assert.match(result.stdout, /^ {2}> Battery cell 033: 13\.1 V\n {2}\[Cut: the first 10\d\d bytes of 5(\.\d)? KiB shown\.\]$/m);
+    assert.doesNotMatch(result.stdout, /Battery cell 034/);
+  });
+
   it('refuses a time it cannot read as a usage error', async () => {
     const result = await runCli(['--config', configFile, 'rules', 'test', ups, '--at', 'tonight']);
     assert.equal(result.code, 2);

@@ -8,7 +8,8 @@ import type { Alarm, Due, DueKind } from '../../src/lifecycle/alarm.js';
 import type { AlarmEvent, DeviceIdentity } from '../../src/parse/alarm-event.js';
 import type { Route } from '../../src/rules/route.js';
 import { NotificationError, renderNotification, type NotificationContext } from '../../src/render/notification.js';
-import { notificationView } from '../../src/render/notification-view.js';
+import { cutText, notificationView } from '../../src/render/notification-view.js';
+import { plainText } from '../../src/render/plain-text.js';
 import { tokenOfMessageId } from '../../src/lifecycle/reply-ack.js';
 import type { OutgoingMessage } from '../../src/render/passthrough.js';
 import { loadTemplates, TemplateError } from '../../src/render/templates.js';
@@ -427,6 +428,114 @@ describe('renderNotification: the original mail', () => {
   });
 });
 
+/** The Content-Transfer-Encoding of the message's part of that type. */
+function partEncoding(raw: string, type: 'text/plain' | 'text/html'): string | undefined {
+  return new RegExp(`Content-Type: ${type.replace('/', '\\/')}; charset=utf-8\r\nContent-Transfer-Encoding: ([\\w-]+)`).exec(raw)?.[1];
+}
+
+/** Numbered lines of device text, each ~34 bytes, up to about `bytes`; with characters HTML must escape. */
+function longText(bytes: number): string {
+  const lines: string[] = [];
+  for (let n = 1, size = 0; size < bytes; n++) {
+    const line = `line ${String(n).padStart(5, '0')} <b>temp</b> & 142 C`;
+    lines.push(line);
+    size += line.length + 1;
+  }
+  return `${lines.join('\n')}\n`;
+}
+
+describe('renderNotification: transfer encoding per part', () => {
+  it('keeps a short part quoted-printable, readable in the raw mail', async () => {
+    const { raw, text } = await render(makeDue('firing'));
+    // All ASCII with short lines: nodemailer sends such a part as it is (7bit), else quoted-printable.
+    assert.match(partEncoding(raw, 'text/plain') ?? '', /^(quoted-printable|7bit)$/);
+    assert.match(partEncoding(raw, 'text/html') ?? '', /^(quoted-printable|7bit)$/);
+    const accented = await render(makeDue('firing', { event: { text: 'Temperatur überschritten — 142 °C\n' } }));
+    assert.equal(partEncoding(accented.raw, 'text/plain'), 'quoted-printable');
+    assert.match(raw, /> Motor M12 winding temperature 142 C\./);
+    assert.match(text, /> Motor M12 winding temperature 142 C\.\n> Limit 120 C\. Drive stopped\./);
+  });
+
+  it('sends a large part base64, decoding to the same text', async () => {
+    const device = `${longText(40 * 1024)}Temperatur überschritten — 142 °C\n`;
+    const { raw, text, html } = await render(makeDue('firing', { event: { text: device } }));
+    assert.equal(partEncoding(raw, 'text/plain'), 'base64');
+    assert.equal(partEncoding(raw, 'text/html'), 'base64');
+    const quoted = device.replace(/\n$/, '').split('\n').map((line) => `> ${line}`).join('\n');
+    assert.ok(text.includes(quoted), 'the whole device text, quoted, in the text part');
+    assert.ok(html.includes(device.replace(/\n$/, '').replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;')), 'the whole device text, escaped, in the HTML part');
+    assert.doesNotMatch(text, /\[Cut:/);
+  });
+});
+
+describe('renderNotification: the device text is cut at alarms.maxQuotedText', () => {
+  const device = longText(100 * 1024);
+  const totalKiB = `${Math.round(Buffer.byteLength(device) / 1024)} KiB`;
+
+  it('quotes whole lines up to the limit in both parts, and says it cut and how long the whole is', async () => {
+    const max = 16 * 1024;
+    const { text, html, raw } = await render(makeDue('firing', { event: { text: device } }), { maxQuotedText: max });
+    const lines = device.split('\n');
+    // The lines that fit whole within the limit (each followed by its line break).
+    let fit = 0;
+    for (let bytes = 0; bytes + Buffer.byteLength(lines[fit] ?? '') <= max; fit++) bytes += Buffer.byteLength(lines[fit] ?? '') + 1;
+    const last = lines[fit - 1] ?? '';
+    const next = lines[fit] ?? '';
+    assert.ok(text.includes(`> ${last}\n`), 'the last line that fits, whole');
+    assert.ok(!text.includes(next), 'nothing after it');
+    assert.match(text, new RegExp(`\\[Cut: the first 1[56](\\.\\d)? KiB of ${totalKiB} shown\\.\\]`));
+    assert.doesNotMatch(text, /original\.eml/);
+    // HTML: same lines, escaped as before, and the note.
+    assert.ok(html.includes(`${last.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;')}</pre>`));
+    assert.ok(!html.includes(next.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;')));
+    assert.doesNotMatch(html, /<b>temp/);
+    assert.match(html, new RegExp(`Cut: the first 1[56](\\.\\d)? KiB of ${totalKiB} shown\\.</div>`));
+    assert.ok(raw.length < 80 * 1024, `the notification stays small (${raw.length} bytes)`);
+  });
+
+  it('says the whole text is in the attachment when the original is attached', async () => {
+    const original = Buffer.from(`Subject: x\r\n\r\n${device}`, 'utf8');
+    const { text, html, parsed } = await render(makeDue('firing', { event: { text: device }, route: { attachOriginal: true } }), { maxQuotedText: 16 * 1024, original });
+    assert.match(text, new RegExp(`of ${totalKiB} shown\\. The whole text is in the attached original\\.eml\\.\\]`));
+    assert.match(html, /The whole text is in the attached original\.eml\.<\/div>/);
+    assert.equal(parsed.attachments[0]?.filename, 'original.eml');
+  });
+
+  it('leaves a text within the limit whole, without a note', async () => {
+    const { text, html } = await render(makeDue('firing'), { maxQuotedText: 1024 });
+    assert.match(text, /> Limit 120 C\. Drive stopped\./);
+    assert.doesNotMatch(text, /Cut:/);
+    assert.doesNotMatch(html, /Cut:/);
+  });
+
+  it('never splits a character at the limit, in a text of one long line', async () => {
+    // 2-byte characters and an odd limit: the limit falls inside the 8193rd character.
+    const { text, html } = await render(makeDue('firing', { event: { text: 'ü'.repeat(20_000) } }), { maxQuotedText: 16 * 1024 + 1 });
+    assert.ok(text.includes(`> ${'ü'.repeat(8192)}\n`));
+    assert.ok(!text.includes('ü'.repeat(8193)));
+    assert.ok(!text.includes('\uFFFD') && !html.includes('\uFFFD'), 'no replacement character');
+    assert.match(text, /\[Cut: the first 16 KiB of 39\.1 KiB shown\.\]/);
+  });
+});
+
+describe('cutText', () => {
+  it('cuts at the last line break within the limit', () => {
+    assert.deepEqual(cutText('alpha\nbeta\ngamma\n', 12), { text: 'alpha\nbeta', cut: { shownBytes: 10, totalBytes: 17 } });
+    assert.deepEqual(cutText('alpha\r\nbeta\r\ngamma', 13), { text: 'alpha\r\nbeta', cut: { shownBytes: 11, totalBytes: 18 } });
+  });
+
+  it('steps back over a multi-byte character the limit falls into (3- and 4-byte UTF-8)', () => {
+    assert.deepEqual(cutText(`${'a'.repeat(9)}€bc`, 10), { text: 'a'.repeat(9), cut: { shownBytes: 9, totalBytes: 14 } });
+    assert.deepEqual(cutText(`${'a'.repeat(9)}€bc`, 12), { text: `${'a'.repeat(9)}€`, cut: { shownBytes: 12, totalBytes: 14 } });
+    assert.deepEqual(cutText(`ab🚨🚨`, 8), { text: 'ab🚨', cut: { shownBytes: 6, totalBytes: 10 } });
+  });
+
+  it('returns a text within the limit as it is', () => {
+    assert.deepEqual(cutText('äöü', 6), { text: 'äöü' });
+    assert.deepEqual(cutText('', 1), { text: '' });
+  });
+});
+
 describe('renderNotification: what it refuses', () => {
   it('refuses a pass-through route, by mode or by the reserved template name', async () => {
     for (const route of [{ mode: 'passthrough' as const }, { template: 'passthrough' }]) {
@@ -479,5 +588,13 @@ describe('notificationView', () => {
     assert.equal(view.text, 'Motor M12 winding temperature 96 C.\n');
     assert.equal(view.location, 'Line4, Hall 1');
     assert.deepEqual(view.gateway, gateway);
+  });
+});
+
+describe('plainText', () => {
+  it('cleans line breaks and control characters, and gives a clean value back as it is', () => {
+    assert.equal(plainText('a\r\nb\rc\u2028d\u2029e\u0007f\u0085g\u007f\th\n'), 'a\nb\nc\nd\ne' + 'f' + 'g' + '\th\n');
+    const clean = `${'x'.repeat(100)}\n\tü€🚨`;
+    assert.equal(plainText(clean), clean);
   });
 });

@@ -68,6 +68,9 @@ describe('leadership among gateways on one PostgreSQL', { skip: gate.skip }, () 
       onLost: (fn) => store.peers.onLost(fn),
       leave: () => store.peers.leave(),
       onWake: (fn) => store.peers.onWake(fn),
+      goneMqttSessions: (graceMs) => store.peers.goneMqttSessions(graceMs),
+      stillGone: (session, graceMs) => store.peers.stillGone(session, graceMs),
+      forgetMqttSession: (session) => store.peers.forgetMqttSession(session),
     };
     const events = new GatewayEventBus();
     const { logger, lines } = capturedLogs();

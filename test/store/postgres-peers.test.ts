@@ -178,4 +178,38 @@ describe('PostgreSQL store shared by several gateways', { skip: gate.skip }, () 
       await eventually(() => otherHeard.some((w) => w.kind === 'outbox'), 5000, 'the other worker woken');
     });
   });
+
+  it('the MQTT sessions of a gateway that is gone are found for the leader to drain; a gateway back, or seen within the grace, is not gone', async () => {
+    const schema = db.schema();
+    const a = open(schema, 'gw-a');
+    await a.peers.beat();
+    const session = (clientId: string) => ({ url: 'mqtt://127.0.0.1:1883', clientId, filters: ['$share/annunciator/plant/#'], startedAt: T0 });
+    await a.mqttSessions.save(session('annunciator-a'));
+    const b = new PostgresStore({ connection: db.connection(), schema, gateway: 'gw-b' });
+    await b.peers.beat();
+    await b.mqttSessions.save(session('annunciator-b'));
+    assert.deepEqual(await a.peers.goneMqttSessions(0), [], 'gw-b is alive');
+    // Its control session ended: as a SIGKILL does (the server sees the socket closed).
+    await b.close();
+    assert.deepEqual(await a.peers.goneMqttSessions(60_000), [], 'seen within the grace: maybe only reconnecting');
+    const gone = await eventually(async () => (await a.peers.goneMqttSessions(0))[0], 5000, "gw-b's session gone");
+    assert.deepEqual(gone, { ...session('annunciator-b'), gateway: 'gw-b' });
+    assert.equal(await a.peers.stillGone(gone, 0), true);
+
+    // gw-b back under its name: the drain yields.
+    const back = open(schema, 'gw-b');
+    await back.peers.beat();
+    assert.equal(await a.peers.stillGone(gone, 0), false);
+    assert.deepEqual(await a.peers.goneMqttSessions(0), []);
+    // Another gateway now holds the client id (a restart under a new name): not the gone one's any more.
+    await back.peers.leave();
+    await a.mqttSessions.save(session('annunciator-b'));
+    assert.equal(await a.peers.stillGone(gone, 0), false, 'held by gw-a now');
+    assert.deepEqual(await a.peers.goneMqttSessions(0), [], "the leader's own sessions are never drained");
+
+    await back.mqttSessions.save(session('annunciator-c'));
+    const [c] = await eventually(async () => { const found = await a.peers.goneMqttSessions(0); return found.length > 0 ? found : undefined; }, 5000, 'gw-b gone again');
+    await a.peers.forgetMqttSession(c!);
+    assert.equal(await a.mqttSessions.get(c!.url, c!.clientId), undefined, 'forgotten once drained');
+  });
 });

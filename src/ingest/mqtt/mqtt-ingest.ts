@@ -58,6 +58,8 @@ export class MqttIngest {
   private readonly now: () => number;
   private readonly ackTopic: string;
   private subscribed = false;
+  /** Drains of gone gateways' sessions under way: a stop ends them too (they yield). */
+  private readonly drains = new Set<MqttConnection>();
   /** When the broker set up the session this process found missing and began (undefined: it found one already there). */
   private sessionStartedAt: number | undefined;
   /** When the current session began, as far as known: packet ids name messages only within it. */
@@ -130,13 +132,13 @@ export class MqttIngest {
       await this.connection.unsubscribe(unsubscribe);
       logger.info({ filters: unsubscribe }, 'unsubscribed: no longer configured');
     }
-    if (!kept || subscribe.length > 0 || unsubscribe.length > 0) {
-      // A refused filter is not part of the session: the next connect asks for it again.
-      const startedAt = sessionPresent ? (known?.startedAt ?? this.sessionStartedAt ?? 0) : (this.sessionStartedAt ?? this.now());
-      await store.mqttSessions.save({ url, clientId: broker.clientId, filters: filters.filter((f) => !refused.has(f)), startedAt }).catch((error: unknown) => {
-        logger.warn({ err: error }, 'cannot record the MQTT session we set up: a later loss of it is not recognised as one, and a kept session is subscribed again in full');
-      });
-    }
+    // At every connect, kept or not: the record also says which gateway holds the session now
+    // (on a shared store, the leader drains the sessions of gateways that are gone).
+    // A refused filter is not part of the session: the next connect asks for it again.
+    const startedAt = sessionPresent ? (known?.startedAt ?? this.sessionStartedAt ?? 0) : (this.sessionStartedAt ?? this.now());
+    await store.mqttSessions.save({ url, clientId: broker.clientId, filters: filters.filter((f) => !refused.has(f)), startedAt }).catch((error: unknown) => {
+      logger.warn({ err: error }, 'cannot record the MQTT session we set up: a later loss of it is not recognised as one, and a kept session is subscribed again in full');
+    });
   }
 
   /** MQTT 5 says in the CONNACK what the broker will not do for us. */
@@ -184,8 +186,8 @@ export class MqttIngest {
     else await this.connection.stop();
   }
 
-  stop(): Promise<void> {
-    return this.connection.stop();
+  async stop(): Promise<void> {
+    await Promise.all([this.connection.stop(), ...[...this.drains].map((drain) => drain.stop())]);
   }
 
   /** A committed message the pipeline could not use (malformed JSON, wrong types). */
@@ -196,19 +198,82 @@ export class MqttIngest {
 
   /** One message from the broker; resolves once it is committed (or refused) and may be acknowledged. */
   async handle(packet: IPublishPacket): Promise<void> {
+    await this.take(packet, this.options.broker.clientId, this.sessionStart);
+  }
+
+  /**
+   * Drains the persistent session that a gateway now gone set up with this broker under its
+   * own client id (a shared subscription's member: the broker keeps giving it a share and
+   * queues it): connects as that client id, commits what the session delivers through the
+   * same path as our own messages (commit before PUBACK, a redelivery recognised within
+   * that session), and once the broker has been quiet for a while, unsubscribes and ends the
+   * session for good, so the broker stops giving it a share. It yields, leaving the session
+   * as it is, when the gateway is back (`stillGone` false) or takes the session over
+   * (the broker closes our connection). Resolves with what it committed, or undefined when it yielded.
+   */
+  async drain(session: MqttSession, stillGone: () => Promise<boolean>): Promise<{ committed: number; duplicates: number } | undefined> {
+    const { broker, logger } = this.options;
+    const counts = { committed: 0, duplicates: 0 };
+    const sessionStart = Promise.resolve(session.startedAt || undefined);
+    const log = logger.child({ drain: session.clientId });
+    const connection = new MqttConnection(
+      { ...broker, clientId: session.clientId },
+      log,
+      async (packet) => {
+        const outcome = await this.take(packet, session.clientId, sessionStart);
+        if (outcome === 'committed') counts.committed += 1;
+        else if (outcome === 'duplicate') counts.duplicates += 1;
+      },
+      true,
+    );
+    const connected = new Promise<boolean>((resolve) => connection.onConnected((present) => resolve(present)));
+    this.drains.add(connection);
+    connection.start();
+    try {
+      const present = await Promise.race([connected, until(() => !connection.running).then(() => undefined)]);
+      if (present === undefined) return undefined;
+      // Without a session (the broker lost or ended it) ours is a new, empty one: it is ended below all the same.
+      // Under steady traffic the session keeps getting a share: it is unsubscribed after a while however busy.
+      if (present) await until(async () => !connection.running || (Date.now() - connection.lastMessageAt >= DRAIN_QUIET_MS && (await settled(connection))), DRAIN_MAX_MS);
+      if (!connection.connected || !(await stillGone()) || !connection.connected) return undefined;
+      // No new share from here on; what the broker had sent already is handled before the end.
+      // A takeover under way fails the UNSUBSCRIBE ("Connection closed") or leaves it waiting for a connection: the drain yields.
+      if (present) await Promise.race([connection.unsubscribe(session.filters).catch(() => undefined), until(() => !connection.connected)]);
+      if (!connection.connected) return undefined;
+      await until(async () => !connection.running || (Date.now() - connection.lastMessageAt >= DRAIN_QUIET_MS && (await settled(connection))));
+      if (!connection.connected) return undefined;
+      await connection.stop({ endSession: true });
+      return counts;
+    } finally {
+      this.drains.delete(connection);
+      await connection.stop();
+    }
+  }
+
+  /** One message of the session of `clientId` (ours, or a gone gateway's being drained). */
+  private async take(packet: IPublishPacket, clientId: string, sessionStart: Promise<number | undefined>): Promise<'committed' | 'duplicate' | 'other'> {
     const { broker, mappings, store } = this.options;
     const topic = packet.topic;
     const payload = Buffer.isBuffer(packet.payload) ? packet.payload : Buffer.from(packet.payload);
     this.stats.received += 1;
-    if (topic === this.ackTopic) return this.acknowledge(payload, topic);
-    if (payload.length > broker.maxPayloadSize) return this.reject('oversize', topic, `payload of ${payload.length} bytes exceeds maxPayloadSize ${broker.maxPayloadSize}`);
-    if (!mappings.find(broker.name, topic)) return this.reject('unknown-topic', topic, 'no subscription maps this topic');
+    if (topic === this.ackTopic) {
+      await this.acknowledge(payload, topic);
+      return 'other';
+    }
+    if (payload.length > broker.maxPayloadSize) {
+      this.reject('oversize', topic, `payload of ${payload.length} bytes exceeds maxPayloadSize ${broker.maxPayloadSize}`);
+      return 'other';
+    }
+    if (!mappings.find(broker.name, topic)) {
+      this.reject('unknown-topic', topic, 'no subscription maps this topic');
+      return 'other';
+    }
     const now = this.now();
     // Only a message committed in this session can be the one sent again: an older session's may have had the same packet id, topic and payload.
-    if (packet.dup && packet.messageId !== undefined && (await store.inbox.isRedelivery(topic, packet.messageId, payload, Math.max(now - REDELIVERY_WINDOW, (await this.sessionStart) ?? 0), broker.clientId))) {
+    if (packet.dup && packet.messageId !== undefined && (await store.inbox.isRedelivery(topic, packet.messageId, payload, Math.max(now - REDELIVERY_WINDOW, (await sessionStart) ?? 0), clientId))) {
       this.stats.duplicates += 1;
-      this.options.logger.info({ topic, messageId: packet.messageId }, 'redelivered message already committed; acknowledged, not processed again');
-      return;
+      this.options.logger.info({ topic, messageId: packet.messageId, clientId }, 'redelivered message already committed; acknowledged, not processed again');
+      return 'duplicate';
     }
     const url = new URL(broker.url);
     const received: Received = {
@@ -223,13 +288,14 @@ export class MqttIngest {
         qos: packet.qos,
         retain: packet.retain,
         dup: packet.dup,
-        clientId: broker.clientId,
+        clientId,
         ...(packet.messageId !== undefined ? { messageId: packet.messageId } : {}),
       },
     };
     await this.options.commit(received);
     this.stats.committed += 1;
-    this.options.logger.debug({ msgId: received.id, topic, size: payload.length }, 'accepted MQTT message');
+    this.options.logger.debug({ msgId: received.id, topic, size: payload.length, clientId }, 'accepted MQTT message');
+    return 'committed';
   }
 
   private async acknowledge(payload: Buffer, topic: string): Promise<void> {
@@ -260,13 +326,34 @@ export class MqttIngest {
   }
 }
 
+/** How long the broker sends nothing to a drain before it counts the session as emptied (ms). */
+const DRAIN_QUIET_MS = 500;
+
+/** How long a drain waits for quiet before it unsubscribes anyway (ms). */
+const DRAIN_MAX_MS = 10_000;
+
+/** Resolves once `done` says so, looked at every 50 ms, or after `limitMs`. */
+async function until(done: () => boolean | Promise<boolean>, limitMs = Infinity): Promise<void> {
+  const end = Date.now() + limitMs;
+  while (!(await done()) && Date.now() < end) await new Promise((resolve) => setTimeout(resolve, 50));
+}
+
+/** Whether the handler has nothing under way (an answer within 50 ms). */
+async function settled(connection: MqttConnection): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<false>((resolve) => (timer = setTimeout(() => resolve(false), 50)));
+  const done = await Promise.race([connection.idle().then(() => true as const), late]);
+  clearTimeout(timer);
+  return done;
+}
+
 /** A filter as subscribed: in a shared group, `$share/<group>/<filter>` (the broker then gives each event to one member). */
 function subscriptionFilter(broker: MqttBrokerConfig, filter: string): string {
   return broker.subscribe.kind === 'shared' ? `$share/${broker.subscribe.group}/${filter}` : filter;
 }
 
 /** The broker's identity for the session record: the URL without credentials. */
-function sessionUrl(url: string): string {
+export function sessionUrl(url: string): string {
   const parsed = new URL(url);
   parsed.username = '';
   parsed.password = '';

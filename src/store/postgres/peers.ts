@@ -1,6 +1,6 @@
 import type { Client } from 'pg';
 import type { Logger } from '../../log/logger.js';
-import type { PeerSeen, Peers, Wake } from '../store.js';
+import type { HeldMqttSession, PeerSeen, Peers, Wake } from '../store.js';
 import type { Sql } from './sql.js';
 import { RECOVER_GONE_CLAIMS } from './outbox.js';
 import { NOTIFY, parseWake, wakePayload, WAKE_CHANNEL } from './wake.js';
@@ -16,6 +16,15 @@ const HOLDS_LEAD = (pid: string) =>
   `EXISTS (SELECT 1 FROM pg_locks l WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 1 AND l.pid = ${pid}
      AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())
      AND ((l.classid::bigint << 32) | l.objid::bigint) = ${LEADER_KEY})`;
+
+/**
+ * MQTT sessions whose holder is gone: no live control session under its name, and no beat
+ * for `$2` ms (a gateway whose database connection dropped beats again at once). `$1`: this gateway.
+ */
+const GONE_SESSIONS = `SELECT s.url, s.client_id, s.filters, s.started_at, s.gateway FROM mqtt_sessions s
+  WHERE s.gateway IS NOT NULL AND s.gateway <> $1
+    AND NOT EXISTS (SELECT 1 FROM gateways g JOIN pg_stat_activity a ON a.pid = g.backend_pid AND a.datname = current_database() WHERE g.name = s.gateway)
+    AND NOT EXISTS (SELECT 1 FROM gateways g WHERE g.name = s.gateway AND g.last_seen > now() - make_interval(secs => $2 / 1000.0))`;
 
 /** Rows of gateways not seen for this long are deleted by the leader. */
 const FORGET_AFTER = `interval '7 days'`;
@@ -95,6 +104,24 @@ export class PgPeers implements Peers {
       throw error;
     }
     return this.#leading;
+  }
+
+  async goneMqttSessions(graceMs: number): Promise<HeldMqttSession[]> {
+    return this.heldSessions(GONE_SESSIONS, [this.gateway, graceMs]);
+  }
+
+  async stillGone(session: HeldMqttSession, graceMs: number): Promise<boolean> {
+    const same = await this.heldSessions(`${GONE_SESSIONS} AND s.url = $3 AND s.client_id = $4 AND s.gateway = $5`, [this.gateway, graceMs, session.url, session.clientId, session.gateway]);
+    return same.length > 0;
+  }
+
+  async forgetMqttSession(session: HeldMqttSession): Promise<void> {
+    await this.timed(await this.connection(), `DELETE FROM mqtt_sessions WHERE url = $1 AND client_id = $2 AND gateway = $3`, [session.url, session.clientId, session.gateway]);
+  }
+
+  private async heldSessions(text: string, params: unknown[]): Promise<HeldMqttSession[]> {
+    const { rows } = await this.timed(await this.connection(), text, params);
+    return rows.map((r) => ({ url: String(r.url), clientId: String(r.client_id), filters: r.filters as string[], startedAt: Number(r.started_at), gateway: String(r.gateway) }));
   }
 
   async leave(): Promise<void> {

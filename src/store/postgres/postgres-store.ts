@@ -401,7 +401,7 @@ export class PostgresStore implements Store {
       silences: new PgSilences(session),
       outbox: new PgOutbox(session, this.#gateway),
       topics: new PgTopics(session),
-      mqttSessions: new PgMqttSessions(session),
+      mqttSessions: new PgMqttSessions(session, this.#gateway),
     };
   }
 
