@@ -38,18 +38,27 @@ export class TimerRunner extends WakeLoop {
   }
 
   protected override async nextWakeIn(): Promise<number> {
-    const now = this.clock.now();
     const due = await this.options.store.timers.nextDueAt();
-    // A time already past is a timer the last pass left (its store write failed): the poll retries it.
-    if (due === undefined || due <= now) return this.options.pollInterval;
+    // Read after the query: the sleep is measured from when the loop goes to sleep.
+    const now = this.clock.now();
+    if (due === undefined) return this.options.pollInterval;
+    if (due <= now) {
+      // Due since the pass last looked (the clock moved on while it worked): handled now, not a
+      // poll interval late. One the pass saw and left (the bound on its rounds): the poll retries it.
+      return due > this.lastLook ? 0 : this.options.pollInterval;
+    }
     return Math.min(due - now, this.options.pollInterval);
   }
+
+  /** The time the last pass asked for due timers at. */
+  private lastLook = Number.NEGATIVE_INFINITY;
 
   protected override async pass(): Promise<void> {
     const { store, pipeline, events } = this.options;
     // A bounded number of rounds: timers that re-arm themselves for now cannot keep a pass going.
     for (let round = 0; round < 10 && this.isRunning; round += 1) {
       const now = this.clock.now();
+      this.lastLook = now;
       const due = await store.timers.due(now, BATCH);
       if (due.length === 0) return;
       const fx = new Effects();

@@ -4,7 +4,7 @@ import { after, afterEach, describe, it } from 'node:test';
 import { createCa, createSelfSigned } from '../helpers/certs.js';
 import { sendAsDevice } from '../helpers/device-client.js';
 import { FakeClock } from '../helpers/fake-clock.js';
-import { freePort } from '../helpers/free-port.js';
+import { freePort, heldPort } from '../helpers/free-port.js';
 import { baseConfig, configFrom, eventually, runGateway, testDir, type RunningGateway, type TestDir } from '../helpers/gateway.js';
 import { startTokenEndpoint } from '../helpers/token-endpoint.js';
 import { startUpstream, type Upstream } from '../helpers/upstream.js';
@@ -197,13 +197,15 @@ describe('delivery through upstream providers', () => {
 
   it('holds mail while the upstream is down and delivers when it comes up', async () => {
     const clock = new FakeClock();
-    const port = await freePort();
+    const down = await heldPort();
+    const port = down.port;
     const { gateway } = await gatewayWith([account('provider', port)], undefined, undefined, clock);
     await sendAlarm(gateway, 'sent during an outage');
     const first = await pendingAfter(gateway, 1);
     await untilNextAttempt(clock, gateway, first);
     const second = await pendingAfter(gateway, 2);
-    assert.match(second.lastError ?? '', /ECONNREFUSED|ECONNECTION|connect/i);
+    assert.match(second.lastError ?? '', /ECONNRESET|ECONNECTION|closed|connect/i);
+    await down.release();
     const upstream = await upstreamWith({ security: 'tls', tls: ca.issue('localhost'), auth: { user: 'alarms@example.com', pass: PASSWORD } }, port);
     assert.equal(upstream.messages.length, 0);
     await untilNextAttempt(clock, gateway, second);
