@@ -43,6 +43,30 @@ async function activeAlarmOf(gateway: RunningGateway, deviceId: string, title?: 
   return (await gateway.store.alarms.list(['active'])).find((a) => a.device.id === deviceId && (!title || title.test(a.title)));
 }
 
+const SITE_POWER_FAILURE = [{ name: 'site-power-failure', source: ['key=ups-on-battery'], target: ['device.id!=ups-hall2'], equal: ['site'] }];
+
+/** A gateway with the site-power-failure inhibit rule and its upstream, for one describe block. */
+function inhibitingGateway(dir: TestDir, extra: { pollInterval?: string } = {}): { readonly gateway: RunningGateway; readonly upstream: Upstream } {
+  const running: { gateway?: RunningGateway; upstream?: Upstream } = {};
+  before(async () => {
+    running.upstream = await startUpstream({ security: 'none' });
+    running.gateway = await runGateway(configFrom(dir, pipelineConfig(dir, running.upstream.port, { inhibit: SITE_POWER_FAILURE, ...extra })));
+  });
+  after(async () => {
+    await running.gateway?.stop();
+    await running.upstream?.close();
+    dir.remove();
+  });
+  return {
+    get gateway() {
+      return running.gateway!;
+    },
+    get upstream() {
+      return running.upstream!;
+    },
+  };
+}
+
 describe('silences end to end', () => {
   const dir = testDir();
   let upstream: Upstream;
@@ -114,22 +138,10 @@ describe('silences end to end', () => {
 });
 
 describe('inhibition end to end', () => {
-  const dir = testDir();
-  let upstream: Upstream;
-  let gateway: RunningGateway;
-  const inhibit = [{ name: 'site-power-failure', source: ['key=ups-on-battery'], target: ['device.id!=ups-hall2'], equal: ['site'] }];
-
-  before(async () => {
-    upstream = await startUpstream({ security: 'none' });
-    gateway = await runGateway(configFrom(dir, pipelineConfig(dir, upstream.port, { inhibit })));
-  });
-  after(async () => {
-    await gateway?.stop();
-    await upstream?.close();
-    dir.remove();
-  });
+  const running = inhibitingGateway(testDir());
 
   it("a power failure mutes its site's device alarms while it is active, and no longer after it resolves", async () => {
+    const { gateway, upstream } = running;
     await sendCorpus(gateway, 'ups-on-battery.eml');
     const [power] = await upstream.waitForMessages(1);
     assert.match(power?.parsed.subject ?? '', /UPS-HALL2: On battery power/);
@@ -171,21 +183,10 @@ describe('inhibition end to end', () => {
 
 describe('inhibition and a reload', () => {
   const dir = testDir();
-  let upstream: Upstream;
-  let gateway: RunningGateway;
-  const inhibit = [{ name: 'site-power-failure', source: ['key=ups-on-battery'], target: ['device.id!=ups-hall2'], equal: ['site'] }];
-
-  before(async () => {
-    upstream = await startUpstream({ security: 'none' });
-    gateway = await runGateway(configFrom(dir, pipelineConfig(dir, upstream.port, { inhibit, pollInterval: '20s' })));
-  });
-  after(async () => {
-    await gateway?.stop();
-    await upstream?.close();
-    dir.remove();
-  });
+  const running = inhibitingGateway(dir, { pollInterval: '20s' });
 
   it('an alarm held by an inhibit rule that a reload drops is notified at once, though its source is still active', async () => {
+    const { gateway, upstream } = running;
     await sendCorpus(gateway, 'ups-on-battery.eml');
     const [power] = await upstream.waitForMessages(1);
     const ups = await gateway.store.alarms.get(header(power, 'x-annunciator-alarm'));
