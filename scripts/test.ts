@@ -14,11 +14,13 @@ import { cachedSupportedNode, isSupportedNode, runUnder, unsupportedNodeMessage 
 
 /**
  * Two files at a time (one per core; every file is isolated: ephemeral ports, its own
- * directories, databases and topics). --test-force-exit: a file whose tests have all ended
- * exits even when a socket to a real peer is still open, so a leak shows as a slower
- * teardown in one file, not as a suite that never ends and a CI run lost to its timeout.
+ * directories, databases and topics). Not --test-force-exit: with two files at a time it
+ * drops the rest of a file's tests without a word (seen: 369 of 380 reported, all "passed").
  */
-export const TEST_FLAGS = ['--test-concurrency=2', '--test-timeout=300000', '--test-force-exit'];
+export const TEST_FLAGS = ['--test-concurrency=2', '--test-timeout=300000'];
+
+/** The whole suite takes 3-5 min here: one that runs this long has a file that never ends (a leaked socket). */
+const SUITE_LIMIT_MS = 30 * 60_000;
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 
@@ -45,4 +47,8 @@ const typed = spawnSync(node, [tsc, '-p', join(root, 'tsconfig.test.json')], { c
 if (typed.status !== 0) process.exit(typed.status ?? 1);
 
 const chosen = process.argv.slice(2);
-runUnder(node, ['--import', 'tsx', '--test', ...TEST_FLAGS, ...(chosen.length > 0 ? chosen : testFiles())]);
+const suite = runUnder(node, ['--import', 'tsx', '--test', ...TEST_FLAGS, ...(chosen.length > 0 ? chosen : testFiles())]);
+setTimeout(() => {
+  process.stderr.write(`npm test: still running after ${SUITE_LIMIT_MS / 60_000} min: a test file does not end (look for the last file without a summary); stopping\n`);
+  suite.kill('SIGKILL');
+}, SUITE_LIMIT_MS).unref();

@@ -8,7 +8,7 @@
  * (scripts/build.mjs, through scripts/node-major.sh) runs the command instead: the same
  * arguments, standard input and output inherited, signals passed on, its exit passed back.
  */
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
@@ -90,7 +90,7 @@ export function onSupportedNode(): boolean {
  * passed on (a gateway under it must hear a service manager's stop and reload), and its exit
  * code or signal becomes this process's.
  */
-export function runUnder(node: string, args: string[], env: NodeJS.ProcessEnv = {}): void {
+export function runUnder(node: string, args: string[], env: NodeJS.ProcessEnv = {}): ChildProcess {
   const child = spawn(node, args, { stdio: 'inherit', env: { ...process.env, ...env } });
   const signals = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
   // A terminal's Ctrl-C reaches both processes; the gateway takes a second SIGINT as the first.
@@ -112,4 +112,5 @@ export function runUnder(node: string, args: string[], env: NodeJS.ProcessEnv = 
     }
     process.exit(code ?? 1);
   });
+  return child;
 }
