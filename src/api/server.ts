@@ -164,7 +164,7 @@ export async function startAckServer(options: AckServerOptions): Promise<AckServ
 
   const app = Fastify({
     // Ack tokens (claims and HMAC in base64url) are longer than find-my-way's default of 100.
-    maxParamLength: 4096,
+    routerOptions: { maxParamLength: 4096 },
     requestTimeout: 30_000,
     exposeHeadRoutes: false,
     logger: false,
