@@ -1,17 +1,15 @@
 import assert from 'node:assert/strict';
 import { request } from 'node:http';
-import { cpSync, readFileSync, rmSync } from 'node:fs';
+import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { parse } from 'yaml';
 import { loadCorpus } from '../helpers/corpus.js';
-import { REPO_ROOT } from '../helpers/gateway-process.js';
 import { sendAsDevice } from '../helpers/device-client.js';
 import { FakeClock } from '../helpers/fake-clock.js';
-import { configFrom, loopbackListeners, relayDelivery, runGateway, testDir, type RunningGateway } from '../helpers/gateway.js';
+import { configFrom, relayDelivery, runGateway, testDir, type RunningGateway } from '../helpers/gateway.js';
+import { shippedAlarmsConfig } from '../helpers/shipped-config.js';
 import { startUpstream, type Upstream } from '../helpers/upstream.js';
 
-const shipped = parse(readFileSync(join(REPO_ROOT, 'config/annunciator.yaml'), 'utf8')) as Record<string, unknown>;
 const corpus = loadCorpus();
 /** ups-on-battery.eml raises one alarm, severity major (rules/ups.yaml). */
 const ACTIVE_SEVERITY_INDEX = 1;
@@ -62,16 +60,10 @@ describe('operator endpoints: /-/healthy, /-/ready, /metrics on a running gatewa
 
   before(async () => {
     upstream = await startUpstream({ security: 'none' });
-    cpSync(join(REPO_ROOT, 'rules'), join(dir.path, 'rules'), { recursive: true });
-    const raw = {
-      ...shipped,
-      gateway: { hostname: 'gw.test', domain: 'gw.test', dataDir: join(dir.path, 'data') },
-      log: { level: 'error', format: 'json' },
-      listeners: loopbackListeners(),
-      alarms: { ...(shipped.alarms as object), rulesDir: join(dir.path, 'rules'), templatesDir: join(REPO_ROOT, 'templates'), watch: false },
+    const raw = shippedAlarmsConfig(dir, {
       api: { listen: { address: '127.0.0.1', port: 0 }, baseUrl: 'https://alarms.plant.example.com', linkSecret: { env: 'LINK_SECRET' } },
       delivery: relayDelivery(upstream.port),
-    };
+    });
     gateway = await runGateway(configFrom(dir, raw, { LINK_SECRET: 'an-operator-test-link-secret-of-enough-bytes' }), undefined, { clock, healthClock: clock });
     base = `http://127.0.0.1:${gateway.api!.address().port}`;
   });
