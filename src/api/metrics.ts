@@ -33,6 +33,17 @@ export function gatewayMetrics(options: GatewayMetricsOptions): GatewayMetrics {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry });
   const registers = [registry];
+  /**
+   * A failing store must not fail the scrape: the store's gauges keep their last values and
+   * annunciator_store_healthy says why they do not move (the health check logs the cause).
+   */
+  const storeRead = async <T>(read: () => Promise<T>): Promise<T | undefined> => {
+    try {
+      return await read();
+    } catch {
+      return undefined;
+    }
+  };
 
   const messages = new Counter({
     name: 'annunciator_messages_received_total',
@@ -63,16 +74,22 @@ export function gatewayMetrics(options: GatewayMetricsOptions): GatewayMetrics {
       if (counts) for (const severity of SEVERITIES) this.set({ severity }, counts[severity] ?? 0);
     },
   });
-  const pending = new Gauge({ name: 'annunciator_outbox_pending', help: 'Notifications waiting in the outbox (pending).', registers });
+  new Gauge({
+    name: 'annunciator_outbox_pending',
+    help: 'Notifications waiting in the outbox (pending).',
+    registers,
+    async collect() {
+      const summary = await storeRead(() => store.outbox.pendingSummary());
+      if (summary) this.set(summary.count);
+    },
+  });
   new Gauge({
     name: 'annunciator_outbox_oldest_pending_age_seconds',
     help: 'Age of the oldest pending notification in the outbox (0 when none waits).',
     registers,
     async collect() {
       const summary = await storeRead(() => store.outbox.pendingSummary());
-      if (!summary) return;
-      pending.set(summary.count);
-      this.set(summary.oldestCreatedAt === undefined ? 0 : Math.max(0, options.now() - summary.oldestCreatedAt) / 1000);
+      if (summary) this.set(summary.oldestCreatedAt === undefined ? 0 : Math.max(0, options.now() - summary.oldestCreatedAt) / 1000);
     },
   });
   new Gauge({
@@ -95,18 +112,6 @@ export function gatewayMetrics(options: GatewayMetricsOptions): GatewayMetrics {
   for (const listener of options.listeners) messages.inc({ listener, outcome: 'accepted', reason: '' }, 0);
   for (const broker of options.brokers) mqttMessages.inc({ broker, outcome: 'accepted', reason: '' }, 0);
   for (const account of options.accounts) for (const outcome of ['delivered', 'deferred', 'failed']) notifications.inc({ account, outcome }, 0);
-
-  /**
-   * A failing store must not fail the scrape: the store's gauges keep their last values and
-   * annunciator_store_healthy says why they do not move (the health check logs the cause).
-   */
-  const storeRead = async <T>(read: () => Promise<T>): Promise<T | undefined> => {
-    try {
-      return await read();
-    } catch {
-      return undefined;
-    }
-  };
 
   const stops = [
     events.on('received', ({ received }) => {

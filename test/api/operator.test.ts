@@ -14,8 +14,8 @@ const corpus = loadCorpus();
 /** ups-on-battery.eml raises one alarm, severity major (rules/ups.yaml). */
 const ACTIVE_SEVERITY_INDEX = 1;
 
-async function alarmMail(port: number): Promise<string> {
-  const mail = corpus.find((m) => m.file === 'ups-on-battery.eml')!;
+async function alarmMail(port: number, file = 'ups-on-battery.eml'): Promise<string> {
+  const mail = corpus.find((m) => m.file === file)!;
   const sent = await sendAsDevice({ port, mailFrom: mail.mailFrom, rcptTo: mail.rcptTo, data: mail.raw, behaviour: mail.behaviour });
   return sent.dataReply ?? sent.replies.join(' | ');
 }
@@ -45,7 +45,8 @@ function parseExposition(text: string): Map<string, number> {
     const name = sample[1]!;
     assert.ok([...typed].some((t) => name === t || name.startsWith(`${t}_`)), `${name} has no TYPE line before it`);
     const value = Number(sample[3]);
-    assert.ok(!Number.isNaN(value) || sample[3] === 'NaN', line);
+    // Go's ParseFloat, which Prometheus reads values with, takes NaN in any case (prom-client writes `Nan`).
+    assert.ok(!Number.isNaN(value) || /^nan$/i.test(sample[3]!), line);
     samples.set(`${name}${sample[2] ?? ''}`, value);
   }
   return samples;
@@ -57,9 +58,10 @@ describe('operator endpoints: /-/healthy, /-/ready, /metrics on a running gatewa
   let upstream: Upstream;
   let gateway: RunningGateway;
   let base: string;
+  let upstreamReply = 250;
 
   before(async () => {
-    upstream = await startUpstream({ security: 'none' });
+    upstream = await startUpstream({ security: 'none', dataReply: () => upstreamReply });
     const raw = shippedAlarmsConfig(dir, {
       api: { listen: { address: '127.0.0.1', port: 0 }, baseUrl: 'https://alarms.plant.example.com', linkSecret: { env: 'LINK_SECRET' } },
       delivery: relayDelivery(upstream.port),
@@ -124,6 +126,30 @@ describe('operator endpoints: /-/healthy, /-/ready, /metrics on a running gatewa
         .end();
     });
     assert.equal(head, 404);
+  });
+
+  it('/metrics counts a deferred delivery by account and shows the waiting notification and its age', async () => {
+    upstreamReply = 451;
+    const deferred = gateway.events.once('deferred');
+    // Back on mains: the alarm resolves and its resolution is notified (notifyResolved).
+    assert.match(await alarmMail(gateway.port, 'ups-back-on-line.eml'), /^250 /);
+    await deferred;
+    await clock.advance(30);
+    let samples = parseExposition(await (await fetch(`${base}/metrics`)).text());
+    assert.equal(samples.get('annunciator_notifications_total{account="lan-relay",outcome="deferred"}'), 1);
+    assert.equal(samples.get('annunciator_notifications_total{account="lan-relay",outcome="delivered"}'), 1);
+    assert.equal(samples.get('annunciator_notifications_queued_total'), 2);
+    assert.equal(samples.get('annunciator_outbox_pending'), 1);
+    assert.equal(samples.get('annunciator_outbox_oldest_pending_age_seconds'), 0.03);
+    assert.equal(samples.get('annunciator_alarms_active{severity="major"}'), 0, 'the alarm resolved');
+
+    upstreamReply = 250;
+    const delivered = gateway.events.once('delivered');
+    await clock.advance(1000);
+    await delivered;
+    samples = parseExposition(await (await fetch(`${base}/metrics`)).text());
+    assert.equal(samples.get('annunciator_notifications_total{account="lan-relay",outcome="delivered"}'), 2);
+    assert.equal(samples.get('annunciator_outbox_pending'), 0);
   });
 
   // Last: the store stays broken.
