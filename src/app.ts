@@ -1,5 +1,6 @@
 import { systemClock, type Clock } from './base/clock.js';
-import type { AckServer } from './api/server.js';
+import type { GatewayMetrics } from './api/metrics.js';
+import type { AckServer, Readiness } from './api/server.js';
 import type { GatewayConfig } from './config/types.js';
 import { startThreadedSenders } from './deliver/threaded-senders.js';
 import type { MqttStatePublisher } from './deliver/mqtt-state-publisher.js';
@@ -101,8 +102,8 @@ export function createApp(initialConfig: GatewayConfig, options: AppOptions): Ap
     logger: logger.child({ stage: 'deliver' }),
     onOutcome: (outcome) => {
       if (outcome.kind === 'delivered') events.emit('delivered', { entry: outcome.entry, account: outcome.account });
-      else if (outcome.kind === 'deferred') events.emit('deferred', { entry: outcome.entry, reason: outcome.reason, retryAt: outcome.retryAt });
-      else events.emit('failed', { entry: outcome.entry, reason: outcome.reason });
+      else if (outcome.kind === 'deferred') events.emit('deferred', { entry: outcome.entry, reason: outcome.reason, retryAt: outcome.retryAt, account: outcome.account });
+      else events.emit('failed', { entry: outcome.entry, reason: outcome.reason, account: outcome.account });
     },
   });
   const inbox = new InboxRunner({ store, pipeline, events, clock, logger: logger.child({ stage: 'process' }), pollInterval });
@@ -233,6 +234,28 @@ export function createApp(initialConfig: GatewayConfig, options: AppOptions): Ap
 
   const listeners: SmtpListener[] = [];
   let api: AckServer | undefined;
+  let metrics: GatewayMetrics | undefined;
+  /** What `/-/ready` reports: the store takes work, every listener and broker is up, and due notifications are being taken. */
+  const readiness = async (): Promise<Readiness> => {
+    const parts: Readiness = {};
+    const health = store.health();
+    parts.store = health.ok ? { ok: true } : { ok: false, reason: health.reason };
+    parts.listeners = started && listeners.length === config.listeners.length ? { ok: true } : { ok: false, reason: 'the SMTP listeners are not all open yet' };
+    for (const ingest of mqtt) {
+      const name = ingest.connection.broker.name;
+      parts[`mqtt:${name}`] = ingest.ready ? { ok: true } : { ok: false, reason: `not connected and subscribed to broker ${name}` };
+    }
+    if (health.ok) {
+      try {
+        const due = await store.outbox.nextDueAt();
+        const late = due === undefined ? 0 : clock.now() - due;
+        parts.delivery = late <= DELIVERY_STUCK_AFTER ? { ok: true } : { ok: false, reason: `a notification due ${Math.round(late / 1000)} s ago has not been taken for delivery` };
+      } catch (error) {
+        parts.store = { ok: false, reason: `the outbox could not be read: ${error instanceof Error ? error.message : String(error)}` };
+      }
+    }
+    return parts;
+  };
   return {
     get config() {
       return config;
@@ -265,7 +288,19 @@ export function createApp(initialConfig: GatewayConfig, options: AppOptions): Ap
         }
         if (config.api) {
           const { startAckServer } = await import('./api/server.js');
+          const { gatewayMetrics } = await import('./api/metrics.js');
+          metrics = gatewayMetrics({
+            events,
+            store,
+            leading: () => leadership.leading,
+            now: () => clock.now(),
+            listeners: config.listeners.map((l) => l.name),
+            brokers: config.mqtt.map((b) => b.name),
+            accounts: config.delivery.accounts.map((a) => a.name),
+          });
           api = await startAckServer({
+            readiness,
+            metrics,
             listen: config.api.listen,
             key: config.api.linkSecret,
             store,
@@ -332,6 +367,7 @@ export function createApp(initialConfig: GatewayConfig, options: AppOptions): Ap
       stages?.stopWatching();
       await leadership.stop();
       await api?.close();
+      metrics?.stop();
       await Promise.all(mqtt.map((i) => i.stop()));
       await Promise.all(replies.map((r) => r.stop()));
       await Promise.all(listeners.map((l) => l.close()));
@@ -343,6 +379,12 @@ export function createApp(initialConfig: GatewayConfig, options: AppOptions): Ap
     },
   };
 }
+
+/**
+ * How long a due notification may wait untaken before `/-/ready` says delivery is stuck:
+ * long enough for a flood's backlog at the configured concurrency, short of an outage.
+ */
+const DELIVERY_STUCK_AFTER = 5 * 60_000;
 
 /** Builds the gateway and starts it: what `annunciator start` runs. */
 export async function startApp(config: GatewayConfig, options: AppOptions): Promise<App> {

@@ -11,8 +11,8 @@ import type { Logger } from './log/logger.js';
 export interface GatewayEvents {
   /** A message is in the inbox (the device heard 250 or got its PUBACK). */
   received: { received: Received };
-  /** A message gave no alarm and was kept as rejected. */
-  rejected: { received: Received; reason: string };
+  /** A message gave no alarm and was kept as rejected: `unusable` (no rule could read it) or `error` (processing it failed). */
+  rejected: { received: Received; reason: string; kind: 'unusable' | 'error' };
   /** An alarm was raised, counted, muted, released, escalated or resolved. */
   'alarm-changed': { alarm: Alarm; outcome: Decision['outcome'] | 'acknowledged'; reason: string };
   /** Notifications were held for a group or digest. */
@@ -21,10 +21,10 @@ export interface GatewayEvents {
   queued: { outboxIds: string[] };
   /** An upstream accepted a notification. */
   delivered: { entry: OutboxEntry; account: string };
-  /** A delivery failed for now and is retried at `retryAt`. */
-  deferred: { entry: OutboxEntry; reason: string; retryAt: number };
-  /** A delivery failed for good. */
-  failed: { entry: OutboxEntry; reason: string };
+  /** A delivery failed for now and is retried at `retryAt`; `account` is the last one tried (null: none could be). */
+  deferred: { entry: OutboxEntry; reason: string; retryAt: number; account: string | null };
+  /** A delivery failed for good; `account` as for `deferred`. */
+  failed: { entry: OutboxEntry; reason: string; account: string | null };
   /** An acknowledgement was recorded (the first one for its alarm). */
   acknowledged: { alarm: Alarm; ack: AlarmAck };
   /** A timer was stored or re-armed (its runner may need to wake sooner). */

@@ -1,5 +1,5 @@
-import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import Fastify, { type FastifyReply, type FastifyRequest } from 'fastify';
 import { verifyAckToken, type BatchAckClaims } from '../base/ack-token.js';
 import type { Secret } from '../config/secret.js';
 import type { Alarm } from '../lifecycle/alarm.js';
@@ -16,9 +16,9 @@ import { batchConfirmPage, batchResultPage, confirmPage, notFoundPage, plainPage
  * A batch token (a group or digest notification's link) does the same for every alarm
  * the batch lists: one button acknowledges each one not acknowledged yet.
  *
- * Built on node:http, not a framework: fastify 5 (the library we would pick) pulls in
- * cookie@2, which declares Node >= 22 and does not install cleanly on our Node 20; and
- * two routes with no body to parse need no router.
+ * The same server answers the operator's endpoints: `/-/healthy` (the process serves),
+ * `/-/ready` (200, or 503 with a JSON body naming what is not ready) and `/metrics`
+ * (Prometheus text), like Alertmanager. Built on fastify 5 (docs/development.md says why).
  */
 
 export interface AckServerOptions {
@@ -32,6 +32,19 @@ export interface AckServerOptions {
   /** Zone and locale for times on the pages. */
   format: PageFormat;
   now?: () => number;
+  /** What `/-/ready` reports; without it the gateway is ready when it serves. */
+  readiness?: () => Promise<Readiness>;
+  /** What `/metrics` serves; without it `/metrics` is not found. */
+  metrics?: MetricsSource;
+}
+
+/** Each part of the gateway `/-/ready` looks at, and why it is not ready (absent when it is). */
+export type Readiness = Record<string, { ok: true } | { ok: false; reason: string }>;
+
+export interface MetricsSource {
+  readonly contentType: string;
+  /** The exposition text, read at scrape time. */
+  text(): Promise<string>;
 }
 
 export interface AckServer {
@@ -47,33 +60,23 @@ export const SECURITY_HEADERS: Readonly<Record<string, string>> = {
   'X-Content-Type-Options': 'nosniff',
 };
 
-const ACK_PATH = /^\/ack\/([^/]+)$/;
-
 export async function startAckServer(options: AckServerOptions): Promise<AckServer> {
   const now = options.now ?? Date.now;
   const logger = options.logger;
 
-  const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
-    // No route reads a body: the token in the path is the whole request.
-    req.resume();
-    const method = req.method ?? 'GET';
-    const path = safePath(req.url);
-    const match = path === undefined ? null : ACK_PATH.exec(path);
-    if (!match) {
-      send(res, method, notFoundPage('There is no page here. Acknowledgement links look like /ack/TOKEN.'));
-      return;
-    }
+  const handle = async (req: FastifyRequest<{ Params: { token: string } }>, res: FastifyReply): Promise<void> => {
+    const method = req.method;
     if (method !== 'GET' && method !== 'HEAD' && method !== 'POST') {
-      res.setHeader('Allow', 'GET, HEAD, POST');
-      send(res, method, plainPage(405, 'Method not allowed', 'Open the link, then use the button.'));
+      res.header('Allow', 'GET, HEAD, POST');
+      send(res, plainPage(405, 'Method not allowed', 'Open the link, then use the button.'));
       return;
     }
     const peer = req.socket.remoteAddress;
-    const verdict = verifyAckToken(match[1]!, options.key.reveal(), now());
+    const verdict = verifyAckToken(req.params.token, options.key.reveal(), now());
     if (!verdict.ok) {
       // The token is a credential: it is not logged.
       logger.warn({ reason: verdict.reason, peer, method }, `acknowledgement link refused (${verdict.reason}); nothing acknowledged`);
-      send(res, method, refusalPage(verdict.reason));
+      send(res, refusalPage(verdict.reason));
       return;
     }
     const claims = verdict.claims;
@@ -85,16 +88,16 @@ export async function startAckServer(options: AckServerOptions): Promise<AckServ
     const alarm = await options.store.alarms.get(alarmId);
     if (!alarm) {
       logger.warn({ alarmId, peer, method }, 'acknowledgement link for an alarm not in the store');
-      send(res, method, notFoundPage(`There is no alarm ${alarmId} (any more).`));
+      send(res, notFoundPage(`There is no alarm ${alarmId} (any more).`));
       return;
     }
     if (method !== 'POST') {
-      send(res, method, confirmPage(alarm, receiver, options.format));
+      send(res, confirmPage(alarm, receiver, options.format));
       return;
     }
     const [result] = await options.acknowledge([{ alarmId, ack: { by: receiver, channel: 'link', at: now(), ref: 'link' } }]);
     if (!result || result.outcome === 'unknown-alarm') {
-      send(res, method, notFoundPage(`There is no alarm ${alarmId} (any more).`));
+      send(res, notFoundPage(`There is no alarm ${alarmId} (any more).`));
       return;
     }
     // The first acknowledgement counts.
@@ -104,11 +107,11 @@ export async function startAckServer(options: AckServerOptions): Promise<AckServ
     } else {
       logger.info({ alarmId, by: receiver, peer, ackedBy: result.ack.by }, 'acknowledgement link used on an alarm already acknowledged; the first acknowledgement stays');
     }
-    send(res, method, resultPage(result.alarm, receiver, recorded, options.format));
+    send(res, resultPage(result.alarm, receiver, recorded, options.format));
   };
 
   /** A group or digest link: the batch's alarms, in the order its notification listed them. */
-  const handleBatch = async (res: ServerResponse, method: string, claims: BatchAckClaims, peer: string | undefined): Promise<void> => {
+  const handleBatch = async (res: FastifyReply, method: string, claims: BatchAckClaims, peer: string | undefined): Promise<void> => {
     const { batchId, receiver } = claims;
     const batch = await options.store.batches.get(batchId);
     const items = batch ? await options.store.batches.items(batchId) : [];
@@ -120,11 +123,11 @@ export async function startAckServer(options: AckServerOptions): Promise<AckServ
     const alarms = summarizeBatch(items, (id) => stored.get(id)).entries.map((e) => e.alarm);
     if (!batch || alarms.length === 0) {
       logger.warn({ batchId, peer, method }, batch ? 'acknowledgement link for a batch whose alarms are no longer in the store' : 'acknowledgement link for a batch not in the store');
-      send(res, method, notFoundPage(batch ? `None of the alarms of ${batchId} are in the store any more.` : `There is no group or digest ${batchId} (any more).`));
+      send(res, notFoundPage(batch ? `None of the alarms of ${batchId} are in the store any more.` : `There is no group or digest ${batchId} (any more).`));
       return;
     }
     if (method !== 'POST') {
-      send(res, method, batchConfirmPage(batch, alarms, receiver, options.format));
+      send(res, batchConfirmPage(batch, alarms, receiver, options.format));
       return;
     }
     const at = now();
@@ -153,56 +156,76 @@ export async function startAckServer(options: AckServerOptions): Promise<AckServ
       results.push({ alarm: result.alarm, recorded });
     }
     if (results.length === 0) {
-      send(res, method, notFoundPage(`None of the alarms of ${batchId} are in the store any more.`));
+      send(res, notFoundPage(`None of the alarms of ${batchId} are in the store any more.`));
       return;
     }
-    send(res, method, batchResultPage(batch, results, receiver, options.format));
+    send(res, batchResultPage(batch, results, receiver, options.format));
   };
 
-  const server = createServer((req, res) => {
-    handle(req, res).catch((error: unknown) => {
-      logger.error({ err: error }, 'acknowledgement request failed; answered 500');
-      if (!res.headersSent) send(res, req.method ?? 'GET', plainPage(500, 'Error', 'The gateway could not handle this request. Nothing may have been recorded; try again.'));
-      else res.destroy();
-    });
+  const app = Fastify({
+    // Ack tokens (claims and HMAC in base64url) are longer than find-my-way's default of 100.
+    routerOptions: { maxParamLength: 4096 },
+    requestTimeout: 30_000,
+    exposeHeadRoutes: false,
+    logger: false,
+    // A malformed path is a page that is not there, as before the move to fastify.
+    frameworkErrors: (error, _req, res) => {
+      if (error.code === 'FST_ERR_BAD_URL') send(res, notFoundPage('There is no page here. Acknowledgement links look like /ack/TOKEN.'));
+      else send(res, plainPage(error.statusCode ?? 400, 'Bad request', 'The gateway could not read this request.'));
+    },
   });
-  server.headersTimeout = 15_000;
-  server.requestTimeout = 30_000;
+  app.server.headersTimeout = 15_000;
+  // No route reads a body: the token in the path is the whole request. Whatever a form or
+  // a client sends is read and dropped, never parsed (no 415 for a form POST).
+  app.removeAllContentTypeParsers();
+  app.addContentTypeParser('*', (req, payload, done) => {
+    payload.on('error', done);
+    payload.on('end', () => done(null));
+    payload.resume();
+  });
+  app.route({ method: ['GET', 'HEAD', 'POST', 'PUT', 'DELETE', 'PATCH', 'OPTIONS'], url: '/ack/:token', handler: handle });
+  app.get('/-/healthy', async (_req, res) => {
+    res.header('Cache-Control', 'no-store').type('text/plain; charset=utf-8').send('Annunciator is healthy.\n');
+  });
+  app.get('/-/ready', async (_req, res) => {
+    const parts = (await options.readiness?.()) ?? {};
+    const notReady = Object.fromEntries(Object.entries(parts).flatMap(([part, state]) => (state.ok ? [] : [[part, state.reason]])));
+    const ready = Object.keys(notReady).length === 0;
+    res.header('Cache-Control', 'no-store').code(ready ? 200 : 503).send(ready ? { status: 'ready' } : { status: 'not ready', notReady });
+  });
+  if (options.metrics) {
+    const metrics = options.metrics;
+    app.get('/metrics', async (_req, res) => {
+      res.header('Cache-Control', 'no-store').type(metrics.contentType).send(await metrics.text());
+    });
+  }
+  app.setNotFoundHandler((_req, res) => {
+    send(res, notFoundPage('There is no page here. Acknowledgement links look like /ack/TOKEN.'));
+  });
+  app.setErrorHandler((error, req, res) => {
+    logger.error({ err: error, url: req.routeOptions.url }, 'HTTP request failed; answered 500');
+    if (!res.sent) send(res, plainPage(500, 'Error', 'The gateway could not handle this request. Nothing may have been recorded; try again.'));
+  });
 
-  await new Promise<void>((resolve, reject) => {
-    const onError = (error: Error): void => reject(error);
-    server.once('error', onError);
-    server.listen(options.listen.port, options.listen.address, () => {
-      server.off('error', onError);
-      resolve();
-    });
-  });
-  server.on('error', (error) => logger.error({ err: error }, 'acknowledgement server error'));
-  logger.info({ address: server.address() }, 'acknowledgement link server listening');
+  try {
+    await app.listen({ port: options.listen.port, host: options.listen.address });
+  } catch (error) {
+    await app.close();
+    throw error;
+  }
+  app.server.on('error', (error) => logger.error({ err: error }, 'acknowledgement server error'));
+  logger.info({ address: app.server.address() }, 'acknowledgement link server listening');
 
   return {
-    address: () => server.address() as AddressInfo,
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        server.closeAllConnections();
-      }),
+    address: () => app.server.address() as AddressInfo,
+    close: async () => {
+      app.server.closeAllConnections();
+      await app.close();
+    },
   };
 }
 
-function safePath(url: string | undefined): string | undefined {
-  try {
-    return new URL(url ?? '/', 'http://localhost').pathname;
-  } catch {
-    return undefined;
-  }
-}
-
-function send(res: ServerResponse, method: string, page: Page): void {
+function send(res: FastifyReply, page: Page): void {
   const body = Buffer.from(page.html, 'utf8');
-  res.statusCode = page.status;
-  for (const [name, value] of Object.entries(SECURITY_HEADERS)) res.setHeader(name, value);
-  res.setHeader('Content-Type', 'text/html; charset=utf-8');
-  res.setHeader('Content-Length', body.length);
-  res.end(method === 'HEAD' ? undefined : body);
+  res.code(page.status).headers(SECURITY_HEADERS).header('Content-Type', 'text/html; charset=utf-8').header('Content-Length', body.length).send(body);
 }

@@ -22,8 +22,8 @@ export interface OutboxWorkerOptions {
 
 export type DeliveryOutcome =
   | { kind: 'delivered'; entry: OutboxEntry; account: string }
-  | { kind: 'deferred'; entry: OutboxEntry; reason: string; retryAt: number }
-  | { kind: 'failed'; entry: OutboxEntry; reason: string };
+  | { kind: 'deferred'; entry: OutboxEntry; reason: string; retryAt: number; account: string | null }
+  | { kind: 'failed'; entry: OutboxEntry; reason: string; account: string | null };
 
 /**
  * Drains the outbox: claims due entries, tries the accounts in order (the next one on a
@@ -229,7 +229,7 @@ export class OutboxWorker {
         (tx) => tx.outbox.markFailed(entry.id, { now, error: 'every recipient was refused', account: sender.name, rejectedRecipients }),
         () => {
           log.error({ account: sender.name }, 'delivery failed: every recipient was refused');
-          this.options.onOutcome?.({ kind: 'failed', entry, reason: 'every recipient was refused' });
+          this.options.onOutcome?.({ kind: 'failed', entry, reason: 'every recipient was refused', account: sender.name });
         },
       );
       return;
@@ -250,7 +250,7 @@ export class OutboxWorker {
         (tx) => tx.outbox.markFailed(entry.id, { now, error: detail, account, rejectedRecipients: entry.rejectedRecipients }),
         () => {
           log.error({ account, reason: detail, responseCode: failure.responseCode }, 'delivery failed permanently (5xx); not retried');
-          this.options.onOutcome?.({ kind: 'failed', entry, reason: detail });
+          this.options.onOutcome?.({ kind: 'failed', entry, reason: detail, account });
         },
       );
       return;
@@ -266,7 +266,7 @@ export class OutboxWorker {
         (tx) => tx.outbox.markFailed(entry.id, { now, error: `gave up after ${entry.attempts} attempts: ${detail}`, account, rejectedRecipients }),
         () => {
           log.error({ account, reason: detail, attempts: entry.attempts }, 'delivery failed: retried up to the maximum age');
-          this.options.onOutcome?.({ kind: 'failed', entry, reason: detail });
+          this.options.onOutcome?.({ kind: 'failed', entry, reason: detail, account });
         },
       );
       return;
@@ -276,7 +276,7 @@ export class OutboxWorker {
       (tx) => tx.outbox.reschedule(entry.id, { now, nextAttemptAt, error: detail, account, recipients, rejectedRecipients }),
       () => {
         log.warn({ account, reason: detail, kind: failure.kind, retryAt: new Date(nextAttemptAt).toISOString() }, 'delivery deferred; will retry');
-        this.options.onOutcome?.({ kind: 'deferred', entry, reason: detail, retryAt: nextAttemptAt });
+        this.options.onOutcome?.({ kind: 'deferred', entry, reason: detail, retryAt: nextAttemptAt, account });
         // Its retry time may come before the worker's next poll.
         this.wake();
       },

@@ -75,7 +75,7 @@ export class Pipeline {
         if (!isTrace(trace)) {
           if (trace.unusable) {
             await tx.inbox.reject(received.id, trace.reason, now);
-            fx.emit('rejected', { received, reason: trace.reason });
+            fx.emit('rejected', { received, reason: trace.reason, kind: 'unusable' });
           } else {
             // Telemetry inside its band changes nothing worth keeping; only the topic state.
             if (trace.topicState) await tx.topics.save(trace.topicState);
@@ -127,7 +127,7 @@ export class Pipeline {
       if (error instanceof StoreError) throw error;
       const reason = error instanceof Error ? error.message : String(error);
       await tx.inbox.reject(received.id, reason, now);
-      fx.emit('rejected', { received, reason });
+      fx.emit('rejected', { received, reason, kind: 'error' });
       fx.after(() => log.error({ err: error }, 'message could not be processed; kept in the store as rejected'));
       return { unusable: true, reason };
     }

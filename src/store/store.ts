@@ -184,6 +184,8 @@ export interface AlarmRepository {
   history(alarmId: string): Promise<AlarmLogEntry[]>;
   /** Active alarms a silence or an inhibition muted (`mutedBy` set), oldest first. */
   muted(): Promise<Alarm[]>;
+  /** How many alarms are active, per severity (only severities that have any): one query, for `/metrics` at scrape time. */
+  activeBySeverity(): Promise<Partial<Record<Alarm['severity'], number>>>;
   /**
    * Every address a notification of the alarm was queued for (its outbox rows, any status,
    * and the groups and digests that listed it), lower-case, each once.
@@ -299,6 +301,8 @@ export interface OutboxRepository {
   delete(ids: string[]): Promise<number>;
   /** The earliest time a pending entry becomes due. */
   nextDueAt(): Promise<number | undefined>;
+  /** How many entries wait (pending) and when the oldest of them was queued: one query, for `/metrics`. */
+  pendingSummary(): Promise<{ count: number; oldestCreatedAt: number | undefined }>;
   /** Deletes up to `limit` entries sent or failed before `before` (last updated). How many. */
   prune(before: number, limit: number): Promise<number>;
 }

@@ -1,16 +1,12 @@
 import assert from 'node:assert/strict';
-import { cpSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { parse } from 'yaml';
 import { loadCorpus } from '../helpers/corpus.js';
 import { sendAsDevice } from '../helpers/device-client.js';
-import { configFrom, eventually, loopbackListeners, relayDelivery, runGateway, testDir, type RunningGateway } from '../helpers/gateway.js';
-import { REPO_ROOT } from '../helpers/gateway-process.js';
+import { configFrom, eventually, relayDelivery, runGateway, testDir, type RunningGateway } from '../helpers/gateway.js';
+import { shippedAlarmsConfig } from '../helpers/shipped-config.js';
 import { startUpstream, type Upstream } from '../helpers/upstream.js';
 
 const corpus = loadCorpus();
-const shipped = parse(readFileSync(join(REPO_ROOT, 'config/annunciator.yaml'), 'utf8')) as Record<string, unknown>;
 const BASE_URL = 'https://alarms.plant.example.com';
 
 describe('acknowledgement by link, end to end', () => {
@@ -20,16 +16,10 @@ describe('acknowledgement by link, end to end', () => {
 
   before(async () => {
     upstream = await startUpstream({ security: 'none' });
-    cpSync(join(REPO_ROOT, 'rules'), join(dir.path, 'rules'), { recursive: true });
-    const raw = {
-      ...shipped,
-      gateway: { hostname: 'gw.test', domain: 'gw.test', dataDir: join(dir.path, 'data') },
-      log: { level: 'error', format: 'json' },
-      listeners: loopbackListeners(),
-      alarms: { ...(shipped.alarms as object), rulesDir: join(dir.path, 'rules'), templatesDir: join(REPO_ROOT, 'templates'), watch: false },
+    const raw = shippedAlarmsConfig(dir, {
       api: { listen: { address: '127.0.0.1', port: 0 }, baseUrl: BASE_URL, linkSecret: { env: 'ANNUNCIATOR_LINK_SECRET' }, linkLifetime: '7d' },
       delivery: relayDelivery(upstream.port),
-    };
+    });
     gateway = await runGateway(configFrom(dir, raw, { ANNUNCIATOR_LINK_SECRET: 'an-end-to-end-link-secret-of-enough-bytes' }));
   });
   after(async () => {

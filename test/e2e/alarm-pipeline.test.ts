@@ -1,29 +1,22 @@
 import assert from 'node:assert/strict';
-import { cpSync, readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { parse, parseDocument } from 'yaml';
+import { parseDocument } from 'yaml';
 import { loadCorpus } from '../helpers/corpus.js';
 import { sendAsDevice } from '../helpers/device-client.js';
-import { configFrom, eventually, loopbackListeners, relayDelivery, runGateway, testDir, type RunningGateway, type TestDir } from '../helpers/gateway.js';
-import { REPO_ROOT } from '../helpers/gateway-process.js';
+import { configFrom, eventually, relayDelivery, runGateway, testDir, type RunningGateway, type TestDir } from '../helpers/gateway.js';
+import { shippedAlarmsConfig, shippedConfig } from '../helpers/shipped-config.js';
 import { startUpstream, type Upstream, type UpstreamMessage } from '../helpers/upstream.js';
 
 const corpus = loadCorpus();
-const shipped = parse(readFileSync(join(REPO_ROOT, 'config/annunciator.yaml'), 'utf8')) as Record<string, unknown>;
 
 /** The shipped configuration (devices, patterns, receivers, rules, templates), relaying to a loopback upstream. */
 function pipelineConfig(dir: TestDir, upstreamPort: number, extra: { devices?: unknown[] } = {}): Record<string, unknown> {
-  cpSync(join(REPO_ROOT, 'rules'), join(dir.path, 'rules'), { recursive: true });
-  return {
-    ...shipped,
-    gateway: { hostname: 'gw.test', domain: 'gw.test', dataDir: join(dir.path, 'data') },
-    log: { level: 'error', format: 'json' },
-    listeners: loopbackListeners(),
-    alarms: { ...(shipped.alarms as object), rulesDir: join(dir.path, 'rules'), templatesDir: join(REPO_ROOT, 'templates'), watch: false },
-    devices: [...(shipped.devices as unknown[]), ...(extra.devices ?? [])],
+  return shippedAlarmsConfig(dir, {
+    devices: [...(shippedConfig().devices as unknown[]), ...(extra.devices ?? [])],
     delivery: relayDelivery(upstreamPort),
-  };
+  });
 }
 
 async function sendCorpus(gateway: RunningGateway, file: string): Promise<void> {

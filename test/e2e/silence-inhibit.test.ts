@@ -1,30 +1,20 @@
 import assert from 'node:assert/strict';
-import { cpSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { parse } from 'yaml';
 import { silenceEndsAt, type Silence } from '../../src/lifecycle/silence.js';
 import { loadCorpus } from '../helpers/corpus.js';
 import { sendAsDevice } from '../helpers/device-client.js';
-import { configFrom, eventually, loopbackListeners, relayDelivery, runGateway, testDir, type RunningGateway, type TestDir } from '../helpers/gateway.js';
-import { REPO_ROOT } from '../helpers/gateway-process.js';
+import { configFrom, eventually, relayDelivery, runGateway, testDir, type RunningGateway, type TestDir } from '../helpers/gateway.js';
+import { shippedAlarmsConfig } from '../helpers/shipped-config.js';
 import { startUpstream, type Upstream, type UpstreamMessage } from '../helpers/upstream.js';
 
 const corpus = loadCorpus();
-const shipped = parse(readFileSync(join(REPO_ROOT, 'config/annunciator.yaml'), 'utf8')) as Record<string, unknown>;
 
 /** The shipped configuration (devices, patterns, receivers, rules, templates), relaying to a loopback upstream. */
 function pipelineConfig(dir: TestDir, upstreamPort: number, extra: { inhibit?: unknown[]; pollInterval?: string } = {}): Record<string, unknown> {
-  cpSync(join(REPO_ROOT, 'rules'), join(dir.path, 'rules'), { recursive: true });
-  return {
-    ...shipped,
-    gateway: { hostname: 'gw.test', domain: 'gw.test', dataDir: join(dir.path, 'data') },
-    log: { level: 'error', format: 'json' },
-    listeners: loopbackListeners(),
-    alarms: { ...(shipped.alarms as object), rulesDir: join(dir.path, 'rules'), templatesDir: join(REPO_ROOT, 'templates'), watch: false },
+  return shippedAlarmsConfig(dir, {
     ...(extra.inhibit ? { inhibit: extra.inhibit } : {}),
     delivery: relayDelivery(upstreamPort, { pollInterval: extra.pollInterval ?? '100ms' }),
-  };
+  });
 }
 
 async function sendCorpus(gateway: RunningGateway, file: string, subject?: string): Promise<void> {

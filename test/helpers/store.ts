@@ -50,6 +50,7 @@ export function alarmsWith(alarms: AlarmRepository, get: AlarmRepository['get'])
     log: (alarmId, entry) => alarms.log(alarmId, entry),
     history: (alarmId) => alarms.history(alarmId),
     muted: () => alarms.muted(),
+    activeBySeverity: () => alarms.activeBySeverity(),
     recipients: (alarmId) => alarms.recipients(alarmId),
     prune: (before, limit) => alarms.prune(before, limit),
   };

@@ -362,6 +362,15 @@ export function storeContract(backend: string, open: () => Promise<StoreUnderTes
         await store.outbox.claimDue(T0 + 200, 1);
         assert.equal(await store.outbox.nextDueAt(), undefined);
       });
+
+      it('pendingSummary counts the pending entries and gives the oldest one\'s queue time', async () => {
+        assert.deepEqual(await store.outbox.pendingSummary(), { count: 0, oldestCreatedAt: undefined });
+        await queue(['first'], T0 + 100);
+        await queue(['second', 'third'], T0 + 200);
+        assert.deepEqual(await store.outbox.pendingSummary(), { count: 3, oldestCreatedAt: T0 + 100 });
+        await store.outbox.claimDue(T0 + 100, 1);
+        assert.deepEqual(await store.outbox.pendingSummary(), { count: 2, oldestCreatedAt: T0 + 200 });
+      });
     });
 
     describe('alarms', () => {
@@ -419,6 +428,15 @@ export function storeContract(backend: string, open: () => Promise<StoreUnderTes
           { receivedId: 'r2', at: T0 + 1, outcome: 'repeat-folded', reason: 'repeat' },
         ]);
         assert.deepEqual(await store.alarms.history('nobody'), []);
+      });
+
+      it('counts active alarms per severity, leaving out resolved ones', async () => {
+        assert.deepEqual(await store.alarms.activeBySeverity(), {});
+        await store.alarms.save(alarm('A', { severity: 'critical' }));
+        await store.alarms.save(alarm('B'));
+        await store.alarms.save(alarm('C'));
+        await store.alarms.save(alarm('D', { severity: 'critical', state: 'resolved' }));
+        assert.deepEqual(await store.alarms.activeBySeverity(), { critical: 1, major: 2 });
       });
 
       it('lists active muted alarms, oldest first', async () => {

@@ -74,6 +74,11 @@ export class PgAlarms implements AlarmRepository {
     return rows.map((r) => ({ receivedId: r.received_id, at: r.at, outcome: r.outcome, reason: r.reason }));
   }
 
+  async activeBySeverity(): Promise<Partial<Record<Alarm['severity'], number>>> {
+    const rows = await this.sql.rows<{ severity: Alarm['severity']; n: number }>(`SELECT data->>'severity' AS severity, count(*)::int AS n FROM alarms WHERE state = 'active' GROUP BY 1`);
+    return Object.fromEntries(rows.map((r) => [r.severity, r.n]));
+  }
+
   async muted(): Promise<Alarm[]> {
     return (await this.sql.rows<DataRow>(`SELECT data FROM alarms WHERE muted AND state = 'active' ORDER BY first_seen, id`)).map((r) => r.data);
   }

@@ -131,6 +131,11 @@ export class PgOutbox implements OutboxRepository {
     return this.sql.count(`DELETE FROM outbox WHERE id IN (SELECT id FROM outbox WHERE status IN ('sent', 'failed') AND updated_at < $1 LIMIT $2)`, [before, limit]);
   }
 
+  async pendingSummary(): Promise<{ count: number; oldestCreatedAt: number | undefined }> {
+    const [row] = await this.sql.rows<{ n: number; oldest: number | null }>(`SELECT count(*)::int AS n, min(created_at) AS oldest FROM outbox WHERE status = 'pending'`);
+    return { count: row?.n ?? 0, oldestCreatedAt: row?.oldest ?? undefined };
+  }
+
   async nextDueAt(): Promise<number | undefined> {
     const [row] = await this.sql.rows<{ due: number | null }>(`SELECT min(next_attempt_at) AS due FROM outbox WHERE status = 'pending'`);
     return row?.due ?? undefined;

@@ -69,6 +69,11 @@ export class SqliteAlarms implements AlarmRepository {
       .map((r) => ({ receivedId: r.received_id, at: r.at, outcome: r.outcome, reason: r.reason }));
   }
 
+  async activeBySeverity(): Promise<Partial<Record<Alarm['severity'], number>>> {
+    const rows = this.db.all<{ severity: Alarm['severity']; n: number }>(`SELECT json_extract(data, '$.severity') AS severity, count(*) AS n FROM alarms WHERE state = 'active' GROUP BY 1`);
+    return Object.fromEntries(rows.map((r) => [r.severity, r.n]));
+  }
+
   async muted(): Promise<Alarm[]> {
     return this.db.all<DataRow>(`SELECT data FROM alarms WHERE muted = 1 AND state = 'active' ORDER BY first_seen, id`).map(parse);
   }

@@ -119,6 +119,11 @@ export class SqliteOutbox implements OutboxRepository {
     return this.db.run(`DELETE FROM outbox WHERE id IN (SELECT id FROM outbox WHERE status IN ('sent', 'failed') AND updated_at < ? LIMIT ?)`, before, limit).changes;
   }
 
+  async pendingSummary(): Promise<{ count: number; oldestCreatedAt: number | undefined }> {
+    const row = this.db.get<{ n: number; oldest: number | null }>(`SELECT count(*) AS n, min(created_at) AS oldest FROM outbox WHERE status = 'pending'`);
+    return { count: row?.n ?? 0, oldestCreatedAt: row?.oldest ?? undefined };
+  }
+
   async nextDueAt(): Promise<number | undefined> {
     return this.db.get<{ due: number | null }>(`SELECT min(next_attempt_at) AS due FROM outbox WHERE status = 'pending'`)?.due ?? undefined;
   }
