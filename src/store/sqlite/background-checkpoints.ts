@@ -1,6 +1,6 @@
 import { Worker } from 'node:worker_threads';
 import type { Logger } from '../../log/logger.js';
-import { isSqliteExperimentalWarning, sqliteCodeName, type SqliteConnection } from './connection.js';
+import { isSqliteExperimentalWarning, readWriteUri, sqliteCodeName, type SqliteConnection } from './connection.js';
 
 /** SQLite's own default, restored when the thread is gone. */
 const AUTOCHECKPOINT_PAGES = 1000;
@@ -29,7 +29,7 @@ export class BackgroundCheckpoints {
   constructor(file: string, connection: SqliteConnection, options: BackgroundCheckpointOptions = {}) {
     this.#connection = connection;
     this.#logger = options.logger;
-    this.#worker = new Worker(THREAD, { eval: true, workerData: { file, interval: options.interval ?? 100 }, resourceLimits: { maxYoungGenerationSizeMb: 2 } });
+    this.#worker = new Worker(THREAD, { eval: true, workerData: { uri: readWriteUri(file), interval: options.interval ?? 100 }, resourceLimits: { maxYoungGenerationSizeMb: 2 } });
     this.#worker.unref();
     connection.pragma('wal_autocheckpoint = 0');
     this.#worker.on('message', (message: { type: 'error'; message: string; errcode?: number }) => {
@@ -78,8 +78,8 @@ process.emitWarning = function (warning, ...rest) {
 };
 const { DatabaseSync } = require('node:sqlite');
 process.emitWarning = emitWarning;
-// mode=rw: never creates the file; the store opened it before starting the thread.
-const db = new DatabaseSync('file:' + encodeURI(workerData.file).replace(/[?#]/g, encodeURIComponent) + '?mode=rw', { timeout: 1000 });
+// readWriteUri: never creates the file; the store opened it before starting the thread.
+const db = new DatabaseSync(workerData.uri, { timeout: 1000 });
 db.exec('PRAGMA synchronous = NORMAL');
 const checkpoint = () => {
   try {

@@ -100,9 +100,8 @@ export class SqliteConnection {
 
   static open(file: string, options: OpenOptions = {}): SqliteConnection {
     const { DatabaseSync } = nodeSqlite();
-    const inMemory = file === '' || file === ':memory:' || file.startsWith('file::memory:');
     // SQLite creates a missing file on open unless read-only; the URI mode `rw` refuses to.
-    const path = options.fileMustExist && !options.readonly && !inMemory ? `file:${encodeURI(file).replace(/[?#]/g, encodeURIComponent)}?mode=rw` : file;
+    const path = options.fileMustExist && !options.readonly && !isInMemory(file) ? readWriteUri(file) : file;
     try {
       // Foreign keys as SQLite defaults them (off; the store turns them on): node:sqlite defaults them on.
       const db = new DatabaseSync(path, { readOnly: options.readonly ?? false, enableForeignKeyConstraints: false, timeout: options.busyTimeout ?? 5000 });
@@ -244,4 +243,14 @@ export function sqliteCodeName(errcode: number): string {
   if (extended === 0) return `SQLITE_${primary}`;
   const name = EXTENDED[primary]?.[extended - 1];
   return name ? `SQLITE_${primary}_${name}` : `SQLITE_${primary}`;
+}
+
+/** Whether `file` names an in-memory database rather than a file. */
+export function isInMemory(file: string): boolean {
+  return file === '' || file === ':memory:' || file.startsWith('file::memory:');
+}
+
+/** `file` as a URI SQLite opens read-write without ever creating it. */
+export function readWriteUri(file: string): string {
+  return `file:${encodeURI(file).replace(/[?#]/g, encodeURIComponent)}?mode=rw`;
 }

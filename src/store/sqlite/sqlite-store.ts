@@ -7,7 +7,7 @@ import type { Logger } from '../../log/logger.js';
 import type { Repositories, Store, StoreHealth } from '../store.js';
 import { SqliteAlarms } from './alarms.js';
 import { SqliteBatches } from './batches.js';
-import { SqliteConnection, type Statement } from './connection.js';
+import { isInMemory, SqliteConnection, type Statement } from './connection.js';
 import { Db } from './db.js';
 import { FileHealth } from './file-health.js';
 import { SqliteInbox } from './inbox.js';
@@ -127,7 +127,7 @@ export class SqliteStore implements Store {
     this.outbox = autocommit('outbox', this.#repositories.outbox, (fn) => this.transaction(fn));
     this.topics = autocommit('topics', this.#repositories.topics, (fn) => this.transaction(fn));
     this.mqttSessions = autocommit('mqttSessions', this.#repositories.mqttSessions, (fn) => this.transaction(fn));
-    const inMemory = file === '' || file === ':memory:' || file.startsWith('file::memory:');
+    const inMemory = isInMemory(file);
     this.#durable = inMemory ? undefined : new WalSync(`${file}-wal`, options.syncFile);
     this.#checkpoints = inMemory || !options.backgroundCheckpoints ? undefined : new BackgroundCheckpoints(file, this.#connection, { logger: options.logger });
     this.#health = inMemory
