@@ -31,6 +31,8 @@ export class Leadership {
   #running = false;
   #timer: TimerHandle | undefined;
   #beating: Promise<void> = Promise.resolve();
+  /** schedule() calls so far: tells a beat whether it already set the next one. */
+  #schedules = 0;
   readonly #failures: RateLimitedLog;
 
   constructor(private readonly options: LeadershipOptions) {
@@ -66,6 +68,7 @@ export class Leadership {
   }
 
   private schedule(ms: number): void {
+    this.#schedules += 1;
     this.#timer?.cancel();
     this.#timer = this.options.clock.setTimer(() => {
       this.#beating = this.beat();
@@ -74,6 +77,7 @@ export class Leadership {
 
   private async beat(): Promise<void> {
     const peers = this.options.peers!;
+    const schedulesBefore = this.#schedules;
     try {
       const leads = await peers.beat();
       this.#failures.reset('beat');
@@ -85,7 +89,8 @@ export class Leadership {
       this.lose('the database cannot be reached');
       this.#failures.warn('beat', { err: error, gateway: peers.gateway }, 'cannot reach the database to take part in the leader election; trying again');
     } finally {
-      if (this.#running) this.schedule(this.options.interval);
+      // Unless the beat already asked for the next one (a lost connection: reconnect at once).
+      if (this.#running && this.#schedules === schedulesBefore) this.schedule(this.options.interval);
     }
   }
 
