@@ -74,12 +74,17 @@ export function gatewayMetrics(options: GatewayMetricsOptions): GatewayMetrics {
       if (counts) for (const severity of SEVERITIES) this.set({ severity }, counts[severity] ?? 0);
     },
   });
+  // Both outbox gauges are collected at once (prom-client collects every metric of a scrape
+  // together): they share one query while it is under way, so they agree and cost one read.
+  let pendingRead: ReturnType<typeof readPending> | undefined;
+  const readPending = () => storeRead(() => store.outbox.pendingSummary());
+  const pendingSummary = () => (pendingRead ??= readPending().finally(() => (pendingRead = undefined)));
   new Gauge({
     name: 'annunciator_outbox_pending',
     help: 'Notifications waiting in the outbox (pending).',
     registers,
     async collect() {
-      const summary = await storeRead(() => store.outbox.pendingSummary());
+      const summary = await pendingSummary();
       if (summary) this.set(summary.count);
     },
   });
@@ -88,7 +93,7 @@ export function gatewayMetrics(options: GatewayMetricsOptions): GatewayMetrics {
     help: 'Age of the oldest pending notification in the outbox (0 when none waits).',
     registers,
     async collect() {
-      const summary = await storeRead(() => store.outbox.pendingSummary());
+      const summary = await pendingSummary();
       if (summary) this.set(summary.oldestCreatedAt === undefined ? 0 : Math.max(0, options.now() - summary.oldestCreatedAt) / 1000);
     },
   });
