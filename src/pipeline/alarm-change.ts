@@ -5,6 +5,7 @@ import type { FloodState } from '../lifecycle/flood.js';
 import { escalationTimerRow, timerAt } from '../lifecycle/timer.js';
 import type { NewOutboxEntry, Repositories } from '../store/store.js';
 import type { Effects } from './effects.js';
+import { armUnmuteNow } from './arm-unmute.js';
 
 /** One change to one alarm, whatever made it (a message, a timer): saved with everything it implies, in the caller's transaction. */
 export interface AlarmChange {
@@ -61,11 +62,7 @@ export async function saveAlarmChange(tx: Repositories, before: Alarm | undefine
   }
   if (a.state === 'resolved' && before?.state === 'active') {
     await tx.timers.cancelEscalations(a.id, now, true);
-    for (const inhibited of await tx.alarms.muted()) {
-      if (inhibited.mutedBy?.by !== 'inhibition' || inhibited.mutedBy.alarm !== a.id) continue;
-      await tx.timers.arm(timerAt('unmute', inhibited.id, inhibited.id, now));
-      fx.emit('timer-armed', { kind: 'unmute', dueAt: now });
-    }
+    if ((await armUnmuteNow(tx, now, (mutedBy) => mutedBy.by === 'inhibition' && mutedBy.alarm === a.id)) > 0) fx.emit('timer-armed', { kind: 'unmute', dueAt: now });
   }
 
   // An announcement changes nothing others see of the alarm (ackAnnounced is internal):

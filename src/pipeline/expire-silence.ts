@@ -1,6 +1,6 @@
 import { silenceIsOver, type Silence } from '../lifecycle/silence.js';
-import { timerAt } from '../lifecycle/timer.js';
 import type { Repositories } from '../store/store.js';
+import { armUnmuteNow } from './arm-unmute.js';
 
 /**
  * Ends a silence now and arms, for each still active alarm it muted, the timer that looks
@@ -11,11 +11,6 @@ export async function expireSilence(tx: Repositories, id: string, now: number): 
   const before = await tx.silences.get(id);
   if (!before || silenceIsOver(before, now)) return { ...(before ? { before } : {}), released: 0 };
   await tx.silences.expire(id, now);
-  let released = 0;
-  for (const alarm of await tx.alarms.muted()) {
-    if (alarm.mutedBy?.by !== 'silence' || alarm.mutedBy.silence !== id) continue;
-    await tx.timers.arm(timerAt('unmute', alarm.id, alarm.id, now));
-    released += 1;
-  }
+  const released = await armUnmuteNow(tx, now, (mutedBy) => mutedBy.by === 'silence' && mutedBy.silence === id);
   return { before, released };
 }

@@ -3,7 +3,7 @@ import type { GatewayConfig } from '../config/types.js';
 import type { Received } from '../ingest/received.js';
 import type { AckOutcome } from '../lifecycle/ack.js';
 import type { Alarm, AlarmAck } from '../lifecycle/alarm.js';
-import { timerAt, type Timer } from '../lifecycle/timer.js';
+import type { Timer } from '../lifecycle/timer.js';
 import type { Logger } from '../log/logger.js';
 import { decodeDeviceMail } from '../parse/undecodable-mail.js';
 import { renderPassthrough } from '../render/passthrough.js';
@@ -12,6 +12,7 @@ import type { Repositories } from '../store/store.js';
 import { acknowledgeIn } from './acknowledge.js';
 import { saveAlarmChange, type AlarmChange } from './alarm-change.js';
 import { announceAcks } from './announce-ack.js';
+import { armUnmuteNow } from './arm-unmute.js';
 import { lateness, type PipelineContext } from './context.js';
 import type { Effects } from './effects.js';
 import { escalate } from './escalate.js';
@@ -176,12 +177,7 @@ export class Pipeline {
    * that no longer exists. Returns how many were armed.
    */
   async inhibitRulesChanged(tx: Repositories, now: number, fx: Effects): Promise<number> {
-    let armed = 0;
-    for (const alarm of await tx.alarms.muted()) {
-      if (alarm.state !== 'active' || alarm.mutedBy?.by !== 'inhibition') continue;
-      await tx.timers.arm(timerAt('unmute', alarm.id, alarm.id, now));
-      armed++;
-    }
+    const armed = await armUnmuteNow(tx, now, (mutedBy) => mutedBy.by === 'inhibition');
     if (armed > 0) fx.emit('timer-armed', { kind: 'unmute', dueAt: now });
     return armed;
   }
