@@ -46,9 +46,10 @@ export async function decodeMail(raw: Buffer, fallbackCharset: string): Promise<
   // body is its text as it came. For a 100 KiB mail that is most of the parse's cost.
   const split = headerEnd(raw);
   const plainBody = split.headerEnd < raw.length && raw[split.headerEnd - 2] === 0x0d ? raw.subarray(split.bodyStart) : undefined;
-  if (plainBody && isPlain7bit(plainBody)) {
+  if (plainBody) {
+    // The header block first: a multipart mail is told by it, without a scan of its body.
     const headers = await parse(raw.subarray(0, split.bodyStart), fallbackCharset);
-    if (plainTextPart(headers)) return { ...decoded(headers), text: plainBody.toString('latin1').replaceAll('\r\n', '\n'), plainBody };
+    if (plainTextPart(headers) && isPlain7bit(plainBody)) return { ...decoded(headers), text: plainBody.toString('latin1').replaceAll('\r\n', '\n'), plainBody };
   }
   return decoded(await parse(raw, fallbackCharset));
 }
