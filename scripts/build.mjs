@@ -15,7 +15,7 @@ import { spawnSync } from 'node:child_process';
 import { cpSync, existsSync, rmSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 // `--out DIR` builds into DIR instead of dist/ (the tests' build of the sources, test/helpers/built-cli.ts).
@@ -64,7 +64,7 @@ await fetchSupportedNode();
 async function fetchSupportedNode() {
   if (!prepare || packing) return;
   const { cachedSupportedNode, describeSupportedNode, isSupportedNode, NEWEST_SUPPORTED_MAJOR, nodeCacheHome, unsupportedNodeMessage } = await import(
-    new URL('../dist/cli/node-version.js', import.meta.url).href
+    pathToFileURL(join(dist, 'cli', 'node-version.js')).href
   );
   if (isSupportedNode()) return;
   const cached = cachedSupportedNode();
