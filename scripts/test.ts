@@ -10,7 +10,7 @@ import { readdirSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { cachedSupportedNode, isSupportedNode, runUnder, unsupportedNodeMessage } from '../src/cli/node-version.js';
+import { onSupportedNode, runUnder } from '../src/cli/node-version.js';
 
 /**
  * Two files at a time (one per core; every file is isolated: ephemeral ports, its own
@@ -31,24 +31,16 @@ function testFiles(): string[] {
     .sort();
 }
 
-let node = process.execPath;
-if (!isSupportedNode()) {
-  const cached = cachedSupportedNode();
-  if (!cached) {
-    process.stderr.write(unsupportedNodeMessage('the test suite'));
-    process.exit(1);
-  }
-  process.stderr.write(`npm test: Node.js ${process.version} is not supported; testing under Node.js ${cached.major} (${cached.node})\n`);
-  node = cached.node;
+// On an unsupported Node this script runs again under the cached supported one (as the CLI does).
+if (onSupportedNode()) {
+  const tsc = createRequire(join(root, 'package.json')).resolve('typescript/bin/tsc');
+  const typed = spawnSync(process.execPath, [tsc, '-p', join(root, 'tsconfig.test.json')], { cwd: root, stdio: 'inherit' });
+  if (typed.status !== 0) process.exit(typed.status ?? 1);
+
+  const chosen = process.argv.slice(2);
+  const suite = runUnder(process.execPath, ['--import', 'tsx', '--test', ...TEST_FLAGS, ...(chosen.length > 0 ? chosen : testFiles())]);
+  setTimeout(() => {
+    process.stderr.write(`npm test: still running after ${SUITE_LIMIT_MS / 60_000} min: a test file does not end (look for the last file without a summary); stopping\n`);
+    suite.kill('SIGKILL');
+  }, SUITE_LIMIT_MS).unref();
 }
-
-const tsc = createRequire(join(root, 'package.json')).resolve('typescript/bin/tsc');
-const typed = spawnSync(node, [tsc, '-p', join(root, 'tsconfig.test.json')], { cwd: root, stdio: 'inherit' });
-if (typed.status !== 0) process.exit(typed.status ?? 1);
-
-const chosen = process.argv.slice(2);
-const suite = runUnder(node, ['--import', 'tsx', '--test', ...TEST_FLAGS, ...(chosen.length > 0 ? chosen : testFiles())]);
-setTimeout(() => {
-  process.stderr.write(`npm test: still running after ${SUITE_LIMIT_MS / 60_000} min: a test file does not end (look for the last file without a summary); stopping\n`);
-  suite.kill('SIGKILL');
-}, SUITE_LIMIT_MS).unref();
