@@ -46,12 +46,16 @@ export class PgTimers implements TimerRepository {
   }
 
   async arm(t: Timer): Promise<void> {
-    await this.sql.count(
-      `INSERT INTO timers (kind, key, alarm_id, due_at, data) VALUES ($1, $2, $3, $4, $5)
-       ON CONFLICT (kind, key) DO UPDATE SET alarm_id = excluded.alarm_id, due_at = excluded.due_at, data = excluded.data, fired_at = NULL, cancelled_at = NULL`,
-      [t.kind, t.key, t.alarmId, t.dueAt, t.data === undefined ? null : JSON.stringify(t.data)],
+    // The wake-up in the same statement (no round trip more): the NOT EXISTS reads the table
+    // as it was before this insert, whose own row is not due before itself anyway.
+    await this.sql.rows(
+      `WITH armed AS (
+         INSERT INTO timers (kind, key, alarm_id, due_at, data) VALUES ($1, $2, $3, $4, $5)
+         ON CONFLICT (kind, key) DO UPDATE SET alarm_id = excluded.alarm_id, due_at = excluded.due_at, data = excluded.data, fired_at = NULL, cancelled_at = NULL
+         RETURNING 1)
+       SELECT ${NOTIFY('$6')} FROM armed WHERE NOT EXISTS (SELECT 1 FROM timers WHERE ${PENDING} AND due_at < $4)`,
+      [t.kind, t.key, t.alarmId, t.dueAt, t.data === undefined ? null : JSON.stringify(t.data), wakePayload(this.gateway, { kind: 'timer', dueAt: t.dueAt })],
     );
-    await this.wakeIfEarliest(t.dueAt);
   }
 
   /**
