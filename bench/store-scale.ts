@@ -558,6 +558,7 @@ class StepTimes {
       batches: wrap('batches', tx.batches),
       silences: wrap('silences', tx.silences),
       outbox: wrap('outbox', tx.outbox),
+      audit: wrap('audit', tx.audit),
       topics: wrap('topics', tx.topics),
       mqttSessions: wrap('mqttSessions', tx.mqttSessions),
     };

@@ -1,6 +1,6 @@
 import { systemClock, type Clock } from './base/clock.js';
 import type { GatewayMetrics } from './api/metrics.js';
-import type { AckServer, Readiness } from './api/server.js';
+import type { HttpServer, Readiness } from './api/server.js';
 import type { GatewayConfig } from './config/types.js';
 import { startThreadedSenders } from './deliver/threaded-senders.js';
 import type { MqttStatePublisher } from './deliver/mqtt-state-publisher.js';
@@ -46,11 +46,11 @@ export interface App {
   readonly events: GatewayEventBus;
   readonly store: Store;
   readonly pipeline: Pipeline;
-  /** Filled by start(): the SMTP listeners, MQTT ingests, reply mailboxes and link server. */
+  /** Filled by start(): the SMTP listeners, MQTT ingests, reply mailboxes and HTTP server. */
   readonly listeners: SmtpListener[];
   readonly mqtt: MqttIngest[];
   readonly replies: ReplyAcknowledger[];
-  readonly api: AckServer | undefined;
+  readonly http: HttpServer | undefined;
   /** Whether this gateway runs the timers, reply watchers and retained MQTT state now (always, on the SQLite file). */
   readonly leading: boolean;
   /** Opens the listeners, brokers and mailboxes and starts the runners. */
@@ -233,7 +233,7 @@ export function createApp(initialConfig: GatewayConfig, options: AppOptions): Ap
   });
 
   const listeners: SmtpListener[] = [];
-  let api: AckServer | undefined;
+  let http: HttpServer | undefined;
   let metrics: GatewayMetrics | undefined;
   /** What `/-/ready` reports: the store takes work, every listener and broker is up, and due notifications are being taken. */
   const readiness = async (): Promise<Readiness> => {
@@ -266,8 +266,8 @@ export function createApp(initialConfig: GatewayConfig, options: AppOptions): Ap
     listeners,
     mqtt,
     replies,
-    get api() {
-      return api;
+    get http() {
+      return http;
     },
     get leading() {
       return leadership.leading;
@@ -286,9 +286,10 @@ export function createApp(initialConfig: GatewayConfig, options: AppOptions): Ap
             }),
           );
         }
-        if (config.api) {
-          const { startAckServer } = await import('./api/server.js');
+        if (config.http) {
+          const { startHttpServer } = await import('./api/server.js');
           const { gatewayMetrics } = await import('./api/metrics.js');
+          const { loopbackOrNobody } = await import('./api/auth/guard.js');
           metrics = gatewayMetrics({
             events,
             store,
@@ -298,24 +299,32 @@ export function createApp(initialConfig: GatewayConfig, options: AppOptions): Ap
             brokers: config.mqtt.map((b) => b.name),
             accounts: config.delivery.accounts.map((a) => a.name),
           });
-          api = await startAckServer({
+          // Read per page, so that a reloaded time zone shows at once.
+          const format = {
+            get timeZone() {
+              return config.alarms?.timeZone ?? Intl.DateTimeFormat().resolvedOptions().timeZone;
+            },
+            get locale() {
+              return config.alarms?.locale ?? 'en-GB';
+            },
+          };
+          const httpConfig = config.http;
+          const app = this;
+          http = await startHttpServer({
             readiness,
             metrics,
-            listen: config.api.listen,
-            key: config.api.linkSecret,
+            listen: httpConfig.listen,
+            ...(httpConfig.tls ? { tls: httpConfig.tls } : {}),
+            ...(httpConfig.links ? { linkKey: httpConfig.links.key } : {}),
             store,
             acknowledge,
             logger: logger.child({ stage: 'api' }),
-            // Read per page, so that a reloaded time zone shows at once.
-            format: {
-              get timeZone() {
-                return config.alarms?.timeZone ?? Intl.DateTimeFormat().resolvedOptions().timeZone;
-              },
-              get locale() {
-                return config.alarms?.locale ?? 'en-GB';
-              },
-            },
+            format,
             now: () => clock.now(),
+            api: {
+              context: { store, events, config: () => config, now: () => clock.now(), acknowledge, reload: () => app.reload(), pipeline, format, logger: logger.child({ stage: 'api' }) },
+              authenticate: loopbackOrNobody(() => config.http ?? httpConfig),
+            },
           });
         }
       } catch (error) {
@@ -366,7 +375,7 @@ export function createApp(initialConfig: GatewayConfig, options: AppOptions): Ap
     async stop() {
       stages?.stopWatching();
       await leadership.stop();
-      await api?.close();
+      await http?.close();
       metrics?.stop();
       await Promise.all(mqtt.map((i) => i.stop()));
       await Promise.all(replies.map((r) => r.stop()));

@@ -2,7 +2,7 @@ import { collectDefaultMetrics, Counter, Gauge, Registry } from 'prom-client';
 import { SEVERITIES } from '../config/schema.js';
 import type { GatewayEventBus } from '../events.js';
 import type { Store } from '../store/store.js';
-import type { MetricsSource } from './server.js';
+import type { MetricsSource } from './operator-routes.js';
 
 /**
  * `/metrics` (Prometheus text, prom-client). Counters follow the typed event map

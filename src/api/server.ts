@@ -1,210 +1,104 @@
 import type { AddressInfo } from 'node:net';
-import Fastify, { type FastifyReply, type FastifyRequest } from 'fastify';
-import { verifyAckToken, type BatchAckClaims } from '../base/ack-token.js';
+import Fastify, { type FastifyInstance, type FastifyReply } from 'fastify';
+import { serializerCompiler, validatorCompiler } from 'fastify-type-provider-zod';
 import type { Secret } from '../config/secret.js';
-import type { Alarm } from '../lifecycle/alarm.js';
-import type { Acknowledge } from '../lifecycle/ack.js';
-import { summarizeBatch } from '../lifecycle/batch.js';
 import type { Logger } from '../log/logger.js';
 import type { Store } from '../store/store.js';
-import { batchConfirmPage, batchResultPage, confirmPage, notFoundPage, plainPage, refusalPage, resultPage, type BatchAckResult, type Page, type PageFormat } from './ack-page.js';
+import type { Acknowledge } from '../lifecycle/ack.js';
+import { notFoundPage, plainPage, type PageFormat } from './ack-page.js';
+import { registerAckLinks, send } from './ack-links.js';
+import { installGuard, type Authenticate } from './auth/guard.js';
+import type { ApiContext } from './context.js';
+import { registerOperatorRoutes, type MetricsSource, type Readiness } from './operator-routes.js';
+
+export type { MetricsSource, Readiness };
 
 /**
- * The acknowledgement-link server: `GET /ack/TOKEN` shows the alarm and a confirm button,
- * `POST /ack/TOKEN` records the acknowledgement. GET never changes anything: mail
- * scanners and link previews fetch every link in a mail, and must not acknowledge.
- * A batch token (a group or digest notification's link) does the same for every alarm
- * the batch lists: one button acknowledges each one not acknowledged yet.
+ * The one HTTP server (config `http`): the console, API v1 under `/api/v1` (its OpenAPI
+ * document at `/api/v1/openapi.json`), the operator's endpoints (`/-/healthy`,
+ * `/-/ready`, `/metrics`, like Alertmanager) and the acknowledgement links.
  *
- * The same server answers the operator's endpoints: `/-/healthy` (the process serves),
- * `/-/ready` (200, or 503 with a JSON body naming what is not ready) and `/metrics`
- * (Prometheus text), like Alertmanager. Built on fastify 5 (docs/development.md says why).
+ * Built on fastify 5: schemas declared once per route (zod, as the configuration) validate
+ * requests, serialize responses and make the OpenAPI document; its encapsulation keeps the
+ * links' no-body parsing apart from the API's JSON; and its hooks carry the guard that
+ * checks each route's declared role (docs/development.md says more).
  */
-
-export interface AckServerOptions {
+export interface HttpServerOptions {
   listen: { address: string; port: number };
-  /** The HMAC key (config `api.linkSecret`). */
-  key: Secret;
+  /** TLS for the server itself (PEM). */
+  tls?: { cert: string; key: string; minVersion: 'TLSv1.2' | 'TLSv1.3' };
+  /** The link key (`http.linkSecret`); without it `/ack/` is not served. */
+  linkKey?: Secret;
   store: Pick<Store, 'alarms' | 'batches'>;
-  /** Records an acknowledgement (the one decision every door uses). */
   acknowledge: Acknowledge;
   logger: Logger;
-  /** Zone and locale for times on the pages. */
   format: PageFormat;
   now?: () => number;
   /** What `/-/ready` reports; without it the gateway is ready when it serves. */
   readiness?: () => Promise<Readiness>;
   /** What `/metrics` serves; without it `/metrics` is not found. */
   metrics?: MetricsSource;
+  /** API v1 and the console; without it only the links and the operator's endpoints. */
+  api?: { context: ApiContext; authenticate: Authenticate };
 }
 
-/** Each part of the gateway `/-/ready` looks at, and why it is not ready (absent when it is). */
-export type Readiness = Record<string, { ok: true } | { ok: false; reason: string }>;
-
-export interface MetricsSource {
-  readonly contentType: string;
-  /** The exposition text, read at scrape time. */
-  text(): Promise<string>;
-}
-
-export interface AckServer {
+export interface HttpServer {
   address(): AddressInfo;
+  /** The fastify instance, for `inject` in tests and the OpenAPI document. */
+  readonly app: FastifyInstance;
   close(): Promise<void>;
 }
 
-export const SECURITY_HEADERS: Readonly<Record<string, string>> = {
-  'Content-Security-Policy': "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
-  'X-Frame-Options': 'DENY',
-  'Referrer-Policy': 'no-referrer',
-  'Cache-Control': 'no-store',
-  'X-Content-Type-Options': 'nosniff',
-};
-
-export async function startAckServer(options: AckServerOptions): Promise<AckServer> {
+export async function startHttpServer(options: HttpServerOptions): Promise<HttpServer> {
   const now = options.now ?? Date.now;
   const logger = options.logger;
-
-  const handle = async (req: FastifyRequest<{ Params: { token: string } }>, res: FastifyReply): Promise<void> => {
-    const method = req.method;
-    if (method !== 'GET' && method !== 'HEAD' && method !== 'POST') {
-      res.header('Allow', 'GET, HEAD, POST');
-      send(res, plainPage(405, 'Method not allowed', 'Open the link, then use the button.'));
-      return;
-    }
-    const peer = req.socket.remoteAddress;
-    const verdict = verifyAckToken(req.params.token, options.key.reveal(), now());
-    if (!verdict.ok) {
-      // The token is a credential: it is not logged.
-      logger.warn({ reason: verdict.reason, peer, method }, `acknowledgement link refused (${verdict.reason}); nothing acknowledged`);
-      send(res, refusalPage(verdict.reason));
-      return;
-    }
-    const claims = verdict.claims;
-    if (claims.batchId !== undefined) {
-      await handleBatch(res, method, claims, peer);
-      return;
-    }
-    const { alarmId, receiver } = claims;
-    const alarm = await options.store.alarms.get(alarmId);
-    if (!alarm) {
-      logger.warn({ alarmId, peer, method }, 'acknowledgement link for an alarm not in the store');
-      send(res, notFoundPage(`There is no alarm ${alarmId} (any more).`));
-      return;
-    }
-    if (method !== 'POST') {
-      send(res, confirmPage(alarm, receiver, options.format));
-      return;
-    }
-    const [result] = await options.acknowledge([{ alarmId, ack: { by: receiver, channel: 'link', at: now(), ref: 'link' } }]);
-    if (!result || result.outcome === 'unknown-alarm') {
-      send(res, notFoundPage(`There is no alarm ${alarmId} (any more).`));
-      return;
-    }
-    // The first acknowledgement counts.
-    const recorded = result.outcome === 'recorded';
-    if (recorded) {
-      logger.info({ alarmId, by: receiver, peer }, 'alarm acknowledged by link');
-    } else {
-      logger.info({ alarmId, by: receiver, peer, ackedBy: result.ack.by }, 'acknowledgement link used on an alarm already acknowledged; the first acknowledgement stays');
-    }
-    send(res, resultPage(result.alarm, receiver, recorded, options.format));
-  };
-
-  /** A group or digest link: the batch's alarms, in the order its notification listed them. */
-  const handleBatch = async (res: FastifyReply, method: string, claims: BatchAckClaims, peer: string | undefined): Promise<void> => {
-    const { batchId, receiver } = claims;
-    const batch = await options.store.batches.get(batchId);
-    const items = batch ? await options.store.batches.items(batchId) : [];
-    const stored = new Map<string, Alarm>();
-    for (const item of items) {
-      const alarm = stored.has(item.alarmId) ? undefined : await options.store.alarms.get(item.alarmId);
-      if (alarm) stored.set(alarm.id, alarm);
-    }
-    const alarms = summarizeBatch(items, (id) => stored.get(id)).entries.map((e) => e.alarm);
-    if (!batch || alarms.length === 0) {
-      logger.warn({ batchId, peer, method }, batch ? 'acknowledgement link for a batch whose alarms are no longer in the store' : 'acknowledgement link for a batch not in the store');
-      send(res, notFoundPage(batch ? `None of the alarms of ${batchId} are in the store any more.` : `There is no group or digest ${batchId} (any more).`));
-      return;
-    }
-    if (method !== 'POST') {
-      send(res, batchConfirmPage(batch, alarms, receiver, options.format));
-      return;
-    }
-    const at = now();
-    const results: BatchAckResult[] = [];
-    // The alarms of one link are acknowledged in one act: their announcement goes out as one mail.
-    const open = alarms.filter((alarm) => !alarm.ack);
-    const outcomes = await options.acknowledge(open.map((alarm) => ({ alarmId: alarm.id, ack: { by: receiver, channel: 'link' as const, at, ref: 'link' } })));
-    for (const alarm of alarms) {
-      const alarmId = alarm.id;
-      if (alarm.ack) {
-        logger.info({ alarmId, batchId, by: receiver, peer, ackedBy: alarm.ack.by }, 'acknowledgement link used on an alarm already acknowledged; the first acknowledgement stays');
-        results.push({ alarm, recorded: false });
-        continue;
-      }
-      const result = outcomes[open.indexOf(alarm)]!;
-      if (result.outcome === 'unknown-alarm') {
-        logger.warn({ alarmId, batchId, peer }, 'alarm of a batch no longer in the store; not acknowledged');
-        continue;
-      }
-      const recorded = result.outcome === 'recorded';
-      if (recorded) {
-        logger.info({ alarmId, batchId, by: receiver, peer }, 'alarm acknowledged by link');
-      } else {
-        logger.info({ alarmId, batchId, by: receiver, peer, ackedBy: result.ack.by }, 'acknowledgement link used on an alarm already acknowledged; the first acknowledgement stays');
-      }
-      results.push({ alarm: result.alarm, recorded });
-    }
-    if (results.length === 0) {
-      send(res, notFoundPage(`None of the alarms of ${batchId} are in the store any more.`));
-      return;
-    }
-    send(res, batchResultPage(batch, results, receiver, options.format));
-  };
-
   const app = Fastify({
     // Ack tokens (claims and HMAC in base64url) are longer than find-my-way's default of 100.
     routerOptions: { maxParamLength: 4096 },
     requestTimeout: 30_000,
     exposeHeadRoutes: false,
     logger: false,
+    bodyLimit: 1024 * 1024,
+    ...(options.tls ? { https: { cert: options.tls.cert, key: options.tls.key, minVersion: options.tls.minVersion } } : {}),
     // A malformed path is a page that is not there, as before the move to fastify.
-    frameworkErrors: (error, _req, res) => {
-      if (error.code === 'FST_ERR_BAD_URL') send(res, notFoundPage('There is no page here. Acknowledgement links look like /ack/TOKEN.'));
+    frameworkErrors: (error, req, reply) => {
+      // The reply's generic types are those of a route not yet known; this is any route's reply.
+      const res = reply as unknown as FastifyReply;
+      if (req.url.startsWith('/api/')) void res.code(error.statusCode ?? 400).send({ error: error.message });
+      else if (error.code === 'FST_ERR_BAD_URL') send(res, notFoundPage('There is no page here.'));
       else send(res, plainPage(error.statusCode ?? 400, 'Bad request', 'The gateway could not read this request.'));
     },
   });
   app.server.headersTimeout = 15_000;
-  // No route reads a body: the token in the path is the whole request. Whatever a form or
-  // a client sends is read and dropped, never parsed (no 415 for a form POST).
-  app.removeAllContentTypeParsers();
-  app.addContentTypeParser('*', (req, payload, done) => {
-    payload.on('error', done);
-    payload.on('end', () => done(null));
-    payload.resume();
-  });
-  app.route({ method: ['GET', 'HEAD', 'POST', 'PUT', 'DELETE', 'PATCH', 'OPTIONS'], url: '/ack/:token', handler: handle });
-  app.get('/-/healthy', async (_req, res) => {
-    res.header('Cache-Control', 'no-store').type('text/plain; charset=utf-8').send('Annunciator is healthy.\n');
-  });
-  app.get('/-/ready', async (_req, res) => {
-    const parts = (await options.readiness?.()) ?? {};
-    const notReady = Object.fromEntries(Object.entries(parts).flatMap(([part, state]) => (state.ok ? [] : [[part, state.reason]])));
-    const ready = Object.keys(notReady).length === 0;
-    res.header('Cache-Control', 'no-store').code(ready ? 200 : 503).send(ready ? { status: 'ready' } : { status: 'not ready', notReady });
-  });
-  if (options.metrics) {
-    const metrics = options.metrics;
-    app.get('/metrics', async (_req, res) => {
-      res.header('Cache-Control', 'no-store').type(metrics.contentType).send(await metrics.text());
-    });
+  app.setValidatorCompiler(validatorCompiler);
+  app.setSerializerCompiler(serializerCompiler);
+  app.decorateRequest('principal', undefined);
+
+  if (options.api) {
+    installGuard(app, options.api.authenticate);
+    const { registerApiV1 } = await import('./v1/routes.js');
+    await app.register(async (scope) => registerApiV1(scope, options.api!.context), { prefix: '/api/v1' });
   }
-  app.setNotFoundHandler((_req, res) => {
-    send(res, notFoundPage('There is no page here. Acknowledgement links look like /ack/TOKEN.'));
+  if (options.linkKey) {
+    const key = options.linkKey;
+    await app.register(async (scope) => registerAckLinks(scope, { key, store: options.store, acknowledge: options.acknowledge, logger, format: options.format, now }));
+  }
+  await app.register(async (scope) => registerOperatorRoutes(scope, { ...(options.readiness ? { readiness: options.readiness } : {}), ...(options.metrics ? { metrics: options.metrics } : {}) }));
+
+  app.setNotFoundHandler((req, res) => {
+    if (req.url.startsWith('/api/')) void res.code(404).send({ error: `no such endpoint: ${req.method} ${req.url.split('?')[0]}` });
+    else send(res, notFoundPage('There is no page here. Acknowledgement links look like /ack/TOKEN.'));
   });
   app.setErrorHandler((error, req, res) => {
+    const status = (error as { statusCode?: number }).statusCode;
+    if (req.url.startsWith('/api/') && status !== undefined && status >= 400 && status < 500) {
+      void res.code(status).send({ error: error instanceof Error ? error.message : String(error) });
+      return;
+    }
     logger.error({ err: error, url: req.routeOptions.url }, 'HTTP request failed; answered 500');
-    if (!res.sent) send(res, plainPage(500, 'Error', 'The gateway could not handle this request. Nothing may have been recorded; try again.'));
+    if (res.sent) return;
+    if (req.url.startsWith('/api/')) void res.code(500).send({ error: 'the gateway could not handle this request; nothing may have been recorded, try again' });
+    else send(res, plainPage(500, 'Error', 'The gateway could not handle this request. Nothing may have been recorded; try again.'));
   });
 
   try {
@@ -213,19 +107,15 @@ export async function startAckServer(options: AckServerOptions): Promise<AckServ
     await app.close();
     throw error;
   }
-  app.server.on('error', (error) => logger.error({ err: error }, 'acknowledgement server error'));
-  logger.info({ address: app.server.address() }, 'acknowledgement link server listening');
+  app.server.on('error', (error) => logger.error({ err: error }, 'HTTP server error'));
+  logger.info({ address: app.server.address(), tls: options.tls !== undefined, api: options.api !== undefined, links: options.linkKey !== undefined }, 'HTTP server listening');
 
   return {
+    app,
     address: () => app.server.address() as AddressInfo,
     close: async () => {
       app.server.closeAllConnections();
       await app.close();
     },
   };
-}
-
-function send(res: FastifyReply, page: Page): void {
-  const body = Buffer.from(page.html, 'utf8');
-  res.code(page.status).headers(SECURITY_HEADERS).header('Content-Type', 'text/html; charset=utf-8').header('Content-Length', body.length).send(body);
 }

@@ -10,11 +10,11 @@ import { PRESETS } from './presets.js';
 import { configSchema, type RawAccount, type RawConfig, type RawListener, type RawMqttBroker } from './schema.js';
 import { resolveInhibitRules } from './inhibit.js';
 import { resolveSchedules } from './schedules.js';
-import { resolveReplyAccounts } from './replies.js';
+import { isLoopback, resolveReplyAccounts } from './replies.js';
 import { resolveStore } from './store.js';
 import { resolveUpstreamTls } from './upstream-tls.js';
 import { readSecret, Secret, SecretUnavailable, type SecretSource } from './secret.js';
-import type { Account, ApiConfig, GatewayConfig, ListenerConfig, MqttBrokerConfig, MqttSubscribeMode, SmtpAccount, SmtpAuth } from './types.js';
+import type { Account, AckLinkConfig, GatewayConfig, HttpConfig, ListenerConfig, MqttBrokerConfig, MqttSubscribeMode, SmtpAccount, SmtpAuth } from './types.js';
 
 export interface ConfigProblem {
   file: string;
@@ -193,7 +193,7 @@ function resolveConfig(raw: RawConfig, file: string, env: NodeJS.ProcessEnv, doc
     };
   });
 
-  const api = raw.api ? resolveApi(raw, { at, secret }) : undefined;
+  const http = raw.http || raw.api ? resolveHttp(raw, { at, secret, readPem }) : undefined;
   const store = resolveStore(raw.store, { at, secret, readPem });
   const replies = resolveReplyAccounts(raw, { at, secret, readPem });
 
@@ -221,7 +221,7 @@ function resolveConfig(raw: RawConfig, file: string, env: NodeJS.ProcessEnv, doc
     schedules,
     inhibit,
     mqtt,
-    ...(api ? { api } : {}),
+    ...(http ? { http } : {}),
     replies,
     delivery: { ...raw.delivery, accounts: accounts.filter((a): a is Account => a !== undefined) },
   };
@@ -378,21 +378,60 @@ function checkAlarmSections(raw: RawConfig, at: (path: ReadonlyArray<PropertyKey
 /** HMAC-SHA256 keys shorter than the hash add no strength and are easy to guess. */
 export const MIN_LINK_SECRET_BYTES = 32;
 
-function resolveApi(raw: RawConfig, { at, secret }: Pick<Resolvers, 'at' | 'secret'>): ApiConfig | undefined {
-  const api = raw.api!;
-  if (!raw.alarms) at(['api'], 'acknowledgement links are about alarms: add an alarms section, or remove api');
-  const url = new URL(api.baseUrl);
-  if (url.search !== '' || url.hash !== '') at(['api', 'baseUrl'], 'no query or fragment: links are built as BASEURL/ack/TOKEN');
-  const read = secret(api.linkSecret, ['api', 'linkSecret']);
-  if (!read) return undefined;
-  // Surrounding white space (a pasted newline) is not part of the key.
-  const key = read.reveal().trim();
-  const bytes = Buffer.byteLength(key, 'utf8');
-  if (bytes < MIN_LINK_SECRET_BYTES) {
-    at(['api', 'linkSecret'], `is ${bytes} bytes long; the link signing key needs at least ${MIN_LINK_SECRET_BYTES} (e.g. openssl rand -base64 48)`);
-    return undefined;
+function resolveHttp(raw: RawConfig, { at, secret, readPem }: Resolvers): HttpConfig | undefined {
+  if (raw.http && raw.api) at(['api'], 'is the older name of http: keep one of the two');
+  const section = raw.http ? 'http' : 'api';
+  const http = raw.http ?? { ...raw.api!, users: [], tokens: [], sessionLifetime: 12 * 3_600_000 };
+  let links: AckLinkConfig | undefined;
+  if (http.linkSecret || http.baseUrl) {
+    if (!raw.alarms) at([section], 'acknowledgement links are about alarms: add an alarms section, or remove baseUrl and linkSecret');
+    if (!http.baseUrl) at([section, 'baseUrl'], 'is required with linkSecret: links are built as BASEURL/ack/TOKEN');
+    if (!http.linkSecret) at([section, 'linkSecret'], 'is required with baseUrl: it signs the links');
   }
-  return { listen: api.listen, baseUrl: api.baseUrl.replace(/\/+$/, ''), linkSecret: new Secret(key), linkLifetime: api.linkLifetime };
+  if (http.baseUrl && http.linkSecret) {
+    const url = new URL(http.baseUrl);
+    if (url.search !== '' || url.hash !== '') at([section, 'baseUrl'], 'no query or fragment: links are built as BASEURL/ack/TOKEN');
+    const read = secret(http.linkSecret, [section, 'linkSecret']);
+    // Surrounding white space (a pasted newline) is not part of the key.
+    const key = read?.reveal().trim();
+    const bytes = key === undefined ? 0 : Buffer.byteLength(key, 'utf8');
+    if (key !== undefined && bytes < MIN_LINK_SECRET_BYTES) {
+      at([section, 'linkSecret'], `is ${bytes} bytes long; the link signing key needs at least ${MIN_LINK_SECRET_BYTES} (e.g. openssl rand -base64 48)`);
+    } else if (key !== undefined) {
+      links = { baseUrl: http.baseUrl.replace(/\/+$/, ''), key: new Secret(key), lifetime: http.linkLifetime };
+    }
+  }
+  const users = http.users.flatMap((user, i) => {
+    const hash = secret(user.passwordHash, [section, 'users', i, 'passwordHash']);
+    return hash ? [{ name: user.name, role: user.role, passwordHash: hash }] : [];
+  });
+  const tokens = http.tokens.flatMap((token, i) => {
+    const value = secret(token.token, [section, 'tokens', i, 'token']);
+    return value ? [{ name: token.name, role: token.role, token: new Secret(value.reveal().trim()) }] : [];
+  });
+  const names = new Set<string>();
+  [...http.users, ...http.tokens].forEach((who, i) => {
+    if (names.has(who.name)) at([section, i < http.users.length ? 'users' : 'tokens'], `"${who.name}" is named twice among users and tokens: the audit log could not tell them apart`);
+    names.add(who.name);
+  });
+  // The console and API act on alarms: open to the network only with logins.
+  if (!isLoopback(http.listen.address) && http.users.length + http.tokens.length === 0) {
+    at([section, 'listen', 'address'], `${http.listen.address} is not a loopback address: add users (or tokens) first, anyone who can reach the port could acknowledge and silence alarms`);
+  }
+  let tls: HttpConfig['tls'];
+  if (http.tls) {
+    const cert = readPem(http.tls.cert, [section, 'tls', 'cert']);
+    const key = readPem(http.tls.key, [section, 'tls', 'key']);
+    if (cert && key) tls = { cert: cert.toString('utf8'), key: key.toString('utf8'), minVersion: http.tls.minVersion };
+  }
+  return {
+    listen: http.listen,
+    ...(tls ? { tls } : {}),
+    ...(links ? { links } : {}),
+    users,
+    tokens,
+    sessionLifetime: http.sessionLifetime,
+  };
 }
 
 /**

@@ -7,7 +7,7 @@ import type { GatewayConfig } from './types.js';
  * mailbox connections are built from them. A reload names their changes and leaves them
  * as they are until a restart; every other section takes effect at once.
  */
-export const READ_AT_START = ['gateway', 'store', 'log', 'listeners', 'delivery', 'mqtt', 'replies', 'api'] as const;
+export const READ_AT_START = ['gateway', 'store', 'log', 'listeners', 'delivery', 'mqtt', 'replies', 'http'] as const;
 
 export interface ReloadPlan {
   /** The configuration to run on: the file's, with the sections read at start as they were. */

@@ -466,16 +466,64 @@ const inhibitRuleSchema = z.strictObject({
   equal: z.array(z.string().min(1)).default([]),
 });
 
+/** A role of a console or API user: viewer reads, responder also acknowledges, silences and works the queue, admin also reloads and reads the audit log. */
+export const roleSchema = z.enum(['viewer', 'responder', 'admin']);
+
+const listenSchema = z.strictObject({
+  address: z.string().refine((a) => isIP(a) !== 0, 'not an IP address'),
+  port: z.number().int().min(0).max(65535),
+});
+
 /**
- * The acknowledgement-link HTTP server (src/api/). Optional: without it notifications
- * carry no link and no HTTP port is opened. `baseUrl` is what links in mails point at
- * (a reverse proxy in front may add TLS and a path prefix); `linkSecret` is the HMAC key.
+ * The HTTP server (src/api/): the web console, API v1, `/metrics`, `/-/healthy`,
+ * `/-/ready` and the acknowledgement links. Optional: without it no HTTP port is opened;
+ * the embedded default has it on 127.0.0.1:9525. Links in notifications need `baseUrl`
+ * (what links in mails point at; a reverse proxy in front may add TLS and a path prefix)
+ * and `linkSecret` (the HMAC key). Anything but a loopback address needs `users`.
+ */
+const httpSchema = z.strictObject({
+  listen: listenSchema.default({ address: '127.0.0.1', port: 9525 }),
+  /** TLS for the server itself; without it plain HTTP (put a reverse proxy with TLS in front). */
+  tls: z
+    .strictObject({
+      cert: z.string().min(1),
+      key: z.string().min(1),
+      minVersion: tlsVersion.default('TLSv1.2'),
+    })
+    .optional(),
+  baseUrl: z.url({ protocol: /^https?$/, error: 'an http:// or https:// URL, e.g. https://alarms.plant.example.com' }).optional(),
+  linkSecret: secretSourceSchema.optional(),
+  linkLifetime: duration.default(7 * 86_400_000),
+  /** People who log in to the console and the API; the password as a scrypt hash (`annunciator user hash`). */
+  users: z
+    .array(
+      z.strictObject({
+        name,
+        role: roleSchema,
+        passwordHash: secretSourceSchema,
+      }),
+    )
+    .default([]),
+  /** Bearer tokens for scripts (`Authorization: Bearer TOKEN`), each with a role. */
+  tokens: z
+    .array(
+      z.strictObject({
+        name,
+        role: roleSchema,
+        token: secretSourceSchema,
+      }),
+    )
+    .default([]),
+  /** How long a console login lasts without use. */
+  sessionLifetime: duration.default(12 * 3_600_000),
+});
+
+/**
+ * The older name of the `http` section (the acknowledgement-link server before the
+ * console): `listen`, `baseUrl` and `linkSecret` were required there.
  */
 const apiSchema = z.strictObject({
-  listen: z.strictObject({
-    address: z.string().refine((a) => isIP(a) !== 0, 'not an IP address'),
-    port: z.number().int().min(0).max(65535),
-  }),
+  listen: listenSchema,
   baseUrl: z.url({ protocol: /^https?$/, error: (issue) => (issue.input === undefined ? 'is required' : 'an http:// or https:// URL, e.g. https://alarms.plant.example.com') }),
   linkSecret: secretSourceSchema,
   linkLifetime: duration.default(7 * 86_400_000),
@@ -594,6 +642,8 @@ export const configSchema = z.strictObject({
   receivers: z.array(receiverSchema).default([]),
   schedules: z.array(scheduleSchema).default([]),
   inhibit: z.array(inhibitRuleSchema).default([]),
+  http: httpSchema.optional(),
+  /** The older name of `http`. */
   api: apiSchema.optional(),
   /** Mailboxes read for replies that acknowledge alarms. */
   replies: z.array(replyAccountSchema).default([]),
@@ -619,5 +669,6 @@ export type AlarmsConfig = z.output<typeof alarmsSchema>;
 export type RouteDefaults = z.output<typeof routeDefaultsSchema>;
 export type MqttMapping = z.output<typeof mqttMappingSchema>;
 export type RawMqttBroker = z.output<typeof mqttBrokerSchema>;
-export type RawApi = z.output<typeof apiSchema>;
+export type RawHttp = z.output<typeof httpSchema>;
+export type Role = z.output<typeof roleSchema>;
 export type RawReplyAccount = z.output<typeof replyAccountSchema>;

@@ -1,7 +1,7 @@
 import type { UpstreamTls } from '../base/tls-policy.js';
 import type { InhibitRule } from './inhibit.js';
 import type { Secret } from './secret.js';
-import type { BackoffPolicy, RawApi, RawConfig, RawListener, RawMqttBroker, RawSchedule } from './schema.js';
+import type { BackoffPolicy, Role, RawConfig, RawListener, RawMqttBroker, RawSchedule } from './schema.js';
 
 /** Configuration after loading: secrets read, paths absolute, presets applied. */
 
@@ -116,8 +116,8 @@ export interface GatewayConfig {
   /** Inhibit rules, matchers parsed (config/inhibit.ts). */
   inhibit: InhibitRule[];
   mqtt: MqttBrokerConfig[];
-  /** The acknowledgement-link server; absent means no links in notifications and no HTTP port. */
-  api?: ApiConfig;
+  /** The HTTP server (console, API, metrics, acknowledgement links); absent means no HTTP port. */
+  http?: HttpConfig;
   /** Mailboxes read for replies that acknowledge alarms (src/ingest/imap/); empty when none. */
   replies: ReplyAccountConfig[];
   delivery: {
@@ -147,8 +147,37 @@ export interface PostgresConnection {
   url: string;
 }
 
-/** The `api` section as loaded: the link secret read and checked for length. */
-export interface ApiConfig extends Omit<RawApi, 'linkSecret'> {
+/** The `http` section (or its older name `api`) as loaded: secrets read and checked. */
+export interface HttpConfig {
+  listen: { address: string; port: number };
+  /** TLS for the server itself, PEM read at load. */
+  tls?: { cert: string; key: string; minVersion: 'TLSv1.2' | 'TLSv1.3' };
+  /** Acknowledgement links in notifications: present with both `baseUrl` and `linkSecret`. */
+  links?: AckLinkConfig;
+  users: HttpUser[];
+  tokens: ApiToken[];
+  /** How long a console login lasts without use (ms). */
+  sessionLifetime: number;
+}
+
+export interface AckLinkConfig {
+  /** What links point at, without a trailing slash. */
+  baseUrl: string;
   /** The HMAC key for link tokens, used as its UTF-8 bytes (at least 32). */
-  linkSecret: Secret;
+  key: Secret;
+  /** How long a link works (ms). */
+  lifetime: number;
+}
+
+export interface HttpUser {
+  name: string;
+  role: Role;
+  /** The scrypt hash as `annunciator user hash` prints it (src/api/auth/). */
+  passwordHash: Secret;
+}
+
+export interface ApiToken {
+  name: string;
+  role: Role;
+  token: Secret;
 }

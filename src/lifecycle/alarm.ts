@@ -56,7 +56,7 @@ export type AlarmMute =
 export interface AlarmAck {
   by: string;
   at: number;
-  channel: 'mqtt' | 'cli' | 'mail' | 'link';
+  channel: 'mqtt' | 'cli' | 'mail' | 'link' | 'api' | 'console';
   comment?: string;
   /** What carried it: a message id, an MQTT topic. */
   ref?: string;

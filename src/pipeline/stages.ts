@@ -119,10 +119,10 @@ export class ConfiguredStages implements PipelineStages {
     });
   }
 
-  /** With an `api` section, every notification (alarm, group, digest) carries an acknowledgement link. */
+  /** With `http.baseUrl` and `http.linkSecret`, every notification (alarm, group, digest) carries an acknowledgement link. */
   private ackLinks(): { ackLinks?: AckLinkOptions } {
-    const api = this.config.api;
-    return api ? { ackLinks: { baseUrl: api.baseUrl, key: api.linkSecret, lifetime: api.linkLifetime } } : {};
+    const links = this.config.http?.links;
+    return links ? { ackLinks: { baseUrl: links.baseUrl, key: links.key, lifetime: links.lifetime } } : {};
   }
 
   /** When replies are read, notifications say which word acknowledges (the first account's first). */

@@ -120,6 +120,7 @@ export interface Repositories {
   readonly outbox: OutboxRepository;
   readonly topics: TopicRepository;
   readonly mqttSessions: MqttSessionRepository;
+  readonly audit: AuditRepository;
 }
 
 /** Messages as they came in (SMTP or MQTT), kept until processed and then for the record. */
@@ -324,6 +325,41 @@ export interface MqttSession {
 export interface MqttSessionRepository {
   get(url: string, clientId: string): Promise<MqttSession | undefined>;
   save(session: MqttSession): Promise<void>;
+}
+
+/** One act of a person or script on the gateway: an acknowledgement, a silence, a queue action, a reload, a login. */
+export interface AuditEntry {
+  /** Increasing: the newest entry has the highest. */
+  id: number;
+  at: number;
+  /** A user or token name; `local` on loopback without users. */
+  actor: string;
+  /** How the actor was known: session, token, loopback, link, mail, mqtt, cli. */
+  via: string;
+  /** The remote address, when the act came over the network. */
+  peer: string | null;
+  /** What was done, e.g. `alarm.acknowledge`, `silence.create`, `outbox.retry`, `reload`, `login`, `login.failed`. */
+  action: string;
+  /** What it was done to (an alarm, silence or outbox id), when one thing. */
+  target: string | null;
+  /** The rest: a comment, the matchers of a silence, the ids of many alarms, what a reload changed. */
+  detail: Record<string, unknown> | null;
+}
+
+export interface AuditQuery {
+  limit: number;
+  /** Entries older than this id (the page before). */
+  beforeId?: number;
+  action?: string;
+  actor?: string;
+  target?: string;
+}
+
+/** The audit log: appended to, read newest first, pruned after `store.retention.audit`. */
+export interface AuditRepository {
+  record(entry: Omit<AuditEntry, 'id'>): Promise<void>;
+  list(query: AuditQuery): Promise<AuditEntry[]>;
+  prune(before: number, limit: number): Promise<number>;
 }
 
 /** The last state of each numeric MQTT telemetry topic (in band, beyond a limit). */

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { after, before, describe, it } from 'node:test';
 import { batchConfirmPage, escapeHtml } from '../../src/api/ack-page.js';
-import { startAckServer, type AckServer } from '../../src/api/server.js';
+import { startHttpServer, type HttpServer } from '../../src/api/server.js';
 import { signAckToken } from '../../src/base/ack-token.js';
 import { Secret } from '../../src/config/secret.js';
 import type { Alarm } from '../../src/lifecycle/alarm.js';
@@ -70,7 +70,7 @@ describe('acknowledgement links for groups and digests', () => {
   const acknowledged: Alarm[] = [];
   const viewAcknowledge: Acknowledge = acknowledger(store, acknowledged, (id) => hidden.has(id));
   let clock = T0 + 120_000;
-  let server: AckServer;
+  let server: HttpServer;
   let base: string;
   let mixed: string;
   let hostile: string;
@@ -97,7 +97,7 @@ describe('acknowledgement links for groups and digests', () => {
     hostile = (await store.batches.ofAlarm('C1'))[0]!.id;
     purged = (await store.batches.ofAlarm('D1'))[0]!.id;
     hidden.add('D1');
-    server = await startAckServer({ listen: { address: '127.0.0.1', port: 0 }, key: new Secret(KEY), store: view, acknowledge: viewAcknowledge, logger, format: FORMAT, now: () => clock });
+    server = await startHttpServer({ listen: { address: '127.0.0.1', port: 0 }, linkKey: new Secret(KEY), store: view, acknowledge: viewAcknowledge, logger, format: FORMAT, now: () => clock });
     base = `http://127.0.0.1:${server.address().port}`;
   });
   after(async () => {

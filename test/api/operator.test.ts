@@ -67,7 +67,7 @@ describe('operator endpoints: /-/healthy, /-/ready, /metrics on a running gatewa
       delivery: relayDelivery(upstream.port),
     });
     gateway = await runGateway(configFrom(dir, raw, { LINK_SECRET: 'an-operator-test-link-secret-of-enough-bytes' }), undefined, { clock, healthClock: clock });
-    base = `http://127.0.0.1:${gateway.api!.address().port}`;
+    base = `http://127.0.0.1:${gateway.http!.address().port}`;
   });
   after(async () => {
     await gateway?.stop();

@@ -4,7 +4,7 @@ import { Writable } from 'node:stream';
 import { after, before, describe, it } from 'node:test';
 import { signAckToken } from '../../src/base/ack-token.js';
 import { escapeHtml } from '../../src/api/ack-page.js';
-import { startAckServer, type AckServer } from '../../src/api/server.js';
+import { startHttpServer, type HttpServer } from '../../src/api/server.js';
 import { Secret } from '../../src/config/secret.js';
 import type { Received } from '../../src/ingest/received.js';
 import type { Alarm } from '../../src/lifecycle/alarm.js';
@@ -56,7 +56,7 @@ describe('the acknowledgement link server', () => {
     }),
   });
   let clock = T0 + 120_000;
-  let server: AckServer;
+  let server: HttpServer;
   let base: string;
   const acknowledged: Alarm[] = [];
   const token = (alarmId: string, receiver = 'line4-oncall', expiresAt = T0 + 7 * 86_400_000, key = KEY): string => signAckToken({ alarmId, receiver, expiresAt }, key);
@@ -66,9 +66,9 @@ describe('the acknowledgement link server', () => {
     await commitPipeline(store, 'R1', { alarm: alarm('A1'), outcome: 'raised', reason: 'new', outbox: [] }, T0);
     await store.accept(received('R2'));
     await commitPipeline(store, 'R2', { alarm: alarm('A2', { fingerprint: 'fp-A2', title: HOSTILE, device: { id: 'x', name: '"Dev" <b>', matchedBy: 'sender' } }), outcome: 'raised', reason: 'new', outbox: [] }, T0);
-    server = await startAckServer({
+    server = await startHttpServer({
       listen: { address: '127.0.0.1', port: 0 },
-      key: new Secret(KEY),
+      linkKey: new Secret(KEY),
       store,
       acknowledge: acknowledger(store, acknowledged),
       logger,

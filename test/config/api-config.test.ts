@@ -33,24 +33,24 @@ function problemsOf(text: string, env: NodeJS.ProcessEnv = {}): ConfigProblem[] 
 
 describe('the api section', () => {
   it('is optional: without it there is no api', () => {
-    assert.equal(parse(BASE + ALARMS).api, undefined);
+    assert.equal(parse(BASE + ALARMS).http, undefined);
   });
 
   it('loads listen, baseUrl (trailing slash dropped), the secret and the default 7d lifetime', () => {
     const config = parse(api(VALID_API), { ANNUNCIATOR_LINK_SECRET: `  ${LONG_SECRET}\n` });
-    assert.deepEqual(config.api?.listen, { address: '127.0.0.1', port: 8080 });
-    assert.equal(config.api?.baseUrl, 'https://alarms.plant.example.com');
-    assert.equal(config.api?.linkSecret.reveal(), LONG_SECRET, 'surrounding white space is trimmed');
-    assert.equal(config.api?.linkLifetime, 7 * 86_400_000);
+    assert.deepEqual(config.http?.listen, { address: '127.0.0.1', port: 8080 });
+    assert.equal(config.http?.links?.baseUrl, 'https://alarms.plant.example.com');
+    assert.equal(config.http?.links?.key.reveal(), LONG_SECRET, 'surrounding white space is trimmed');
+    assert.equal(config.http?.links?.lifetime, 7 * 86_400_000);
     assert.doesNotMatch(JSON.stringify(config), new RegExp(LONG_SECRET), 'the secret never prints');
   });
 
   it('reads the secret from a file and takes linkLifetime as a duration', () => {
     dir.write('link.secret', `${LONG_SECRET}\n`);
     const config = parse(api(`  listen: { address: '::1', port: 0 }\n  baseUrl: http://gw.local:8080/annunciator\n  linkSecret: { file: link.secret }\n  linkLifetime: 2d\n`));
-    assert.equal(config.api?.linkSecret.reveal(), LONG_SECRET);
-    assert.equal(config.api?.linkLifetime, 2 * 86_400_000);
-    assert.equal(config.api?.baseUrl, 'http://gw.local:8080/annunciator');
+    assert.equal(config.http?.links?.key.reveal(), LONG_SECRET);
+    assert.equal(config.http?.links?.lifetime, 2 * 86_400_000);
+    assert.equal(config.http?.links?.baseUrl, 'http://gw.local:8080/annunciator');
   });
 
   it('refuses a secret shorter than 32 bytes, naming the key and not the secret', () => {
@@ -63,7 +63,7 @@ describe('the api section', () => {
     assert.ok(problems[0]!.line, 'the problem points at a line');
     assert.doesNotMatch(problems[0]!.message, new RegExp(short));
     // Exactly 32 is enough.
-    assert.ok(parse(api(VALID_API), { ANNUNCIATOR_LINK_SECRET: `${short}y` }).api);
+    assert.ok(parse(api(VALID_API), { ANNUNCIATOR_LINK_SECRET: `${short}y` }).http);
   });
 
   it('names the key when the secret is unavailable', () => {

@@ -33,7 +33,7 @@ describe('planReload: what a reload changes now and what waits for a restart', (
     const withSecret = `${WITH_ALARMS}api:\n  listen: { address: 127.0.0.1, port: 8080 }\n  baseUrl: https://alarms.plant.example.com/\n  linkSecret: { env: LINK_SECRET }\n`;
     const before = load(withSecret, { LINK_SECRET: 'a'.repeat(40) });
     assert.deepEqual(planReload(before, load(withSecret, { LINK_SECRET: 'a'.repeat(40) })).needRestart, []);
-    assert.deepEqual(planReload(before, load(withSecret, { LINK_SECRET: 'b'.repeat(40) })).needRestart, ['api.linkSecret']);
+    assert.deepEqual(planReload(before, load(withSecret, { LINK_SECRET: 'b'.repeat(40) })).needRestart, ['http.links']);
   });
 
   it('turning the alarm pipeline on or off waits for a restart', () => {

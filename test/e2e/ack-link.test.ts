@@ -29,7 +29,7 @@ describe('acknowledgement by link, end to end', () => {
   });
 
   it('the notification carries a link; GET shows the alarm, POST acknowledges it; a forged link is refused', async () => {
-    assert.ok(gateway.api, 'the api server runs with the gateway');
+    assert.ok(gateway.http, 'the api server runs with the gateway');
     const mail = corpus.find((m) => m.file === 'ups-on-battery.eml')!;
     const sent = await sendAsDevice({ port: gateway.port, mailFrom: mail.mailFrom, rcptTo: mail.rcptTo, data: mail.raw, behaviour: mail.behaviour });
     assert.match(sent.dataReply ?? '', /^250 /);
@@ -38,7 +38,7 @@ describe('acknowledgement by link, end to end', () => {
     const link = /Acknowledge: (https:\/\/alarms\.plant\.example\.com\/ack\/\S+)/.exec(message.parsed.text ?? '')?.[1];
     assert.ok(link, message.parsed.text);
     // The reverse proxy's part: the link's path, on the gateway's own port.
-    const local = `http://127.0.0.1:${gateway.api.address().port}${new URL(link).pathname}`;
+    const local = `http://127.0.0.1:${gateway.http.address().port}${new URL(link).pathname}`;
 
     const page = await fetch(local);
     assert.equal(page.status, 200);
@@ -53,7 +53,7 @@ describe('acknowledgement by link, end to end', () => {
 
     const [payload, signature] = new URL(link).pathname.slice('/ack/'.length).split('.') as [string, string];
     const forged = Buffer.from(JSON.stringify({ a: alarmId, r: 'mallory', e: Date.now() + 86_400_000 })).toString('base64url');
-    const refused = await fetch(`http://127.0.0.1:${gateway.api.address().port}/ack/${forged}.${signature}`, { method: 'POST' });
+    const refused = await fetch(`http://127.0.0.1:${gateway.http.address().port}/ack/${forged}.${signature}`, { method: 'POST' });
     assert.equal(refused.status, 403);
     assert.ok(payload.length > 0);
     assert.notEqual((await gateway.store.alarms.get(alarmId))?.ack?.by, 'mallory');

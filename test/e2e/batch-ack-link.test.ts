@@ -59,7 +59,7 @@ describe('acknowledgement by link for a group notification, end to end', () => {
   const sendAlarm = (device: string, subject: string): Promise<void> => sendDeviceAlarm(gateway.port, device, subject);
 
   it('the group mail carries one link; GET lists both alarms, POST acknowledges both, again reports them acknowledged; a tampered link is refused', async () => {
-    assert.ok(gateway.api, 'the api server runs with the gateway');
+    assert.ok(gateway.http, 'the api server runs with the gateway');
     await Promise.all([sendAlarm('press-1', 'Hydraulic pressure low'), sendAlarm('press-2', 'Guard door open')]);
     await eventually(async () => (await gateway.store.alarms.list(['active'])).length === 2 && (await gateway.store.batches.nextDueAt()) !== undefined, 10_000, 'both alarms held for the group');
     await clock.advance(999);
@@ -75,7 +75,7 @@ describe('acknowledgement by link for a group notification, end to end', () => {
     assert.ok(link, text);
     assert.ok((typeof group.parsed.html === 'string' ? group.parsed.html : '').includes(link), 'the HTML part has the same link');
     // The reverse proxy's part: the link's path, on the gateway's own port.
-    const origin = `http://127.0.0.1:${gateway.api.address().port}`;
+    const origin = `http://127.0.0.1:${gateway.http.address().port}`;
     const local = `${origin}${new URL(link).pathname}`;
 
     const page = await fetch(local);

@@ -39,6 +39,7 @@ export async function alarmsInStore(dir: TestDir, start: number, mails: DeviceMa
   raw.gateway = { ...(raw.gateway as object), dataDir };
   raw.log = { level: 'error', format: 'json' };
   raw.listeners = [{ name: 'lan', address: '127.0.0.1', port: 0, trustedNetworks: ['127.0.0.1/32'] }];
+  raw.http = { listen: { address: '127.0.0.1', port: 0 } };
   raw.alarms = { ...(raw.alarms as object), rulesDir: join(REPO_ROOT, 'rules'), templatesDir: join(REPO_ROOT, 'templates'), watch: false };
   raw.delivery = {
     retry: { initialDelay: '1h', maxDelay: '1h', maxAge: '2d', jitter: 0 },

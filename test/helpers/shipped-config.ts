@@ -10,7 +10,7 @@ import { loopbackListeners, type TestDir } from './gateway.js';
  * `extra` sections are added or replace the shipped ones.
  */
 export function shippedAlarmsConfig(dir: TestDir, extra: Record<string, unknown>): Record<string, unknown> {
-  const shipped = shippedConfig();
+  const { http: _shippedHttp, ...shipped } = shippedConfig();
   cpSync(join(REPO_ROOT, 'rules'), join(dir.path, 'rules'), { recursive: true });
   return {
     ...shipped,
@@ -18,6 +18,8 @@ export function shippedAlarmsConfig(dir: TestDir, extra: Record<string, unknown>
     log: { level: 'error', format: 'json' },
     listeners: loopbackListeners(),
     alarms: { ...(shipped.alarms as object), rulesDir: join(dir.path, 'rules'), templatesDir: join(REPO_ROOT, 'templates'), watch: false },
+    // The shipped HTTP server on a free port (the older `api` section of a test replaces it).
+    ...(extra.api ? {} : { http: { listen: { address: '127.0.0.1', port: 0 } } }),
     ...extra,
   };
 }

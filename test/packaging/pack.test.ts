@@ -97,6 +97,8 @@ describe('the npm package, packed and installed into an empty folder', { timeout
     const port = await freePort();
     const config = parse(readFileSync(shipped, 'utf8')) as Record<string, Record<string, unknown> & { accounts?: Array<Record<string, unknown>> }> & { listeners: Array<Record<string, unknown>>; delivery: { accounts: Array<Record<string, unknown>> } };
     config.listeners[0]!.port = port;
+    const httpPort = await freePort();
+    config.http = { listen: { address: '127.0.0.1', port: httpPort } };
     config.gateway!.dataDir = join(dir.path, 'data');
     config.alarms!.rulesDir = join(installed, 'rules');
     config.alarms!.templatesDir = join(installed, 'templates');
@@ -133,6 +135,12 @@ describe('the npm package, packed and installed into an empty folder', { timeout
         listed.map((a) => [a.device.id, a.severity]),
         [['ups-hall2', 'major']],
       );
+
+      // The installed package serves the API (no login on loopback) and the operator's endpoints.
+      const apiAlarms = await fetch(`http://127.0.0.1:${httpPort}/api/v1/whoami`);
+      assert.equal(apiAlarms.status, 200);
+      assert.equal(((await apiAlarms.json()) as { name: string }).name, 'local');
+      assert.equal((await fetch(`http://127.0.0.1:${httpPort}/-/healthy`)).status, 200);
     } finally {
       if (gateway.exitCode === null) gateway.kill('SIGTERM');
     }

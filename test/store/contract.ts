@@ -619,6 +619,25 @@ export function storeContract(backend: string, open: () => Promise<StoreUnderTes
       });
     });
 
+    describe('audit log', () => {
+      it('reads newest first, pages by id, filters by action, actor and target, and prunes by age', async () => {
+        const entry = (at: number, actor: string, action: string, target: string | null, detail: Record<string, unknown> | null = null) => ({ at, actor, via: 'session', peer: '127.0.0.1', action, target, detail });
+        await store.audit.record(entry(1000, 'anna', 'login', null));
+        await store.audit.record(entry(2000, 'anna', 'alarm.acknowledge', 'a1', { comment: 'on my way <b>' }));
+        await store.audit.record(entry(3000, 'tom', 'silence.create', 's1', { matchers: ['device=plc1'] }));
+        await store.transaction(async (tx) => tx.audit.record(entry(4000, 'tom', 'alarm.acknowledge', 'a2')));
+        const all = await store.audit.list({ limit: 10 });
+        assert.deepEqual(all.map((e) => e.at), [4000, 3000, 2000, 1000]);
+        assert.ok(all[0]!.id > all[1]!.id, 'ids increase');
+        assert.deepEqual(all[2], { id: all[2]!.id, at: 2000, actor: 'anna', via: 'session', peer: '127.0.0.1', action: 'alarm.acknowledge', target: 'a1', detail: { comment: 'on my way <b>' } });
+        assert.deepEqual((await store.audit.list({ limit: 2, beforeId: all[1]!.id })).map((e) => e.at), [2000, 1000]);
+        assert.deepEqual((await store.audit.list({ limit: 10, action: 'alarm.acknowledge' })).map((e) => e.target), ['a2', 'a1']);
+        assert.deepEqual((await store.audit.list({ limit: 10, actor: 'tom', target: 's1' })).map((e) => e.at), [3000]);
+        assert.equal(await store.audit.prune(2500, 100), 2);
+        assert.deepEqual((await store.audit.list({ limit: 10 })).map((e) => e.at), [4000, 3000]);
+      });
+    });
+
     describe('retention', () => {
       it('prunes what is done and older than its age, never pending work nor what active alarms need', async () => {
         const old = T0 - 40 * 24 * HOUR;

@@ -18,6 +18,7 @@ import { migrate, type MigrationResult } from './migrate.js';
 import { PgOutbox } from './outbox.js';
 import { Session } from './sql.js';
 import { PgSilences } from './silences.js';
+import { PgAudit } from './audit.js';
 import { PgTimers } from './timers.js';
 import { PgMqttSessions } from './mqtt-sessions.js';
 import { PgTopics } from './topics.js';
@@ -119,6 +120,7 @@ export class PostgresStore implements Store {
   readonly outbox: Repositories['outbox'];
   readonly topics: Repositories['topics'];
   readonly mqttSessions: Repositories['mqttSessions'];
+  readonly audit: Repositories['audit'];
   readonly peers: PgPeers;
 
   constructor(options: PostgresStoreOptions) {
@@ -141,6 +143,7 @@ export class PostgresStore implements Store {
     this.outbox = autocommit('outbox', REPOSITORY_CLASSES.outbox.prototype, (fn) => this.transaction(fn));
     this.topics = autocommit('topics', REPOSITORY_CLASSES.topics.prototype, (fn) => this.transaction(fn));
     this.mqttSessions = autocommit('mqttSessions', REPOSITORY_CLASSES.mqttSessions.prototype, (fn) => this.transaction(fn));
+    this.audit = autocommit('audit', REPOSITORY_CLASSES.audit.prototype, (fn) => this.transaction(fn));
   }
 
   /** Connects and migrates now rather than on the first call; what the migration did. */
@@ -402,6 +405,7 @@ export class PostgresStore implements Store {
       outbox: new PgOutbox(session, this.#gateway),
       topics: new PgTopics(session),
       mqttSessions: new PgMqttSessions(session, this.#gateway),
+      audit: new PgAudit(session),
     };
   }
 
@@ -411,7 +415,7 @@ export class PostgresStore implements Store {
   }
 }
 
-const REPOSITORY_CLASSES = { inbox: PgInbox, alarms: PgAlarms, timers: PgTimers, batches: PgBatches, silences: PgSilences, outbox: PgOutbox, topics: PgTopics, mqttSessions: PgMqttSessions } as const;
+const REPOSITORY_CLASSES = { inbox: PgInbox, alarms: PgAlarms, timers: PgTimers, batches: PgBatches, silences: PgSilences, outbox: PgOutbox, topics: PgTopics, mqttSessions: PgMqttSessions, audit: PgAudit } as const;
 
 function closedError(): Error {
   return new Error('store: closed');

@@ -16,6 +16,7 @@ import { SqliteMqttSessions } from './mqtt-sessions.js';
 import { StoreError } from '../store-error.js';
 import { SqliteOutbox } from './outbox.js';
 import { SqliteSilences } from './silences.js';
+import { SqliteAudit } from './audit.js';
 import { SqliteTimers } from './timers.js';
 import { SqliteTopics } from './topics.js';
 import { WalSync, type SyncFile } from './wal-sync.js';
@@ -78,6 +79,7 @@ export class SqliteStore implements Store {
   readonly outbox: Repositories['outbox'];
   readonly topics: Repositories['topics'];
   readonly mqttSessions: Repositories['mqttSessions'];
+  readonly audit: Repositories['audit'];
 
   /** Opens (and creates or migrates) `annunciator.db` in `dataDir`. */
   static open(dataDir: string, options: SqliteStoreOptions = {}): SqliteStore {
@@ -118,6 +120,7 @@ export class SqliteStore implements Store {
       outbox: new SqliteOutbox(db),
       topics: new SqliteTopics(db),
       mqttSessions: new SqliteMqttSessions(db),
+      audit: new SqliteAudit(db),
     };
     this.inbox = autocommit('inbox', this.#repositories.inbox, (fn) => this.transaction(fn));
     this.alarms = autocommit('alarms', this.#repositories.alarms, (fn) => this.transaction(fn));
@@ -127,6 +130,7 @@ export class SqliteStore implements Store {
     this.outbox = autocommit('outbox', this.#repositories.outbox, (fn) => this.transaction(fn));
     this.topics = autocommit('topics', this.#repositories.topics, (fn) => this.transaction(fn));
     this.mqttSessions = autocommit('mqttSessions', this.#repositories.mqttSessions, (fn) => this.transaction(fn));
+    this.audit = autocommit('audit', this.#repositories.audit, (fn) => this.transaction(fn));
     const inMemory = isInMemory(file);
     this.#durable = inMemory ? undefined : new WalSync(`${file}-wal`, options.syncFile);
     this.#checkpoints = inMemory || !options.backgroundCheckpoints ? undefined : new BackgroundCheckpoints(file, this.#connection, { logger: options.logger });

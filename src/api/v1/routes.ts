@@ -1,0 +1,60 @@
+import fastifySwagger from '@fastify/swagger';
+import type { FastifyInstance } from 'fastify';
+import { jsonSchemaTransform, type ZodTypeProvider } from 'fastify-type-provider-zod';
+import { z } from 'zod';
+import { VERSION } from '../../base/version.js';
+import type { ApiContext } from '../context.js';
+import { ErrorBody } from './schemas.js';
+
+/**
+ * API v1: every route declares its request and response schemas once (zod), which
+ * validate, serialize and make `/api/v1/openapi.json`; and its least role in
+ * `config.role`, which the guard (auth/guard.ts) checks. Errors are `{ error }` with the
+ * status that fits: 400 bad input (with the reason), 401, 403, 404, 409.
+ */
+export async function registerApiV1(app: FastifyInstance, context: ApiContext): Promise<void> {
+  await app.register(fastifySwagger, {
+    openapi: {
+      openapi: '3.0.3',
+      info: { title: 'Annunciator API', version: VERSION, description: 'The alarm gateway: alarms, acknowledgements, silences, on-call, the outbox, devices, rules, the audit log. Times are RFC 3339.' },
+      servers: [{ url: '/api/v1' }],
+      components: {
+        securitySchemes: {
+          session: { type: 'apiKey', in: 'cookie', name: 'annunciator_session', description: 'From POST /login; unsafe methods also need the X-CSRF-Token header it returned.' },
+          token: { type: 'http', scheme: 'bearer', description: 'An API token from http.tokens.' },
+        },
+      },
+      security: [{ session: [] }, { token: [] }],
+    },
+    transform: jsonSchemaTransform,
+  });
+  app.setErrorHandler((error, req, res) => {
+    if ((error as { validation?: unknown }).validation !== undefined) {
+      void res.code(400).send({ error: `bad request: ${error instanceof Error ? error.message : String(error)}` });
+      return;
+    }
+    const status = (error as { statusCode?: number }).statusCode;
+    if (status !== undefined && status >= 400 && status < 500) {
+      void res.code(status).send({ error: error instanceof Error ? error.message : String(error) });
+      return;
+    }
+    context.logger.error({ err: error, url: req.routeOptions.url }, 'API request failed; answered 500');
+    void res.code(500).send({ error: 'the gateway could not handle this request; nothing may have been recorded, try again' });
+  });
+  const api = app.withTypeProvider<ZodTypeProvider>();
+
+  api.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
+
+  api.get(
+    '/whoami',
+    {
+      config: { role: 'viewer' },
+      schema: {
+        summary: 'Who this request acts as',
+        tags: ['auth'],
+        response: { 200: z.object({ name: z.string(), role: z.enum(['viewer', 'responder', 'admin']), via: z.enum(['session', 'token', 'loopback']) }), 401: ErrorBody },
+      },
+    },
+    async (req) => req.principal!,
+  );
+}
