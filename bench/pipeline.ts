@@ -299,6 +299,7 @@ function shippedConfig(dir: TestDir, rulesDir: string, delivery: Record<string, 
   const raw = {
     ...shipped,
     gateway: { ...(shipped.gateway as object), dataDir: join(dir.path, 'data') },
+    http: { listen: { address: '127.0.0.1', port: 0 } },
     // Errors only, to stderr (see startE2eGateway): a failing run says why.
     log: { level: 'error', format: 'json' },
     listeners: (shipped.listeners as Array<Record<string, unknown>>).map((listener) => ({ ...listener, port: 0 })),

@@ -181,6 +181,7 @@ function benchConfig(dir: TestDir): GatewayConfig {
   const raw = {
     ...shipped,
     gateway: { ...(shipped.gateway as object), dataDir: join(dir.path, 'data') },
+    http: { listen: { address: '127.0.0.1', port: 0 } },
     log: { level: 'error', format: 'json' },
     listeners: (shipped.listeners as Array<Record<string, unknown>>).map((listener) => ({ ...listener, port: 0 })),
     // Flood control off: each alarm is one notification, as in bench/pipeline.ts.

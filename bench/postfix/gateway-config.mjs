@@ -59,5 +59,7 @@ doc.setIn(['delivery', 'accounts'], [{ name: 'sink', type: 'smtp', host: '127.0.
 doc.setIn(['delivery', 'concurrency'], Number(concurrency));
 // No outgoing MQTT, IMAP reply mailboxes or ack-link server in the bench, should the shipped file grow them.
 for (const key of ['mqtt', 'replies', 'api']) doc.delete(key);
+// The shipped HTTP server (console, API, metrics) stays, as a user runs it, on a free port.
+if (doc.has('http')) doc.setIn(['http', 'listen'], { address: '127.0.0.1', port: 0 });
 
 fs.writeFileSync(out, doc.toString({ lineWidth: 0 }));

@@ -11,6 +11,7 @@ import { baseConfig, configFrom, eventually, runGateway, testDir } from '../help
 import { startUpstream } from '../helpers/upstream.js';
 import { CORPUS_DIR } from '../helpers/corpus.js';
 import { REPO_ROOT } from '../helpers/gateway-process.js';
+import { shippedConfig } from '../helpers/shipped-config.js';
 
 describe('annunciator check', () => {
   const dir = testDir();
@@ -157,7 +158,7 @@ describe('alarm pipeline commands', () => {
   after(() => dir.remove());
 
   function shippedWithRules(rulesDir: string): string {
-    const raw = parse(readFileSync(join(REPO_ROOT, 'config/annunciator.yaml'), 'utf8')) as Record<string, unknown>;
+    const raw = shippedConfig();
     raw.gateway = { dataDir: join(dir.path, 'data') };
     raw.alarms = { ...(raw.alarms as object), rulesDir, templatesDir: join(REPO_ROOT, 'templates') };
     raw.delivery = { accounts: [{ name: 'files', type: 'file', directory: join(dir.path, 'files') }] };

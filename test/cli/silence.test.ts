@@ -10,11 +10,12 @@ import { runCli } from '../helpers/cli.js';
 import { sendAsDevice } from '../helpers/device-client.js';
 import { REPO_ROOT } from '../helpers/gateway-process.js';
 import { configFrom, eventually, runGateway, testDir } from '../helpers/gateway.js';
+import { shippedConfig } from '../helpers/shipped-config.js';
 
 describe('annunciator silence', () => {
   const dir = testDir();
   after(() => dir.remove());
-  const raw = parse(readFileSync(join(REPO_ROOT, 'config/annunciator.yaml'), 'utf8')) as Record<string, unknown>;
+  const raw = shippedConfig();
   raw.gateway = { dataDir: join(dir.path, 'data') };
   raw.log = { level: 'error', format: 'json' };
   raw.alarms = { ...(raw.alarms as object), rulesDir: join(REPO_ROOT, 'rules'), templatesDir: join(REPO_ROOT, 'templates'), watch: false };

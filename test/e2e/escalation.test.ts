@@ -12,9 +12,10 @@ import { REPO_ROOT } from '../helpers/gateway-process.js';
 import { writeMotorEscalationRules } from '../helpers/motor-escalation.js';
 import { startUpstream, type Upstream, type UpstreamMessage } from '../helpers/upstream.js';
 import { FakeClock } from '../helpers/fake-clock.js';
+import { shippedConfig } from '../helpers/shipped-config.js';
 
 const corpus = loadCorpus();
-const shipped = parse(readFileSync(join(REPO_ROOT, 'config/annunciator.yaml'), 'utf8')) as Record<string, unknown>;
+const shipped = shippedConfig();
 
 /**
  * The shipped configuration with one rule file: the S7 motor alarm (plc-line4) goes to

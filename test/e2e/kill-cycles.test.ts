@@ -69,7 +69,7 @@ function alarmModeConfig(dataDir: string, port: number, upstreamPort: number): s
   doc.setIn(['delivery', 'concurrency'], DELIVERY_CONCURRENCY);
   doc.setIn(['delivery', 'pollInterval'], '100ms');
   doc.setIn(['delivery', 'retry'], { initialDelay: '50ms', maxDelay: '200ms', maxAge: '1h', jitter: 0 });
-  for (const key of ['mqtt', 'replies', 'api']) doc.delete(key);
+  for (const key of ['mqtt', 'replies', 'api', 'http']) doc.delete(key);
   return doc.toString({ lineWidth: 0 });
 }
 

@@ -11,9 +11,10 @@ import { REPO_ROOT } from '../helpers/gateway-process.js';
 import { createTestDatabase, postgresGate, type TestDatabase } from '../helpers/postgres.js';
 import { TcpProxy } from '../helpers/tcp-proxy.js';
 import { startUpstream, type Upstream, type UpstreamMessage } from '../helpers/upstream.js';
+import { shippedConfig } from '../helpers/shipped-config.js';
 
 const gate = await postgresGate();
-const shipped = parse(readFileSync(join(REPO_ROOT, 'config/annunciator.yaml'), 'utf8')) as Record<string, unknown>;
+const shipped = shippedConfig();
 
 function header(message: UpstreamMessage | undefined, name: string): string {
   const value = message?.parsed.headers.get(name);

@@ -16,6 +16,7 @@ import { baseConfig, configFrom, eventually, loopbackListeners, relayDelivery, r
 import { REPO_ROOT } from '../helpers/gateway-process.js';
 import { startUpstream, type Upstream } from '../helpers/upstream.js';
 import { createTestDatabase, postgresGate, type TestDatabase } from '../helpers/postgres.js';
+import { shippedConfig } from '../helpers/shipped-config.js';
 
 const gate = await postgresGate();
 
@@ -139,7 +140,7 @@ describe('the same alarm at two gateways at once', { skip: gate.skip }, () => {
   });
 
   it('100 copies, 50 to each gateway, concurrently: one alarm, counted 100 times, one notification', async () => {
-    const shipped = parse(readFileSync(join(REPO_ROOT, 'config/annunciator.yaml'), 'utf8')) as Record<string, unknown>;
+    const shipped = shippedConfig();
     const gateways: RunningGateway[] = [];
     try {
       for (const name of ['gw-a', 'gw-b']) {
@@ -152,6 +153,7 @@ describe('the same alarm at two gateways at once', { skip: gate.skip }, () => {
               store: db.storeSection(),
               log: { level: 'error', format: 'json' },
               listeners: loopbackListeners(),
+              http: { listen: { address: '127.0.0.1', port: 0 } },
               alarms: { ...(shipped.alarms as object), rulesDir: join(dir.path, 'rules'), templatesDir: join(REPO_ROOT, 'templates'), watch: false },
               delivery: relayDelivery(upstream.port),
             }),

@@ -17,6 +17,7 @@ import { REPO_ROOT } from '../helpers/gateway-process.js';
 import { writeMotorEscalationRules } from '../helpers/motor-escalation.js';
 import { peerGate } from '../helpers/real-peers.js';
 import { startUpstream, type Upstream, type UpstreamMessage } from '../helpers/upstream.js';
+import { shippedConfig } from '../helpers/shipped-config.js';
 
 /**
  * Acknowledging by replying to a notification, end to end: the gateway relays alarms to a
@@ -30,7 +31,7 @@ const found = dovecotOrSkipReason();
 const dovecotGate = peerGate('skip' in found ? found.skip : false);
 
 const corpus = loadCorpus();
-const shipped = parse(readFileSync(join(REPO_ROOT, 'config/annunciator.yaml'), 'utf8')) as Record<string, unknown>;
+const shipped = shippedConfig();
 
 const USERS = {
   escalation: { user: 'alarms-escalation@plant.test', password: 'Esc-4f9d1c' },

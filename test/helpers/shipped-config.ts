@@ -24,7 +24,8 @@ export function shippedAlarmsConfig(dir: TestDir, extra: Record<string, unknown>
   };
 }
 
-/** config/annunciator.yaml as the gateway ships it. */
+/** config/annunciator.yaml as the gateway ships it, but its HTTP server on a free port (tests run side by side). */
 export function shippedConfig(): Record<string, unknown> {
-  return parse(readFileSync(join(REPO_ROOT, 'config/annunciator.yaml'), 'utf8')) as Record<string, unknown>;
+  const shipped = parse(readFileSync(join(REPO_ROOT, 'config/annunciator.yaml'), 'utf8')) as Record<string, unknown>;
+  return { ...shipped, http: { ...(shipped.http as object), listen: { address: '127.0.0.1', port: 0 } } };
 }
