@@ -1,5 +1,7 @@
 import { deleteOutboxEntry } from '../pipeline/delete-outbox-entry.js';
 import { EXIT, usageError } from './exit-codes.js';
+import { recordAct } from '../pipeline/actor.js';
+import { cliActor } from './cli-actor.js';
 import { userName } from './user-name.js';
 import { withStore } from './load-config-or-report.js';
 import { printJson } from './output.js';
@@ -41,7 +43,11 @@ export function queueCommand(configFile: string, request: QueueAction): Promise<
           return usageError('queue retry', 'name entry ids or use --all');
         }
         if (request.all) {
-          const changed = await store.outbox.retryNow('all', now);
+          const changed = await store.transaction(async (tx) => {
+            const n = await tx.outbox.retryNow('all', now);
+            await recordAct(tx, cliActor(), now, 'outbox.retry', null, { all: true, entries: n });
+            return n;
+          });
           process.stdout.write(`${changed} entr${changed === 1 ? 'y' : 'ies'} due now\n`);
           return EXIT.ok;
         }
@@ -56,7 +62,14 @@ export function queueCommand(configFile: string, request: QueueAction): Promise<
             code = EXIT.failure;
           } else retry.push(id);
         }
-        const changed = retry.length > 0 ? await store.outbox.retryNow(retry, now) : 0;
+        const changed =
+          retry.length > 0
+            ? await store.transaction(async (tx) => {
+                const n = await tx.outbox.retryNow(retry, now);
+                await recordAct(tx, cliActor(), now, 'outbox.retry', retry.length === 1 ? retry[0]! : null, { ids: retry, entries: n });
+                return n;
+              })
+            : 0;
         process.stdout.write(`${changed} entr${changed === 1 ? 'y' : 'ies'} due now\n`);
         return changed === retry.length ? code : EXIT.failure;
       }
@@ -65,7 +78,11 @@ export function queueCommand(configFile: string, request: QueueAction): Promise<
         let removed = 0;
         const by = `${userName()} via cli`;
         for (const id of request.ids) {
-          const result = await store.transaction((tx) => deleteOutboxEntry(tx, id, by, now));
+          const result = await store.transaction(async (tx) => {
+            const deleted = await deleteOutboxEntry(tx, id, by, now);
+            if (deleted.outcome === 'deleted') await recordAct(tx, cliActor(), now, 'outbox.delete', id, { alarms: deleted.alarmIds });
+            return deleted;
+          });
           if (result.outcome === 'deleted') {
             removed += 1;
             const about = result.alarmIds.length > 0 ? ` (recorded in the history of alarm${result.alarmIds.length === 1 ? '' : 's'} ${result.alarmIds.join(', ')})` : '';

@@ -1,14 +1,7 @@
-import { SqliteStore } from '../store/sqlite/sqlite-store.js';
 import { readFileSync } from 'node:fs';
-import { z } from 'zod';
-import { newId } from '../base/ids.js';
 import { formatZoned, parseZonedDateTime } from '../base/zoned-clock.js';
-import { severitySchema } from '../config/schema.js';
-import type { GatewayConfig } from '../config/types.js';
-import { decideEvent, isTrace, runAlarmPipeline, type ParsedMessage } from '../pipeline/message.js';
+import { dryRun, jsonAlarmSchema, type DryRunInput, type DryRunReport } from '../pipeline/dry-run.js';
 import { ConfiguredStages, PipelineConfigError } from '../pipeline/stages.js';
-import type { Received } from '../ingest/received.js';
-import type { AlarmEvent } from '../parse/alarm-event.js';
 import { usageError } from './exit-codes.js';
 import { loadConfigOrReport } from './load-config-or-report.js';
 import { readableNotification } from './notification-text.js';
@@ -22,22 +15,6 @@ export interface RulesTestOptions {
   /** Print the notification as sent (MIME), not decoded. */
   raw?: boolean;
 }
-
-/** A JSON alarm for `rules test`: what an MQTT event or a hand-written case would carry. */
-const jsonAlarmSchema = z.strictObject({
-  device: z.union([z.string(), z.strictObject({ id: z.string(), name: z.string().optional(), site: z.string().optional(), area: z.string().optional(), description: z.string().optional() })]),
-  title: z.string(),
-  text: z.string().default(''),
-  fields: z.record(z.string(), z.string()).default({}),
-  state: z.enum(['active', 'cleared']).default('active'),
-  severity: severitySchema.optional(),
-  code: z.string().optional(),
-  key: z.string().optional(),
-  value: z.number().optional(),
-  unit: z.string().optional(),
-  sender: z.string().nullable().default(null),
-  recipients: z.array(z.string()).default([]),
-});
 
 /**
  * What the gateway would do with one message, without sending or storing anything: the
@@ -74,75 +51,28 @@ export async function rulesTestCommand(configFile: string, file: string, options
     process.stderr.write(`annunciator rules test: ${file}: cannot be read (${(error as NodeJS.ErrnoException).code ?? 'error'})\n`);
     return 66;
   }
-  let received: Received;
-  let parsed: ParsedMessage | undefined;
+  let input: DryRunInput;
   if (file.toLowerCase().endsWith('.json')) {
-    const input = jsonAlarmSchema.safeParse(JSON.parse(bytes.toString('utf8')));
-    if (!input.success) {
-      process.stderr.write(`${file}: ${input.error.issues.map((i) => `${i.path.join('.') || '(top level)'}: ${i.message}`).join('\n')}\n`);
+    const parsed = jsonAlarmSchema.safeParse(JSON.parse(bytes.toString('utf8')));
+    if (!parsed.success) {
+      process.stderr.write(`${file}: ${parsed.error.issues.map((i) => `${i.path.join('.') || '(top level)'}: ${i.message}`).join('\n')}\n`);
       return 65;
     }
-    const event = eventFromJson(input.data, config, now);
-    received = { id: event.id, receivedAt: now, listener: 'rules-test', peer: { address: '127.0.0.1', port: 0, secure: false }, envelope: { mailFrom: event.sender ?? null, rcptTo: event.recipients }, raw: bytes };
-    parsed = { event };
+    input = { kind: 'json', alarm: parsed.data, raw: bytes };
   } else {
-    received = receivedFromEml(bytes, options, now);
+    input = { kind: 'mail', raw: bytes, ...(options.from !== undefined ? { from: options.from } : {}), ...(options.to !== undefined ? { to: options.to } : {}) };
   }
   // A dry run of the pipeline's own code over a throw-away store: no alarm is active, no silence holds.
-  const scratch = new SqliteStore(':memory:');
-  const trace = await scratch
-    .transaction(async (tx) => (parsed ? decideEvent(parsed, received, config, stages, tx, now) : runAlarmPipeline(received, config, stages, tx, now)))
-    .finally(() => scratch.close());
-  if (!isTrace(trace)) {
-    process.stderr.write(`${file}: yields no alarm: ${trace.reason}\n`);
+  const report = await dryRun(input, config, stages, now);
+  if ('noAlarm' in report) {
+    process.stderr.write(`${file}: yields no alarm: ${report.noAlarm}\n`);
     return 65;
   }
-  // A notification held for a group is shown as it goes out when no other alarm joins it.
-  const held = trace.result.outbox.length === 0 && trace.result.held?.length ? trace.dues[0] : undefined;
-  const first = held ? await stages.renderNotification(held, received.raw) : trace.result.outbox[0];
-  const report: Report = { at: now, timeZone: zone, event: trace.event, routing: trace.routing, fingerprint: trace.fingerprint, outcome: trace.result.outcome, reason: trace.result.reason, message: first?.message, recipients: first?.recipients };
   process.stdout.write(options.json ? toJson({ ...report, message: report.message?.toString('utf8') }) : await formatReport(report, options.raw === true));
   return 0;
 }
 
-interface Report {
-  /** The time the rules were evaluated at, and the zone their times of day are read in. */
-  at: number;
-  timeZone: string;
-  event: AlarmEvent;
-  routing: Awaited<ReturnType<ConfiguredStages['route']>>;
-  fingerprint: string;
-  outcome: string;
-  reason: string;
-  message?: Buffer;
-  recipients?: string[];
-}
-
-function receivedFromEml(raw: Buffer, options: RulesTestOptions, now: number): Received {
-  const headers = raw.toString('latin1').split(/\r?\n\r?\n/, 1)[0] ?? '';
-  const address = (name: string) => {
-    const value = new RegExp(`^${name}:\\s*(.*)$`, 'mi').exec(headers)?.[1];
-    return value ? (/<([^>]+)>/.exec(value)?.[1] ?? value).trim() : undefined;
-  };
-  return {
-    id: newId(now),
-    receivedAt: now,
-    listener: 'rules-test',
-    peer: { address: '127.0.0.1', port: 0, helo: 'localhost', secure: false },
-    envelope: { mailFrom: options.from ?? address('From') ?? null, rcptTo: options.to && options.to.length > 0 ? options.to : [address('To') ?? 'alarms@example.com'] },
-    raw,
-  };
-}
-
-function eventFromJson(input: z.output<typeof jsonAlarmSchema>, config: GatewayConfig, now: number): AlarmEvent {
-  const known = typeof input.device === 'string' ? config.devices.find((d) => d.id === input.device) : undefined;
-  const device =
-    typeof input.device === 'string'
-      ? { id: input.device, name: known?.name ?? input.device, site: known?.site, area: known?.area, description: known?.description, matchedBy: known ? ('sender' as const) : ('fallback' as const) }
-      : { ...input.device, name: input.device.name ?? input.device.id, matchedBy: 'fallback' as const };
-  const { device: _device, ...rest } = input;
-  return { ...rest, id: newId(now), receivedAt: now, source: 'cli', listener: 'rules-test', device, peer: { address: '127.0.0.1' }, attachments: [], patterns: [] };
-}
+type Report = DryRunReport;
 
 async function formatReport(r: Report, raw: boolean): Promise<string> {
   const e = r.event;

@@ -1,12 +1,8 @@
-import { expireSilence } from '../pipeline/expire-silence.js';
-import { newId } from '../base/ids.js';
-import { parseWeeklySpec } from '../base/weekly-window.js';
-import { formatZoned, parseZonedDateTime } from '../base/zoned-clock.js';
-import { parseMatcher, type Matcher } from '../config/matcher.js';
+import { formatZoned } from '../base/zoned-clock.js';
 import type { GatewayConfig } from '../config/types.js';
-import { parseDuration } from '../config/units.js';
-import { matchesAll } from '../lifecycle/alarm-matchers.js';
-import { describeMatchers, describeSchedule, silenceEndsAt, silenceHolds, silenceHoldsUntil, silenceIsOver, type Silence, type SilenceSchedule } from '../lifecycle/silence.js';
+import { describeMatchers, describeSchedule, silenceHolds, silenceHoldsUntil, type Silence } from '../lifecycle/silence.js';
+import { activeAlarmsMatching, addSilence, buildSilence as buildShared, CLI_SILENCE_NAMES, expireSilenceBy, silenceState, silenceZone, type SilenceState } from '../pipeline/silences.js';
+import { cliActor } from './cli-actor.js';
 import { usageError } from './exit-codes.js';
 import { withStore } from './load-config-or-report.js';
 import { printJson } from './output.js';
@@ -38,8 +34,8 @@ export function silenceAddCommand(configFile: string, options: SilenceAddOptions
     const now = Date.now();
     const built = buildSilence(options, config, now);
     if (typeof built === 'string') return fail(built);
-    await store.silences.insert(built, silenceEndsAt(built));
-    const matching = (await store.alarms.list(['active'], 100_000)).filter((a) => matchesAll(a, built.matchers)).length;
+    await store.transaction((tx) => addSilence(tx, built, cliActor()));
+    const matching = (await activeAlarmsMatching(store, built.matchers)).length;
     if (options.json) {
       printJson({ silence: built, matchingActiveAlarms: matching });
       return 0;
@@ -62,73 +58,16 @@ export function silenceAddCommand(configFile: string, options: SilenceAddOptions
 }
 
 function zoneOf(options: SilenceAddOptions, config: GatewayConfig): string {
-  return options.zone ?? config.alarms?.timeZone ?? Intl.DateTimeFormat().resolvedOptions().timeZone;
+  return silenceZone(options.zone, config);
 }
 
-/** The silence the options describe, or what is wrong with them. */
+/** The silence the options describe, or what is wrong with them (pipeline/silences.ts reads them, as it does the API's). */
 export function buildSilence(options: SilenceAddOptions, config: GatewayConfig, now: number): Silence | string {
-  const matchers: Matcher[] = [];
-  for (const text of options.match ?? []) {
-    const parsed = parseMatcher(text);
-    if (!parsed.ok) return parsed.problem;
-    matchers.push(parsed.matcher);
-  }
-  if (matchers.length === 0) return 'name what to silence with --match (e.g. --match device.id=ups-hall2 --match "title~(?i)battery")';
-  const comment = options.comment?.trim();
-  if (!comment) return 'say why with --comment (it is shown in every muted alarm\'s history)';
-  const zone = zoneOf(options, config);
-  try {
-    new Intl.DateTimeFormat('en', { timeZone: zone });
-  } catch {
-    return `--zone ${zone}: unknown time zone (use an IANA name such as Europe/Berlin)`;
-  }
-  const time = (name: string, text: string | undefined): number | string | undefined => {
-    if (text === undefined) return undefined;
-    return parseZonedDateTime(text, zone) ?? `--${name} ${text} is not a time (use ISO 8601, e.g. 2026-11-24T22:00 in ${zone}, or with an offset: 2026-11-24T22:00+01:00)`;
-  };
-  const from = time('from', options.from);
-  const until = time('until', options.until);
-  if (typeof from === 'string') return from;
-  if (typeof until === 'string') return until;
-  const start = from ?? now;
-
-  let schedule: SilenceSchedule;
-  if (options.weekly !== undefined) {
-    if (options.for !== undefined) return '--for does not go with --weekly (use --until to end the recurrence)';
-    const weekly = parseWeeklySpec(options.weekly);
-    if (!weekly.ok) return `--weekly ${weekly.problem}`;
-    if (until !== undefined && until <= Math.max(start, now)) return `--until ${options.until} is not in the future${from !== undefined ? ' and after --from' : ''}`;
-    schedule = { kind: 'weekly', ...weekly.window, timeZone: zone, start, ...(until !== undefined ? { until } : {}) };
-  } else {
-    if ((until === undefined) === (options.for === undefined)) return 'give the end with --until TIME or --for DURATION (one of them), or a recurrence with --weekly';
-    let end = until;
-    if (options.for !== undefined) {
-      const length = parseDuration(options.for);
-      if (length === undefined || length <= 0) return `--for ${options.for} is not a duration (use e.g. 30m, 2h, 1d)`;
-      end = start + length;
-    }
-    if (end === undefined) return 'give the end with --until TIME or --for DURATION';
-    if (end <= now) return `the silence would end ${formatZoned(end, zone)}, which is already past`;
-    if (end <= start) return 'the silence ends before it starts';
-    schedule = { kind: 'window', start, end };
-  }
-  return {
-    id: newId(now),
-    matchers,
-    schedule,
-    createdBy: options.by?.trim() || userName('unknown'),
-    comment,
-    createdAt: now,
-  };
+  const { match, by, json: _json, ...rest } = options;
+  return buildShared({ ...rest, matchers: match ?? [], createdBy: by?.trim() || userName('unknown') }, CLI_SILENCE_NAMES, config, now);
 }
 
-export type SilenceState = 'active' | 'pending' | 'expired' | 'ended';
-
-export function silenceState(s: Silence, now: number): SilenceState {
-  if (silenceHolds(s, now)) return 'active';
-  if (!silenceIsOver(s, now)) return 'pending';
-  return s.expiredAt !== undefined && s.expiredAt <= now ? 'expired' : 'ended';
-}
+export { silenceState, type SilenceState };
 
 /** `annunciator silence list [--all]`: silences that hold or are to come; --all adds expired and ended ones. */
 export function silenceListCommand(configFile: string, options: { all?: boolean; json?: boolean }): Promise<number> {
@@ -161,14 +100,14 @@ export function silenceExpireCommand(configFile: string, ids: string[]): Promise
     const now = Date.now();
     let code = 0;
     for (const id of ids) {
-      const { before } = await store.transaction((tx) => expireSilence(tx, id, now));
-      if (!before) {
+      const result = await store.transaction((tx) => expireSilenceBy(tx, id, now, cliActor()));
+      if (result.outcome === 'unknown') {
         process.stderr.write(`annunciator silence expire: no silence ${id}\n`);
         code = 1;
         continue;
       }
-      if (silenceIsOver(before, now)) {
-        process.stdout.write(`silence ${id} had already ${silenceState(before, now)}\n`);
+      if (result.outcome === 'already-over') {
+        process.stdout.write(`silence ${id} had already ${silenceState(result.silence, now)}\n`);
         continue;
       }
       process.stdout.write(`silence ${id} expired; alarms it muted that are still active will be notified\n`);

@@ -1,3 +1,4 @@
+import type { RuleDefinition } from '../rules/rule-book.js';
 import type { GatewayConfig } from '../config/types.js';
 import type { Received } from '../ingest/received.js';
 import { batchDues, type Batch, type BatchSummary } from '../lifecycle/batch.js';
@@ -36,6 +37,10 @@ export interface PipelineStages {
   escalation?(name: string): EscalationPolicy | undefined;
   /** One notification listing a group's or digest's alarms (lifecycle/batch.ts). */
   renderBatch?(batch: Batch, summary: BatchSummary, sentAt: number): Promise<OutgoingMessage>;
+  /** The rules in force, for showing them (optional: stages built in tests may have none). */
+  ruleList?(): readonly RuleDefinition[];
+  /** The same stages, routing with each rule's reasons (a dry run). */
+  explaining?(): PipelineStages;
 }
 
 /** A message that yields no alarm: bad (`unusable`) or telemetry that changes nothing. */

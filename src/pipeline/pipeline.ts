@@ -65,6 +65,11 @@ export class Pipeline {
     this.ctx = stages ? { config, stages, logger: this.options.logger, lateAfter: this.options.lateAfter } : undefined;
   }
 
+  /** The stages in force (replaced by a reload); undefined without an `alarms` section. */
+  get stages(): PipelineStages | undefined {
+    return this.options.stages;
+  }
+
   async received(tx: Repositories, received: Received, now: number, fx: Effects): Promise<MessageOutcome> {
     const { config, logger } = this.options;
     const log = logger.child({ msgId: received.id });

@@ -15,6 +15,7 @@ import { formatTemplateProblem, loadTemplates, TemplateError, type TemplateLibra
 import { PASSTHROUGH_TEMPLATE } from '../rules/load-rules.js';
 import { routeEvent } from '../rules/router.js';
 import type { RoutingResult } from '../rules/route.js';
+import type { RuleDefinition } from '../rules/rule-book.js';
 import { RuleBookHolder } from '../rules/rule-watcher.js';
 import { formatRuleProblem, RulesError } from '../rules/rules-error.js';
 import type { PipelineStages } from './message.js';
@@ -25,11 +26,33 @@ export type ReloadOutcome =
       message: string;
       /** Key paths changed in the file that take effect only after a restart (config/reload-plan.ts). */
       needRestart?: string[];
+      /** Key paths changed and in force now (a reload through the gateway says; rules and templates reloads do not). */
+      applied?: string[];
     }
-  | { ok: false; message: string };
+  | {
+      ok: false;
+      message: string;
+      /** Each problem on its own, with file, line and key where known (a reload through the gateway says). */
+      problems?: ReloadProblem[];
+    };
+
+/** One reason a reload was refused. */
+export interface ReloadProblem {
+  file: string;
+  line?: number;
+  key?: string;
+  problem: string;
+  /** The whole line as the log and `check` show it. */
+  text: string;
+}
 
 /** Rules or templates that cannot be used: every problem, each naming its file. */
-export class PipelineConfigError extends Error {}
+export class PipelineConfigError extends Error {
+  /** One line per problem, each naming its file (and line, where known). */
+  get problems(): string[] {
+    return this.message.split('\n').filter((line) => line.trim() !== '');
+  }
+}
 
 /**
  * The pipeline's stages as configured: device map, rules and templates. Rules and
@@ -78,6 +101,31 @@ export class ConfiguredStages implements PipelineStages {
   }
 
   route(event: AlarmEvent, now: number): Promise<RoutingResult> {
+    return this.routeWith(event, now, this.options.explain);
+  }
+
+  /** The rules in force, in the order they apply. */
+  ruleList(): readonly RuleDefinition[] {
+    return this.rules.book.rules;
+  }
+
+  /**
+   * These stages with the rules in force, whose routing results carry each rule's reasons:
+   * a dry run (`rules test`, API v1) of what the gateway does now, without reading the
+   * rule files again.
+   */
+  explaining(): PipelineStages {
+    return {
+      devices: this.devices,
+      mqtt: this.mqtt,
+      route: (event, now) => this.routeWith(event, now, true),
+      renderNotification: (due, original) => this.renderNotification(due, original),
+      escalation: (name) => this.escalation(name),
+      renderBatch: (batch, summary, sentAt) => this.renderBatch(batch, summary, sentAt),
+    };
+  }
+
+  private routeWith(event: AlarmEvent, now: number, explain: boolean | undefined): Promise<RoutingResult> {
     const alarms = this.config.alarms!;
     return routeEvent(event, this.rules.book, {
       now,
@@ -85,7 +133,7 @@ export class ConfiguredStages implements PipelineStages {
       receivers: this.config.receivers,
       schedules: this.config.schedules,
       defaults: alarms.defaultRoute,
-      explain: this.options.explain,
+      explain,
     });
   }
 
