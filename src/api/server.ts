@@ -78,6 +78,9 @@ export async function startHttpServer(options: HttpServerOptions): Promise<HttpS
     installGuard(app, options.api.authenticate);
     const { registerApiV1 } = await import('./v1/routes.js');
     await app.register(async (scope) => registerApiV1(scope, options.api!.context), { prefix: '/api/v1' });
+    // At the root as in Alertmanager, guarded like the API (admin); the same as POST /api/v1/reload.
+    const { registerReload } = await import('./v1/reload.js');
+    await app.register(async (scope) => registerReload(scope, options.api!.context, '/-/reload'));
   }
   if (options.linkKey) {
     const key = options.linkKey;

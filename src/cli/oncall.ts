@@ -1,6 +1,5 @@
 import { formatZoned, parseZonedDateTime } from '../base/zoned-clock.js';
-import { nextChange, whoIsOnCall, type OnCallSource } from '../rules/oncall.js';
-import { resolveReceivers } from '../rules/receivers.js';
+import { onCallReport } from '../rules/oncall-report.js';
 import { usageError } from './exit-codes.js';
 import { loadConfigOrReport } from './load-config-or-report.js';
 
@@ -9,16 +8,6 @@ export interface OnCallOptions {
   at?: string;
   schedule?: string;
   json?: boolean;
-}
-
-interface ScheduleReport {
-  name: string;
-  timeZone: string;
-  receivers: Array<{ name: string; emails: string[] }>;
-  because: string;
-  source: OnCallSource;
-  /** The next change of who is on call (override, window, rotation or fallback), within a year. */
-  nextHandoff: { at: string; local: string; receivers: string[]; because: string; source: OnCallSource } | null;
 }
 
 /** Who is on call on each schedule (or one) at a time, why, and when and to whom that next changes. Reads only the configuration. */
@@ -37,17 +26,9 @@ export function oncallCommand(configFile: string, options: OnCallOptions): numbe
     return 1;
   }
 
-  const reports = schedules.map((schedule): ScheduleReport => {
-    const who = whoIsOnCall(schedule, at);
-    const next = nextChange(schedule, at);
-    return {
-      name: schedule.name,
-      timeZone: schedule.timeZone,
-      receivers: resolveReceivers(who.receivers, config.receivers),
-      because: who.because,
-      source: who.source,
-      nextHandoff: next ? { at: new Date(next.at).toISOString(), local: formatZoned(next.at, schedule.timeZone), receivers: next.receivers, because: next.because, source: next.source } : null,
-    };
+  const reports = schedules.map((schedule) => {
+    const report = onCallReport(schedule, config.receivers, at);
+    return { ...report, nextHandoff: report.nextHandoff ? { ...report.nextHandoff, at: new Date(report.nextHandoff.at).toISOString() } : null };
   });
 
   if (options.json) {

@@ -3,6 +3,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { VERSION } from '../base/version.js';
 import { Command, InvalidArgumentError, type CommanderError } from 'commander';
 import type { AckOptions } from './ack.js';
+import type { AuditOptions } from './audit.js';
 import type { AlarmsOptions } from './alarms.js';
 import { CONFIG_SEARCH_PATH, describeSource, findConfigFile } from './config-file.js';
 import { EXIT, usageHint } from './exit-codes.js';
@@ -193,6 +194,19 @@ silence
   .argument('<ids...>')
   .action(async (ids: string[]) => {
     await withConfig(async (file) => (await import('./silence.js')).silenceExpireCommand(file, ids));
+  });
+
+program
+  .command('audit')
+  .description('the audit log, newest first: acknowledgements, silences, queue actions, reloads and logins, with who, when and from where')
+  .option('--action <action>', 'only this action (e.g. silence.create, alarm.acknowledge, reload)')
+  .option('--actor <name>', 'only acts of this user, token or OS user')
+  .option('--target <id>', 'only acts on this alarm, silence or outbox entry')
+  .option('--limit <n>', 'at most this many entries (default: 50)')
+  .option('--before <id>', 'only entries older than this one (the next page)')
+  .option('--json', 'print JSON (times in RFC 3339)')
+  .action(async (opts: AuditOptions) => {
+    await withConfig(async (file) => (await import('./audit.js')).auditCommand(file, opts));
   });
 
 program

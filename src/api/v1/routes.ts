@@ -4,7 +4,13 @@ import { jsonSchemaTransform, type ZodTypeProvider } from 'fastify-type-provider
 import { z } from 'zod';
 import { VERSION } from '../../base/version.js';
 import type { ApiContext } from '../context.js';
+import { registerAuditLog } from './audit-log.js';
+import { registerInhibitions } from './inhibitions.js';
+import { registerOnCall } from './oncall.js';
+import { registerReload } from './reload.js';
+import { registerRules } from './rules.js';
 import { ErrorBody } from './schemas.js';
+import { registerSilences } from './silences.js';
 
 /**
  * API v1: every route declares its request and response schemas once (zod), which
@@ -57,4 +63,11 @@ export async function registerApiV1(app: FastifyInstance, context: ApiContext): 
     },
     async (req) => req.principal!,
   );
+
+  registerSilences(app, context);
+  registerInhibitions(app, context);
+  registerOnCall(app, context);
+  registerRules(app, context);
+  registerReload(app, context, '/reload');
+  registerAuditLog(app, context);
 }
