@@ -63,14 +63,21 @@ export function silenceZone(zone: string | undefined, config: GatewayConfig): st
   return zone ?? config.alarms?.timeZone ?? Intl.DateTimeFormat().resolvedOptions().timeZone;
 }
 
-/** The silence `input` describes, or what is wrong with it (naming the inputs as `names` does). */
-export function buildSilence(input: SilenceInput, names: SilenceInputNames, config: GatewayConfig, now: number): Silence | string {
+/** Matchers as people write them, or the first one's problem. */
+export function parseMatchers(texts: readonly string[]): Matcher[] | string {
   const matchers: Matcher[] = [];
-  for (const text of input.matchers) {
+  for (const text of texts) {
     const parsed = parseMatcher(text);
     if (!parsed.ok) return parsed.problem;
     matchers.push(parsed.matcher);
   }
+  return matchers;
+}
+
+/** The silence `input` describes, or what is wrong with it (naming the inputs as `names` does). */
+export function buildSilence(input: SilenceInput, names: SilenceInputNames, config: GatewayConfig, now: number): Silence | string {
+  const matchers = parseMatchers(input.matchers);
+  if (typeof matchers === 'string') return matchers;
   if (matchers.length === 0) return `name what to silence with ${names.match} (e.g. ${names.matchExample})`;
   const comment = input.comment?.trim();
   if (!comment) return `say why with ${names.comment} (it is shown in every muted alarm's history)`;

@@ -280,3 +280,45 @@ describe('API v1 dry run of an MQTT event', () => {
     assert.match(unknownBroker.body.error, /no MQTT broker named "nope"/);
   });
 });
+
+describe('the guard holds for the operator endpoints, /-/reload at the root included', () => {
+  const dir = testDir();
+  let gateway: RunningGateway;
+  let origin: string;
+  const file = (inhibit: unknown[]) =>
+    shippedAlarmsConfig(dir, {
+      delivery: { accounts: [{ name: 'files', type: 'file', directory: `${dir.path}/files` }] },
+      http: { listen: { address: '127.0.0.1', port: 0 }, tokens: [{ name: 'script', role: 'admin', token: { env: 'API_TOKEN' } }] },
+      inhibit,
+    });
+
+  before(async () => {
+    gateway = await runGateway(configFrom(dir, file([]), { API_TOKEN: 'a-token-for-the-guard-test-of-enough-length' }));
+    origin = `http://127.0.0.1:${gateway.http!.address().port}`;
+  });
+  after(async () => {
+    await gateway?.stop();
+    dir.remove();
+  });
+
+  it('with users or tokens configured, a request without credentials is refused (401) and changes nothing', async () => {
+    dir.write('annunciator.yaml', stringify(file(SITE_POWER_FAILURE)));
+    for (const [method, path] of [
+      ['POST', '/-/reload'],
+      ['POST', '/api/v1/reload'],
+      ['GET', '/api/v1/audit'],
+      ['GET', '/api/v1/silences'],
+      ['GET', '/api/v1/inhibitions'],
+      ['GET', '/api/v1/oncall'],
+      ['GET', '/api/v1/rules'],
+    ] as const) {
+      const response = await fetch(`${origin}${path}`, { method, ...(method === 'POST' ? { headers: { 'content-type': 'application/json' }, body: '{}' } : {}) });
+      assert.equal(response.status, 401, `${method} ${path}`);
+    }
+    const create = await fetch(`${origin}/api/v1/silences`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ matchers: ['device.id=x'], comment: 'x', duration: '1h' }) });
+    assert.equal(create.status, 401);
+    assert.deepEqual(gateway.config.inhibit, [], 'not reloaded');
+    assert.deepEqual(await gateway.store.silences.list(Date.now(), { all: true }), []);
+    assert.deepEqual(await gateway.store.audit.list({ limit: 10 }), []);
+  });
+});

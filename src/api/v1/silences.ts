@@ -1,11 +1,11 @@
 import type { FastifyInstance } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import { formatMatcher, parseMatcher, type Matcher } from '../../config/matcher.js';
+import { formatMatcher } from '../../config/matcher.js';
 import type { Alarm } from '../../lifecycle/alarm.js';
 import { describeSchedule, silenceHoldsUntil, type Silence } from '../../lifecycle/silence.js';
 import { Effects } from '../../pipeline/effects.js';
-import { activeAlarmsMatching, addSilence, buildSilence, expireSilenceBy, silenceState, type SilenceInput, type SilenceInputNames } from '../../pipeline/silences.js';
+import { activeAlarmsMatching, addSilence, buildSilence, expireSilenceBy, parseMatchers, silenceState, type SilenceInput, type SilenceInputNames } from '../../pipeline/silences.js';
 import type { ApiContext } from '../context.js';
 import { requestActor } from './request-actor.js';
 import { ErrorBody, rfc3339, rfc3339OrNull, Time } from './schemas.js';
@@ -106,16 +106,6 @@ export function alarmSummary(a: Alarm): z.output<typeof MatchedAlarm> {
 /** The API's names for what the command line calls --until, --for, ...: a refusal names the field the caller sent. */
 function apiNames(weekly: boolean): SilenceInputNames {
   return { match: 'matchers', matchExample: '["device.id=ups-hall2", "title~(?i)battery"]', comment: 'comment', from: 'startsAt', until: weekly ? 'weekly.until' : 'endsAt', for: 'duration', weekly: 'weekly', zone: 'timeZone' };
-}
-
-function parseMatchers(texts: readonly string[]): Matcher[] | string {
-  const matchers: Matcher[] = [];
-  for (const text of texts) {
-    const parsed = parseMatcher(text);
-    if (!parsed.ok) return parsed.problem;
-    matchers.push(parsed.matcher);
-  }
-  return matchers.length === 0 ? 'give at least one matcher, e.g. ["device.id=ups-hall2"]' : matchers;
 }
 
 export function registerSilences(app: FastifyInstance, ctx: ApiContext): void {
@@ -235,6 +225,7 @@ export function registerSilences(app: FastifyInstance, ctx: ApiContext): void {
     async (req, res) => {
       const matchers = parseMatchers(req.body.matchers);
       if (typeof matchers === 'string') return res.code(400).send({ error: matchers });
+      if (matchers.length === 0) return res.code(400).send({ error: 'give at least one matcher, e.g. ["device.id=ups-hall2"]' });
       return { alarms: (await activeAlarmsMatching(ctx.store, matchers)).map(alarmSummary) };
     },
   );
