@@ -560,6 +560,7 @@ class StepTimes {
       silences: wrap('silences', tx.silences),
       outbox: wrap('outbox', tx.outbox),
       audit: wrap('audit', tx.audit),
+      loginSessions: wrap('loginSessions', tx.loginSessions),
       topics: wrap('topics', tx.topics),
       mqttSessions: wrap('mqttSessions', tx.mqttSessions),
     };

@@ -5,6 +5,7 @@ import { hostname } from 'node:os';
 import { dirname, isAbsolute, resolve } from 'node:path';
 import { LineCounter, parseDocument, isMap, isNode, isScalar, type Document } from 'yaml';
 import type { z } from 'zod';
+import { isPasswordHash, parsePasswordHash } from '../base/password-hash.js';
 import { TrustedNetworks } from '../base/trusted-networks.js';
 import { PRESETS } from './presets.js';
 import { configSchema, type RawAccount, type RawConfig, type RawListener, type RawMqttBroker } from './schema.js';
@@ -377,6 +378,8 @@ function checkAlarmSections(raw: RawConfig, at: (path: ReadonlyArray<PropertyKey
 
 /** HMAC-SHA256 keys shorter than the hash add no strength and are easy to guess. */
 export const MIN_LINK_SECRET_BYTES = 32;
+/** An API token is a password a script sends on every request: long and random, never a word. */
+export const MIN_API_TOKEN_CHARS = 32;
 
 function resolveHttp(raw: RawConfig, { at, secret, readPem }: Resolvers): HttpConfig | undefined {
   if (raw.http && raw.api) at(['api'], 'is the older name of http: keep one of the two');
@@ -403,11 +406,24 @@ function resolveHttp(raw: RawConfig, { at, secret, readPem }: Resolvers): HttpCo
   }
   const users = http.users.flatMap((user, i) => {
     const hash = secret(user.passwordHash, [section, 'users', i, 'passwordHash']);
-    return hash ? [{ name: user.name, role: user.role, passwordHash: hash }] : [];
+    if (!hash) return [];
+    // Checked here so that a pasted password or a cut-off line is found by `check`, not at the first login.
+    const parsed = parsePasswordHash(hash.reveal());
+    if (!isPasswordHash(parsed)) {
+      at([section, 'users', i, 'passwordHash'], `${parsed.problem}; make one with \`annunciator user hash\``);
+      return [];
+    }
+    return [{ name: user.name, role: user.role, passwordHash: new Secret(hash.reveal().trim()) }];
   });
   const tokens = http.tokens.flatMap((token, i) => {
     const value = secret(token.token, [section, 'tokens', i, 'token']);
-    return value ? [{ name: token.name, role: token.role, token: new Secret(value.reveal().trim()) }] : [];
+    if (!value) return [];
+    const trimmed = value.reveal().trim();
+    if (trimmed.length < MIN_API_TOKEN_CHARS) {
+      at([section, 'tokens', i, 'token'], `is ${trimmed.length} characters long; an API token needs at least ${MIN_API_TOKEN_CHARS} (e.g. openssl rand -base64 32)`);
+      return [];
+    }
+    return [{ name: token.name, role: token.role, token: new Secret(trimmed) }];
   });
   const names = new Set<string>();
   [...http.users, ...http.tokens].forEach((who, i) => {

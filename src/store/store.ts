@@ -121,6 +121,7 @@ export interface Repositories {
   readonly topics: TopicRepository;
   readonly mqttSessions: MqttSessionRepository;
   readonly audit: AuditRepository;
+  readonly loginSessions: LoginSessionRepository;
 }
 
 /** Messages as they came in (SMTP or MQTT), kept until processed and then for the record. */
@@ -360,6 +361,33 @@ export interface AuditRepository {
   record(entry: Omit<AuditEntry, 'id'>): Promise<void>;
   list(query: AuditQuery): Promise<AuditEntry[]>;
   prune(before: number, limit: number): Promise<number>;
+}
+
+/**
+ * A login to the console or the API (src/api/auth/sessions.ts). Kept in the store so that
+ * gateways sharing one database share the logins. The session id itself lives only in the
+ * browser's cookie: the store holds its SHA-256, so a copy of the database logs nobody in.
+ */
+export interface LoginSession {
+  /** SHA-256 of the session id, hex. */
+  idHash: string;
+  /** The user's name; the role is read from the configuration in force at each request. */
+  name: string;
+  createdAt: number;
+  lastSeenAt: number;
+  /** Where the login came from. */
+  peer: string | null;
+}
+
+export interface LoginSessionRepository {
+  create(session: LoginSession): Promise<void>;
+  get(idHash: string): Promise<LoginSession | undefined>;
+  /** Records use at `at`; false when the session is gone. */
+  touch(idHash: string, at: number): Promise<boolean>;
+  /** Ends one session (logout); false when there was none. */
+  delete(idHash: string): Promise<boolean>;
+  /** Deletes up to `limit` sessions last used before `idleBefore` or made before `createdBefore`. */
+  prune(idleBefore: number, createdBefore: number, limit: number): Promise<number>;
 }
 
 /** The last state of each numeric MQTT telemetry topic (in band, beyond a limit). */

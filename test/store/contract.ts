@@ -638,6 +638,33 @@ export function storeContract(backend: string, open: () => Promise<StoreUnderTes
       });
     });
 
+    describe('login sessions', () => {
+      it('creates, reads, touches (never backwards), deletes and prunes by idle time and by age', async () => {
+        const session = (idHash: string, name: string, createdAt: number, lastSeenAt = createdAt) => ({ idHash, name, createdAt, lastSeenAt, peer: '127.0.0.1' });
+        await store.loginSessions.create(session('h1', 'anna', 1000));
+        await store.loginSessions.create(session('h2', 'tom', 2000));
+        await store.transaction(async (tx) => tx.loginSessions.create(session('h3', 'anna', 3000)));
+        assert.deepEqual(await store.loginSessions.get('h1'), { idHash: 'h1', name: 'anna', createdAt: 1000, lastSeenAt: 1000, peer: '127.0.0.1' });
+        assert.equal(await store.loginSessions.get('nope'), undefined);
+        await assert.rejects(store.loginSessions.create(session('h1', 'eve', 4000)), 'one id hash is one session');
+        assert.equal(await store.loginSessions.touch('h1', 5000), true);
+        assert.equal(await store.loginSessions.touch('h1', 4500), true);
+        assert.equal((await store.loginSessions.get('h1'))?.lastSeenAt, 5000, 'a late touch does not move it back');
+        assert.equal(await store.loginSessions.touch('nope', 5000), false);
+        assert.equal(await store.loginSessions.delete('h2'), true);
+        assert.equal(await store.loginSessions.delete('h2'), false);
+        assert.equal(await store.loginSessions.get('h2'), undefined);
+        // h1: made at 1000, used at 5000; h3: made and last used at 3000.
+        assert.equal(await store.loginSessions.prune(4000, 0, 100), 1, 'idle since before 4000: h3');
+        assert.ok(await store.loginSessions.get('h1'));
+        assert.equal(await store.loginSessions.prune(0, 1500, 100), 1, 'made before 1500: h1, however recently used');
+        assert.equal(await store.loginSessions.get('h1'), undefined);
+        for (let i = 0; i < 5; i++) await store.loginSessions.create(session(`old${i}`, 'anna', 100 + i));
+        assert.equal(await store.loginSessions.prune(1000, 0, 3), 3, 'a bounded batch');
+        assert.equal(await store.loginSessions.prune(1000, 0, 3), 2);
+      });
+    });
+
     describe('retention', () => {
       it('prunes what is done and older than its age, never pending work nor what active alarms need', async () => {
         const old = T0 - 40 * 24 * HOUR;

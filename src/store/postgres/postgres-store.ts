@@ -19,6 +19,7 @@ import { PgOutbox } from './outbox.js';
 import { Session } from './sql.js';
 import { PgSilences } from './silences.js';
 import { PgAudit } from './audit.js';
+import { PgLoginSessions } from './login-sessions.js';
 import { PgTimers } from './timers.js';
 import { PgMqttSessions } from './mqtt-sessions.js';
 import { PgTopics } from './topics.js';
@@ -121,6 +122,7 @@ export class PostgresStore implements Store {
   readonly topics: Repositories['topics'];
   readonly mqttSessions: Repositories['mqttSessions'];
   readonly audit: Repositories['audit'];
+  readonly loginSessions: Repositories['loginSessions'];
   readonly peers: PgPeers;
 
   constructor(options: PostgresStoreOptions) {
@@ -144,6 +146,7 @@ export class PostgresStore implements Store {
     this.topics = autocommit('topics', REPOSITORY_CLASSES.topics.prototype, (fn) => this.transaction(fn));
     this.mqttSessions = autocommit('mqttSessions', REPOSITORY_CLASSES.mqttSessions.prototype, (fn) => this.transaction(fn));
     this.audit = autocommit('audit', REPOSITORY_CLASSES.audit.prototype, (fn) => this.transaction(fn));
+    this.loginSessions = autocommit('loginSessions', REPOSITORY_CLASSES.loginSessions.prototype, (fn) => this.transaction(fn));
   }
 
   /** Connects and migrates now rather than on the first call; what the migration did. */
@@ -406,6 +409,7 @@ export class PostgresStore implements Store {
       topics: new PgTopics(session),
       mqttSessions: new PgMqttSessions(session, this.#gateway),
       audit: new PgAudit(session),
+      loginSessions: new PgLoginSessions(session),
     };
   }
 
@@ -415,7 +419,7 @@ export class PostgresStore implements Store {
   }
 }
 
-const REPOSITORY_CLASSES = { inbox: PgInbox, alarms: PgAlarms, timers: PgTimers, batches: PgBatches, silences: PgSilences, outbox: PgOutbox, topics: PgTopics, mqttSessions: PgMqttSessions, audit: PgAudit } as const;
+const REPOSITORY_CLASSES = { inbox: PgInbox, alarms: PgAlarms, timers: PgTimers, batches: PgBatches, silences: PgSilences, outbox: PgOutbox, topics: PgTopics, mqttSessions: PgMqttSessions, audit: PgAudit, loginSessions: PgLoginSessions } as const;
 
 function closedError(): Error {
   return new Error('store: closed');

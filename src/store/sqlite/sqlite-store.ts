@@ -17,6 +17,7 @@ import { StoreError } from '../store-error.js';
 import { SqliteOutbox } from './outbox.js';
 import { SqliteSilences } from './silences.js';
 import { SqliteAudit } from './audit.js';
+import { SqliteLoginSessions } from './login-sessions.js';
 import { SqliteTimers } from './timers.js';
 import { SqliteTopics } from './topics.js';
 import { WalSync, type SyncFile } from './wal-sync.js';
@@ -80,6 +81,7 @@ export class SqliteStore implements Store {
   readonly topics: Repositories['topics'];
   readonly mqttSessions: Repositories['mqttSessions'];
   readonly audit: Repositories['audit'];
+  readonly loginSessions: Repositories['loginSessions'];
 
   /** Opens (and creates or migrates) `annunciator.db` in `dataDir`. */
   static open(dataDir: string, options: SqliteStoreOptions = {}): SqliteStore {
@@ -121,6 +123,7 @@ export class SqliteStore implements Store {
       topics: new SqliteTopics(db),
       mqttSessions: new SqliteMqttSessions(db),
       audit: new SqliteAudit(db),
+      loginSessions: new SqliteLoginSessions(db),
     };
     this.inbox = autocommit('inbox', this.#repositories.inbox, (fn) => this.transaction(fn));
     this.alarms = autocommit('alarms', this.#repositories.alarms, (fn) => this.transaction(fn));
@@ -131,6 +134,7 @@ export class SqliteStore implements Store {
     this.topics = autocommit('topics', this.#repositories.topics, (fn) => this.transaction(fn));
     this.mqttSessions = autocommit('mqttSessions', this.#repositories.mqttSessions, (fn) => this.transaction(fn));
     this.audit = autocommit('audit', this.#repositories.audit, (fn) => this.transaction(fn));
+    this.loginSessions = autocommit('loginSessions', this.#repositories.loginSessions, (fn) => this.transaction(fn));
     const inMemory = isInMemory(file);
     this.#durable = inMemory ? undefined : new WalSync(`${file}-wal`, options.syncFile);
     this.#checkpoints = inMemory || !options.backgroundCheckpoints ? undefined : new BackgroundCheckpoints(file, this.#connection, { logger: options.logger });
