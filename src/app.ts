@@ -289,7 +289,7 @@ export function createApp(initialConfig: GatewayConfig, options: AppOptions): Ap
         if (config.http) {
           const { startHttpServer } = await import('./api/server.js');
           const { gatewayMetrics } = await import('./api/metrics.js');
-          const { loopbackOrNobody } = await import('./api/auth/guard.js');
+          const { gatewayAuthenticator } = await import('./api/auth/authenticate.js');
           metrics = gatewayMetrics({
             events,
             store,
@@ -323,7 +323,8 @@ export function createApp(initialConfig: GatewayConfig, options: AppOptions): Ap
             now: () => clock.now(),
             api: {
               context: { store, events, config: () => config, now: () => clock.now(), acknowledge, reload: () => app.reload(), pipeline, format, logger: logger.child({ stage: 'api' }) },
-              authenticate: loopbackOrNobody(() => config.http ?? httpConfig),
+              // Read per request: a reload changes users, tokens and the session lifetime.
+              authenticate: gatewayAuthenticator({ http: () => config.http ?? httpConfig, sessions: store.loginSessions, now: () => clock.now(), logger: logger.child({ stage: 'api' }) }),
             },
           });
         }

@@ -75,7 +75,15 @@ export async function startHttpServer(options: HttpServerOptions): Promise<HttpS
   app.decorateRequest('principal', undefined);
 
   if (options.api) {
-    installGuard(app, options.api.authenticate);
+    const context = options.api.context;
+    installGuard(app, options.api.authenticate, {
+      logger,
+      // Behind a reverse proxy the browser's origin is that of http.baseUrl.
+      trustedOrigins: () => {
+        const links = context.config().http?.links;
+        return links ? [new URL(links.baseUrl).origin] : [];
+      },
+    });
     const { registerApiV1 } = await import('./v1/routes.js');
     await app.register(async (scope) => registerApiV1(scope, options.api!.context), { prefix: '/api/v1' });
     // At the root as in Alertmanager, guarded like the API (admin); the same as POST /api/v1/reload.

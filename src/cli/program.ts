@@ -220,6 +220,14 @@ program
     await withConfig(async (file) => (await import('./ack.js')).ackCommand(file, alarmId, opts));
   });
 
+const user = program.command('user').description('console and API users (http.users)');
+user
+  .command('hash')
+  .description('read a password (standard input, or asked twice without echo on a terminal) and print its scrypt hash for http.users[].passwordHash')
+  .action(async () => {
+    process.exitCode = await (await import('./user.js')).userHashCommand();
+  });
+
 program
   .command('trust')
   .description("show an upstream's certificate chain and fingerprint; with --accept, pin it for an account")

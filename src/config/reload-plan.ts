@@ -9,6 +9,9 @@ import type { GatewayConfig } from './types.js';
  */
 export const READ_AT_START = ['gateway', 'store', 'log', 'listeners', 'delivery', 'mqtt', 'replies', 'http'] as const;
 
+/** Keys of a section read at start that a reload does apply: who may log in is read per request (src/api/auth/). */
+const APPLIED_AT_ONCE: Partial<Record<(typeof READ_AT_START)[number], readonly string[]>> = { http: ['users', 'tokens', 'sessionLifetime'] };
+
 export interface ReloadPlan {
   /** The configuration to run on: the file's, with the sections read at start as they were. */
   config: GatewayConfig;
@@ -28,12 +31,23 @@ export function planReload(current: GatewayConfig, next: GatewayConfig): ReloadP
     const before = (current as unknown as Record<string, unknown>)[key];
     const after = (next as unknown as Record<string, unknown>)[key];
     if (same(before, after)) continue;
-    if (readAtStart.has(key)) needRestart.push(...changedPaths(key, before, after));
+    if (readAtStart.has(key)) {
+      const atOnce = new Set((before !== undefined && after !== undefined ? APPLIED_AT_ONCE[key as (typeof READ_AT_START)[number]] : undefined)?.map((k) => `${key}.${k}`));
+      for (const path of changedPaths(key, before, after)) (atOnce.has(path) ? applied : needRestart).push(path);
+    }
     // Turning the alarm pipeline on or off changes what every door does with a message.
     else if (key === 'alarms' && (before === undefined) !== (after === undefined)) needRestart.push('alarms');
     else applied.push(...changedPaths(key, before, after));
   }
-  const kept = Object.fromEntries(READ_AT_START.map((key) => [key, (current as unknown as Record<string, unknown>)[key]]));
+  const kept = Object.fromEntries(
+    READ_AT_START.map((key) => {
+      const was = (current as unknown as Record<string, unknown>)[key];
+      const now = (next as unknown as Record<string, unknown>)[key];
+      const atOnce = APPLIED_AT_ONCE[key];
+      if (!atOnce || !isPlainObject(was) || !isPlainObject(now)) return [key, was];
+      return [key, { ...was, ...Object.fromEntries(atOnce.filter((k) => k in now).map((k) => [k, now[k]])) }];
+    }),
+  );
   const config = { ...next, ...kept, file: current.file, ...(needRestart.includes('alarms') ? { alarms: current.alarms } : {}) } as GatewayConfig;
   if (config.alarms === undefined) delete (config as { alarms?: unknown }).alarms;
   return { config, applied, needRestart };

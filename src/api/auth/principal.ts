@@ -7,6 +7,8 @@ export interface Principal {
   name: string;
   role: Role;
   via: 'session' | 'token' | 'loopback';
+  /** With `via: 'session'`: the login, for the CSRF check, logout and GET /session. */
+  session?: { idHash: string; csrfToken: string; expiresAt: number };
 }
 
 const RANK: Record<Role, number> = { viewer: 0, responder: 1, admin: 2 };

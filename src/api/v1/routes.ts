@@ -9,6 +9,7 @@ import { registerInhibitions } from './inhibitions.js';
 import { registerOnCall } from './oncall.js';
 import { registerReload } from './reload.js';
 import { registerRules } from './rules.js';
+import { registerAuthRoutes } from './auth.js';
 import { ErrorBody } from './schemas.js';
 import { registerSilences } from './silences.js';
 
@@ -50,6 +51,8 @@ export async function registerApiV1(app: FastifyInstance, context: ApiContext): 
   const api = app.withTypeProvider<ZodTypeProvider>();
 
   api.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
+
+  await registerAuthRoutes(app, context);
 
   api.get(
     '/whoami',
