@@ -36,6 +36,20 @@ describe('planReload: what a reload changes now and what waits for a restart', (
     assert.deepEqual(planReload(before, load(withSecret, { LINK_SECRET: 'b'.repeat(40) })).needRestart, ['http.links']);
   });
 
+  it('http users, tokens and sessionLifetime are in force at once; the listen address waits for a restart', async () => {
+    const { hashPassword } = await import('../../src/base/password-hash.js');
+    const env = { ANNA_HASH: await hashPassword('anna-password-1', { logN: 14 }), TOKEN: 't'.repeat(40) };
+    const http = (lines: string) => `${WITH_ALARMS}http:\n  listen: { address: 127.0.0.1, port: 9525 }\n${lines}`;
+    const before = load(http('  users: []\n'), env);
+    const after = load(http('  listen: { address: 127.0.0.1, port: 9526 }\n  users: [{ name: anna, role: viewer, passwordHash: { env: ANNA_HASH } }]\n  tokens: [{ name: script, role: admin, token: { env: TOKEN } }]\n  sessionLifetime: 1h\n').replace('  listen: { address: 127.0.0.1, port: 9525 }\n', ''), env);
+    const plan = planReload(before, after);
+    assert.deepEqual(plan.applied.sort(), ['http.sessionLifetime', 'http.tokens', 'http.users']);
+    assert.deepEqual(plan.needRestart, ['http.listen']);
+    assert.deepEqual(plan.config.http?.listen, { address: '127.0.0.1', port: 9525 }, 'the socket stays as it started');
+    assert.deepEqual(plan.config.http?.users.map((u) => u.name), ['anna']);
+    assert.equal(plan.config.http?.sessionLifetime, 3_600_000);
+  });
+
   it('turning the alarm pipeline on or off waits for a restart', () => {
     const plan = planReload(load(MINIMAL_CONFIG_YAML), load(WITH_ALARMS));
     assert.ok(plan.needRestart.includes('alarms'));
