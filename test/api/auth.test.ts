@@ -139,6 +139,20 @@ describe('API authentication with users and tokens configured (real HTTP, fake c
     assert.equal((await fetch(`${base}/api/v1/whoami`, { headers: { authorization: `Basic ${TOKEN}` } })).status, 401);
   });
 
+  it('on a real responder act (POST /silences): a viewer gets 403, a session needs its CSRF token, a token needs none', async () => {
+    const silence = { matchers: ['device.id=plc-auth-test'], comment: 'auth test', duration: '1h' };
+    const vic = await login('vic');
+    const refused = await vic.post('/silences', silence);
+    assert.equal(refused.status, 403);
+    assert.match((refused.body as { error: string }).error, /vic is a viewer; this needs the role responder/);
+    const anna = await login('anna');
+    assert.equal((await anna.post('/silences', silence, { 'x-csrf-token': '' })).status, 403);
+    assert.equal((await anna.post('/silences', silence)).status, 201);
+    assert.equal((await apiClient(base, { token: TOKEN }).post('/silences', silence)).status, 201);
+    const made = await gateway.store.audit.list({ limit: 2, action: 'silence.create' });
+    assert.deepEqual(made.map((e) => [e.actor, e.via]), [['nightly-script', 'token'], ['anna', 'session']]);
+  });
+
   it('logout ends the session: the old cookie is 401 and the cookie is cleared', async () => {
     const client = await login('vic');
     const cookie = client.session.cookie!;
