@@ -227,6 +227,30 @@ describe('API authentication with users and tokens configured (real HTTP, fake c
 
 });
 
+describe('a server open to the network whose users a reload removed', () => {
+  const dir = testDir();
+  let gateway: RunningGateway;
+
+  after(async () => {
+    await gateway?.stop();
+    dir.remove();
+  });
+
+  it('lets nobody in: the listen address stays until a restart, so there is no loopback admin', async () => {
+    dir.write('anna.hash', `${await hashPassword(PASSWORDS.anna, { logN: 14 })}\n`);
+    const raw = shippedAlarmsConfig(dir, { http: { listen: { address: '0.0.0.0', port: 0 }, users: [{ name: 'anna', role: 'responder', passwordHash: { file: 'anna.hash' } }] } });
+    gateway = await runGateway(configFrom(dir, raw));
+    const base = `http://127.0.0.1:${gateway.http!.address().port}`;
+    assert.equal((await apiClient(base).get('/whoami')).status, 401);
+    dir.write('annunciator.yaml', stringify({ ...raw, http: { listen: { address: '127.0.0.1', port: 0 } } }));
+    const outcome = gateway.reload();
+    assert.equal(outcome.ok, true, outcome.message);
+    assert.match(outcome.message, /restart: .*http\.listen/);
+    assert.equal((await apiClient(base).get('/whoami')).status, 401, 'still bound to 0.0.0.0: no user, so nobody');
+    assert.equal((await apiClient(base).post('/silences', { matchers: ['device=x'], duration: '1h' })).status, 401);
+  });
+});
+
 describe('API without users on loopback: everyone is the admin local', () => {
   const dir = testDir();
   let gateway: RunningGateway;

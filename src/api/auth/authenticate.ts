@@ -1,5 +1,6 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { FastifyRequest } from 'fastify';
+import { isLoopback } from '../../config/replies.js';
 import type { HttpConfig } from '../../config/types.js';
 import type { Logger } from '../../log/logger.js';
 import type { LoginSessionRepository } from '../../store/store.js';
@@ -22,8 +23,11 @@ export interface AuthenticatorOptions {
  *  2. The session cookie of a login (POST /api/v1/login) that has not expired and whose
  *     user is still configured; the role is the user's role in the configuration now.
  *  3. With neither users nor tokens configured (loopback only, config/load.ts sees to
- *     it): the admin `local`, provided the request names this host (Host header), so a
- *     web page under another name that resolves to 127.0.0.1 (DNS rebinding) gets nothing.
+ *     it): the admin `local`, provided the server is bound to loopback and the request
+ *     came from it (a reload may remove every user while the listen address, applied only
+ *     at a restart, is still open to the network: then nobody gets in), and it names this
+ *     host (Host header), so a web page under another name that resolves to 127.0.0.1
+ *     (DNS rebinding) gets nothing.
  */
 export function gatewayAuthenticator(options: AuthenticatorOptions): Authenticate {
   return async (req) => {
@@ -38,7 +42,7 @@ export function gatewayAuthenticator(options: AuthenticatorOptions): Authenticat
       const principal = await fromSession(id, http, options);
       if (principal) return principal;
     }
-    if (http.users.length + http.tokens.length === 0 && namesThisHost(req, http)) return { name: 'local', role: 'admin', via: 'loopback' };
+    if (http.users.length + http.tokens.length === 0 && isLoopback(http.listen.address) && isLoopback(peerAddress(req)) && namesThisHost(req, http)) return { name: 'local', role: 'admin', via: 'loopback' };
     return undefined;
   };
 }
@@ -95,4 +99,9 @@ function hostOf(header: string | undefined): string | undefined {
   } catch {
     return undefined;
   }
+}
+
+/** The remote address without the IPv4-mapped prefix (`::ffff:127.0.0.1`). */
+function peerAddress(req: FastifyRequest): string {
+  return (req.socket.remoteAddress ?? '').replace(/^::ffff:/, '');
 }
