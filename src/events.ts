@@ -13,8 +13,8 @@ export interface GatewayEvents {
   received: { received: Received };
   /** A message gave no alarm and was kept as rejected: `unusable` (no rule could read it) or `error` (processing it failed). */
   rejected: { received: Received; reason: string; kind: 'unusable' | 'error' };
-  /** An alarm was raised, counted, muted, released, escalated or resolved. */
-  'alarm-changed': { alarm: Alarm; outcome: Decision['outcome'] | 'acknowledged'; reason: string };
+  /** An alarm was raised, counted, muted, released, escalated, resolved, acknowledged, unacknowledged or commented on. */
+  'alarm-changed': { alarm: Alarm; outcome: Decision['outcome'] | 'acknowledged' | 'unacknowledged' | 'commented'; reason: string };
   /** Notifications were held for a group or digest. */
   held: { alarmIds: string[] };
   /** Notifications were queued in the outbox. */

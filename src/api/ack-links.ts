@@ -74,7 +74,7 @@ export async function registerAckLinks(app: FastifyInstance, options: AckLinkOpt
       send(res, confirmPage(alarm, receiver, options.format));
       return;
     }
-    const [result] = await options.acknowledge([{ alarmId, ack: { by: receiver, channel: 'link', at: now(), ref: 'link' } }]);
+    const [result] = await options.acknowledge([{ alarmId, ack: { by: receiver, channel: 'link', at: now(), ref: 'link' }, peer }]);
     if (!result || result.outcome === 'unknown-alarm') {
       send(res, notFoundPage(`There is no alarm ${alarmId} (any more).`));
       return;
@@ -113,7 +113,7 @@ export async function registerAckLinks(app: FastifyInstance, options: AckLinkOpt
     const results: BatchAckResult[] = [];
     // The alarms of one link are acknowledged in one act: their announcement goes out as one mail.
     const open = alarms.filter((alarm) => !alarm.ack);
-    const outcomes = await options.acknowledge(open.map((alarm) => ({ alarmId: alarm.id, ack: { by: receiver, channel: 'link' as const, at, ref: 'link' } })));
+    const outcomes = await options.acknowledge(open.map((alarm) => ({ alarmId: alarm.id, ack: { by: receiver, channel: 'link' as const, at, ref: 'link' }, peer })));
     for (const alarm of alarms) {
       const alarmId = alarm.id;
       if (alarm.ack) {

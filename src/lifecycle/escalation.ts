@@ -90,3 +90,18 @@ export function formatSpan(ms: number): string {
   if (ms < 60_000) return `${Math.round(ms / 1000)} s`;
   return `${Math.round(ms / 60_000)} min`;
 }
+
+/**
+ * The escalation levels to arm again when an acknowledgement is taken back: those the
+ * acknowledgement stopped (cancelled at or after it, never fired), each moved later by the
+ * time the alarm stood acknowledged. Escalation resumes where it stopped, with the time
+ * that was left then: a level due 3 min after the ack is due 3 min after the unack. A level
+ * that was overdue when it was stopped is due now. None when the alarm, unacknowledged,
+ * needs no escalation under its policy (cleared, with a policy that stops on a clear).
+ */
+export function resumedEscalations(timers: readonly EscalationTimer[], alarm: Alarm, ackedAt: number, now: number): EscalationTimer[] {
+  const held = Math.max(0, now - ackedAt);
+  return timers
+    .filter((t) => t.firedAt === undefined && t.cancelledAt !== undefined && t.cancelledAt >= ackedAt && escalationStopped(alarm, t.data.stopOn) === undefined)
+    .map(({ cancelledAt: _cancelled, ...t }) => ({ ...t, dueAt: Math.max(now, t.dueAt + held) }));
+}

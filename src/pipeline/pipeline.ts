@@ -1,7 +1,7 @@
 import { newId } from '../base/ids.js';
 import type { GatewayConfig } from '../config/types.js';
 import type { Received } from '../ingest/received.js';
-import type { AckOutcome } from '../lifecycle/ack.js';
+import type { AckOutcome, AckRequest, AlarmActor, UnackOutcome } from '../lifecycle/ack.js';
 import type { Alarm, AlarmAck } from '../lifecycle/alarm.js';
 import type { Timer } from '../lifecycle/timer.js';
 import type { Logger } from '../log/logger.js';
@@ -20,6 +20,7 @@ import { flushBatch } from './flush-batch.js';
 import { isTrace, runAlarmPipeline, savePipelineResult, type PipelineStages, type PipelineTrace, type UnusableMessage } from './message.js';
 import { prune } from './prune.js';
 import { release } from './unmute.js';
+import { commentIn, unacknowledgeIn, type CommentOutcome } from './unacknowledge.js';
 
 export interface PipelineOptions {
   config: GatewayConfig;
@@ -43,7 +44,8 @@ export type MessageOutcome = PipelineTrace | UnusableMessage | { relayed: string
  *    or, without an `alarms` section, relay it as it came;
  *  - timers(): timers that fell due: an escalation level, a muted alarm to look at again,
  *    a group or digest to send, acknowledgements to announce;
- *  - acknowledge(): acknowledgements from any door (MQTT, link, reply, CLI).
+ *  - acknowledge(): acknowledgements from any door (MQTT, link, reply, CLI, API);
+ *    unacknowledge() and comment() from the API.
  *
  * The inbox runner, the timer runner and `rules test` (over a throw-away store) all go
  * through here.
@@ -188,10 +190,22 @@ export class Pipeline {
   }
 
   /** Acknowledgements of one act (one person through one door), recorded together. */
-  async acknowledge(tx: Repositories, requests: readonly { alarmId: string; ack: AlarmAck }[], now: number, fx: Effects): Promise<AckOutcome[]> {
+  async acknowledge(tx: Repositories, requests: readonly AckRequest[], now: number, fx: Effects): Promise<AckOutcome[]> {
     const outcomes: AckOutcome[] = [];
-    for (const { alarmId, ack } of requests) outcomes.push(await acknowledgeIn(tx, alarmId, ack, now, fx));
+    for (const { alarmId, ack, peer } of requests) outcomes.push(await acknowledgeIn(tx, alarmId, ack, now, fx, peer));
     return outcomes;
+  }
+
+  /** Takes back acknowledgements (one act of one person): escalation resumes (pipeline/unacknowledge.ts). */
+  async unacknowledge(tx: Repositories, alarmIds: readonly string[], actor: AlarmActor, now: number, fx: Effects, comment?: string): Promise<UnackOutcome[]> {
+    const outcomes: UnackOutcome[] = [];
+    for (const alarmId of alarmIds) outcomes.push(await unacknowledgeIn(tx, alarmId, actor, now, fx, comment));
+    return outcomes;
+  }
+
+  /** A comment on an alarm, in its history and the audit log. */
+  async comment(tx: Repositories, alarmId: string, actor: AlarmActor, text: string, now: number, fx: Effects): Promise<CommentOutcome> {
+    return commentIn(tx, alarmId, actor, text, now, fx);
   }
 
   private async save(tx: Repositories, changed: { before: Alarm; change: AlarmChange } | undefined, now: number, fx: Effects): Promise<void> {

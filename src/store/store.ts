@@ -171,12 +171,47 @@ export interface AlarmFilter {
   acknowledged?: boolean;
 }
 
+/**
+ * One page of `alarms.page`: newest first (last seen, then id, both descending), each
+ * given criterion holding; names compare without regard to case.
+ */
+export interface AlarmPageQuery {
+  /** Empty: every state. */
+  states: readonly Alarm['state'][];
+  /** Any of these. */
+  severities?: readonly Alarm['severity'][];
+  /** The device's id. */
+  device?: string;
+  site?: string;
+  area?: string;
+  /** true: someone acknowledged it; false: nobody has. */
+  acknowledged?: boolean;
+  /** Only alarms after this one in the order (the last of the previous page). */
+  after?: { lastSeen: number; id: string };
+  limit: number;
+}
+
+/** A device as its alarms know it: the identity its newest alarm carries, when it was last heard from, how many of its alarms are active. */
+export interface DeviceActivity {
+  device: Alarm['device'];
+  /** The latest last-seen time among its stored alarms. */
+  lastSeen: number;
+  activeAlarms: number;
+}
+
 export interface AlarmRepository {
   /** The active alarm of a fingerprint (there is at most one). */
   active(fingerprint: string): Promise<Alarm | undefined>;
   get(id: string): Promise<Alarm | undefined>;
   /** Most recently seen first; with a filter, only the alarms it lets through. */
   list(states: Alarm['state'][], limit?: number, filter?: AlarmFilter): Promise<Alarm[]>;
+  /** A page of alarms in the order of an index (no sort of every match): API v1's list. */
+  page(query: AlarmPageQuery): Promise<Alarm[]>;
+  /**
+   * Every device that has a stored alarm (by lower-case id), with when it was last heard
+   * from and its count of active alarms: one index step per device, not per alarm.
+   */
+  devices(): Promise<DeviceActivity[]>;
   /** Ids that begin with `prefix` (as stored, case-sensitive), in order, at most `limit`: for ids typed in part. */
   idsWithPrefix(prefix: string, limit: number): Promise<string[]>;
   /** Inserts or replaces the alarm. */
@@ -295,7 +330,13 @@ export interface OutboxRepository {
   /** Records a transient failure; `recipients` are those still to be delivered. */
   reschedule(id: string, update: DeliveryFailureUpdate & { nextAttemptAt: number; recipients: string[] }): Promise<void>;
   markFailed(id: string, update: DeliveryFailureUpdate): Promise<void>;
-  list(statuses: OutboxStatus[]): Promise<OutboxSummary[]>;
+  /** In the order queued (created, then id); with `limit`, a page after `after` (the last entry of the previous page). */
+  list(statuses: OutboxStatus[], page?: { limit: number; after?: { createdAt: number; id: string } }): Promise<OutboxSummary[]>;
+  /**
+   * The notifications about an alarm, in the order queued: its own entries and those of
+   * the groups and digests that listed it (`batchKind` says which: group, digest, ack).
+   */
+  ofAlarm(alarmId: string): Promise<(OutboxSummary & { batchKind: string | null })[]>;
   get(id: string): Promise<OutboxEntry | undefined>;
   /** Makes pending or failed entries due now; how many changed. */
   retryNow(ids: string[] | 'all', now: number): Promise<number>;

@@ -45,6 +45,8 @@ export function alarmsWith(alarms: AlarmRepository, get: AlarmRepository['get'])
     get,
     active: (fingerprint) => alarms.active(fingerprint),
     list: (states, limit, filter) => alarms.list(states, limit, filter),
+    page: (query) => alarms.page(query),
+    devices: () => alarms.devices(),
     idsWithPrefix: (prefix, limit) => alarms.idsWithPrefix(prefix, limit),
     save: (alarm) => alarms.save(alarm),
     log: (alarmId, entry) => alarms.log(alarmId, entry),

@@ -1,5 +1,5 @@
 import type { Alarm } from '../../lifecycle/alarm.js';
-import type { AlarmFilter, AlarmLogEntry, AlarmRepository } from '../store.js';
+import type { AlarmFilter, AlarmLogEntry, AlarmPageQuery, AlarmRepository, DeviceActivity } from '../store.js';
 import { readLocked } from './locks.js';
 import type { Sql } from './sql.js';
 import { NOTIFY, wakePayload } from './wake.js';
@@ -33,20 +33,55 @@ export class PgAlarms implements AlarmRepository {
 
   async list(states: Alarm['state'][], limit = 1000, filter: AlarmFilter = {}): Promise<Alarm[]> {
     if (states.length === 0 || filter.severities?.length === 0) return [];
-    // The filters read the alarm's JSON: `alarms` on the command line is the only caller
-    // that filters, and the state index still narrows the rows first.
+    // The filters compare columns written with the alarm (migration 0006), not its json.
     const params: unknown[] = [states];
     const where = ['state = ANY($1::text[])'];
     const param = (value: unknown): string => `$${params.push(value)}`;
     if (filter.device !== undefined) {
-      const p = param(filter.device);
-      where.push(`(lower(data->'device'->>'id') = lower(${p}) OR lower(data->'device'->>'name') = lower(${p}))`);
+      const p = param(filter.device.toLowerCase());
+      where.push(`(device = ${p} OR device_name = ${p})`);
     }
-    if (filter.site !== undefined) where.push(`lower(data->'device'->>'site') = lower(${param(filter.site)})`);
-    if (filter.severities !== undefined) where.push(`data->>'severity' = ANY(${param([...filter.severities])}::text[])`);
-    if (filter.acknowledged !== undefined) where.push(`${filter.acknowledged ? 'NOT ' : ''}(data->'ack' IS NULL OR json_typeof(data->'ack') = 'null')`);
+    if (filter.site !== undefined) where.push(`site = ${param(filter.site.toLowerCase())}`);
+    if (filter.severities !== undefined) where.push(`severity = ANY(${param([...filter.severities])}::text[])`);
+    if (filter.acknowledged !== undefined) where.push(`acknowledged = ${filter.acknowledged ? 'true' : 'false'}`);
     const sql = `SELECT data FROM alarms WHERE ${where.join(' AND ')} ORDER BY last_seen DESC LIMIT ${param(limit)}`;
     return (await this.sql.rows<DataRow>(sql, params)).map((r) => r.data);
+  }
+
+  async page(q: AlarmPageQuery): Promise<Alarm[]> {
+    if (q.severities?.length === 0 || q.limit <= 0) return [];
+    const params: unknown[] = [];
+    const where: string[] = [];
+    const param = (value: unknown): string => `$${params.push(value)}`;
+    if (q.states.length === 1) where.push(`state = ${param(q.states[0])}`);
+    if (q.device !== undefined) where.push(`device = ${param(q.device.toLowerCase())}`);
+    if (q.site !== undefined) where.push(`site = ${param(q.site.toLowerCase())}`);
+    if (q.area !== undefined) where.push(`area = ${param(q.area.toLowerCase())}`);
+    if (q.severities !== undefined) where.push(`severity = ANY(${param([...q.severities])}::text[])`);
+    if (q.acknowledged !== undefined) where.push(`acknowledged = ${q.acknowledged ? 'true' : 'false'}`);
+    // A row comparison in index order: the planner seeks to it.
+    if (q.after) where.push(`(last_seen, id) < (${param(q.after.lastSeen)}::bigint, ${param(q.after.id)}::text COLLATE "C")`);
+    const clause = where.length > 0 ? `WHERE ${where.join(' AND ')}` : '';
+    return (await this.sql.rows<DataRow>(`SELECT data FROM alarms ${clause} ORDER BY last_seen DESC, id DESC LIMIT ${param(q.limit)}`, params)).map((r) => r.data);
+  }
+
+  async devices(): Promise<DeviceActivity[]> {
+    // A skip over alarms_device: each step seeks the next device, so the cost follows the
+    // number of devices, not of stored alarms; the sub-queries are seeks in the same index.
+    const rows = await this.sql.rows<{ active: number; last_seen: number | null; data: Alarm | null }>(
+      `WITH RECURSIVE d(device) AS (
+         SELECT min(device) FROM alarms
+         UNION ALL SELECT (SELECT min(device) FROM alarms WHERE device > d.device) FROM d WHERE d.device IS NOT NULL
+       )
+       SELECT
+         (SELECT count(*)::int FROM alarms a WHERE a.device = d.device AND a.state = 'active') AS active,
+         greatest((SELECT max(last_seen) FROM alarms a WHERE a.device = d.device AND a.state = 'active'),
+                  (SELECT max(last_seen) FROM alarms a WHERE a.device = d.device AND a.state = 'resolved')) AS last_seen,
+         coalesce((SELECT data FROM alarms a WHERE a.device = d.device AND a.state = 'active' ORDER BY last_seen DESC, id DESC LIMIT 1),
+                  (SELECT data FROM alarms a WHERE a.device = d.device AND a.state = 'resolved' ORDER BY last_seen DESC, id DESC LIMIT 1)) AS data
+       FROM d WHERE d.device IS NOT NULL`,
+    );
+    return rows.filter((r) => r.data !== null).map((r) => ({ device: r.data!.device, lastSeen: Number(r.last_seen ?? 0), activeAlarms: r.active }));
   }
 
   async idsWithPrefix(prefix: string, limit: number): Promise<string[]> {
@@ -58,10 +93,28 @@ export class PgAlarms implements AlarmRepository {
   async save(a: Alarm): Promise<void> {
     // The leading gateway publishes the retained MQTT state of alarms the others changed: it hears of them when this commits.
     await this.sql.count(
-      `WITH saved AS (INSERT INTO alarms (id, fingerprint, state, first_seen, last_seen, muted, last_event_id, data) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
-       ON CONFLICT (id) DO UPDATE SET state = excluded.state, last_seen = excluded.last_seen, muted = excluded.muted, last_event_id = excluded.last_event_id, data = excluded.data)
+      `WITH saved AS (INSERT INTO alarms (id, fingerprint, state, first_seen, last_seen, muted, last_event_id, data, severity, device, device_name, site, area, acknowledged)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $10, $11, $12, $13, $14, $15)
+       ON CONFLICT (id) DO UPDATE SET state = excluded.state, last_seen = excluded.last_seen, muted = excluded.muted, last_event_id = excluded.last_event_id, data = excluded.data,
+         severity = excluded.severity, device = excluded.device, device_name = excluded.device_name, site = excluded.site, area = excluded.area, acknowledged = excluded.acknowledged)
        SELECT ${NOTIFY('$9')}`,
-      [a.id, a.fingerprint, a.state, a.firstSeen, a.lastSeen, a.mutedBy !== undefined, a.lastEventId, JSON.stringify(a), wakePayload(this.gateway, { kind: 'alarm', alarmId: a.id })],
+      [
+        a.id,
+        a.fingerprint,
+        a.state,
+        a.firstSeen,
+        a.lastSeen,
+        a.mutedBy !== undefined,
+        a.lastEventId,
+        JSON.stringify(a),
+        wakePayload(this.gateway, { kind: 'alarm', alarmId: a.id }),
+        a.severity,
+        a.device.id.toLowerCase(),
+        a.device.name.toLowerCase(),
+        a.device.site?.toLowerCase() ?? null,
+        a.device.area?.toLowerCase() ?? null,
+        a.ack !== undefined,
+      ],
     );
   }
 
@@ -75,7 +128,7 @@ export class PgAlarms implements AlarmRepository {
   }
 
   async activeBySeverity(): Promise<Partial<Record<Alarm['severity'], number>>> {
-    const rows = await this.sql.rows<{ severity: Alarm['severity']; n: number }>(`SELECT data->>'severity' AS severity, count(*)::int AS n FROM alarms WHERE state = 'active' GROUP BY 1`);
+    const rows = await this.sql.rows<{ severity: Alarm['severity']; n: number }>(`SELECT severity, count(*)::int AS n FROM alarms WHERE state = 'active' GROUP BY 1`);
     return Object.fromEntries(rows.map((r) => [r.severity, r.n]));
   }
 

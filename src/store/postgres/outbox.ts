@@ -37,6 +37,11 @@ const RECOVER = `UPDATE outbox SET status = 'pending', next_attempt_at = $1, upd
 /** The leader's sweep (peers.ts): entries claimed by gateways that are gone, due again; how many. `$1` now, `$2` this gateway. */
 export const RECOVER_GONE_CLAIMS = `WITH recovered AS (${RECOVER} AND claimed_by <> $2 AND ${CLAIM_GONE} RETURNING 1) SELECT count(*)::int AS n FROM recovered`;
 
+function toSummary(row: OutboxRow): OutboxSummary {
+  const { message: _message, ...summary } = toEntry({ ...row, message: Buffer.alloc(0) });
+  return { ...summary, size: row.size ?? 0 };
+}
+
 const SUMMARY = 'id, received_id, alarm_id, batch_id, created_at, envelope_from, recipients, status, attempts, next_attempt_at, last_error, last_account, updated_at, sent_at, rejected_recipients';
 
 export class PgOutbox implements OutboxRepository {
@@ -103,13 +108,27 @@ export class PgOutbox implements OutboxRepository {
     ]);
   }
 
-  async list(statuses: OutboxStatus[]): Promise<OutboxSummary[]> {
+  async list(statuses: OutboxStatus[], page?: { limit: number; after?: { createdAt: number; id: string } }): Promise<OutboxSummary[]> {
     if (statuses.length === 0) return [];
-    const rows = await this.sql.rows<OutboxRow>(`SELECT ${SUMMARY}, octet_length(message) AS size FROM outbox WHERE status = ANY($1::text[]) ORDER BY created_at, id`, [statuses]);
-    return rows.map((row) => {
-      const { message: _message, ...summary } = toEntry({ ...row, message: Buffer.alloc(0) });
-      return { ...summary, size: row.size ?? 0 };
-    });
+    const params: unknown[] = [statuses];
+    const after = page?.after ? ` AND (created_at, id) > ($${params.push(page.after.createdAt)}::bigint, $${params.push(page.after.id)}::text COLLATE "C")` : '';
+    const limit = page ? ` LIMIT $${params.push(page.limit)}` : '';
+    const rows = await this.sql.rows<OutboxRow>(`SELECT ${SUMMARY}, octet_length(message) AS size FROM outbox WHERE status = ANY($1::text[])${after} ORDER BY created_at, id${limit}`, params);
+    return rows.map(toSummary);
+  }
+
+  async ofAlarm(alarmId: string): Promise<(OutboxSummary & { batchKind: string | null })[]> {
+    // Index seeks (outbox_alarm; batch_items_alarm then outbox_batch), not a scan of the outbox.
+    const rows = await this.sql.rows<OutboxRow & { batch_kind: string | null }>(
+      `SELECT * FROM (
+         SELECT ${SUMMARY}, octet_length(message) AS size, NULL::text AS batch_kind FROM outbox WHERE alarm_id = $1
+         UNION ALL
+         SELECT ${SUMMARY}, octet_length(message) AS size, (SELECT kind FROM batches b WHERE b.id = outbox.batch_id) AS batch_kind
+           FROM outbox WHERE batch_id IN (SELECT batch_id FROM batch_items WHERE alarm_id = $1)
+       ) o ORDER BY created_at, id`,
+      [alarmId],
+    );
+    return rows.map((row) => ({ ...toSummary(row), batchKind: row.batch_kind }));
   }
 
   async get(id: string): Promise<OutboxEntry | undefined> {

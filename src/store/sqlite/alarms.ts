@@ -1,5 +1,5 @@
 import type { Alarm } from '../../lifecycle/alarm.js';
-import type { AlarmFilter, AlarmLogEntry, AlarmRepository } from '../store.js';
+import type { AlarmFilter, AlarmLogEntry, AlarmPageQuery, AlarmRepository, DeviceActivity } from '../store.js';
 import { Db } from './db.js';
 
 type DataRow = { data: string };
@@ -20,24 +20,76 @@ export class SqliteAlarms implements AlarmRepository {
 
   async list(states: Alarm['state'][], limit = 1000, filter: AlarmFilter = {}): Promise<Alarm[]> {
     if (states.length === 0 || filter.severities?.length === 0) return [];
-    // The filters read the alarm's JSON: `alarms` on the command line is the only caller
-    // that filters, and the state index still narrows the rows first.
+    // The filters compare columns written with the alarm (migration 0015), not its JSON.
     const where = [`state IN (${Db.placeholders(states.length)})`];
     const params: unknown[] = [...states];
     if (filter.device !== undefined) {
-      where.push(`(lower(json_extract(data, '$.device.id')) = lower(?) OR lower(json_extract(data, '$.device.name')) = lower(?))`);
-      params.push(filter.device, filter.device);
+      where.push(`(device = ? OR device_name = ?)`);
+      params.push(filter.device.toLowerCase(), filter.device.toLowerCase());
     }
     if (filter.site !== undefined) {
-      where.push(`lower(json_extract(data, '$.device.site')) = lower(?)`);
-      params.push(filter.site);
+      where.push(`site = ?`);
+      params.push(filter.site.toLowerCase());
     }
     if (filter.severities !== undefined) {
-      where.push(`json_extract(data, '$.severity') IN (${Db.placeholders(filter.severities.length)})`);
+      where.push(`severity IN (${Db.placeholders(filter.severities.length)})`);
       params.push(...filter.severities);
     }
-    if (filter.acknowledged !== undefined) where.push(`json_extract(data, '$.ack') IS ${filter.acknowledged ? 'NOT ' : ''}NULL`);
+    if (filter.acknowledged !== undefined) where.push(`acknowledged = ${filter.acknowledged ? 1 : 0}`);
     return this.db.all<DataRow>(`SELECT data FROM alarms WHERE ${where.join(' AND ')} ORDER BY last_seen DESC LIMIT ?`, ...params, limit).map(parse);
+  }
+
+  async page(q: AlarmPageQuery): Promise<Alarm[]> {
+    if (q.severities?.length === 0 || q.limit <= 0) return [];
+    const where: string[] = [];
+    const params: unknown[] = [];
+    if (q.states.length === 1) {
+      where.push(`state = ?`);
+      params.push(q.states[0]);
+    }
+    if (q.device !== undefined) {
+      where.push(`device = ?`);
+      params.push(q.device.toLowerCase());
+    }
+    if (q.site !== undefined) {
+      where.push(`site = ?`);
+      params.push(q.site.toLowerCase());
+    }
+    if (q.area !== undefined) {
+      where.push(`area = ?`);
+      params.push(q.area.toLowerCase());
+    }
+    if (q.severities !== undefined) {
+      where.push(`severity IN (${Db.placeholders(q.severities.length)})`);
+      params.push(...q.severities);
+    }
+    if (q.acknowledged !== undefined) where.push(`acknowledged = ${q.acknowledged ? 1 : 0}`);
+    if (q.after) {
+      // A row value compares as the index orders: the planner seeks to it.
+      where.push(`(last_seen, id) < (?, ?)`);
+      params.push(q.after.lastSeen, q.after.id);
+    }
+    const clause = where.length > 0 ? `WHERE ${where.join(' AND ')}` : '';
+    return this.db.all<DataRow>(`SELECT data FROM alarms ${clause} ORDER BY last_seen DESC, id DESC LIMIT ?`, ...params, q.limit).map(parse);
+  }
+
+  async devices(): Promise<DeviceActivity[]> {
+    // A skip over alarms_device: each step seeks the next device, so the cost follows the
+    // number of devices, not of stored alarms; the sub-queries are seeks in the same index.
+    const rows = this.db.all<{ active: number; last_seen: number | null; data: string | null }>(
+      `WITH RECURSIVE d(device) AS (
+         SELECT min(device) FROM alarms
+         UNION ALL SELECT (SELECT min(device) FROM alarms WHERE device > d.device) FROM d WHERE d.device IS NOT NULL
+       )
+       SELECT
+         (SELECT count(*) FROM alarms a WHERE a.device = d.device AND a.state = 'active') AS active,
+         max(coalesce((SELECT max(last_seen) FROM alarms a WHERE a.device = d.device AND a.state = 'active'), 0),
+             coalesce((SELECT max(last_seen) FROM alarms a WHERE a.device = d.device AND a.state = 'resolved'), 0)) AS last_seen,
+         coalesce((SELECT data FROM alarms a WHERE a.device = d.device AND a.state = 'active' ORDER BY last_seen DESC, id DESC LIMIT 1),
+                  (SELECT data FROM alarms a WHERE a.device = d.device AND a.state = 'resolved' ORDER BY last_seen DESC, id DESC LIMIT 1)) AS data
+       FROM d WHERE d.device IS NOT NULL`,
+    );
+    return rows.filter((r) => r.data !== null).map((r) => ({ device: parse({ data: r.data! }).device, lastSeen: r.last_seen ?? 0, activeAlarms: r.active }));
   }
 
   async idsWithPrefix(prefix: string, limit: number): Promise<string[]> {
@@ -47,8 +99,9 @@ export class SqliteAlarms implements AlarmRepository {
 
   async save(a: Alarm): Promise<void> {
     this.db.run(
-      `INSERT INTO alarms (id, fingerprint, state, first_seen, last_seen, data, muted) VALUES (?, ?, ?, ?, ?, ?, ?)
-       ON CONFLICT(id) DO UPDATE SET state = excluded.state, last_seen = excluded.last_seen, data = excluded.data, muted = excluded.muted`,
+      `INSERT INTO alarms (id, fingerprint, state, first_seen, last_seen, data, muted, severity, device, device_name, site, area, acknowledged) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+       ON CONFLICT(id) DO UPDATE SET state = excluded.state, last_seen = excluded.last_seen, data = excluded.data, muted = excluded.muted,
+         severity = excluded.severity, device = excluded.device, device_name = excluded.device_name, site = excluded.site, area = excluded.area, acknowledged = excluded.acknowledged`,
       a.id,
       a.fingerprint,
       a.state,
@@ -56,6 +109,12 @@ export class SqliteAlarms implements AlarmRepository {
       a.lastSeen,
       JSON.stringify(a),
       a.mutedBy ? 1 : 0,
+      a.severity,
+      a.device.id.toLowerCase(),
+      a.device.name.toLowerCase(),
+      a.device.site?.toLowerCase() ?? null,
+      a.device.area?.toLowerCase() ?? null,
+      a.ack ? 1 : 0,
     );
   }
 
@@ -70,7 +129,7 @@ export class SqliteAlarms implements AlarmRepository {
   }
 
   async activeBySeverity(): Promise<Partial<Record<Alarm['severity'], number>>> {
-    const rows = this.db.all<{ severity: Alarm['severity']; n: number }>(`SELECT json_extract(data, '$.severity') AS severity, count(*) AS n FROM alarms WHERE state = 'active' GROUP BY 1`);
+    const rows = this.db.all<{ severity: Alarm['severity']; n: number }>(`SELECT severity, count(*) AS n FROM alarms WHERE state = 'active' GROUP BY 1`);
     return Object.fromEntries(rows.map((r) => [r.severity, r.n]));
   }
 

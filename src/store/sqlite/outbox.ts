@@ -84,18 +84,26 @@ export class SqliteOutbox implements OutboxRepository {
     this.db.run(`UPDATE outbox SET status = 'failed', last_error = ?, last_account = ?, rejected_recipients = ?, updated_at = ? WHERE id = ?`, u.error, u.account, JSON.stringify(u.rejectedRecipients), u.now, id);
   }
 
-  async list(statuses: OutboxStatus[]): Promise<OutboxSummary[]> {
+  async list(statuses: OutboxStatus[], page?: { limit: number; after?: { createdAt: number; id: string } }): Promise<OutboxSummary[]> {
     if (statuses.length === 0) return [];
-    const rows = this.db.all<OutboxRow>(
-      `SELECT id, received_id, alarm_id, batch_id, created_at, envelope_from, recipients, status, attempts, next_attempt_at, last_error, last_account, updated_at, sent_at, rejected_recipients,
-         coalesce((SELECT length(m.message) FROM outbox_message m WHERE m.id = outbox.id), length(message)) AS size
-       FROM outbox WHERE status IN (${Db.placeholders(statuses.length)}) ORDER BY created_at, id`,
-      ...statuses,
+    const after = page?.after ? ` AND (created_at, id) > (?, ?)` : '';
+    const limit = page ? ` LIMIT ?` : '';
+    const params: unknown[] = [...statuses, ...(page?.after ? [page.after.createdAt, page.after.id] : []), ...(page ? [page.limit] : [])];
+    return this.db.all<OutboxRow>(`${SUMMARY} FROM outbox WHERE status IN (${Db.placeholders(statuses.length)})${after} ORDER BY created_at, id${limit}`, ...params).map(toSummary);
+  }
+
+  async ofAlarm(alarmId: string): Promise<(OutboxSummary & { batchKind: string | null })[]> {
+    // Two index seeks (outbox_alarm; batch_items_alarm then outbox_batch), not a scan of the outbox.
+    const rows = this.db.all<OutboxRow & { batch_kind: string | null }>(
+      `SELECT * FROM (
+         ${SUMMARY}, NULL AS batch_kind FROM outbox WHERE alarm_id = ?
+         UNION ALL
+         ${SUMMARY}, (SELECT kind FROM batches b WHERE b.id = outbox.batch_id) AS batch_kind FROM outbox WHERE batch_id IN (SELECT batch_id FROM batch_items WHERE alarm_id = ?)
+       ) ORDER BY created_at, id`,
+      alarmId,
+      alarmId,
     );
-    return rows.map((row) => {
-      const { message: _message, ...summary } = toEntry({ ...row, message: Buffer.alloc(0) });
-      return { ...summary, size: row.size ?? 0 };
-    });
+    return rows.map((row) => ({ ...toSummary(row), batchKind: row.batch_kind }));
   }
 
   async get(id: string): Promise<OutboxEntry | undefined> {
@@ -127,6 +135,15 @@ export class SqliteOutbox implements OutboxRepository {
   async nextDueAt(): Promise<number | undefined> {
     return this.db.get<{ due: number | null }>(`SELECT min(next_attempt_at) AS due FROM outbox WHERE status = 'pending'`)?.due ?? undefined;
   }
+}
+
+/** An outbox row without its message, and the message's size. */
+const SUMMARY = `SELECT id, received_id, alarm_id, batch_id, created_at, envelope_from, recipients, status, attempts, next_attempt_at, last_error, last_account, updated_at, sent_at, rejected_recipients,
+         coalesce((SELECT length(m.message) FROM outbox_message m WHERE m.id = outbox.id), length(message)) AS size`;
+
+function toSummary(row: OutboxRow): OutboxSummary {
+  const { message: _message, ...summary } = toEntry({ ...row, message: Buffer.alloc(0) });
+  return { ...summary, size: row.size ?? 0 };
 }
 
 /** An outbox row and its message if kept out of it, in outbox_message (large-values.ts). */
