@@ -250,6 +250,19 @@ export function storeContract(backend: string, open: () => Promise<StoreUnderTes
         assert.equal(await store.outbox.get('nope'), undefined);
       });
 
+      it('lists entries by status in the order queued, a page at a time', async () => {
+        await queue(['a', 'b']);
+        await queue(['c', 'd'], T0 + 5);
+        await store.outbox.claimDue(T0, 1);
+        const ids = async (statuses: Parameters<typeof store.outbox.list>[0], page?: Parameters<typeof store.outbox.list>[1]) => (await store.outbox.list(statuses, page)).map((e) => e.id);
+        assert.deepEqual(await ids(['pending', 'sending']), ['a', 'b', 'c', 'd']);
+        assert.deepEqual(await ids(['pending']), ['b', 'c', 'd']);
+        assert.deepEqual(await ids(['pending', 'sending'], { limit: 2 }), ['a', 'b']);
+        assert.deepEqual(await ids(['pending', 'sending'], { limit: 2, after: { createdAt: T0, id: 'b' } }), ['c', 'd']);
+        assert.deepEqual(await ids(['pending'], { limit: 5, after: { createdAt: T0 + 5, id: 'c' } }), ['d']);
+        assert.deepEqual(await ids([], { limit: 5 }), []);
+      });
+
       it('claims only due pending entries, marks them sending and counts the attempt', async () => {
         await queue(['due1', 'due2']);
         await queue(['later'], T0 + 60_000);
@@ -474,6 +487,53 @@ export function storeContract(backend: string, open: () => Promise<StoreUnderTes
         assert.deepEqual(outcomes.map((o) => o.outcome).sort(), ['already', 'already', 'already', 'recorded']);
       });
 
+      it('pages alarms newest first (last seen, then id) by state, severity, device, site, area and acknowledgement', async () => {
+        const ups = { id: 'UPS-Hall2', name: 'UPS Hall 2', site: 'Plant North', area: 'Hall 2', matchedBy: 'sender' as const };
+        const plc = { id: 'plc-line4', name: 'PLC Line 4', site: 'Plant South', area: 'Line 4', matchedBy: 'sender' as const };
+        await store.alarms.save(alarm('A1', { fingerprint: 'fp-1', device: ups, severity: 'critical', lastSeen: T0 + 3 }));
+        await store.alarms.save(alarm('A2', { fingerprint: 'fp-2', device: ups, severity: 'warning', lastSeen: T0 + 3, ack: { by: 'anna', at: T0, channel: 'api' } }));
+        await store.alarms.save(alarm('A3', { fingerprint: 'fp-3', device: plc, severity: 'critical', lastSeen: T0 + 1 }));
+        await store.alarms.save(alarm('A4', { fingerprint: 'fp-4', device: plc, severity: 'major', state: 'resolved', lastSeen: T0 + 9, resolvedAt: T0 + 9 }));
+        const ids = async (q: Partial<Parameters<typeof store.alarms.page>[0]>) => (await store.alarms.page({ states: ['active'], limit: 100, ...q })).map((a) => a.id);
+        assert.deepEqual(await ids({}), ['A2', 'A1', 'A3'], 'a tie on last seen: the higher id first');
+        assert.deepEqual(await ids({ states: [] }), ['A4', 'A2', 'A1', 'A3']);
+        assert.deepEqual(await ids({ states: ['resolved'] }), ['A4']);
+        assert.deepEqual(await ids({ severities: ['critical'] }), ['A1', 'A3']);
+        assert.deepEqual(await ids({ severities: [] }), []);
+        assert.deepEqual(await ids({ device: 'ups-hall2' }), ['A2', 'A1'], 'the id in any case');
+        assert.deepEqual(await ids({ site: 'PLANT SOUTH', states: [] }), ['A4', 'A3']);
+        assert.deepEqual(await ids({ area: 'hall 2', acknowledged: false }), ['A1']);
+        assert.deepEqual(await ids({ acknowledged: true }), ['A2']);
+        // Keyset pages: each starts after the last alarm of the one before.
+        assert.deepEqual(await ids({ states: [], limit: 2 }), ['A4', 'A2']);
+        assert.deepEqual(await ids({ states: [], limit: 2, after: { lastSeen: T0 + 3, id: 'A2' } }), ['A1', 'A3']);
+        assert.deepEqual(await ids({ states: [], limit: 2, after: { lastSeen: T0 + 1, id: 'A3' } }), []);
+        // The columns follow the alarm: acknowledged, then resolved.
+        const { ack: _ack, ...a2 } = (await store.alarms.get('A2'))!;
+        await store.alarms.save({ ...a2, state: 'resolved', resolvedAt: T0 + 4 });
+        assert.deepEqual(await ids({ acknowledged: true, states: [] }), []);
+        assert.deepEqual(await ids({ device: 'UPS-HALL2' }), ['A1']);
+        assert.deepEqual((await store.alarms.list(['active'], 10, { acknowledged: false })).map((a) => a.id), ['A1', 'A3'], 'list reads the same columns');
+      });
+
+      it('lists the devices seen with their last alarm time and count of active alarms', async () => {
+        const ups = { id: 'UPS-Hall2', name: 'UPS Hall 2', site: 'Plant North', matchedBy: 'sender' as const };
+        const plc = { id: 'plc-line4', name: 'PLC Line 4', matchedBy: 'sender' as const };
+        assert.deepEqual(await store.alarms.devices(), []);
+        await store.alarms.save(alarm('A1', { fingerprint: 'fp-1', device: ups, lastSeen: T0 + 3 }));
+        await store.alarms.save(alarm('A2', { fingerprint: 'fp-2', device: ups, lastSeen: T0 + 7, state: 'resolved', resolvedAt: T0 + 7 }));
+        await store.alarms.save(alarm('A3', { fingerprint: 'fp-3', device: ups, lastSeen: T0 + 5 }));
+        await store.alarms.save(alarm('A4', { fingerprint: 'fp-4', device: plc, lastSeen: T0 + 1, state: 'resolved', resolvedAt: T0 + 1 }));
+        const devices = (await store.alarms.devices()).sort((a, b) => a.device.id.localeCompare(b.device.id));
+        assert.deepEqual(
+          devices.map((d) => [d.device.id, d.device.name, d.device.site, d.lastSeen, d.activeAlarms]),
+          [
+            ['plc-line4', 'PLC Line 4', undefined, T0 + 1, 0],
+            ['UPS-Hall2', 'UPS Hall 2', 'Plant North', T0 + 7, 2],
+          ],
+        );
+      });
+
       it('the recipients of an alarm are every address its notifications and batches went to', async () => {
         await store.transaction(async (tx) => {
           await tx.outbox.insert(entry('o1', null, { alarmId: 'A1', recipients: ['Ops@Example.com ', 'b@example.com'] }), T0);
@@ -484,6 +544,30 @@ export function storeContract(backend: string, open: () => Promise<StoreUnderTes
         await store.transaction((tx) => tx.outbox.insert(entry('o3', null, { batchId: batch!.id, recipients: ['group@example.com'] }), T0));
         assert.deepEqual(await store.alarms.recipients('A1'), ['b@example.com', 'group@example.com', 'ops@example.com']);
         assert.deepEqual(await store.alarms.recipients('nobody'), []);
+      });
+
+      it('the notifications of an alarm: its own and those of the batches that listed it, with the batch kind', async () => {
+        await store.transaction(async (tx) => {
+          await tx.outbox.insert(entry('o1', null, { alarmId: 'A1' }), T0);
+          await tx.outbox.insert(entry('o2', null, { alarmId: 'A2' }), T0 + 1);
+          await tx.batches.hold(held('A1'), T0);
+          await tx.batches.hold(held('A2'), T0);
+        });
+        const [batch] = await store.batches.due(T0 + 30_000, 10);
+        await store.transaction((tx) => tx.outbox.insert(entry('o3', null, { batchId: batch!.id, recipients: ['group@example.com'] }), T0 + 2));
+        await store.outbox.claimDue(T0 + 5, 1);
+        await store.outbox.markSent('o1', T0 + 6, 'primary', ['gone@example.com']);
+        const mine = await store.outbox.ofAlarm('A1');
+        assert.deepEqual(
+          mine.map((e) => [e.id, e.status, e.batchKind, e.lastAccount, e.sentAt, e.rejectedRecipients, e.size > 0]),
+          [
+            ['o1', 'sent', null, 'primary', T0 + 6, ['gone@example.com'], true],
+            ['o3', 'pending', 'group', null, null, [], true],
+          ],
+        );
+        assert.equal('message' in mine[0]!, false, 'no message bodies');
+        assert.deepEqual((await store.outbox.ofAlarm('A2')).map((e) => e.id), ['o2', 'o3']);
+        assert.deepEqual(await store.outbox.ofAlarm('nobody'), []);
       });
     });
 

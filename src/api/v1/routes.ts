@@ -4,6 +4,9 @@ import { jsonSchemaTransform, type ZodTypeProvider } from 'fastify-type-provider
 import { z } from 'zod';
 import { VERSION } from '../../base/version.js';
 import type { ApiContext } from '../context.js';
+import { registerAlarmRoutes } from './alarms.js';
+import { registerDeviceRoutes } from './devices.js';
+import { registerOutboxRoutes } from './outbox.js';
 import { registerAuditLog } from './audit-log.js';
 import { registerInhibitions } from './inhibitions.js';
 import { registerOnCall } from './oncall.js';
@@ -73,4 +76,7 @@ export async function registerApiV1(app: FastifyInstance, context: ApiContext): 
   registerRules(app, context);
   registerReload(app, context, '/reload');
   registerAuditLog(app, context);
+  await registerAlarmRoutes(app, context);
+  await registerDeviceRoutes(app, context);
+  await registerOutboxRoutes(app, context);
 }
