@@ -348,7 +348,7 @@ describe('API v1: alarms, devices, outbox (real gateway)', { timeout: 120_000 },
       refused.add('quality@example.com');
       await deviceMail(gateway, 'logger-cold-room@plant.local', 'Cold room 3 temperature high', 'temperature 9.5 C above upper limit 8');
       const failed = await eventually(async () => (await api.get<{ entries: { id: string; lastError: string; attempts: number; recipients: string[] }[] }>('/outbox?status=failed')).body.entries[0], 20_000, 'a failed entry');
-      assert.match(failed.lastError, /refused/);
+      assert.match(failed.lastError, /550/);
       refused.delete('quality@example.com');
       const before = upstream.messages.length;
       const retried = await api.post<{ retried: number; results: { id: string; outcome: string }[] }>('/outbox/retry', { ids: [failed.id, 'NOSUCHENTRY'] });
