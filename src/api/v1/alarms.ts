@@ -29,6 +29,14 @@ import { ErrorBody, rfc3339, Time } from './schemas.js';
 /** At most this many alarms are read for one page when matchers or text filter them after the store: a page that found too few says where to go on (`next`). */
 const SCAN_BUDGET = 20_000;
 
+/**
+ * The list's response is built here from typed views (alarm-views.ts) that the compiler
+ * holds to the schema; checking it again field by field at run time (zod, with a pattern
+ * per time) cost more than the query for a page of 100 (4-6 ms of 8). The schema still
+ * makes the OpenAPI document.
+ */
+export const plainJson = (): ((data: unknown) => string) => (data) => JSON.stringify(data);
+
 const OneOrMany = z.union([z.string(), z.array(z.string())]);
 
 const ListQuery = z.object({
@@ -63,6 +71,7 @@ export async function registerAlarmRoutes(app: FastifyInstance, ctx: ApiContext)
     '/alarms',
     {
       config: { role: 'viewer' },
+      serializerCompiler: plainJson,
       schema: {
         summary: 'Alarms, newest first, a page at a time',
         tags: ['alarms'],

@@ -4,6 +4,7 @@ import { z } from 'zod';
 import { deleteOutboxEntry } from '../../pipeline/delete-outbox-entry.js';
 import type { OutboxStatus, OutboxSummary } from '../../store/store.js';
 import type { ApiContext } from '../context.js';
+import { plainJson } from './alarms.js';
 import { ErrorBody, rfc3339, rfc3339OrNull, Time } from './schemas.js';
 
 const STATUSES = ['pending', 'sending', 'failed', 'sent'] as const;
@@ -39,6 +40,7 @@ export async function registerOutboxRoutes(app: FastifyInstance, ctx: ApiContext
     '/outbox',
     {
       config: { role: 'viewer' },
+      serializerCompiler: plainJson,
       schema: {
         summary: 'Outbox entries (without their messages), in the order queued, a page at a time',
         tags: ['outbox'],
