@@ -2,7 +2,7 @@ import { newId } from '../base/ids.js';
 import type { GatewayConfig } from '../config/types.js';
 import type { Received } from '../ingest/received.js';
 import type { AckOutcome, AckRequest, AlarmActor, UnackOutcome } from '../lifecycle/ack.js';
-import type { Alarm, AlarmAck } from '../lifecycle/alarm.js';
+import type { Alarm } from '../lifecycle/alarm.js';
 import type { Timer } from '../lifecycle/timer.js';
 import type { Logger } from '../log/logger.js';
 import { decodeDeviceMail } from '../parse/undecodable-mail.js';

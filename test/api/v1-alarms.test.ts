@@ -365,8 +365,8 @@ describe('API v1: alarms, devices, outbox (real gateway)', { timeout: 120_000 },
       for (const body of [{}, { ids: [] }, { all: false }, { ids: ['x'], all: true }]) assert.equal((await api.post('/outbox/retry', body)).status, 400, JSON.stringify(body));
       const audit = await gateway.store.audit.list({ limit: 10, action: 'outbox.retry' });
       assert.deepEqual(audit.map((e) => [e.target, e.actor, e.detail]), [
-        [null, 'local', { all: true, retried: 0 }],
-        [failed.id, 'local', { ids: [failed.id] }],
+        [null, 'local', { all: true, entries: 0 }],
+        [failed.id, 'local', { ids: [failed.id], entries: 1 }],
       ]);
     });
 

@@ -1,10 +1,12 @@
-import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { FastifyInstance } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
+import { recordAct } from '../../pipeline/actor.js';
 import { deleteOutboxEntry } from '../../pipeline/delete-outbox-entry.js';
 import type { OutboxStatus, OutboxSummary } from '../../store/store.js';
 import type { ApiContext } from '../context.js';
 import { plainJson } from './alarms.js';
+import { requestActor } from './request-actor.js';
 import { ErrorBody, rfc3339, rfc3339OrNull, Time } from './schemas.js';
 
 const STATUSES = ['pending', 'sending', 'failed', 'sent'] as const;
@@ -95,7 +97,7 @@ export async function registerOutboxRoutes(app: FastifyInstance, ctx: ApiContext
       if ('all' in req.body) {
         const retried = await ctx.store.transaction(async (tx) => {
           const n = await tx.outbox.retryNow('all', now);
-          await tx.audit.record(auditEntry(req, now, 'outbox.retry', null, { all: true, retried: n }));
+          await recordAct(tx, requestActor(req), now, 'outbox.retry', null, { all: true, entries: n });
           return n;
         });
         return { retried, results: [] };
@@ -110,7 +112,7 @@ export async function registerOutboxRoutes(app: FastifyInstance, ctx: ApiContext
           else results.push({ id, outcome: (await tx.outbox.retryNow([id], now)) > 0 ? 'retried' : 'unknown' });
         }
         const retried = results.filter((r) => r.outcome === 'retried').map((r) => r.id);
-        if (retried.length > 0) await tx.audit.record(auditEntry(req, now, 'outbox.retry', retried.length === 1 ? retried[0]! : null, { ids: retried }));
+        if (retried.length > 0) await recordAct(tx, requestActor(req), now, 'outbox.retry', retried.length === 1 ? retried[0]! : null, { ids: retried, entries: retried.length });
         return { retried: retried.length, results };
       });
     },
@@ -133,7 +135,7 @@ export async function registerOutboxRoutes(app: FastifyInstance, ctx: ApiContext
       const result = await ctx.store.transaction(async (tx) => {
         const outcome = await deleteOutboxEntry(tx, req.params.id, `${who} via api`, now);
         if (outcome.outcome === 'deleted') {
-          await tx.audit.record(auditEntry(req, now, 'outbox.delete', req.params.id, { status: outcome.entry.status, recipients: outcome.entry.recipients, alarmIds: outcome.alarmIds }));
+          await recordAct(tx, requestActor(req), now, 'outbox.delete', req.params.id, { status: outcome.entry.status, recipients: outcome.entry.recipients, alarmIds: outcome.alarmIds });
         }
         return outcome;
       });
@@ -163,11 +165,6 @@ function outboxItem(e: OutboxSummary): z.infer<typeof OutboxItem> {
     nextAttemptAt: e.status === 'pending' ? rfc3339(e.nextAttemptAt) : null,
     sentAt: rfc3339OrNull(e.sentAt),
   };
-}
-
-/** An audit entry of the request's principal, written in the transaction of the act. */
-function auditEntry(req: FastifyRequest, at: number, action: string, target: string | null, detail: Record<string, unknown>) {
-  return { at, actor: req.principal?.name ?? 'anonymous', via: req.principal?.via ?? 'anonymous', peer: req.socket.remoteAddress ?? null, action, target, detail };
 }
 
 function safeJson(text: string): unknown {
