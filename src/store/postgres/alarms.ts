@@ -33,7 +33,7 @@ export class PgAlarms implements AlarmRepository {
 
   async list(states: Alarm['state'][], limit = 1000, filter: AlarmFilter = {}): Promise<Alarm[]> {
     if (states.length === 0 || filter.severities?.length === 0) return [];
-    // The filters compare columns written with the alarm (migration 0006), not its json.
+    // The filters compare columns written with the alarm (migration 0007), not its json.
     const params: unknown[] = [states];
     const where = ['state = ANY($1::text[])'];
     const param = (value: unknown): string => `$${params.push(value)}`;

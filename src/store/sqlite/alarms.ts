@@ -20,7 +20,7 @@ export class SqliteAlarms implements AlarmRepository {
 
   async list(states: Alarm['state'][], limit = 1000, filter: AlarmFilter = {}): Promise<Alarm[]> {
     if (states.length === 0 || filter.severities?.length === 0) return [];
-    // The filters compare columns written with the alarm (migration 0015), not its JSON.
+    // The filters compare columns written with the alarm (migration 0016), not its JSON.
     const where = [`state IN (${Db.placeholders(states.length)})`];
     const params: unknown[] = [...states];
     if (filter.device !== undefined) {
