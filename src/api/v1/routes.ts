@@ -10,6 +10,8 @@ import { registerOnCall } from './oncall.js';
 import { registerReload } from './reload.js';
 import { registerRules } from './rules.js';
 import { registerAuthRoutes } from './auth.js';
+import { registerEventStream } from './events.js';
+import { registerInfo } from './info.js';
 import { ErrorBody } from './schemas.js';
 import { registerSilences } from './silences.js';
 
@@ -73,4 +75,6 @@ export async function registerApiV1(app: FastifyInstance, context: ApiContext): 
   registerRules(app, context);
   registerReload(app, context, '/reload');
   registerAuditLog(app, context);
+  await registerInfo(app, context);
+  await registerEventStream(app, context);
 }

@@ -1,0 +1,172 @@
+// One alarm: what it is, its timeline (raised, repeats, notifications and their delivery,
+// escalation levels, acknowledgements, comments, resolve) and what can be done to it.
+import { get, listOf, post } from '../api.js';
+import { facts, h, note, replace } from '../dom.js';
+import { subscribe, throttle } from '../live.js';
+import { formatDuration, timeNode } from '../time.js';
+import { ackOf, deviceText, heading, isAcknowledged, may, severityBadge } from './common.js';
+
+const OUTCOMES = {
+  raised: 'raised',
+  'repeat-folded': 'repeat',
+  reminder: 'reminder',
+  resolved: 'resolved',
+  suppressed: 'suppressed',
+  silenced: 'muted by a silence',
+  inhibited: 'inhibited',
+  unmuted: 'no longer muted',
+  escalated: 'escalated',
+  'escalation-stopped': 'escalation stopped',
+  'ack-announced': 'acknowledgement announced',
+  acknowledged: 'acknowledged',
+  unacknowledged: 'acknowledgement withdrawn',
+};
+
+export async function render(main, route, session) {
+  const id = route.args[0];
+  const view = h('div', { class: 'alarm-page' });
+  replace(main, view);
+
+  async function refresh() {
+    let body;
+    try {
+      body = await get(`/alarms/${encodeURIComponent(id)}`);
+    } catch (error) {
+      if (error.status === 401) return;
+      replace(view, heading('Alarm'), note(error.status === 404 ? `There is no alarm ${id}.` : `Could not read the alarm: ${error.message}`, 'error'), h('a', { href: '#/' }, 'To the board'));
+      return;
+    }
+    draw(body);
+  }
+
+  function draw(body) {
+    const alarm = body.alarm ?? body;
+    const ack = ackOf(alarm);
+    const device = alarm.device ?? {};
+    const head = heading(alarm.title ?? id);
+    head.prepend(severityBadge(alarm.severity));
+    const summary = facts([
+      ['State', alarm.state],
+      ['Device', deviceText(device)],
+      ['Device id', device.id],
+      ['Count', alarm.count],
+      ['First seen', alarm.firstSeen ? timeNode(alarm.firstSeen) : undefined],
+      ['Last seen', alarm.lastSeen ? timeNode(alarm.lastSeen) : undefined],
+      ['Resolved', alarm.resolvedAt ? h('span', {}, timeNode(alarm.resolvedAt), ` after ${formatDuration(new Date(alarm.resolvedAt) - new Date(alarm.firstSeen))}`) : undefined],
+      ['Value', alarm.value !== undefined && alarm.value !== null ? `${alarm.value}${alarm.unit ? ` ${alarm.unit}` : ''}` : undefined],
+      ['Acknowledged', ack ? h('span', {}, `by ${ack.by}`, ack.at ? [' at ', timeNode(ack.at)] : '', ack.channel ? ` (${ack.channel})` : '', ack.comment ? `: ${ack.comment}` : '') : 'not yet'],
+      ['Muted', alarm.mutedBy ? mutedText(alarm.mutedBy) : alarm.muted ? 'yes' : undefined],
+      ['Receivers', Array.isArray(alarm.receivers) ? alarm.receivers.join(', ') : undefined],
+      ['Rules', Array.isArray(alarm.rules) ? alarm.rules.join(', ') : undefined],
+      ['Text', alarm.text ? h('pre', { class: 'alarm-text' }, alarm.text) : undefined],
+    ]);
+    replace(view, h('p', {}, h('a', { href: '#/' }, '← Alarms')), head, summary, actions(alarm), h('h2', {}, 'Timeline'), timeline(body, alarm));
+  }
+
+  function actions(alarm) {
+    if (!may(session, 'responder')) return null;
+    const status = h('span', { class: 'action-status', 'aria-live': 'polite' });
+    const comment = h('input', { id: 'alarm-comment', name: 'comment', placeholder: 'Comment', maxlength: '1000', autocomplete: 'off' });
+    const act = (label, run, attrs = {}) =>
+      h('button', {
+        type: 'button',
+        ...attrs,
+        onclick: async (event) => {
+          event.target.disabled = true;
+          replace(status);
+          try {
+            await run();
+            comment.value = '';
+            await refresh();
+          } catch (error) {
+            replace(status, note(`${label}: ${error.message}`, 'error'));
+            event.target.disabled = false;
+          }
+        },
+      }, label);
+    const text = () => comment.value.trim();
+    const buttons = [];
+    if (alarm.state !== 'resolved' && !isAcknowledged(alarm)) {
+      buttons.push(act('Acknowledge', () => post(`/alarms/${encodeURIComponent(alarm.id)}/acknowledge`, text() ? { comment: text() } : {}), { class: 'primary', id: 'alarm-ack' }));
+    }
+    if (isAcknowledged(alarm) && alarm.state !== 'resolved') {
+      buttons.push(act('Withdraw acknowledgement', () => post(`/alarms/${encodeURIComponent(alarm.id)}/unacknowledge`, text() ? { comment: text() } : {}), { id: 'alarm-unack' }));
+    }
+    buttons.push(
+      act(
+        'Add comment',
+        () => {
+          if (!text()) throw new Error('write a comment first');
+          return post(`/alarms/${encodeURIComponent(alarm.id)}/comments`, { comment: text() });
+        },
+        { id: 'alarm-add-comment' },
+      ),
+    );
+    buttons.push(h('a', { class: 'button', id: 'alarm-silence', href: `#/silences/new?alarm=${encodeURIComponent(alarm.id)}` }, 'Silence like this…'));
+    return h('form', { class: 'alarm-actions', onsubmit: (e) => e.preventDefault() }, comment, h('div', { class: 'buttons' }, buttons), status);
+  }
+
+  const later = throttle(refresh, 400);
+  const stop = subscribe((name, data) => {
+    if (name === 'ready' || data?.alarmId === id || data?.alarm?.id === id || (Array.isArray(data?.alarmIds) && data.alarmIds.includes(id))) later();
+  });
+  await refresh();
+  return stop;
+}
+
+function mutedText(mutedBy) {
+  if (mutedBy.by === 'silence') return `by silence ${mutedBy.silence}`;
+  if (mutedBy.by === 'inhibition') return `inhibited by alarm ${mutedBy.alarm} (rule ${mutedBy.rule})`;
+  return String(mutedBy.by ?? 'yes');
+}
+
+/** Every dated thing the API tells about the alarm, oldest first. */
+function timeline(body, alarm) {
+  const entries = [];
+  for (const entry of listOf(body.history ?? alarm.history, 'history', 'entries')) {
+    entries.push({ at: entry.at, kind: entry.outcome, label: OUTCOMES[entry.outcome] ?? entry.outcome ?? 'event', detail: entry.reason });
+  }
+  for (const n of listOf(body.notifications ?? alarm.notificationsSent, 'notifications')) {
+    const at = n.createdAt ?? n.queuedAt ?? n.at;
+    const to = Array.isArray(n.recipients) ? n.recipients.join(', ') : n.to ?? '';
+    entries.push({ at, kind: 'notification', label: `notification${n.kind ? ` (${n.kind})` : ''}`, detail: to ? `to ${to}` : '', delivery: n });
+  }
+  for (const c of listOf(body.comments ?? alarm.comments, 'comments')) {
+    entries.push({ at: c.at, kind: 'comment', label: `comment by ${c.by ?? c.actor ?? '?'}`, detail: c.comment ?? c.text ?? '' });
+  }
+  const ack = ackOf(alarm);
+  if (ack?.at && !entries.some((e) => e.kind === 'acknowledged')) {
+    entries.push({ at: ack.at, kind: 'acknowledged', label: `acknowledged by ${ack.by}`, detail: [ack.channel ? `(${ack.channel})` : '', ack.comment ?? ''].filter(Boolean).join(' ') });
+  }
+  if (alarm.resolvedAt && !entries.some((e) => e.kind === 'resolved')) entries.push({ at: alarm.resolvedAt, kind: 'resolved', label: 'resolved', detail: '' });
+  entries.sort((a, b) => new Date(a.at) - new Date(b.at));
+  if (entries.length === 0) return note('Nothing recorded yet.');
+  return h(
+    'ol',
+    { class: 'timeline', id: 'timeline' },
+    entries.map((e) =>
+      h(
+        'li',
+        { class: `tl tl-${String(e.kind).replace(/[^a-z-]/g, '')}` },
+        h('span', { class: 'tl-time' }, timeNode(e.at, true)),
+        h('span', { class: 'tl-label' }, e.label),
+        e.detail ? h('span', { class: 'tl-detail' }, e.detail) : null,
+        e.delivery ? deliveryState(e.delivery) : null,
+      ),
+    ),
+  );
+}
+
+function deliveryState(n) {
+  const status = n.status ?? n.state ?? n.delivery?.status;
+  const parts = [h('span', { class: `delivery delivery-${String(status ?? 'unknown').replace(/[^a-z-]/g, '')}` }, status ?? 'unknown')];
+  const sentAt = n.sentAt ?? n.deliveredAt ?? n.delivery?.sentAt;
+  if (sentAt) parts.push(' at ', timeNode(sentAt, true));
+  if (n.account) parts.push(` via ${n.account}`);
+  if (n.attempts > 1) parts.push(` after ${n.attempts} attempts`);
+  const error = n.lastError ?? n.error ?? n.delivery?.lastError;
+  if (error) parts.push(h('span', { class: 'tl-error' }, ` · ${error}`));
+  const next = n.nextAttemptAt ?? n.retryAt;
+  if (next && status !== 'sent' && status !== 'delivered') parts.push(' · next try ', timeNode(next));
+  return h('span', { class: 'tl-delivery' }, parts);
+}
