@@ -145,7 +145,13 @@ function filterControls(filter, changed) {
     });
     return h('label', {}, h('span', {}, label), element);
   };
+  // Folded on a phone unless a filter is set: the alarms come first on a small screen.
+  const open = Object.values(filter).some(Boolean) || window.matchMedia('(min-width: 721px)').matches;
   return h(
+    'details',
+    { class: 'filter-box', open },
+    h('summary', {}, 'Filters'),
+    h(
     'form',
     { class: 'filters', role: 'search', onsubmit: (e) => e.preventDefault() },
     select('severity', 'Severity', [['', 'any'], ...SEVERITIES.map((s) => [s, s])]),
@@ -153,6 +159,7 @@ function filterControls(filter, changed) {
     input('device', 'Device'),
     input('site', 'Site'),
     input('text', 'Text', { placeholder: 'title, text, device' }),
+    ),
   );
 }
 
