@@ -83,12 +83,3 @@ export async function logout() {
     setCsrfToken(undefined);
   }
 }
-
-/** A list out of whatever envelope an endpoint answers with ([...] or { items | KEY: [...] }). */
-export function listOf(body, ...keys) {
-  if (Array.isArray(body)) return body;
-  if (body && typeof body === 'object') {
-    for (const key of [...keys, 'items', 'data', 'results']) if (Array.isArray(body[key])) return body[key];
-  }
-  return [];
-}

@@ -1,5 +1,5 @@
 // The console: a hash router over a few pages, the header (gateway, who, live state) and the login gate.
-import { ApiError, get, logout, setCsrfToken, whenUnauthorized } from './api.js';
+import { ApiError, csrfToken, get, logout, setCsrfToken, whenUnauthorized } from './api.js';
 import { h, note, replace } from './dom.js';
 import { connect, disconnect } from './live.js';
 import { setZone } from './time.js';
@@ -42,6 +42,8 @@ export function currentRoute() {
 
 async function loadInfo() {
   const info = await get('/info');
+  // A tab opened on a login made in another tab: its CSRF token comes with the session.
+  if (info.principal.via === 'session' && !csrfToken()) setCsrfToken((await get('/session')).csrfToken);
   session.info = info;
   setZone(info.timeZone, info.locale);
   document.getElementById('gateway').textContent = info.gateway;

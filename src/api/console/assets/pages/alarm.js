@@ -1,10 +1,10 @@
 // One alarm: what it is, its timeline (raised, repeats, notifications and their delivery,
 // escalation levels, acknowledgements, comments, resolve) and what can be done to it.
-import { get, listOf, post } from '../api.js';
+import { get, post } from '../api.js';
 import { facts, h, note, replace } from '../dom.js';
 import { subscribe, throttle } from '../live.js';
 import { formatDuration, timeNode } from '../time.js';
-import { ackOf, deviceText, heading, isAcknowledged, may, severityBadge } from './common.js';
+import { deviceText, heading, may, severityBadge } from './common.js';
 
 const OUTCOMES = {
   raised: 'raised',
@@ -20,6 +20,7 @@ const OUTCOMES = {
   'ack-announced': 'acknowledgement announced',
   acknowledged: 'acknowledged',
   unacknowledged: 'acknowledgement withdrawn',
+  commented: 'comment',
 };
 
 export async function render(main, route, session) {
@@ -40,8 +41,8 @@ export async function render(main, route, session) {
   }
 
   function draw(body) {
-    const alarm = body.alarm ?? body;
-    const ack = ackOf(alarm);
+    const alarm = body.alarm;
+    const ack = alarm.ack;
     const device = alarm.device ?? {};
     const head = heading(alarm.title ?? id);
     head.prepend(severityBadge(alarm.severity));
@@ -55,12 +56,13 @@ export async function render(main, route, session) {
       ['Resolved', alarm.resolvedAt ? h('span', {}, timeNode(alarm.resolvedAt), ` after ${formatDuration(new Date(alarm.resolvedAt) - new Date(alarm.firstSeen))}`) : undefined],
       ['Value', alarm.value !== undefined && alarm.value !== null ? `${alarm.value}${alarm.unit ? ` ${alarm.unit}` : ''}` : undefined],
       ['Acknowledged', ack ? h('span', {}, `by ${ack.by}`, ack.at ? [' at ', timeNode(ack.at)] : '', ack.channel ? ` (${ack.channel})` : '', ack.comment ? `: ${ack.comment}` : '') : 'not yet'],
-      ['Muted', alarm.mutedBy ? mutedText(alarm.mutedBy) : alarm.muted ? 'yes' : undefined],
+      ['Muted', alarm.muted ? alarm.muted.reason : undefined],
       ['Receivers', Array.isArray(alarm.receivers) ? alarm.receivers.join(', ') : undefined],
       ['Rules', Array.isArray(alarm.rules) ? alarm.rules.join(', ') : undefined],
+      ['Description', alarm.description],
       ['Text', alarm.text ? h('pre', { class: 'alarm-text' }, alarm.text) : undefined],
     ]);
-    replace(view, h('p', {}, h('a', { href: '#/' }, '← Alarms')), head, summary, actions(alarm), h('h2', {}, 'Timeline'), timeline(body, alarm));
+    replace(view, h('p', {}, h('a', { href: '#/' }, '← Alarms')), head, summary, actions(alarm), h('h2', {}, 'Timeline'), timeline(body));
   }
 
   function actions(alarm) {
@@ -86,10 +88,10 @@ export async function render(main, route, session) {
       }, label);
     const text = () => comment.value.trim();
     const buttons = [];
-    if (alarm.state !== 'resolved' && !isAcknowledged(alarm)) {
+    if (alarm.state !== 'resolved' && !alarm.ack) {
       buttons.push(act('Acknowledge', () => post(`/alarms/${encodeURIComponent(alarm.id)}/acknowledge`, text() ? { comment: text() } : {}), { class: 'primary', id: 'alarm-ack' }));
     }
-    if (isAcknowledged(alarm) && alarm.state !== 'resolved') {
+    if (alarm.ack && alarm.state !== 'resolved') {
       buttons.push(act('Withdraw acknowledgement', () => post(`/alarms/${encodeURIComponent(alarm.id)}/unacknowledge`, text() ? { comment: text() } : {}), { id: 'alarm-unack' }));
     }
     buttons.push(
@@ -97,7 +99,7 @@ export async function render(main, route, session) {
         'Add comment',
         () => {
           if (!text()) throw new Error('write a comment first');
-          return post(`/alarms/${encodeURIComponent(alarm.id)}/comments`, { comment: text() });
+          return post(`/alarms/${encodeURIComponent(alarm.id)}/comments`, { text: text() });
         },
         { id: 'alarm-add-comment' },
       ),
@@ -114,31 +116,15 @@ export async function render(main, route, session) {
   return stop;
 }
 
-function mutedText(mutedBy) {
-  if (mutedBy.by === 'silence') return `by silence ${mutedBy.silence}`;
-  if (mutedBy.by === 'inhibition') return `inhibited by alarm ${mutedBy.alarm} (rule ${mutedBy.rule})`;
-  return String(mutedBy.by ?? 'yes');
-}
-
-/** Every dated thing the API tells about the alarm, oldest first. */
-function timeline(body, alarm) {
+/** The alarm's history (raised, repeats, escalations, acknowledgements, comments, resolve) and its notifications with their delivery, oldest first. */
+function timeline(body) {
   const entries = [];
-  for (const entry of listOf(body.history ?? alarm.history, 'history', 'entries')) {
-    entries.push({ at: entry.at, kind: entry.outcome, label: OUTCOMES[entry.outcome] ?? entry.outcome ?? 'event', detail: entry.reason });
+  for (const entry of body.history ?? []) {
+    entries.push({ at: entry.at, kind: entry.outcome, label: OUTCOMES[entry.outcome] ?? entry.outcome, detail: entry.reason });
   }
-  for (const n of listOf(body.notifications ?? alarm.notificationsSent, 'notifications')) {
-    const at = n.createdAt ?? n.queuedAt ?? n.at;
-    const to = Array.isArray(n.recipients) ? n.recipients.join(', ') : n.to ?? '';
-    entries.push({ at, kind: 'notification', label: `notification${n.kind ? ` (${n.kind})` : ''}`, detail: to ? `to ${to}` : '', delivery: n });
+  for (const n of body.notifications ?? []) {
+    entries.push({ at: n.createdAt, kind: 'notification', label: `notification${n.kind ? ` (${n.kind})` : ''}`, detail: n.recipients.length ? `to ${n.recipients.join(', ')}` : '', delivery: n });
   }
-  for (const c of listOf(body.comments ?? alarm.comments, 'comments')) {
-    entries.push({ at: c.at, kind: 'comment', label: `comment by ${c.by ?? c.actor ?? '?'}`, detail: c.comment ?? c.text ?? '' });
-  }
-  const ack = ackOf(alarm);
-  if (ack?.at && !entries.some((e) => e.kind === 'acknowledged')) {
-    entries.push({ at: ack.at, kind: 'acknowledged', label: `acknowledged by ${ack.by}`, detail: [ack.channel ? `(${ack.channel})` : '', ack.comment ?? ''].filter(Boolean).join(' ') });
-  }
-  if (alarm.resolvedAt && !entries.some((e) => e.kind === 'resolved')) entries.push({ at: alarm.resolvedAt, kind: 'resolved', label: 'resolved', detail: '' });
   entries.sort((a, b) => new Date(a.at) - new Date(b.at));
   if (entries.length === 0) return note('Nothing recorded yet.');
   return h(
@@ -157,16 +143,14 @@ function timeline(body, alarm) {
   );
 }
 
+/** sent at, via which account; or waiting (next try) / failed, with the last error. */
 function deliveryState(n) {
-  const status = n.status ?? n.state ?? n.delivery?.status;
-  const parts = [h('span', { class: `delivery delivery-${String(status ?? 'unknown').replace(/[^a-z-]/g, '')}` }, status ?? 'unknown')];
-  const sentAt = n.sentAt ?? n.deliveredAt ?? n.delivery?.sentAt;
-  if (sentAt) parts.push(' at ', timeNode(sentAt, true));
-  if (n.account) parts.push(` via ${n.account}`);
+  const parts = [h('span', { class: `delivery delivery-${n.status}` }, n.status)];
+  if (n.sentAt) parts.push(' at ', timeNode(n.sentAt, true));
+  if (n.lastAccount) parts.push(` via ${n.lastAccount}`);
   if (n.attempts > 1) parts.push(` after ${n.attempts} attempts`);
-  const error = n.lastError ?? n.error ?? n.delivery?.lastError;
-  if (error) parts.push(h('span', { class: 'tl-error' }, ` · ${error}`));
-  const next = n.nextAttemptAt ?? n.retryAt;
-  if (next && status !== 'sent' && status !== 'delivered') parts.push(' · next try ', timeNode(next));
+  if (n.rejectedRecipients?.length) parts.push(h('span', { class: 'tl-error' }, ` · refused for ${n.rejectedRecipients.join(', ')}`));
+  if (n.lastError && n.status !== 'sent') parts.push(h('span', { class: 'tl-error' }, ` · ${n.lastError}`));
+  if (n.nextAttemptAt) parts.push(' · next try ', timeNode(n.nextAttemptAt));
   return h('span', { class: 'tl-delivery' }, parts);
 }

@@ -1,5 +1,5 @@
 // The audit log: who did what, when, from where; newest first, a page at a time.
-import { get, listOf, query } from '../api.js';
+import { get, query } from '../api.js';
 import { h, note, replace } from '../dom.js';
 import { timeNode } from '../time.js';
 import { heading, table } from './common.js';
@@ -11,11 +11,13 @@ export async function render(main) {
   const more = h('button', { type: 'button', hidden: true }, 'Older entries');
   replace(main, heading('Audit log'), box, more);
   let entries = [];
+  let nextBeforeId = null;
   async function load(beforeId) {
     try {
-      const page = listOf(await get(`/audit${query({ limit: PAGE, beforeId })}`), 'entries', 'audit');
-      entries = beforeId === undefined ? page : [...entries, ...page];
-      more.hidden = page.length < PAGE;
+      const page = await get(`/audit${query({ limit: PAGE, beforeId })}`);
+      entries = beforeId === undefined ? page.entries : [...entries, ...page.entries];
+      nextBeforeId = page.nextBeforeId;
+      more.hidden = nextBeforeId === null;
       replace(
         box,
         entries.length === 0
@@ -24,9 +26,9 @@ export async function render(main) {
               entries,
               [
                 ['When', (e) => timeNode(e.at, true)],
-                ['Who', (e) => `${e.actor ?? '?'}${e.via ? ` (${e.via})` : ''}`],
-                ['What', (e) => h('code', {}, e.action ?? '')],
-                ['On', (e) => (e.target && /^[A-Za-z0-9_-]+$/.test(e.target) && String(e.action).startsWith('alarm') ? h('a', { href: `#/alarms/${encodeURIComponent(e.target)}` }, e.target) : e.target ?? '')],
+                ['Who', (e) => `${e.actor} (${e.via})`],
+                ['What', (e) => h('code', {}, e.action)],
+                ['On', (e) => (e.target && e.action.startsWith('alarm.') ? h('a', { href: `#/alarms/${encodeURIComponent(e.target)}` }, e.target) : e.target ?? '')],
                 ['Detail', (e) => detailText(e.detail)],
                 ['From', (e) => e.peer ?? ''],
               ],
@@ -37,7 +39,7 @@ export async function render(main) {
       if (error.status !== 401) replace(box, note(`Could not read the audit log: ${error.message}`, 'error'));
     }
   }
-  more.addEventListener('click', () => load(entries.at(-1)?.id));
+  more.addEventListener('click', () => load(nextBeforeId));
   await load(undefined);
 }
 

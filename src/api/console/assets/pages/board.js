@@ -1,9 +1,9 @@
 // The active-alarm board: filters, severity colours, live updates, acknowledging one or many with a comment.
-import { get, listOf, post, query } from '../api.js';
+import { get, post, query } from '../api.js';
 import { h, note, replace } from '../dom.js';
 import { subscribe, throttle } from '../live.js';
 import { formatDuration, timeNode } from '../time.js';
-import { SEVERITIES, ackOf, deviceText, heading, isAcknowledged, may, severityBadge } from './common.js';
+import { SEVERITIES, deviceText, heading, may, severityBadge } from './common.js';
 
 const FILTERS = ['severity', 'device', 'site', 'text', 'acknowledged'];
 
@@ -12,6 +12,7 @@ export async function render(main, route, session) {
   const selected = new Set();
   let alarms = [];
   let loadedOnce = false;
+  let more = false;
   const canAck = may(session, 'responder');
 
   const list = h('ul', { class: 'alarms', id: 'alarm-list', 'aria-live': 'polite' });
@@ -35,7 +36,8 @@ export async function render(main, route, session) {
     try {
       const params = { state: 'active', ...filter, severity: filter.severity || undefined, acknowledged: filter.acknowledged || undefined, limit: 500 };
       const body = await get(`/alarms${query(params)}`);
-      alarms = listOf(body, 'alarms').filter((a) => matchesLocally(a, filter));
+      alarms = body.alarms;
+      more = body.next !== null;
       loadedOnce = true;
       replace(status);
       draw();
@@ -47,7 +49,7 @@ export async function render(main, route, session) {
 
   function draw() {
     for (const id of [...selected]) if (!alarms.some((a) => a.id === id)) selected.delete(id);
-    count.textContent = `${alarms.length} shown`;
+    count.textContent = more ? `first ${alarms.length} shown` : `${alarms.length} shown`;
     if (alarms.length === 0) {
       replace(list, h('li', { class: 'empty' }, Object.values(filter).some(Boolean) ? 'No active alarm matches these filters.' : 'No active alarms.'));
     } else {
@@ -57,7 +59,7 @@ export async function render(main, route, session) {
   }
 
   function row(alarm) {
-    const ack = ackOf(alarm);
+    const ack = alarm.ack;
     const check = canAck
       ? h('input', {
           type: 'checkbox',
@@ -71,13 +73,13 @@ export async function render(main, route, session) {
           },
         })
       : null;
-    const muted = alarm.muted || alarm.mutedBy ? h('span', { class: 'muted-flag' }, ' · muted') : null;
-    const state = isAcknowledged(alarm)
-      ? h('span', { class: 'acked' }, `ack ${ack?.by ?? ''}`.trim(), ack?.comment ? h('span', { class: 'ack-comment' }, `: ${ack.comment}`) : null, muted)
+    const muted = alarm.muted ? h('span', { class: 'muted-flag', title: alarm.muted.reason }, ' · muted') : null;
+    const state = ack
+      ? h('span', { class: 'acked' }, `ack ${ack.by}`, ack.comment ? h('span', { class: 'ack-comment' }, `: ${ack.comment}`) : null, muted)
       : h('span', { class: 'unacked' }, 'not acknowledged', muted);
     return h(
       'li',
-      { class: `alarm sev-row-${alarm.severity}${isAcknowledged(alarm) ? ' is-acked' : ''}`, dataset: { id: alarm.id } },
+      { class: `alarm sev-row-${alarm.severity}${ack ? ' is-acked' : ''}`, dataset: { id: alarm.id } },
       check,
       severityBadge(alarm.severity),
       h('a', { class: 'title', href: `#/alarms/${encodeURIComponent(alarm.id)}` }, alarm.title ?? alarm.id),
@@ -108,8 +110,16 @@ export async function render(main, route, session) {
     ackButton.disabled = true;
     replace(ackStatus);
     try {
-      await post('/alarms/acknowledge', { ids, ...(comment.value.trim() ? { comment: comment.value.trim() } : {}) });
-      replace(ackStatus, `Acknowledged ${ids.length}.`);
+      const { results } = await post('/alarms/acknowledge', { ids, ...(comment.value.trim() ? { comment: comment.value.trim() } : {}) });
+      const recorded = results.filter((r) => r.outcome === 'recorded').length;
+      const already = results.filter((r) => r.outcome === 'already');
+      const gone = results.filter((r) => r.outcome === 'unknown').length;
+      replace(
+        ackStatus,
+        `Acknowledged ${recorded}.`,
+        already.length ? ` ${already.length} already by ${[...new Set(already.map((r) => r.ack?.by))].join(', ')}.` : '',
+        gone ? ` ${gone} no longer there.` : '',
+      );
       selected.clear();
       comment.value = '';
       await refresh();
@@ -156,9 +166,9 @@ function filterControls(filter, changed) {
     { class: 'filters', role: 'search', onsubmit: (e) => e.preventDefault() },
     select('severity', 'Severity', [['', 'any'], ...SEVERITIES.map((s) => [s, s])]),
     select('acknowledged', 'Acknowledged', [['', 'any'], ['false', 'not yet'], ['true', 'acknowledged']]),
-    input('device', 'Device'),
+    input('device', 'Device id'),
     input('site', 'Site'),
-    input('text', 'Text', { placeholder: 'title, text, device' }),
+    input('text', 'Text', { placeholder: 'in the title or text' }),
     ),
   );
 }
@@ -169,17 +179,4 @@ function throttleInput(fn) {
     clearTimeout(timer);
     timer = setTimeout(fn, 250);
   };
-}
-
-/** The filters again on this side, so the board shows what they say whichever of them the API applies. */
-function matchesLocally(alarm, filter) {
-  const has = (value, wanted) => String(value ?? '').toLowerCase().includes(wanted.toLowerCase());
-  if (alarm.state && alarm.state !== 'active') return false;
-  if (filter.severity && alarm.severity !== filter.severity) return false;
-  if (filter.acknowledged === 'true' && !isAcknowledged(alarm)) return false;
-  if (filter.acknowledged === 'false' && isAcknowledged(alarm)) return false;
-  if (filter.device && !has(alarm.device?.id, filter.device) && !has(alarm.device?.name, filter.device)) return false;
-  if (filter.site && !has(alarm.device?.site, filter.site)) return false;
-  if (filter.text && ![alarm.title, alarm.text, alarm.device?.name, alarm.device?.id].some((v) => has(v, filter.text))) return false;
-  return true;
 }

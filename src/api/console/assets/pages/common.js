@@ -15,18 +15,6 @@ export function deviceText(device) {
   return place ? `${name} · ${place}` : name;
 }
 
-/** The ack of an alarm in whatever shape the API gives it. */
-export function ackOf(alarm) {
-  if (alarm.ack && typeof alarm.ack === 'object') return alarm.ack;
-  if (alarm.acknowledgement && typeof alarm.acknowledgement === 'object') return alarm.acknowledgement;
-  if (alarm.acknowledgedBy) return { by: alarm.acknowledgedBy, at: alarm.acknowledgedAt, comment: alarm.ackComment };
-  return undefined;
-}
-
-export function isAcknowledged(alarm) {
-  return ackOf(alarm) !== undefined || alarm.acknowledged === true;
-}
-
 /** A page heading with optional actions on its right. */
 export function heading(text, ...actions) {
   return h('div', { class: 'page-head' }, h('h1', {}, text), actions.length ? h('div', { class: 'actions' }, actions) : null);

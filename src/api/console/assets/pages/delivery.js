@@ -1,5 +1,5 @@
-// Delivery health per outgoing account: last success, last error, queue depth, oldest waiting.
-import { get, listOf } from '../api.js';
+// Delivery health per outgoing account: last success, last error, what waits and for how long.
+import { get } from '../api.js';
 import { h, note, replace } from '../dom.js';
 import { subscribe, throttle } from '../live.js';
 import { formatDuration, timeNode } from '../time.js';
@@ -10,26 +10,21 @@ export async function render(main) {
   replace(main, heading('Delivery'), box);
   async function refresh() {
     try {
-      const body = await get('/delivery');
-      const accounts = listOf(body, 'accounts');
-      const queue = body.queue ?? body.outbox;
+      const { queue, accounts } = await get('/delivery');
       replace(
         box,
-        queue ? h('p', { class: 'queue' }, `Queue: ${queue.depth ?? queue.pending ?? 0} waiting`, queue.oldestAgeSeconds || queue.oldestAge ? `, oldest ${formatDuration((queue.oldestAgeSeconds ?? queue.oldestAge) * 1000)}` : '') : null,
-        accounts.length === 0
-          ? note('No accounts.')
-          : table(
-              accounts,
-              [
-                ['Account', (a) => a.name ?? a.account],
-                ['State', (a) => h('span', { class: `health health-${healthOf(a)}` }, healthOf(a))],
-                ['Last success', (a) => (a.lastSuccess?.at ?? a.lastSuccessAt ?? a.lastSuccess ? timeNode(a.lastSuccess?.at ?? a.lastSuccessAt ?? a.lastSuccess) : 'never')],
-                ['Last error', (a) => lastError(a)],
-                ['Waiting', (a) => String(a.queueDepth ?? a.pending ?? a.queue?.depth ?? 0)],
-                ['Oldest', (a) => age(a)],
-              ],
-              { id: 'delivery' },
-            ),
+        h('p', { class: 'queue', id: 'queue' }, `Outbox: ${queue.pending} waiting`, queue.pending ? `, the oldest for ${formatDuration(queue.oldestPendingAgeSeconds * 1000)}` : ''),
+        table(
+          accounts,
+          [
+            ['Account', (a) => h('span', {}, a.name, h('span', { class: 'muted' }, ` ${a.type} ${a.upstream}`))],
+            ['State', (a) => h('span', { class: `health health-${healthOf(a)}` }, healthOf(a))],
+            ['Last success', (a) => (a.lastSuccessAt ? timeNode(a.lastSuccessAt) : 'never')],
+            ['Last error', (a) => (a.lastError ? h('span', {}, timeNode(a.lastError.at), ` ${a.lastError.message}`) : 'none')],
+            ['Waiting for a retry', (a) => (a.waiting.pending ? `${a.waiting.pending}, the oldest for ${formatDuration(a.waiting.oldestPendingAgeSeconds * 1000)}` : '0')],
+          ],
+          { id: 'delivery' },
+        ),
       );
     } catch (error) {
       if (error.status !== 401) replace(box, note(`Could not read delivery health: ${error.message}`, 'error'));
@@ -43,24 +38,10 @@ export async function render(main) {
   return stop;
 }
 
+/** ok: the last word from the upstream was a success; failing: an error came after it; idle: nothing yet. */
 function healthOf(a) {
-  if (a.state || a.status) return String(a.state ?? a.status);
-  const ok = new Date(a.lastSuccess?.at ?? a.lastSuccessAt ?? 0).getTime();
-  const bad = new Date(a.lastError?.at ?? a.lastErrorAt ?? 0).getTime();
+  const ok = a.lastSuccessAt ? Date.parse(a.lastSuccessAt) : 0;
+  const bad = a.lastError ? Date.parse(a.lastError.at) : 0;
   if (!ok && !bad) return 'idle';
   return bad > ok ? 'failing' : 'ok';
-}
-
-function lastError(a) {
-  const at = a.lastError?.at ?? a.lastErrorAt;
-  const reason = a.lastError?.reason ?? a.lastError?.message ?? (typeof a.lastError === 'string' ? a.lastError : undefined);
-  if (!at && !reason) return 'none';
-  return h('span', {}, at ? timeNode(at) : '', reason ? ` ${reason}` : '');
-}
-
-function age(a) {
-  const seconds = a.oldestAgeSeconds ?? a.oldestAge ?? a.queue?.oldestAgeSeconds;
-  if (seconds !== undefined && seconds !== null) return formatDuration(seconds * 1000);
-  const since = a.oldestQueuedAt ?? a.oldestCreatedAt;
-  return since ? formatDuration(Date.now() - new Date(since).getTime()) : '';
 }

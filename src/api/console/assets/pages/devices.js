@@ -1,5 +1,5 @@
 // Devices and when each was last heard from.
-import { get, listOf } from '../api.js';
+import { get } from '../api.js';
 import { h, note, replace } from '../dom.js';
 import { formatDuration, timeNode } from '../time.js';
 import { heading, table } from './common.js';
@@ -9,13 +9,13 @@ export async function render(main) {
   replace(main, heading('Devices'), box);
   let devices;
   try {
-    devices = listOf(await get('/devices'), 'devices');
+    ({ devices } = await get('/devices'));
   } catch (error) {
     if (error.status !== 401) replace(box, note(`Could not read the devices: ${error.message}`, 'error'));
     return;
   }
   if (devices.length === 0) {
-    replace(box, note('No devices known yet.'));
+    replace(box, note('No devices configured or seen yet.'));
     return;
   }
   replace(
@@ -23,11 +23,11 @@ export async function render(main) {
     table(
       devices,
       [
-        ['Device', (d) => d.name ?? d.id],
+        ['Device', (d) => h('span', {}, d.name, d.configured ? '' : h('span', { class: 'muted' }, ' (not in the device map)'))],
         ['Id', (d) => d.id],
         ['Site', (d) => [d.site, d.area].filter(Boolean).join(' / ')],
-        ['Last heard', (d) => (d.lastSeen ?? d.lastHeard ? h('span', {}, timeNode(d.lastSeen ?? d.lastHeard), ` (${formatDuration(Date.now() - new Date(d.lastSeen ?? d.lastHeard).getTime())} ago)`) : 'never')],
-        ['Active alarms', (d) => String(d.activeAlarms ?? d.active ?? '')],
+        ['Last heard', (d) => (d.lastSeen ? h('span', {}, timeNode(d.lastSeen), ` (${formatDuration(Date.now() - Date.parse(d.lastSeen))} ago)`) : 'never')],
+        ['Active alarms', (d) => (d.activeAlarms ? h('a', { href: `#/?device=${encodeURIComponent(d.id)}` }, String(d.activeAlarms)) : '0')],
       ],
       { id: 'devices' },
     ),

@@ -1,5 +1,5 @@
 // Who is on call now and who is next, per schedule.
-import { get, listOf } from '../api.js';
+import { get } from '../api.js';
 import { h, note, replace } from '../dom.js';
 import { timeNode } from '../time.js';
 import { heading } from './common.js';
@@ -9,7 +9,7 @@ export async function render(main) {
   replace(main, heading('On call'), box);
   let schedules;
   try {
-    schedules = listOf(await get('/oncall'), 'schedules', 'oncall');
+    ({ schedules } = await get('/oncall'));
   } catch (error) {
     if (error.status !== 401) replace(box, note(`Could not read who is on call: ${error.message}`, 'error'));
     return;
@@ -21,19 +21,16 @@ export async function render(main) {
   replace(box, h('ul', { class: 'cards', id: 'oncall' }, schedules.map(card)));
 }
 
-function who(shift) {
-  if (!shift) return 'nobody';
-  const people = shift.receivers ?? shift.people ?? shift.who ?? shift.receiver ?? shift.name;
-  return Array.isArray(people) ? people.map((p) => (typeof p === 'string' ? p : p.name ?? p.address ?? '')).join(', ') : String(people ?? 'nobody');
-}
-
-function shiftLine(label, shift) {
-  if (!shift) return h('p', {}, h('b', {}, `${label}: `), 'nobody');
-  const from = shift.from ?? shift.start ?? shift.startsAt;
-  const until = shift.until ?? shift.end ?? shift.endsAt;
-  return h('p', {}, h('b', {}, `${label}: `), who(shift), from ? [' from ', timeNode(from)] : '', until ? [' until ', timeNode(until)] : '');
-}
-
 function card(schedule) {
-  return h('li', { class: 'card' }, h('h2', {}, schedule.name ?? schedule.schedule ?? ''), shiftLine('Now', schedule.now ?? schedule.current), shiftLine('Next', schedule.next));
+  const now = schedule.onCall.length ? schedule.onCall.map((r) => `${r.name}${r.emails.length ? ` <${r.emails.join(', ')}>` : ''}`).join('; ') : 'nobody';
+  return h(
+    'li',
+    { class: 'card', dataset: { schedule: schedule.name } },
+    h('h2', {}, schedule.name),
+    h('p', { class: 'oncall-now' }, h('b', {}, 'Now: '), now),
+    h('p', { class: 'muted' }, schedule.because),
+    schedule.next
+      ? h('p', { class: 'oncall-next' }, h('b', {}, 'Next: '), schedule.next.receivers.join(', ') || 'nobody', ' from ', timeNode(schedule.next.at), h('span', { class: 'muted' }, ` (${schedule.next.because})`))
+      : h('p', { class: 'muted' }, 'No change within a year.'),
+  );
 }

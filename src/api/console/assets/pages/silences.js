@@ -1,9 +1,9 @@
 // Silences: those in force and to come, expiring one, and making one (one-off window or
 // weekly), prefilled from an alarm (#/silences/new?alarm=ID) with its device and title.
-import { get, listOf, post } from '../api.js';
+import { get, post } from '../api.js';
 import { h, note, replace } from '../dom.js';
 import { instantToWall, timeNode, zoneLabel } from '../time.js';
-import { heading, may } from './common.js';
+import { deviceText, heading, may, severityBadge } from './common.js';
 
 const FIELDS = ['device.id', 'device.name', 'device.site', 'device.area', 'severity', 'title', 'key', 'code'];
 const OPERATORS = [
@@ -22,7 +22,7 @@ export async function render(main, route, session) {
 
   async function refresh() {
     try {
-      const silences = listOf(await get('/silences'), 'silences');
+      const { silences } = await get('/silences');
       replace(listBox, silences.length === 0 ? note('No silences in force or to come.') : h('ul', { class: 'cards', id: 'silences' }, silences.map(card)));
     } catch (error) {
       if (error.status !== 401) replace(listBox, note(`Could not read the silences: ${error.message}`, 'error'));
@@ -31,7 +31,7 @@ export async function render(main, route, session) {
 
   function card(silence) {
     const status = h('span', { class: 'action-status', 'aria-live': 'polite' });
-    const over = silence.state === 'expired' || silence.expiredAt;
+    const over = silence.state === 'expired' || silence.state === 'ended';
     const expire = canEdit && !over
       ? h('button', {
           type: 'button',
@@ -51,9 +51,9 @@ export async function render(main, route, session) {
     return h(
       'li',
       { class: 'card silence', dataset: { id: silence.id } },
-      h('div', { class: 'matchers' }, matcherTexts(silence.matchers).map((m) => h('code', {}, m))),
-      h('p', {}, silence.comment ?? ''),
-      h('p', { class: 'muted' }, scheduleText(silence), ` · by ${silence.createdBy ?? '?'}`, silence.state ? ` · ${silence.state}` : ''),
+      h('div', { class: 'matchers' }, silence.matchers.map((m) => h('code', {}, m))),
+      h('p', {}, silence.comment),
+      h('p', { class: 'muted' }, h('b', { class: `silence-${silence.state}` }, silence.state), ' · ', scheduleText(silence), ` · by ${silence.createdBy}`),
       expire,
       status,
     );
@@ -67,27 +67,18 @@ export async function render(main, route, session) {
   await refresh();
 }
 
-function matcherTexts(matchers) {
-  return (matchers ?? []).map((m) => (typeof m === 'string' ? m : `${m.field}${{ equal: '=', notEqual: '!=', matches: '~' }[m.operator] ?? m.operator}${m.value}`));
-}
-
 function scheduleText(silence) {
-  const s = silence.schedule ?? silence;
-  if (s.weekly || s.kind === 'weekly') {
-    const text = typeof s.weekly === 'string' ? s.weekly : `${(s.days ?? []).join(',')} ${s.from}-${s.to}`;
-    return h('span', {}, `weekly ${text}`, s.timeZone || s.zone ? ` (${s.timeZone ?? s.zone})` : '', s.until || s.endsAt ? [' until ', timeNode(s.until ?? s.endsAt)] : '');
-  }
-  const start = s.start ?? s.startsAt ?? silence.startsAt;
-  const end = s.end ?? s.endsAt ?? silence.endsAt;
-  return h('span', {}, 'from ', timeNode(start), ' to ', timeNode(end));
+  const parts = [silence.description];
+  if (silence.state === 'active' && silence.holdsUntil) parts.push(' · holds until ', timeNode(silence.holdsUntil));
+  if (silence.expiredAt) parts.push(' · expired ', timeNode(silence.expiredAt));
+  return h('span', {}, parts);
 }
 
 async function drawForm(box, alarmId, done) {
   let alarm;
   if (alarmId) {
     try {
-      const body = await get(`/alarms/${encodeURIComponent(alarmId)}`);
-      alarm = body.alarm ?? body;
+      alarm = (await get(`/alarms/${encodeURIComponent(alarmId)}`)).alarm;
     } catch (error) {
       if (error.status === 401) return;
       box.append(note(`The alarm ${alarmId} could not be read: ${error.message}`, 'error'));
@@ -135,8 +126,7 @@ async function drawForm(box, alarmId, done) {
     const body = { matchers, comment: comment.value.trim() };
     if (kind.querySelector('input:checked').value === 'weekly') {
       const chosen = [...days.querySelectorAll('input:checked')].map((d) => d.value);
-      body.weekly = `${chosen.join(',')} ${from.value}-${to.value}`;
-      if (until.value) body.endsAt = until.value;
+      body.weekly = { days: chosen, from: from.value, to: to.value, ...(until.value ? { until: until.value } : {}) };
     } else {
       if (start.value) body.startsAt = start.value;
       body.endsAt = end.value;
@@ -177,8 +167,12 @@ async function drawForm(box, alarmId, done) {
         id: 'silence-preview-button',
         onclick: async () => {
           try {
-            const muted = listOf(await post('/silences/preview', input()), 'alarms');
-            replace(preview, h('p', {}, `${muted.length} active ${muted.length === 1 ? 'alarm' : 'alarms'} would be muted`), h('ul', {}, muted.map((a) => h('li', {}, a.title ?? a.id))));
+            const { alarms } = await post('/silences/preview', { matchers: input().matchers });
+            replace(
+              preview,
+              h('p', {}, `${alarms.length} active ${alarms.length === 1 ? 'alarm matches' : 'alarms match'}`),
+              h('ul', {}, alarms.map((a) => h('li', {}, severityBadge(a.severity), ' ', a.title, ` · ${deviceText(a.device)}`, a.mutedBy ? ` · muted now by ${a.mutedBy}` : ''))),
+            );
           } catch (error) {
             replace(preview, note(error.message, 'error'));
           }
