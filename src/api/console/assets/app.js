@@ -1,7 +1,7 @@
 // The console: a hash router over a few pages, the header (gateway, who, live state) and the login gate.
 import { ApiError, csrfToken, get, logout, setCsrfToken, whenUnauthorized } from './api.js';
 import { h, note, replace } from './dom.js';
-import { connect, disconnect } from './live.js';
+import { connect, disconnect, setProbe } from './live.js';
 import { setZone } from './time.js';
 import * as alarm from './pages/alarm.js';
 import * as audit from './pages/audit.js';
@@ -98,6 +98,7 @@ function showLogin() {
 }
 
 whenUnauthorized(showLogin);
+setProbe(() => get('/info'));
 
 /** After a login: back to the page that asked for it. */
 session.loggedIn = async () => {

@@ -5,6 +5,14 @@
 const handlers = new Set();
 let source;
 let indicator;
+let retry;
+let retryDelay = 2000;
+/** Set by the app: a request that answers 401 shows the login page (api.js), anything else resolves or rejects. */
+let probe = async () => undefined;
+
+export function setProbe(fn) {
+  probe = fn;
+}
 
 /** fn(name, data) hears every event; `ready` means "read afresh". Returns a function that stops it. */
 export function subscribe(fn) {
@@ -35,6 +43,7 @@ export function connect(indicatorElement) {
   if (source) return;
   source = new EventSource('/api/v1/events');
   source.addEventListener('ready', () => {
+    retryDelay = 2000;
     show('on', 'live');
     dispatch('ready', {});
   });
@@ -50,15 +59,31 @@ export function connect(indicatorElement) {
     });
   }
   source.addEventListener('error', () => {
-    // CLOSED: the server refused (401 after a logout); CONNECTING: the browser retries.
-    if (source?.readyState === EventSource.CLOSED) {
-      show('off', 'offline');
-      source = undefined;
-    } else show('retry', 'reconnecting');
+    // CONNECTING: the browser retries by itself. CLOSED: an answer other than a stream (a
+    // 401 when the login ended, a proxy's 502): ask the API, which shows the login page on
+    // a 401, and else try again, waiting longer each time (at most 30 s).
+    if (source?.readyState !== EventSource.CLOSED) {
+      show('retry', 'reconnecting');
+      return;
+    }
+    source = undefined;
+    show('retry', 'reconnecting');
+    clearTimeout(retry);
+    retry = setTimeout(async () => {
+      try {
+        await probe();
+        connect(indicator);
+      } catch (error) {
+        if (error?.status === 401) return;
+        retryDelay = Math.min(retryDelay * 2, 30_000);
+        connect(indicator);
+      }
+    }, retryDelay);
   });
 }
 
 export function disconnect() {
+  clearTimeout(retry);
   source?.close();
   source = undefined;
   show('off', 'offline');

@@ -25,13 +25,34 @@ const OUTCOMES = {
 
 export async function render(main, route, session) {
   const id = route.args[0];
-  const view = h('div', { class: 'alarm-page' });
+  // The parts a live update redraws; the comment being typed and the focus stay put.
+  const headBox = h('div', {});
+  const summaryBox = h('div', {});
+  const buttonsBox = h('div', { class: 'buttons' });
+  const timelineBox = h('div', {});
+  const status = h('span', { class: 'action-status', 'aria-live': 'polite' });
+  const comment = h('input', { id: 'alarm-comment', name: 'comment', placeholder: 'Comment', maxlength: '1000', autocomplete: 'off' });
+  const canAct = may(session, 'responder');
+  const view = h(
+    'div',
+    { class: 'alarm-page' },
+    h('p', {}, h('a', { href: '#/' }, '← Alarms')),
+    headBox,
+    summaryBox,
+    canAct ? h('form', { class: 'alarm-actions', onsubmit: (e) => e.preventDefault() }, comment, buttonsBox, status) : null,
+    h('h2', {}, 'Timeline'),
+    timelineBox,
+  );
   replace(main, view);
 
+  // Reads may overlap; only the latest one's answer is drawn.
+  let latest = 0;
   async function refresh() {
+    const mine = ++latest;
     let body;
     try {
       body = await get(`/alarms/${encodeURIComponent(id)}`);
+      if (mine !== latest) return;
     } catch (error) {
       if (error.status === 401) return;
       replace(view, heading('Alarm'), note(error.status === 404 ? `There is no alarm ${id}.` : `Could not read the alarm: ${error.message}`, 'error'), h('a', { href: '#/' }, 'To the board'));
@@ -43,32 +64,34 @@ export async function render(main, route, session) {
   function draw(body) {
     const alarm = body.alarm;
     const ack = alarm.ack;
-    const device = alarm.device ?? {};
-    const head = heading(alarm.title ?? id);
+    const device = alarm.device;
+    const head = heading(alarm.title);
     head.prepend(severityBadge(alarm.severity));
-    const summary = facts([
-      ['State', alarm.state],
-      ['Device', deviceText(device)],
-      ['Device id', device.id],
-      ['Count', alarm.count],
-      ['First seen', alarm.firstSeen ? timeNode(alarm.firstSeen) : undefined],
-      ['Last seen', alarm.lastSeen ? timeNode(alarm.lastSeen) : undefined],
-      ['Resolved', alarm.resolvedAt ? h('span', {}, timeNode(alarm.resolvedAt), ` after ${formatDuration(new Date(alarm.resolvedAt) - new Date(alarm.firstSeen))}`) : undefined],
-      ['Value', alarm.value !== undefined && alarm.value !== null ? `${alarm.value}${alarm.unit ? ` ${alarm.unit}` : ''}` : undefined],
-      ['Acknowledged', ack ? h('span', {}, `by ${ack.by}`, ack.at ? [' at ', timeNode(ack.at)] : '', ack.channel ? ` (${ack.channel})` : '', ack.comment ? `: ${ack.comment}` : '') : 'not yet'],
-      ['Muted', alarm.muted ? alarm.muted.reason : undefined],
-      ['Receivers', Array.isArray(alarm.receivers) ? alarm.receivers.join(', ') : undefined],
-      ['Rules', Array.isArray(alarm.rules) ? alarm.rules.join(', ') : undefined],
-      ['Description', alarm.description],
-      ['Text', alarm.text ? h('pre', { class: 'alarm-text' }, alarm.text) : undefined],
-    ]);
-    replace(view, h('p', {}, h('a', { href: '#/' }, '← Alarms')), head, summary, actions(alarm), h('h2', {}, 'Timeline'), timeline(body));
+    replace(headBox, head);
+    replace(
+      summaryBox,
+      facts([
+        ['State', alarm.state],
+        ['Device', deviceText(device)],
+        ['Device id', device.id],
+        ['Count', alarm.count],
+        ['First seen', timeNode(alarm.firstSeen)],
+        ['Last seen', timeNode(alarm.lastSeen)],
+        ['Resolved', alarm.resolvedAt ? h('span', {}, timeNode(alarm.resolvedAt), ` after ${formatDuration(Date.parse(alarm.resolvedAt) - Date.parse(alarm.firstSeen))}`) : undefined],
+        ['Value', alarm.value !== null ? `${alarm.value}${alarm.unit ? ` ${alarm.unit}` : ''}` : undefined],
+        ['Acknowledged', ack ? h('span', {}, `by ${ack.by} at `, timeNode(ack.at), ` (${ack.channel})`, ack.comment ? `: ${ack.comment}` : '') : 'not yet'],
+        ['Muted', alarm.muted ? alarm.muted.reason : undefined],
+        ['Receivers', alarm.receivers.join(', ')],
+        ['Rules', alarm.rules.join(', ')],
+        ['Description', alarm.description],
+        ['Text', alarm.text ? h('pre', { class: 'alarm-text' }, alarm.text) : undefined],
+      ]),
+    );
+    if (canAct) replace(buttonsBox, buttons(alarm));
+    replace(timelineBox, timeline(body));
   }
 
-  function actions(alarm) {
-    if (!may(session, 'responder')) return null;
-    const status = h('span', { class: 'action-status', 'aria-live': 'polite' });
-    const comment = h('input', { id: 'alarm-comment', name: 'comment', placeholder: 'Comment', maxlength: '1000', autocomplete: 'off' });
+  function buttons(alarm) {
     const act = (label, run, attrs = {}) =>
       h('button', {
         type: 'button',
@@ -87,14 +110,14 @@ export async function render(main, route, session) {
         },
       }, label);
     const text = () => comment.value.trim();
-    const buttons = [];
+    const list = [];
     if (alarm.state !== 'resolved' && !alarm.ack) {
-      buttons.push(act('Acknowledge', () => post(`/alarms/${encodeURIComponent(alarm.id)}/acknowledge`, text() ? { comment: text() } : {}), { class: 'primary', id: 'alarm-ack' }));
+      list.push(act('Acknowledge', () => post(`/alarms/${encodeURIComponent(alarm.id)}/acknowledge`, text() ? { comment: text() } : {}), { class: 'primary', id: 'alarm-ack' }));
     }
     if (alarm.ack && alarm.state !== 'resolved') {
-      buttons.push(act('Withdraw acknowledgement', () => post(`/alarms/${encodeURIComponent(alarm.id)}/unacknowledge`, text() ? { comment: text() } : {}), { id: 'alarm-unack' }));
+      list.push(act('Withdraw acknowledgement', () => post(`/alarms/${encodeURIComponent(alarm.id)}/unacknowledge`, text() ? { comment: text() } : {}), { id: 'alarm-unack' }));
     }
-    buttons.push(
+    list.push(
       act(
         'Add comment',
         () => {
@@ -104,8 +127,8 @@ export async function render(main, route, session) {
         { id: 'alarm-add-comment' },
       ),
     );
-    buttons.push(h('a', { class: 'button', id: 'alarm-silence', href: `#/silences/new?alarm=${encodeURIComponent(alarm.id)}` }, 'Silence like this…'));
-    return h('form', { class: 'alarm-actions', onsubmit: (e) => e.preventDefault() }, comment, h('div', { class: 'buttons' }, buttons), status);
+    list.push(h('a', { class: 'button', id: 'alarm-silence', href: `#/silences/new?alarm=${encodeURIComponent(alarm.id)}` }, 'Silence like this…'));
+    return list;
   }
 
   const later = throttle(refresh, 400);

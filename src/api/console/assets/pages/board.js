@@ -32,10 +32,14 @@ export async function render(main, route, session) {
 
   replace(main, heading('Active alarms', count), controls, status, h('div', { class: 'list-head' }, canAck ? h('label', { class: 'select-all' }, selectAll, ' Select all') : null), list, canAck ? ackBar : null);
 
+  // Reads may overlap in a flood; only the latest one's answer is drawn.
+  let latest = 0;
   async function refresh() {
+    const mine = ++latest;
     try {
       const params = { state: 'active', ...filter, severity: filter.severity || undefined, acknowledged: filter.acknowledged || undefined, limit: 500 };
       const body = await get(`/alarms${query(params)}`);
+      if (mine !== latest) return;
       alarms = body.alarms;
       more = body.next !== null;
       loadedOnce = true;
