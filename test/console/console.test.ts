@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { randomBytes, scrypt } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { chromiumGate, launchChromium, withScreenshots } from '../helpers/chromium.js';
@@ -17,6 +18,8 @@ import { startUpstream, type Upstream, type UpstreamMessage } from '../helpers/u
 const corpus = loadCorpus();
 const gate = chromiumGate();
 const MARKUP = '<img src=x onerror=alert(1)>';
+/** The person who logs in (an admin: the audit log is for admins). */
+const USER = { name: 'anna', password: 'correct horse battery staple' };
 
 function kindOf(message: UpstreamMessage): string {
   const value = message.parsed.headers.get('x-annunciator-kind');
@@ -40,6 +43,14 @@ async function sendSubject(gateway: RunningGateway, subject: string): Promise<vo
   assert.match(result.dataReply ?? '', /^250 /, result.replies.join(' | '));
 }
 
+/** A `http.users[].passwordHash` line as `annunciator user hash` prints it (scrypt$N$r$p$salt$hash), at the cheapest cost it accepts. */
+function passwordHash(password: string): Promise<string> {
+  const salt = randomBytes(16);
+  return new Promise((resolve, reject) =>
+    scrypt(password, salt, 32, { N: 2 ** 14, r: 8, p: 1 }, (error, hash) => (error ? reject(error) : resolve(`scrypt$${2 ** 14}$8$1$${salt.toString('base64')}$${hash.toString('base64')}`))),
+  );
+}
+
 describe('web console in Chromium', { skip: gate.skip }, () => {
   const dir = testDir();
   let upstream: Upstream;
@@ -55,8 +66,11 @@ describe('web console in Chromium', { skip: gate.skip }, () => {
   before(async () => {
     gate.assertPresent();
     upstream = await startUpstream({ security: 'none' });
-    const raw = shippedAlarmsConfig(dir, { delivery: relayDelivery(upstream.port, { pollInterval: '100ms' }) });
-    gateway = await runGateway(configFrom(dir, raw));
+    const raw = shippedAlarmsConfig(dir, {
+      delivery: relayDelivery(upstream.port, { pollInterval: '100ms' }),
+      http: { listen: { address: '127.0.0.1', port: 0 }, users: [{ name: USER.name, role: 'admin', passwordHash: { env: 'ANNA_PASSWORD_HASH' } }] },
+    });
+    gateway = await runGateway(configFrom(dir, raw, { ANNA_PASSWORD_HASH: await passwordHash(USER.password) }));
     base = `http://127.0.0.1:${gateway.http!.address().port}`;
     browser = await launchChromium();
     desktop = await browser.newContext({ viewport: { width: 1280, height: 800 } });
@@ -78,23 +92,37 @@ describe('web console in Chromium', { skip: gate.skip }, () => {
     });
     p.on('pageerror', (error) => pageProblems.push(`page error: ${error.message}`));
     p.on('console', (message) => {
-      if (message.type() === 'error') pageProblems.push(`console error: ${message.text()}`);
+      // A 401 before the login (and for the wrong password) is how the page learns to ask; Chromium logs each.
+      if (message.type() === 'error' && !/status of 401 \(Unauthorized\)/.test(message.text())) pageProblems.push(`console error: ${message.text()}`);
     });
   }
 
-  /** Opens the console; logs in when it asks. */
+  /** Opens the console and logs in (a new browser context has no session). */
   async function open(p: Page, hash = '#/'): Promise<void> {
     await p.goto(`${base}/${hash}`);
-    await p.locator('#live[data-state="on"]').waitFor();
+    await logIn(p);
+  }
+
+  async function logIn(p: Page, password = USER.password): Promise<void> {
+    await p.locator('#login-name').fill(USER.name);
+    await p.locator('#login-password').fill(password);
+    await p.getByRole('button', { name: 'Log in' }).click();
+    if (password === USER.password) await p.locator('#live[data-state="on"]').waitFor();
   }
 
   let firstAlarm: string;
 
-  it('shows the board, live, with who is logged in and the gateway’s name', async () => {
-    await withScreenshots('board', pages, async () => {
-      await open(page);
+  it('asks for a login, refuses a wrong password, then shows the board, live, with who is logged in and the gateway’s name', async () => {
+    await withScreenshots('login', pages, async () => {
+      await page.goto(`${base}/`);
+      await page.getByRole('heading', { name: 'Log in' }).waitFor();
+      assert.equal(await page.locator('#alarm-list').count(), 0, 'no board before the login');
+      await logIn(page, 'wrong password');
+      await page.getByRole('alert').filter({ hasText: 'Name or password is wrong.' }).waitFor();
+      await logIn(page);
       await page.getByRole('heading', { name: 'Active alarms' }).waitFor();
-      assert.match((await page.locator('#who').textContent()) ?? '', /local \(admin\)/);
+      assert.match((await page.locator('#who').textContent()) ?? '', /^anna \(admin\)$/);
+      assert.equal(await page.locator('#logout').isVisible(), true);
       assert.equal(await page.locator('#gateway').textContent(), 'gw.test');
       await page.getByText('No active alarms.').waitFor();
     });
@@ -127,13 +155,14 @@ describe('web console in Chromium', { skip: gate.skip }, () => {
       await row.locator('.acked', { hasText: 'on my way, generator check' }).waitFor();
 
       const stored = await gateway.store.alarms.get(firstAlarm);
-      assert.equal(stored?.ack?.by, 'local');
+      assert.equal(stored?.ack?.by, 'anna', 'credited to the person logged in');
+      assert.equal(stored?.ack?.channel, 'console');
       assert.equal(stored?.ack?.comment, 'on my way, generator check');
       const messages = await upstream.waitForMessages(2, 10_000);
       const told = messages.find((m) => kindOf(m) === 'acknowledged');
       assert.ok(told, `an acknowledgement announcement: ${messages.map(kindOf).join(', ')}`);
       assert.equal(alarmOf(told), firstAlarm);
-      assert.match(told.parsed.subject ?? '', /^\[ACK by local\] /);
+      assert.match(told.parsed.subject ?? '', /^\[ACK by anna\] /);
       assert.match(told.parsed.text ?? '', /on my way, generator check/);
       assert.deepEqual([...told.rcptTo].sort(), [...messages[0]!.rcptTo].sort(), 'to those the alarm was sent to');
     });
@@ -148,6 +177,11 @@ describe('web console in Chromium', { skip: gate.skip }, () => {
       await timeline.locator('.tl-notification .delivery-sent, .tl-notification .delivery-delivered').first().waitFor();
       await timeline.locator('.tl', { hasText: /acknowledged/ }).first().waitFor();
       assert.match((await timeline.locator('.tl-time').first().textContent()) ?? '', /\d\d:\d\d:\d\d CES?T$/);
+
+      await page.locator('#alarm-comment').fill('generator started, load on mains again soon');
+      await page.locator('#alarm-add-comment').click();
+      await timeline.locator('.tl-commented', { hasText: 'generator started, load on mains again soon' }).waitFor();
+      assert.equal(await page.locator('#alarm-comment').inputValue(), '', 'the field is cleared once the comment is in');
     });
   });
 
@@ -180,13 +214,61 @@ describe('web console in Chromium', { skip: gate.skip }, () => {
     });
   });
 
+  it('a weekly silence made on the silences page is listed with its window, and expiring it ends it', async () => {
+    await withScreenshots('weekly-silence', pages, async () => {
+      await page.locator('nav a[data-page=silences]').click();
+      await page.locator('#new-silence').click();
+      const form = page.locator('#silence-create');
+      await form.waitFor();
+      await form.locator('.matcher-row select[name=field]').selectOption('device.site');
+      await form.locator('.matcher-row input[name=value]').fill('Plant South');
+      await form.getByLabel('Every week').check();
+      for (const day of ['sat', 'sun']) await form.locator(`input[name=day][value=${day}]`).check();
+      await page.locator('#weekly-from').fill('06:00');
+      await page.locator('#weekly-to').fill('18:00');
+      await page.locator('#silence-comment').fill('weekend shutdown');
+      await page.locator('#silence-submit').click();
+      const card = page.locator('#silences .silence', { hasText: 'weekend shutdown' });
+      await card.waitFor();
+      assert.match((await card.textContent()) ?? '', /device\.site=Plant South/);
+      const id = (await card.getAttribute('data-id'))!;
+      const stored = await gateway.store.silences.get(id);
+      assert.deepEqual(stored?.schedule.kind === 'weekly' ? [stored.schedule.days, stored.schedule.from, stored.schedule.to, stored.schedule.timeZone] : stored?.schedule, [['sat', 'sun'], '06:00', '18:00', 'Europe/Berlin']);
+
+      await card.getByRole('button', { name: 'Expire now' }).click();
+      await card.waitFor({ state: 'detached' });
+      assert.ok((await gateway.store.silences.get(id))?.expiredAt !== undefined, 'expired in the store');
+    });
+  });
+
+  it('the on-call, delivery and devices pages show the schedules, the account that delivered, and when each device was last heard', async () => {
+    await withScreenshots('oncall-delivery-devices', pages, async () => {
+      await page.locator('nav a[data-page=oncall]').click();
+      const schedule = page.locator('#oncall .card').first();
+      await schedule.waitFor();
+      assert.match((await schedule.locator('.oncall-now').textContent()) ?? '', /^Now: \S/);
+
+      await page.locator('nav a[data-page=delivery]').click();
+      const account = page.locator('#delivery tbody tr', { hasText: 'lan-relay' });
+      await account.waitFor();
+      assert.equal(await account.locator('.health').textContent(), 'ok');
+      assert.match((await account.locator('time').first().textContent()) ?? '', /\d\d:\d\d CES?T$/);
+
+      await page.locator('nav a[data-page=devices]').click();
+      const ups = page.locator('#devices tbody tr', { hasText: 'UPS Hall 2' });
+      await ups.waitFor();
+      assert.match((await ups.textContent()) ?? '', /\d\d:\d\d CES?T \(\d+ s ago\)/);
+    });
+  });
+
   it('the audit log page shows the acknowledgement and the silence', async () => {
     await withScreenshots('audit', pages, async () => {
       await page.locator('nav a[data-page=audit]').click();
       const table = page.locator('#audit');
       await table.waitFor();
       await table.locator('tr', { hasText: firstAlarm }).filter({ hasText: /acknowledge/ }).first().waitFor();
-      await table.locator('tr', { hasText: /silence/ }).filter({ hasText: 'generator test this morning' }).first().waitFor();
+      await table.locator('tr', { hasText: /silence\.create/ }).filter({ hasText: 'generator test this morning' }).first().waitFor();
+      await table.locator('tr', { hasText: /silence\.expire/ }).first().waitFor();
     });
   });
 
@@ -236,6 +318,20 @@ describe('web console in Chromium', { skip: gate.skip }, () => {
     } finally {
       await phone.close();
     }
+  });
+
+  it('logging out ends the session: the console asks for a login again and the API refuses the old cookie', async () => {
+    await withScreenshots('logout', pages, async () => {
+      const cookies = await desktop.cookies(base);
+      const session = cookies.find((c) => c.name === 'annunciator_session');
+      assert.ok(session?.httpOnly, 'the session cookie is HttpOnly');
+      assert.equal(session.sameSite, 'Strict');
+      await page.locator('#logout').click();
+      await page.getByRole('heading', { name: 'Log in' }).waitFor();
+      assert.equal(await page.locator('#live').getAttribute('data-state'), 'off');
+      const refused = await fetch(`${base}/api/v1/alarms`, { headers: { cookie: `annunciator_session=${session.value}` } });
+      assert.equal(refused.status, 401);
+    });
   });
 
   it('no page error and nothing refused by the Content-Security-Policy along the way', () => {
