@@ -210,6 +210,35 @@ describe('the console and its API over HTTP', () => {
   });
 });
 
+describe('the console with users configured', () => {
+  const dir = testDir();
+  let gateway: RunningGateway;
+  let base: string;
+  before(async () => {
+    const raw = shippedAlarmsConfig(dir, { http: { listen: { address: '127.0.0.1', port: 0 }, users: [{ name: 'anna', role: 'viewer', passwordHash: { env: 'HASH' } }] } });
+    // Any well-formed hash: nobody logs in here.
+    gateway = await runGateway(configFrom(dir, raw, { HASH: `scrypt$16384$8$1$${Buffer.alloc(16, 1).toString('base64')}$${Buffer.alloc(32, 2).toString('base64')}` }));
+    base = `http://127.0.0.1:${gateway.http!.address().port}`;
+  });
+  after(async () => {
+    await gateway?.stop();
+    dir.remove();
+  });
+
+  it('serves the page and its modules to anyone (they hold no data), but not the events or the info without a login', async () => {
+    assert.equal((await fetch(`${base}/`)).status, 200);
+    assert.equal((await fetch(`${base}/console/app.js`)).status, 200);
+    const listening = gateway.events.listenerCount('alarm-changed');
+    for (const path of ['/api/v1/events', '/api/v1/info']) {
+      const response = await fetch(`${base}${path}`);
+      assert.equal(response.status, 401, path);
+      assert.match(response.headers.get('content-type') ?? '', /^application\/json/);
+      assert.match(((await response.json()) as { error: string }).error, /not logged in/);
+    }
+    assert.equal(gateway.events.listenerCount('alarm-changed'), listening, 'a refused stream listens to nothing');
+  });
+});
+
 describe('the event stream on its own', () => {
   it('sends a comment line while idle, so proxies keep it open, and lets go of its listeners when the client goes', async () => {
     const events = new GatewayEventBus();
