@@ -188,7 +188,8 @@ describe('the console and its API over HTTP', () => {
       assert.equal(alarm.title, 'UPS-HALL2: On battery power in response to an input power problem.');
       assert.equal(alarm.severity, 'major');
       assert.equal(alarm.state, 'active');
-      assert.equal(alarm.acknowledged, false);
+      assert.equal(alarm.ack, null);
+      assert.equal(alarm.muted, null);
       assert.deepEqual(alarm.device, { id: 'ups-hall2', name: 'UPS Hall 2', site: 'Plant North', area: 'Hall 2, electrical room' });
       await stream.next((e) => e.event === 'queued');
       const delivered = await stream.next((e) => e.event === 'delivered');

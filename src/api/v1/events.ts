@@ -12,8 +12,12 @@ export const HEARTBEAT_MS = 15_000;
 /** What one event stream may have unsent before it is closed. */
 const MAX_BUFFERED_BYTES = 4 * 1024 * 1024;
 
-/** What an alarm event carries: enough for a board row; the full alarm is GET /alarms/:id. */
+/**
+ * What an alarm event carries: the alarm as GET /alarms lists it (id, state, severity,
+ * title, device, count, times, ack, muted, notifications), enough for a board row.
+ */
 export function alarmSummary(alarm: Alarm) {
+  const muted = alarm.mutedBy;
   return {
     id: alarm.id,
     state: alarm.state,
@@ -24,9 +28,9 @@ export function alarmSummary(alarm: Alarm) {
     firstSeen: rfc3339(alarm.firstSeen),
     lastSeen: rfc3339(alarm.lastSeen),
     resolvedAt: rfc3339OrNull(alarm.resolvedAt),
-    acknowledged: alarm.ack !== undefined,
     ack: alarm.ack ? { by: alarm.ack.by, at: rfc3339(alarm.ack.at), channel: alarm.ack.channel, comment: alarm.ack.comment ?? null } : null,
-    muted: alarm.mutedBy !== undefined,
+    muted: muted ? { by: muted.by, reason: muted.by === 'silence' ? `silenced by ${muted.silence}` : `inhibited by alarm ${muted.alarm} (inhibit rule ${muted.rule})` } : null,
+    notifications: alarm.notifications,
   };
 }
 
