@@ -51,6 +51,8 @@ async function loadInfo() {
   logoutButton.hidden = info.principal.via !== 'session';
   document.title = `Annunciator · ${info.gateway}`;
   document.body.dataset.role = info.principal.role;
+  // The audit log is for admins (the API refuses the others); no link that leads to a refusal.
+  nav.querySelector('a[data-page=audit]').hidden = info.principal.role !== 'admin';
   return info;
 }
 
