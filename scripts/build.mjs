@@ -1,5 +1,6 @@
 #!/usr/bin/env node
-// Builds dist/ from src/: TypeScript, then each store backend's SQL migrations beside its compiled code.
+// Builds dist/ from src/: TypeScript, then each store backend's SQL migrations beside its compiled code
+// and the web console's assets beside the module that serves them.
 // Progress goes to stderr: `npm pack --json` prints its report on stdout.
 //
 // `npm run build` always builds. `npm pack` and `npm publish` run `prepare`, which builds too,
@@ -57,6 +58,8 @@ if (compiled.status !== 0) process.exit(compiled.status ?? 1);
 for (const backend of ['sqlite', 'postgres']) {
   cpSync(join(root, 'src/store', backend, 'migrations'), join(dist, 'store', backend, 'migrations'), { recursive: true });
 }
+// The web console's page, modules and styles (served as they are: no bundler).
+cpSync(join(root, 'src/api/console/assets'), join(dist, 'api/console/assets'), { recursive: true });
 process.stderr.write('annunciator: dist/ built\n');
 await fetchSupportedNode();
 

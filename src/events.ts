@@ -68,6 +68,11 @@ export class GatewayEventBus {
     });
   }
 
+  /** How many listen to an event now (a stream that went must have stopped listening). */
+  listenerCount(event: keyof GatewayEvents): number {
+    return this.#listeners.get(event)?.size ?? 0;
+  }
+
   emit<K extends keyof GatewayEvents>(event: K, payload: GatewayEvents[K]): void {
     for (const listener of this.#listeners.get(event) ?? []) {
       try {

@@ -89,6 +89,8 @@ export async function startHttpServer(options: HttpServerOptions): Promise<HttpS
     // At the root as in Alertmanager, guarded like the API (admin); the same as POST /api/v1/reload.
     const { registerReload } = await import('./v1/reload.js');
     await app.register(async (scope) => registerReload(scope, options.api!.context, '/-/reload'));
+    const { registerConsole } = await import('./console/serve.js');
+    await app.register(async (scope) => registerConsole(scope));
   }
   if (options.linkKey) {
     const key = options.linkKey;

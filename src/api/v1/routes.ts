@@ -13,6 +13,8 @@ import { registerOutboxRoutes } from './outbox.js';
 import { registerReload } from './reload.js';
 import { registerRules } from './rules.js';
 import { registerAuthRoutes } from './auth.js';
+import { registerEventStream } from './events.js';
+import { registerInfo } from './info.js';
 import { ErrorBody } from './schemas.js';
 import { registerSilences } from './silences.js';
 
@@ -79,4 +81,6 @@ export async function registerApiV1(app: FastifyInstance, context: ApiContext): 
   await registerAlarmRoutes(app, context);
   await registerDeviceRoutes(app, context);
   await registerOutboxRoutes(app, context);
+  await registerInfo(app, context);
+  await registerEventStream(app, context);
 }
