@@ -32,9 +32,10 @@ export class DeliveryHealth {
   constructor(private readonly options: DeliveryHealthOptions) {
     const { events, now } = options;
     this.#stops = [
-      events.on('delivered', ({ account }) => this.#success(account, now())),
-      events.on('deferred', ({ account, reason }) => account !== null && this.#error(account, reason, now())),
-      events.on('failed', ({ account, reason }) => account !== null && this.#error(account, reason, now())),
+      // The times and the error as the outbox recorded them, so that a restart reads back the same.
+      events.on('delivered', ({ entry, account }) => this.#success(account, entry.sentAt ?? now())),
+      events.on('deferred', ({ entry, account, reason }) => account !== null && this.#error(account, entry.lastError ?? reason, entry.updatedAt)),
+      events.on('failed', ({ entry, account, reason }) => account !== null && this.#error(account, entry.lastError ?? reason, entry.updatedAt)),
     ];
     this.#loaded = this.#load();
   }

@@ -246,7 +246,7 @@ export function gatewayMetrics(options: GatewayMetricsOptions): GatewayMetrics {
     }),
     events.on('delivered', ({ entry, account }) => {
       notifications.inc({ account, outcome: 'delivered' });
-      latency.observe({ account }, Math.max(0, options.now() - entry.createdAt) / 1000);
+      latency.observe({ account }, Math.max(0, (entry.sentAt ?? options.now()) - entry.createdAt) / 1000);
     }),
     events.on('deferred', ({ account }) => notifications.inc({ account: account ?? '', outcome: 'deferred' })),
     events.on('failed', ({ account }) => notifications.inc({ account: account ?? '', outcome: 'failed' })),
