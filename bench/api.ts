@@ -59,14 +59,14 @@ const T0 = Date.now() - 86_400_000;
 const SITES = ['Plant North', 'Plant South', 'Hall 2', 'Hall 3', 'Tank Farm'];
 const WORDS = ['pump', 'motor', 'valve', 'compressor', 'conveyor', 'chiller', 'boiler', 'fan'];
 
-/** The stored alarms: 200 devices on 5 sites, every severity, every tenth acknowledged, last seen spread over a day. */
+/** The stored alarms: 200 devices on 5 sites (every severity on each), every severity, every tenth acknowledged, last seen spread over a day. */
 function storedAlarm(i: number): Alarm {
   const device = `plc-${i % 200}`;
   const word = WORDS[i % WORDS.length]!;
   const seen = T0 + Math.floor((i * 86_400_000) / args.alarms);
   return alarmRecord(`BENCH${String(i).padStart(6, '0')}`, {
     fingerprint: `bench-${i}`,
-    device: { id: device, name: device.toUpperCase(), site: SITES[i % SITES.length]!, area: `Line ${i % 12}`, matchedBy: 'sender' },
+    device: { id: device, name: device.toUpperCase(), site: SITES[Math.floor(i / SEVERITIES.length) % SITES.length]!, area: `Line ${i % 12}`, matchedBy: 'sender' },
     title: `${device}: ${word} ${i} fault`,
     severity: SEVERITIES[i % SEVERITIES.length]!,
     firstSeen: seen,
