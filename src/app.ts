@@ -1,4 +1,5 @@
 import { systemClock, type Clock } from './base/clock.js';
+import type { DeliveryHealth } from './api/delivery-health.js';
 import type { GatewayMetrics } from './api/metrics.js';
 import type { HttpServer, Readiness } from './api/server.js';
 import type { GatewayConfig } from './config/types.js';
@@ -235,6 +236,7 @@ export function createApp(initialConfig: GatewayConfig, options: AppOptions): Ap
   const listeners: SmtpListener[] = [];
   let http: HttpServer | undefined;
   let metrics: GatewayMetrics | undefined;
+  let deliveryHealth: DeliveryHealth | undefined;
   /** What `/-/ready` reports: the store takes work, every listener and broker is up, and due notifications are being taken. */
   const readiness = async (): Promise<Readiness> => {
     const parts: Readiness = {};
@@ -283,6 +285,7 @@ export function createApp(initialConfig: GatewayConfig, options: AppOptions): Ap
               logger: logger.child({ stage: 'ingest' }),
               allowedRecipientDomains: config.relay.allowedRecipientDomains,
               commit: accept,
+              refused: (refusal) => events.emit('smtp-refused', refusal),
             }),
           );
         }
@@ -290,6 +293,8 @@ export function createApp(initialConfig: GatewayConfig, options: AppOptions): Ap
           const { startHttpServer } = await import('./api/server.js');
           const { gatewayMetrics } = await import('./api/metrics.js');
           const { gatewayAuthenticator } = await import('./api/auth/authenticate.js');
+          const { DeliveryHealth } = await import('./api/delivery-health.js');
+          deliveryHealth = new DeliveryHealth({ events, store, now: () => clock.now(), logger: logger.child({ stage: 'api' }) });
           metrics = gatewayMetrics({
             events,
             store,
@@ -298,6 +303,12 @@ export function createApp(initialConfig: GatewayConfig, options: AppOptions): Ap
             listeners: config.listeners.map((l) => l.name),
             brokers: config.mqtt.map((b) => b.name),
             accounts: config.delivery.accounts.map((a) => a.name),
+            delivery: deliveryHealth,
+            connections: () => ({
+              mqtt: Object.fromEntries(mqtt.map((ingest) => [ingest.connection.broker.name, ingest.ready])),
+              // The reply watchers, in the order of config.replies.
+              imap: Object.fromEntries(replies.map((reply, i) => [config.replies[i]?.name ?? String(i), reply.watcher.connected])),
+            }),
           });
           // Read per page, so that a reloaded time zone shows at once.
           const format = {
@@ -322,7 +333,7 @@ export function createApp(initialConfig: GatewayConfig, options: AppOptions): Ap
             format,
             now: () => clock.now(),
             api: {
-              context: { store, events, config: () => config, now: () => clock.now(), acknowledge, reload: () => app.reload(), pipeline, format, logger: logger.child({ stage: 'api' }) },
+              context: { store, events, config: () => config, now: () => clock.now(), acknowledge, reload: () => app.reload(), pipeline, format, logger: logger.child({ stage: 'api' }), delivery: deliveryHealth },
               // Read per request: a reload changes users, tokens and the session lifetime.
               authenticate: gatewayAuthenticator({ http: () => config.http ?? httpConfig, sessions: store.loginSessions, now: () => clock.now(), logger: logger.child({ stage: 'api' }) }),
             },
@@ -383,6 +394,7 @@ export function createApp(initialConfig: GatewayConfig, options: AppOptions): Ap
       await leadership.stop();
       await http?.close();
       metrics?.stop();
+      deliveryHealth?.stop();
       await Promise.all(mqtt.map((i) => i.stop()));
       await Promise.all(replies.map((r) => r.stop()));
       await Promise.all(listeners.map((l) => l.close()));

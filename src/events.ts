@@ -1,4 +1,5 @@
 import type { Received } from './ingest/received.js';
+import type { SmtpRefusal } from './ingest/smtp/smtp-listener.js';
 import type { AlarmAck, Alarm, Decision } from './lifecycle/alarm.js';
 import type { OutboxEntry } from './store/store.js';
 import type { Logger } from './log/logger.js';
@@ -11,6 +12,8 @@ import type { Logger } from './log/logger.js';
 export interface GatewayEvents {
   /** A message is in the inbox (the device heard 250 or got its PUBACK). */
   received: { received: Received };
+  /** An SMTP listener refused a device (a 4xx or 5xx reply at connect, AUTH, MAIL, RCPT or DATA, or the session limit). */
+  'smtp-refused': SmtpRefusal;
   /** A message gave no alarm and was kept as rejected: `unusable` (no rule could read it) or `error` (processing it failed). */
   rejected: { received: Received; reason: string; kind: 'unusable' | 'error' };
   /** An alarm was raised, counted, muted, released, escalated, resolved, acknowledged, unacknowledged or commented on. */

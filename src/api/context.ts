@@ -6,6 +6,7 @@ import type { Pipeline } from '../pipeline/pipeline.js';
 import type { ReloadOutcome } from '../pipeline/stages.js';
 import type { Store } from '../store/store.js';
 import type { PageFormat } from './ack-page.js';
+import type { DeliveryHealth } from './delivery-health.js';
 
 /**
  * What API v1 and the console work on, handed in by the app (src/app.ts): the store read
@@ -26,4 +27,6 @@ export interface ApiContext {
   /** Zone and locale for times people read. */
   format: PageFormat;
   logger: Logger;
+  /** Last success and last error per upstream account (also what `/metrics` reads). */
+  delivery: DeliveryHealth;
 }

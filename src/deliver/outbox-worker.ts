@@ -20,6 +20,7 @@ export interface OutboxWorkerOptions {
   random?: () => number;
 }
 
+/** Each outcome carries the entry as it was recorded (status, times, last error and account). */
 export type DeliveryOutcome =
   | { kind: 'delivered'; entry: OutboxEntry; account: string }
   | { kind: 'deferred'; entry: OutboxEntry; reason: string; retryAt: number; account: string | null }
@@ -229,7 +230,7 @@ export class OutboxWorker {
         (tx) => tx.outbox.markFailed(entry.id, { now, error: 'every recipient was refused', account: sender.name, rejectedRecipients }),
         () => {
           log.error({ account: sender.name }, 'delivery failed: every recipient was refused');
-          this.options.onOutcome?.({ kind: 'failed', entry, reason: 'every recipient was refused', account: sender.name });
+          this.options.onOutcome?.({ kind: 'failed', entry: { ...entry, status: 'failed', updatedAt: now, lastError: 'every recipient was refused', lastAccount: sender.name, rejectedRecipients }, reason: 'every recipient was refused', account: sender.name });
         },
       );
       return;
@@ -237,7 +238,7 @@ export class OutboxWorker {
     this.record(
       (tx) => tx.outbox.markSent(entry.id, now, sender.name, rejectedRecipients),
       () => {
-        this.options.onOutcome?.({ kind: 'delivered', entry, account: sender.name });
+        this.options.onOutcome?.({ kind: 'delivered', entry: { ...entry, status: 'sent', sentAt: now, updatedAt: now, lastAccount: sender.name, rejectedRecipients }, account: sender.name });
         log.info({ account: sender.name, upstream: sender.description, recipients: result.accepted, response: oneLine(result.response), latencyMs: now - entry.createdAt }, 'delivered');
       },
     );
@@ -250,7 +251,7 @@ export class OutboxWorker {
         (tx) => tx.outbox.markFailed(entry.id, { now, error: detail, account, rejectedRecipients: entry.rejectedRecipients }),
         () => {
           log.error({ account, reason: detail, responseCode: failure.responseCode }, 'delivery failed permanently (5xx); not retried');
-          this.options.onOutcome?.({ kind: 'failed', entry, reason: detail, account });
+          this.options.onOutcome?.({ kind: 'failed', entry: { ...entry, status: 'failed', updatedAt: now, lastError: detail, lastAccount: account }, reason: detail, account });
         },
       );
       return;
@@ -262,11 +263,12 @@ export class OutboxWorker {
     const now = this.now();
     const { retry } = this.options;
     if (now - entry.createdAt >= retry.maxAge) {
+      const error = `gave up after ${entry.attempts} attempts: ${detail}`;
       this.record(
-        (tx) => tx.outbox.markFailed(entry.id, { now, error: `gave up after ${entry.attempts} attempts: ${detail}`, account, rejectedRecipients }),
+        (tx) => tx.outbox.markFailed(entry.id, { now, error, account, rejectedRecipients }),
         () => {
           log.error({ account, reason: detail, attempts: entry.attempts }, 'delivery failed: retried up to the maximum age');
-          this.options.onOutcome?.({ kind: 'failed', entry, reason: detail, account });
+          this.options.onOutcome?.({ kind: 'failed', entry: { ...entry, status: 'failed', updatedAt: now, lastError: error, lastAccount: account, rejectedRecipients }, reason: detail, account });
         },
       );
       return;
@@ -276,7 +278,13 @@ export class OutboxWorker {
       (tx) => tx.outbox.reschedule(entry.id, { now, nextAttemptAt, error: detail, account, recipients, rejectedRecipients }),
       () => {
         log.warn({ account, reason: detail, kind: failure.kind, retryAt: new Date(nextAttemptAt).toISOString() }, 'delivery deferred; will retry');
-        this.options.onOutcome?.({ kind: 'deferred', entry, reason: detail, retryAt: nextAttemptAt, account });
+        this.options.onOutcome?.({
+          kind: 'deferred',
+          entry: { ...entry, status: 'pending', updatedAt: now, nextAttemptAt, lastError: detail, lastAccount: account, recipients, rejectedRecipients },
+          reason: detail,
+          retryAt: nextAttemptAt,
+          account,
+        });
         // Its retry time may come before the worker's next poll.
         this.wake();
       },

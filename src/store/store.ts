@@ -1,3 +1,4 @@
+import type { CommitObserver } from './commit-timing.js';
 import type { Received } from '../ingest/received.js';
 import type { Alarm } from '../lifecycle/alarm.js';
 import type { Batch, BatchItem, HeldNotification } from '../lifecycle/batch.js';
@@ -23,6 +24,8 @@ export interface Store extends Repositories {
   readonly backend: string;
   transaction<T>(fn: (tx: Repositories) => Promise<T>): Promise<T>;
   accept(received: Received): Promise<void>;
+  /** `observer` hears how long each commit took (transaction and accept); the returned function stops it. */
+  observeCommits(observer: CommitObserver): () => void;
   /** Gives the space that pruning freed back to the file system (outside any transaction). */
   compact(): Promise<void>;
   /**
@@ -199,6 +202,14 @@ export interface DeviceActivity {
   activeAlarms: number;
 }
 
+export interface ActiveAlarmCount {
+  severity: Alarm['severity'];
+  acknowledged: boolean;
+  /** Held by a silence or an inhibition (`mutedBy` set). */
+  muted: boolean;
+  count: number;
+}
+
 export interface AlarmRepository {
   /** The active alarm of a fingerprint (there is at most one). */
   active(fingerprint: string): Promise<Alarm | undefined>;
@@ -223,6 +234,8 @@ export interface AlarmRepository {
   muted(): Promise<Alarm[]>;
   /** How many alarms are active, per severity (only severities that have any): one query, for `/metrics` at scrape time. */
   activeBySeverity(): Promise<Partial<Record<Alarm['severity'], number>>>;
+  /** Active alarms counted by severity, acknowledged and muted (only combinations that have any): one query, for `/metrics` at scrape time. */
+  activeSummary(): Promise<ActiveAlarmCount[]>;
   /**
    * Every address a notification of the alarm was queued for (its outbox rows, any status,
    * and the groups and digests that listed it), lower-case, each once.
@@ -245,6 +258,8 @@ export interface TimerRepository {
   due(now: number, limit: number): Promise<Timer[]>;
   /** The earliest pending timer's due time. */
   nextDueAt(): Promise<number | undefined>;
+  /** How many timers are pending, per kind (only kinds that have any): one query over the pending ones, for `/metrics`. */
+  pendingByKind(): Promise<Partial<Record<TimerKind, number>>>;
   /** Marks a pending timer fired; false when it had fired or been cancelled already. */
   fire(kind: TimerKind, key: string, now: number): Promise<boolean>;
   /** Cancels a pending timer; false when there was none pending. */
@@ -346,8 +361,25 @@ export interface OutboxRepository {
   nextDueAt(): Promise<number | undefined>;
   /** How many entries wait (pending) and when the oldest of them was queued: one query, for `/metrics`. */
   pendingSummary(): Promise<{ count: number; oldestCreatedAt: number | undefined }>;
+  /**
+   * Pending entries per account last tried (`null`: not tried yet, or no account could be):
+   * how many and the oldest one's queue time. One query over the pending entries.
+   */
+  pendingByAccount(): Promise<Array<{ account: string | null; count: number; oldestCreatedAt: number }>>;
+  /**
+   * What the outbox still holds of each account's deliveries: its newest `sentAt`, and the
+   * newest error of an entry not sent (pending, sending or failed) last tried on it. Reads
+   * the sent entries kept (retention), so it is for once at start, not per request.
+   */
+  accountRecords(): Promise<AccountDeliveryRecord[]>;
   /** Deletes up to `limit` entries sent or failed before `before` (last updated). How many. */
   prune(before: number, limit: number): Promise<number>;
+}
+
+export interface AccountDeliveryRecord {
+  account: string;
+  lastSentAt: number | undefined;
+  lastError: { message: string; at: number } | undefined;
 }
 
 /** A persistent MQTT session the gateway set up with a broker: what it subscribed, and when. */

@@ -6,9 +6,11 @@ import { after, before, describe, it } from 'node:test';
 import { loadCorpus } from '../helpers/corpus.js';
 import { sendAsDevice } from '../helpers/device-client.js';
 import { FakeClock } from '../helpers/fake-clock.js';
-import { configFrom, relayDelivery, runGateway, testDir, type RunningGateway } from '../helpers/gateway.js';
+import { configFrom, loopbackListeners, relayDelivery, runGateway, testDir, type RunningGateway } from '../helpers/gateway.js';
+import { apiClient } from '../helpers/api-client.js';
 import { shippedAlarmsConfig } from '../helpers/shipped-config.js';
 import { startUpstream, type Upstream } from '../helpers/upstream.js';
+import { VERSION } from '../../src/base/version.js';
 
 const corpus = loadCorpus();
 /** ups-on-battery.eml raises one alarm, severity major (rules/ups.yaml). */
@@ -63,6 +65,8 @@ describe('operator endpoints: /-/healthy, /-/ready, /metrics on a running gatewa
   before(async () => {
     upstream = await startUpstream({ security: 'none', dataReply: () => upstreamReply });
     const raw = shippedAlarmsConfig(dir, {
+      // A small size limit, to see a refusal at the end of DATA.
+      listeners: [{ ...loopbackListeners()[0], limits: { maxMessageSize: 65_536 } }],
       api: { listen: { address: '127.0.0.1', port: 0 }, baseUrl: 'https://alarms.plant.example.com', linkSecret: { env: 'LINK_SECRET' } },
       delivery: relayDelivery(upstream.port),
     });
@@ -112,6 +116,38 @@ describe('operator endpoints: /-/healthy, /-/ready, /metrics on a running gatewa
     assert.equal(samples.get('annunciator_store_healthy'), 1);
     assert.equal(samples.get('annunciator_leader'), 1);
     assert.ok(samples.has('process_cpu_seconds_total'), 'the process metrics are there');
+
+    assert.equal(samples.get('annunciator_alarms{state="unacknowledged",severity="major"}'), 1);
+    assert.equal(samples.get('annunciator_alarms{state="acknowledged",severity="major"}'), 0);
+    assert.equal(samples.get('annunciator_alarms{state="muted",severity="critical"}'), 0);
+    assert.equal(samples.get('annunciator_timers_pending{kind="prune"}'), 1, 'retention is armed at start');
+    assert.equal(samples.get('annunciator_timers_pending{kind="escalate"}'), 0);
+    // The fake clock stood still: queued and delivered at the same instant, every bucket holds it.
+    assert.equal(samples.get('annunciator_delivery_latency_seconds_bucket{le="0.1",account="lan-relay"}'), 1);
+    assert.equal(samples.get('annunciator_delivery_latency_seconds_count{account="lan-relay"}'), 1);
+    assert.equal(samples.get('annunciator_last_delivery_timestamp_seconds{account="lan-relay"}'), clock.now() / 1000);
+    assert.equal(samples.has('annunciator_last_delivery_error_timestamp_seconds{account="lan-relay"}'), false, 'no error on record yet');
+    const accepts = samples.get('annunciator_store_commit_seconds_count{kind="accept"}')!;
+    assert.ok(accepts >= 1, 'the mail was committed before its 250');
+    assert.equal(samples.get('annunciator_store_commit_seconds_bucket{le="+Inf",kind="accept"}'), accepts);
+    assert.ok(samples.get('annunciator_store_commit_seconds_count{kind="transaction"}')! >= 2, 'the pipeline and the outbox committed');
+    const buckets = [...samples.keys()].filter((k) => k.startsWith('annunciator_store_commit_seconds_bucket{') && k.includes('kind="transaction"'));
+    const counts = buckets.map((k) => samples.get(k)!);
+    assert.equal(buckets.length, 13, '12 bounds and +Inf');
+    assert.deepEqual([...counts].sort((a, b) => a - b), counts, 'buckets are cumulative');
+    const build = [...samples.keys()].find((k) => k.startsWith('annunciator_build_info{'));
+    assert.equal(build, `annunciator_build_info{version="${VERSION}",node_version="${process.version}",store_backend="sqlite"}`);
+    assert.equal(samples.get(build!), 1);
+  });
+
+  it('/metrics counts SMTP refusals by stage, reply class, code and reason; a refused message is not accepted', async () => {
+    const big = Buffer.from(`From: plc@plant.local\r\nTo: ops@example.com\r\nSubject: too big\r\n\r\n${'x'.repeat(70_000)}\r\n`);
+    const sent = await sendAsDevice({ port: gateway.port, mailFrom: 'plc@plant.local', rcptTo: ['ops@example.com'], data: big });
+    assert.match(sent.dataReply ?? '', /^552 /);
+    const samples = parseExposition(await (await fetch(`${base}/metrics`)).text());
+    assert.equal(samples.get('annunciator_smtp_refusals_total{listener="lan",stage="data",class="5xx",code="552",reason="size-limit"}'), 1);
+    assert.equal(samples.get('annunciator_messages_received_total{listener="lan",outcome="refused",reason="size-limit"}'), 1);
+    assert.equal(samples.get('annunciator_messages_received_total{listener="lan",outcome="accepted",reason=""}'), 1, 'still the one mail before');
   });
 
   it('the acknowledgement pages keep their answers for a malformed path and an unparsable body', async () => {
@@ -150,6 +186,43 @@ describe('operator endpoints: /-/healthy, /-/ready, /metrics on a running gatewa
     samples = parseExposition(await (await fetch(`${base}/metrics`)).text());
     assert.equal(samples.get('annunciator_notifications_total{account="lan-relay",outcome="delivered"}'), 2);
     assert.equal(samples.get('annunciator_outbox_pending'), 0);
+    // Queued, deferred, delivered at a retry within the 1.03 s the fake clock went on (the step it lands on varies).
+    assert.equal(samples.get('annunciator_delivery_latency_seconds_bucket{le="0.25",account="lan-relay"}'), 1);
+    assert.equal(samples.get('annunciator_delivery_latency_seconds_bucket{le="2.5",account="lan-relay"}'), 2);
+    assert.equal(samples.get('annunciator_delivery_latency_seconds_bucket{le="+Inf",account="lan-relay"}'), 2);
+    const sum = samples.get('annunciator_delivery_latency_seconds_sum{account="lan-relay"}')!;
+    assert.ok(sum > 0.25 && sum <= 1.03, `latency sum ${sum}`);
+    const lastDelivery = samples.get('annunciator_last_delivery_timestamp_seconds{account="lan-relay"}')!;
+    const lastError = samples.get('annunciator_last_delivery_error_timestamp_seconds{account="lan-relay"}')!;
+    assert.ok(lastError !== undefined && lastError < lastDelivery && lastDelivery <= clock.now() / 1000, 'the deferral is on record, the retry that delivered after it');
+  });
+
+  it('/metrics and GET /api/v1/delivery show a failed delivery by account, with its error and time', async () => {
+    upstreamReply = 550;
+    const failed = gateway.events.once('failed');
+    assert.match(await alarmMail(gateway.port), /^250 /);
+    await failed;
+    const failedAt = clock.now();
+    const samples = parseExposition(await (await fetch(`${base}/metrics`)).text());
+    assert.equal(samples.get('annunciator_notifications_total{account="lan-relay",outcome="failed"}'), 1);
+    assert.equal(samples.get('annunciator_last_delivery_error_timestamp_seconds{account="lan-relay"}'), failedAt / 1000);
+    assert.equal(samples.get('annunciator_delivery_latency_seconds_count{account="lan-relay"}'), 2, 'a failure is no delivery');
+
+    const api = apiClient(base);
+    const health = await api.get<{ at: string; queue: unknown; accounts: Array<{ name: string; type: string; upstream: string; lastSuccessAt: string | null; lastError: { message: string; at: string } | null; waiting: unknown }> }>('/delivery');
+    assert.equal(health.status, 200);
+    assert.equal(health.body.at, new Date(clock.now()).toISOString());
+    assert.deepEqual(health.body.queue, { pending: 0, oldestPendingAt: null, oldestPendingAgeSeconds: 0 });
+    assert.equal(health.body.accounts.length, 1);
+    const [account] = health.body.accounts;
+    assert.equal(account!.name, 'lan-relay');
+    assert.equal(account!.type, 'smtp');
+    assert.equal(account!.upstream, `127.0.0.1:${upstream.port}`);
+    assert.match(account!.lastError!.message, /550/);
+    assert.equal(account!.lastError!.at, new Date(failedAt).toISOString());
+    assert.ok(account!.lastSuccessAt !== null && Date.parse(account!.lastSuccessAt) < failedAt);
+    assert.deepEqual(account!.waiting, { pending: 0, oldestPendingAt: null, oldestPendingAgeSeconds: 0 });
+    upstreamReply = 250;
   });
 
   // Last: the store stays broken.
@@ -168,5 +241,6 @@ describe('operator endpoints: /-/healthy, /-/ready, /metrics on a running gatewa
     assert.equal((await fetch(`${base}/-/healthy`)).status, 200);
     const samples = parseExposition(await (await fetch(`${base}/metrics`)).text());
     assert.equal(samples.get('annunciator_store_healthy'), 0);
+    assert.equal(samples.get('annunciator_smtp_refusals_total{listener="lan",stage="data",class="4xx",code="451",reason="store-failure"}'), 1, 'the device was told to retry');
   });
 });

@@ -53,6 +53,7 @@ export function alarmsWith(alarms: AlarmRepository, get: AlarmRepository['get'])
     history: (alarmId) => alarms.history(alarmId),
     muted: () => alarms.muted(),
     activeBySeverity: () => alarms.activeBySeverity(),
+    activeSummary: () => alarms.activeSummary(),
     recipients: (alarmId) => alarms.recipients(alarmId),
     prune: (before, limit) => alarms.prune(before, limit),
   };

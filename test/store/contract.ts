@@ -90,6 +90,21 @@ export function storeContract(backend: string, open: () => Promise<StoreUnderTes
     }
 
     describe('transactions', () => {
+      it('tells a commit observer how long each transaction and accept took, and stops when told', async () => {
+        const seen: { kind: string; seconds: number }[] = [];
+        const stop = store.observeCommits((commit) => seen.push(commit));
+        await store.accept(receivedMessage('timed'));
+        await store.transaction(async (tx) => tx.inbox.complete('timed', T0));
+        await assert.rejects(store.transaction(async () => {
+          throw new Error('rolled back');
+        }));
+        assert.deepEqual(seen.map((c) => c.kind), ['accept', 'transaction'], 'a failed transaction is not timed');
+        assert.ok(seen.every((c) => c.seconds >= 0 && c.seconds < 60));
+        stop();
+        await store.transaction(async (tx) => tx.inbox.get('timed'));
+        assert.equal(seen.length, 2);
+      });
+
       it('commits what the function wrote, and rolls all of it back when it throws', async () => {
         await store.transaction(async (tx) => {
           await tx.inbox.insert(receivedMessage('kept'));
@@ -384,6 +399,42 @@ export function storeContract(backend: string, open: () => Promise<StoreUnderTes
         await store.outbox.claimDue(T0 + 100, 1);
         assert.deepEqual(await store.outbox.pendingSummary(), { count: 2, oldestCreatedAt: T0 + 200 });
       });
+
+      it('pendingByAccount groups the pending entries by the account last tried, with the oldest queue time', async () => {
+        assert.deepEqual(await store.outbox.pendingByAccount(), []);
+        await queue(['new'], T0 + 300);
+        await queue(['tried-a', 'tried-b', 'sent'], T0 + 100);
+        await store.outbox.claimDue(T0 + 100, 3);
+        await store.outbox.reschedule('tried-a', { now: T0 + 400, nextAttemptAt: T0 + 500, error: '451 later', account: 'a', recipients: ['ops@example.com'], rejectedRecipients: [] });
+        await store.outbox.reschedule('tried-b', { now: T0 + 400, nextAttemptAt: T0 + 500, error: '451 later', account: 'b', recipients: ['ops@example.com'], rejectedRecipients: [] });
+        await store.outbox.markSent('sent', T0 + 400, 'a', []);
+        const byAccount = (await store.outbox.pendingByAccount()).sort((x, y) => String(x.account).localeCompare(String(y.account)));
+        assert.deepEqual(byAccount, [
+          { account: 'a', count: 1, oldestCreatedAt: T0 + 100 },
+          { account: 'b', count: 1, oldestCreatedAt: T0 + 100 },
+          { account: null, count: 1, oldestCreatedAt: T0 + 300 },
+        ]);
+      });
+
+      it('accountRecords gives per account the newest sent time and the newest error of an entry not sent', async () => {
+        assert.deepEqual(await store.outbox.accountRecords(), []);
+        await queue(['s1', 's2', 'f1', 'p1', 'p2', 'later-sent'], T0);
+        await store.outbox.claimDue(T0, 6);
+        await store.outbox.markSent('s1', T0 + 10, 'a', []);
+        await store.outbox.markSent('s2', T0 + 20, 'a', []);
+        await store.outbox.markFailed('f1', { now: T0 + 30, error: '550 no such user', account: 'a', rejectedRecipients: ['ops@example.com'] });
+        await store.outbox.reschedule('p1', { now: T0 + 40, nextAttemptAt: T0 + 99, error: '451 greylisted', account: 'b', recipients: ['ops@example.com'], rejectedRecipients: [] });
+        await store.outbox.reschedule('p2', { now: T0 + 50, nextAttemptAt: T0 + 99, error: '421 busy', account: 'b', recipients: ['ops@example.com'], rejectedRecipients: [] });
+        // An error that a later success on this entry made history does not count.
+        await store.outbox.reschedule('later-sent', { now: T0 + 60, nextAttemptAt: T0 + 61, error: 'old error', account: 'c', recipients: ['ops@example.com'], rejectedRecipients: [] });
+        await store.outbox.claimDue(T0 + 61, 1);
+        await store.outbox.markSent('later-sent', T0 + 70, 'c', []);
+        assert.deepEqual(await store.outbox.accountRecords(), [
+          { account: 'a', lastSentAt: T0 + 20, lastError: { message: '550 no such user', at: T0 + 30 } },
+          { account: 'b', lastSentAt: undefined, lastError: { message: '421 busy', at: T0 + 50 } },
+          { account: 'c', lastSentAt: T0 + 70, lastError: undefined },
+        ]);
+      });
     });
 
     describe('alarms', () => {
@@ -450,6 +501,22 @@ export function storeContract(backend: string, open: () => Promise<StoreUnderTes
         await store.alarms.save(alarm('C'));
         await store.alarms.save(alarm('D', { severity: 'critical', state: 'resolved' }));
         assert.deepEqual(await store.alarms.activeBySeverity(), { critical: 1, major: 2 });
+      });
+
+      it('counts active alarms by severity, acknowledged and muted', async () => {
+        assert.deepEqual(await store.alarms.activeSummary(), []);
+        await store.alarms.save(alarm('A', { severity: 'critical' }));
+        await store.alarms.save(alarm('B', { severity: 'critical' }));
+        await store.alarms.save(alarm('C', { ack: { by: 'anna', at: T0 + 1, channel: 'cli' } }));
+        await store.alarms.save(alarm('D', { mutedBy: { by: 'silence', silence: 'S1', until: T0 + HOUR } }));
+        await store.alarms.save(alarm('E', { severity: 'critical', state: 'resolved' }));
+        const key = (c: { severity: string; acknowledged: boolean; muted: boolean }) => `${c.severity}/${c.acknowledged}/${c.muted}`;
+        const summary = (await store.alarms.activeSummary()).sort((x, y) => key(x).localeCompare(key(y)));
+        assert.deepEqual(summary, [
+          { severity: 'critical', acknowledged: false, muted: false, count: 2 },
+          { severity: 'major', acknowledged: false, muted: true, count: 1 },
+          { severity: 'major', acknowledged: true, muted: false, count: 1 },
+        ]);
       });
 
       it('lists active muted alarms, oldest first', async () => {
@@ -572,6 +639,15 @@ export function storeContract(backend: string, open: () => Promise<StoreUnderTes
     });
 
     describe('timers', () => {
+      it('counts the pending timers per kind, leaving out fired and cancelled ones', async () => {
+        assert.deepEqual(await store.timers.pendingByKind(), {});
+        await store.timers.add(escalationTimers(policy(), 'A1', T0).map(escalationTimerRow));
+        await store.timers.add([timerAt('flush-batch', 'B1', null, T0 + 1500), timerAt('unmute', 'A2', 'A2', T0 + 500), timerAt('unmute', 'A3', 'A3', T0 + 500)]);
+        await store.timers.fire('escalate', 'A1:1', T0 + 1000);
+        await store.timers.cancel('unmute', 'A3', T0 + 10);
+        assert.deepEqual(await store.timers.pendingByKind(), { escalate: 1, 'flush-batch': 1, unmute: 1 });
+      });
+
       it('lists due timers of every kind, earliest first, and the next due time; each fires once', async () => {
         await store.timers.add(escalationTimers(policy(), 'A1', T0).map(escalationTimerRow));
         await store.timers.add([timerAt('flush-batch', 'B1', null, T0 + 1500), timerAt('unmute', 'A2', 'A2', T0 + 500)]);

@@ -15,6 +15,7 @@ import { registerRules } from './rules.js';
 import { registerAuthRoutes } from './auth.js';
 import { registerEventStream } from './events.js';
 import { registerInfo } from './info.js';
+import { registerDeliveryRoutes } from './delivery.js';
 import { ErrorBody } from './schemas.js';
 import { registerSilences } from './silences.js';
 
@@ -54,6 +55,8 @@ export async function registerApiV1(app: FastifyInstance, context: ApiContext): 
     void res.code(500).send({ error: 'the gateway could not handle this request; nothing may have been recorded, try again' });
   });
   const api = app.withTypeProvider<ZodTypeProvider>();
+
+  await app.register(async (scope) => registerDeliveryRoutes(scope, context));
 
   api.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
 

@@ -22,6 +22,16 @@ export interface SmtpListenerOptions {
   /** Recipient domains the gateway relays to; undefined relays to any. */
   allowedRecipientDomains?: readonly string[];
   now?: () => number;
+  /** Hears every refusal this listener answers (metrics count them); the log line stays here. */
+  refused?: (refusal: SmtpRefusal) => void;
+}
+
+/** A reply that refused a device: at which step, the reply code, and why in a word (a bounded set, fit for a metric label). */
+export interface SmtpRefusal {
+  listener: string;
+  stage: 'connect' | 'auth' | 'mail' | 'rcpt' | 'data' | 'session';
+  code: number;
+  reason: string;
 }
 
 export interface SmtpListener {
@@ -56,6 +66,11 @@ export async function startSmtpListener(options: SmtpListenerOptions): Promise<S
   const earlyTalkers = leniencyFor(listener.compat.earlyTalkers);
   const bareLfClients = leniencyFor(listener.compat.bareLf);
   const peer = (session: SMTPServerSession) => ({ peer: unmapIpv4(session.remoteAddress), session: session.id });
+  /** Tells the hook of a refusal and gives the reply to send. */
+  const refuse = (stage: SmtpRefusal['stage'], code: number, reason: string, text: string): SmtpReply => {
+    options.refused?.({ listener: listener.name, stage, code, reason });
+    return new SmtpReply(code, text);
+  };
 
   const disabledCommands = ['VRFY'];
   if (!listener.auth) disabledCommands.push('AUTH');
@@ -68,6 +83,7 @@ export async function startSmtpListener(options: SmtpListenerOptions): Promise<S
   const refusals = new RateLimitedLog(log, 60_000, now);
   const refuseAtTheDoor = (socket: Socket, address: string, refusal: { scope: 'total' | 'client'; limit: number }): void => {
     const total = refusal.scope === 'total';
+    options.refused?.({ listener: listener.name, stage: 'connect', code: 421, reason: total ? 'too-many-connections' : 'too-many-connections-from-client' });
     refusals.warn(
       total ? 'connections|total' : `connections|${address}`,
       { peer: address, port: socket.remotePort, open: total ? slots.total : slots.count(address), limit: refusal.limit },
@@ -97,6 +113,7 @@ export async function startSmtpListener(options: SmtpListenerOptions): Promise<S
       const connection = [...this.connections].pop();
       const deadline = setTimeout(() => {
         log.warn({ peer: address }, 'session time limit reached, closing the connection');
+        options.refused?.({ listener: listener.name, stage: 'session', code: 421, reason: 'session-time-limit' });
         if (isPatchableConnection(connection)) {
           connection.send(421, `${options.hostname} session time limit reached, closing connection`);
           connection.close();
@@ -149,7 +166,7 @@ export async function startSmtpListener(options: SmtpListenerOptions): Promise<S
       const address = unmapIpv4(session.remoteAddress);
       if (!isTrusted(session) && !listener.auth) {
         log.warn({ peer: address }, 'refused connection: client is outside the trusted networks (554)');
-        return callback(new SmtpReply(554, '5.7.1 Access denied: this relay serves the plant network only'));
+        return callback(refuse('connect', 554, 'untrusted-network', '5.7.1 Access denied: this relay serves the plant network only'));
       }
       log.debug(peer(session), 'connection');
       callback();
@@ -159,7 +176,7 @@ export async function startSmtpListener(options: SmtpListenerOptions): Promise<S
       const user = listener.auth?.users.find((u) => u.username === auth.username);
       if (!user || !auth.password || !sameSecret(user.password.reveal(), auth.password)) {
         log.warn({ ...peer(session), user: auth.username }, 'authentication failed (535)');
-        return callback(new SmtpReply(535, '5.7.8 Authentication credentials invalid'));
+        return callback(refuse('auth', 535, 'auth-failed', '5.7.8 Authentication credentials invalid'));
       }
       log.info({ ...peer(session), user: auth.username }, 'authenticated');
       callback(null, { user: auth.username });
@@ -168,7 +185,7 @@ export async function startSmtpListener(options: SmtpListenerOptions): Promise<S
     onMailFrom(address: SMTPServerAddress, session, callback) {
       if (!isTrusted(session) && !session.user) {
         log.warn({ ...peer(session), from: address.address }, 'refused MAIL FROM: not authenticated and outside the trusted networks (530)');
-        return callback(new SmtpReply(530, '5.7.0 Authentication required'));
+        return callback(refuse('mail', 530, 'auth-required', '5.7.0 Authentication required'));
       }
       callback();
     },
@@ -176,17 +193,17 @@ export async function startSmtpListener(options: SmtpListenerOptions): Promise<S
     onRcptTo(address: SMTPServerAddress, session, callback) {
       if (!isTrusted(session) && !session.user) {
         log.warn({ ...peer(session), to: address.address }, 'refused RCPT TO: relay access denied (550)');
-        return callback(new SmtpReply(550, '5.7.1 Relay access denied'));
+        return callback(refuse('rcpt', 550, 'relay-denied', '5.7.1 Relay access denied'));
       }
       const known = session.envelope.rcptTo.some((r) => r.address.toLowerCase() === address.address.toLowerCase());
       if (!known && session.envelope.rcptTo.length >= limits.maxRecipients) {
         log.warn({ ...peer(session), to: address.address, limit: limits.maxRecipients }, 'refused RCPT TO: too many recipients (452)');
-        return callback(new SmtpReply(452, '4.5.3 Too many recipients'));
+        return callback(refuse('rcpt', 452, 'too-many-recipients', '4.5.3 Too many recipients'));
       }
       const domain = address.address.split('@').pop()?.toLowerCase() ?? '';
       if (options.allowedRecipientDomains && !options.allowedRecipientDomains.some((d) => d.toLowerCase() === domain)) {
         log.warn({ ...peer(session), to: address.address }, 'refused RCPT TO: recipient domain not allowed (550)');
-        return callback(new SmtpReply(550, `5.7.1 Relaying to ${domain || 'that address'} is not allowed`));
+        return callback(refuse('rcpt', 550, 'recipient-domain', `5.7.1 Relaying to ${domain || 'that address'} is not allowed`));
       }
       callback();
     },
@@ -205,7 +222,7 @@ export async function startSmtpListener(options: SmtpListenerOptions): Promise<S
       stream.on('end', () => {
         if (stream.sizeExceeded || size > limits.maxMessageSize) {
           log.warn({ ...peer(session), size, limit: limits.maxMessageSize }, 'refused message: over the size limit (552)');
-          return callback(new SmtpReply(552, `5.3.4 Message exceeds the size limit of ${limits.maxMessageSize} bytes`));
+          return callback(refuse('data', 552, 'size-limit', `5.3.4 Message exceeds the size limit of ${limits.maxMessageSize} bytes`));
         }
         structure.end();
         const violation = structure.violation;
@@ -214,7 +231,7 @@ export async function startSmtpListener(options: SmtpListenerOptions): Promise<S
             { ...peer(session), from: session.envelope.mailFrom ? session.envelope.mailFrom.address : null, rcpt: session.envelope.rcptTo.map((r) => r.address), size, limit: violation.limit, max: violation.max },
             `refused message: ${violation.reason}, over the limit ${violation.limit} (${violation.code})`,
           );
-          return callback(new SmtpReply(violation.code, violation.reply));
+          return callback(refuse('data', violation.code, violation.limit, violation.reply));
         }
         const received: Received = {
           id: newId(),
@@ -247,7 +264,7 @@ export async function startSmtpListener(options: SmtpListenerOptions): Promise<S
           (error: unknown) => {
             const code = (error as { code?: unknown } | null)?.code;
             commitFailures.error(`commit|${typeof code === 'string' ? code : 'error'}`, { ...peer(session), err: error }, 'could not commit the message to the store; device told to retry (451)');
-            callback(new SmtpReply(451, '4.3.0 Temporary storage failure, try again later'));
+            callback(refuse('data', 451, 'store-failure', '4.3.0 Temporary storage failure, try again later'));
           },
         );
       });

@@ -1,5 +1,5 @@
 import type { Alarm } from '../../lifecycle/alarm.js';
-import type { AlarmFilter, AlarmLogEntry, AlarmPageQuery, AlarmRepository, DeviceActivity } from '../store.js';
+import type { ActiveAlarmCount, AlarmFilter, AlarmLogEntry, AlarmPageQuery, AlarmRepository, DeviceActivity } from '../store.js';
 import { readLocked } from './locks.js';
 import type { Sql } from './sql.js';
 import { NOTIFY, wakePayload } from './wake.js';
@@ -130,6 +130,13 @@ export class PgAlarms implements AlarmRepository {
   async activeBySeverity(): Promise<Partial<Record<Alarm['severity'], number>>> {
     const rows = await this.sql.rows<{ severity: Alarm['severity']; n: number }>(`SELECT severity, count(*)::int AS n FROM alarms WHERE state = 'active' GROUP BY 1`);
     return Object.fromEntries(rows.map((r) => [r.severity, r.n]));
+  }
+
+  async activeSummary(): Promise<ActiveAlarmCount[]> {
+    const rows = await this.sql.rows<{ severity: Alarm['severity']; acked: boolean; muted: boolean; n: number }>(
+      `SELECT data->>'severity' AS severity, data->'ack' IS NOT NULL AS acked, muted, count(*)::int AS n FROM alarms WHERE state = 'active' GROUP BY 1, 2, 3`,
+    );
+    return rows.map((r) => ({ severity: r.severity, acknowledged: r.acked, muted: r.muted, count: r.n }));
   }
 
   async muted(): Promise<Alarm[]> {

@@ -1,4 +1,4 @@
-import type { DeliveryFailureUpdate, NewOutboxEntry, OutboxEntry, OutboxRepository, OutboxStatus, OutboxSummary } from '../store.js';
+import type { AccountDeliveryRecord, DeliveryFailureUpdate, NewOutboxEntry, OutboxEntry, OutboxRepository, OutboxStatus, OutboxSummary } from '../store.js';
 import type { Sql } from './sql.js';
 import { NOTIFY, wakePayload } from './wake.js';
 
@@ -153,6 +153,28 @@ export class PgOutbox implements OutboxRepository {
   async pendingSummary(): Promise<{ count: number; oldestCreatedAt: number | undefined }> {
     const [row] = await this.sql.rows<{ n: number; oldest: number | null }>(`SELECT count(*)::int AS n, min(created_at) AS oldest FROM outbox WHERE status = 'pending'`);
     return { count: row?.n ?? 0, oldestCreatedAt: row?.oldest ?? undefined };
+  }
+
+  async pendingByAccount(): Promise<Array<{ account: string | null; count: number; oldestCreatedAt: number }>> {
+    const rows = await this.sql.rows<{ account: string | null; n: number; oldest: number }>(
+      `SELECT last_account AS account, count(*)::int AS n, min(created_at) AS oldest FROM outbox WHERE status = 'pending' GROUP BY last_account`,
+    );
+    return rows.map((r) => ({ account: r.account, count: r.n, oldestCreatedAt: r.oldest }));
+  }
+
+  async accountRecords(): Promise<AccountDeliveryRecord[]> {
+    const records = new Map<string, AccountDeliveryRecord>();
+    const record = (account: string) => records.get(account) ?? records.set(account, { account, lastSentAt: undefined, lastError: undefined }).get(account)!;
+    for (const r of await this.sql.rows<{ account: string; at: number }>(`SELECT last_account AS account, max(sent_at) AS at FROM outbox WHERE status = 'sent' AND last_account IS NOT NULL GROUP BY last_account`)) {
+      record(r.account).lastSentAt = r.at;
+    }
+    for (const r of await this.sql.rows<{ account: string; message: string; at: number }>(
+      `SELECT DISTINCT ON (last_account) last_account AS account, last_error AS message, updated_at AS at FROM outbox
+       WHERE status IN ('pending', 'sending', 'failed') AND last_error IS NOT NULL AND last_account IS NOT NULL ORDER BY last_account, updated_at DESC`,
+    )) {
+      record(r.account).lastError = { message: r.message, at: r.at };
+    }
+    return [...records.values()].sort((a, b) => a.account.localeCompare(b.account));
   }
 
   async nextDueAt(): Promise<number | undefined> {

@@ -24,6 +24,7 @@ import { PgTimers } from './timers.js';
 import { PgMqttSessions } from './mqtt-sessions.js';
 import { PgTopics } from './topics.js';
 import { autocommit, OneAtATime } from '../one-at-a-time.js';
+import { CommitTiming, type CommitObserver } from '../commit-timing.js';
 
 export interface PostgresStoreOptions {
   connection: PostgresConnection;
@@ -184,7 +185,17 @@ export class PostgresStore implements Store {
     return { ok: false, reason: down.reason, code: down.code, since: down.since, needsRestart: false };
   }
 
+  readonly #commits = new CommitTiming();
+
+  observeCommits(observer: CommitObserver): () => void {
+    return this.#commits.observe(observer);
+  }
+
   transaction<T>(fn: (tx: Repositories) => Promise<T>): Promise<T> {
+    return this.#commits.time('transaction', () => this.#transaction(fn));
+  }
+
+  #transaction<T>(fn: (tx: Repositories) => Promise<T>): Promise<T> {
     if (this.#inTransaction.getStore()) return Promise.reject(new Error('store: a transaction cannot open another one; use its tx'));
     return this.serially(() => this.runTransaction(fn));
   }
@@ -216,6 +227,10 @@ export class PostgresStore implements Store {
    * the next one, one statement, so concurrent sessions share one WAL flush.
    */
   accept(received: Received): Promise<void> {
+    return this.#commits.time('accept', () => this.#accept(received));
+  }
+
+  #accept(received: Received): Promise<void> {
     if (this.#closing) return Promise.reject(closedError());
     return new Promise((resolve, reject) => {
       this.#accepting.push({ received, resolve, reject });

@@ -88,6 +88,10 @@ export class PgTimers implements TimerRepository {
     return row?.due ?? undefined;
   }
 
+  async pendingByKind(): Promise<Partial<Record<TimerKind, number>>> {
+    return Object.fromEntries((await this.sql.rows<{ kind: TimerKind; n: number }>(`SELECT kind, count(*)::int AS n FROM timers WHERE ${PENDING} GROUP BY kind`)).map((r) => [r.kind, r.n]));
+  }
+
   async fire(kind: TimerKind, key: string, now: number): Promise<boolean> {
     return (await this.sql.count(`UPDATE timers SET fired_at = $1 WHERE kind = $2 AND key = $3 AND ${PENDING}`, [now, kind, key])) > 0;
   }

@@ -1,5 +1,5 @@
 import type { Alarm } from '../../lifecycle/alarm.js';
-import type { AlarmFilter, AlarmLogEntry, AlarmPageQuery, AlarmRepository, DeviceActivity } from '../store.js';
+import type { ActiveAlarmCount, AlarmFilter, AlarmLogEntry, AlarmPageQuery, AlarmRepository, DeviceActivity } from '../store.js';
 import { Db } from './db.js';
 
 type DataRow = { data: string };
@@ -131,6 +131,13 @@ export class SqliteAlarms implements AlarmRepository {
   async activeBySeverity(): Promise<Partial<Record<Alarm['severity'], number>>> {
     const rows = this.db.all<{ severity: Alarm['severity']; n: number }>(`SELECT severity, count(*) AS n FROM alarms WHERE state = 'active' GROUP BY 1`);
     return Object.fromEntries(rows.map((r) => [r.severity, r.n]));
+  }
+
+  async activeSummary(): Promise<ActiveAlarmCount[]> {
+    const rows = this.db.all<{ severity: Alarm['severity']; acked: number; muted: number; n: number }>(
+      `SELECT json_extract(data, '$.severity') AS severity, json_extract(data, '$.ack') IS NOT NULL AS acked, muted, count(*) AS n FROM alarms WHERE state = 'active' GROUP BY 1, 2, 3`,
+    );
+    return rows.map((r) => ({ severity: r.severity, acknowledged: r.acked === 1, muted: r.muted === 1, count: r.n }));
   }
 
   async muted(): Promise<Alarm[]> {

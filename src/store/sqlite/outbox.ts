@@ -1,4 +1,4 @@
-import type { DeliveryFailureUpdate, NewOutboxEntry, OutboxEntry, OutboxRepository, OutboxStatus, OutboxSummary } from '../store.js';
+import type { AccountDeliveryRecord, DeliveryFailureUpdate, NewOutboxEntry, OutboxEntry, OutboxRepository, OutboxStatus, OutboxSummary } from '../store.js';
 import { asBuffer } from './connection.js';
 import { Db } from './db.js';
 import { inRow, outOfRow } from './large-values.js';
@@ -130,6 +130,28 @@ export class SqliteOutbox implements OutboxRepository {
   async pendingSummary(): Promise<{ count: number; oldestCreatedAt: number | undefined }> {
     const row = this.db.get<{ n: number; oldest: number | null }>(`SELECT count(*) AS n, min(created_at) AS oldest FROM outbox WHERE status = 'pending'`);
     return { count: row?.n ?? 0, oldestCreatedAt: row?.oldest ?? undefined };
+  }
+
+  async pendingByAccount(): Promise<Array<{ account: string | null; count: number; oldestCreatedAt: number }>> {
+    return this.db
+      .all<{ account: string | null; n: number; oldest: number }>(`SELECT last_account AS account, count(*) AS n, min(created_at) AS oldest FROM outbox WHERE status = 'pending' GROUP BY last_account`)
+      .map((r) => ({ account: r.account, count: r.n, oldestCreatedAt: r.oldest }));
+  }
+
+  async accountRecords(): Promise<AccountDeliveryRecord[]> {
+    const records = new Map<string, AccountDeliveryRecord>();
+    const record = (account: string) => records.get(account) ?? records.set(account, { account, lastSentAt: undefined, lastError: undefined }).get(account)!;
+    for (const r of this.db.all<{ account: string; at: number }>(`SELECT last_account AS account, max(sent_at) AS at FROM outbox WHERE status = 'sent' AND last_account IS NOT NULL GROUP BY last_account`)) {
+      record(r.account).lastSentAt = r.at;
+    }
+    // SQLite takes the bare column (last_error) from the row max() picked.
+    for (const r of this.db.all<{ account: string; message: string; at: number }>(
+      `SELECT last_account AS account, last_error AS message, max(updated_at) AS at FROM outbox
+       WHERE status IN ('pending', 'sending', 'failed') AND last_error IS NOT NULL AND last_account IS NOT NULL GROUP BY last_account`,
+    )) {
+      record(r.account).lastError = { message: r.message, at: r.at };
+    }
+    return [...records.values()].sort((a, b) => a.account.localeCompare(b.account));
   }
 
   async nextDueAt(): Promise<number | undefined> {

@@ -23,6 +23,7 @@ import { SqliteTopics } from './topics.js';
 import { WalSync, type SyncFile } from './wal-sync.js';
 import { BackgroundCheckpoints } from './background-checkpoints.js';
 import { autocommit, OneAtATime } from '../one-at-a-time.js';
+import { CommitTiming, type CommitObserver } from '../commit-timing.js';
 
 export interface SqliteStoreOptions {
   /** Drives the file health watch (file-health.ts); tests hand in a fake clock. */
@@ -158,7 +159,17 @@ export class SqliteStore implements Store {
     };
   }
 
-  async transaction<T>(fn: (tx: Repositories) => Promise<T>): Promise<T> {
+  readonly #commits = new CommitTiming();
+
+  observeCommits(observer: CommitObserver): () => void {
+    return this.#commits.observe(observer);
+  }
+
+  transaction<T>(fn: (tx: Repositories) => Promise<T>): Promise<T> {
+    return this.#commits.time('transaction', () => this.#transaction(fn));
+  }
+
+  async #transaction<T>(fn: (tx: Repositories) => Promise<T>): Promise<T> {
     if (this.#inTransaction.getStore()) throw new Error('store: a transaction cannot open another one; use its tx');
     const { result, wrote } = await this.serially(async () => {
       const refused = this.#health?.refusal();
@@ -199,6 +210,10 @@ export class SqliteStore implements Store {
    * are inserted together in the next one, so concurrent sessions share one fsync.
    */
   accept(received: Received): Promise<void> {
+    return this.#commits.time('accept', () => this.#accept(received));
+  }
+
+  #accept(received: Received): Promise<void> {
     // Refused at once while the store cannot take mail: the device hears 451 without waiting.
     const refused = this.#health?.refusal();
     if (refused) return Promise.reject(refused);

@@ -61,6 +61,10 @@ export class SqliteTimers implements TimerRepository {
     return this.db.get<{ due: number | null }>(`SELECT min(due_at) AS due FROM timers WHERE ${PENDING}`)?.due ?? undefined;
   }
 
+  async pendingByKind(): Promise<Partial<Record<TimerKind, number>>> {
+    return Object.fromEntries(this.db.all<{ kind: TimerKind; n: number }>(`SELECT kind, count(*) AS n FROM timers WHERE ${PENDING} GROUP BY kind`).map((r) => [r.kind, r.n]));
+  }
+
   async fire(kind: TimerKind, key: string, now: number): Promise<boolean> {
     return this.db.run(`UPDATE timers SET fired_at = ? WHERE kind = ? AND key = ? AND ${PENDING}`, now, kind, key).changes > 0;
   }
