@@ -12,7 +12,8 @@
 // 127.0.0.0/8 trusted and its connection limits raised (every bench device shares
 // 127.0.0.1; a plant has one address per PLC); JSON logs at info; delivery through one
 // account only, the counting sink at 127.0.0.1:SINKPORT with `security: none`, and
-// delivery.concurrency CONCURRENCY. Relative paths of the shipped file (rulesDir,
+// delivery.concurrency CONCURRENCY; the shipped HTTP server on a free port (HTTP=off: without
+// it). Relative paths of the shipped file (rulesDir,
 // templatesDir) are made absolute against its directory.
 //
 // usage: node gateway-config.mjs relay|alarm CHECKOUT OUT DATADIR PORT SINKPORT CONCURRENCY [FLOOD]
@@ -59,7 +60,9 @@ doc.setIn(['delivery', 'accounts'], [{ name: 'sink', type: 'smtp', host: '127.0.
 doc.setIn(['delivery', 'concurrency'], Number(concurrency));
 // No outgoing MQTT, IMAP reply mailboxes or ack-link server in the bench, should the shipped file grow them.
 for (const key of ['mqtt', 'replies', 'api']) doc.delete(key);
-// The shipped HTTP server (console, API, metrics) stays, as a user runs it, on a free port.
-if (doc.has('http')) doc.setIn(['http', 'listen'], { address: '127.0.0.1', port: 0 });
+// The shipped HTTP server (console, API, /metrics) stays, as a user runs it, on a free port;
+// HTTP=off drops it, to measure without.
+if (process.env.HTTP === 'off') doc.delete('http');
+else if (doc.has('http')) doc.setIn(['http', 'listen'], { address: '127.0.0.1', port: 0 });
 
 fs.writeFileSync(out, doc.toString({ lineWidth: 0 }));

@@ -1,10 +1,15 @@
 import { closeSync, fsyncSync, mkdirSync, openSync, renameSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
-import nodemailer, { type Transporter } from 'nodemailer';
+import type Nodemailer from 'nodemailer';
+import type { Transporter } from 'nodemailer';
 import type SMTPPool from 'nodemailer/lib/smtp-pool';
+import { requireCommonJs } from '../base/commonjs.js';
 import { upstreamTlsOptions } from '../base/tls-policy.js';
 import { oauth2ClientOptions } from '../config/oauth2-client.js';
 import type { Account, FileAccount, SmtpAccount } from '../config/types.js';
+
+/** nodemailer's CommonJS build (src/base/commonjs.ts says why). */
+const nodemailer = requireCommonJs<typeof Nodemailer>('nodemailer');
 
 export interface SendRequest {
   id: string;

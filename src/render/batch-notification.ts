@@ -1,12 +1,16 @@
 import { join } from 'node:path';
-import MailComposer from 'nodemailer/lib/mail-composer';
+import type MailComposerClass from 'nodemailer/lib/mail-composer';
 import { ackUrl, signAckToken } from '../base/ack-token.js';
+import { requireCommonJs } from '../base/commonjs.js';
 import type { Batch, BatchSummary } from '../lifecycle/batch.js';
 import { batchView } from './batch-view.js';
 import { headerText } from './header-text.js';
 import { ANONYMOUS_LINK_RECEIVER, automatedHeaders, idToken, notificationFrom, uniqueAddresses, withAlarmToken, type AckLinkOptions, type NotificationContext } from './notification.js';
 import type { OutgoingMessage } from './passthrough.js';
 import { TemplateError, type TemplateLibrary } from './templates.js';
+
+/** nodemailer's CommonJS build (src/base/commonjs.ts says why). */
+const MailComposer = requireCommonJs<typeof MailComposerClass>('nodemailer/lib/mail-composer');
 
 export interface BatchNotificationContext extends Pick<NotificationContext, 'relay' | 'hostname' | 'domain' | 'timeZone' | 'locale' | 'ackLinks' | 'replyAckWord'> {
   /** The template set for groups and digests (alarms.grouping.template). */

@@ -1,6 +1,7 @@
 import { join } from 'node:path';
-import MailComposer from 'nodemailer/lib/mail-composer';
+import type MailComposerClass from 'nodemailer/lib/mail-composer';
 import { ackUrl, signAckToken } from '../base/ack-token.js';
+import { requireCommonJs } from '../base/commonjs.js';
 import type { RawConfig, Severity } from '../config/schema.js';
 import type { Secret } from '../config/secret.js';
 import type { Due } from '../lifecycle/alarm.js';
@@ -10,6 +11,9 @@ import { notificationView } from './notification-view.js';
 import { originalAttachment } from './original-attachment.js';
 import type { OutgoingMessage } from './passthrough.js';
 import { PASSTHROUGH_TEMPLATE, TemplateError, type TemplateLibrary } from './templates.js';
+
+/** nodemailer's CommonJS build (src/base/commonjs.ts says why). */
+const MailComposer = requireCommonJs<typeof MailComposerClass>('nodemailer/lib/mail-composer');
 
 export interface NotificationContext {
   relay: RawConfig['relay'];

@@ -1,10 +1,14 @@
-import MailComposer from 'nodemailer/lib/mail-composer';
+import type MailComposerClass from 'nodemailer/lib/mail-composer';
+import { requireCommonJs } from '../base/commonjs.js';
 import type { RawConfig } from '../config/schema.js';
 import type { Received } from '../ingest/received.js';
 import type { DecodedMail } from '../parse/decode-mail.js';
 import { fillAddressTemplate } from './address-template.js';
 import { bodyText, crlfLines, headerText } from './header-text.js';
 import { deviceName } from '../parse/device-name.js';
+
+/** nodemailer's CommonJS build (src/base/commonjs.ts says why). */
+const MailComposer = requireCommonJs<typeof MailComposerClass>('nodemailer/lib/mail-composer');
 
 export interface OutgoingMessage {
   /** The From address of the message; delivery may replace it in the envelope per account. */

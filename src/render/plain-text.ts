@@ -10,8 +10,7 @@ const NEEDS_CLEANING = /[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u2028\u2029]/;
  * sees a control character either.
  */
 export function plainText(value: string): string {
-  // One scan for the common case, a value with nothing to change: the device's text is in
-  // the view three times (text, event.text, alarm.text), 100 KiB each for a large mail.
+  // One scan for the common case, a value with nothing to change.
   if (!NEEDS_CLEANING.test(value)) return value;
   return (
     value
@@ -29,14 +28,27 @@ export function plainText(value: string): string {
 export function plainTextValues<T>(value: T): T {
   // The walk rebuilds the same shape with the same keys, so the copy is a T; TypeScript
   // cannot follow that through a recursive map, hence the one cast at the top.
-  return clean(value) as T;
+  return clean(value, new Map()) as T;
 }
 
-function clean(value: unknown): unknown {
-  if (typeof value === 'string') return plainText(value);
-  if (Array.isArray(value)) return value.map(clean);
+/** Below this length a string is scanned each time it occurs; a lookup would cost as much. */
+const REMEMBERED_LENGTH = 1024;
+
+function clean(value: unknown, cleaned: Map<string, string>): unknown {
+  if (typeof value === 'string') {
+    if (value.length < REMEMBERED_LENGTH) return plainText(value);
+    // The device's text is in the view three times (text, event.text, alarm.text), 100 KiB
+    // each for a large mail, the same string each time: scanned once, not three times.
+    let result = cleaned.get(value);
+    if (result === undefined) {
+      result = plainText(value);
+      cleaned.set(value, result);
+    }
+    return result;
+  }
+  if (Array.isArray(value)) return value.map((inner: unknown) => clean(inner, cleaned));
   if (value !== null && typeof value === 'object' && isPlainObject(value)) {
-    return Object.fromEntries(Object.entries(value).map(([key, inner]) => [key, clean(inner)]));
+    return Object.fromEntries(Object.entries(value).map(([key, inner]) => [key, clean(inner, cleaned)]));
   }
   return value;
 }

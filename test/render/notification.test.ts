@@ -9,7 +9,7 @@ import type { AlarmEvent, DeviceIdentity } from '../../src/parse/alarm-event.js'
 import type { Route } from '../../src/rules/route.js';
 import { NotificationError, renderNotification, type NotificationContext } from '../../src/render/notification.js';
 import { cutText, notificationView } from '../../src/render/notification-view.js';
-import { plainText } from '../../src/render/plain-text.js';
+import { plainText, plainTextValues } from '../../src/render/plain-text.js';
 import { tokenOfMessageId } from '../../src/lifecycle/reply-ack.js';
 import type { OutgoingMessage } from '../../src/render/passthrough.js';
 import { loadTemplates, TemplateError } from '../../src/render/templates.js';
@@ -596,5 +596,19 @@ describe('plainText', () => {
     assert.equal(plainText('a\r\nb\rc\u2028d\u2029e\u0007f\u0085g\u007f\th\n'), 'a\nb\nc\nd\ne' + 'f' + 'g' + '\th\n');
     const clean = `${'x'.repeat(100)}\n\tü€🚨`;
     assert.equal(plainText(clean), clean);
+  });
+
+  it('cleans every place a long text occurs in a view, each long text on its own', () => {
+    const dirty = `${'line\r\n'.repeat(500)}bell\u0007`;
+    const other = `${'other\r'.repeat(500)}end`;
+    const view = { text: dirty, event: { text: dirty, note: other }, alarm: { text: dirty }, lines: [dirty, 'a\rb'] };
+    const cleaned = plainTextValues(view);
+    const want = `${'line\n'.repeat(500)}bell`;
+    assert.equal(cleaned.text, want);
+    assert.equal(cleaned.event.text, want);
+    assert.equal(cleaned.alarm.text, want);
+    assert.deepEqual(cleaned.lines, [want, 'a\nb']);
+    assert.equal(cleaned.event.note, `${'other\n'.repeat(500)}end`);
+    assert.equal(view.text, dirty, 'the view itself is left as it was');
   });
 });

@@ -1,7 +1,11 @@
-import XOAuth2 from 'nodemailer/lib/xoauth2';
+import type XOAuth2Class from 'nodemailer/lib/xoauth2';
+import { requireCommonJs } from '../../base/commonjs.js';
 import { oauth2ClientOptions, type OAuth2Auth } from '../../config/oauth2-client.js';
 
 export type { OAuth2Auth };
+
+/** nodemailer's CommonJS build (src/base/commonjs.ts says why). */
+const XOAuth2 = requireCommonJs<typeof XOAuth2Class>('nodemailer/lib/xoauth2');
 
 /**
  * XOAUTH2 access tokens for an IMAP login, from the refresh token: the same token client
@@ -9,7 +13,7 @@ export type { OAuth2Auth };
  * A token is reused until it expires; `renew` asks for a new one (after a refused login).
  */
 export class AccessTokenSource {
-  private readonly client: XOAuth2;
+  private readonly client: XOAuth2Class;
 
   constructor(auth: OAuth2Auth) {
     this.client = new XOAuth2(

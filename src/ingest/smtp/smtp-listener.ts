@@ -1,6 +1,7 @@
 import { timingSafeEqual } from 'node:crypto';
 import type { AddressInfo, Socket } from 'node:net';
-import { SMTPServer, type SMTPServerAddress, type SMTPServerAuthentication, type SMTPServerAuthenticationResponse, type SMTPServerDataStream, type SMTPServerSession } from 'smtp-server';
+import type { SMTPServer as SMTPServerClass, SMTPServerAddress, SMTPServerAuthentication, SMTPServerAuthenticationResponse, SMTPServerDataStream, SMTPServerSession } from 'smtp-server';
+import { requireCommonJs } from '../../base/commonjs.js';
 import { newId } from '../../base/ids.js';
 import { TrustedNetworks, unmapIpv4 } from '../../base/trusted-networks.js';
 import type { ListenerConfig } from '../../config/types.js';
@@ -10,6 +11,9 @@ import type { Received } from '../received.js';
 import { ClientSlots, connectionRefusal } from './client-slots.js';
 import { MimeStructure } from './mime-structure.js';
 import { acceptBareLfData, greetWithoutDelay, holdEarlyCommands, isPatchableConnection } from './lenient-connection.js';
+
+/** smtp-server's CommonJS build (src/base/commonjs.ts says why). */
+const { SMTPServer } = requireCommonJs<{ SMTPServer: typeof SMTPServerClass }>('smtp-server');
 
 /** Where accepted messages go; durable when it resolves, or it rejects. */
 export type CommitReceived = (received: Received) => Promise<void>;
@@ -108,7 +112,7 @@ export async function startSmtpListener(options: SmtpListenerOptions): Promise<S
       if (refusal) return refuseAtTheDoor(socket, address, refusal);
       slots.acquire(address);
       socket.once('close', () => slots.release(address));
-      super.connect(socket, socketOptions as Parameters<SMTPServer['connect']>[1]);
+      super.connect(socket, socketOptions as Parameters<SMTPServerClass['connect']>[1]);
       // super.connect() just added this socket's connection; patch it before any data is read.
       const connection = [...this.connections].pop();
       const deadline = setTimeout(() => {

@@ -1,0 +1,142 @@
+#!/usr/bin/env python3
+"""Where the gateway's memory goes under the bench load (no Postfix needed).
+
+Starts one Annunciator system as bench.py does (gateway-config.mjs: relay or alarm, the
+counting sink as the only upstream, the shipped HTTP server on a free port unless --no-http),
+warms it up, runs the closed-loop loads one after the other, and samples the resident memory
+of its process every 50 ms (/proc: VmRSS, RssAnon = heaps, RssFile = mostly the node binary).
+Prints one JSON line: cold start, idle RSS, per load delivered msg/s, the highest RSS and
+RssAnon and the CPU ms per delivered message, and the peak (VmHWM) at the end.
+
+  python3 bench/postfix/memory.py alarm                       # this checkout's dist/, shebang flags
+  python3 bench/postfix/memory.py alarm --flags="--max-semi-space-size=2 --optimize-for-size"
+  python3 bench/postfix/memory.py alarm --no-http --checkout /other/checkout --label before
+  python3 bench/postfix/memory.py alarm --flags="--max-semi-space-size=2 --import $PWD/bench/postfix/heap-probe.mjs" \\
+      --env HEAP_PROBE_DIR=/tmp/probe        # plus the peak heap, external and malloc'd memory of each thread
+
+On a shared machine the peak swings by +-30 MB between runs (it depends on when V8 collects):
+interleave the variants and compare several runs. Everything talks to 127.0.0.1 only; the
+processes it starts are stopped by PID; the scratch directory is removed unless --keep.
+"""
+import argparse, json, os, shutil, signal, socket, subprocess, sys, tempfile, threading, time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+ap.add_argument('kind', choices=['relay', 'alarm'])
+ap.add_argument('--checkout', default=os.path.dirname(os.path.dirname(HERE)), help='Annunciator checkout with dist/ built (default: this one)')
+ap.add_argument('--no-http', action='store_true', help='without the shipped http section')
+ap.add_argument('--flags', default=None, help='node flags (default: those of dist/cli/main.js\'s shebang); write --flags="..."')
+ap.add_argument('--loads', default='1024:10:300,1024:50:300,102400:10:100,102400:50:100', help='SIZE:C:N,... (default: %(default)s)')
+ap.add_argument('--warmup', type=int, default=50)
+ap.add_argument('--env', action='append', default=[], help='K=V for the gateway process (repeatable)')
+ap.add_argument('--label', default='')
+ap.add_argument('--keep', action='store_true', help='keep the scratch directory (store, gateway log, samples.json)')
+a = ap.parse_args()
+ANN = os.path.abspath(a.checkout)
+TICK = os.sysconf('SC_CLK_TCK')
+
+def free_port():
+    s = socket.socket(); s.bind(('127.0.0.1', 0)); p = s.getsockname()[1]; s.close(); return p
+
+def wait_port(p, t=60):
+    end = time.monotonic() + t
+    while time.monotonic() < end:
+        try: socket.create_connection(('127.0.0.1', p), 0.2).close(); return True
+        except OSError: time.sleep(0.01)
+    return False
+
+def status(p):
+    d = {}
+    for line in open(f'/proc/{p}/status'):
+        k, _, v = line.partition(':')
+        if k in ('VmRSS', 'VmHWM', 'RssAnon', 'RssFile', 'Threads'): d[k] = int(v.split()[0])
+    return d
+
+def cpu(p):
+    f = open(f'/proc/{p}/stat').read().rsplit(')', 1)[1].split()
+    return (int(f[11]) + int(f[12])) / TICK
+
+def gateway_pid(root):
+    """The gateway: root, or under an unsupported node the child it re-runs itself in (the largest)."""
+    best, most, todo = root, -1, [root]
+    while todo:
+        p = todo.pop()
+        try:
+            todo += [int(k) for k in open(f'/proc/{p}/task/{p}/children').read().split()]
+            rss = status(p).get('VmRSS', 0)
+            if rss > most: best, most = p, rss
+        except OSError: pass
+    return best
+
+W = tempfile.mkdtemp(prefix='annunciator-memory-')
+procs = []
+try:
+    sink_port = free_port(); sink_log = os.path.join(W, 'sink.log'); ready = os.path.join(W, 'ready')
+    procs.append(subprocess.Popen(['node', os.path.join(HERE, 'sink.mjs'), '--port', str(sink_port), '--log', sink_log, '--ready', ready]))
+    while not os.path.exists(ready): time.sleep(0.02)
+    port = free_port(); cfg = os.path.join(W, 'annunciator.yaml')
+    subprocess.run(['node', os.path.join(HERE, 'gateway-config.mjs'), a.kind, ANN, cfg, os.path.join(W, 'data'), str(port), str(sink_port), '10', 'off'],
+                   check=True, env={**os.environ, 'HTTP': 'off' if a.no_http else 'on'})
+    main = os.path.join(ANN, 'dist', 'cli', 'main.js')
+    if a.flags is None:
+        parts = open(main).readline().strip()[2:].split()
+        flags = parts[parts.index('node') + 1:] if 'node' in parts else []
+    else:
+        flags = a.flags.split()
+    env = {**os.environ, **dict(kv.split('=', 1) for kv in a.env)}
+    log = open(os.path.join(W, 'gateway.log'), 'w')
+    t0 = time.monotonic()
+    gw = subprocess.Popen(['node', *flags, main, 'start', '--config', cfg], cwd=ANN, stdout=log, stderr=subprocess.STDOUT, env=env)
+    procs.append(gw)
+    if not wait_port(port): sys.exit(f'the gateway did not listen; see {W}/gateway.log')
+    cold = time.monotonic() - t0
+    samples, phase, stop = [], ['idle'], [False]
+    def sample():
+        while not stop[0]:
+            try: s = status(gateway_pid(gw.pid)); s['t'] = round(time.monotonic() - t0, 3); s['phase'] = phase[0]; samples.append(s)
+            except (OSError, ValueError): pass
+            time.sleep(0.05)
+    threading.Thread(target=sample, daemon=True).start()
+    time.sleep(1.0)
+    idle = status(gateway_pid(gw.pid))
+
+    def arrived(run):
+        with open(sink_log) as f: return sum(1 for line in f if line.split()[0] == run)
+
+    def run_load(run, size, c, n):
+        phase[0] = run
+        pid = gateway_pid(gw.pid); c0 = cpu(pid); t = time.monotonic()
+        subprocess.run(['node', os.path.join(HERE, 'loadgen.mjs'), '--port', str(port), '-n', str(n), '-c', str(c), '--size', str(size),
+                        '--run', run, '--out', os.path.join(W, f'{run}.json')], check=True, stdout=subprocess.DEVNULL)
+        last, changed = -1, time.monotonic()
+        while True:
+            k = arrived(run)
+            if k >= n: break
+            if k != last: last, changed = k, time.monotonic()
+            elif time.monotonic() - changed > 30: print(f'stalled: {run} {k}/{n}', file=sys.stderr); break
+            time.sleep(0.05)
+        return {'msg_s': round(n / (time.monotonic() - t), 1), 'cpu_ms_per_msg': round((cpu(pid) - c0) * 1000 / n, 2)}
+
+    mib = lambda kib: round(kib / 1024, 1)
+    result = {'label': a.label, 'kind': a.kind, 'http': not a.no_http, 'flags': ' '.join(flags), 'cold_s': round(cold, 2),
+              'idle_rss_mib': mib(idle['VmRSS']), 'idle_anon_mib': mib(idle['RssAnon']), 'idle_file_mib': mib(idle['RssFile'])}
+    run_load('warm', 1024, 10, a.warmup)
+    for i, load in enumerate(a.loads.split(',')):
+        size, c, n = map(int, load.split(':'))
+        r = run_load(f'r{i}', size, c, n)
+        during = [s for s in samples if s['phase'] == f'r{i}'] or [status(gateway_pid(gw.pid))]
+        r.update(max_rss_mib=mib(max(s['VmRSS'] for s in during)), max_anon_mib=mib(max(s['RssAnon'] for s in during)))
+        result[f'{size // 1024}KiB_C{c}'] = r
+    end = status(gateway_pid(gw.pid))
+    result.update(peak_rss_mib=mib(end['VmHWM']), threads=end['Threads'])
+    stop[0] = True
+    json.dump(samples, open(os.path.join(W, 'samples.json'), 'w'))
+    if a.keep: result['work'] = W
+    print(json.dumps(result))
+finally:
+    for p in reversed(procs):
+        if p.poll() is None:
+            p.send_signal(signal.SIGTERM)
+            try: p.wait(30)
+            except subprocess.TimeoutExpired: p.kill(); p.wait()
+    if not a.keep: shutil.rmtree(W, ignore_errors=True)
