@@ -69,6 +69,13 @@ function withDefaultType<T extends z.ZodType>(defaultType: string, schema: T) {
 
 const tlsVersion = z.enum(['TLSv1.2', 'TLSv1.3']);
 
+/** A server's own certificate (PEM files) and the lowest TLS version it accepts: SMTP listeners and the HTTP server. */
+const serverTlsSchema = z.strictObject({
+  cert: z.string().min(1),
+  key: z.string().min(1),
+  minVersion: tlsVersion.default('TLSv1.2'),
+});
+
 const listenerSchema = z.strictObject({
   name: z.string().regex(/^[A-Za-z0-9_.-]+$/, 'use letters, digits, dot, dash and underscore'),
   address: z.string().refine((a) => isIP(a) !== 0, 'not an IP address'),
@@ -80,13 +87,7 @@ const listenerSchema = z.strictObject({
       allowPlaintext: z.boolean().default(false),
     })
     .optional(),
-  tls: z
-    .strictObject({
-      cert: z.string().min(1),
-      key: z.string().min(1),
-      minVersion: tlsVersion.default('TLSv1.2'),
-    })
-    .optional(),
+  tls: serverTlsSchema.optional(),
   /**
    * Leniencies for devices that do not speak SMTP quite right, for trusted clients only:
    * `true` for every client in trustedNetworks, `false` for none, or a list of the addresses
@@ -484,13 +485,7 @@ const listenSchema = z.strictObject({
 const httpSchema = z.strictObject({
   listen: listenSchema.default({ address: '127.0.0.1', port: 9525 }),
   /** TLS for the server itself; without it plain HTTP (put a reverse proxy with TLS in front). */
-  tls: z
-    .strictObject({
-      cert: z.string().min(1),
-      key: z.string().min(1),
-      minVersion: tlsVersion.default('TLSv1.2'),
-    })
-    .optional(),
+  tls: serverTlsSchema.optional(),
   baseUrl: z.url({ protocol: /^https?$/, error: 'an http:// or https:// URL, e.g. https://alarms.plant.example.com' }).optional(),
   linkSecret: secretSourceSchema.optional(),
   linkLifetime: duration.default(7 * 86_400_000),

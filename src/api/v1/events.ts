@@ -2,37 +2,15 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import type { GatewayEvents } from '../../events.js';
-import type { Alarm } from '../../lifecycle/alarm.js';
+import { alarmSummary } from './alarm-views.js';
 import type { ApiContext } from '../context.js';
-import { ErrorBody, rfc3339, rfc3339OrNull } from './schemas.js';
+import { ErrorBody, rfc3339 } from './schemas.js';
 
 /** How often an idle stream gets a comment line, so proxies and browsers keep it open and a dead peer is found. */
 export const HEARTBEAT_MS = 15_000;
 
 /** What one event stream may have unsent before it is closed. */
 const MAX_BUFFERED_BYTES = 4 * 1024 * 1024;
-
-/**
- * What an alarm event carries: the alarm as GET /alarms lists it (id, state, severity,
- * title, device, count, times, ack, muted, notifications), enough for a board row.
- */
-export function alarmSummary(alarm: Alarm) {
-  const muted = alarm.mutedBy;
-  return {
-    id: alarm.id,
-    state: alarm.state,
-    severity: alarm.severity,
-    title: alarm.title,
-    device: { id: alarm.device.id, name: alarm.device.name, site: alarm.device.site ?? null, area: alarm.device.area ?? null },
-    count: alarm.count,
-    firstSeen: rfc3339(alarm.firstSeen),
-    lastSeen: rfc3339(alarm.lastSeen),
-    resolvedAt: rfc3339OrNull(alarm.resolvedAt),
-    ack: alarm.ack ? { by: alarm.ack.by, at: rfc3339(alarm.ack.at), channel: alarm.ack.channel, comment: alarm.ack.comment ?? null } : null,
-    muted: muted ? { by: muted.by, reason: muted.by === 'silence' ? `silenced by ${muted.silence}` : `inhibited by alarm ${muted.alarm} (inhibit rule ${muted.rule})` } : null,
-    notifications: alarm.notifications,
-  };
-}
 
 /** One server-sent event: its name and its JSON data. */
 interface StreamEvent {
