@@ -145,6 +145,13 @@ describe('API authentication with users and tokens configured (real HTTP, fake c
     const refused = await vic.post('/silences', silence);
     assert.equal(refused.status, 403);
     assert.match((refused.body as { error: string }).error, /vic is a viewer; this needs the role responder/);
+    // Nor acknowledge, one or many: refused before anything is looked up or recorded.
+    for (const [path, body] of [['/alarms/acknowledge', { ids: ['01ANYALARM'], comment: 'mine' }], ['/alarms/01ANYALARM/acknowledge', { comment: 'mine' }]] as const) {
+      const ack = await vic.post(path, body);
+      assert.equal(ack.status, 403, path);
+      assert.match((ack.body as { error: string }).error, /vic is a viewer/);
+    }
+    assert.deepEqual(await gateway.store.audit.list({ limit: 1, action: 'alarm.acknowledge' }), []);
     const anna = await login('anna');
     assert.equal((await anna.post('/silences', silence, { 'x-csrf-token': '' })).status, 403);
     assert.equal((await anna.post('/silences', silence)).status, 201);
