@@ -183,6 +183,7 @@ export function createApp(initialConfig: GatewayConfig, options: AppOptions): Ap
     store.compact().catch((error: unknown) => logger.error({ err: error }, 'cannot give the space pruning freed back to the file system; tried again after the next prune'));
   });
   events.on('queued', () => worker.wake());
+  events.on('retry-requested', () => worker.wake());
   events.on('leadership-gained', () => {
     timers.start();
     for (const reply of replies) reply.start();

@@ -22,6 +22,8 @@ export interface GatewayEvents {
   held: { alarmIds: string[] };
   /** Notifications were queued in the outbox. */
   queued: { outboxIds: string[] };
+  /** Someone asked for notifications to be tried again now (API, console): the delivery worker wakes. Not counted as queued again. */
+  'retry-requested': { outboxIds: string[] | 'all' };
   /** An upstream accepted a notification. */
   delivered: { entry: OutboxEntry; account: string };
   /** A delivery failed for now and is retried at `retryAt`; `account` is the last one tried (null: none could be). */

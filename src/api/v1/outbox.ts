@@ -100,10 +100,11 @@ export async function registerOutboxRoutes(app: FastifyInstance, ctx: ApiContext
           await recordAct(tx, requestActor(req), now, 'outbox.retry', null, { all: true, entries: n });
           return n;
         });
+        if (retried > 0) ctx.events.emit('retry-requested', { outboxIds: 'all' });
         return { retried, results: [] };
       }
       const ids = [...new Set(req.body.ids)];
-      return ctx.store.transaction(async (tx) => {
+      const outcome = await ctx.store.transaction(async (tx) => {
         const results: { id: string; outcome: 'retried' | 'unknown' | 'sent' | 'sending' }[] = [];
         for (const id of ids) {
           const entry = await tx.outbox.get(id);
@@ -113,8 +114,10 @@ export async function registerOutboxRoutes(app: FastifyInstance, ctx: ApiContext
         }
         const retried = results.filter((r) => r.outcome === 'retried').map((r) => r.id);
         if (retried.length > 0) await recordAct(tx, requestActor(req), now, 'outbox.retry', retried.length === 1 ? retried[0]! : null, { ids: retried, entries: retried.length });
-        return { retried: retried.length, results };
+        return { retried, results };
       });
+      if (outcome.retried.length > 0) ctx.events.emit('retry-requested', { outboxIds: outcome.retried });
+      return { retried: outcome.retried.length, results: outcome.results };
     },
   );
 
