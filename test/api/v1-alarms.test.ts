@@ -303,6 +303,23 @@ describe('API v1: alarms, devices, outbox (real gateway)', { timeout: 120_000 },
       assert.equal((await api.post(`/alarms/${id}/comments`, {})).status, 400);
       assert.equal((await api.post(`/alarms/01NOSUCHALARM/comments`, { text: 'x' })).status, 404);
     });
+
+    it('comments on and takes back several alarms in one act, saying per alarm what happened', async () => {
+      const [ups, pump] = [ids['ups-hall2']!, ids['controllino-pump-house']!];
+      const commented = await api.post<{ by: string; results: { id: string; outcome: string }[] }>('/alarms/comments', { ids: [ups, pump, '01NOSUCHALARM'], text: 'shift handover' });
+      assert.equal(commented.status, 201);
+      assert.deepEqual(commented.body.results, [{ id: ups, outcome: 'recorded' }, { id: pump, outcome: 'recorded' }, { id: '01NOSUCHALARM', outcome: 'unknown' }]);
+      for (const id of [ups, pump]) assert.equal((await gateway.store.alarms.history(id)).at(-1)?.reason, 'comment by local via api: shift handover');
+      // Both were acknowledged above ('on my way'); one unknown, and one taken back twice in the list counts once.
+      const unacked = await api.post<{ results: { id: string; outcome: string; was: Summary['ack'] }[] }>('/alarms/unacknowledge', { ids: [ups, pump, ups, '01NOSUCHALARM'], comment: 'handing over' });
+      assert.equal(unacked.status, 200, JSON.stringify(unacked.body));
+      assert.deepEqual(unacked.body.results.map((r) => [r.id, r.outcome, r.was?.comment ?? null]), [[ups, 'recorded', 'on my way'], [pump, 'recorded', 'on my way'], ['01NOSUCHALARM', 'unknown', null]]);
+      assert.deepEqual((await idsOf('?acknowledged=true')).filter((id) => id === ups || id === pump), []);
+      const again = await api.post<{ results: { outcome: string }[] }>('/alarms/unacknowledge', { ids: [ups] });
+      assert.deepEqual(again.body.results.map((r) => r.outcome), ['not-acknowledged']);
+      assert.equal((await api.post('/alarms/unacknowledge', { ids: [] })).status, 400);
+      assert.equal((await api.post('/alarms/comments', { ids: [ups] })).status, 400);
+    });
   });
 
   describe('GET /devices', () => {

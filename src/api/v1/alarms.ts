@@ -175,6 +175,67 @@ export async function registerAlarmRoutes(app: FastifyInstance, ctx: ApiContext)
   );
 
   api.post(
+    '/alarms/unacknowledge',
+    {
+      config: { role: 'responder' },
+      schema: {
+        summary: 'Take back the acknowledgements of several alarms in one act; each one\'s escalation resumes with the time it had left',
+        tags: ['alarms'],
+        body: z.object({ ids: z.array(z.string().min(1)).min(1).max(1000), comment: Comment.optional() }),
+        response: {
+          200: z.object({
+            results: z.array(
+              z.object({ id: z.string(), outcome: z.enum(['recorded', 'not-acknowledged', 'unknown']).describe('taken back now; was not acknowledged; no such alarm'), was: Ack.nullable() }),
+            ),
+          }),
+          400: ErrorBody,
+          401: ErrorBody,
+          403: ErrorBody,
+        },
+      },
+    },
+    async (req) => {
+      const ids = [...new Set(req.body.ids)];
+      const fx = new Effects();
+      const outcomes = await ctx.store.transaction((tx) => ctx.pipeline.unacknowledge(tx, ids, actorOf(req), ctx.now(), fx, req.body.comment));
+      fx.release(ctx.events);
+      return {
+        results: ids.map((id, i) => {
+          const outcome = outcomes[i]!;
+          if (outcome.outcome === 'recorded') return { id, outcome: 'recorded' as const, was: ackView(outcome.was) };
+          return { id, outcome: outcome.outcome === 'unknown-alarm' ? ('unknown' as const) : ('not-acknowledged' as const), was: null };
+        }),
+      };
+    },
+  );
+
+  api.post(
+    '/alarms/comments',
+    {
+      config: { role: 'responder' },
+      schema: {
+        summary: 'The same comment in the history of several alarms, in one act',
+        tags: ['alarms'],
+        body: z.object({ ids: z.array(z.string().min(1)).min(1).max(1000), text: Comment }),
+        response: { 201: z.object({ by: z.string(), at: Time, text: z.string(), results: z.array(z.object({ id: z.string(), outcome: z.enum(['recorded', 'unknown']) })) }), 400: ErrorBody, 401: ErrorBody, 403: ErrorBody },
+      },
+    },
+    async (req, res) => {
+      const ids = [...new Set(req.body.ids)];
+      const fx = new Effects();
+      const now = ctx.now();
+      const actor = actorOf(req);
+      const outcomes = await ctx.store.transaction(async (tx) => {
+        const done: Array<'recorded' | 'unknown'> = [];
+        for (const id of ids) done.push((await ctx.pipeline.comment(tx, id, actor, req.body.text, now, fx)).outcome === 'recorded' ? 'recorded' : 'unknown');
+        return done;
+      });
+      fx.release(ctx.events);
+      return res.code(201).send({ by: actor.by, at: rfc3339(now), text: req.body.text, results: ids.map((id, i) => ({ id, outcome: outcomes[i]! })) });
+    },
+  );
+
+  api.post(
     '/alarms/:id/unacknowledge',
     {
       config: { role: 'responder' },
