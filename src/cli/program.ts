@@ -1,5 +1,5 @@
 // The command line; main.ts loads it once the Node.js version is one annunciator supports.
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { VERSION } from '../base/version.js';
 import { Command, InvalidArgumentError, type CommanderError } from 'commander';
 import type { AckOptions } from './ack.js';

@@ -1,4 +1,3 @@
-import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { configFrom, eventually, runGateway, type RunningGateway } from '../helpers/gateway.js';
 import { startTestBroker, type TestBroker } from '../helpers/mqtt-broker.js';

@@ -12,7 +12,7 @@ import { createLogger } from '../../src/log/logger.js';
 import { SqliteStore } from '../../src/store/sqlite/sqlite-store.js';
 import { testDir } from '../helpers/gateway.js';
 import { alarmRecord } from '../helpers/alarm-factory.js';
-import { acknowledge, acknowledger, commitPipeline } from '../helpers/store.js';
+import { acknowledger, commitPipeline } from '../helpers/store.js';
 
 const dir = testDir();
 const KEY = 'a-link-secret-of-more-than-32-bytes-for-tests';

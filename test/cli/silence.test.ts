@@ -1,8 +1,7 @@
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
-import { parse, stringify } from 'yaml';
+import { stringify } from 'yaml';
 import { buildSilence, type SilenceAddOptions } from '../../src/cli/silence.js';
 import { loadConfig } from '../../src/config/load.js';
 import type { Silence } from '../../src/lifecycle/silence.js';

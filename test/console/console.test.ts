@@ -5,7 +5,7 @@ import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { chromiumGate, launchChromium, withScreenshots } from '../helpers/chromium.js';
 import { loadCorpus } from '../helpers/corpus.js';
 import { sendAsDevice } from '../helpers/device-client.js';
-import { configFrom, drainedOutbox, eventually, relayDelivery, runGateway, testDir, type RunningGateway } from '../helpers/gateway.js';
+import { configFrom, drainedOutbox, relayDelivery, runGateway, testDir, type RunningGateway } from '../helpers/gateway.js';
 import { shippedAlarmsConfig } from '../helpers/shipped-config.js';
 import { startUpstream, type Upstream, type UpstreamMessage } from '../helpers/upstream.js';
 

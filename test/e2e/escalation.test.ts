@@ -1,8 +1,6 @@
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { parse } from 'yaml';
 import type { GatewayConfig } from '../../src/config/types.js';
 import { runCli } from '../helpers/cli.js';
 import { loadCorpus } from '../helpers/corpus.js';

@@ -1,8 +1,7 @@
 import assert from 'node:assert/strict';
-import { cpSync, readFileSync } from 'node:fs';
+import { cpSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, afterEach, before, describe, it } from 'node:test';
-import { parse } from 'yaml';
 import type { GatewayConfig } from '../../src/config/types.js';
 import { timerAt } from '../../src/lifecycle/timer.js';
 import { PostgresStore } from '../../src/store/postgres/postgres-store.js';

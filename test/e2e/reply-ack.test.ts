@@ -1,11 +1,10 @@
 import assert from 'node:assert/strict';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { after, before, describe, it } from 'node:test';
 import type { ImapFlow } from 'imapflow';
 import MailComposer from 'nodemailer/lib/mail-composer';
-import { parse } from 'yaml';
 import type { GatewayConfig } from '../../src/config/types.js';
 import { createLogger, type Logger } from '../../src/log/logger.js';
 import { loadCorpus } from '../helpers/corpus.js';

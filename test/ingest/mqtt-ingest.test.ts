@@ -11,7 +11,7 @@ import { MqttMappings } from '../../src/ingest/mqtt/mqtt-mappings.js';
 import { SqliteStore } from '../../src/store/sqlite/sqlite-store.js';
 import { testDir } from '../helpers/gateway.js';
 import { REPO_ROOT } from '../helpers/gateway-process.js';
-import { acknowledge, acknowledger, commitPipeline } from '../helpers/store.js';
+import { acknowledger, commitPipeline } from '../helpers/store.js';
 
 const config = loadConfig(join(REPO_ROOT, 'config/examples/mqtt.yaml'), {});
 const broker = { ...config.mqtt[0]!, maxPayloadSize: 100 };
