@@ -1,5 +1,7 @@
 import type { FastifyRequest } from 'fastify';
-import type { AuditRepository } from '../store/store.js';
+import { recordAct } from '../pipeline/actor.js';
+import type { ApiContext } from './context.js';
+import { requestActor } from './v1/request-actor.js';
 
 /** What an act was, for the audit log (who, when and from where come from the request). */
 export interface AuditAct {
@@ -9,22 +11,16 @@ export interface AuditAct {
 }
 
 /**
- * Writes one act of the request's principal to the audit log. Called after the act was
- * committed; a failure to write it is logged and not the caller's failure (the act stands).
+ * Writes one act of the request's principal to the audit log, for acts that have no
+ * transaction of their own (a login, a reload); acts that do record it inside theirs
+ * (`recordAct`). Called after the act; a failure to write it is logged and not the
+ * caller's failure (the act stands).
  */
-export async function auditAct(audit: Pick<AuditRepository, 'record'>, req: FastifyRequest, at: number, act: AuditAct): Promise<void> {
-  const principal = req.principal;
+export async function auditAct(ctx: Pick<ApiContext, 'store' | 'logger'>, req: FastifyRequest, at: number, act: AuditAct): Promise<void> {
   try {
-    await audit.record({
-      at,
-      actor: principal?.name ?? 'anonymous',
-      via: principal?.via ?? 'anonymous',
-      peer: req.socket.remoteAddress ?? null,
-      action: act.action,
-      target: act.target ?? null,
-      detail: act.detail ?? null,
-    });
+    await recordAct(ctx.store, requestActor(req), at, act.action, act.target ?? null, act.detail ?? null);
   } catch (error) {
-    req.log.error({ err: error, action: act.action, target: act.target }, 'the act was done but could not be written to the audit log');
+    // fastify's own request logger is off (logger: false): the gateway's logger says it.
+    ctx.logger.error({ err: error, action: act.action, target: act.target }, 'the act was done but could not be written to the audit log');
   }
 }

@@ -100,7 +100,7 @@ export async function registerAuthRoutes(app: FastifyInstance, context: ApiConte
       const expiresAt = sessionExpiresAt({ createdAt: now, lastSeenAt: now }, section.sessionLifetime);
       req.principal = { name: user.name, role: user.role, via: 'session' };
       context.logger.info({ user: user.name, role: user.role, peer, prunedSessions: pruned }, 'logged in');
-      await auditAct(context.store.audit, req, now, { action: 'login', detail: { role: user.role } });
+      await auditAct(context, req, now, { action: 'login', detail: { role: user.role } });
       return res
         .header('Set-Cookie', sessionCookie(id, { secure: secure(), maxAgeSeconds: SESSION_ABSOLUTE_LIFETIME / 1000 }))
         .header('Cache-Control', 'no-store')
@@ -123,7 +123,7 @@ export async function registerAuthRoutes(app: FastifyInstance, context: ApiConte
       if (!principal.session) return res.code(400).send({ error: `${principal.name} is known by ${principal.via}, not by a login: there is nothing to log out of` });
       const ended = await context.store.loginSessions.delete(principal.session.idHash);
       context.logger.info({ user: principal.name, peer: req.socket.remoteAddress }, 'logged out');
-      await auditAct(context.store.audit, req, context.now(), { action: 'logout' });
+      await auditAct(context, req, context.now(), { action: 'logout' });
       return res.header('Set-Cookie', clearedSessionCookie({ secure: secure() })).header('Cache-Control', 'no-store').send({ ended });
     },
   );

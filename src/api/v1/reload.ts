@@ -39,12 +39,12 @@ export function registerReload(app: FastifyInstance, ctx: ApiContext, url: strin
         const applied = outcome.applied ?? [];
         const needRestart = outcome.needRestart ?? [];
         req.log.info({ applied, needRestart }, outcome.message);
-        await auditAct(ctx.store.audit, req, at, { action: 'reload', detail: { ok: true, applied, needRestart } });
+        await auditAct(ctx, req, at, { action: 'reload', detail: { ok: true, applied, needRestart } });
         return res.code(200).send({ message: outcome.message, applied, needRestart });
       }
       req.log.error(outcome.message);
       const problems = (outcome.problems ?? [{ file: '', problem: outcome.message, text: outcome.message }]).map((p) => ({ file: p.file, line: p.line ?? null, key: p.key ?? null, problem: p.problem, text: p.text }));
-      await auditAct(ctx.store.audit, req, at, { action: 'reload', detail: { ok: false, problems: problems.map((p) => p.text) } });
+      await auditAct(ctx, req, at, { action: 'reload', detail: { ok: false, problems: problems.map((p) => p.text) } });
       return res.code(400).send({ error: outcome.message, problems });
     },
   );
