@@ -74,6 +74,25 @@ export async function startHttpServer(options: HttpServerOptions): Promise<HttpS
   app.setSerializerCompiler(serializerCompiler);
   app.decorateRequest('principal', undefined);
 
+  // One handler for every route, set before they are registered (a plugin keeps the handler
+  // in force when it was registered): a JSON endpoint answers `{ error }`, a
+  // page a page; a refusal (4xx, a schema's 400 with the reason) is not the gateway's failure.
+  app.setErrorHandler((error, req, res) => {
+    const json = req.url.startsWith('/api/') || req.url.startsWith('/-/');
+    const message = error instanceof Error ? error.message : String(error);
+    const validation = (error as { validation?: unknown }).validation !== undefined;
+    const status = validation ? 400 : (error as { statusCode?: number }).statusCode;
+    if (status !== undefined && status >= 400 && status < 500) {
+      if (json) void res.code(status).send({ error: validation ? `bad request: ${message}` : message });
+      else send(res, plainPage(status, 'Bad request', 'The gateway could not read this request.'));
+      return;
+    }
+    logger.error({ err: error, url: req.routeOptions.url }, 'HTTP request failed; answered 500');
+    if (res.sent) return;
+    if (json) void res.code(500).send({ error: 'the gateway could not handle this request; nothing may have been recorded, try again' });
+    else send(res, plainPage(500, 'Error', 'The gateway could not handle this request. Nothing may have been recorded; try again.'));
+  });
+
   if (options.api) {
     const context = options.api.context;
     installGuard(app, options.api.authenticate, {
@@ -102,18 +121,6 @@ export async function startHttpServer(options: HttpServerOptions): Promise<HttpS
     if (req.url.startsWith('/api/')) void res.code(404).send({ error: `no such endpoint: ${req.method} ${req.url.split('?')[0]}` });
     else send(res, notFoundPage('There is no page here. Acknowledgement links look like /ack/TOKEN.'));
   });
-  app.setErrorHandler((error, req, res) => {
-    const status = (error as { statusCode?: number }).statusCode;
-    if (req.url.startsWith('/api/') && status !== undefined && status >= 400 && status < 500) {
-      void res.code(status).send({ error: error instanceof Error ? error.message : String(error) });
-      return;
-    }
-    logger.error({ err: error, url: req.routeOptions.url }, 'HTTP request failed; answered 500');
-    if (res.sent) return;
-    if (req.url.startsWith('/api/')) void res.code(500).send({ error: 'the gateway could not handle this request; nothing may have been recorded, try again' });
-    else send(res, plainPage(500, 'Error', 'The gateway could not handle this request. Nothing may have been recorded; try again.'));
-  });
-
   try {
     await app.listen({ port: options.listen.port, host: options.listen.address });
   } catch (error) {

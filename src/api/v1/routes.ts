@@ -41,19 +41,6 @@ export async function registerApiV1(app: FastifyInstance, context: ApiContext): 
     },
     transform: jsonSchemaTransform,
   });
-  app.setErrorHandler((error, req, res) => {
-    if ((error as { validation?: unknown }).validation !== undefined) {
-      void res.code(400).send({ error: `bad request: ${error instanceof Error ? error.message : String(error)}` });
-      return;
-    }
-    const status = (error as { statusCode?: number }).statusCode;
-    if (status !== undefined && status >= 400 && status < 500) {
-      void res.code(status).send({ error: error instanceof Error ? error.message : String(error) });
-      return;
-    }
-    context.logger.error({ err: error, url: req.routeOptions.url }, 'API request failed; answered 500');
-    void res.code(500).send({ error: 'the gateway could not handle this request; nothing may have been recorded, try again' });
-  });
   const api = app.withTypeProvider<ZodTypeProvider>();
 
   await app.register(async (scope) => registerDeliveryRoutes(scope, context));
