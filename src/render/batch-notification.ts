@@ -1,16 +1,12 @@
 import { join } from 'node:path';
-import type MailComposerClass from 'nodemailer/lib/mail-composer';
 import { ackUrl, signAckToken } from '../base/ack-token.js';
-import { requireCommonJs } from '../base/commonjs.js';
 import type { Batch, BatchSummary } from '../lifecycle/batch.js';
 import { batchView } from './batch-view.js';
 import { headerText } from './header-text.js';
+import { composeMime } from './mime-message.js';
 import { ANONYMOUS_LINK_RECEIVER, automatedHeaders, idToken, notificationFrom, uniqueAddresses, withAlarmToken, type AckLinkOptions, type NotificationContext } from './notification.js';
 import type { OutgoingMessage } from './passthrough.js';
 import { TemplateError, type TemplateLibrary } from './templates.js';
-
-/** nodemailer's CommonJS build (src/base/commonjs.ts says why). */
-const MailComposer = requireCommonJs<typeof MailComposerClass>('nodemailer/lib/mail-composer');
 
 export interface BatchNotificationContext extends Pick<NotificationContext, 'relay' | 'hostname' | 'domain' | 'timeZone' | 'locale' | 'ackLinks' | 'replyAckWord'> {
   /** The template set for groups and digests (alarms.grouping.template). */
@@ -42,11 +38,9 @@ export async function renderBatchNotification(batch: Batch, summary: BatchSummar
   const first = summary.entries[0]?.alarm;
   const from = notificationFrom(ctx, { device: first?.device.name ?? 'annunciator', domain: ctx.domain, helo: '', sender: '', ip: '', listener: '' });
   const recipients = uniqueAddresses(batch.receivers.flatMap((r) => r.emails));
-  const composer = new MailComposer({
-    // Named, not detected per text part (see render/notification.ts).
-    textEncoding: 'quoted-printable',
+  const message = composeMime({
     from,
-    ...(recipients.length > 0 ? { to: recipients } : {}),
+    to: recipients,
     // The batch id is what a reply is matched by (ingest/imap): never left out by a template.
     subject: withAlarmToken(parts.subject, idToken(batch.id)),
     text: parts.text,
@@ -62,5 +56,5 @@ export async function renderBatchNotification(batch: Batch, summary: BatchSummar
       ...automatedHeaders(view.severity),
     },
   });
-  return { envelopeFrom: from.address, recipients, message: await composer.compile().build() };
+  return { envelopeFrom: from.address, recipients, message };
 }

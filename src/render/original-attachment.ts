@@ -1,4 +1,4 @@
-import type { MailComposerAttachment } from 'nodemailer/lib/mail-composer';
+import type { MimeAttachment } from './mime-message.js';
 
 const FILENAME = 'original.eml';
 
@@ -9,13 +9,13 @@ const FILENAME = 'original.eml';
  * MIME (a NUL byte, a line over 998 octets) it is attached base64-encoded as an opaque
  * file under the same name, which mail clients open just the same.
  */
-export function originalAttachment(original: Buffer, options: { opaque?: boolean } = {}): MailComposerAttachment {
+export function originalAttachment(original: Buffer, options: { opaque?: boolean } = {}): MimeAttachment {
   // A mail the gateway could not decode goes as an opaque file, so that no server or client on the way parses it either.
-  if (options.opaque) return { filename: FILENAME, contentType: 'application/octet-stream', contentDisposition: 'attachment', content: original };
+  if (options.opaque) return { filename: FILENAME, contentType: 'application/octet-stream', content: original };
   // latin1 maps bytes to code units one to one, so this touches line breaks and nothing else.
   const text = original.toString('latin1').replace(/\r\n|\r|\n/g, '\r\n');
   const valid8bit = !text.includes('\u0000') && text.split('\r\n').every((line) => line.length <= 998);
   return valid8bit
-    ? { filename: FILENAME, contentType: 'message/rfc822', contentDisposition: 'attachment', content: Buffer.from(text, 'latin1') }
-    : { filename: FILENAME, contentType: 'application/octet-stream', contentDisposition: 'attachment', content: original };
+    ? { filename: FILENAME, contentType: 'message/rfc822', content: Buffer.from(text, 'latin1') }
+    : { filename: FILENAME, contentType: 'application/octet-stream', content: original };
 }
