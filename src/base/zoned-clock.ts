@@ -26,8 +26,21 @@ function formatterFor(timeZone: string): Intl.DateTimeFormat {
   return formatter;
 }
 
+// Every alarm asks for the wall clock (rule facts, schedules), and within one minute the
+// answer is the same: zones change their offset on whole minutes. The last answer per zone.
+const lastByZone = new Map<string, { minute: number; clock: WallClock }>();
+
 /** Throws RangeError for an unknown zone (the configuration check catches that first). */
 export function wallClock(now: number, timeZone: string): WallClock {
+  const minute = Math.floor(now / 60_000);
+  const last = lastByZone.get(timeZone);
+  if (last?.minute === minute) return { ...last.clock };
+  const clock = readWallClock(now, timeZone);
+  lastByZone.set(timeZone, { minute, clock });
+  return { ...clock };
+}
+
+function readWallClock(now: number, timeZone: string): WallClock {
   let hour = '00';
   let minute = '00';
   let weekday = '';

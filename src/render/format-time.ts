@@ -46,6 +46,21 @@ function formatter(settings: TimeSettings, format: DateFormat): Intl.DateTimeFor
  * ambiguous to a team that spans countries; the names are still the locale's.
  */
 export function formatDate(epochMs: number, settings: TimeSettings, format: DateFormat = 'long'): string {
+  // A notification shows the same few instants (first seen, last seen, now) in several
+  // places, and formatToParts is the costly part: the last answers, keyed by the second.
+  const key = `${Math.floor(epochMs / 1000)}\u0000${settings.locale}\u0000${settings.timeZone}\u0000${format}`;
+  let text = formatted.get(key);
+  if (text === undefined) {
+    if (formatted.size >= 256) formatted.clear();
+    text = formatUncached(epochMs, settings, format);
+    formatted.set(key, text);
+  }
+  return text;
+}
+
+const formatted = new Map<string, string>();
+
+function formatUncached(epochMs: number, settings: TimeSettings, format: DateFormat): string {
   const date = new Date(epochMs);
   const parts = Object.fromEntries(formatter(settings, format).formatToParts(date).map((p) => [p.type, p.value])) as Partial<Record<Intl.DateTimeFormatPartTypes, string>>;
   const time = `${parts.hour}:${parts.minute}`;
