@@ -57,7 +57,7 @@ const headerEncoder = new MimeNode('text/plain', { textEncoding: 'Q' });
  * alarm mode (bench/postfix, `--cpu-prof`); this takes a fraction of that.
  */
 export function composeMime(mail: MimeMail): Buffer {
-  const base = mail.baseBoundary ?? randomBytes(8).toString('hex');
+  const base = mail.baseBoundary ?? randomHex8();
   let nodeId = 0;
   const boundary = (): string => `--_NmP-${base}-Part_${++nodeId}`;
 
@@ -98,8 +98,33 @@ export function composeMime(mail: MimeMail): Buffer {
   return Buffer.concat(chunks.map((c) => (typeof c === 'string' ? Buffer.from(c, 'utf8') : c)));
 }
 
+// randomBytes costs a call into the system per use; boundaries draw from a pool instead.
+let pool = Buffer.alloc(0);
+let poolAt = 0;
+
+function randomHex8(): string {
+  if (poolAt + 8 > pool.length) {
+    pool = randomBytes(4096);
+    poolAt = 0;
+  }
+  poolAt += 8;
+  return pool.toString('hex', poolAt - 8, poolAt);
+}
+
+// The gateway writes a handful of header names; each is worked out once.
+const headerKeys = new Map<string, string>();
+
 /** A header name as nodemailer writes it: words capitalised, `-ID` (and MIME, DKIM, ...) in capitals. */
 function headerKey(key: string): string {
+  let known = headerKeys.get(key);
+  if (known === undefined) {
+    known = normalizedHeaderKey(key);
+    if (headerKeys.size < 1000) headerKeys.set(key, known);
+  }
+  return known;
+}
+
+function normalizedHeaderKey(key: string): string {
   return key
     .replace(/[\s\x00-\x20\x7f:]/g, '')
     .toLowerCase()
