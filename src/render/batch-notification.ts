@@ -4,7 +4,7 @@ import type { Batch, BatchSummary } from '../lifecycle/batch.js';
 import { batchView } from './batch-view.js';
 import { headerText } from './header-text.js';
 import { composeMime } from './mime-message.js';
-import { ANONYMOUS_LINK_RECEIVER, automatedHeaders, idToken, notificationFrom, uniqueAddresses, withAlarmToken, type AckLinkOptions, type NotificationContext } from './notification.js';
+import { ANONYMOUS_LINK_RECEIVER, automatedHeaders, idToken, notificationFrom, textPart, uniqueAddresses, withAlarmToken, type AckLinkOptions, type NotificationContext } from './notification.js';
 import type { OutgoingMessage } from './passthrough.js';
 import { TemplateError, type TemplateLibrary } from './templates.js';
 
@@ -43,8 +43,8 @@ export async function renderBatchNotification(batch: Batch, summary: BatchSummar
     to: recipients,
     // The batch id is what a reply is matched by (ingest/imap): never left out by a template.
     subject: withAlarmToken(parts.subject, idToken(batch.id)),
-    text: parts.text,
-    ...(parts.html !== undefined ? { html: parts.html } : {}),
+    text: textPart(parts.text),
+    ...(parts.html !== undefined ? { html: textPart(parts.html) } : {}),
     date: new Date(sentAt),
     messageId: `<${idToken(batch.id)}.${batch.kind}@${ctx.domain}>`,
     headers: {

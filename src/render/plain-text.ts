@@ -48,7 +48,15 @@ function clean(value: unknown, cleaned: Map<string, string>): unknown {
   }
   if (Array.isArray(value)) return value.map((inner: unknown) => clean(inner, cleaned));
   if (value !== null && typeof value === 'object' && isPlainObject(value)) {
-    return Object.fromEntries(Object.entries(value).map(([key, inner]) => [key, clean(inner, cleaned)]));
+    // A loop, not fromEntries(entries().map()): this runs for every object of every view.
+    const copy: Record<string, unknown> = {};
+    for (const key of Object.keys(value)) {
+      const inner = clean((value as Record<string, unknown>)[key], cleaned);
+      // A device's field may be called __proto__: an own property, never the prototype.
+      if (key === '__proto__') Object.defineProperty(copy, key, { value: inner, enumerable: true, writable: true, configurable: true });
+      else copy[key] = inner;
+    }
+    return copy;
   }
   return value;
 }

@@ -3,9 +3,11 @@ import { createRequire } from 'node:module';
 import { describe, it } from 'node:test';
 import type MailComposerClass from 'nodemailer/lib/mail-composer';
 import { simpleParser } from 'mailparser';
-import { composeMime, type MimeMail, type MimeText } from '../../src/render/mime-message.js';
+import type * as QuotedPrintable from 'nodemailer/lib/qp';
+import { composeMime, qpWrap, type MimeMail, type MimeText } from '../../src/render/mime-message.js';
 
 const MailComposer = createRequire(import.meta.url)('nodemailer/lib/mail-composer') as typeof MailComposerClass;
+const qp = createRequire(import.meta.url)('nodemailer/lib/qp') as typeof QuotedPrintable;
 const BOUNDARY = '0123456789abcdef';
 
 /** What nodemailer's MailComposer makes of the same mail: the reference composeMime must match byte for byte. */
@@ -96,6 +98,22 @@ describe('composeMime', () => {
         ...(seed % 4 === 0 ? { attachments: [{ filename: 'original.eml', contentType: 'message/rfc822', content: Buffer.from(randomText(seed, 100).replace(/\r?\n|\r/g, '\r\n'), 'utf8') }] } : {}),
       };
       await assertSameAsNodemailer(mail, `seed ${seed}`);
+    }
+  });
+
+  it('wraps quoted-printable lines as nodemailer does, skipping the work only where it would change nothing', () => {
+    const lines = (seed: number) => {
+      let state = seed;
+      const next = () => ((state = (state * 1103515245 + 12345) & 0x7fffffff) / 0x7fffffff);
+      return Array.from({ length: 1 + Math.floor(next() * 12) }, () => randomText(Math.floor(next() * 1e6), Math.floor(next() * 120)).replace(/\r\n|\r|\n/g, ' '));
+    };
+    for (let seed = 1; seed <= 400; seed++) {
+      const body = lines(seed).join(seed % 5 === 0 ? '\n' : '\r\n') + (seed % 3 === 0 ? '' : '\r\n');
+      const encoded = qp.encode(Buffer.from(body, 'utf8'));
+      assert.equal(qpWrap(encoded), qp.wrap(encoded, 76), `seed ${seed}`);
+    }
+    for (const edge of ['x'.repeat(74) + '\r\n' + 'y'.repeat(51), 'x'.repeat(74) + '\r\n' + 'y'.repeat(52), 'x'.repeat(75) + '\r\n', 'a\r\n'.repeat(30) + 'end=', 'a\r\n'.repeat(30) + 'end=C3', 'a\r\n'.repeat(30) + 'tail\nx']) {
+      assert.equal(qpWrap(edge), qp.wrap(edge, 76), JSON.stringify(edge));
     }
   });
 
