@@ -26,7 +26,9 @@ export interface MimeMail {
   /** Headers of the gateway's own, written first, in this order. */
   headers: Record<string, string>;
   from: { name: string; address: string };
+  sender?: string;
   to?: string[];
+  replyTo?: string;
   inReplyTo?: string;
   references?: string[];
   subject: string;
@@ -78,7 +80,9 @@ export function composeMime(mail: MimeMail): Buffer {
 
   const headers = Object.entries(mail.headers).map(([key, value]): [string, string] => [headerKey(key), headerEncoder.encodeHeaderValue(key, value)]);
   headers.push(['From', headerEncoder.encodeHeaderValue('From', mail.from)]);
+  if (mail.sender) headers.push(['Sender', headerEncoder.encodeHeaderValue('Sender', mail.sender)]);
   if (mail.to?.length) headers.push(['To', headerEncoder.encodeHeaderValue('To', mail.to)]);
+  if (mail.replyTo) headers.push(['Reply-To', headerEncoder.encodeHeaderValue('Reply-To', mail.replyTo)]);
   if (mail.inReplyTo) headers.push(['In-Reply-To', headerEncoder.encodeHeaderValue('In-Reply-To', mail.inReplyTo)]);
   if (mail.references?.length) headers.push(['References', headerEncoder.encodeHeaderValue('References', mail.references)]);
   headers.push(['Subject', headerEncoder.encodeHeaderValue('Subject', mail.subject)]);

@@ -5,6 +5,7 @@ import type { Received } from '../ingest/received.js';
 import type { DecodedMail } from '../parse/decode-mail.js';
 import { fillAddressTemplate } from './address-template.js';
 import { bodyText, crlfLines, headerText } from './header-text.js';
+import { composeMime } from './mime-message.js';
 import { deviceName } from '../parse/device-name.js';
 
 /** nodemailer's CommonJS build (src/base/commonjs.ts says why). */
@@ -53,35 +54,44 @@ export async function renderPassthrough(received: Received, mail: DecodedMail, c
   // lines of printable ASCII no longer than SMTP allows, which is what writing it out anew
   // would give, without encoding 100 KiB again. The headers are written anew all the same.
   const plainBody = mail.plainBody && !mail.html && mail.attachments.length === 0 ? mail.plainBody : undefined;
-  const composer = new MailComposer({
-    // Named, not detected per text part (see render/notification.ts).
-    textEncoding: 'quoted-printable',
-    from: { name: headerText(fromAddress.name), address: fromAddress.address },
-    to: recipients,
-    subject: headerText(mail.subject),
-    text: plainBody ? '' : bodyText(mail.text),
-    ...(mail.html ? { html: crlfLines(mail.html) } : {}),
-    date: mail.date ?? new Date(received.receivedAt),
-    messageId: validMessageId(mail.messageId) ?? `<${received.id}@${context.domain}>`,
-    ...(relay.envelopeSender === 'sender' && keepSender ? { sender: envelopeSender } : {}),
-    ...(relay.envelopeSender === 'reply-to' && (originalFrom ?? (keepSender ? envelopeSender : undefined))
-      ? { replyTo: originalFrom ?? envelopeSender ?? undefined }
-      : {}),
-    headers: {
-      'X-Annunciator-Id': received.id,
-      'X-Annunciator-Device': headerText(device),
-      // An empty text part gets no encoding header of its own; the body spliced in is 7-bit.
-      ...(plainBody ? { 'Content-Transfer-Encoding': '7bit' } : {}),
-    },
-    attachments: mail.attachments.map((a) => ({
-      filename: a.filename ? headerText(a.filename, 200) : undefined,
-      contentType: a.contentType,
-      content: a.content,
-      ...(a.contentId ? { cid: a.contentId.replace(/^<|>$/g, '') } : {}),
-      contentDisposition: a.inline ? ('inline' as const) : ('attachment' as const),
-    })),
-  });
-  const built = await composer.compile().build();
+  const from = { name: headerText(fromAddress.name), address: fromAddress.address };
+  const date = mail.date ?? new Date(received.receivedAt);
+  const messageId = validMessageId(mail.messageId) ?? `<${received.id}@${context.domain}>`;
+  const sender = relay.envelopeSender === 'sender' && keepSender ? envelopeSender : undefined;
+  const replyTo = relay.envelopeSender === 'reply-to' ? (originalFrom ?? (keepSender ? envelopeSender : undefined)) : undefined;
+  const headers: Record<string, string> = {
+    'X-Annunciator-Id': received.id,
+    'X-Annunciator-Device': headerText(device),
+    // An empty text part gets no encoding header of its own; the body spliced in is 7-bit.
+    ...(plainBody ? { 'Content-Transfer-Encoding': '7bit' } : {}),
+  };
+  // The common relayed mail (plain text, nothing attached) has only its headers written anew:
+  // one synchronous pass (render/mime-message.ts), the same bytes as nodemailer's composer.
+  const built = plainBody
+    ? composeMime({ headers, from, to: recipients, subject: headerText(mail.subject), text: '', date, messageId, ...(sender ? { sender } : {}), ...(replyTo ? { replyTo } : {}) })
+    : await new MailComposer({
+        // Named, not detected per text part (see render/notification.ts).
+        textEncoding: 'quoted-printable',
+        from,
+        to: recipients,
+        subject: headerText(mail.subject),
+        text: bodyText(mail.text),
+        ...(mail.html ? { html: crlfLines(mail.html) } : {}),
+        date,
+        messageId,
+        ...(sender ? { sender } : {}),
+        ...(replyTo ? { replyTo } : {}),
+        headers,
+        attachments: mail.attachments.map((a) => ({
+          filename: a.filename ? headerText(a.filename, 200) : undefined,
+          contentType: a.contentType,
+          content: a.content,
+          ...(a.contentId ? { cid: a.contentId.replace(/^<|>$/g, '') } : {}),
+          contentDisposition: a.inline ? ('inline' as const) : ('attachment' as const),
+        })),
+      })
+        .compile()
+        .build();
   const trace = `Received: from ${headerText(received.peer.helo || 'unknown')} ([${received.peer.address}])\r\n\tby ${context.hostname} (Annunciator) with ${received.peer.secure ? 'ESMTPS' : 'ESMTP'} id ${received.id};\r\n\t${new Date(received.receivedAt).toUTCString().replace('GMT', '+0000')}\r\n`;
   return { envelopeFrom: fromAddress.address, recipients, message: Buffer.concat(plainBody ? [Buffer.from(trace), built, plainBody] : [Buffer.from(trace), built]) };
 }

@@ -17,7 +17,9 @@ async function byNodemailer(mail: MimeMail): Promise<Buffer> {
     baseBoundary: BOUNDARY,
     textEncoding: 'quoted-printable',
     from: mail.from,
+    ...(mail.sender ? { sender: mail.sender } : {}),
     ...(mail.to?.length ? { to: mail.to } : {}),
+    ...(mail.replyTo ? { replyTo: mail.replyTo } : {}),
     subject: mail.subject,
     text: part(mail.text),
     ...(mail.html !== undefined ? { html: part(mail.html) } : {}),
@@ -81,6 +83,7 @@ describe('composeMime', () => {
       ['opaque attachment', { ...base, attachments: [{ filename: 'original.eml', contentType: 'application/octet-stream', content: Buffer.from([0, 1, 2, 255, 13, 10, 0x41]) }] }],
       ['text only with an attachment', { ...base, html: undefined, attachments: [{ filename: 'original.eml', contentType: 'message/rfc822', content: original }] }],
       ['critical', { ...base, headers: { ...base.headers, Importance: 'high', 'X-Priority': '1 (Highest)', 'X-Annunciator-Alarms': Array.from({ length: 40 }, (_, i) => `01JDALARM${i}`).join(', ') } }],
+      ['a relayed plain mail: empty text, its own encoding header, Sender and Reply-To', { ...base, text: '', html: undefined, sender: 'plc-line4@plant.local', replyTo: 'Öl <oil@plant.local>', headers: { 'X-Annunciator-Id': '01JD', 'X-Annunciator-Device': 'PLC Line 4 – Halle 2', 'Content-Transfer-Encoding': '7bit' } }],
       ['a non-ASCII header of its own', { ...base, headers: { ...base.headers, 'X-Annunciator-Id': 'Gerät ä' } }],
     ];
     for (const [label, mail] of cases) await assertSameAsNodemailer(mail, label);
