@@ -95,7 +95,9 @@ export class OutboxWorker {
         this.tickAgain = false;
         const free = this.options.concurrency - this.inFlight.size;
         if (!this.running || free <= 0) break;
-        for (const entry of await this.options.store.outbox.claimDue(this.now(), free)) {
+        // A claim need not be on the disk before the send: lost, the entry is only sent again.
+        const claimed = await this.options.store.transaction((tx) => tx.outbox.claimDue(this.now(), free), { awaitFlush: false });
+        for (const entry of claimed) {
           // Notifications of one alarm go out in the order they were queued (firing before
           // resolved): one waits for the delivery of the one before it still in flight.
           const before = entry.alarmId ? this.lastOfAlarm.get(entry.alarmId) : undefined;

@@ -22,7 +22,7 @@ import type { TopicState } from '../parse/mqtt-event.js';
 export interface Store extends Repositories {
   /** `sqlite` or `postgres`: for logs and `store status`. */
   readonly backend: string;
-  transaction<T>(fn: (tx: Repositories) => Promise<T>): Promise<T>;
+  transaction<T>(fn: (tx: Repositories) => Promise<T>, options?: TransactionOptions): Promise<T>;
   accept(received: Received): Promise<void>;
   /** `observer` hears how long each commit took (transaction and accept); the returned function stops it. */
   observeCommits(observer: CommitObserver): () => void;
@@ -40,6 +40,20 @@ export interface Store extends Repositories {
    */
   readonly peers?: Peers;
   close(): Promise<void>;
+}
+
+/** How a transaction's commit is reported (`Store.transaction`). */
+export interface TransactionOptions {
+  /**
+   * `false`: resolve once the transaction committed, without waiting for its flush to the
+   * disk. Every reader sees it at once and a crash or kill of the process cannot lose it;
+   * a power failure before the next flush can (the flush follows at once, and any durable
+   * commit after it covers it). Only for work whose loss can at most repeat a delivery:
+   * what the outbox claims for sending, a notification computed from a mail the inbox
+   * holds durably. Then one flush, the one before `250`/PUBACK, is all a message waits for
+   * on its way out. Default `true`.
+   */
+  awaitFlush?: boolean;
 }
 
 /**

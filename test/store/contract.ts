@@ -105,6 +105,21 @@ export function storeContract(backend: string, open: () => Promise<StoreUnderTes
         assert.equal(seen.length, 2);
       });
 
+      it('commits a transaction that does not wait for the flush all the same, and rolls it back when it throws', async () => {
+        await store.transaction(async (tx) => tx.outbox.insert(entry('async-1'), T0), { awaitFlush: false });
+        assert.deepEqual((await store.outbox.claimDue(T0, 10)).map((e) => e.id), ['async-1']);
+        await assert.rejects(
+          store.transaction(async (tx) => {
+            await tx.outbox.insert(entry('async-2'), T0);
+            throw new Error('rolled back');
+          }, { awaitFlush: false }),
+        );
+        assert.deepEqual(await store.outbox.claimDue(T0, 10), []);
+        // The next transaction on the same connection waits for its own flush again.
+        await queue(['durable-1']);
+        assert.deepEqual((await store.outbox.claimDue(T0, 10)).map((e) => e.id), ['durable-1']);
+      });
+
       it('commits what the function wrote, and rolls all of it back when it throws', async () => {
         await store.transaction(async (tx) => {
           await tx.inbox.insert(receivedMessage('kept'));

@@ -114,6 +114,29 @@ describe('SqliteStore', () => {
       assert.equal(done, true);
     });
 
+    it('a transaction told not to wait for the flush resolves at once, and its flush still runs; a durable commit after it waits for one that covers both', async () => {
+      await flushing.transaction(async (tx) => tx.inbox.insert(receivedMessage('n-1')), { awaitFlush: false });
+      assert.equal(flushes.held.length, 1, 'its flush was asked for all the same');
+      assert.equal((await flushing.inbox.pending(10)).length, 1, 'committed: readable at once');
+      let durable = false;
+      const after = flushing.transaction(async (tx) => tx.inbox.insert(receivedMessage('n-2'))).then(() => (durable = true));
+      for (let i = 0; i < 5; i += 1) await settle();
+      assert.equal(durable, false);
+      flushes.held[0]!.release();
+      for (let i = 0; i < 5; i += 1) await settle();
+      assert.equal(durable, false, 'the first flush may have started before it was written: it waits for its own');
+      flushes.held[1]!.release();
+      await after;
+      assert.equal(flushing.flushes, 2);
+    });
+
+    it('a flush that fails after a transaction that did not wait for it fails the store, not that caller: the next commits are refused with a store fault', async () => {
+      await flushing.transaction(async (tx) => tx.inbox.insert(receivedMessage('n-3')), { awaitFlush: false });
+      flushes.held[0]!.fail(Object.assign(new Error('EIO: i/o error, fdatasync'), { code: 'EIO' }));
+      for (let i = 0; i < 5; i += 1) await settle();
+      await assert.rejects(flushing.accept(receivedMessage('n-4')), (error: Error & { code?: string }) => error.name === 'StoreError');
+    });
+
     it('commits made while a flush runs wait for the next one, which then covers them all', async () => {
       const first = flushing.accept(receivedMessage('a-1'));
       for (let i = 0; i < 5; i += 1) await settle();

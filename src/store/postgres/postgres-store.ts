@@ -6,7 +6,7 @@ import type { PostgresConnection } from '../../config/types.js';
 import type { Received } from '../../ingest/received.js';
 import type { Logger } from '../../log/logger.js';
 import { StoreError } from '../store-error.js';
-import type { PeerSeen, Repositories, Store, StoreHealth } from '../store.js';
+import type { PeerSeen, Repositories, Store, StoreHealth, TransactionOptions } from '../store.js';
 import { PgAlarms } from './alarms.js';
 import { PgBatches } from './batches.js';
 import { poolConfig, type PoolSettings } from './connection.js';
@@ -191,20 +191,21 @@ export class PostgresStore implements Store {
     return this.#commits.observe(observer);
   }
 
-  transaction<T>(fn: (tx: Repositories) => Promise<T>): Promise<T> {
-    return this.#commits.time('transaction', () => this.#transaction(fn));
+  transaction<T>(fn: (tx: Repositories) => Promise<T>, options?: TransactionOptions): Promise<T> {
+    return this.#commits.time('transaction', () => this.#transaction(fn, options?.awaitFlush ?? true));
   }
 
-  #transaction<T>(fn: (tx: Repositories) => Promise<T>): Promise<T> {
+  #transaction<T>(fn: (tx: Repositories) => Promise<T>, awaitFlush: boolean): Promise<T> {
     if (this.#inTransaction.getStore()) return Promise.reject(new Error('store: a transaction cannot open another one; use its tx'));
-    return this.serially(() => this.runTransaction(fn));
+    return this.serially(() => this.runTransaction(fn, awaitFlush));
   }
 
-  private async runTransaction<T>(fn: (tx: Repositories) => Promise<T>): Promise<T> {
+  private async runTransaction<T>(fn: (tx: Repositories) => Promise<T>, awaitFlush = true): Promise<T> {
     const session = await this.session();
     let result: T;
     try {
-      await session.control('BEGIN');
+      // PostgreSQL's asynchronous commit is that: committed and visible, flushed by its WAL writer soon after.
+      await session.control(awaitFlush ? 'BEGIN' : 'BEGIN; SET LOCAL synchronous_commit = off');
       result = await this.#inTransaction.run(true, () => fn(this.repositories(session)));
       // A statement failed and fn went on: PostgreSQL would turn the COMMIT into a ROLLBACK without a word.
       if (session.failure !== undefined) throw session.failure;

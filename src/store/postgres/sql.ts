@@ -67,7 +67,7 @@ export class Session implements Sql {
   }
 
   /** BEGIN, COMMIT, ROLLBACK: no parameters, nothing to prepare. */
-  async control(text: 'BEGIN' | 'COMMIT' | 'ROLLBACK'): Promise<void> {
+  async control(text: 'BEGIN' | 'BEGIN; SET LOCAL synchronous_commit = off' | 'COMMIT' | 'ROLLBACK'): Promise<void> {
     try {
       await this.client.query(text);
     } catch (error) {

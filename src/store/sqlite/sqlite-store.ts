@@ -4,7 +4,7 @@ import { dirname, join } from 'node:path';
 import { systemClock, type Clock } from '../../base/clock.js';
 import type { Received } from '../../ingest/received.js';
 import type { Logger } from '../../log/logger.js';
-import type { Repositories, Store, StoreHealth } from '../store.js';
+import type { Repositories, Store, StoreHealth, TransactionOptions } from '../store.js';
 import { SqliteAlarms } from './alarms.js';
 import { SqliteBatches } from './batches.js';
 import { isInMemory, SqliteConnection, type Statement } from './connection.js';
@@ -165,11 +165,11 @@ export class SqliteStore implements Store {
     return this.#commits.observe(observer);
   }
 
-  transaction<T>(fn: (tx: Repositories) => Promise<T>): Promise<T> {
-    return this.#commits.time('transaction', () => this.#transaction(fn));
+  transaction<T>(fn: (tx: Repositories) => Promise<T>, options?: TransactionOptions): Promise<T> {
+    return this.#commits.time('transaction', () => this.#transaction(fn, options?.awaitFlush ?? true));
   }
 
-  async #transaction<T>(fn: (tx: Repositories) => Promise<T>): Promise<T> {
+  async #transaction<T>(fn: (tx: Repositories) => Promise<T>, awaitFlush: boolean): Promise<T> {
     if (this.#inTransaction.getStore()) throw new Error('store: a transaction cannot open another one; use its tx');
     const { result, wrote } = await this.serially(async () => {
       const refused = this.#health?.refusal();
@@ -190,7 +190,11 @@ export class SqliteStore implements Store {
       return { result, wrote };
     });
     // Outside the one-at-a-time section: the next transaction runs while this flush does.
-    if (wrote) await this.flushed();
+    // Not awaited, it still runs: a failure is the store's health (451 to devices), not this caller's.
+    if (wrote) {
+      if (awaitFlush) await this.flushed();
+      else this.flushed().catch(() => undefined);
+    }
     return result;
   }
 
