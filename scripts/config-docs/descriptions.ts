@@ -180,7 +180,7 @@ export const KEY_DOCS: KeyDocs = {
   'alarms.defaultRoute.group.wait': 'how long the first notification of a group is held for others to join (above zero)',
   'alarms.watch': 'reload rules and templates when their files change (SIGHUP reloads the whole configuration)',
   'alarms.notifyOnAck': 'when an alarm is acknowledged, tell the addresses it was sent to',
-  'alarms.maxQuotedText': 'how much of the device\'s text a notification quotes (UTF-8 bytes): a longer text is cut at a line boundary, with a note giving its whole length (and, when the original mail is attached, saying the whole text is there)',
+  'alarms.maxQuotedText': 'how much of the device\'s text a notification quotes and an alarm keeps (UTF-8 bytes): a longer text is cut at a line boundary, with a note giving its whole length (and, when the original mail is attached, saying the whole text is there); the API shows the cut as `textCut`, and the whole text stays in the received mail while the store keeps it (`retention`)',
   'alarms.grouping': 'group and digest notifications',
   'alarms.grouping.template': 'their template set',
   'alarms.grouping.maxListed': 'alarms listed in one group or digest; the rest are counted',

@@ -432,8 +432,8 @@ const alarmsSchema = z.strictObject({
   /** When an alarm is acknowledged, tell the receivers it was sent to (who, how, when). */
   notifyOnAck: z.boolean().default(true),
   /**
-   * How much of the device's text a notification quotes (UTF-8 bytes), cut at a line
-   * boundary with a note saying so and how long the whole text is.
+   * How much of the device's text a notification quotes and an alarm keeps (UTF-8 bytes),
+   * cut at a line boundary with a note saying so and how long the whole text is.
    */
   maxQuotedText: size.default(16 * 1024),
   /** Group and digest notifications (lifecycle/batch.ts): their template set and how many alarms one lists. */

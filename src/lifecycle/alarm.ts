@@ -1,3 +1,4 @@
+import type { TextCut } from '../base/cut-text.js';
 import type { Severity } from '../config/schema.js';
 import type { AlarmEvent } from '../parse/alarm-event.js';
 import type { Route } from '../rules/route.js';
@@ -15,8 +16,14 @@ export interface Alarm {
   value?: number;
   unit?: string;
   fields: Record<string, string>;
-  /** The latest occurrence's text. */
+  /**
+   * The latest occurrence's text: at most `alarms.maxQuotedText` bytes of it, cut at a line
+   * as a notification quotes it (then `textCut` says so). The whole stays in the received
+   * message (`lastEventId`) while the store keeps that; an alarm need not carry 100 KiB
+   * through every change it goes through.
+   */
   text: string;
+  textCut?: TextCut;
   count: number;
   firstSeen: number;
   lastSeen: number;

@@ -1,3 +1,4 @@
+import { cutText } from '../base/cut-text.js';
 import type { AlarmEvent } from '../parse/alarm-event.js';
 import type { Route } from '../rules/route.js';
 import type { Alarm, Decision, Due, DueKind } from './alarm.js';
@@ -10,18 +11,21 @@ export interface DecideInput {
   fingerprint: string;
   now: number;
   newAlarmId: () => string;
+  /** How much of the event's text the alarm keeps (UTF-8 bytes, `alarms.maxQuotedText`); all of it when absent. */
+  maxText?: number;
 }
 
 /**
  * What an occurrence does to its alarm, and which notification is due now. Pure: the
  * caller persists `decision.alarm` and queues `decision.due` in one transaction.
  */
-export function decide({ active, event, route, fingerprint, now, newAlarmId }: DecideInput): Decision {
+export function decide({ active, event, route, fingerprint, now, newAlarmId, maxText = Number.POSITIVE_INFINITY }: DecideInput): Decision {
+  const text = keptText(event.text, maxText);
   const by = route.isDefault ? 'the default route' : `rule ${route.rules.join(' + ')}`;
 
   if (event.state === 'cleared') {
     if (!active) return { due: [], outcome: 'clear-without-alarm', reason: 'return to normal with no active alarm to resolve' };
-    const alarm: Alarm = { ...active, state: 'resolved', resolvedAt: now, lastSeen: now, lastEventId: event.id, text: event.text };
+    const alarm: Alarm = withText({ ...active, state: 'resolved', resolvedAt: now, lastSeen: now, lastEventId: event.id }, text);
     if (route.suppressedBy) return { alarm, due: [], outcome: 'suppressed', reason: `resolved; notification suppressed by rule ${route.suppressedBy}` };
     if (!route.notifyResolved || active.notifications === 0) {
       return { alarm, due: [], outcome: 'resolved', reason: route.notifyResolved ? 'resolved; it was never notified' : `resolved; ${by} does not notify resolutions` };
@@ -42,7 +46,7 @@ export function decide({ active, event, route, fingerprint, now, newAlarmId }: D
       value: event.value,
       unit: event.unit,
       fields: event.fields,
-      text: event.text,
+      ...text,
       count: 1,
       firstSeen: now,
       lastSeen: now,
@@ -57,16 +61,18 @@ export function decide({ active, event, route, fingerprint, now, newAlarmId }: D
     return notify(alarm, 'firing', event, route, now, `new alarm, routed by ${by}`);
   }
 
-  const alarm: Alarm = {
-    ...active,
-    count: active.count + 1,
-    lastSeen: now,
-    lastEventId: event.id,
-    text: event.text,
-    fields: { ...active.fields, ...event.fields },
-    value: event.value ?? active.value,
-    severity: route.severity,
-  };
+  const alarm: Alarm = withText(
+    {
+      ...active,
+      count: active.count + 1,
+      lastSeen: now,
+      lastEventId: event.id,
+      fields: { ...active.fields, ...event.fields },
+      value: event.value ?? active.value,
+      severity: route.severity,
+    },
+    text,
+  );
   if (route.suppressedBy) return { alarm, due: [], outcome: 'suppressed', reason: `repeat; notification suppressed by rule ${route.suppressedBy}` };
   const since = active.lastNotifiedAt ?? active.firstSeen;
   if (active.notifications > 0 && now - since < route.repeatInterval) {
@@ -83,4 +89,16 @@ export function notify(alarm: Alarm, kind: DueKind, event: AlarmEvent, route: Ro
   // template can still show how many occurrences were folded since the previous one.
   const recorded: Alarm = { ...notified, countAtLastNotification: notified.count };
   return { alarm: recorded, due: [due], outcome: kind === 'resolved' ? 'resolved' : kind === 'reminder' ? 'reminder' : 'raised', reason };
+}
+
+/** The text an alarm keeps of an event's, and where it was cut if it was. */
+function keptText(text: string, maxText: number): Pick<Alarm, 'text' | 'textCut'> {
+  const kept = cutText(text, maxText);
+  return kept.cut ? { text: kept.text, textCut: kept.cut } : { text: kept.text };
+}
+
+/** `alarm` with the latest text, and no note of an earlier text's cut. */
+function withText(alarm: Alarm, text: Pick<Alarm, 'text' | 'textCut'>): Alarm {
+  const { textCut: _earlier, ...rest } = alarm;
+  return { ...rest, ...text };
 }

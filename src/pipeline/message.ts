@@ -111,7 +111,7 @@ export async function decideEvent(
   const routing = await stages.route(event, now);
   const fingerprint = fingerprintOf(event, alarms.fingerprint);
   const active = await tx.alarms.active(fingerprint);
-  const decided = decide({ active, event, route: routing.route, fingerprint, now, newAlarmId: () => newId(now) });
+  const decided = decide({ active, event, route: routing.route, fingerprint, now, newAlarmId: () => newId(now), maxText: alarms.maxQuotedText });
   const mute = decided.alarm && decided.due.length > 0 ? findMute(decided.alarm, await muteContext(config, tx, now, decided.alarm)) : undefined;
   const decision = applyMute(decided, active, mute);
   const floodStates = new Map<string, FloodState | undefined>();

@@ -1,3 +1,4 @@
+import { cutText } from '../base/cut-text.js';
 import type { Severity } from '../config/schema.js';
 import type { Alarm, Due, DueKind } from '../lifecycle/alarm.js';
 import type { AlarmEvent, DeviceIdentity } from '../parse/alarm-event.js';
@@ -140,26 +141,6 @@ function fieldList(fields: Record<string, string>): NotificationField[] {
   const entries = Object.entries(fields);
   const width = Math.max(0, ...entries.map(([name]) => [...name].length));
   return entries.map(([name, value]) => ({ name, value, label: name + ' '.repeat(width - [...name].length) }));
-}
-
-/**
- * The start of `text` that fits in `maxBytes` of UTF-8, ending at a line break when there
- * is one (else at a character boundary: a device may send one long line). Quoting 100 KiB
- * twice (text and HTML part) helps nobody reading on a phone, and costs ~10 ms per mail.
- */
-export function cutText(text: string, maxBytes: number): { text: string; cut?: { shownBytes: number; totalBytes: number } } {
-  // Cheap early outs: a UTF-16 unit is at most 3 UTF-8 bytes.
-  if (text.length * 3 <= maxBytes) return { text };
-  const totalBytes = Buffer.byteLength(text, 'utf8');
-  if (totalBytes <= maxBytes) return { text };
-  const bytes = Buffer.from(text, 'utf8');
-  let end = maxBytes;
-  // Step back over UTF-8 continuation bytes (10xxxxxx) so no character is split.
-  while (end > 0 && ((bytes[end] ?? 0) & 0xc0) === 0x80) end--;
-  const head = bytes.toString('utf8', 0, end);
-  const lastBreak = Math.max(head.lastIndexOf('\n'), head.lastIndexOf('\r'));
-  const shown = (lastBreak > 0 ? head.slice(0, lastBreak) : head).replace(/[\r\n]+$/, '');
-  return { text: shown, cut: { shownBytes: Buffer.byteLength(shown, 'utf8'), totalBytes } };
 }
 
 function formatSize(bytes: number): string {

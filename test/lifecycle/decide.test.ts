@@ -29,6 +29,20 @@ function run(steps: Array<{ at: number; state?: 'active' | 'cleared'; routeOverr
 }
 
 describe('lifecycle decisions', () => {
+  it('keeps at most maxText bytes of the text, cut at a line and noted; the next occurrence replaces both, the due event keeps all', () => {
+    const long = 'Winding temperature 142 C\n'.repeat(100);
+    const raised = decide({ active: undefined, event: alarmEvent({ id: 'L1', text: long }), route: route(), fingerprint: 'fp', now: T0, newAlarmId, maxText: 100 });
+    assert.equal(raised.alarm?.text, 'Winding temperature 142 C\n'.repeat(3).trimEnd());
+    assert.deepEqual(raised.alarm?.textCut, { shownBytes: 77, totalBytes: 2600 });
+    assert.equal(raised.due[0]?.event.text, long, 'the notification quotes from the event, cut by its own limit');
+    const repeat = decide({ active: raised.alarm, event: alarmEvent({ id: 'L2', text: 'short again' }), route: route(), fingerprint: 'fp', now: T0 + MIN, newAlarmId, maxText: 100 });
+    assert.equal(repeat.alarm?.text, 'short again');
+    assert.equal(repeat.alarm?.textCut, undefined, 'no note of the earlier cut');
+    assert.equal(repeat.alarm && 'textCut' in repeat.alarm, false);
+    const cleared = decide({ active: raised.alarm, event: alarmEvent({ id: 'L3', state: 'cleared', text: long }), route: route(), fingerprint: 'fp', now: T0 + 2 * MIN, newAlarmId, maxText: 100 });
+    assert.deepEqual(cleared.alarm?.textCut, { shownBytes: 77, totalBytes: 2600 });
+  });
+
   it('raises a new alarm and notifies once', () => {
     const [d] = run([{ at: T0 }]);
     assert.equal(d?.outcome, 'raised');

@@ -44,7 +44,11 @@ export const AlarmSummary = z
 
 export const AlarmDetail = AlarmSummary.extend({
   fingerprint: z.string(),
-  text: z.string().describe("the latest occurrence's text"),
+  text: z.string().describe("the latest occurrence's text, at most alarms.maxQuotedText bytes of it (cut at a line)"),
+  textCut: z
+    .object({ shownBytes: z.number().int(), totalBytes: z.number().int() })
+    .nullable()
+    .describe('set when text is only the start of what the device sent: the UTF-8 bytes shown and those it had (the whole is in the received mail while the store keeps it)'),
   description: z.string().nullable().describe("the device's description from the device map"),
   key: z.string().nullable(),
   code: z.string().nullable(),
@@ -111,6 +115,7 @@ export function alarmDetail(a: Alarm): z.infer<typeof AlarmDetail> {
     ...alarmSummary(a),
     fingerprint: a.fingerprint,
     text: a.text,
+    textCut: a.textCut ?? null,
     description: a.device.description ?? null,
     key: a.key ?? null,
     code: a.code ?? null,

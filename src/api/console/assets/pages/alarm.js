@@ -85,6 +85,7 @@ export async function render(main, route, session) {
         ['Rules', alarm.rules.join(', ')],
         ['Description', alarm.description],
         ['Text', alarm.text ? h('pre', { class: 'alarm-text' }, alarm.text) : undefined],
+        ['', alarm.textCut ? h('span', { class: 'muted' }, `The first ${alarm.textCut.shownBytes} of ${alarm.textCut.totalBytes} bytes the device sent.`) : undefined],
       ]),
     );
     if (canAct) replace(buttonsBox, buttons(alarm));
