@@ -11,7 +11,7 @@ const mimeFuncs = requireCommonJs<typeof MimeFuncs>('nodemailer/lib/mime-funcs')
 const qp = requireCommonJs<typeof QuotedPrintable>('nodemailer/lib/qp');
 const base64 = requireCommonJs<typeof Base64>('nodemailer/lib/base64');
 
-/** A text part, base64-encoded when `base64` is set (large parts), else as nodemailer would choose (7bit or quoted-printable). */
+/** A text part: base64 when asked for (large parts), else as nodemailer would choose (7bit or quoted-printable). */
 export type MimeText = string | { content: string; contentTransferEncoding: 'base64' };
 
 /** An attached file: a `message/rfc822` part goes as it is (7bit or 8bit), any other type base64. */
@@ -21,7 +21,7 @@ export interface MimeAttachment {
   content: Buffer;
 }
 
-/** What the gateway writes about an alarm or a batch: the only shapes of mail it composes itself. */
+/** The mail the gateway writes itself: a notification about an alarm or a batch, or the new headers of a relayed plain-text mail. */
 export interface MimeMail {
   /** Headers of the gateway's own, written first, in this order. */
   headers: Record<string, string>;
@@ -55,8 +55,8 @@ const headerEncoder = new MimeNode('text/plain', { textEncoding: 'Q' });
  * The MIME message for `mail`, in one synchronous pass. The same bytes as nodemailer's
  * MailComposer gives for the same input with `textEncoding: 'quoted-printable'` (the test
  * compares them), without its stream per part: composing a notification that way cost
- * ~0.45 ms of the main thread per alarm, a tenth of all the gateway's work per message in
- * alarm mode (bench/postfix, `--cpu-prof`); this takes a fraction of that.
+ * ~0.4 ms of the main thread per alarm, about a tenth of the gateway's work per message
+ * in alarm mode (bench/postfix, `--cpu-prof`); this takes a fifth of that.
  */
 export function composeMime(mail: MimeMail): Buffer {
   const base = mail.baseBoundary ?? randomHex8();
