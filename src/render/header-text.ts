@@ -18,8 +18,7 @@ export function bodyText(value: string): string {
 // The C0 controls but TAB, LF and CR, and DEL (CR is a line break here, made LF before these go).
 // eslint-disable-next-line no-control-regex
 const CONTROLS = /[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f]/;
-// eslint-disable-next-line no-control-regex
-const CONTROLS_ALL = /[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f]/g;
+const CONTROLS_ALL = new RegExp(CONTROLS.source, 'g');
 
 /** Line breaks of any kind as CRLF, nothing else touched: for HTML, whose markup is the sender's. */
 export function crlfLines(value: string): string {

@@ -99,6 +99,8 @@ export function composeMime(mail: MimeMail): Buffer {
   // The message ends with a line break, as nodemailer's LastNewline makes sure.
   if (lastByte === 0x0d) chunks.push('\n');
   else if (lastByte !== 0x0a) chunks.push('\r\n');
+  // Text all through (no attachment): one string, one Buffer.
+  if (chunks.every((c) => typeof c === 'string')) return Buffer.from(chunks.join(''), 'utf8');
   return Buffer.concat(chunks.map((c) => (typeof c === 'string' ? Buffer.from(c, 'utf8') : c)));
 }
 
