@@ -7,9 +7,11 @@ import { requireCommonJs } from '../base/commonjs.js';
 import { upstreamTlsOptions } from '../base/tls-policy.js';
 import { oauth2ClientOptions } from '../config/oauth2-client.js';
 import type { Account, FileAccount, SmtpAccount } from '../config/types.js';
+import { installDataStreamFastPath } from './data-stream-fast-path.js';
 
 /** nodemailer's CommonJS build (src/base/commonjs.ts says why). */
 const nodemailer = requireCommonJs<typeof Nodemailer>('nodemailer');
+installDataStreamFastPath();
 
 export interface SendRequest {
   id: string;

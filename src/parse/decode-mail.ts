@@ -49,7 +49,10 @@ export async function decodeMail(raw: Buffer, fallbackCharset: string): Promise<
   if (plainBody) {
     // The header block first: a multipart mail is told by it, without a scan of its body.
     const headers = await parse(raw.subarray(0, split.bodyStart), fallbackCharset);
-    if (plainTextPart(headers) && isPlain7bit(plainBody)) return { ...decoded(headers), text: plainBody.toString('latin1').replaceAll('\r\n', '\n'), plainBody };
+    if (plainTextPart(headers)) {
+      const body = plainBody.toString('latin1');
+      if (isPlain7bit(body)) return { ...decoded(headers), text: body.replaceAll('\r\n', '\n'), plainBody };
+    }
   }
   return decoded(await parse(raw, fallbackCharset));
 }
@@ -77,22 +80,21 @@ function decoded(parsed: ParsedMail): DecodedMail {
   };
 }
 
-/** Printable ASCII and TAB in CRLF lines of at most 998 bytes, ending with CRLF or nothing. */
-function isPlain7bit(body: Buffer): boolean {
-  let lineLength = 0;
-  for (let i = 0; i < body.length; i += 1) {
-    const byte = body[i]!;
-    if (byte >= 0x20 && byte < 0x7f) {
-      if (++lineLength > 998) return false;
-    } else if (byte === 0x0d) {
-      if (body[i + 1] !== 0x0a) return false;
-      i += 1;
-      lineLength = 0;
-    } else if (byte !== 0x09) {
-      return false;
-    } else if (++lineLength > 998) {
-      return false;
-    }
+/** A byte that is neither printable ASCII nor TAB, a CR without its LF, or an LF without its CR. */
+const NOT_PLAIN_7BIT = /[^\t\x20-\x7e\r\n]|\r(?!\n)|(?<!\r)\n/;
+
+/**
+ * Printable ASCII and TAB in CRLF lines of at most 998 bytes, ending with CRLF or nothing.
+ * `body` is the bytes as a one-byte string: a regular expression and `indexOf` scan it at
+ * native speed, where a loop over a 100 KiB Buffer's bytes cost ~0.3 ms.
+ */
+function isPlain7bit(body: string): boolean {
+  if (NOT_PLAIN_7BIT.test(body)) return false;
+  for (let start = 0; start < body.length; ) {
+    const end = body.indexOf('\r\n', start);
+    const stop = end === -1 ? body.length : end;
+    if (stop - start > 998) return false;
+    start = stop + 2;
   }
   return true;
 }

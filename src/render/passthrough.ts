@@ -16,6 +16,11 @@ export interface OutgoingMessage {
   envelopeFrom: string;
   recipients: string[];
   message: Buffer;
+  /**
+   * Set when `message` ends with the received mail's own bytes from `offset` to its end (a
+   * plain body passed on as it came; `length` of them): a store may keep only what comes before.
+   */
+  bodyOfReceived?: { offset: number; length: number };
 }
 
 export interface PassthroughContext {
@@ -93,7 +98,15 @@ export async function renderPassthrough(received: Received, mail: DecodedMail, c
         .compile()
         .build();
   const trace = `Received: from ${headerText(received.peer.helo || 'unknown')} ([${received.peer.address}])\r\n\tby ${context.hostname} (Annunciator) with ${received.peer.secure ? 'ESMTPS' : 'ESMTP'} id ${received.id};\r\n\t${new Date(received.receivedAt).toUTCString().replace('GMT', '+0000')}\r\n`;
-  return { envelopeFrom: fromAddress.address, recipients, message: Buffer.concat(plainBody ? [Buffer.from(trace), built, plainBody] : [Buffer.from(trace), built]) };
+  const message = Buffer.concat(plainBody ? [Buffer.from(trace), built, plainBody] : [Buffer.from(trace), built]);
+  const offset = plainBody ? offsetIn(received.raw, plainBody) : undefined;
+  return { envelopeFrom: fromAddress.address, recipients, message, ...(offset !== undefined ? { bodyOfReceived: { offset, length: plainBody!.length } } : {}) };
+}
+
+/** Where `tail` starts in `whole`, when it is the very end of the same bytes (a subarray, not a copy). */
+function offsetIn(whole: Buffer, tail: Buffer): number | undefined {
+  const sameMemory = tail.buffer === whole.buffer && tail.byteOffset + tail.length === whole.byteOffset + whole.length;
+  return sameMemory && tail.byteOffset >= whole.byteOffset ? tail.byteOffset - whole.byteOffset : undefined;
 }
 
 function validMessageId(id: string | undefined): string | undefined {

@@ -325,9 +325,16 @@ export interface NewOutboxEntry {
   envelopeFrom: string;
   recipients: string[];
   message: Buffer;
+  /**
+   * The last `length` bytes of `message` are those of the received mail `receivedId` from
+   * `offset` to its end. A backend may keep only the bytes before them and read the rest from
+   * that mail, which the store keeps while the entry is (a relayed 100 KiB body is then
+   * written once, not twice); what it hands back is `message`, whole, either way.
+   */
+  bodyOfReceived?: { offset: number; length: number };
 }
 
-export interface OutboxEntry extends NewOutboxEntry {
+export interface OutboxEntry extends Omit<NewOutboxEntry, 'bodyOfReceived'> {
   createdAt: number;
   status: OutboxStatus;
   attempts: number;

@@ -157,6 +157,7 @@ describe('decodeMail: a plain 7-bit text mail (header block parsed, body taken a
     ['ASCII lines, trailing blanks and an unterminated last line', crlf('From: PLC <plc@plant.local>\nSubject: =?utf-8?q?St=C3=B6rung?=\nContent-Type: text/plain; charset=us-ascii\n\nline one  \n\tindented\n.dot\nlast')],
     ['no Content-Type, empty lines at the end', crlf('Subject: x\n\nWinding temperature 142 C\n\n\n')],
     ['an empty body', crlf('Subject: x\n\n')],
+    ['lines of 998 bytes, the last one unterminated', crlf(`Subject: x\n\n${'x'.repeat(998)}\n${'y'.repeat(998)}`)],
   ] as const) {
     it(`${name}: the same text as a full parse, and the body kept as it came`, async () => {
       const decoded = await decodeMail(raw, 'windows-1252');
@@ -177,7 +178,11 @@ describe('decodeMail: a plain 7-bit text mail (header block parsed, body taken a
   for (const [name, raw] of [
     ['8-bit bytes (a charset to repair)', crlf('Subject: x\n\nSt\xf6rung\n')],
     ['a line longer than 998 bytes', crlf(`Subject: x\n\n${'x'.repeat(999)}\n`)],
+    ['an unterminated last line longer than 998 bytes', crlf(`Subject: x\n\nfirst\n${'x'.repeat(999)}`)],
     ['a bare LF in the body', Buffer.from('Subject: x\r\n\r\nline\nline\r\n')],
+    ['a bare CR in the body', Buffer.from('Subject: x\r\n\r\nline\rline\r\n')],
+    ['a CR as the last byte', Buffer.from('Subject: x\r\n\r\nline\r')],
+    ['a DEL byte', crlf('Subject: x\n\nrub\x7fout\n')],
     ['a control character', crlf('Subject: x\n\nbell\x07\n')],
     ['quoted-printable', crlf('Subject: x\nContent-Transfer-Encoding: quoted-printable\n\nSt=C3=B6rung\n')],
     ['format=flowed', crlf('Subject: x\nContent-Type: text/plain; format=flowed\n\nsoft \nbreak\n')],

@@ -368,11 +368,23 @@ describe('renderPassthrough: a plain 7-bit text mail', () => {
     assert.equal(parsed.subject, 'Motor M12 overtemperature');
     assert.deepEqual(addresses(parsed.to).map((a) => a.address), ['ops@example.com']);
     assertOnlyCrlf(out.message);
+    // What lets the store keep the body once: the message's last bytes are the received mail's from the offset on.
+    const body = out.bodyOfReceived!;
+    assert.equal(body.offset, raw.indexOf('\r\n\r\n') + 4);
+    assert.equal(body.length, raw.length - body.offset);
+    assert.ok(out.message.subarray(out.message.length - body.length).equals(raw.subarray(body.offset)));
+  });
+
+  it('does not claim the received mail\'s bytes for a body that is a copy of them', async () => {
+    const decoded = await decodeMail(raw, 'windows-1252');
+    const { out } = await render({ ...received(), raw: Buffer.from(raw) }, decoded);
+    assert.equal(out.bodyOfReceived, undefined);
   });
 
   it('writes the body anew when the mail has attachments or HTML beside it', async () => {
     const decoded = { ...(await decodeMail(raw, 'windows-1252')), html: '<p>x</p>' };
     const { out, parsed } = await render({ ...received(), raw }, decoded);
+    assert.equal(out.bodyOfReceived, undefined);
     assert.doesNotMatch(headerBlock(out.message), /^Content-Transfer-Encoding: 7bit/m);
     assert.equal(parsed.html, '<p>x</p>');
   });

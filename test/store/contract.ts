@@ -280,6 +280,27 @@ export function storeContract(backend: string, open: () => Promise<StoreUnderTes
         assert.equal(await store.outbox.get('nope'), undefined);
       });
 
+      it('an entry that ends with its received mail\'s own body reads back whole, and keeps that mail from retention while it is kept', async () => {
+        const raw = Buffer.concat([Buffer.from('Subject: big\r\n\r\n'), Buffer.alloc(40 * 1024, 'line of text\r\n')]);
+        const offset = raw.indexOf('\r\n\r\n') + 4;
+        const message = Buffer.concat([Buffer.from('Received: by gw\r\nSubject: big\r\n\r\n'), raw.subarray(offset)]);
+        await store.accept(receivedMessage('R-big', { raw }));
+        await store.transaction(async (tx) => {
+          await tx.inbox.complete('R-big', T0);
+          await tx.outbox.insert(entry('O-big', 'R-big', { message, bodyOfReceived: { offset, length: raw.length - offset } }), T0);
+        });
+        assert.ok((await store.outbox.get('O-big'))!.message.equals(message), 'get');
+        assert.deepEqual((await store.outbox.list(['pending'])).map((e) => [e.id, e.size]), [['O-big', message.length]]);
+        const [claimed] = await store.outbox.claimDue(T0, 10);
+        assert.ok(claimed!.message.equals(message), 'claimDue');
+        assert.equal(await store.inbox.prune(T0 + HOUR, 10), 0, 'the received mail stays while the entry does');
+        await store.outbox.markSent('O-big', T0 + 1, 'primary', []);
+        assert.ok((await store.outbox.get('O-big'))!.message.equals(message), 'sent, still whole');
+        assert.equal(await store.outbox.prune(T0 + HOUR, 10), 1);
+        assert.equal(await store.inbox.prune(T0 + HOUR, 10), 1);
+        assert.equal(await store.inbox.get('R-big'), undefined);
+      });
+
       it('lists entries by status in the order queued, a page at a time', async () => {
         await queue(['a', 'b']);
         await queue(['c', 'd'], T0 + 5);

@@ -287,6 +287,35 @@ describe('SqliteStore', () => {
     }
   });
 
+  it('a relayed body passed on as it came is written once: the outbox row keeps the headers and reads the rest from the received mail', async () => {
+    const file = join(dataDir, 'annunciator.db');
+    const raw = Buffer.concat([Buffer.from('Subject: big\r\n\r\n'), Buffer.alloc(100 * 1024, 'line of text\r\n')]);
+    const offset = raw.indexOf('\r\n\r\n') + 4;
+    const message = Buffer.concat([Buffer.from('Received: by gw\r\nSubject: big\r\n\r\n'), raw.subarray(offset)]);
+    await store.accept(receivedMessage('R1', { raw }));
+    const reader = SqliteConnection.open(file);
+    try {
+      reader.pragma('wal_checkpoint(TRUNCATE)');
+      reader.exec('BEGIN');
+      reader.prepare('SELECT count(*) FROM received').get();
+      const before = statSync(`${file}-wal`).size;
+      await store.outbox.insert({ id: 'O1', receivedId: 'R1', envelopeFrom: 'gw@test', recipients: ['ops@example.com'], message, bodyOfReceived: { offset, length: raw.length - offset } }, 1);
+      const wrote = statSync(`${file}-wal`).size - before;
+      assert.ok(wrote < 24 * 1024, `the insert wrote ${wrote} bytes to the WAL for a 100 KiB body`);
+    } finally {
+      reader.exec('ROLLBACK');
+      reader.close();
+    }
+    const c = SqliteConnection.open(file, { readonly: true });
+    try {
+      assert.equal(c.prepare('SELECT count(*) AS n FROM outbox_message').get<{ n: number }>()!.n, 0);
+    } finally {
+      c.close();
+    }
+    assert.ok((await store.outbox.get('O1'))?.message.equals(message));
+    await assert.rejects(store.inbox.drop('R1'), /FOREIGN KEY/, 'the mail an entry reads its body from cannot go before the entry');
+  });
+
   it('deletes a mail\'s and a notification\'s bytes with their row: drop, queue delete, retention', async () => {
     const blobs = (): { raw: number; message: number } => {
       const c = SqliteConnection.open(join(dataDir, 'annunciator.db'), { readonly: true });

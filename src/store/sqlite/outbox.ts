@@ -14,6 +14,9 @@ interface OutboxRow {
   message: Uint8Array;
   /** The message when it is kept out of the row (large-values.ts). */
   out_of_row?: Uint8Array | null;
+  /** The rest of the message, from the received mail, when the row keeps only its head (body_offset). */
+  received_tail?: Uint8Array | null;
+  body_offset?: number | null;
   status: OutboxStatus;
   attempts: number;
   next_attempt_at: number;
@@ -29,9 +32,11 @@ export class SqliteOutbox implements OutboxRepository {
   constructor(private readonly db: Db) {}
 
   async insert(entry: NewOutboxEntry, now: number): Promise<void> {
+    const head = headOf(entry);
+    const message = head ?? entry.message;
     this.db.run(
-      `INSERT INTO outbox (id, received_id, alarm_id, batch_id, created_at, envelope_from, recipients, message, status, next_attempt_at, updated_at)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'pending', ?, ?)`,
+      `INSERT INTO outbox (id, received_id, alarm_id, batch_id, created_at, envelope_from, recipients, message, status, next_attempt_at, updated_at, body_offset)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'pending', ?, ?, ?)`,
       entry.id,
       entry.receivedId,
       entry.alarmId ?? null,
@@ -39,17 +44,18 @@ export class SqliteOutbox implements OutboxRepository {
       now,
       entry.envelopeFrom,
       JSON.stringify(entry.recipients),
-      inRow(entry.message),
+      inRow(message),
       now,
       now,
+      head ? entry.bodyOfReceived!.offset : null,
     );
-    if (outOfRow(entry.message)) this.db.run(`INSERT INTO outbox_message (id, message) VALUES (?, ?)`, entry.id, entry.message);
+    if (outOfRow(message)) this.db.run(`INSERT INTO outbox_message (id, message) VALUES (?, ?)`, entry.id, message);
   }
 
   async claimDue(now: number, limit: number): Promise<OutboxEntry[]> {
     // The rows are picked and sorted before the join: only the claimed ones' large messages are read.
     const rows = this.db.all<OutboxRow>(`${WITH_MESSAGE} FROM (SELECT * FROM outbox WHERE status = 'pending' AND next_attempt_at <= ? ORDER BY next_attempt_at, id LIMIT ?) o
-       LEFT JOIN outbox_message m ON m.id = o.id ORDER BY o.next_attempt_at, o.id`, now, limit);
+       ${MESSAGE_JOINS} ORDER BY o.next_attempt_at, o.id`, now, limit);
     for (const row of rows) this.db.run(`UPDATE outbox SET status = 'sending', attempts = attempts + 1, updated_at = ? WHERE id = ?`, now, row.id);
     return rows.map((row) => toEntry({ ...row, status: 'sending', attempts: row.attempts + 1 }));
   }
@@ -107,7 +113,7 @@ export class SqliteOutbox implements OutboxRepository {
   }
 
   async get(id: string): Promise<OutboxEntry | undefined> {
-    const row = this.db.get<OutboxRow>(`${WITH_MESSAGE} FROM outbox o LEFT JOIN outbox_message m ON m.id = o.id WHERE o.id = ?`, id);
+    const row = this.db.get<OutboxRow>(`${WITH_MESSAGE} FROM outbox o ${MESSAGE_JOINS} WHERE o.id = ?`, id);
     return row ? toEntry(row) : undefined;
   }
 
@@ -161,15 +167,41 @@ export class SqliteOutbox implements OutboxRepository {
 
 /** An outbox row without its message, and the message's size. */
 const SUMMARY = `SELECT id, received_id, alarm_id, batch_id, created_at, envelope_from, recipients, status, attempts, next_attempt_at, last_error, last_account, updated_at, sent_at, rejected_recipients,
-         coalesce((SELECT length(m.message) FROM outbox_message m WHERE m.id = outbox.id), length(message)) AS size`;
+         coalesce((SELECT length(m.message) FROM outbox_message m WHERE m.id = outbox.id), length(message))
+         + CASE WHEN body_offset IS NULL THEN 0
+           ELSE coalesce((SELECT length(b.raw) FROM received_raw b WHERE b.id = outbox.received_id), (SELECT length(r.raw) FROM received r WHERE r.id = outbox.received_id)) - body_offset END AS size`;
 
 function toSummary(row: OutboxRow): OutboxSummary {
   const { message: _message, ...summary } = toEntry({ ...row, message: Buffer.alloc(0) });
   return { ...summary, size: row.size ?? 0 };
 }
 
-/** An outbox row and its message if kept out of it, in outbox_message (large-values.ts). */
-const WITH_MESSAGE = `SELECT o.*, m.message AS out_of_row`;
+/**
+ * An outbox row, its message if kept out of it (outbox_message, large-values.ts), and the
+ * rest of the message from the received mail when the row keeps only the head (body_offset).
+ */
+const WITH_MESSAGE = `SELECT o.*, m.message AS out_of_row,
+  CASE WHEN o.body_offset IS NOT NULL THEN substr(coalesce(rb.raw, r.raw), o.body_offset + 1) END AS received_tail`;
+const MESSAGE_JOINS = `LEFT JOIN outbox_message m ON m.id = o.id
+  LEFT JOIN received r ON o.body_offset IS NOT NULL AND r.id = o.received_id
+  LEFT JOIN received_raw rb ON o.body_offset IS NOT NULL AND rb.id = o.received_id`;
+
+/**
+ * The bytes before the received mail's own when the entry ends with them, and only when that
+ * saves writing a large body a second time; else undefined, and the row keeps it all.
+ */
+function headOf(entry: NewOutboxEntry): Buffer | undefined {
+  const body = entry.bodyOfReceived;
+  if (!body || entry.receivedId === null || !outOfRow(entry.message.subarray(entry.message.length - body.length))) return undefined;
+  return entry.message.subarray(0, entry.message.length - body.length);
+}
+
+function withTail(head: Buffer, row: OutboxRow): Buffer {
+  if (row.body_offset === null || row.body_offset === undefined) return head;
+  // The foreign key keeps the received mail while this row is; its absence is a broken store, not an empty body.
+  if (!row.received_tail) throw new Error(`outbox entry ${row.id}: the received mail ${row.received_id} its body is read from is gone`);
+  return Buffer.concat([head, row.received_tail]);
+}
 
 function toEntry(row: OutboxRow): OutboxEntry {
   return {
@@ -180,7 +212,7 @@ function toEntry(row: OutboxRow): OutboxEntry {
     createdAt: row.created_at,
     envelopeFrom: row.envelope_from,
     recipients: JSON.parse(row.recipients) as string[],
-    message: asBuffer(row.out_of_row ?? row.message),
+    message: withTail(asBuffer(row.out_of_row ?? row.message), row),
     status: row.status,
     attempts: row.attempts,
     nextAttemptAt: row.next_attempt_at,
