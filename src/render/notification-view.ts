@@ -95,7 +95,9 @@ export function notificationView(
     sequence: due.sequence,
     alarmId: alarm.id,
     alarm,
-    event,
+    // Quoted as `text` is: a template that reads event.text shows no more of a 100 KiB mail,
+    // and the view's cleaning (plain-text.ts) does not scan the whole of it.
+    event: quoted.cut ? { ...event, text: quoted.text } : event,
     device: alarm.device,
     location: locationOf(alarm.device),
     severity: route.severity,

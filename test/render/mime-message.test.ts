@@ -81,6 +81,8 @@ describe('composeMime', () => {
       ['message/rfc822 attachment', { ...base, attachments: [{ filename: 'original.eml', contentType: 'message/rfc822', content: original }] }],
       ['8bit message/rfc822 attachment', { ...base, attachments: [{ filename: 'original.eml', contentType: 'message/rfc822', content: Buffer.from('Subject: Störung\r\n\r\nÜberlast\r\n', 'latin1') }] }],
       ['opaque attachment', { ...base, attachments: [{ filename: 'original.eml', contentType: 'application/octet-stream', content: Buffer.from([0, 1, 2, 255, 13, 10, 0x41]) }] }],
+      // Base64 line breaks at the edges: nothing, under one line, exactly one and exactly three lines of 76, one byte more.
+      ...[0, 1, 56, 57, 171, 172].map((size): [string, MimeMail] => [`opaque attachment of ${size} bytes`, { ...base, attachments: [{ filename: 'blob.bin', contentType: 'application/octet-stream', content: Buffer.alloc(size, 0xa5) }] }]),
       ['text only with an attachment', { ...base, html: undefined, attachments: [{ filename: 'original.eml', contentType: 'message/rfc822', content: original }] }],
       ['critical', { ...base, headers: { ...base.headers, Importance: 'high', 'X-Priority': '1 (Highest)', 'X-Annunciator-Alarms': Array.from({ length: 40 }, (_, i) => `01JDALARM${i}`).join(', ') } }],
       ['a relayed plain mail: empty text, its own encoding header, Sender and Reply-To', { ...base, text: '', html: undefined, sender: 'plc-line4@plant.local', replyTo: 'Öl <oil@plant.local>', headers: { 'X-Annunciator-Id': '01JD', 'X-Annunciator-Device': 'PLC Line 4 – Halle 2', 'Content-Transfer-Encoding': '7bit' } }],

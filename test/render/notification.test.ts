@@ -502,6 +502,14 @@ describe('renderNotification: the device text is cut at alarms.maxQuotedText', (
     assert.equal(parsed.attachments[0]?.filename, 'original.eml');
   });
 
+  it('gives templates that read event.text the same quoted text, not the whole mail', () => {
+    const view = notificationView(makeDue('firing', { event: { text: device } }), { hostname: 'gw', domain: 'gw' }, {}, { maxQuotedText: 16 * 1024, originalAttached: false });
+    assert.ok(view.text.length <= 16 * 1024 && view.text.length > 15 * 1024);
+    assert.equal(view.event.text, view.text);
+    const whole = notificationView(makeDue('firing'), { hostname: 'gw', domain: 'gw' }, {}, { maxQuotedText: 16 * 1024, originalAttached: false });
+    assert.equal(whole.event.text, whole.text, 'a text within the limit: the event as it is');
+  });
+
   it('leaves a text within the limit whole, without a note', async () => {
     const { text, html } = await render(makeDue('firing'), { maxQuotedText: 1024 });
     assert.match(text, /> Limit 120 C\. Drive stopped\./);
