@@ -51,7 +51,17 @@ export async function decodeMail(raw: Buffer, fallbackCharset: string): Promise<
     const headers = await parse(raw.subarray(0, split.bodyStart), fallbackCharset);
     if (plainTextPart(headers)) {
       const body = plainBody.toString('latin1');
-      if (isPlain7bit(body)) return { ...decoded(headers), text: body.replaceAll('\r\n', '\n'), plainBody };
+      if (isPlain7bit(body)) {
+        // Made when first read: a relay passes plainBody on and never reads the text.
+        let text: string | undefined;
+        return {
+          ...decoded(headers),
+          get text(): string {
+            return (text ??= body.replaceAll('\r\n', '\n'));
+          },
+          plainBody,
+        };
+      }
     }
   }
   return decoded(await parse(raw, fallbackCharset));
