@@ -135,8 +135,9 @@ export function createApp(initialConfig: GatewayConfig, options: AppOptions): Ap
     }
   };
   /** The inbox hand-off of every listener and broker: durable when it resolves. */
+  // The inbox runner starts on a message once it is committed, while its flush runs (store.ts, AcceptOptions).
   const accept = async (received: Received): Promise<void> => {
-    await store.accept(received);
+    await store.accept(received, { committed: () => inbox.wake() });
     events.emit('received', { received });
   };
 
@@ -178,7 +179,6 @@ export function createApp(initialConfig: GatewayConfig, options: AppOptions): Ap
   };
 
   const processLogger = logger.child({ stage: 'process' });
-  events.on('received', () => inbox.wake());
   events.on('pruned', () => {
     store.compact().catch((error: unknown) => logger.error({ err: error }, 'cannot give the space pruning freed back to the file system; tried again after the next prune'));
   });

@@ -15,7 +15,8 @@ import type { TopicState } from '../parse/mqtt-event.js';
  *   state its writes are based on (no other writer comes between), and everything it
  *   wrote is durable (fsync'd) when the promise resolves, or nothing when `fn` throws.
  * - `accept(received)` is the inbox hand-off before `250`/PUBACK: durable when it
- *   resolves; concurrent calls share one commit (group commit).
+ *   resolves; concurrent calls share one commit (group commit). `committed` is told
+ *   earlier when the backend flushes after the commit (AcceptOptions).
  * - The repositories on the store itself run each call as a transaction of its own, for
  *   reads and one-statement changes. Never call them from inside `fn`: use `tx`.
  */
@@ -23,7 +24,7 @@ export interface Store extends Repositories {
   /** `sqlite` or `postgres`: for logs and `store status`. */
   readonly backend: string;
   transaction<T>(fn: (tx: Repositories) => Promise<T>, options?: TransactionOptions): Promise<T>;
-  accept(received: Received): Promise<void>;
+  accept(received: Received, options?: AcceptOptions): Promise<void>;
   /** `observer` hears how long each commit took (transaction and accept); the returned function stops it. */
   observeCommits(observer: CommitObserver): () => void;
   /** Gives the space that pruning freed back to the file system (outside any transaction). */
@@ -43,6 +44,18 @@ export interface Store extends Repositories {
 }
 
 /** How a transaction's commit is reported (`Store.transaction`). */
+export interface AcceptOptions {
+  /**
+   * Called once the message is committed, when every reader sees it, which can be before it
+   * is durable (SQLite flushes the WAL after the commit; a backend that is durable at commit
+   * calls it just before `accept` resolves). Work that may repeat can start then, while the
+   * flush runs: the inbox runner does, so a message's processing does not wait for the flush
+   * its `250` waits for. Should the flush fail, the device hears `451` and sends again; that
+   * repeats the message, at worst a notification sent twice, as a power failure would.
+   */
+  committed?: () => void;
+}
+
 export interface TransactionOptions {
   /**
    * `false`: resolve once the transaction committed, without waiting for its flush to the

@@ -252,6 +252,13 @@ export function storeContract(backend: string, open: () => Promise<StoreUnderTes
       });
     });
 
+    it('accept tells `committed` once, no later than it resolves', async () => {
+      let told = 0;
+      await store.accept(receivedMessage('told'), { committed: () => (told += 1) });
+      assert.equal(told, 1);
+      assert.deepEqual((await store.inbox.pending(10)).map((r) => r.id), ['told']);
+    });
+
     describe('outbox', () => {
       it('stores every field of a new entry', async () => {
         await store.transaction((tx) => tx.outbox.insert(entry('o2', null, { alarmId: 'A1', batchId: 'B1', recipients: ['x@example.com', 'y@example.com'] }), T0 + 10));

@@ -101,6 +101,25 @@ describe('SqliteStore', () => {
       assert.equal(acknowledged, 3);
     });
 
+    it('tells `committed` at the commit, before the flush: the inbox runner starts while the device still waits for its 250', async () => {
+      const told: string[] = [];
+      const accepted = flushing.accept(receivedMessage('early'), { committed: () => told.push('committed') }).then(() => told.push('durable'));
+      for (let i = 0; i < 5; i += 1) await settle();
+      assert.deepEqual(told, ['committed'], 'committed, not yet flushed');
+      assert.deepEqual((await flushing.inbox.pending(10)).map((r) => r.id), ['early']);
+      flushes.held[0]!.release();
+      await accepted;
+      assert.deepEqual(told, ['committed', 'durable']);
+    });
+
+    it('does not tell `committed` for a message whose commit failed', async () => {
+      let told = false;
+      flushing.limitPagesForTest(1);
+      await assert.rejects(flushing.accept(receivedMessage('refused', { raw: Buffer.alloc(64 * 1024, 0x61) }), { committed: () => (told = true) }));
+      flushing.limitPagesForTest(undefined);
+      assert.equal(told, false);
+    });
+
     it('a transaction that wrote resolves after the flush; one that only read does not wait for one', async () => {
       let done = false;
       const writing = flushing.transaction(async (tx) => tx.inbox.insert(receivedMessage('w-1'))).then(() => (done = true));

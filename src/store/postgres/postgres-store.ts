@@ -6,7 +6,7 @@ import type { PostgresConnection } from '../../config/types.js';
 import type { Received } from '../../ingest/received.js';
 import type { Logger } from '../../log/logger.js';
 import { StoreError } from '../store-error.js';
-import type { PeerSeen, Repositories, Store, StoreHealth, TransactionOptions } from '../store.js';
+import type { AcceptOptions, PeerSeen, Repositories, Store, StoreHealth, TransactionOptions } from '../store.js';
 import { PgAlarms } from './alarms.js';
 import { PgBatches } from './batches.js';
 import { poolConfig, type PoolSettings } from './connection.js';
@@ -227,14 +227,22 @@ export class PostgresStore implements Store {
    * Group commit: messages accepted while a commit is under way are inserted together in
    * the next one, one statement, so concurrent sessions share one WAL flush.
    */
-  accept(received: Received): Promise<void> {
-    return this.#commits.time('accept', () => this.#accept(received));
+  accept(received: Received, options?: AcceptOptions): Promise<void> {
+    return this.#commits.time('accept', () => this.#accept(received, options?.committed));
   }
 
-  #accept(received: Received): Promise<void> {
+  #accept(received: Received, committed: (() => void) | undefined): Promise<void> {
     if (this.#closing) return Promise.reject(closedError());
     return new Promise((resolve, reject) => {
-      this.#accepting.push({ received, resolve, reject });
+      // Durable at its commit: committed is told as it resolves.
+      this.#accepting.push({
+        received,
+        resolve: () => {
+          committed?.();
+          resolve();
+        },
+        reject,
+      });
       if (this.#acceptScheduled) return;
       this.#acceptScheduled = true;
       // After the I/O callbacks of this turn: every session whose data arrived in it joins.

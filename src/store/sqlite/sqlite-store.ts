@@ -4,7 +4,7 @@ import { dirname, join } from 'node:path';
 import { systemClock, type Clock } from '../../base/clock.js';
 import type { Received } from '../../ingest/received.js';
 import type { Logger } from '../../log/logger.js';
-import type { Repositories, Store, StoreHealth, TransactionOptions } from '../store.js';
+import type { AcceptOptions, Repositories, Store, StoreHealth, TransactionOptions } from '../store.js';
 import { SqliteAlarms } from './alarms.js';
 import { SqliteBatches } from './batches.js';
 import { isInMemory, SqliteConnection, type Statement } from './connection.js';
@@ -46,6 +46,7 @@ const ROOM_TO_GROW = 1024 * 1024;
 
 interface Waiting {
   received: Received;
+  committed: (() => void) | undefined;
   resolve: () => void;
   reject: (error: unknown) => void;
 }
@@ -213,16 +214,16 @@ export class SqliteStore implements Store {
    * Group commit: messages accepted while a commit or another transaction is under way
    * are inserted together in the next one, so concurrent sessions share one fsync.
    */
-  accept(received: Received): Promise<void> {
-    return this.#commits.time('accept', () => this.#accept(received));
+  accept(received: Received, options?: AcceptOptions): Promise<void> {
+    return this.#commits.time('accept', () => this.#accept(received, options?.committed));
   }
 
-  #accept(received: Received): Promise<void> {
+  #accept(received: Received, committed: (() => void) | undefined): Promise<void> {
     // Refused at once while the store cannot take mail: the device hears 451 without waiting.
     const refused = this.#health?.refusal();
     if (refused) return Promise.reject(refused);
     return new Promise((resolve, reject) => {
-      this.#accepting.push({ received, resolve, reject });
+      this.#accepting.push({ received, committed, resolve, reject });
       if (this.#acceptScheduled) return;
       this.#acceptScheduled = true;
       // After the I/O callbacks of this turn: every session whose data arrived in it joins.
@@ -270,6 +271,7 @@ export class SqliteStore implements Store {
       return;
     }
     this.#health?.committed(true, true);
+    for (const w of committed) w.committed?.();
     // Not awaited: the next group is written while this one is flushed.
     this.flushed().then(
       () => {
