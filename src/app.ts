@@ -134,8 +134,10 @@ export function createApp(initialConfig: GatewayConfig, options: AppOptions): Ap
       log.error({ err: error }, 'inhibit rules changed, but the alarms they held could not be looked at again');
     }
   };
-  /** The inbox hand-off of every listener and broker: durable when it resolves. */
-  // The inbox runner starts on a message once it is committed, while its flush runs (store.ts, AcceptOptions).
+  /**
+   * The inbox hand-off of every listener and broker: durable when it resolves. The inbox
+   * runner starts on the message at its commit, while the flush runs (store.ts, AcceptOptions).
+   */
   const accept = async (received: Received): Promise<void> => {
     await store.accept(received, { committed: () => inbox.wake() });
     events.emit('received', { received });

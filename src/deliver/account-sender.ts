@@ -135,11 +135,12 @@ function smtpEnvelope(from: string, to: string[]): SmtpEnvelope {
 
 /**
  * A finished message as the pool takes it from nodemailer's Mailer, without Mailer composing
- * it: the gateway's messages are bytes already, and Mailer's way with a raw message (a
- * composer, a MimeNode and a pipeline of streams per message) cost the delivery thread about
- * a third of its time. What the pool reads of a mail (smtp-pool, pool-resource) is this: the
- * envelope, a message id for its log, and the bytes as a stream; the line ending that Mailer's
- * stream adds where the last line has none, SMTP's DATA encoder adds the same way.
+ * it again: the gateway's messages are bytes already, and Mailer's way with a raw message is
+ * a composer, a MimeNode with a fresh boundary and message id, and a pipeline of streams, per
+ * message. What the pool reads of a mail (smtp-pool, pool-resource) is this: the envelope, a
+ * message id for its log, and the bytes as a stream. The line break that Mailer's stream adds
+ * where the last line has none, SMTP's DATA encoder adds the same way
+ * (test/deliver/account-sender.test.ts compares both on a real SMTP server).
  */
 function finishedMail(envelope: SmtpEnvelope, message: Buffer, id: string): MailMessage<SMTPPool.SentMessageInfo> {
   const messageId = `<${id}@annunciator>`;
