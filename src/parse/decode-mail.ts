@@ -1,4 +1,5 @@
 import { simpleParser, type AddressObject, type ParsedMail, type StructuredHeader } from 'mailparser';
+import { plain7bitText } from './plain-7bit.js';
 import { headerEnd, repairUndeclared8bit } from './repair-charset.js';
 
 /** A device's mail, decoded: text as the device meant it, whatever the wire encoding. */
@@ -50,8 +51,8 @@ export async function decodeMail(raw: Buffer, fallbackCharset: string): Promise<
     // The header block first: a multipart mail is told by it, without a scan of its body.
     const headers = await parse(raw.subarray(0, split.bodyStart), fallbackCharset);
     if (plainTextPart(headers)) {
-      const body = plainBody.toString('latin1');
-      if (isPlain7bit(body)) {
+      const body = plain7bitText(plainBody);
+      if (body !== undefined) {
         // Made when first read: a relay passes plainBody on and never reads the text.
         let text: string | undefined;
         return {
@@ -88,25 +89,6 @@ function decoded(parsed: ParsedMail): DecodedMail {
       inline: a.contentDisposition === 'inline' && !!a.contentId,
     })),
   };
-}
-
-/** A byte that is neither printable ASCII nor TAB, a CR without its LF, or an LF without its CR. */
-const NOT_PLAIN_7BIT = /[^\t\x20-\x7e\r\n]|\r(?!\n)|(?<!\r)\n/;
-
-/**
- * Printable ASCII and TAB in CRLF lines of at most 998 bytes, ending with CRLF or nothing.
- * `body` is the bytes as a one-byte string: a regular expression and `indexOf` scan it at
- * native speed, where a loop over a 100 KiB Buffer's bytes cost ~0.3 ms.
- */
-function isPlain7bit(body: string): boolean {
-  if (NOT_PLAIN_7BIT.test(body)) return false;
-  for (let start = 0; start < body.length; ) {
-    const end = body.indexOf('\r\n', start);
-    const stop = end === -1 ? body.length : end;
-    if (stop - start > 998) return false;
-    start = stop + 2;
-  }
-  return true;
 }
 
 function isStructured(value: unknown): value is StructuredHeader {
