@@ -3,6 +3,7 @@ import { test } from 'node:test';
 import type { Transform } from 'node:stream';
 import { requireCommonJs } from '../../src/base/commonjs.js';
 import { installDataStreamFastPath, passesUnchanged } from '../../src/deliver/data-stream-fast-path.js';
+import { seededRandom } from '../helpers/seeded-random.js';
 
 type DataStreamClass = new () => Transform & { inByteCount: number; outByteCount: number };
 const DataStream = requireCommonJs<DataStreamClass>('nodemailer/lib/smtp-connection/data-stream');
@@ -52,15 +53,6 @@ function split(buffer: Buffer, random: () => number): Buffer[] {
   return chunks;
 }
 
-/** A small deterministic generator, so a failure can be replayed. */
-function seeded(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state * 1664525 + 1013904223) >>> 0;
-    return state / 2 ** 32;
-  };
-}
-
 test('the DataStream hook is installed on the class nodemailer sends through', () => {
   assert.equal(installDataStreamFastPath(), true);
   assert.equal(installDataStreamFastPath(), true, 'installing twice is harmless');
@@ -93,7 +85,7 @@ test('a clean chunk is passed on as it came; one that needs stuffing goes throug
 
 test('what reaches the upstream is what SMTP requires, for 2,000 random mails in random chunks', async () => {
   installDataStreamFastPath();
-  const random = seeded(9);
+  const random = seededRandom(9);
   for (let i = 0; i < 2000; i += 1) {
     const mail = randomMail(random);
     const result = await throughDataStream(split(mail, random));

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { onlyTextBytes, plain7bitText } from '../../src/parse/plain-7bit.js';
+import { seededRandom } from '../helpers/seeded-random.js';
 
 /** The definition, a byte at a time: printable ASCII and TAB in CRLF lines of at most 998 bytes, ending with CRLF or nothing. */
 function reference(body: Buffer): boolean {
@@ -26,17 +27,9 @@ function at(shift: number, bytes: Buffer): Buffer {
   return backing.subarray(shift, shift + bytes.length);
 }
 
-function seeded(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state * 1664525 + 1013904223) >>> 0;
-    return state / 2 ** 32;
-  };
-}
-
 describe('plain7bitText', () => {
   it('agrees with the byte-by-byte definition on 5,000 random bodies, at every alignment', () => {
-    const random = seeded(7);
+    const random = seededRandom(7);
     const pieces = ['Winding temperature 142 C', '\r\n', '\r\n', '\t', ' ', '\r', '\n', '\x00', '\x07', '\x1f', '\x7f', '\x80', 'é', '~', '.', 'x'.repeat(500)];
     let plain = 0;
     for (let i = 0; i < 5000; i += 1) {

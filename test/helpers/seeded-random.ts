@@ -1,0 +1,8 @@
+/** A small deterministic generator of numbers in [0, 1), so that a failing random case can be replayed. */
+export function seededRandom(seed: number): () => number {
+  let state = seed >>> 0;
+  return () => {
+    state = (state * 1664525 + 1013904223) >>> 0;
+    return state / 2 ** 32;
+  };
+}
