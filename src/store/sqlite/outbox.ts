@@ -1,7 +1,7 @@
 import type { AccountDeliveryRecord, DeliveryFailureUpdate, NewOutboxEntry, OutboxEntry, OutboxRepository, OutboxStatus, OutboxSummary } from '../store.js';
 import { asBuffer } from './connection.js';
 import { Db } from './db.js';
-import { inRow, outOfRow } from './large-values.js';
+import { IN_ROW_MAX, inRow, outOfRow } from './large-values.js';
 
 interface OutboxRow {
   id: string;
@@ -192,7 +192,8 @@ const MESSAGE_JOINS = `LEFT JOIN outbox_message m ON m.id = o.id
  */
 function headOf(entry: NewOutboxEntry): Buffer | undefined {
   const body = entry.bodyOfReceived;
-  if (!body || entry.receivedId === null || !outOfRow(entry.message.subarray(entry.message.length - body.length))) return undefined;
+  // A body small enough for the row costs nothing to write again with it.
+  if (!body || entry.receivedId === null || body.length <= IN_ROW_MAX) return undefined;
   return entry.message.subarray(0, entry.message.length - body.length);
 }
 
