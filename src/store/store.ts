@@ -63,8 +63,8 @@ export interface TransactionOptions {
    * a power failure before the next flush can (the flush follows at once, and any durable
    * commit after it covers it). Only for work whose loss can at most repeat a delivery:
    * what the outbox claims for sending, a notification computed from a mail the inbox
-   * holds durably. Then one flush, the one before `250`/PUBACK, is all a message waits for
-   * on its way out. Default `true`.
+   * holds durably. Then the only flush on a message's way is the one before `250`/PUBACK,
+   * and the pipeline does not wait for that either (AcceptOptions). Default `true`.
    */
   awaitFlush?: boolean;
 }
