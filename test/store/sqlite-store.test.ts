@@ -335,6 +335,43 @@ describe('SqliteStore', () => {
     await assert.rejects(store.inbox.drop('R1'), /FOREIGN KEY/, 'the mail an entry reads its body from cannot go before the entry');
   });
 
+  describe('a large mail or notification is read back from memory right after the commit that wrote it', () => {
+    const big = (text: string) => Buffer.concat([Buffer.from(`Subject: ${text}\r\n\r\n`), Buffer.alloc(40 * 1024, `${text} line\r\n`)]);
+    const entry = (id: string, message: Buffer) => ({ id, receivedId: null, envelopeFrom: 'gw@test', recipients: ['ops@example.com'], message });
+
+    it('the inbox runner gets the accepted bytes themselves, once; a second read (a retry) comes from the file', async () => {
+      const raw = big('accepted');
+      await store.accept(receivedMessage('R1', { raw }));
+      const [first] = await store.inbox.pending(10);
+      assert.equal(first!.raw, raw, 'the very Buffer the accept wrote');
+      const [again] = await store.inbox.pending(10);
+      assert.notEqual(again!.raw, raw);
+      assert.ok(again!.raw.equals(raw), 'read from the file, the same bytes');
+    });
+
+    it('the outbox claim gets the queued message itself; a retry reads it from the file', async () => {
+      const message = big('queued');
+      await store.transaction((tx) => tx.outbox.insert(entry('O1', message), 1));
+      const [claimed] = await store.outbox.claimDue(1, 10);
+      assert.equal(claimed!.message, message);
+      await store.outbox.reschedule('O1', { now: 2, nextAttemptAt: 2, error: 'again', account: null, recipients: ['ops@example.com'], rejectedRecipients: [] });
+      const [retried] = await store.outbox.claimDue(2, 10);
+      assert.notEqual(retried!.message, message);
+      assert.ok(retried!.message.equals(message));
+    });
+
+    it('stays within its budget, oldest out first; an evicted message is read from the file', async () => {
+      const messages = Array.from({ length: 260 }, (_, i) => big(`m${String(i).padStart(3, '0')}`));
+      for (let i = 0; i < messages.length; i += 1) await store.transaction((tx) => tx.outbox.insert(entry(`O${String(i).padStart(3, '0')}`, messages[i]!), 1));
+      const claimed = await store.outbox.claimDue(1, 1000);
+      assert.equal(claimed.length, 260);
+      // 8 MiB of 40 KiB messages: the first ones went to make room.
+      assert.notEqual(claimed[0]!.message, messages[0]);
+      assert.equal(claimed[259]!.message, messages[259]);
+      claimed.forEach((c, i) => assert.ok(c.message.equals(messages[i]!), c.id));
+    });
+  });
+
   it('deletes a mail\'s and a notification\'s bytes with their row: drop, queue delete, retention', async () => {
     const blobs = (): { raw: number; message: number } => {
       const c = SqliteConnection.open(join(dataDir, 'annunciator.db'), { readonly: true });

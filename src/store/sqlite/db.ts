@@ -1,5 +1,6 @@
 import type { RunResult, SqliteConnection, Statement } from './connection.js';
 import { StoreError } from '../store-error.js';
+import { RecentBytes } from './recent-bytes.js';
 
 /** A connection with its prepared statements: preparing on every call cost ~5% of CPU under load. */
 export class Db {
@@ -43,6 +44,25 @@ export class Db {
     } catch (error) {
       throw StoreError.wrap(error);
     }
+  }
+
+  readonly #caches: RecentBytes[] = [];
+
+  /** A cache of large values this connection's transactions write (RecentBytes), told how each ends. */
+  recentBytes(budget: number): RecentBytes {
+    const cache = new RecentBytes(budget);
+    this.#caches.push(cache);
+    return cache;
+  }
+
+  /** The transaction under way committed (SqliteStore calls this after COMMIT). */
+  committed(): void {
+    for (const cache of this.#caches) cache.committed();
+  }
+
+  /** The transaction under way rolled back. */
+  rolledBack(): void {
+    for (const cache of this.#caches) cache.discarded();
   }
 
   /** `?, ?, ?` for an IN list. */

@@ -3,6 +3,7 @@ import type { InboxRepository } from '../store.js';
 import { asBuffer } from './connection.js';
 import type { Db } from './db.js';
 import { inRow, outOfRow } from './large-values.js';
+import type { RecentBytes } from './recent-bytes.js';
 
 interface ReceivedRow {
   id: string;
@@ -21,8 +22,15 @@ interface ReceivedRow {
   mqtt?: string | null;
 }
 
+/** How many bytes of large mails the inbox keeps in memory for the runner's read after the accept. */
+const RECENT_BUDGET = 8 * 1024 * 1024;
+
 export class SqliteInbox implements InboxRepository {
-  constructor(private readonly db: Db) {}
+  readonly #recent: RecentBytes;
+
+  constructor(private readonly db: Db) {
+    this.#recent = db.recentBytes(RECENT_BUDGET);
+  }
 
   async insert(r: Received): Promise<void> {
     this.insertNow(r);
@@ -46,12 +54,19 @@ export class SqliteInbox implements InboxRepository {
       inRow(r.raw),
       r.mqtt ? JSON.stringify(r.mqtt) : null,
     );
-    if (outOfRow(r.raw)) this.db.run(`INSERT INTO received_raw (id, raw) VALUES (?, ?)`, r.id, r.raw);
+    if (outOfRow(r.raw)) {
+      this.db.run(`INSERT INTO received_raw (id, raw) VALUES (?, ?)`, r.id, r.raw);
+      this.#recent.stage(r.id, r.raw);
+    }
   }
 
   async pending(limit: number): Promise<Received[]> {
-    return this.db.all<ReceivedRow>(`${WITH_RAW} FROM (SELECT * FROM received WHERE state = 'new' ORDER BY received_at, id LIMIT ?) r
-       LEFT JOIN received_raw b ON b.id = r.id ORDER BY r.received_at, r.id`, limit).map(toReceived);
+    const rows = this.db.all<ReceivedRow>(`SELECT * FROM received WHERE state = 'new' ORDER BY received_at, id LIMIT ?`, limit);
+    // An empty row value is a large mail kept in received_raw (or an empty mail): from memory if it was just accepted.
+    for (const row of rows) {
+      if (row.raw.byteLength === 0) row.out_of_row = this.#recent.take(row.id) ?? this.db.get<{ raw: Uint8Array }>(`SELECT raw FROM received_raw WHERE id = ?`, row.id)?.raw ?? null;
+    }
+    return rows.map(toReceived);
   }
 
   async get(id: string): Promise<Received | undefined> {

@@ -2,6 +2,7 @@ import type { AccountDeliveryRecord, DeliveryFailureUpdate, NewOutboxEntry, Outb
 import { asBuffer } from './connection.js';
 import { Db } from './db.js';
 import { IN_ROW_MAX, inRow, outOfRow } from './large-values.js';
+import type { RecentBytes } from './recent-bytes.js';
 
 interface OutboxRow {
   id: string;
@@ -28,8 +29,15 @@ interface OutboxRow {
   size?: number;
 }
 
+/** How many bytes of large messages the outbox keeps in memory for the claim after the insert. */
+const RECENT_BUDGET = 8 * 1024 * 1024;
+
 export class SqliteOutbox implements OutboxRepository {
-  constructor(private readonly db: Db) {}
+  readonly #recent: RecentBytes;
+
+  constructor(private readonly db: Db) {
+    this.#recent = db.recentBytes(RECENT_BUDGET);
+  }
 
   async insert(entry: NewOutboxEntry, now: number): Promise<void> {
     const head = headOf(entry);
@@ -50,14 +58,24 @@ export class SqliteOutbox implements OutboxRepository {
       head ? entry.bodyOfReceived!.offset : null,
     );
     if (outOfRow(message)) this.db.run(`INSERT INTO outbox_message (id, message) VALUES (?, ?)`, entry.id, message);
+    // What the row does not hold whole would be read back from two tables at the claim.
+    if (head || outOfRow(message)) this.#recent.stage(entry.id, entry.message);
   }
 
   async claimDue(now: number, limit: number): Promise<OutboxEntry[]> {
-    // The rows are picked and sorted before the join: only the claimed ones' large messages are read.
-    const rows = this.db.all<OutboxRow>(`${WITH_MESSAGE} FROM (SELECT * FROM outbox WHERE status = 'pending' AND next_attempt_at <= ? ORDER BY next_attempt_at, id LIMIT ?) o
-       ${MESSAGE_JOINS} ORDER BY o.next_attempt_at, o.id`, now, limit);
+    const rows = this.db.all<OutboxRow>(`SELECT * FROM outbox WHERE status = 'pending' AND next_attempt_at <= ? ORDER BY next_attempt_at, id LIMIT ?`, now, limit);
     for (const row of rows) this.db.run(`UPDATE outbox SET status = 'sending', attempts = attempts + 1, updated_at = ? WHERE id = ?`, now, row.id);
-    return rows.map((row) => toEntry({ ...row, status: 'sending', attempts: row.attempts + 1 }));
+    return rows.map((row) => ({ ...toRecord({ ...row, status: 'sending', attempts: row.attempts + 1 }), message: this.#messageOf(row) }));
+  }
+
+  /** A claimed row's message: the row's own when it holds it whole, else from memory if just queued, else read. */
+  #messageOf(row: OutboxRow): Buffer {
+    if (row.body_offset === null && row.message.byteLength > 0) return asBuffer(row.message);
+    const recent = this.#recent.take(row.id);
+    if (recent) return recent;
+    const whole = this.db.get<MessageRow>(MESSAGE_BY_ID, row.id);
+    if (!whole) throw new Error(`outbox entry ${row.id} is gone while it is being claimed`);
+    return messageOfRow(whole);
   }
 
   async recoverInterrupted(now: number): Promise<number> {
@@ -113,7 +131,7 @@ export class SqliteOutbox implements OutboxRepository {
   }
 
   async get(id: string): Promise<OutboxEntry | undefined> {
-    const row = this.db.get<OutboxRow>(`${WITH_MESSAGE} FROM outbox o ${MESSAGE_JOINS} WHERE o.id = ?`, id);
+    const row = this.db.get<OutboxRow>(MESSAGE_BY_ID, id);
     return row ? toEntry(row) : undefined;
   }
 
@@ -172,8 +190,7 @@ const SUMMARY = `SELECT id, received_id, alarm_id, batch_id, created_at, envelop
            ELSE coalesce((SELECT length(b.raw) FROM received_raw b WHERE b.id = outbox.received_id), (SELECT length(r.raw) FROM received r WHERE r.id = outbox.received_id)) - body_offset END AS size`;
 
 function toSummary(row: OutboxRow): OutboxSummary {
-  const { message: _message, ...summary } = toEntry({ ...row, message: Buffer.alloc(0) });
-  return { ...summary, size: row.size ?? 0 };
+  return { ...toRecord(row), size: row.size ?? 0 };
 }
 
 /**
@@ -197,7 +214,15 @@ function headOf(entry: NewOutboxEntry): Buffer | undefined {
   return entry.message.subarray(0, entry.message.length - body.length);
 }
 
-function withTail(head: Buffer, row: OutboxRow): Buffer {
+const MESSAGE_BY_ID = `${WITH_MESSAGE} FROM outbox o ${MESSAGE_JOINS} WHERE o.id = ?`;
+
+type MessageRow = Pick<OutboxRow, 'id' | 'received_id' | 'message' | 'out_of_row' | 'received_tail' | 'body_offset'>;
+
+function messageOfRow(row: MessageRow): Buffer {
+  return withTail(asBuffer(row.out_of_row ?? row.message), row);
+}
+
+function withTail(head: Buffer, row: MessageRow): Buffer {
   if (row.body_offset === null || row.body_offset === undefined) return head;
   // The foreign key keeps the received mail while this row is; its absence is a broken store, not an empty body.
   if (!row.received_tail) throw new Error(`outbox entry ${row.id}: the received mail ${row.received_id} its body is read from is gone`);
@@ -205,6 +230,10 @@ function withTail(head: Buffer, row: OutboxRow): Buffer {
 }
 
 function toEntry(row: OutboxRow): OutboxEntry {
+  return { ...toRecord(row), message: messageOfRow(row) };
+}
+
+function toRecord(row: OutboxRow): Omit<OutboxEntry, 'message'> {
   return {
     id: row.id,
     receivedId: row.received_id,
@@ -213,7 +242,6 @@ function toEntry(row: OutboxRow): OutboxEntry {
     createdAt: row.created_at,
     envelopeFrom: row.envelope_from,
     recipients: JSON.parse(row.recipients) as string[],
-    message: withTail(asBuffer(row.out_of_row ?? row.message), row),
     status: row.status,
     attempts: row.attempts,
     nextAttemptAt: row.next_attempt_at,

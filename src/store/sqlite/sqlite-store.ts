@@ -186,6 +186,7 @@ export class SqliteStore implements Store {
         this.#health?.failed(error);
         throw error;
       }
+      this.#db.committed();
       const wrote = this.#db.changes > changesBefore;
       if (this.#health?.watchingWrites) this.#health.committed(wrote, false);
       return { result, wrote };
@@ -292,6 +293,7 @@ export class SqliteStore implements Store {
       this.rollback();
       throw error;
     }
+    this.#db.committed();
   }
 
   /** BEGIN IMMEDIATE, COMMIT, ROLLBACK prepared once: compiling them for every transaction cost ~8 % of CPU under load. */
@@ -311,6 +313,7 @@ export class SqliteStore implements Store {
   }
 
   private rollback(): void {
+    this.#db.rolledBack();
     try {
       if (this.#connection.inTransaction) this.exec('ROLLBACK');
     } catch {
