@@ -77,10 +77,10 @@ export function composeMime(mail: MimeMail): Buffer {
   }
 
   const headers = Object.entries(mail.headers).map(([key, value]): [string, string] => [headerKey(key), headerEncoder.encodeHeaderValue(key, value)]);
-  headers.push(['From', headerEncoder.encodeHeaderValue('From', mail.from)]);
-  if (mail.sender) headers.push(['Sender', headerEncoder.encodeHeaderValue('Sender', mail.sender)]);
-  if (mail.to?.length) headers.push(['To', headerEncoder.encodeHeaderValue('To', mail.to)]);
-  if (mail.replyTo) headers.push(['Reply-To', headerEncoder.encodeHeaderValue('Reply-To', mail.replyTo)]);
+  headers.push(['From', addressHeader('From', mail.from)]);
+  if (mail.sender) headers.push(['Sender', addressHeader('Sender', mail.sender)]);
+  if (mail.to?.length) headers.push(['To', addressHeader('To', mail.to)]);
+  if (mail.replyTo) headers.push(['Reply-To', addressHeader('Reply-To', mail.replyTo)]);
   if (mail.inReplyTo) headers.push(['In-Reply-To', headerEncoder.encodeHeaderValue('In-Reply-To', mail.inReplyTo)]);
   if (mail.references?.length) headers.push(['References', headerEncoder.encodeHeaderValue('References', mail.references)]);
   headers.push(['Subject', headerEncoder.encodeHeaderValue('Subject', mail.subject)]);
@@ -101,6 +101,25 @@ export function composeMime(mail: MimeMail): Buffer {
   if (chunks.every((c) => typeof c === 'string')) return Buffer.from(chunks.join(''), 'utf8');
   return Buffer.concat(chunks.map((c) => (typeof c === 'string' ? Buffer.from(c, 'utf8') : c)));
 }
+
+/**
+ * An address header as nodemailer encodes it, remembered: a gateway writes the same few
+ * senders and receiver lists again and again, and parsing and encoding them was a tenth
+ * of composing a notification.
+ */
+function addressHeader(key: 'From' | 'Sender' | 'To' | 'Reply-To', value: MimeMail['from'] | string | string[]): string {
+  const remembered = `${key}\0${typeof value === 'string' ? `s${value}` : `j${JSON.stringify(value)}`}`;
+  let encoded = addressHeaders.get(remembered);
+  if (encoded === undefined) {
+    encoded = headerEncoder.encodeHeaderValue(key, value);
+    // Bounded: receivers drawn from an endless variety of addresses must not grow memory.
+    if (addressHeaders.size >= 1000) addressHeaders.clear();
+    addressHeaders.set(remembered, encoded);
+  }
+  return encoded;
+}
+
+const addressHeaders = new Map<string, string>();
 
 /**
  * Base64 in lines of 76 with no line break after the last, as nodemailer's `wrap(encode(b), 76)`

@@ -22,11 +22,13 @@ export function plainText(value: string): string {
 }
 
 /**
- * A copy of a view model with every string in it passed through plainText, at any
- * depth. Arrays stay arrays; plain objects stay plain objects; other values are kept.
+ * A view model with every string in it passed through plainText, at any depth. Arrays stay
+ * arrays; plain objects stay plain objects; other values are kept. Copied where something
+ * changed only: an object or array with nothing to clean is given back as it is, so a
+ * typical view (nothing to clean) costs a walk, not a second view to collect.
  */
 export function plainTextValues<T>(value: T): T {
-  // The walk rebuilds the same shape with the same keys, so the copy is a T; TypeScript
+  // The walk rebuilds the same shape with the same keys, so the result is a T; TypeScript
   // cannot follow that through a recursive map, hence the one cast at the top.
   return clean(value, new Map()) as T;
 }
@@ -46,19 +48,41 @@ function clean(value: unknown, cleaned: Map<string, string>): unknown {
     }
     return result;
   }
-  if (Array.isArray(value)) return value.map((inner: unknown) => clean(inner, cleaned));
-  if (value !== null && typeof value === 'object' && isPlainObject(value)) {
-    // A loop, not fromEntries(entries().map()): this runs for every object of every view.
-    const copy: Record<string, unknown> = {};
-    for (const key of Object.keys(value)) {
-      const inner = clean((value as Record<string, unknown>)[key], cleaned);
-      // A device's field may be called __proto__: an own property, never the prototype.
-      if (key === '__proto__') Object.defineProperty(copy, key, { value: inner, enumerable: true, writable: true, configurable: true });
-      else copy[key] = inner;
+  if (Array.isArray(value)) {
+    let copy: unknown[] | undefined;
+    for (let i = 0; i < value.length; i += 1) {
+      const inner = clean(value[i], cleaned);
+      if (copy === undefined) {
+        if (inner === value[i]) continue;
+        copy = value.slice(0, i);
+      }
+      copy.push(inner);
     }
-    return copy;
+    return copy ?? value;
+  }
+  if (value !== null && typeof value === 'object' && isPlainObject(value)) {
+    const record = value as Record<string, unknown>;
+    const keys = Object.keys(record);
+    let copy: Record<string, unknown> | undefined;
+    for (let i = 0; i < keys.length; i += 1) {
+      const key = keys[i]!;
+      const inner = clean(record[key], cleaned);
+      if (copy === undefined) {
+        if (inner === record[key]) continue;
+        copy = {};
+        for (let j = 0; j < i; j += 1) setOwn(copy, keys[j]!, record[keys[j]!]);
+      }
+      setOwn(copy, key, inner);
+    }
+    return copy ?? value;
   }
   return value;
+}
+
+/** A device's field may be called __proto__: an own property, never the prototype. */
+function setOwn(target: Record<string, unknown>, key: string, value: unknown): void {
+  if (key === '__proto__') Object.defineProperty(target, key, { value, enumerable: true, writable: true, configurable: true });
+  else target[key] = value;
 }
 
 function isPlainObject(value: object): boolean {

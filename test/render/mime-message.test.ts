@@ -106,6 +106,15 @@ describe('composeMime', () => {
     }
   });
 
+  it('writes a sender and receivers it has written before as nodemailer does, also after a thousand others', async () => {
+    const accented: MimeMail = { ...base, from: { name: 'Leitstand Größe', address: 'gw@plant.example' }, to: ['Jörg Meier <j@plant.example>', 'ops@plant.example'], replyTo: 'Öl <oil@plant.local>', sender: 'plc@plant.local' };
+    await assertSameAsNodemailer(accented, 'first time');
+    await assertSameAsNodemailer(accented, 'again');
+    for (let i = 0; i < 1100; i++) composeMime({ ...base, from: { name: `Gateway ${i}`, address: `gw${i}@plant.example` }, to: [`r${i}@plant.example`] });
+    await assertSameAsNodemailer(accented, 'after a thousand other senders and receivers');
+    await assertSameAsNodemailer({ ...accented, to: ['ops@plant.example', 'Jörg Meier <j@plant.example>'] }, 'the same receivers in another order');
+  });
+
   it('wraps quoted-printable lines as nodemailer does, skipping the work only where it would change nothing', () => {
     const lines = (seed: number) => {
       let state = seed;

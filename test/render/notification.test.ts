@@ -619,5 +619,24 @@ describe('plainText', () => {
     assert.deepEqual(cleaned.lines, [want, 'a\nb']);
     assert.equal(cleaned.event.note, `${'other\n'.repeat(500)}end`);
     assert.equal(view.text, dirty, 'the view itself is left as it was');
+    assert.equal(view.event.text, dirty);
+    assert.deepEqual(view.lines, [dirty, 'a\rb']);
+  });
+
+  it('gives back what has nothing to clean as it is, and copies only the objects on the way to what changed', () => {
+    const clean = { title: 'Motor M7', fields: [{ label: 'Temp', value: '142 C' }], device: { id: 'plc', tags: ['a', 'b'] } };
+    assert.equal(plainTextValues(clean), clean, 'nothing to clean: the same object');
+    const view = { ...clean, alarm: { text: 'bell\u0007', state: 'active' } };
+    const cleaned = plainTextValues(view);
+    assert.notEqual(cleaned, view);
+    assert.notEqual(cleaned.alarm, view.alarm);
+    assert.deepEqual(cleaned.alarm, { text: 'bell', state: 'active' });
+    assert.equal(cleaned.fields, view.fields, 'an untouched branch is shared, not copied');
+    assert.equal(cleaned.device, view.device);
+    assert.equal(view.alarm.text, 'bell\u0007', 'the view itself is left as it was');
+    const withProto = JSON.parse('{"__proto__": "x\\u0007", "a": "b"}') as Record<string, unknown>;
+    const cleanedProto = plainTextValues(withProto);
+    assert.equal(Object.getPrototypeOf(cleanedProto), Object.prototype, 'a field named __proto__ stays a field');
+    assert.deepEqual(Object.entries(cleanedProto), [['__proto__', 'x'], ['a', 'b']]);
   });
 });
