@@ -155,8 +155,9 @@ function loadPartials(env: Env, dir: string, present: boolean, problems: Templat
     const source = readSource(path, problems);
     // A partial may be included in html.hbs, so it is held to the HTML rules; which partials
     // it calls is not checked, as it may call inline partials of the template including it.
-    if (source === undefined || !validate(env, path, source, { escapedOnly: true }, problems)) continue;
-    partials.html[name] = compile(env, source, 'html');
+    const checked = source === undefined ? undefined : validate(env, path, source, { escapedOnly: true }, problems);
+    if (source === undefined || !checked) continue;
+    partials.html[name] = compile(env, source, 'html', checked.htmlSpec);
     partials.text[name] = compile(env, source, 'text');
     names.add(name);
   }
@@ -180,8 +181,9 @@ function loadSet(env: Env, dir: string, name: string, partials: Partials, proble
       return undefined;
     }
     const source = readSource(path, problems);
-    if (source === undefined || !validate(env, path, source, { escapedOnly: mode === 'html', partials: partials.names }, problems)) return undefined;
-    return { file: path, template: compile(env, source, mode), partials: mode === 'html' ? partials.html : partials.text };
+    const checked = source === undefined ? undefined : validate(env, path, source, { escapedOnly: mode === 'html', partials: partials.names }, problems);
+    if (source === undefined || !checked) return undefined;
+    return { file: path, template: compile(env, source, mode, checked.htmlSpec), partials: mode === 'html' ? partials.html : partials.text };
   };
   const subject = part(PART_FILES.subject, 'text', true);
   const text = part(PART_FILES.text, 'text', true);
@@ -235,30 +237,43 @@ function compileOptions(mode: Mode): CompileOptions {
   return { strict: false, noEscape: mode === 'text', knownHelpers: knownHelpers(), knownHelpersOnly: true };
 }
 
-/** Parses, checks and fully compiles a source once, recording what is wrong with it. */
-function validate(env: Env, file: string, source: string, rules: CheckRules, problems: TemplateProblem[]): boolean {
+/**
+ * Parses, checks and fully compiles a source once, recording what is wrong with it; when
+ * nothing is, the compiled HTML-mode spec, which compile() uses rather than compiling again.
+ */
+function validate(env: Env, file: string, source: string, rules: CheckRules, problems: TemplateProblem[]): { htmlSpec: string } | undefined {
   let ast: hbs.AST.Program;
   try {
     ast = env.parse(source);
   } catch (error) {
     problems.push(handlebarsProblem(file, error));
-    return false;
+    return undefined;
   }
   const found = checkTemplate(ast, rules);
   problems.push(...found.map((p: SourceProblem) => ({ file, ...p })));
+  let htmlSpec: string;
   try {
     // compile() defers the work to the first render; precompile() runs the whole compiler
     // now, so errors it alone finds (unknown helper, mismatched block) surface at load.
-    env.precompile(source, compileOptions('html'));
+    // Typed as a TemplateSpecification; precompile() gives the spec as JavaScript source.
+    htmlSpec = String(env.precompile(source, compileOptions('html')));
   } catch (error) {
     problems.push(handlebarsProblem(file, error));
-    return false;
+    return undefined;
   }
-  return found.length === 0;
+  return found.length === 0 ? { htmlSpec } : undefined;
 }
 
-function compile(env: Env, source: string, mode: Mode): Compiled {
-  return env.compile(source, compileOptions(mode));
+/**
+ * Compiled now, not at the first render as Handlebars' compile() would (it compiled every
+ * template again when the first notification after a start or reload was rendered): a
+ * precompiled spec made a template, the way Handlebars documents for precompiled ones.
+ */
+function compile(env: Env, source: string, mode: Mode, htmlSpec?: string): Compiled {
+  const spec = mode === 'html' && htmlSpec !== undefined ? htmlSpec : String(env.precompile(source, compileOptions(mode)));
+  // The spec is JavaScript that Handlebars' compiler wrote from a template that passed the checks above.
+  const made: unknown = new Function(`return ${spec};`)();
+  return env.template(made as TemplateSpecification);
 }
 
 /**
