@@ -1,8 +1,8 @@
 #!/usr/bin/env -S node --max-semi-space-size=8
 // The young generation in 8 MiB semi-spaces (V8 grows them to 16 MiB by default): measured in
-// alternating pairs on the gateway alone (bench/postfix/ab.py), 8 delivers 10-20 % more than
-// both 4 and 16 and costs 10-15 % less CPU per message than 2, for ~25 MB more peak memory
-// than 2. `npm start` passes the same flag.
+// alternating pairs on the gateway alone (bench/postfix/ab.py), 8 delivered 7-21 % more than 2
+// at every bench load for 5-20 % less CPU per message and ~30 MB more peak memory; 4 delivered
+// ~10 % less than 8, 16 no more. `npm start` passes the same flag.
 // Only the version check is imported statically: on an unsupported Node.js it says so, or
 // runs the command under a supported one that `npm install` fetched, before the real
 // command line (program.ts) and its dependencies load.
