@@ -1,24 +1,17 @@
+import { LOGIN_SESSION_COLUMNS, loginSessionOf, type LoginSessionRow } from '../login-session-row.js';
 import type { LoginSession, LoginSessionRepository } from '../store.js';
 import type { Sql } from './sql.js';
-
-interface Row {
-  id_hash: string;
-  name: string;
-  created_at: number;
-  last_seen_at: number;
-  peer: string | null;
-}
 
 export class PgLoginSessions implements LoginSessionRepository {
   constructor(private readonly sql: Sql) {}
 
   async create(session: LoginSession): Promise<void> {
-    await this.sql.count(`INSERT INTO login_sessions (id_hash, name, created_at, last_seen_at, peer) VALUES ($1, $2, $3, $4, $5)`, [session.idHash, session.name, session.createdAt, session.lastSeenAt, session.peer]);
+    await this.sql.count(`INSERT INTO login_sessions (${LOGIN_SESSION_COLUMNS}) VALUES ($1, $2, $3, $4, $5)`, [session.idHash, session.name, session.createdAt, session.lastSeenAt, session.peer]);
   }
 
   async get(idHash: string): Promise<LoginSession | undefined> {
-    const [row] = await this.sql.rows<Row>(`SELECT id_hash, name, created_at, last_seen_at, peer FROM login_sessions WHERE id_hash = $1`, [idHash]);
-    return row ? { idHash: row.id_hash, name: row.name, createdAt: Number(row.created_at), lastSeenAt: Number(row.last_seen_at), peer: row.peer } : undefined;
+    const [row] = await this.sql.rows<LoginSessionRow>(`SELECT ${LOGIN_SESSION_COLUMNS} FROM login_sessions WHERE id_hash = $1`, [idHash]);
+    return row ? loginSessionOf(row) : undefined;
   }
 
   async touch(idHash: string, at: number): Promise<boolean> {

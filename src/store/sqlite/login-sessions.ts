@@ -1,24 +1,17 @@
+import { LOGIN_SESSION_COLUMNS, loginSessionOf, type LoginSessionRow } from '../login-session-row.js';
 import type { LoginSession, LoginSessionRepository } from '../store.js';
 import type { Db } from './db.js';
-
-interface Row {
-  id_hash: string;
-  name: string;
-  created_at: number;
-  last_seen_at: number;
-  peer: string | null;
-}
 
 export class SqliteLoginSessions implements LoginSessionRepository {
   constructor(private readonly db: Db) {}
 
   async create(session: LoginSession): Promise<void> {
-    this.db.run(`INSERT INTO login_sessions (id_hash, name, created_at, last_seen_at, peer) VALUES (?, ?, ?, ?, ?)`, session.idHash, session.name, session.createdAt, session.lastSeenAt, session.peer);
+    this.db.run(`INSERT INTO login_sessions (${LOGIN_SESSION_COLUMNS}) VALUES (?, ?, ?, ?, ?)`, session.idHash, session.name, session.createdAt, session.lastSeenAt, session.peer);
   }
 
   async get(idHash: string): Promise<LoginSession | undefined> {
-    const row = this.db.get<Row>(`SELECT id_hash, name, created_at, last_seen_at, peer FROM login_sessions WHERE id_hash = ?`, idHash);
-    return row ? { idHash: row.id_hash, name: row.name, createdAt: row.created_at, lastSeenAt: row.last_seen_at, peer: row.peer } : undefined;
+    const row = this.db.get<LoginSessionRow>(`SELECT ${LOGIN_SESSION_COLUMNS} FROM login_sessions WHERE id_hash = ?`, idHash);
+    return row ? loginSessionOf(row) : undefined;
   }
 
   async touch(idHash: string, at: number): Promise<boolean> {
