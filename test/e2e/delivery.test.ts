@@ -186,6 +186,27 @@ describe('delivery through upstream providers', () => {
     assert.equal((await onlyEntry(gateway)).attempts, 3);
   });
 
+  it('relays a 100 KiB mail with its body byte for byte, on the first try and on a retry', async () => {
+    const clock = new FakeClock();
+    // The first DATA is deferred, every later one taken: mail A goes out on its retry (read
+    // from the store file), mail B at once (handed from memory right after its accept).
+    const upstream = await upstreamWith({ security: 'tls', tls: ca.issue('localhost'), auth: { user: 'alarms@example.com', pass: PASSWORD }, dataReply: (attempt) => (attempt === 1 ? 451 : 250) });
+    const { gateway } = await gatewayWith([account('provider', upstream.port)], undefined, undefined, clock);
+    const body = (name: string) => Buffer.from(Array.from({ length: 2000 }, (_, i) => `${name} line ${String(i).padStart(4, '0')}: winding temperature 142 C, limit 130 C\r\n`).join(''));
+    const mail = (name: string) => Buffer.concat([Buffer.from(`Subject: large ${name}\r\nContent-Type: text/plain; charset=us-ascii\r\n\r\n`), body(name)]);
+    assert.ok(mail('A').length > 100 * 1024);
+    assert.match((await sendAsDevice({ port: gateway.port, mailFrom: 'plc@plant.local', rcptTo: ['oncall@example.com'], data: mail('A') })).dataReply ?? '', /^250 /);
+    const deferred = await pendingAfter(gateway, 1);
+    assert.match((await sendAsDevice({ port: gateway.port, mailFrom: 'plc@plant.local', rcptTo: ['oncall@example.com'], data: mail('B') })).dataReply ?? '', /^250 /);
+    await upstream.waitForMessages(1);
+    await clock.advance(deferred.nextAttemptAt - clock.now() + WAKE_FLOOR);
+    const delivered = await upstream.waitForMessages(2);
+    const bodyOf = (raw: Buffer) => raw.subarray(raw.indexOf('\r\n\r\n') + 4);
+    const byName = new Map(delivered.map((m) => [m.parsed.subject, m.raw]));
+    assert.ok(bodyOf(byName.get('large B')!).equals(body('B')), 'B, sent at once');
+    assert.ok(bodyOf(byName.get('large A')!).equals(body('A')), 'A, sent on its retry');
+  });
+
   it('fails an entry at once when the upstream answers 5xx', async () => {
     const upstream = await upstreamWith({ security: 'tls', tls: ca.issue('localhost'), auth: { user: 'alarms@example.com', pass: PASSWORD }, dataReply: () => 554 });
     const { gateway } = await gatewayWith([account('provider', upstream.port)]);
