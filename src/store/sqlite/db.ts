@@ -1,6 +1,6 @@
 import type { RunResult, SqliteConnection, Statement } from './connection.js';
 import { StoreError } from '../store-error.js';
-import { RecentBytes } from './recent-bytes.js';
+import { RECENT_BYTES_PER_TABLE, RecentBytes } from './recent-bytes.js';
 
 /** A connection with its prepared statements: preparing on every call cost ~5% of CPU under load. */
 export class Db {
@@ -49,7 +49,7 @@ export class Db {
   readonly #caches: RecentBytes[] = [];
 
   /** A cache of large values this connection's transactions write (RecentBytes), told how each ends. */
-  recentBytes(budget: number): RecentBytes {
+  recentBytes(budget = RECENT_BYTES_PER_TABLE): RecentBytes {
     const cache = new RecentBytes(budget);
     this.#caches.push(cache);
     return cache;

@@ -22,14 +22,11 @@ interface ReceivedRow {
   mqtt?: string | null;
 }
 
-/** How many bytes of large mails the inbox keeps in memory for the runner's read after the accept. */
-const RECENT_BUDGET = 8 * 1024 * 1024;
-
 export class SqliteInbox implements InboxRepository {
   readonly #recent: RecentBytes;
 
   constructor(private readonly db: Db) {
-    this.#recent = db.recentBytes(RECENT_BUDGET);
+    this.#recent = db.recentBytes();
   }
 
   async insert(r: Received): Promise<void> {

@@ -29,14 +29,11 @@ interface OutboxRow {
   size?: number;
 }
 
-/** How many bytes of large messages the outbox keeps in memory for the claim after the insert. */
-const RECENT_BUDGET = 8 * 1024 * 1024;
-
 export class SqliteOutbox implements OutboxRepository {
   readonly #recent: RecentBytes;
 
   constructor(private readonly db: Db) {
-    this.#recent = db.recentBytes(RECENT_BUDGET);
+    this.#recent = db.recentBytes();
   }
 
   async insert(entry: NewOutboxEntry, now: number): Promise<void> {
@@ -194,16 +191,6 @@ function toSummary(row: OutboxRow): OutboxSummary {
 }
 
 /**
- * An outbox row, its message if kept out of it (outbox_message, large-values.ts), and the
- * rest of the message from the received mail when the row keeps only the head (body_offset).
- */
-const WITH_MESSAGE = `SELECT o.*, m.message AS out_of_row,
-  CASE WHEN o.body_offset IS NOT NULL THEN substr(coalesce(rb.raw, r.raw), o.body_offset + 1) END AS received_tail`;
-const MESSAGE_JOINS = `LEFT JOIN outbox_message m ON m.id = o.id
-  LEFT JOIN received r ON o.body_offset IS NOT NULL AND r.id = o.received_id
-  LEFT JOIN received_raw rb ON o.body_offset IS NOT NULL AND rb.id = o.received_id`;
-
-/**
  * The bytes before the received mail's own when the entry ends with them, and only when that
  * saves writing a large body a second time; else undefined, and the row keeps it all.
  */
@@ -214,7 +201,17 @@ function headOf(entry: NewOutboxEntry): Buffer | undefined {
   return entry.message.subarray(0, entry.message.length - body.length);
 }
 
-const MESSAGE_BY_ID = `${WITH_MESSAGE} FROM outbox o ${MESSAGE_JOINS} WHERE o.id = ?`;
+/**
+ * An outbox row by id, its message if kept out of it (outbox_message, large-values.ts), and
+ * the rest of the message from the received mail when the row keeps only the head (body_offset).
+ */
+const MESSAGE_BY_ID = `SELECT o.*, m.message AS out_of_row,
+  CASE WHEN o.body_offset IS NOT NULL THEN substr(coalesce(rb.raw, r.raw), o.body_offset + 1) END AS received_tail
+  FROM outbox o
+  LEFT JOIN outbox_message m ON m.id = o.id
+  LEFT JOIN received r ON o.body_offset IS NOT NULL AND r.id = o.received_id
+  LEFT JOIN received_raw rb ON o.body_offset IS NOT NULL AND rb.id = o.received_id
+  WHERE o.id = ?`;
 
 type MessageRow = Pick<OutboxRow, 'id' | 'received_id' | 'message' | 'out_of_row' | 'received_tail' | 'body_offset'>;
 
