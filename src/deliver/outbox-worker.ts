@@ -1,5 +1,6 @@
 import { failureBackoff, retryDelay } from '../base/backoff.js';
 import type { Clock, TimerHandle } from '../base/clock.js';
+import { Linger } from '../base/linger.js';
 import type { BackoffPolicy } from '../config/schema.js';
 import type { Logger } from '../log/logger.js';
 import { RateLimitedLog } from '../log/rate-limited-log.js';
@@ -18,7 +19,16 @@ export interface OutboxWorkerOptions {
   onOutcome?: (outcome: DeliveryOutcome) => void;
   clock: Clock;
   random?: () => number;
+  /** Real milliseconds between outcome commits while deliveries keep ending (base/linger.ts); default OUTCOME_LINGER_MS. */
+  outcomeLingerMs?: number;
 }
+
+/**
+ * Outcomes wait this long for others to share their commit: nothing waits on them but the
+ * log line and the `delivered` event (the upstream has the message already), and under
+ * load a commit per delivery cost as much as the rest of the bookkeeping.
+ */
+export const OUTCOME_LINGER_MS = 10;
 
 /** Each outcome carries the entry as it was recorded (status, times, last error and account). */
 export type DeliveryOutcome =
@@ -44,9 +54,19 @@ export class OutboxWorker {
   private running = false;
   private ticking = false;
   private tickAgain = false;
+  /**
+   * Whether entries may be due that no claim has seen: set by every wake-up from outside
+   * (a queued notification, a retry, the poll) and by a claim that filled every free slot;
+   * cleared when a claim begins. A delivery that ends claims again only while it is set:
+   * otherwise nothing waits, and asking the store would be a transaction for nothing.
+   */
+  private mayHaveDue = true;
+  /** When the earliest entry not yet due is due, as the last claim's transaction read it. */
+  private nextDue: number | undefined;
   /** Outcomes waiting for their commit: recorded together, one transaction for all that finished meanwhile. */
   private outcomes: { write: (tx: Repositories) => Promise<void>; after: () => void }[] = [];
   private recording: Promise<void> | undefined;
+  private readonly outcomeLinger: Linger;
   private recordTimer: TimerHandle | undefined;
   /** Scans and outcome commits that failed in a row: how long to wait before the next. */
   private scanFailures = 0;
@@ -56,6 +76,7 @@ export class OutboxWorker {
   constructor(private readonly options: OutboxWorkerOptions) {
     this.now = () => options.clock.now();
     this.random = options.random ?? Math.random;
+    this.outcomeLinger = new Linger(options.outcomeLingerMs ?? OUTCOME_LINGER_MS);
     this.failureLog = new RateLimitedLog(options.logger, 60_000, this.now);
   }
 
@@ -68,6 +89,11 @@ export class OutboxWorker {
 
   /** Look for due entries now, e.g. right after new ones were queued. */
   wake(): void {
+    this.mayHaveDue = true;
+    this.tickSoon();
+  }
+
+  private tickSoon(): void {
     if (!this.running) return;
     if (this.ticking) {
       this.tickAgain = true;
@@ -95,8 +121,17 @@ export class OutboxWorker {
         this.tickAgain = false;
         const free = this.options.concurrency - this.inFlight.size;
         if (!this.running || free <= 0) break;
+        this.mayHaveDue = false;
         // A claim need not be on the disk before the send: lost, the entry is only sent again.
-        const claimed = await this.options.store.transaction((tx) => tx.outbox.claimDue(this.now(), free), { awaitFlush: false });
+        const { claimed, nextDue } = await this.options.store.transaction(
+          async (tx) => {
+            const claimed = await tx.outbox.claimDue(this.now(), free);
+            return { claimed, nextDue: await tx.outbox.nextDueAt() };
+          },
+          { awaitFlush: false },
+        );
+        this.nextDue = nextDue;
+        if (claimed.length === free) this.mayHaveDue = true;
         for (const entry of claimed) {
           // Notifications of one alarm go out in the order they were queued (firing before
           // resolved): one waits for the delivery of the one before it still in flight.
@@ -106,7 +141,8 @@ export class OutboxWorker {
             .finally(() => {
               this.inFlight.delete(job);
               if (entry.alarmId && this.lastOfAlarm.get(entry.alarmId) === job) this.lastOfAlarm.delete(entry.alarmId);
-              this.wake();
+              // A slot is free: worth a claim only if one may be waiting for it.
+              if (this.mayHaveDue) this.tickSoon();
             });
           this.inFlight.add(job);
           if (entry.alarmId) this.lastOfAlarm.set(entry.alarmId, job);
@@ -119,25 +155,20 @@ export class OutboxWorker {
       this.scanFailures = 0;
     } catch (error) {
       failed = true;
+      // Not looked: whatever may be due still may be.
+      this.mayHaveDue = true;
       this.scanFailures += 1;
       this.failureLog.error('scan', { err: error, failures: this.scanFailures, retryInMs: failureBackoff(this.scanFailures, this.options.pollInterval) }, 'outbox scan failed; trying again');
     } finally {
       this.ticking = false;
-      await this.schedule(failed);
+      this.schedule(failed);
     }
   }
 
-  private async schedule(failed: boolean): Promise<void> {
+  private schedule(failed: boolean): void {
     if (!this.running) return;
     let delay = failed ? failureBackoff(this.scanFailures, this.options.pollInterval) : this.options.pollInterval;
-    if (!failed) {
-      try {
-        const due = await this.options.store.outbox.nextDueAt();
-        if (due !== undefined) delay = Math.min(delay, Math.max(0, due - this.now()));
-      } catch {
-        // the poll interval will do
-      }
-    }
+    if (!failed && this.nextDue !== undefined) delay = Math.min(delay, Math.max(0, this.nextDue - this.now()));
     if (!this.running || this.ticking) return;
     this.timer?.cancel();
     this.timer = this.options.clock.setTimer(() => this.wake(), Math.max(delay, 5));
@@ -147,7 +178,13 @@ export class OutboxWorker {
   private record(write: (tx: Repositories) => Promise<void>, after: () => void): void {
     this.outcomes.push({ write, after });
     if (this.recording || this.recordTimer) return;
-    this.recording = new Promise<void>((resolve) => setImmediate(resolve)).then(() => this.commitOutcomes());
+    this.recording = this.commitOutcomesSoon();
+  }
+
+  /** The next outcome commit: after this turn's other outcomes, and after the linger since the last commit. */
+  private commitOutcomesSoon(): Promise<void> {
+    const wait = this.outcomeLinger.wait();
+    return new Promise<void>((resolve) => (wait > 0 ? setTimeout(resolve, wait) : setImmediate(resolve))).then(() => this.commitOutcomes());
   }
 
   private async commitOutcomes(): Promise<void> {
@@ -156,6 +193,7 @@ export class OutboxWorker {
       await this.options.store.transaction(async (tx) => {
         for (const outcome of batch) await outcome.write(tx);
       });
+      this.outcomeLinger.ended();
     } catch (error) {
       // Kept `sending`: nothing is handed out twice while the store fails; tried again.
       this.outcomes.unshift(...batch);
@@ -186,7 +224,7 @@ export class OutboxWorker {
       }
     }
     // Finished while this commit was under way: the next one.
-    if (this.outcomes.length > 0 && !this.recordTimer) this.recording = this.commitOutcomes();
+    if (this.outcomes.length > 0 && !this.recordTimer) this.recording = this.commitOutcomesSoon();
   }
 
   private async deliver(entry: OutboxEntry): Promise<void> {

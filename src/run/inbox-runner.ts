@@ -8,7 +8,16 @@ import { WakeLoop, type RunnerOptions } from './wake-loop.js';
 export interface InboxRunnerOptions extends RunnerOptions {
   /** Messages processed in one transaction (one commit, one fsync). */
   batchSize?: number;
+  /** Real milliseconds between the end of a pass and the start of the next while mail keeps coming (base/linger.ts); default INBOX_LINGER_MS. */
+  lingerMs?: number;
 }
+
+/**
+ * Long enough that under load a pass takes several messages (at C=10 they come every few
+ * ms), short against the seconds a notification takes to reach a person; at 50 msg/s or
+ * less the passes are further apart than this and none waits (bench/postfix/README.md).
+ */
+export const INBOX_LINGER_MS = 10;
 
 /**
  * Drives the pipeline from the inbox: takes the messages committed before `250`/PUBACK,
@@ -22,7 +31,7 @@ export class InboxRunner extends WakeLoop {
   private readonly failureLog: RateLimitedLog;
 
   constructor(private readonly options: InboxRunnerOptions) {
-    super(options.clock);
+    super(options.clock, options.lingerMs ?? INBOX_LINGER_MS);
     this.failureLog = new RateLimitedLog(options.logger, 60_000, () => options.clock.now());
   }
 

@@ -1,5 +1,6 @@
 import { failureBackoff } from '../base/backoff.js';
 import type { Clock, TimerHandle } from '../base/clock.js';
+import { Linger } from '../base/linger.js';
 import type { GatewayEventBus } from '../events.js';
 import type { Logger } from '../log/logger.js';
 import type { Pipeline } from '../pipeline/pipeline.js';
@@ -18,7 +19,7 @@ export interface RunnerOptions {
 
 /**
  * The loop behind the inbox and timer runners: one pass at a time; a wake-up during a
- * pass runs one more pass right after it; between passes it sleeps until `nextWakeIn()`
+ * pass runs one more pass right after it (after the linger, when there is one); between passes it sleeps until `nextWakeIn()`
  * ms of the injected clock (a poll interval, or sooner when a timer is due). After a pass
  * that failed it sleeps `retryIn(failures)` instead, growing while the passes keep failing
  * (the store full or gone); a wake-up still runs a pass at once.
@@ -33,8 +34,17 @@ export abstract class WakeLoop {
   private idle: Promise<void> = Promise.resolve();
   /** Passes that failed in a row. */
   private failures = 0;
+  private readonly linger: Linger;
+  /** A wake-up waiting out the linger (real time). */
+  private lingering: ReturnType<typeof setTimeout> | undefined;
 
-  constructor(protected readonly clock: Clock) {}
+  /** `lingerMs`: a wake-up this soon after a pass ended waits the rest of it (base/linger.ts); 0 runs every pass at once. */
+  constructor(
+    protected readonly clock: Clock,
+    lingerMs = 0,
+  ) {
+    this.linger = new Linger(lingerMs);
+  }
 
   protected abstract pass(): Promise<void>;
   /** Milliseconds to sleep before the next pass. */
@@ -64,6 +74,15 @@ export abstract class WakeLoop {
       this.again = true;
       return;
     }
+    if (this.lingering) return;
+    const wait = this.linger.wait();
+    if (wait > 0) {
+      this.lingering = setTimeout(() => {
+        this.lingering = undefined;
+        this.wake();
+      }, wait);
+      return;
+    }
     this.busy = true;
     this.timer?.cancel();
     this.wakeAt = undefined;
@@ -80,6 +99,7 @@ export abstract class WakeLoop {
       )
       .catch(() => undefined)
       .then(async () => {
+        this.linger.ended();
         if (this.again && this.running) {
           this.again = false;
           this.busy = false;
@@ -123,6 +143,8 @@ export abstract class WakeLoop {
   async stop(): Promise<void> {
     this.running = false;
     this.timer?.cancel();
+    clearTimeout(this.lingering);
+    this.lingering = undefined;
     await this.idle;
   }
 }

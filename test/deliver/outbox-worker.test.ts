@@ -1,0 +1,146 @@
+import assert from 'node:assert/strict';
+import { join } from 'node:path';
+import { after, afterEach, beforeEach, describe, it } from 'node:test';
+import type { SmtpAccount } from '../../src/config/types.js';
+import { createSender, type AccountSender } from '../../src/deliver/account-sender.js';
+import { OutboxWorker, type DeliveryOutcome } from '../../src/deliver/outbox-worker.js';
+import { silentLogger } from '../../src/log/logger.js';
+import { SqliteStore } from '../../src/store/sqlite/sqlite-store.js';
+import { FakeClock } from '../helpers/fake-clock.js';
+import { testDir } from '../helpers/gateway.js';
+import { startUpstream, type Upstream } from '../helpers/upstream.js';
+
+const dir = testDir();
+after(() => dir.remove());
+let n = 0;
+
+const RETRY = { initialDelay: 30_000, maxDelay: 60_000, factor: 2, jitter: 0, maxAge: 86_400_000 };
+
+function account(port: number): SmtpAccount {
+  return { name: 'lan', type: 'smtp', host: '127.0.0.1', port, security: 'none', tls: { minVersion: 'TLSv1.2', ca: [] }, connectionTimeout: 5000 };
+}
+
+/**
+ * The outbox worker against a real SQLite store and a real SMTP server on loopback, counting
+ * the store's transactions: each is a commit, which under load is what a notification costs.
+ */
+describe('OutboxWorker: transactions per delivery', () => {
+  let store: SqliteStore;
+  let upstream: Upstream;
+  let sender: AccountSender;
+  let clock: FakeClock;
+  let worker: OutboxWorker | undefined;
+  let transactions = 0;
+  let outcomes: DeliveryOutcome[];
+  let held: Array<() => void>;
+  let holding: boolean;
+
+  beforeEach(async () => {
+    n += 1;
+    store = SqliteStore.open(join(dir.path, `outbox-${n}`));
+    store.observeCommits((commit) => {
+      if (commit.kind === 'transaction') transactions += 1;
+    });
+    held = [];
+    holding = false;
+    upstream = await startUpstream({ security: 'none', beforeDataReply: () => (holding ? new Promise<void>((resolve) => held.push(resolve)) : Promise.resolve()) });
+    sender = createSender(account(upstream.port), 'gw.test', 4);
+    clock = new FakeClock();
+    outcomes = [];
+  });
+
+  afterEach(async () => {
+    await worker?.stop();
+    worker = undefined;
+    await upstream.close();
+    await store.close();
+  });
+
+  function startWorker(options: { concurrency?: number; outcomeLingerMs?: number } = {}): OutboxWorker {
+    worker = new OutboxWorker({
+      store,
+      senders: [sender],
+      retry: RETRY,
+      concurrency: options.concurrency ?? 4,
+      pollInterval: 60_000,
+      logger: silentLogger(),
+      clock,
+      outcomeLingerMs: options.outcomeLingerMs,
+      onOutcome: (outcome) => outcomes.push(outcome),
+    });
+    return worker;
+  }
+
+  async function queue(...ids: string[]): Promise<void> {
+    for (const id of ids) {
+      await store.outbox.insert({ id, receivedId: null, envelopeFrom: 'gw@plant.example', recipients: ['ops@example.com'], message: Buffer.from(`Subject: ${id}\r\n\r\nbody\r\n`) }, clock.now());
+    }
+  }
+
+  async function outcomesReach(count: number): Promise<void> {
+    while (outcomes.length < count) await new Promise((resolve) => setImmediate(resolve));
+  }
+
+  async function heldReach(count: number): Promise<void> {
+    while (held.length < count) await new Promise((resolve) => setImmediate(resolve));
+  }
+
+  it('one delivery: a claim (which also reads when the next entry is due) and its outcome, nothing more', async () => {
+    await queue('O1');
+    const w = startWorker();
+    transactions = 0;
+    await w.start();
+    await outcomesReach(1);
+    await w.stop();
+    assert.equal(outcomes[0]!.kind, 'delivered');
+    // recoverInterrupted at start, the claim, the outcome: a delivery that ends with no
+    // entry waiting claims nothing, and when the next one is due comes with the claim.
+    assert.equal(transactions, 3);
+    assert.equal((await store.outbox.get('O1'))?.status, 'sent');
+  });
+
+  it('more entries than free slots: a delivery that ends claims the next, until none is left', async () => {
+    await queue('O1', 'O2', 'O3');
+    const w = startWorker({ concurrency: 1 });
+    await w.start();
+    await outcomesReach(3);
+    assert.deepEqual(
+      outcomes.map((o) => [o.kind, o.entry.id]),
+      [
+        ['delivered', 'O1'],
+        ['delivered', 'O2'],
+        ['delivered', 'O3'],
+      ],
+    );
+    assert.equal(upstream.messages.length, 3);
+  });
+
+  it('an entry queued by another process, with no wake-up, goes out at the next poll', async () => {
+    const w = startWorker();
+    await w.start();
+    await queue('O1');
+    for (let i = 0; i < 20; i += 1) await new Promise((resolve) => setImmediate(resolve));
+    assert.equal(outcomes.length, 0, 'not claimed before the poll');
+    await clock.advance(60_000);
+    await outcomesReach(1);
+    assert.equal(outcomes[0]!.entry.id, 'O1');
+  });
+
+  it('outcomes that end within the linger share one commit', async () => {
+    holding = true;
+    await queue('O1', 'O2', 'O3', 'O4');
+    // Long enough that the three later deliveries end within it, whatever the machine's load.
+    const w = startWorker({ outcomeLingerMs: 400 });
+    await w.start();
+    await heldReach(4);
+    held.shift()!();
+    await outcomesReach(1);
+    const before = transactions;
+    const started = performance.now();
+    for (const release of held.splice(0)) release();
+    await outcomesReach(4);
+    assert.equal(transactions - before, 1, 'the three outcomes in one commit');
+    assert.ok(performance.now() - started >= 300, 'the commit waited for the linger');
+    for (const id of ['O1', 'O2', 'O3', 'O4']) assert.equal((await store.outbox.get(id))?.status, 'sent');
+  });
+});
