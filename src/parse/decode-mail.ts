@@ -1,4 +1,6 @@
-import { simpleParser, type AddressObject, type ParsedMail, type StructuredHeader } from 'mailparser';
+import type * as Mailsplit from '@zone-eu/mailsplit';
+import { MailParser, simpleParser, type AddressObject, type Headers as HeaderMap, type ParsedMail, type StructuredHeader } from 'mailparser';
+import { requireCommonJs } from '../base/commonjs.js';
 import { plain7bitText } from './plain-7bit.js';
 import { headerEnd, repairUndeclared8bit } from './repair-charset.js';
 
@@ -46,41 +48,80 @@ export async function decodeMail(raw: Buffer, fallbackCharset: string): Promise<
   // The common device mail (one text part, 7-bit) needs only its header block parsed; the
   // body is its text as it came. For a 100 KiB mail that is most of the parse's cost.
   const split = headerEnd(raw);
-  const plainBody = split.headerEnd < raw.length && raw[split.headerEnd - 2] === 0x0d ? raw.subarray(split.bodyStart) : undefined;
+  const plainBody = split.headerEnd < raw.length && raw[split.headerEnd - 2] === 0x0d && !startsWithLineBreak(raw) ? raw.subarray(split.bodyStart) : undefined;
   if (plainBody) {
     // The header block first: a multipart mail is told by it, without a scan of its body.
-    const headers = await parse(raw.subarray(0, split.bodyStart), fallbackCharset);
+    const block = repairUndeclared8bit(raw.subarray(0, split.bodyStart), fallbackCharset);
+    const headers = block.length <= HEADER_BLOCK_LIMIT ? headerMap(block) : (await parse(block)).headers;
     if (plainTextPart(headers)) {
       const body = plain7bitText(plainBody);
       if (body !== undefined) {
         // Made when first read: a relay passes plainBody on and never reads the text.
         let text: string | undefined;
         return {
-          ...decoded(headers),
+          ...headerFields(headers),
           get text(): string {
             return (text ??= body.replaceAll('\r\n', '\n'));
           },
+          html: undefined,
+          attachments: [],
           plainBody,
         };
       }
     }
   }
-  return decoded(await parse(raw, fallbackCharset));
+  return decoded(await parse(repairUndeclared8bit(raw, fallbackCharset)));
 }
 
-function parse(raw: Buffer, fallbackCharset: string): Promise<ParsedMail> {
-  return simpleParser(repairUndeclared8bit(raw, fallbackCharset), { skipImageLinks: true, skipTextToHtml: true, skipTextLinks: true });
+function parse(raw: Buffer): Promise<ParsedMail> {
+  return simpleParser(raw, { skipImageLinks: true, skipTextToHtml: true, skipTextLinks: true });
+}
+
+// mailparser's own steps for a header block, without its stream pipeline: mailsplit's
+// Headers splits and unfolds the lines as the parser's splitter does, and the parser's
+// processHeaders decodes them (encoded words, addresses, dates, the first of a repeated
+// header) into the map a full parse gives. The pipeline around them cost five times as
+// much CPU per device mail (bench/postfix/README.md). processHeaders keeps no state, so
+// one parser serves every call; it is never written to.
+const { Headers } = requireCommonJs<typeof Mailsplit>('@zone-eu/mailsplit');
+const headerParser = new MailParser({ skipImageLinks: true, skipTextToHtml: true, skipTextLinks: true }) as unknown as {
+  processHeaders(lines: Mailsplit.HeaderLine[]): HeaderMap;
+};
+
+/**
+ * Larger header blocks take the full parse, which refuses a block over mailsplit's
+ * maxHeadSize (1 MiB, counting each line as at least 64 bytes); up to this size no block
+ * can reach that.
+ */
+const HEADER_BLOCK_LIMIT = 16 * 1024;
+
+function headerMap(block: Buffer): HeaderMap {
+  return headerParser.processHeaders(new Headers(block).getList());
+}
+
+/** A mail that begins with an empty line has no header block; the full parse says what that means. */
+function startsWithLineBreak(raw: Buffer): boolean {
+  return raw[0] === 0x0d || raw[0] === 0x0a;
+}
+
+/** The header fields as simpleParser sets them from the same map. */
+function headerFields(headers: HeaderMap): Pick<DecodedMail, 'subject' | 'from' | 'date' | 'messageId'> {
+  const subject = headers.get('subject');
+  const date = headers.get('date');
+  const messageId = headers.get('message-id');
+  return {
+    subject: typeof subject === 'string' ? subject : '',
+    from: firstAddress(headers.get('from') as AddressObject | AddressObject[] | undefined),
+    date: date instanceof Date && !Number.isNaN(date.getTime()) ? date : undefined,
+    messageId: typeof messageId === 'string' ? messageId : undefined,
+  };
 }
 
 function decoded(parsed: ParsedMail): DecodedMail {
-  const from = firstAddress(parsed.from);
   return {
-    subject: parsed.subject ?? '',
+    ...headerFields(parsed.headers ?? new Map()),
     text: parsed.text ?? '',
     html: typeof parsed.html === 'string' ? parsed.html : undefined,
-    from,
-    date: parsed.headers.has('date') && parsed.date && !Number.isNaN(parsed.date.getTime()) ? parsed.date : undefined,
-    messageId: parsed.messageId,
     attachments: parsed.attachments.map((a) => ({
       filename: a.filename,
       contentType: a.contentType,
@@ -102,9 +143,9 @@ const ASCII_CHARSETS = /^(us-ascii|ascii|utf-?8|iso-8859-\d+|windows-125\d|latin
  * format=flowed, an ASCII-based charset, and no Content-Disposition (a single part sent as
  * an attachment is an attachment to the parser, not text).
  */
-function plainTextPart(headers: ParsedMail): boolean {
-  if (headers.headers.has('content-disposition')) return false;
-  const type = headers.headers.get('content-type');
+function plainTextPart(headers: HeaderMap): boolean {
+  if (headers.has('content-disposition')) return false;
+  const type = headers.get('content-type');
   if (type !== undefined) {
     if (!isStructured(type) || type.value.toLowerCase() !== 'text/plain') return false;
     const { charset, format, ...rest } = type.params as Record<string, string | undefined>;
@@ -112,7 +153,7 @@ function plainTextPart(headers: ParsedMail): boolean {
     if (format !== undefined && format.toLowerCase() !== 'fixed') return false;
     if (Object.keys(rest).length > 0) return false;
   }
-  const encoding = headers.headers.get('content-transfer-encoding');
+  const encoding = headers.get('content-transfer-encoding');
   return encoding === undefined || (typeof encoding === 'string' && /^(7bit|8bit|binary)$/i.test(encoding.trim()));
 }
 

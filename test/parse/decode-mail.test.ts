@@ -198,3 +198,73 @@ describe('decodeMail: a plain 7-bit text mail (header block parsed, body taken a
     });
   }
 });
+
+describe('decodeMail: the header block of a plain mail, decoded without the parser pipeline', () => {
+  // Each block with a plain 7-bit body: the fast path decodes the header block alone; the
+  // reference is a full simpleParser run over the whole (repaired) mail.
+  const body = '\r\nWinding temperature 142 C exceeds limit 130\r\n';
+  const reference = async (raw: Buffer) => {
+    const parsed = await simpleParser(repairUndeclared8bit(raw, 'windows-1252'), { skipImageLinks: true, skipTextToHtml: true, skipTextLinks: true });
+    const groups = Array.isArray(parsed.from) ? parsed.from : parsed.from ? [parsed.from] : [];
+    const first = groups.flatMap((g) => g.value).find((a) => a.address);
+    return {
+      subject: parsed.subject ?? '',
+      from: first ? { name: first.name ?? '', address: first.address! } : undefined,
+      date: parsed.headers.has('date') ? parsed.date : undefined,
+      messageId: parsed.messageId,
+      text: parsed.text,
+    };
+  };
+  const blocks: Array<[string, string]> = [
+    ['plain', 'From: PLC Line 4 <plc@plant.local>\r\nTo: <oncall@example.com>\r\nSubject: Motor M12 overtemperature\r\nContent-Type: text/plain; charset=us-ascii\r\n'],
+    ['encoded words in the name and subject, Q and B, two charsets', 'From: =?iso-8859-1?q?K=F6hler_SPS?= <plc@plant.local>\r\nSubject: =?utf-8?b?U3TDtnJ1bmc=?= =?iso-8859-1?q?_K=E4lte?=\r\n'],
+    ['a malformed encoded word and an unknown charset', 'Subject: =?utf-8?q?broken and =?x-unknown?q?abc?= end\r\nFrom: =?x-unknown?q?Name?= <a@b.c>\r\n'],
+    ['a group, the first member with an address', 'From: Operators: Line 4 <line4@plant.local>, b@plant.local;\r\nSubject: g\r\n'],
+    ['a From with no address, a comment, then another', 'From: PLC\r\nFrom: plc@plant.local (PLC Line 4)\r\nSubject: two From headers\r\n'],
+    ['a From with a comment only', 'From: plc@plant.local (PLC Line 4)\r\n'],
+    ['a repeated Subject and Message-ID', 'Subject: first\r\nSubject: second\r\nMessage-ID: <1@plc>\r\nMessage-ID: <2@plc>\r\n'],
+    ['a subject folded over three lines', 'Subject: [CRITICAL] Wastewater plant WWTP-North:\r\n\tinfluent pump station PS-2 high-high level,\r\n  both duty pumps failed to start\r\n'],
+    ['raw UTF-8 in the subject', 'Subject: Störung Förderband 2\r\n'],
+    ['raw Latin-1 in the subject (repaired first)', 'Subject: St\xf6rung F\xf6rderband 2\r\n'],
+    ['a Message-ID without brackets, dates in other forms', 'Message-ID: 4711.plc@plant.local\r\nDate: 24 Nov 2026 03:14 +0100 (CET)\r\n'],
+    ['an empty Subject and an empty Message-ID', 'Subject:\r\nMessage-ID:\r\nFrom:\r\n'],
+    ['an mbox From line first', 'From plc@plant.local Tue Nov 24 03:14:07 2026\r\nSubject: mbox\r\nFrom: plc@plant.local\r\n'],
+    ['a line without a colon, odd key spelling', 'garbage line\r\nSUBJECT : shouting\r\nfrom:plc@plant.local\r\n'],
+    ['a continuation line first', ' leading fold\r\nSubject: after a fold\r\n'],
+    ['Content-Type with comments and a quoted charset, 7BIT in capitals', 'Subject: ct\r\nContent-Type: text/plain (device text); charset="UTF-8"\r\nContent-Transfer-Encoding: 7BIT\r\n'],
+    ['List headers and priorities', 'Subject: l\r\nList-ID: Alarms <alarms.plant.local>\r\nX-Priority: 1 (Highest)\r\nImportance: high\r\n'],
+    ['a 10 KB subject', `Subject: ${'x'.repeat(10_000)}\r\n`],
+    ['a header block over 16 KiB (the full parse)', `${Array.from({ length: 400 }, (_, i) => `X-Tag-${i}: ${'v'.repeat(50)}\r\n`).join('')}Subject: big block\r\nFrom: plc@plant.local\r\n`],
+  ];
+  for (const [name, block] of blocks) {
+    it(`${name}: the fields a full parse gives`, async () => {
+      const raw = Buffer.from(block + body, 'latin1');
+      const decoded = await decodeMail(Buffer.from(raw), 'windows-1252');
+      const expected = await reference(raw);
+      assert.ok(decoded.plainBody, 'the fast path was taken');
+      assert.equal(decoded.subject, expected.subject);
+      assert.deepEqual(decoded.from, expected.from);
+      assert.equal(decoded.messageId, expected.messageId);
+      assert.equal(decoded.text, expected.text);
+      assert.equal(decoded.date?.toISOString(), expected.date?.toISOString());
+    });
+  }
+
+  it('an unparseable Date is the time of the parse, as a full parse makes it', async () => {
+    const raw = Buffer.from(`Subject: d\r\nDate: yesterday afternoon\r\n${body}`);
+    const before = Date.now();
+    const decoded = await decodeMail(raw, 'windows-1252');
+    const expected = await reference(raw);
+    assert.ok(decoded.plainBody);
+    assert.ok(decoded.date && expected.date);
+    assert.ok(decoded.date.getTime() >= before && Math.abs(decoded.date.getTime() - expected.date.getTime()) < 60_000);
+  });
+
+  it('a mail that begins with an empty line is fully parsed', async () => {
+    const raw = Buffer.from(`\r\nSubject: not a header\r\n\r\nbody\r\n`);
+    const decoded = await decodeMail(raw, 'windows-1252');
+    assert.equal(decoded.plainBody, undefined);
+    assert.equal(decoded.subject, '');
+    assert.equal(decoded.text, (await reference(raw)).text);
+  });
+});
