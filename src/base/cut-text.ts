@@ -13,7 +13,10 @@ export function cutText(text: string, maxBytes: number): { text: string; cut?: T
   if (text.length * 3 <= maxBytes) return { text };
   const totalBytes = Buffer.byteLength(text, 'utf8');
   if (totalBytes <= maxBytes) return { text };
-  const bytes = Buffer.from(text, 'utf8');
+  // Only the start is encoded: maxBytes + 2 UTF-16 units make at least maxBytes + 2 bytes, of
+  // which the first maxBytes + 1 are the text's own even when the slice ends inside a
+  // surrogate pair (a device's 100 KiB text was encoded whole, twice per alarm, to keep 16 KiB).
+  const bytes = Buffer.from(text.slice(0, maxBytes + 2), 'utf8');
   let end = maxBytes;
   // Step back over UTF-8 continuation bytes (10xxxxxx) so no character is split.
   while (end > 0 && ((bytes[end] ?? 0) & 0xc0) === 0x80) end--;

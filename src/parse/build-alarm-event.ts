@@ -20,7 +20,8 @@ export function buildAlarmEvent(received: Received, mail: DecodedMail, devices: 
     fallbackName: deviceName(received, mail),
   });
   if (mail.undecodable) return undecodableEvent(received, mail.text, mail.undecodable, device);
-  const text = mail.text.replace(/\r\n?/g, '\n').trim();
+  // A plain mail's text has LF line ends already (decodeMail); the scan is for the others.
+  const text = (mail.text.includes('\r') ? mail.text.replace(/\r\n?/g, '\n') : mail.text).trim();
   const title = mail.subject.trim() || text.split('\n', 1)[0]?.slice(0, 200) || '(no subject)';
   const fields = bodyFields(text);
   const event: AlarmEvent = {
