@@ -19,10 +19,12 @@ export interface RunnerOptions {
 
 /**
  * The loop behind the inbox and timer runners: one pass at a time; a wake-up during a
- * pass runs one more pass right after it (after the linger, when there is one); between passes it sleeps until `nextWakeIn()`
- * ms of the injected clock (a poll interval, or sooner when a timer is due). After a pass
- * that failed it sleeps `retryIn(failures)` instead, growing while the passes keep failing
- * (the store full or gone); a wake-up still runs a pass at once.
+ * pass runs one more pass right after it, or once the linger since it ended is over
+ * (base/linger.ts; the inbox runner's is 10 ms of real time, the timer runner has none).
+ * Between passes it sleeps until `nextWakeIn()` ms of the injected clock (a poll interval,
+ * or sooner when a timer is due). After a pass that failed it sleeps `retryIn(failures)`
+ * instead, growing while the passes keep failing (the store full or gone); a wake-up
+ * still runs a pass at once.
  */
 export abstract class WakeLoop {
   private running = false;
