@@ -6,7 +6,8 @@ counting sink as the only upstream, the shipped HTTP server on a free port unles
 warms it up, runs the closed-loop loads one after the other, and samples the resident memory
 of its process every 50 ms (/proc: VmRSS, RssAnon = heaps, RssFile = mostly the node binary).
 Prints one JSON line: cold start, idle RSS, per load delivered msg/s, the highest RSS and
-RssAnon and the CPU ms per delivered message, and the peak (VmHWM) at the end.
+RssAnon and the CPU ms per delivered message (also by thread name: the main thread, our
+worker threads, V8's JIT and GC helpers, libuv's pool), and the peak (VmHWM) at the end.
 
   python3 bench/postfix/memory.py alarm                       # this checkout's dist/, shebang flags
   python3 bench/postfix/memory.py alarm --flags="--max-semi-space-size=2 --optimize-for-size"
@@ -51,6 +52,18 @@ def status(p):
         k, _, v = line.partition(':')
         if k in ('VmRSS', 'VmHWM', 'RssAnon', 'RssFile', 'Threads'): d[k] = int(v.split()[0])
     return d
+
+def thread_cpu(p):
+    """CPU seconds per thread name (comm): node-MainThread, WorkerThread (ours: delivery, checkpoints),
+    node-V8Worker (JIT compiles, concurrent GC), libuv-worker (fdatasync, file I/O), ..."""
+    out = {}
+    for t in os.listdir(f'/proc/{p}/task'):
+        try:
+            comm = open(f'/proc/{p}/task/{t}/comm').read().strip()
+            f = open(f'/proc/{p}/task/{t}/stat').read().rsplit(')', 1)[1].split()
+        except OSError: continue   # the thread ended meanwhile
+        out[comm] = out.get(comm, 0) + (int(f[11]) + int(f[12])) / TICK
+    return out
 
 def cpu(p):
     f = open(f'/proc/{p}/stat').read().rsplit(')', 1)[1].split()
@@ -105,7 +118,7 @@ try:
 
     def run_load(run, size, c, n):
         phase[0] = run
-        pid = gateway_pid(gw.pid); c0 = cpu(pid); t = time.monotonic()
+        pid = gateway_pid(gw.pid); c0 = cpu(pid); t0 = thread_cpu(pid); t = time.monotonic()
         subprocess.run(['node', os.path.join(HERE, 'loadgen.mjs'), '--port', str(port), '-n', str(n), '-c', str(c), '--size', str(size),
                         '--run', run, '--out', os.path.join(W, f'{run}.json')], check=True, stdout=subprocess.DEVNULL)
         last, changed = -1, time.monotonic()
@@ -115,7 +128,10 @@ try:
             if k != last: last, changed = k, time.monotonic()
             elif time.monotonic() - changed > 30: print(f'stalled: {run} {k}/{n}', file=sys.stderr); break
             time.sleep(0.05)
-        return {'msg_s': round(n / (time.monotonic() - t), 1), 'cpu_ms_per_msg': round((cpu(pid) - c0) * 1000 / n, 2)}
+        t1 = thread_cpu(pid)
+        by_thread = {k: round((v - t0.get(k, 0)) * 1000 / n, 2) for k, v in sorted(t1.items())}
+        return {'msg_s': round(n / (time.monotonic() - t), 1), 'cpu_ms_per_msg': round((cpu(pid) - c0) * 1000 / n, 2),
+                'cpu_ms_per_msg_by_thread': {k: v for k, v in by_thread.items() if v > 0}}
 
     mib = lambda kib: round(kib / 1024, 1)
     result = {'label': a.label, 'kind': a.kind, 'http': not a.no_http, 'flags': ' '.join(flags), 'cold_s': round(cold, 2),
