@@ -166,10 +166,9 @@ export class OutboxWorker {
   }
 
   private schedule(failed: boolean): void {
-    if (!this.running) return;
+    if (!this.running || this.ticking) return;
     let delay = failed ? failureBackoff(this.scanFailures, this.options.pollInterval) : this.options.pollInterval;
     if (!failed && this.nextDue !== undefined) delay = Math.min(delay, Math.max(0, this.nextDue - this.now()));
-    if (!this.running || this.ticking) return;
     this.timer?.cancel();
     this.timer = this.options.clock.setTimer(() => this.wake(), Math.max(delay, 5));
   }

@@ -77,13 +77,13 @@ describe('OutboxWorker: transactions per delivery', () => {
     }
   }
 
-  async function outcomesReach(count: number): Promise<void> {
-    while (outcomes.length < count) await new Promise((resolve) => setImmediate(resolve));
+  /** Lets the loop turn until `reached` holds (real I/O: the store's commits, the SMTP server). */
+  async function until(reached: () => boolean): Promise<void> {
+    while (!reached()) await new Promise((resolve) => setImmediate(resolve));
   }
 
-  async function heldReach(count: number): Promise<void> {
-    while (held.length < count) await new Promise((resolve) => setImmediate(resolve));
-  }
+  const outcomesReach = (count: number): Promise<void> => until(() => outcomes.length >= count);
+  const heldReach = (count: number): Promise<void> => until(() => held.length >= count);
 
   it('one delivery: a claim (which also reads when the next entry is due) and its outcome, nothing more', async () => {
     await queue('O1');

@@ -1,3 +1,6 @@
+/** What the inbox and the outbox each keep: 80 mails of 100 KiB, more than a burst leaves waiting. */
+export const RECENT_BYTES_PER_TABLE = 8 * 1024 * 1024;
+
 /**
  * Large values (a mail's raw bytes, a notification) kept in memory from the transaction that
  * wrote them until the one read that follows: the inbox runner reads a mail back
@@ -10,9 +13,6 @@
  * a value evicted or never kept is read from the file as before. Bounded by bytes; the
  * oldest go first.
  */
-/** What the inbox and the outbox each keep: 80 mails of 100 KiB, more than a burst leaves waiting. */
-export const RECENT_BYTES_PER_TABLE = 8 * 1024 * 1024;
-
 export class RecentBytes {
   readonly #kept = new Map<string, Buffer>();
   #staged: Array<[string, Buffer]> = [];
