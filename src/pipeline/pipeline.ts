@@ -95,21 +95,19 @@ export class Pipeline {
         await savePipelineResult(tx, received.id, result, now, fx);
         // A mail that could not be decoded is worth a warning, whatever became of its alarm.
         const level = trace.event.undecodable ? 'warn' : 'info';
-        fx.after(() =>
-          log[level](
-            {
-              alarmId: result.alarm?.id,
-              device: trace.event.device.id,
-              title: trace.event.title,
-              state: trace.event.state,
-              outcome: result.outcome,
-              reason: result.reason,
-              rules: trace.routing.route.rules,
-              notifications: result.outbox.map((e) => e.id),
-            },
-            `alarm ${result.outcome}`,
-          ),
-        );
+        // Only the line's fields wait for the commit, not the trace: it holds the device's whole
+        // text and the rendered notifications, which would outlive the young generation.
+        const line = {
+          alarmId: result.alarm?.id,
+          device: trace.event.device.id,
+          title: trace.event.title,
+          state: trace.event.state,
+          outcome: result.outcome,
+          reason: result.reason,
+          rules: trace.routing.route.rules,
+          notifications: result.outbox.map((e) => e.id),
+        };
+        fx.after(() => log[level](line, `alarm ${result.outcome}`));
         return trace;
       }
       const listener = config.listeners.find((l) => l.name === received.listener);
@@ -124,11 +122,10 @@ export class Pipeline {
       const entry = { id: newId(now), receivedId: received.id, ...outgoing };
       await tx.outbox.insert(entry, now);
       fx.emit('queued', { outboxIds: [entry.id] });
-      fx.after(() =>
-        mail.undecodable
-          ? log.warn({ outboxId: entry.id, size: mail.undecodable.size, reason: mail.undecodable.reason, recipients: entry.recipients }, 'the mail could not be decoded; a notice of it, with the mail attached, is queued for delivery')
-          : log.info({ outboxId: entry.id, subject: mail.subject, recipients: entry.recipients }, 'queued for delivery'),
-      );
+      // The line's fields, not the mail and the entry (both hold the whole message), wait for the commit.
+      const { undecodable } = mail;
+      const line = undecodable ? { outboxId: entry.id, size: undecodable.size, reason: undecodable.reason, recipients: entry.recipients } : { outboxId: entry.id, subject: mail.subject, recipients: entry.recipients };
+      fx.after(() => (undecodable ? log.warn(line, 'the mail could not be decoded; a notice of it, with the mail attached, is queued for delivery') : log.info(line, 'queued for delivery')));
       return { relayed: entry.id };
     } catch (error) {
       // The store failing decides nothing about the message: roll back, try again later.

@@ -31,7 +31,7 @@ export class RuleBook {
    * One engine per device id, holding only the rules that device can match: with many
    * rules most name their device, and json-rules-engine's cost is per rule per run.
    */
-  readonly #engines = new Map<string, { engine: Engine; tail: Promise<unknown> }>();
+  readonly #engines = new Map<string, { engine: Engine; tail: Promise<void> }>();
 
   /** Escalation policies from the rule files' `escalations:`, by name. */
   readonly escalations: ReadonlyMap<string, EscalationPolicy>;
@@ -58,7 +58,7 @@ export class RuleBook {
     return devices === undefined || devices.has(deviceId);
   }
 
-  #engineFor(deviceId: string): { engine: Engine; tail: Promise<unknown> } {
+  #engineFor(deviceId: string): { engine: Engine; tail: Promise<void> } {
     let entry = this.#engines.get(deviceId);
     if (!entry) {
       // Bounded: an endless stream of unknown device ids must not grow memory without end.
@@ -94,7 +94,12 @@ export class RuleBook {
     const device = facts.device as { id?: unknown } | undefined;
     const entry = this.#engineFor(typeof device?.id === 'string' ? device.id : '');
     const run = entry.tail.then(() => entry.engine.run(facts));
-    entry.tail = run.catch(() => undefined);
+    // The queue keeps only that the run ended, not its result: that holds the facts, and so
+    // the device's whole text, for as long as the device sends nothing else.
+    entry.tail = run.then(
+      () => undefined,
+      () => undefined,
+    );
     return run.then(({ results, failureResults }) => new Map([...results, ...failureResults].map((r) => [r.name, r])));
   }
 }

@@ -1,5 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import type { ReceiverConfig } from '../../src/config/schema.js';
 import { resolveReceivers } from '../../src/rules/receivers.js';
 import { RuleBook } from '../../src/rules/rule-book.js';
@@ -262,6 +264,25 @@ describe('rules that name their devices', () => {
     assert.match(other.verdicts[0]?.reasons[0] ?? '', /device\.id is "plc-line4": the rule is for other devices/);
     const ups = await routeEvent(alarmEvent({ title: 'on battery', device: { id: 'ups-hall2', name: 'UPS', matchedBy: 'sender' } }), book, context());
     assert.deepEqual(ups.route.rules, ['only-ups']);
+  });
+
+  it('keep nothing of an event once its run has ended', async () => {
+    // A device's engine queues its runs; the queue once held the last run's result, and with it
+    // the facts: each device's last text (up to the size of a mail) stayed in memory.
+    setFlagsFromString('--expose-gc');
+    const gc = runInNewContext('gc') as () => void;
+    const book = new RuleBook(parseRuleFile('rules:\n  - name: r\n    when: { all: [ { fact: text, operator: matches, value: "overheat" } ] }\n    then: { receivers: [oncall] }\n', 'r.yaml', { receivers: ['oncall'] }));
+    const run = async (): Promise<WeakRef<object>> => {
+      const facts = { device: { id: 'plc-line4' }, title: 'x', text: `overheat ${'x'.repeat(100_000)}` };
+      const results = await book.evaluate(facts);
+      assert.equal(results.get('r')?.result, true);
+      return new WeakRef(facts.device);
+    };
+    const facts = await run();
+    // Past the job that made the WeakRef (it keeps its target until then), then a full collection.
+    await new Promise((resolve) => setImmediate(resolve));
+    gc();
+    assert.equal(facts.deref(), undefined, 'a fact is still reachable after its run');
   });
 
   it('routing without explain builds no reasons', async () => {
