@@ -9,6 +9,7 @@ and CPU ms per message, then the medians, and the peak RSS of each side.
 
   python3 bench/postfix/ab.py alarm --a /path/to/before --b . --loads 1024:10:1500 --pairs 5
   python3 bench/postfix/ab.py relay --a BEFORE --b AFTER --loads 102400:10:600,1024:10:2000
+  python3 bench/postfix/ab.py alarm --a . --b . --env-b MALLOC_ARENA_MAX=2     # one checkout, two settings
 
 Both checkouts need `dist/` built (`npm run build`). Everything talks to 127.0.0.1 only.
 """
@@ -23,15 +24,18 @@ ap.add_argument('--loads', default='1024:10:1500', help='SIZE:C:N,... as memory.
 ap.add_argument('--pairs', type=int, default=3)
 ap.add_argument('--flags-a', default=None, help='node flags for A (default: its shebang\'s)')
 ap.add_argument('--flags-b', default=None, help='node flags for B (default: its shebang\'s)')
+ap.add_argument('--env-a', action='append', default=[], help='K=V for A\'s gateway process (repeatable)')
+ap.add_argument('--env-b', action='append', default=[], help='K=V for B\'s gateway process (repeatable)')
 a = ap.parse_args()
 
 for side in (a.a, a.b):
     if not os.path.isfile(os.path.join(side, 'dist', 'cli', 'main.js')):
         sys.exit(f'ab.py: {side}/dist/cli/main.js is missing: run `npm run build` there first')
 
-def run(checkout, flags, label):
+def run(checkout, flags, env, label):
     cmd = [sys.executable, os.path.join(HERE, 'memory.py'), a.kind, '--checkout', os.path.abspath(checkout), '--loads', a.loads, '--label', label]
     if flags is not None: cmd.append(f'--flags={flags}')
+    for kv in env: cmd.append(f'--env={kv}')
     out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
     return json.loads(out.strip().splitlines()[-1])
 
@@ -40,7 +44,7 @@ def loads_of(result):
 
 pairs = []
 for i in range(a.pairs):
-    ra = run(a.a, a.flags_a, 'A'); rb = run(a.b, a.flags_b, 'B')
+    ra = run(a.a, a.flags_a, a.env_a, 'A'); rb = run(a.b, a.flags_b, a.env_b, 'B')
     pairs.append((ra, rb))
     line = ', '.join('%s: %.0f -> %.0f msg/s, %.2f -> %.2f ms' % (k, ra[k]['msg_s'], rb[k]['msg_s'], ra[k]['cpu_ms_per_msg'], rb[k]['cpu_ms_per_msg']) for k in loads_of(ra))
     print('pair %d: %s; peak RSS %.0f -> %.0f MiB' % (i + 1, line, ra['peak_rss_mib'], rb['peak_rss_mib']), flush=True)

@@ -1,7 +1,7 @@
 import type * as Mailsplit from '@zone-eu/mailsplit';
 import { MailParser, simpleParser, type AddressObject, type Headers as HeaderMap, type ParsedMail, type StructuredHeader } from 'mailparser';
 import { requireCommonJs } from '../base/commonjs.js';
-import { isPlain7bitText } from './plain-7bit.js';
+import { plain7bitText } from './plain-7bit.js';
 import { headerEnd, repairUndeclared8bit } from './repair-charset.js';
 
 /** A device's mail, decoded: text as the device meant it, whatever the wire encoding. */
@@ -54,19 +54,20 @@ export async function decodeMail(raw: Buffer, fallbackCharset: string): Promise<
     const block = repairUndeclared8bit(raw.subarray(0, split.bodyStart), fallbackCharset);
     const headers = block.length <= HEADER_BLOCK_LIMIT ? headerMap(block) : (await parse(block)).headers;
     if (plainTextPart(headers)) {
-      if (isPlain7bitText(plainBody)) return new PlainMail(headerFields(headers), plainBody);
+      const body = plain7bitText(plainBody);
+      if (body !== undefined) return new PlainMail(headerFields(headers), plainBody, body);
     }
   }
   return decoded(await parse(repairUndeclared8bit(raw, fallbackCharset)));
 }
 
 /**
- * A plain 7-bit mail decoded from its header block alone. Its text is made when first read:
- * a relay passes `plainBody` on and never reads it. Not a literal with a getter closing over a
- * variable: V8 moved such objects into the old generation (pretenuring), and every 100 KB
- * text stored through them then outlived the young generation, until a full collection
- * (bench/postfix/README.md, "Where the memory goes"). `text` is an own enumerable property,
- * so a spread copy of the mail has it, as it has every other field.
+ * A plain 7-bit mail decoded from its header block alone. Its text (the body's CRLF lines
+ * with LF ends) is made when first read: a relay passes `plainBody` on and never reads it.
+ * A class, not a literal with a getter closing over a variable: V8 pretenured such literals
+ * into the old generation, and every 100 KB text stored through them then outlived the young
+ * generation, until a full collection (bench/postfix/README.md, "Where the memory goes").
+ * `text` is an own enumerable property, so a spread copy of the mail has it too.
  */
 class PlainMail implements DecodedMail {
   readonly subject: string;
@@ -76,21 +77,29 @@ class PlainMail implements DecodedMail {
   readonly html = undefined;
   readonly attachments: DecodedAttachment[] = [];
   declare readonly text: string;
+  /** The body as plain7bitText read it (CRLF lines), until the text is made from it. */
+  #body: string | undefined;
   #text: string | undefined;
 
   constructor(
     fields: Pick<DecodedMail, 'subject' | 'from' | 'date' | 'messageId'>,
     readonly plainBody: Buffer,
+    body: string,
   ) {
     this.subject = fields.subject;
     this.from = fields.from;
     this.date = fields.date;
     this.messageId = fields.messageId;
+    this.#body = body;
     Object.defineProperty(this, 'text', { get: PlainMail.#readText, enumerable: true });
   }
 
   static readonly #readText = function (this: PlainMail): string {
-    return (this.#text ??= this.plainBody.toString('latin1').replaceAll('\r\n', '\n'));
+    if (this.#text === undefined) {
+      this.#text = this.#body!.replaceAll('\r\n', '\n');
+      this.#body = undefined;
+    }
+    return this.#text;
   };
 }
 

@@ -1,23 +1,23 @@
 import { isAscii } from 'node:buffer';
 
 /**
- * Whether `bytes` are plain 7-bit text: printable ASCII and TAB in CRLF lines of at most 998
- * bytes, ending with CRLF or nothing (decode-mail.ts passes such a body on as it came).
+ * `bytes` as a string when they are plain 7-bit text: printable ASCII and TAB in CRLF lines of
+ * at most 998 bytes, ending with CRLF or nothing (decode-mail.ts passes such a body on as it
+ * came). Undefined otherwise.
  *
  * A 100 KiB body is checked in ~0.05 ms: the bytes four at a time, then the line ends with
- * `indexOf` over a latin1 copy. A regular expression over it took ~0.5 ms in the gateway, a
- * loop over its bytes ~0.4 ms. The copy is not returned: kept by the caller until its batch
- * commits, it outlived the young generation and was 100 KB more of the old one per mail.
+ * `indexOf`. A regular expression over it took ~0.5 ms in the gateway, a loop over its bytes
+ * ~0.4 ms.
  */
-export function isPlain7bitText(bytes: Buffer): boolean {
-  if (!onlyTextBytes(bytes)) return false;
+export function plain7bitText(bytes: Buffer): string | undefined {
+  if (!onlyTextBytes(bytes)) return undefined;
   const text = bytes.toString('latin1');
   for (let start = 0; ; ) {
     const lf = text.indexOf('\n', start);
     const cr = text.indexOf('\r', start);
-    if (lf === -1) return cr === -1 && text.length - start <= 998;
+    if (lf === -1) return cr === -1 && text.length - start <= 998 ? text : undefined;
     // The first CR of the line must be the one right before its LF.
-    if (cr === -1 || cr !== lf - 1 || lf - 1 - start > 998) return false;
+    if (cr === -1 || cr !== lf - 1 || lf - 1 - start > 998) return undefined;
     start = lf + 1;
   }
 }

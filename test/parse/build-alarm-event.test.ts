@@ -5,6 +5,7 @@ import { loadConfig } from '../../src/config/load.js';
 import type { Received } from '../../src/ingest/received.js';
 import { buildAlarmEvent } from '../../src/parse/build-alarm-event.js';
 import { bodyFields } from '../../src/parse/body-fields.js';
+import { seededRandom } from '../helpers/seeded-random.js';
 import { decodeMail } from '../../src/parse/decode-mail.js';
 import { DeviceMap } from '../../src/parse/device-map.js';
 import { compilePatterns } from '../../src/parse/extractor.js';
@@ -133,6 +134,33 @@ describe('body fields and severity words', () => {
       Name: 'UPS-HALL2',
       Alarmklasse: 'A (kritisch)',
     });
+  });
+
+  it('reads the lines split(/\\r?\\n/) gives, on 3,000 random texts', () => {
+    // The definition it replaced: every line cut out and matched.
+    const FIELD_LINE = /^\s*(\p{L}[\p{L}_\-/ ]{0,38}\p{L})\s*:\s+(\S.*?)\s*$/u;
+    const reference = (text: string, limit: number): Record<string, string> => {
+      const fields: Record<string, string> = {};
+      let count = 0;
+      for (const line of text.split(/\r?\n/)) {
+        const match = FIELD_LINE.exec(line);
+        if (!match) continue;
+        const key = match[1]!.replace(/\s+/g, ' ');
+        if (key in fields) continue;
+        fields[key] = match[2]!;
+        if (++count >= limit) break;
+      }
+      return fields;
+    };
+    const random = seededRandom(11);
+    const pieces = ['Name', 'Alarm klasse', 'Störung', ' : ', ': ', ':', '04:12', 'UPS-HALL2', ' ', '\t', '\n', '\r\n', '\r', '\r\r\n', 'value 9.4 C', 'x'];
+    for (let i = 0; i < 3000; i += 1) {
+      const parts: string[] = [];
+      const count = Math.floor(random() * 30);
+      for (let k = 0; k < count; k += 1) parts.push(pieces[Math.floor(random() * pieces.length)]!);
+      const text = parts.join('');
+      for (const limit of [50, 2]) assert.deepEqual(bodyFields(text, limit), reference(text, limit), JSON.stringify(text));
+    }
   });
 
   it('maps device severity words onto the five levels', () => {
