@@ -64,9 +64,10 @@ export async function decodeMail(raw: Buffer, fallbackCharset: string): Promise<
 /**
  * A plain 7-bit mail decoded from its header block alone. Its text (the body's CRLF lines
  * with LF ends) is made when first read: a relay passes `plainBody` on and never reads it.
- * A class, not a literal with a getter closing over a variable: V8 pretenured such literals
- * into the old generation, and every 100 KB text stored through them then outlived the young
- * generation, until a full collection (bench/postfix/README.md, "Where the memory goes").
+ * A class, not a literal with a getter closing over a variable: V8 kept what was stored
+ * through such literals past every young collection (as if it had pretenured them), so each
+ * 100 KB text waited for a full one (bench/postfix/README.md, "Figures after keeping less per
+ * mail").
  * `text` is an own enumerable property, so a spread copy of the mail has it too.
  */
 class PlainMail implements DecodedMail {
