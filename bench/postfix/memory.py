@@ -12,6 +12,7 @@ worker threads, V8's JIT and GC helpers, libuv's pool), and the peak (VmHWM) at 
   python3 bench/postfix/memory.py alarm                       # this checkout's dist/, shebang flags
   python3 bench/postfix/memory.py alarm --flags="--max-semi-space-size=2 --optimize-for-size"
   python3 bench/postfix/memory.py alarm --no-http --checkout /other/checkout --label before
+  python3 bench/postfix/memory.py alarm --loads 1024:@50:1000           # an open loop at 50 msg/s: e2e p50/p99/max
   python3 bench/postfix/memory.py alarm --flags="--max-semi-space-size=2 --import $PWD/bench/postfix/heap-probe.mjs" \\
       --env HEAP_PROBE_DIR=/tmp/probe        # plus the peak heap, external and malloc'd memory of each thread
 
@@ -27,7 +28,7 @@ ap.add_argument('kind', choices=['relay', 'alarm'])
 ap.add_argument('--checkout', default=os.path.dirname(os.path.dirname(HERE)), help='Annunciator checkout with dist/ built (default: this one)')
 ap.add_argument('--no-http', action='store_true', help='without the shipped http section')
 ap.add_argument('--flags', default=None, help='node flags (default: those of dist/cli/main.js\'s shebang); write --flags="..."')
-ap.add_argument('--loads', default='1024:10:300,1024:50:300,102400:10:100,102400:50:100', help='SIZE:C:N,... (default: %(default)s)')
+ap.add_argument('--loads', default='1024:10:300,1024:50:300,102400:10:100,102400:50:100', help='SIZE:C:N (closed loop) or SIZE:@RATE:N (open loop, e2e percentiles),... (default: %(default)s)')
 ap.add_argument('--warmup', type=int, default=50)
 ap.add_argument('--env', action='append', default=[], help='K=V for the gateway process (repeatable)')
 ap.add_argument('--label', default='')
@@ -116,11 +117,11 @@ try:
     def arrived(run):
         with open(sink_log) as f: return sum(1 for line in f if line.split()[0] == run)
 
-    def run_load(run, size, c, n):
+    def run_load(run, size, c, n, rate=0):
         phase[0] = run
         pid = gateway_pid(gw.pid); c0 = cpu(pid); t0 = thread_cpu(pid); t = time.monotonic()
         subprocess.run(['node', os.path.join(HERE, 'loadgen.mjs'), '--port', str(port), '-n', str(n), '-c', str(c), '--size', str(size),
-                        '--run', run, '--out', os.path.join(W, f'{run}.json')], check=True, stdout=subprocess.DEVNULL)
+                        '--run', run, '--out', os.path.join(W, f'{run}.json')] + (['--rate', str(rate)] if rate else []), check=True, stdout=subprocess.DEVNULL)
         last, changed = -1, time.monotonic()
         while True:
             k = arrived(run)
@@ -130,19 +131,35 @@ try:
             time.sleep(0.05)
         t1 = thread_cpu(pid)
         by_thread = {k: round((v - t0.get(k, 0)) * 1000 / n, 2) for k, v in sorted(t1.items())}
-        return {'msg_s': round(n / (time.monotonic() - t), 1), 'cpu_ms_per_msg': round((cpu(pid) - c0) * 1000 / n, 2),
-                'cpu_ms_per_msg_by_thread': {k: v for k, v in by_thread.items() if v > 0}}
+        result = {'msg_s': round(n / (time.monotonic() - t), 1), 'cpu_ms_per_msg': round((cpu(pid) - c0) * 1000 / n, 2),
+                  'cpu_ms_per_msg_by_thread': {k: v for k, v in by_thread.items() if v > 0}}
+        if rate:
+            # End to end per message, as bench.py takes it: the load generator's send and the
+            # sink's arrival, both on the monotonic clock of this machine.
+            sent = json.load(open(os.path.join(W, f'{run}.json')))['sent']
+            first = {}
+            with open(sink_log) as f:
+                for line in f:
+                    r, k, at = line.split()
+                    if r == run: first[int(k)] = min(first.get(int(k), int(at)), int(at))
+            lat = sorted((first[int(k)] - int(v[0])) / 1e6 for k, v in sent.items() if int(k) in first)
+            pct = lambda p: round(lat[min(len(lat) - 1, int(p / 100 * len(lat)))], 1)
+            result.update(e2e_p50_ms=pct(50), e2e_p99_ms=pct(99), e2e_max_ms=round(lat[-1], 1))
+        return result
 
     mib = lambda kib: round(kib / 1024, 1)
     result = {'label': a.label, 'kind': a.kind, 'http': not a.no_http, 'flags': ' '.join(flags), 'cold_s': round(cold, 2),
               'idle_rss_mib': mib(idle['VmRSS']), 'idle_anon_mib': mib(idle['RssAnon']), 'idle_file_mib': mib(idle['RssFile'])}
     run_load('warm', 1024, 10, a.warmup)
     for i, load in enumerate(a.loads.split(',')):
-        size, c, n = map(int, load.split(':'))
-        r = run_load(f'r{i}', size, c, n)
+        size, c, n = load.split(':')
+        # SIZE:@RATE:N is an open loop at RATE msg/s, one connection per message, as bench.py's --rates
+        rate = float(c[1:]) if c.startswith('@') else 0
+        size, c, n = int(size), (0 if rate else int(c)), int(n)
+        r = run_load(f'r{i}', size, c, n, rate)
         during = [s for s in samples if s['phase'] == f'r{i}'] or [status(gateway_pid(gw.pid))]
         r.update(max_rss_mib=mib(max(s['VmRSS'] for s in during)), max_anon_mib=mib(max(s['RssAnon'] for s in during)))
-        result[f'{size // 1024}KiB_C{c}'] = r
+        result[f'{size // 1024}KiB_at{rate:g}' if rate else f'{size // 1024}KiB_C{c}'] = r
     end = status(gateway_pid(gw.pid))
     result.update(peak_rss_mib=mib(end['VmHWM']), threads=end['Threads'])
     stop[0] = True
