@@ -1,7 +1,7 @@
 import type { Received } from './ingest/received.js';
 import type { SmtpRefusal } from './ingest/smtp/smtp-listener.js';
 import type { AlarmAck, Alarm, Decision } from './lifecycle/alarm.js';
-import type { OutboxEntry } from './store/store.js';
+import type { OutboxRecord } from './store/store.js';
 import type { Logger } from './log/logger.js';
 
 /**
@@ -25,11 +25,11 @@ export interface GatewayEvents {
   /** Someone asked for notifications to be tried again now (API, console): the delivery worker wakes. Not counted as queued again. */
   'retry-requested': { outboxIds: string[] | 'all' };
   /** An upstream accepted a notification. */
-  delivered: { entry: OutboxEntry; account: string };
+  delivered: { entry: OutboxRecord; account: string };
   /** A delivery failed for now and is retried at `retryAt`; `account` is the last one tried (null: none could be). */
-  deferred: { entry: OutboxEntry; reason: string; retryAt: number; account: string | null };
+  deferred: { entry: OutboxRecord; reason: string; retryAt: number; account: string | null };
   /** A delivery failed for good; `account` as for `deferred`. */
-  failed: { entry: OutboxEntry; reason: string; account: string | null };
+  failed: { entry: OutboxRecord; reason: string; account: string | null };
   /** An acknowledgement was recorded (the first one for its alarm). */
   acknowledged: { alarm: Alarm; ack: AlarmAck };
   /** A timer was stored or re-armed (its runner may need to wake sooner). */

@@ -1,7 +1,7 @@
 import type { MqttConnection } from '../base/mqtt-connection.js';
 import type { MqttBrokerConfig } from '../config/types.js';
 import type { Alarm } from '../lifecycle/alarm.js';
-import type { OutboxEntry, Store } from '../store/store.js';
+import type { OutboxRecord, Store } from '../store/store.js';
 
 /** The retained JSON an HMI or dashboard reads under `<prefix>/alarms/<id>`. */
 export function alarmStatePayload(alarm: Alarm): string {
@@ -63,7 +63,7 @@ export class MqttStatePublisher {
     this.connection.publish(topic, done ? '' : alarmStatePayload(alarm), { retain: true, qos: this.qos });
   }
 
-  publishNotification(entry: OutboxEntry, account: string): void {
+  publishNotification(entry: OutboxRecord, account: string): void {
     if (!entry.alarmId && !entry.batchId) return;
     // A group or digest names its batch; its alarms are the batch's (annunciator alarms --show).
     const about = entry.alarmId ? { alarm: entry.alarmId, ...(entry.batchId ? { batch: entry.batchId } : {}) } : { batch: entry.batchId };

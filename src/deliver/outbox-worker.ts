@@ -1,10 +1,11 @@
 import { failureBackoff, retryDelay } from '../base/backoff.js';
+import { releaseBytes } from '../base/release-bytes.js';
 import type { Clock, TimerHandle } from '../base/clock.js';
 import { Linger } from '../base/linger.js';
 import type { BackoffPolicy } from '../config/schema.js';
 import type { Logger } from '../log/logger.js';
 import { RateLimitedLog } from '../log/rate-limited-log.js';
-import type { OutboxEntry, Repositories, Store } from '../store/store.js';
+import type { OutboxEntry, OutboxRecord, Repositories, Store } from '../store/store.js';
 import type { AccountSender, SendResult } from './account-sender.js';
 import { classifyDeliveryError, oneLine, type DeliveryFailure } from './delivery-error.js';
 
@@ -32,9 +33,9 @@ export const OUTCOME_LINGER_MS = 10;
 
 /** Each outcome carries the entry as it was recorded (status, times, last error and account). */
 export type DeliveryOutcome =
-  | { kind: 'delivered'; entry: OutboxEntry; account: string }
-  | { kind: 'deferred'; entry: OutboxEntry; reason: string; retryAt: number; account: string | null }
-  | { kind: 'failed'; entry: OutboxEntry; reason: string; account: string | null };
+  | { kind: 'delivered'; entry: OutboxRecord; account: string }
+  | { kind: 'deferred'; entry: OutboxRecord; reason: string; retryAt: number; account: string | null }
+  | { kind: 'failed'; entry: OutboxRecord; reason: string; account: string | null };
 
 /**
  * Drains the outbox: claims due entries, tries the accounts in order (the next one on a
@@ -226,7 +227,17 @@ export class OutboxWorker {
     if (this.outcomes.length > 0 && !this.recordTimer) this.recording = this.commitOutcomesSoon();
   }
 
-  private async deliver(entry: OutboxEntry): Promise<void> {
+  private async deliver(claimed: OutboxEntry): Promise<void> {
+    const { message, ...entry } = claimed;
+    try {
+      await this.deliverMessage(entry, message);
+    } finally {
+      // Handed out once by the claim, and sent by every account that was tried: its bytes go now.
+      releaseBytes(message);
+    }
+  }
+
+  private async deliverMessage(entry: OutboxRecord, message: Buffer): Promise<void> {
     const { senders, logger } = this.options;
     const log = logger.child({ msgId: entry.receivedId ?? undefined, alarmId: entry.alarmId ?? undefined, batchId: entry.batchId ?? undefined, outboxId: entry.id, attempt: entry.attempts });
     const failures: string[] = [];
@@ -236,7 +247,7 @@ export class OutboxWorker {
       lastAccount = sender.name;
       let result: SendResult;
       try {
-        result = await sender.send({ id: entry.id, envelopeFrom: entry.envelopeFrom, recipients: entry.recipients, message: entry.message });
+        result = await sender.send({ id: entry.id, envelopeFrom: entry.envelopeFrom, recipients: entry.recipients, message });
       } catch (error) {
         lastFailure = classifyDeliveryError(error);
         failures.push(`${sender.name}: ${lastFailure.reason}`);
@@ -252,7 +263,7 @@ export class OutboxWorker {
     this.recordFailure(entry, lastFailure ?? { kind: 'failover', reason: 'no account configured' }, failures.join('; '), lastAccount, log);
   }
 
-  private recordResult(entry: OutboxEntry, sender: AccountSender, result: SendResult, log: Logger): void {
+  private recordResult(entry: OutboxRecord, sender: AccountSender, result: SendResult, log: Logger): void {
     const now = this.now();
     const permanent = result.rejected.filter((r) => (r.responseCode ?? 550) >= 500);
     const transient = result.rejected.filter((r) => (r.responseCode ?? 550) < 500);
@@ -283,7 +294,7 @@ export class OutboxWorker {
     );
   }
 
-  private recordFailure(entry: OutboxEntry, failure: DeliveryFailure, detail: string, account: string | null, log: Logger): void {
+  private recordFailure(entry: OutboxRecord, failure: DeliveryFailure, detail: string, account: string | null, log: Logger): void {
     if (failure.kind === 'permanent') {
       const now = this.now();
       this.record(
@@ -298,7 +309,7 @@ export class OutboxWorker {
     this.retryOrFail(entry, failure, detail, account, entry.recipients, entry.rejectedRecipients, log);
   }
 
-  private retryOrFail(entry: OutboxEntry, failure: DeliveryFailure, detail: string, account: string | null, recipients: string[], rejectedRecipients: string[], log: Logger): void {
+  private retryOrFail(entry: OutboxRecord, failure: DeliveryFailure, detail: string, account: string | null, recipients: string[], rejectedRecipients: string[], log: Logger): void {
     const now = this.now();
     const { retry } = this.options;
     if (now - entry.createdAt >= retry.maxAge) {

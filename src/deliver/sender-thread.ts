@@ -1,5 +1,6 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import type { Account } from '../config/types.js';
+import { releaseBytes } from '../base/release-bytes.js';
 import { createSender, type AccountSender } from './account-sender.js';
 import { reviveAccounts, type SenderThreadData, type ThreadReply, type ThreadRequest } from './thread-protocol.js';
 
@@ -23,8 +24,14 @@ port.on('message', (request: ThreadRequest) => {
     port.postMessage({ type: 'failed', id: request.id, error: { message: `no account ${request.account} in the delivery thread` } } satisfies ThreadReply);
     return;
   }
-  sender.send({ ...request.request, message: Buffer.from(request.request.message.buffer, request.request.message.byteOffset, request.request.message.byteLength) }).then(
-    (result) => port.postMessage({ type: 'sent', id: request.id, result } satisfies ThreadReply),
+  // This thread's own copy of the message (posting copied it).
+  const message = Buffer.from(request.request.message.buffer, request.request.message.byteOffset, request.request.message.byteLength);
+  sender.send({ ...request.request, message }).then(
+    (result) => {
+      // Sent whole, so no socket write holds it any more. After a failure it is left to the collector.
+      releaseBytes(message);
+      port.postMessage({ type: 'sent', id: request.id, result } satisfies ThreadReply);
+    },
     (error: unknown) => {
       // What classifyDeliveryError reads of a nodemailer error, since an Error does not cross threads whole.
       const e = (error ?? {}) as { code?: unknown; responseCode?: unknown; response?: unknown; command?: unknown; message?: unknown };

@@ -1,4 +1,5 @@
 import { failureBackoff } from '../base/backoff.js';
+import { releaseBytes } from '../base/release-bytes.js';
 import type { Received } from '../ingest/received.js';
 import { RateLimitedLog } from '../log/rate-limited-log.js';
 import { Effects } from '../pipeline/effects.js';
@@ -59,26 +60,29 @@ export class InboxRunner extends WakeLoop {
     for (;;) {
       if (!this.isRunning) return;
       const fx = new Effects();
+      let processed: Received[] = [];
       let count: number;
       try {
         // The messages are durable in the inbox already: the result need not be flushed before
         // its notifications go out (store.ts, TransactionOptions). Lost to a power failure, it
         // is worked out again from the inbox, at worst a notification sent twice.
-        count = await store.transaction(
+        processed = await store.transaction(
           async (tx) => {
             const batch = await tx.inbox.pending(limit);
             const now = clock.now();
             for (const received of batch) await pipeline.received(tx, received, now, fx);
-            return batch.length;
+            return batch;
           },
           { awaitFlush: false },
         );
+        count = processed.length;
       } catch (error) {
         // The store failing says nothing about the messages: the pass fails, they wait.
         if (StoreError.isFault(error)) throw error;
         count = await this.processAlone(limit);
       }
       fx.release(events);
+      releaseRaw(processed);
       if (count < limit) return;
     }
   }
@@ -97,6 +101,7 @@ export class InboxRunner extends WakeLoop {
       try {
         await store.transaction((tx) => pipeline.received(tx, received, clock.now(), fx));
         fx.release(events);
+        releaseRaw([received]);
         done += 1;
       } catch (error) {
         if (StoreError.isFault(error)) throw error;
@@ -107,4 +112,12 @@ export class InboxRunner extends WakeLoop {
     }
     return done;
   }
+}
+
+/**
+ * The mails' bytes once their batch is committed and told: `pending` hands each out once, and
+ * what the pipeline keeps of a mail (the alarm, the outbox row) is in the store now.
+ */
+function releaseRaw(processed: readonly Received[]): void {
+  for (const received of processed) releaseBytes(received.raw);
 }

@@ -360,7 +360,10 @@ export interface OutboxEntry extends Omit<NewOutboxEntry, 'bodyOfReceived'> {
   rejectedRecipients: string[];
 }
 
-export type OutboxSummary = Omit<OutboxEntry, 'message'> & { size: number };
+/** An outbox entry without its message: what is told and listed about it. */
+export type OutboxRecord = Omit<OutboxEntry, 'message'>;
+
+export type OutboxSummary = OutboxRecord & { size: number };
 
 export interface DeliveryFailureUpdate {
   now: number;

@@ -31,12 +31,29 @@ export class BareLfData {
     // Most devices end lines with CRLF: up to the last of its lines that do, a chunk is its
     // own output, found by a native search for LF instead of a loop over every byte.
     const clean = this.cleanPrefix(chunk);
-    if (clean === 0) return this.rewrite(chunk);
-    this.previousEnd = 'crlf';
-    this.atLineStart = true;
-    this.lastWasCr = false;
-    if (clean === chunk.length) return chunk;
-    return Buffer.concat([chunk.subarray(0, clean), this.rewrite(chunk.subarray(clean))]);
+    if (clean > 0) {
+      this.previousEnd = 'crlf';
+      this.atLineStart = true;
+      this.lastWasCr = false;
+      if (clean === chunk.length) return chunk;
+    }
+    // A chunk mostly ends inside a line: that part is passed on as it is too, so a 64 KiB read
+    // is not copied for the sake of its last few bytes.
+    const rest = clean === 0 ? chunk : chunk.subarray(clean);
+    if (this.passesUnchanged(rest)) {
+      this.atLineStart = false;
+      this.lastWasCr = rest[rest.length - 1] === CR;
+      return chunk;
+    }
+    return clean === 0 ? this.rewrite(rest) : Buffer.concat([chunk.subarray(0, clean), this.rewrite(rest)]);
+  }
+
+  /**
+   * Whether the byte-wise rewrite would give `part` back as it is: nothing held, no LF in it
+   * (a CR alone is kept), and no dot that starts a line. Then only where the line stands changes.
+   */
+  private passesUnchanged(part: Buffer): boolean {
+    return part.length > 0 && this.held === '' && !(this.atLineStart && part[0] === DOT) && part.indexOf(LF) === -1;
   }
 
   /**
