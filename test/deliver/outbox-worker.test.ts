@@ -144,3 +144,75 @@ describe('OutboxWorker: transactions per delivery', () => {
     for (const id of ['O1', 'O2', 'O3', 'O4']) assert.equal((await store.outbox.get(id))?.status, 'sent');
   });
 });
+
+/**
+ * A claimed message is the worker's alone (the store hands it out once): once every account
+ * was tried, its memory is given back at once (base/release-bytes.ts), and nothing that
+ * comes after (a retry, the outcome) needs those bytes.
+ */
+describe('OutboxWorker: a large message\'s memory', () => {
+  let store: SqliteStore;
+  let upstream: Upstream;
+  let worker: OutboxWorker | undefined;
+  const clock = new FakeClock();
+  const handed: Buffer[] = [];
+  const outcomes: DeliveryOutcome[] = [];
+
+  afterEach(async () => {
+    await worker?.stop();
+    worker = undefined;
+    await upstream.close();
+    await store.close();
+    handed.length = 0;
+    outcomes.length = 0;
+  });
+
+  async function deliverOne(dataReply: (attempt: number) => number): Promise<Buffer> {
+    n += 1;
+    store = SqliteStore.open(join(dir.path, `outbox-bytes-${n}`));
+    upstream = await startUpstream({ security: 'none', dataReply });
+    const real = createSender(account(upstream.port), 'gw.test', 1);
+    // Sees which Buffer the worker hands to the account; sends it as the account would.
+    const watching: AccountSender = {
+      name: real.name,
+      description: real.description,
+      send: (request) => {
+        handed.push(request.message);
+        return real.send(request);
+      },
+      close: () => real.close(),
+    };
+    const message = Buffer.from(`Subject: large\r\n\r\n${'0123456789abcdef'.repeat(4096).replace(/(.{64})/g, '$1\r\n')}`);
+    const copy = Buffer.from(message);
+    await store.outbox.insert({ id: 'L1', receivedId: null, envelopeFrom: 'gw@plant.example', recipients: ['ops@example.com'], message }, clock.now());
+    worker = new OutboxWorker({ store, senders: [watching], retry: RETRY, concurrency: 1, pollInterval: 60_000, logger: silentLogger(), clock, onOutcome: (o) => outcomes.push(o) });
+    await worker.start();
+    while (outcomes.length === 0) await new Promise((resolve) => setImmediate(resolve));
+    return copy;
+  }
+
+  it('once delivered: the upstream has every byte, the worker\'s Buffer is given back, the outcome carries no message', async () => {
+    const copy = await deliverOne(() => 250);
+    assert.equal(outcomes[0]!.kind, 'delivered');
+    assert.ok(upstream.messages[0]!.raw.equals(copy), 'the upstream got the message whole');
+    assert.equal(handed.length, 1);
+    assert.equal(handed[0]!.byteLength, 0, 'its memory was given back');
+    assert.ok(!('message' in outcomes[0]!.entry), 'the outcome tells of the entry, not of its bytes');
+  });
+
+  it('refused for good: given back too', async () => {
+    await deliverOne(() => 550);
+    assert.equal(outcomes[0]!.kind, 'failed');
+    assert.equal(handed[0]!.byteLength, 0);
+  });
+
+  it('deferred: the retry reads the message from the store again and delivers it whole', async () => {
+    const copy = await deliverOne((attempt) => (attempt === 1 ? 451 : 250));
+    assert.equal(outcomes[0]!.kind, 'deferred');
+    assert.equal(handed[0]!.byteLength, 0);
+    await clock.advance(RETRY.maxDelay + 1);
+    while (outcomes.length < 2) await new Promise((resolve) => setImmediate(resolve));
+    assert.equal(outcomes[1]!.kind, 'delivered');
+    assert.ok(upstream.messages[0]!.raw.equals(copy), 'the second attempt sent every byte');
+  });
+});

@@ -197,6 +197,8 @@ describe('delivery through upstream providers', () => {
     const body = (name: string) => Buffer.from(Array.from({ length: 2000 }, (_, i) => `${name} line ${String(i).padStart(4, '0')}: winding temperature 142 C, limit 130 C\r\n`).join(''));
     const mail = (name: string) => Buffer.concat([Buffer.from(`Subject: large ${name}\r\nContent-Type: text/plain; charset=us-ascii\r\n\r\n`), body(name)]);
     assert.ok(mail('A').length > 100 * 1024);
+    const accepted: Buffer[] = [];
+    gateway.events.on('received', ({ received }) => accepted.push(received.raw));
     assert.match((await sendAsDevice({ port: gateway.port, mailFrom: 'plc@plant.local', rcptTo: ['oncall@example.com'], data: mail('A') })).dataReply ?? '', /^250 /);
     const deferred = await pendingAfter(gateway, 1);
     assert.match((await sendAsDevice({ port: gateway.port, mailFrom: 'plc@plant.local', rcptTo: ['oncall@example.com'], data: mail('B') })).dataReply ?? '', /^250 /);
@@ -207,6 +209,8 @@ describe('delivery through upstream providers', () => {
     const byName = new Map(delivered.map((m) => [m.parsed.subject, m.raw]));
     assert.ok(bodyOf(byName.get('large B')!).equals(body('B')), 'B, sent at once');
     assert.ok(bodyOf(byName.get('large A')!).equals(body('A')), 'A, sent on its retry');
+    // Processed and committed, each mail's bytes were given back at once (the outbox reads its own).
+    assert.deepEqual(accepted.map((raw) => raw.byteLength), [0, 0]);
   });
 
   it('fails an entry at once when the upstream answers 5xx', async () => {
