@@ -26,7 +26,8 @@ for (const name of ['alloc', 'allocUnsafe', 'allocUnsafeSlow', 'from', 'concat']
   const original = Buffer[name];
   Buffer[name] = function (...args) {
     const made = original.apply(this, args);
-    count(made.length);
+    // Buffer.from(arrayBuffer, ...) is a view of memory made elsewhere, not a new Buffer.
+    if (!(args[0] instanceof ArrayBuffer || args[0] instanceof SharedArrayBuffer)) count(made.length);
     return made;
   };
 }
