@@ -36,8 +36,10 @@ def run(checkout, flags, env, label):
     cmd = [sys.executable, os.path.join(HERE, 'memory.py'), a.kind, '--checkout', os.path.abspath(checkout), '--loads', a.loads, '--label', label]
     if flags is not None: cmd.append(f'--flags={flags}')
     for kv in env: cmd.append(f'--env={kv}')
-    out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
-    return json.loads(out.strip().splitlines()[-1])
+    done = subprocess.run(cmd, capture_output=True, text=True)
+    if done.returncode != 0:
+        sys.exit(f'ab.py: the {label} run failed (memory.py exit {done.returncode}):\n' + '\n'.join((done.stderr or done.stdout).strip().splitlines()[-15:]))
+    return json.loads(done.stdout.strip().splitlines()[-1])
 
 def loads_of(result):
     return [k for k, v in result.items() if isinstance(v, dict) and 'msg_s' in v]

@@ -102,7 +102,10 @@ try:
     t0 = time.monotonic()
     gw = subprocess.Popen(['node', *flags, main, 'start', '--config', cfg], cwd=ANN, stdout=log, stderr=subprocess.STDOUT, env=env)
     procs.append(gw)
-    if not wait_port(port): sys.exit(f'the gateway did not listen; see {W}/gateway.log')
+    if not wait_port(port):
+        log.flush()
+        tail = open(os.path.join(W, 'gateway.log'), errors='replace').read().strip().splitlines()[-10:]
+        sys.exit('the gateway did not listen within 60 s' + (f' (it exited {gw.poll()})' if gw.poll() is not None else '') + '; the end of its log:\n' + '\n'.join(tail))
     cold = time.monotonic() - t0
     samples, phase, stop = [], ['idle'], [False]
     def sample():
