@@ -10,7 +10,11 @@ import type { Logger } from './log/logger.js';
  * callbacks around. Every event is emitted after the change it reports was committed.
  */
 export interface GatewayEvents {
-  /** A message is in the inbox (the device heard 250 or got its PUBACK). */
+  /**
+   * A message is in the inbox (the device heard 250 or got its PUBACK). Its `raw` bytes are
+   * the store's now (store.ts) and read as empty once the inbox runner is done with them:
+   * a listener that needs them reads them from the store.
+   */
   received: { received: Received };
   /** An SMTP listener refused a device (a 4xx or 5xx reply at connect, AUTH, MAIL, RCPT or DATA, or the session limit). */
   'smtp-refused': SmtpRefusal;

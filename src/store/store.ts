@@ -17,6 +17,11 @@ import type { TopicState } from '../parse/mqtt-event.js';
  * - `accept(received)` is the inbox hand-off before `250`/PUBACK: durable when it
  *   resolves; concurrent calls share one commit (group commit). `committed` is told
  *   earlier when the backend flushes after the commit (AcceptOptions).
+ * - Bytes change hands: `accept` and `outbox.insert` take the message bytes over (the
+ *   backend may keep those very Buffers for the read that follows), and what `pending`
+ *   and `claimDue` return belongs to the caller alone, which frees it once done
+ *   (base/release-bytes.ts). So the bytes given are not used after the commit, and the
+ *   bytes handed out are never shared with another caller.
  * - The repositories on the store itself run each call as a transaction of its own, for
  *   reads and one-statement changes. Never call them from inside `fn`: use `tx`.
  */
@@ -157,7 +162,7 @@ export interface Repositories {
 /** Messages as they came in (SMTP or MQTT), kept until processed and then for the record. */
 export interface InboxRepository {
   insert(received: Received): Promise<void>;
-  /** Messages the pipeline has not processed yet, oldest first. */
+  /** Messages the pipeline has not processed yet, oldest first; their `raw` bytes are the caller's alone. */
   pending(limit: number): Promise<Received[]>;
   get(id: string): Promise<Received | undefined>;
   /**
@@ -374,7 +379,7 @@ export interface DeliveryFailureUpdate {
 
 export interface OutboxRepository {
   insert(entry: NewOutboxEntry, now: number): Promise<void>;
-  /** Leases due entries (pending, nextAttemptAt <= now), marks them `sending` and counts the attempt. */
+  /** Leases due entries (pending, nextAttemptAt <= now), marks them `sending` and counts the attempt; their `message` bytes are the caller's alone. */
   claimDue(now: number, limit: number): Promise<OutboxEntry[]>;
   /** Entries left `sending` by a crash go back to `pending`: delivery is at least once. */
   recoverInterrupted(now: number): Promise<number>;

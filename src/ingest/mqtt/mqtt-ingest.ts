@@ -292,9 +292,11 @@ export class MqttIngest {
         ...(packet.messageId !== undefined ? { messageId: packet.messageId } : {}),
       },
     };
+    const size = payload.length;
+    // From here the store owns the payload (store.ts): the inbox runner may free it any time.
     await this.options.commit(received);
     this.stats.committed += 1;
-    this.options.logger.debug({ msgId: received.id, topic, size: payload.length, clientId }, 'accepted MQTT message');
+    this.options.logger.debug({ msgId: received.id, topic, size, clientId }, 'accepted MQTT message');
     return 'committed';
   }
 
