@@ -9,7 +9,7 @@ and CPU ms per message, then the medians, and the peak RSS of each side.
 
   python3 bench/postfix/ab.py alarm --a /path/to/before --b . --loads 1024:10:1500 --pairs 5
   python3 bench/postfix/ab.py relay --a BEFORE --b AFTER --loads 102400:10:600,1024:10:2000
-  python3 bench/postfix/ab.py alarm --a . --b . --env-b MALLOC_ARENA_MAX=2     # one checkout, two settings
+  python3 bench/postfix/ab.py alarm --a . --b . --env-a MALLOC_ARENA_MAX=     # one checkout, two settings (K= unsets K)
 
 Both checkouts need `dist/` built (`npm run build`). Everything talks to 127.0.0.1 only.
 """

@@ -21,16 +21,17 @@ interleave the variants and compare several runs. Everything talks to 127.0.0.1 
 processes it starts are stopped by PID; the scratch directory is removed unless --keep.
 """
 import argparse, json, os, shutil, signal, socket, subprocess, sys, tempfile, threading, time
+from shebang import shebang, with_env
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
 ap.add_argument('kind', choices=['relay', 'alarm'])
 ap.add_argument('--checkout', default=os.path.dirname(os.path.dirname(HERE)), help='Annunciator checkout with dist/ built (default: this one)')
 ap.add_argument('--no-http', action='store_true', help='without the shipped http section')
-ap.add_argument('--flags', default=None, help='node flags (default: those of dist/cli/main.js\'s shebang); write --flags="..."')
+ap.add_argument('--flags', default=None, help='node flags (default: those of dist/cli/main.js\'s shebang, whose environment applies in any case); write --flags="..."')
 ap.add_argument('--loads', default='1024:10:300,1024:50:300,102400:10:100,102400:50:100', help='SIZE:C:N (closed loop) or SIZE:@RATE:N (open loop, e2e percentiles),... (default: %(default)s)')
 ap.add_argument('--warmup', type=int, default=50)
-ap.add_argument('--env', action='append', default=[], help='K=V for the gateway process (repeatable)')
+ap.add_argument('--env', action='append', default=[], help='K=V for the gateway process (repeatable; K= removes K, also one the shebang sets)')
 ap.add_argument('--label', default='')
 ap.add_argument('--keep', action='store_true', help='keep the scratch directory (store, gateway log, samples.json)')
 a = ap.parse_args()
@@ -92,12 +93,9 @@ try:
     subprocess.run(['node', os.path.join(HERE, 'gateway-config.mjs'), a.kind, ANN, cfg, os.path.join(W, 'data'), str(port), str(sink_port), '10', 'off'],
                    check=True, env={**os.environ, 'HTTP': 'off' if a.no_http else 'on'})
     main = os.path.join(ANN, 'dist', 'cli', 'main.js')
-    if a.flags is None:
-        parts = open(main).readline().strip()[2:].split()
-        flags = parts[parts.index('node') + 1:] if 'node' in parts else []
-    else:
-        flags = a.flags.split()
-    env = {**os.environ, **dict(kv.split('=', 1) for kv in a.env)}
+    shebang_env, shebang_flags = shebang(main)
+    flags = shebang_flags if a.flags is None else a.flags.split()
+    env = with_env(os.environ, shebang_env, dict(kv.split('=', 1) for kv in a.env))
     log = open(os.path.join(W, 'gateway.log'), 'w')
     t0 = time.monotonic()
     gw = subprocess.Popen(['node', *flags, main, 'start', '--config', cfg], cwd=ANN, stdout=log, stderr=subprocess.STDOUT, env=env)
@@ -151,7 +149,7 @@ try:
         return result
 
     mib = lambda kib: round(kib / 1024, 1)
-    result = {'label': a.label, 'kind': a.kind, 'http': not a.no_http, 'flags': ' '.join(flags), 'cold_s': round(cold, 2),
+    result = {'label': a.label, 'kind': a.kind, 'http': not a.no_http, 'flags': ' '.join(flags), 'env': ' '.join(f'{k}={v}' for k, v in {**shebang_env, **dict(kv.split('=', 1) for kv in a.env)}.items()), 'cold_s': round(cold, 2),
               'idle_rss_mib': mib(idle['VmRSS']), 'idle_anon_mib': mib(idle['RssAnon']), 'idle_file_mib': mib(idle['RssFile'])}
     run_load('warm', 1024, 10, a.warmup)
     for i, load in enumerate(a.loads.split(',')):

@@ -108,7 +108,8 @@ describe('the npm package, packed and installed into an empty folder', { timeout
     config.delivery.accounts[0]!.directory = outboxFiles;
     const configFile = dir.write('annunciator.yaml', stringify(config));
 
-    const gateway = spawn(annunciator, ['--config', configFile, 'start'], { cwd: app, env: { ...process.env, PATH }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const { MALLOC_ARENA_MAX: _notFromHere, ...environment } = process.env;
+    const gateway = spawn(annunciator, ['--config', configFile, 'start'], { cwd: app, env: { ...environment, PATH }, stdio: ['ignore', 'pipe', 'pipe'] });
     const logs: string[] = [];
     const exited = new Promise<number | null>((resolve) => gateway.once('exit', (code) => resolve(code)));
     try {
@@ -117,6 +118,11 @@ describe('the npm package, packed and installed into an empty folder', { timeout
       await eventually(() => logs.join('').includes('gateway started') || gateway.exitCode !== null, 30_000, 'the installed gateway to start');
       assert.equal(gateway.exitCode, null, logs.join(''));
       assert.doesNotMatch(logs.join(''), /ExperimentalWarning/, 'node:sqlite\'s warning is not printed');
+      // The command's first line gives node its environment and flags (env execs node: same process).
+      const environ = readFileSync(`/proc/${gateway.pid}/environ`, 'latin1').split('\0');
+      const argv = readFileSync(`/proc/${gateway.pid}/cmdline`, 'latin1').split('\0');
+      assert.ok(environ.includes('MALLOC_ARENA_MAX=2'), 'two malloc arenas');
+      assert.ok(argv.includes('--max-semi-space-size=8'), argv.join(' '));
 
       const mail = Buffer.from('From: ups-hall2@plant.local\r\nTo: anna.berger@example.com\r\nSubject: UPS Hall 2: On battery power\r\n\r\nThe UPS switched to battery.\r\nCode: 0x0042\r\n');
       const sent = await sendAsDevice({ port, mailFrom: 'ups-hall2@plant.local', rcptTo: ['anna.berger@example.com'], data: mail });
