@@ -95,7 +95,8 @@ try:
     main = os.path.join(ANN, 'dist', 'cli', 'main.js')
     shebang_env, shebang_flags = shebang(main)
     flags = shebang_flags if a.flags is None else a.flags.split()
-    env = with_env(os.environ, shebang_env, dict(kv.split('=', 1) for kv in a.env))
+    extra_env = dict(kv.split('=', 1) for kv in a.env)
+    env = with_env(os.environ, shebang_env, extra_env)
     log = open(os.path.join(W, 'gateway.log'), 'w')
     t0 = time.monotonic()
     gw = subprocess.Popen(['node', *flags, main, 'start', '--config', cfg], cwd=ANN, stdout=log, stderr=subprocess.STDOUT, env=env)
@@ -149,7 +150,7 @@ try:
         return result
 
     mib = lambda kib: round(kib / 1024, 1)
-    result = {'label': a.label, 'kind': a.kind, 'http': not a.no_http, 'flags': ' '.join(flags), 'env': ' '.join(f'{k}={v}' for k, v in {**shebang_env, **dict(kv.split('=', 1) for kv in a.env)}.items()), 'cold_s': round(cold, 2),
+    result = {'label': a.label, 'kind': a.kind, 'http': not a.no_http, 'flags': ' '.join(flags), 'env': ' '.join(f'{k}={v}' for k, v in {**shebang_env, **extra_env}.items()), 'cold_s': round(cold, 2),
               'idle_rss_mib': mib(idle['VmRSS']), 'idle_anon_mib': mib(idle['RssAnon']), 'idle_file_mib': mib(idle['RssFile'])}
     run_load('warm', 1024, 10, a.warmup)
     for i, load in enumerate(a.loads.split(',')):
