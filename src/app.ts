@@ -356,7 +356,15 @@ export function createApp(initialConfig: GatewayConfig, options: AppOptions): Ap
       if (stages && config.alarms?.watch) stages.watch(logger.child({ stage: 'rules' }));
       started = true;
       logger.info(
-        { dataDir: config.gateway.dataDir, store: store.backend, accounts: config.delivery.accounts.map((a) => a.name), mode: stages ? 'alarms' : 'relay', rules: stages?.ruleCount },
+        {
+          dataDir: config.gateway.dataDir,
+          store: store.backend,
+          accounts: config.delivery.accounts.map((a) => a.name),
+          // A first run on the embedded default writes files, not mail: say where they go.
+          deliversTo: config.delivery.accounts.map((a) => (a.type === 'file' ? `${a.name}: .eml files in ${a.directory}` : `${a.name}: ${a.host}:${a.port}`)),
+          mode: stages ? 'alarms' : 'relay',
+          rules: stages?.ruleCount,
+        },
         'gateway started',
       );
     },
