@@ -1,4 +1,5 @@
 import { watch, type FSWatcher } from 'node:fs';
+import { Debounce } from '../base/debounce.js';
 import type { GatewayConfig } from '../config/types.js';
 import type { Logger } from '../log/logger.js';
 import type { Due } from '../lifecycle/alarm.js';
@@ -67,7 +68,7 @@ export class ConfiguredStages implements PipelineStages {
   private candidate: TemplateLibrary | undefined;
   private readonly rules: RuleBookHolder;
   private templateWatcher: FSWatcher | undefined;
-  private templateTimer: NodeJS.Timeout | undefined;
+  private templateDebounce: Debounce | undefined;
 
   /** `explain`: routing results carry each rule's reasons (for `rules test`). */
   constructor(
@@ -205,12 +206,10 @@ export class ConfiguredStages implements PipelineStages {
     };
     // A rule file change reloads rules and templates together, like SIGHUP.
     this.rules.watch(() => report(this.reload()));
+    const debounce = new Debounce(200, () => report(this.reload()), { unref: true });
+    this.templateDebounce = debounce;
     try {
-      this.templateWatcher = watch(this.config.alarms!.templatesDir, { recursive: true }, () => {
-        if (this.templateTimer) clearTimeout(this.templateTimer);
-        this.templateTimer = setTimeout(() => report(this.reload()), 200);
-        this.templateTimer.unref();
-      });
+      this.templateWatcher = watch(this.config.alarms!.templatesDir, { recursive: true }, () => debounce.trigger());
       this.templateWatcher.on('error', () => undefined);
     } catch (error) {
       logger.warn({ err: error }, 'cannot watch the templates directory; SIGHUP still reloads');
@@ -220,7 +219,7 @@ export class ConfiguredStages implements PipelineStages {
   stopWatching(): void {
     this.rules.stopWatching();
     this.templateWatcher?.close();
-    if (this.templateTimer) clearTimeout(this.templateTimer);
+    this.templateDebounce?.cancel();
   }
 }
 

@@ -1,5 +1,6 @@
 import { statSync, watch, type FSWatcher } from 'node:fs';
 import { basename, dirname } from 'node:path';
+import { Debounce } from '../base/debounce.js';
 import { isRuleFileName, loadRuleBook, type KnownNames } from './load-rules.js';
 import type { RuleBook } from './rule-book.js';
 import { RulesError } from './rules-error.js';
@@ -18,11 +19,10 @@ export interface RuleBookHolderOptions {
  */
 export class RuleBookHolder {
   #book: RuleBook;
-  readonly #debounceMs: number;
   #watcher: FSWatcher | undefined;
   /** Whether #watcher watches the rules directory itself or, while it is missing, its parent. */
   #watching: 'dir' | 'parent' | undefined;
-  #timer: NodeJS.Timeout | undefined;
+  readonly #debounce: Debounce;
   #onReload: ((result: ReloadResult) => void) | undefined;
 
   /** Loads the rules now; throws RulesError when they are invalid (a gateway should not start on them). */
@@ -31,7 +31,7 @@ export class RuleBookHolder {
     private readonly known: KnownNames | (() => KnownNames),
     options: RuleBookHolderOptions = {},
   ) {
-    this.#debounceMs = options.debounceMs ?? 200;
+    this.#debounce = new Debounce(options.debounceMs ?? 200, () => this.#fire());
     this.#book = loadRuleBook(dir, this.#knownNames());
   }
 
@@ -66,8 +66,7 @@ export class RuleBookHolder {
   }
 
   stopWatching(): void {
-    if (this.#timer) clearTimeout(this.#timer);
-    this.#timer = undefined;
+    this.#debounce.cancel();
     this.#watcher?.close();
     this.#watcher = undefined;
     this.#watching = undefined;
@@ -104,17 +103,16 @@ export class RuleBookHolder {
   }
 
   #schedule(): void {
-    if (!this.#onReload) return;
-    if (this.#timer) clearTimeout(this.#timer);
-    this.#timer = setTimeout(() => {
-      this.#timer = undefined;
-      const onReload = this.#onReload;
-      if (!onReload) return;
-      // The directory appeared or vanished: watch what now exists, before reading it,
-      // so a file written in between is either read now or reported by the new watcher.
-      if (this.#watching !== this.#wanted()) this.#arm();
-      onReload(this.reload());
-    }, this.#debounceMs);
+    if (this.#onReload) this.#debounce.trigger();
+  }
+
+  #fire(): void {
+    const onReload = this.#onReload;
+    if (!onReload) return;
+    // The directory appeared or vanished: watch what now exists, before reading it,
+    // so a file written in between is either read now or reported by the new watcher.
+    if (this.#watching !== this.#wanted()) this.#arm();
+    onReload(this.reload());
   }
 
   #wanted(): 'dir' | 'parent' {
