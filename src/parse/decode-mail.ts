@@ -1,6 +1,7 @@
 import type * as Mailsplit from '@zone-eu/mailsplit';
 import { MailParser, simpleParser, type AddressObject, type Headers as HeaderMap, type ParsedMail, type StructuredHeader } from 'mailparser';
 import { requireCommonJs } from '../base/commonjs.js';
+import { firstAddress } from './first-address.js';
 import { plain7bitText } from './plain-7bit.js';
 import { headerEnd, repairUndeclared8bit } from './repair-charset.js';
 
@@ -186,13 +187,4 @@ function plainTextPart(headers: HeaderMap): boolean {
   }
   const encoding = headers.get('content-transfer-encoding');
   return encoding === undefined || (typeof encoding === 'string' && /^(7bit|8bit|binary)$/i.test(encoding.trim()));
-}
-
-function firstAddress(value: AddressObject | AddressObject[] | undefined): DecodedMail['from'] {
-  const list = Array.isArray(value) ? value : value ? [value] : [];
-  for (const group of list) {
-    const first = group.value.find((a) => a.address);
-    if (first?.address) return { name: first.name ?? '', address: first.address };
-  }
-  return undefined;
 }

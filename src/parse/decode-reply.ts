@@ -1,4 +1,5 @@
-import { simpleParser, type AddressObject } from 'mailparser';
+import { simpleParser } from 'mailparser';
+import { firstAddress } from './first-address.js';
 import { repairUndeclared8bit } from './repair-charset.js';
 
 /**
@@ -61,13 +62,4 @@ export async function decodeReply(raw: Buffer, fallbackCharset = 'windows-1252')
 function messageIds(value: string | string[] | undefined): string[] {
   const list = Array.isArray(value) ? value : value ? [value] : [];
   return list.flatMap((v) => v.match(/<[^<>\s]+>/g) ?? []);
-}
-
-function firstAddress(value: AddressObject | AddressObject[] | undefined): ReplyMail['from'] {
-  const list = Array.isArray(value) ? value : value ? [value] : [];
-  for (const group of list) {
-    const first = group.value.find((a) => a.address);
-    if (first?.address) return { name: first.name ?? '', address: first.address };
-  }
-  return undefined;
 }
