@@ -11,7 +11,7 @@ import { MqttMappings } from '../ingest/mqtt/mqtt-mappings.js';
 import type { Batch, BatchSummary } from '../lifecycle/batch.js';
 import { renderBatchNotification } from '../render/batch-notification.js';
 import { renderNotification, type AckLinkOptions } from '../render/notification.js';
-import type { OutgoingMessage } from '../render/passthrough.js';
+import type { OutgoingMessage } from '../render/outgoing-message.js';
 import { formatTemplateProblem, loadTemplates, TemplateError, type TemplateLibrary } from '../render/templates.js';
 import { PASSTHROUGH_TEMPLATE } from '../rules/load-rules.js';
 import { routeEvent } from '../rules/router.js';

@@ -5,7 +5,7 @@ import { batchView } from './batch-view.js';
 import { headerText } from './header-text.js';
 import { composeMime } from './mime-message.js';
 import { ANONYMOUS_LINK_RECEIVER, automatedHeaders, idToken, notificationFrom, textPart, uniqueAddresses, withAlarmToken, type AckLinkOptions, type NotificationContext } from './notification.js';
-import type { OutgoingMessage } from './passthrough.js';
+import type { OutgoingMessage } from './outgoing-message.js';
 import { TemplateError, type TemplateLibrary } from './templates.js';
 
 export interface BatchNotificationContext extends Pick<NotificationContext, 'relay' | 'hostname' | 'domain' | 'timeZone' | 'locale' | 'ackLinks' | 'replyAckWord'> {

@@ -8,7 +8,7 @@ import { headerText } from './header-text.js';
 import { composeMime, type MimeText } from './mime-message.js';
 import { notificationView } from './notification-view.js';
 import { originalAttachment } from './original-attachment.js';
-import type { OutgoingMessage } from './passthrough.js';
+import type { OutgoingMessage } from './outgoing-message.js';
 import { PASSTHROUGH_TEMPLATE, TemplateError, type TemplateLibrary } from './templates.js';
 
 export interface NotificationContext {

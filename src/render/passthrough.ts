@@ -6,22 +6,11 @@ import type { DecodedMail } from '../parse/decode-mail.js';
 import { fillAddressTemplate } from './address-template.js';
 import { bodyText, crlfLines, headerText } from './header-text.js';
 import { composeMime } from './mime-message.js';
+import type { OutgoingMessage } from './outgoing-message.js';
 import { deviceName } from '../parse/device-name.js';
 
 /** nodemailer's CommonJS build (src/base/commonjs.ts says why). */
 const MailComposer = requireCommonJs<typeof MailComposerClass>('nodemailer/lib/mail-composer');
-
-export interface OutgoingMessage {
-  /** The From address of the message; delivery may replace it in the envelope per account. */
-  envelopeFrom: string;
-  recipients: string[];
-  message: Buffer;
-  /**
-   * Set when `message` ends with the received mail's own bytes from `offset` to its end (a
-   * plain body passed on as it came; `length` of them): a store may keep only what comes before.
-   */
-  bodyOfReceived?: { offset: number; length: number };
-}
 
 export interface PassthroughContext {
   relay: RawConfig['relay'];

@@ -12,7 +12,7 @@ import { cutText } from '../../src/base/cut-text.js';
 import { notificationView } from '../../src/render/notification-view.js';
 import { plainText, plainTextValues } from '../../src/render/plain-text.js';
 import { tokenOfMessageId } from '../../src/lifecycle/reply-ack.js';
-import type { OutgoingMessage } from '../../src/render/passthrough.js';
+import type { OutgoingMessage } from '../../src/render/outgoing-message.js';
 import { loadTemplates, TemplateError } from '../../src/render/templates.js';
 
 const TEMPLATES_DIR = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'templates');

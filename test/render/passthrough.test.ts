@@ -6,7 +6,8 @@ import { simpleParser, type AddressObject, type ParsedMail } from 'mailparser';
 import { configSchema, type RawConfig } from '../../src/config/schema.js';
 import type { Received } from '../../src/ingest/received.js';
 import { decodeMail, type DecodedMail } from '../../src/parse/decode-mail.js';
-import { renderPassthrough, type OutgoingMessage } from '../../src/render/passthrough.js';
+import type { OutgoingMessage } from '../../src/render/outgoing-message.js';
+import { renderPassthrough } from '../../src/render/passthrough.js';
 import { deviceName } from '../../src/parse/device-name.js';
 import { CORPUS_DIR } from '../helpers/corpus.js';
 
