@@ -2,7 +2,7 @@ import { systemClock, type Clock } from './base/clock.js';
 import type { DeliveryHealth } from './api/delivery-health.js';
 import type { GatewayMetrics } from './api/metrics.js';
 import type { HttpServer, Readiness } from './api/server.js';
-import type { GatewayConfig } from './config/types.js';
+import { accountSummary, type GatewayConfig } from './config/types.js';
 import { startThreadedSenders } from './deliver/threaded-senders.js';
 import type { MqttStatePublisher } from './deliver/mqtt-state-publisher.js';
 import { OutboxWorker } from './deliver/outbox-worker.js';
@@ -359,9 +359,8 @@ export function createApp(initialConfig: GatewayConfig, options: AppOptions): Ap
         {
           dataDir: config.gateway.dataDir,
           store: store.backend,
-          accounts: config.delivery.accounts.map((a) => a.name),
           // A first run on the embedded default writes files, not mail: say where they go.
-          deliversTo: config.delivery.accounts.map((a) => (a.type === 'file' ? `${a.name}: .eml files in ${a.directory}` : `${a.name}: ${a.host}:${a.port}`)),
+          accounts: config.delivery.accounts.map(accountSummary),
           mode: stages ? 'alarms' : 'relay',
           rules: stages?.ruleCount,
         },

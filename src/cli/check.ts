@@ -1,4 +1,5 @@
 import { ConfiguredStages, PipelineConfigError } from '../pipeline/stages.js';
+import { accountSummary } from '../config/types.js';
 import { loadConfigOrReport } from './load-config-or-report.js';
 
 /** Validates the configuration and, when the alarm pipeline is on, its rules and templates. */
@@ -8,7 +9,7 @@ export function checkCommand(configFile: string): number {
   const lines = [
     `${config.file}: OK`,
     `  listeners: ${config.listeners.map((l) => `${l.name} ${l.address}:${l.port}`).join(', ')}`,
-    `  accounts: ${config.delivery.accounts.map((a) => (a.type === 'file' ? `${a.name} (files in ${a.directory})` : `${a.name} (${a.host}:${a.port} ${a.security})`)).join(', ')}`,
+    `  accounts: ${config.delivery.accounts.map(accountSummary).join(', ')}`,
   ];
   if (config.replies.length > 0) {
     lines.push(`  replies: ${config.replies.map((r) => `${r.name} (${r.host}:${r.port} ${r.security}, ${r.folder})`).join(', ')}`);

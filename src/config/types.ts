@@ -47,6 +47,11 @@ export interface FileAccount {
 
 export type Account = SmtpAccount | FileAccount;
 
+/** Where an account delivers, for `check` and the start-up log line: `name (host:port security)` or `name (files in DIR)`. */
+export function accountSummary(account: Account): string {
+  return account.type === 'file' ? `${account.name} (files in ${account.directory})` : `${account.name} (${account.host}:${account.port} ${account.security})`;
+}
+
 /**
  * How a broker's filters are subscribed: by every gateway (`all`: the only gateway, on
  * SQLite), as one member of a shared subscription group (each event goes to one member),

@@ -119,7 +119,7 @@ describe('the npm package, packed and installed into an empty folder', { timeout
       assert.equal(gateway.exitCode, null, logs.join(''));
       assert.doesNotMatch(logs.join(''), /ExperimentalWarning/, 'node:sqlite\'s warning is not printed');
       const started = logs.join('').split('\n').find((line) => line.includes('gateway started'));
-      assert.deepEqual((JSON.parse(started!) as { deliversTo: string[] }).deliversTo, [`${config.delivery.accounts[0]!.name as string}: .eml files in ${outboxFiles}`], 'the first line says where notifications go');
+      assert.deepEqual((JSON.parse(started!) as { accounts: string[] }).accounts, [`${config.delivery.accounts[0]!.name as string} (files in ${outboxFiles})`], 'the first line says where notifications go');
       // The command's first line gives node its environment and flags (env execs node: same process).
       const environ = readFileSync(`/proc/${gateway.pid}/environ`, 'latin1').split('\0');
       const argv = readFileSync(`/proc/${gateway.pid}/cmdline`, 'latin1').split('\0');
