@@ -12,8 +12,8 @@ import {
   type BrokerKind,
   type ForcedBroker,
   type TestBroker,
-} from './mqtt-broker.js';
-import { peerGate, type PeerGate } from './real-peers.js';
+} from '../helpers/mqtt-broker.js';
+import { peerGate, type PeerGate } from '../helpers/real-peers.js';
 
 const WAIT_MS = 5_000;
 const TEST_TIMEOUT_MS = 30_000;
