@@ -381,7 +381,7 @@ function printRun(run: Run, outcome: Outcome, drainedMs: number | undefined, sen
       (run.settledAt !== undefined ? `the bench saw the inbox empty at ${ms(run.settledAt - t0)}` : `STALLED: no progress for ${STALL_MS} ms`),
   );
   console.log(`loop      event loop utilisation ${(run.loop.utilization * 100).toFixed(0)}% over the run (one loop for publishers, gateway and upstream)`);
-  console.log(`latency   publish -> outbox entry: p50 ${p(latency, 50)}, p90 ${p(latency, 90)}, p99 ${p(latency, 99)}, max ${p(latency, 100)}`);
+  console.log(`latency   publish -> outbox entry (its createdAt, taken before the commit): p50 ${p(latency, 50)}, p90 ${p(latency, 90)}, p99 ${p(latency, 99)}, max ${p(latency, 100)}`);
   console.log(`          publish -> gateway handler (receivedAt): p50 ${p(toHandler, 50)}, p90 ${p(toHandler, 90)}, p99 ${p(toHandler, 99)}, max ${p(toHandler, 100)}`);
   console.log(`          handler -> outbox entry (createdAt): p50 ${p(handlerToOutbox, 50)}, p90 ${p(handlerToOutbox, 90)}, p99 ${p(handlerToOutbox, 99)}, max ${p(handlerToOutbox, 100)}`);
   const kept = steadyPerSecond(outboxTimes);

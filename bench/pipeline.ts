@@ -5,7 +5,7 @@
  *    parsing (decodeMail + buildAlarmEvent), routing (json-rules-engine), rendering (a
  *    firing notification) and the whole runAlarmPipeline with no store behind it, one alarm
  *    at a time over the corpus mails, as the inbox processor runs them.
- * 2. End to end: the gateway in-process with the shipped configuration, rules and
+ * 2. End to end: the gateway in-process with the shipped configuration (flood control off), rules and
  *    templates, M new alarms from PLC devices at a paced rate into a loopback upstream;
  *    latency from a device's end of DATA to the upstream's 250, and an exactly-once check.
  *
@@ -497,7 +497,7 @@ async function benchE2e(args: BenchArgs, dir: TestDir): Promise<boolean> {
     const rules = new ConfiguredStages(gateway.config).ruleCount;
     console.log('');
     console.log(
-      `e2e       gateway with the shipped config, ${rules} shipped rules and templates; ${DEVICE_CONNECTIONS} device connections, one alarm each; ` +
+      `e2e       gateway with the shipped config but flood control off (alarms.floodControl.enabled: false), ${rules} shipped rules and templates; ${DEVICE_CONNECTIONS} device connections, one alarm each; ` +
         `delivery concurrency ${gateway.config.delivery.concurrency}; store ${gateway.config.gateway.dataDir} (${fileSystemOf(dir.path)})`,
     );
     const watch = watchArrivals(upstream, args.alarms, TITLE_TOKEN, STALL_MS, DUPLICATE_GRACE_MS);
