@@ -1,5 +1,6 @@
 import { once } from 'node:events';
 import type { AddressInfo } from 'node:net';
+import type { SecureVersion } from 'node:tls';
 import { simpleParser, type ParsedMail } from 'mailparser';
 import { SMTPServer, type SMTPServerSession } from 'smtp-server';
 import type { KeyAndCert } from './certs.js';
@@ -25,6 +26,12 @@ export interface UpstreamOptions {
   rcptReply?: (address: string) => number;
   /** Awaited after the data of a message arrived, before its reply: holds a delivery mid-way. */
   beforeDataReply?: () => Promise<void>;
+  /**
+   * The highest TLS version the server offers (none by default). Below TLSv1.2 the server
+   * also takes TLS 1.0 and lowers OpenSSL's security level to 0, without which OpenSSL
+   * would not speak the old version at all: a legacy mail server that offers only that.
+   */
+  maxTlsVersion?: SecureVersion;
 }
 
 export interface Upstream {
@@ -34,6 +41,12 @@ export interface Upstream {
   authFailures: number;
   waitForMessages(count: number, timeoutMs?: number): Promise<UpstreamMessage[]>;
   close(): Promise<void>;
+}
+
+function tlsVersions(max: SecureVersion | undefined): { minVersion: SecureVersion; maxVersion?: SecureVersion; ciphers?: string } {
+  if (max === undefined) return { minVersion: 'TLSv1.2' };
+  if (max === 'TLSv1' || max === 'TLSv1.1') return { minVersion: 'TLSv1', maxVersion: max, ciphers: 'DEFAULT@SECLEVEL=0' };
+  return { minVersion: 'TLSv1.2', maxVersion: max };
 }
 
 interface SessionAuth {
@@ -54,7 +67,7 @@ export async function startUpstream(options: UpstreamOptions, port = 0): Promise
   const server = new SMTPServer({
     secure: options.security === 'tls',
     ...(options.tls ? { key: options.tls.key, cert: options.tls.cert } : {}),
-    minVersion: 'TLSv1.2',
+    ...tlsVersions(options.maxTlsVersion),
     logger: false,
     disableReverseLookup: true,
     hideSTARTTLS: options.security !== 'starttls',
