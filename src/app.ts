@@ -16,8 +16,8 @@ import { timerAt } from './lifecycle/timer.js';
 import type { Logger } from './log/logger.js';
 import { Effects } from './pipeline/effects.js';
 import { Pipeline } from './pipeline/pipeline.js';
-import { ConfiguredStages, PipelineConfigError, type ReloadOutcome, type ReloadProblem } from './pipeline/stages.js';
-import { ConfigError, formatProblem, loadConfig } from './config/load.js';
+import { ConfiguredStages, PipelineConfigError, type ReloadOutcome } from './pipeline/stages.js';
+import { ConfigError, loadConfig } from './config/load.js';
 import { planReload } from './config/reload-plan.js';
 import { InboxRunner } from './run/inbox-runner.js';
 import { Leadership, LEADERSHIP_INTERVAL } from './run/leadership.js';
@@ -373,8 +373,7 @@ export function createApp(initialConfig: GatewayConfig, options: AppOptions): Ap
         loaded = loadConfig(config.file);
       } catch (error) {
         if (error instanceof ConfigError) {
-          const problems = error.problems.map((p) => ({ file: p.file, ...(p.line !== undefined ? { line: p.line } : {}), key: p.key, problem: p.message, text: formatProblem(p) }));
-          return { ok: false, message: `configuration refused, the one in force stays:\n${error.message}`, problems };
+          return { ok: false, message: `configuration refused, the one in force stays:\n${error.message}`, problems: error.reported };
         }
         throw error;
       }
@@ -384,7 +383,7 @@ export function createApp(initialConfig: GatewayConfig, options: AppOptions): Ap
         next = plan.config.alarms ? new ConfiguredStages(plan.config) : undefined;
       } catch (error) {
         if (error instanceof PipelineConfigError) {
-          return { ok: false, message: `rules or templates refused, the configuration in force stays:\n${error.message}`, problems: error.problems.map(ruleOrTemplateProblem) };
+          return { ok: false, message: `rules or templates refused, the configuration in force stays:\n${error.message}`, problems: error.reported };
         }
         throw error;
       }
@@ -422,13 +421,6 @@ export function createApp(initialConfig: GatewayConfig, options: AppOptions): Ap
  * long enough for a flood's backlog at the configured concurrency, short of an outage.
  */
 const DELIVERY_STUCK_AFTER = 5 * 60_000;
-
-/** A line of a rules or templates refusal (`file:line: rule "x": key: reason`) as a reload problem. */
-function ruleOrTemplateProblem(text: string): ReloadProblem {
-  const match = /^(.+?)(?::(\d+))?: (.*)$/.exec(text);
-  if (!match) return { file: '', problem: text, text };
-  return { file: match[1] ?? '', ...(match[2] !== undefined ? { line: Number(match[2]) } : {}), problem: match[3] ?? text, text };
-}
 
 /** Builds the gateway and starts it: what `annunciator start` runs. */
 export async function startApp(config: GatewayConfig, options: AppOptions): Promise<App> {

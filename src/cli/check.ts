@@ -1,36 +1,88 @@
+import { resolve } from 'node:path';
+import { ConfigError, loadConfig, type ReportedProblem } from '../config/load.js';
+import { accountSummary, type Account, type GatewayConfig } from '../config/types.js';
 import { ConfiguredStages, PipelineConfigError } from '../pipeline/stages.js';
-import { accountSummary } from '../config/types.js';
-import { loadConfigOrReport } from './load-config-or-report.js';
+
+export interface CheckOptions {
+  /** One JSON document on stdout, for a deployment script or an editor: what is configured, or every problem. */
+  json?: boolean;
+}
+
+/** What `check --json` prints for a usable configuration. */
+interface CheckedConfiguration {
+  ok: true;
+  file: string;
+  mode: 'alarms' | 'relay';
+  listeners: Array<{ name: string; address: string; port: number }>;
+  accounts: Array<{ name: string; type: 'smtp'; host: string; port: number; security: string } | { name: string; type: 'file'; directory: string }>;
+  replies: Array<{ name: string; host: string; port: number; security: string; folder: string }>;
+  alarms?: {
+    rules: number;
+    rulesDir: string;
+    templatesDir: string;
+    devices: number;
+    receivers: number;
+    schedules: number;
+    floodControl: { enabled: false } | { enabled: true; per: string; limit: number; windowSeconds: number; digestIntervalSeconds: number };
+  };
+}
 
 /** Validates the configuration and, when the alarm pipeline is on, its rules and templates. */
-export function checkCommand(configFile: string): number {
-  const config = loadConfigOrReport(configFile);
-  if (!config) return 1;
-  const lines = [
-    `${config.file}: OK`,
-    `  listeners: ${config.listeners.map((l) => `${l.name} ${l.address}:${l.port}`).join(', ')}`,
-    `  accounts: ${config.delivery.accounts.map(accountSummary).join(', ')}`,
-  ];
-  if (config.replies.length > 0) {
-    lines.push(`  replies: ${config.replies.map((r) => `${r.name} (${r.host}:${r.port} ${r.security}, ${r.folder})`).join(', ')}`);
+export function checkCommand(configFile: string, options: CheckOptions = {}): number {
+  let config: GatewayConfig;
+  let stages: ConfiguredStages | undefined;
+  try {
+    config = loadConfig(configFile);
+    stages = config.alarms ? new ConfiguredStages(config) : undefined;
+  } catch (error) {
+    if (!(error instanceof ConfigError) && !(error instanceof PipelineConfigError)) throw error;
+    if (options.json) process.stdout.write(`${JSON.stringify({ ok: false, file: resolve(configFile), problems: error.reported satisfies ReportedProblem[] }, null, 2)}\n`);
+    else process.stderr.write(`${error.message}\n`);
+    return 1;
   }
-  if (config.alarms) {
-    try {
-      const stages = new ConfiguredStages(config);
-      lines.push(`  rules: ${stages.ruleCount} from ${config.alarms.rulesDir}`, `  templates: ${config.alarms.templatesDir}`, `  devices: ${config.devices.length}, receivers: ${config.receivers.length}, schedules: ${config.schedules.length}`);
-      const flood = config.alarms.floodControl;
-      const minutes = (ms: number): string => (ms % 60_000 === 0 ? `${ms / 60_000} min` : `${ms / 1000} s`);
-      lines.push(flood.enabled ? `  flood control: per ${flood.per}, more than ${flood.limit} notifications in ${minutes(flood.window)} -> a digest every ${minutes(flood.digestInterval)}` : '  flood control: off');
-    } catch (error) {
-      if (error instanceof PipelineConfigError) {
-        process.stderr.write(`${error.message}\n`);
-        return 1;
-      }
-      throw error;
-    }
-  } else {
-    lines.push('  mode: relay (no alarms section: mail is relayed as it came)');
-  }
-  process.stdout.write(`${lines.join('\n')}\n`);
+  const checked = checkedConfiguration(config, stages);
+  process.stdout.write(options.json ? `${JSON.stringify(checked, null, 2)}\n` : `${text(checked, config.delivery.accounts)}\n`);
   return 0;
+}
+
+function checkedConfiguration(config: GatewayConfig, stages: ConfiguredStages | undefined): CheckedConfiguration {
+  const alarms = config.alarms;
+  const flood = alarms?.floodControl;
+  return {
+    ok: true,
+    file: config.file,
+    mode: alarms ? 'alarms' : 'relay',
+    listeners: config.listeners.map((l) => ({ name: l.name, address: l.address, port: l.port })),
+    accounts: config.delivery.accounts.map((a) => (a.type === 'file' ? { name: a.name, type: a.type, directory: a.directory } : { name: a.name, type: a.type, host: a.host, port: a.port, security: a.security })),
+    replies: config.replies.map((r) => ({ name: r.name, host: r.host, port: r.port, security: r.security, folder: r.folder })),
+    ...(alarms && stages && flood
+      ? {
+          alarms: {
+            rules: stages.ruleCount,
+            rulesDir: alarms.rulesDir,
+            templatesDir: alarms.templatesDir,
+            devices: config.devices.length,
+            receivers: config.receivers.length,
+            schedules: config.schedules.length,
+            floodControl: flood.enabled ? { enabled: true, per: flood.per, limit: flood.limit, windowSeconds: flood.window / 1000, digestIntervalSeconds: flood.digestInterval / 1000 } : { enabled: false },
+          },
+        }
+      : {}),
+  };
+}
+
+function text(checked: CheckedConfiguration, accounts: readonly Account[]): string {
+  const lines = [`${checked.file}: OK`, `  listeners: ${checked.listeners.map((l) => `${l.name} ${l.address}:${l.port}`).join(', ')}`, `  accounts: ${accounts.map(accountSummary).join(', ')}`];
+  if (checked.replies.length > 0) lines.push(`  replies: ${checked.replies.map((r) => `${r.name} (${r.host}:${r.port} ${r.security}, ${r.folder})`).join(', ')}`);
+  const alarms = checked.alarms;
+  if (!alarms) return [...lines, '  mode: relay (no alarms section: mail is relayed as it came)'].join('\n');
+  const duration = (seconds: number): string => (seconds % 60 === 0 ? `${seconds / 60} min` : `${seconds} s`);
+  const flood = alarms.floodControl;
+  lines.push(
+    `  rules: ${alarms.rules} from ${alarms.rulesDir}`,
+    `  templates: ${alarms.templatesDir}`,
+    `  devices: ${alarms.devices}, receivers: ${alarms.receivers}, schedules: ${alarms.schedules}`,
+    flood.enabled ? `  flood control: per ${flood.per}, more than ${flood.limit} notifications in ${duration(flood.windowSeconds)} -> a digest every ${duration(flood.digestIntervalSeconds)}` : '  flood control: off',
+  );
+  return lines.join('\n');
 }

@@ -57,8 +57,9 @@ program
 program
   .command('check')
   .description('validate the configuration; exits non-zero naming file, key and problem')
-  .action(async () => {
-    await withConfig(async (file) => (await import('./check.js')).checkCommand(file));
+  .option('--json', 'print JSON: what is configured, or every problem with its file, line and key')
+  .action(async (opts: { json?: boolean }) => {
+    await withConfig(async (file) => (await import('./check.js')).checkCommand(file, opts));
   });
 
 program

@@ -26,10 +26,24 @@ export interface ConfigProblem {
   message: string;
 }
 
+/** One problem as `check --json`, a refused reload and the reload API report it. */
+export interface ReportedProblem {
+  file: string;
+  line?: number;
+  key?: string;
+  problem: string;
+  /** The whole line as the log and `check` show it. */
+  text: string;
+}
+
 export class ConfigError extends Error {
   constructor(readonly problems: ConfigProblem[]) {
     super(problems.map(formatProblem).join('\n'));
     this.name = 'ConfigError';
+  }
+
+  get reported(): ReportedProblem[] {
+    return this.problems.map((p) => ({ file: p.file, ...(p.line !== undefined ? { line: p.line } : {}), key: p.key, problem: p.message, text: formatProblem(p) }));
   }
 }
 

@@ -1,5 +1,6 @@
 import { watch, type FSWatcher } from 'node:fs';
 import { Debounce } from '../base/debounce.js';
+import type { ReportedProblem } from '../config/load.js';
 import type { GatewayConfig } from '../config/types.js';
 import type { Logger } from '../log/logger.js';
 import type { Due } from '../lifecycle/alarm.js';
@@ -12,13 +13,13 @@ import type { Batch, BatchSummary } from '../lifecycle/batch.js';
 import { renderBatchNotification } from '../render/batch-notification.js';
 import { renderNotification, type AckLinkOptions } from '../render/notification.js';
 import type { OutgoingMessage } from '../render/outgoing-message.js';
-import { formatTemplateProblem, loadTemplates, TemplateError, type TemplateLibrary } from '../render/templates.js';
+import { formatTemplateProblem, loadTemplates, TemplateError, type TemplateLibrary, type TemplateProblem } from '../render/templates.js';
 import { PASSTHROUGH_TEMPLATE } from '../rules/load-rules.js';
 import { routeEvent } from '../rules/router.js';
 import type { RoutingResult } from '../rules/route.js';
 import type { RuleDefinition } from '../rules/rule-book.js';
 import { RuleBookHolder } from '../rules/rule-watcher.js';
-import { formatRuleProblem, RulesError } from '../rules/rules-error.js';
+import { formatRuleProblem, RulesError, type RuleProblem } from '../rules/rules-error.js';
 import type { PipelineStages } from './message.js';
 
 export type ReloadOutcome =
@@ -34,24 +35,27 @@ export type ReloadOutcome =
       ok: false;
       message: string;
       /** Each problem on its own, with file, line and key where known (a reload through the gateway says). */
-      problems?: ReloadProblem[];
+      problems?: ReportedProblem[];
     };
-
-/** One reason a reload was refused. */
-export interface ReloadProblem {
-  file: string;
-  line?: number;
-  key?: string;
-  problem: string;
-  /** The whole line as the log and `check` show it. */
-  text: string;
-}
 
 /** Rules or templates that cannot be used: every problem, each naming its file. */
 export class PipelineConfigError extends Error {
-  /** One line per problem, each naming its file (and line, where known). */
-  get problems(): string[] {
-    return this.message.split('\n').filter((line) => line.trim() !== '');
+  constructor(readonly reported: ReportedProblem[]) {
+    super(reported.map((p) => p.text).join('\n'));
+    this.name = 'PipelineConfigError';
+  }
+
+  static ofRules(problems: readonly RuleProblem[]): PipelineConfigError {
+    return new PipelineConfigError(
+      problems.map((p) => {
+        const key = [p.rule === undefined || p.rule.startsWith('rules[') ? p.rule : `rule "${p.rule}"`, p.key].filter((part) => part !== undefined && part !== '').join(': ');
+        return { file: p.file, ...(p.line !== undefined ? { line: p.line } : {}), ...(key !== '' ? { key } : {}), problem: p.message, text: formatRuleProblem(p) };
+      }),
+    );
+  }
+
+  static ofTemplates(problems: readonly TemplateProblem[]): PipelineConfigError {
+    return new PipelineConfigError(problems.map((p) => ({ file: p.file, ...(p.line !== undefined ? { line: p.line } : {}), problem: p.message, text: formatTemplateProblem(p) })));
   }
 }
 
@@ -87,7 +91,7 @@ export class ConfiguredStages implements PipelineStages {
         ...(alarms.defaultRoute.escalation !== undefined ? { defaultEscalation: alarms.defaultRoute.escalation } : {}),
       }));
     } catch (error) {
-      if (error instanceof RulesError) throw new PipelineConfigError(error.problems.map(formatRuleProblem).join('\n'));
+      if (error instanceof RulesError) throw PipelineConfigError.ofRules(error.problems);
       throw error;
     }
   }
@@ -228,7 +232,7 @@ function loadTemplatesOrThrow(dir: string, required: string[]): TemplateLibrary 
   try {
     return loadTemplates(dir, { required: required.filter((name) => name !== PASSTHROUGH_TEMPLATE) });
   } catch (error) {
-    if (error instanceof TemplateError) throw new PipelineConfigError(error.problems.map(formatTemplateProblem).join('\n'));
+    if (error instanceof TemplateError) throw PipelineConfigError.ofTemplates(error.problems);
     throw error;
   }
 }
