@@ -52,6 +52,15 @@ export function formatProblem(problem: ConfigProblem): string {
   return `${where}: ${problem.key || '(top level)'}: ${problem.message}`;
 }
 
+/** The host a URL names, '' when it names none: its text may begin like a local host and name another (`mqtt://127.0.0.1@broker.example`). */
+function urlHost(url: string): string {
+  try {
+    return new URL(url).hostname;
+  } catch {
+    return '';
+  }
+}
+
 export function formatKey(path: ReadonlyArray<PropertyKey>): string {
   return path
     .map((part, index) => (typeof part === 'number' ? `[${part}]` : `${index === 0 ? '' : '.'}${String(part)}`))
@@ -196,7 +205,7 @@ function resolveConfig(raw: RawConfig, file: string, env: NodeJS.ProcessEnv, doc
     const key = tls.key ? readPem(tls.key, [...path, 'tls', 'key']) : undefined;
     if (!!tls.cert !== !!tls.key) at([...path, 'tls'], 'a client certificate needs both cert and key');
     if (password && !broker.username) at([...path, 'username'], 'is required with a password');
-    if (password && /^(mqtt|ws):/.test(broker.url) && !/^(mqtt|ws):\/\/(127\.|localhost|\[::1\])/.test(broker.url)) {
+    if (password && /^(mqtt|ws):/.test(broker.url) && !isLoopback(urlHost(broker.url))) {
       at([...path, 'url'], 'credentials are only sent over TLS (mqtts:// or wss://), or to a broker on this host');
     }
     return {

@@ -73,11 +73,8 @@ describe('mqtt[].password: sent only over TLS or to this host, and with a userna
     accepted(config('  - url: mqtt://broker.plant.local:1883\n    username: annunciator\n'));
   });
 
-  // The check in src/config/load.ts is a prefix match on the URL text, /^(mqtt|ws):\/\/(127\.|localhost|\[::1\])/:
-  // a host that merely begins with "localhost" or "127." passes it, and the password goes in
-  // the clear to a broker that is not on this host. Kept as a todo so the suite stays green
-  // until the check compares the URL's parsed host.
-  it('refuses a password in the clear to a host that only begins like a local one', { todo: 'load.ts matches a prefix of the URL, not its host' }, () => {
+  // The host is the URL's parsed host, not a prefix of its text: each of these names another host.
+  it('refuses a password in the clear to a host that only begins like a local one', () => {
     for (const url of ['mqtt://localhost.evil.example:1883', 'mqtt://127.0.0.1.nip.io:1883', 'mqtt://127.0.0.1@broker.evil.example:1883']) {
       const p = onlyProblem(config(`  - url: ${url}\n    username: annunciator\n    password: { env: MQTT_PW }\n`));
       assert.equal(p.key, 'mqtt[0].url', url);

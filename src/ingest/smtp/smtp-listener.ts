@@ -195,6 +195,8 @@ export async function startSmtpListener(options: SmtpListenerOptions): Promise<S
     },
 
     onRcptTo(address: SMTPServerAddress, session, callback) {
+      // MAIL FROM already refused such a client, so smtp-server answers its RCPT with 503;
+      // this guard keeps the relay closed should that order ever change.
       if (!isTrusted(session) && !session.user) {
         log.warn({ ...peer(session), to: address.address }, 'refused RCPT TO: relay access denied (550)');
         return callback(refuse('rcpt', 550, 'relay-denied', '5.7.1 Relay access denied'));
