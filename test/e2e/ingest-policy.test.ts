@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { smtpReplies } from '../helpers/smtp-replies.js';
-import { existsSync, readdirSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { connect as netConnect, type Socket } from 'node:net';
 import { connect as tlsConnect, type ConnectionOptions, type TLSSocket } from 'node:tls';
@@ -97,8 +97,19 @@ describe('trusted-LAN policy and limits of the SMTP listener', () => {
     assert.match(result.dataReply ?? '', /^250 .*queued as [0-9A-Z]{26}/);
   });
 
-  it('writes each accepted message as an .eml file with the embedded default account', async () => {
-    await eventually(() => existsSync(join(dir.path, 'files')) && readdirSync(join(dir.path, 'files')).some((f) => f.endsWith('.eml')), 5000, 'an .eml file');
+  it('writes an accepted message, with its envelope, as an .eml file through a file account (what the embedded default uses)', async () => {
+    const subject = `Tank T4 overflow ${Date.now()}`;
+    const result = await sendAsDevice({ port: gateway.port, mailFrom: 'plc@plant.local', rcptTo: ['eml@example.com'], data: Buffer.from(`Subject: ${subject}\r\n\r\nDI-7 ON\r\n`) });
+    assert.match(result.dataReply ?? '', /^250 /);
+    const files = join(dir.path, 'files');
+    const written = await eventually(
+      () => (existsSync(files) ? readdirSync(files).filter((f) => f.endsWith('.eml')).map((f) => readFileSync(join(files, f), 'latin1')).find((text) => text.includes(subject)) : undefined),
+      5000,
+      `an .eml file holding "${subject}"`,
+    );
+    assert.match(written, /^X-Annunciator-Envelope-From: <[^>]*>\r\nX-Annunciator-Envelope-To: <eml@example\.com>\r\n/);
+    assert.match(written, new RegExp(`^Subject: ${subject}\r$`, 'm'));
+    assert.match(written, /\r\n\r\nDI-7 ON\r\n/);
   });
 });
 
@@ -188,11 +199,25 @@ describe('early talkers and bare LF are lenient for trusted clients only', () =>
     assert.ok(result.replies.some((l) => /421 .*talk too soon/i.test(l)), result.replies.join(' | '));
   });
 
-  it('without leniency a bare-LF end of data is not taken as the end', async () => {
-    const result = await sendAsDevice({ port: strict.port, behaviour: 'bare-lf', mailFrom: 'plc@plant.local', rcptTo: ['a@example.com'], data: alarm, timeoutMs: 1500 }).catch(
-      (error: Error) => ({ replies: [error.message], dataReply: undefined }),
+  // Strict mode sends no reply for a bare-LF end of data: smtp-server reads CRLF only, so
+  // <LF>.<LF> is message content and DATA stays open. What the device sees is 354 to DATA
+  // and then silence until it gives up; any other outcome (a refusal, a reply, a closed
+  // connection) fails this test.
+  it('without leniency a bare-LF end of data is not taken as the end: 354, then no reply, and nothing stored', async () => {
+    await assert.rejects(
+      // Every line of the message ends with a bare LF too, as such a device writes it: with the
+      // CRLF lines of `alarm` the end would be <CR><LF>.<LF>, which no mode takes as the end.
+      sendAsDevice({ port: strict.port, behaviour: 'bare-lf', mailFrom: 'plc@plant.local', rcptTo: ['a@example.com'], data: Buffer.from(alarm.toString('latin1').replace(/\r\n/g, '\n'), 'latin1'), timeoutMs: 1500 }),
+      (error: Error) => {
+        // greeting, EHLO, MAIL, RCPT, DATA: the 6th final reply, to the end of data, never comes.
+        assert.match(error.message, /^device timed out waiting for reply 6; got: /);
+        const finals = error.message.replace(/^[^:]*: /, '').split(' | ').filter((l) => /^\d{3} /.test(l));
+        assert.deepEqual(finals.map((l) => l.slice(0, 3)), ['220', '250', '250', '250', '354'], error.message);
+        return true;
+      },
     );
-    assert.equal(result.dataReply, undefined);
+    assert.equal((await strict.store.inbox.pending(10)).length, 0);
+    assert.deepEqual(await strict.store.outbox.list(['pending', 'sending', 'sent', 'failed']), []);
   });
 });
 
@@ -242,8 +267,18 @@ describe('AUTH and STARTTLS on a listener that also serves clients outside the L
     await assert.rejects(client('wrong').sendMail({ from: 'hmi-7@plant.local', to: 'ops@example.com', subject: 'x', text: 'x' }), (e: { responseCode?: number }) => e.responseCode === 535);
   });
 
-  it('does not offer AUTH over plaintext', async () => {
-    await assert.rejects(client('correct horse', { ignoreTLS: true }).sendMail({ from: 'a@plant.local', to: 'ops@example.com', subject: 'x', text: 'x' }));
+  // smtp-server lists AUTH in the plaintext EHLO too; what keeps the password off the wire
+  // unencrypted is that it refuses the AUTH command itself until STARTTLS.
+  it('refuses AUTH over plaintext with 538 (STARTTLS first), even with the right password', async () => {
+    await assert.rejects(
+      client('correct horse', { ignoreTLS: true }).sendMail({ from: 'a@plant.local', to: 'ops@example.com', subject: 'x', text: 'x' }),
+      (error: { responseCode?: number; command?: string; response?: string; message: string }) => {
+        assert.equal(error.responseCode, 538, error.message);
+        assert.match(error.command ?? '', /^AUTH /, error.message);
+        assert.match(error.response ?? '', /^538 .*Must issue a STARTTLS command first/, error.message);
+        return true;
+      },
+    );
   });
 
   it('refuses an unauthenticated client from outside: 530 at MAIL FROM', async () => {
