@@ -147,9 +147,27 @@ describe('annunciator trust', () => {
     }
   });
 
-  it('refuses --accept without --account, and an unknown account', async () => {
-    const configFile = dir.write('t2.yaml', stringify(baseConfig(dir)));
-    assert.equal((await runCli(['--config', configFile, 'trust', '127.0.0.1:1', '--accept'])).code, 2);
+  it('refuses --accept without --account, and an unknown account, and writes nothing', async () => {
+    const text = stringify(baseConfig(dir));
+    // A folder of its own: the test above saved a pin beside its configuration.
+    mkdirSync(join(dir.path, 'unknown-account'));
+    const configFile = dir.write(join('unknown-account', 't2.yaml'), text);
+    const missing = await runCli(['--config', configFile, 'trust', '127.0.0.1:1', '--accept']);
+    assert.equal(missing.code, 2, missing.stderr);
+    assert.match(missing.stderr, /^annunciator trust: --accept needs --account NAME/);
+
+    // The account is looked up once the certificate is in hand: a real upstream to probe.
+    const upstream = await startUpstream({ security: 'starttls', tls: createSelfSigned('mail.plant.local'), auth: { user: 'alarms', pass: 'pw' } });
+    try {
+      const unknown = await runCli(['--config', configFile, 'trust', `127.0.0.1:${upstream.port}`, '--starttls', '--accept', '--account', 'no-such-account']);
+      assert.equal(unknown.code, 1, unknown.stderr);
+      assert.match(unknown.stderr, /delivery\.accounts: no account named "no-such-account"/);
+      assert.match(unknown.stdout, /CN=mail\.plant\.local/, 'the chain was shown: the refusal is about the account, not the probe');
+    } finally {
+      await upstream.close();
+    }
+    assert.equal(readFileSync(configFile, 'utf8'), text, 'the configuration is unchanged');
+    assert.equal(existsSync(join(dir.path, 'unknown-account', 'pins')), false, 'no certificate saved');
   });
 });
 

@@ -161,7 +161,7 @@ describe('grouping end to end (fake clock)', () => {
     assert.equal(upstream.messages.length, before + 1);
   });
 
-  it('alarms acknowledged together (one reply to the group) are announced in one mail', async () => {
+  it('alarms acknowledged in one store transaction (the acks a reply to the group records, written here directly) are announced in one mail', async () => {
     const before = upstream.messages.length;
     await Promise.all([sendAlarm(gateway, 'press-1', 'Coolant pump failed'), sendAlarm(gateway, 'press-2', 'Coolant pump failed')]);
     await held('Coolant pump failed', 2);
