@@ -3,7 +3,7 @@ import { after, describe, it } from 'node:test';
 import { stringify } from 'yaml';
 import { createCa } from '../helpers/certs.js';
 import { sendAsDevice } from '../helpers/device-client.js';
-import { freePort } from '../helpers/free-port.js';
+import { heldPort } from '../helpers/free-port.js';
 import { baseConfig, testDir } from '../helpers/gateway.js';
 import { killHard, spawnGateway, type GatewayProcess } from '../helpers/gateway-process.js';
 import { startUpstream, type Upstream } from '../helpers/upstream.js';
@@ -13,15 +13,24 @@ describe('nothing the gateway said 250 to is lost to kill -9', () => {
   const ca = createCa();
   const running: GatewayProcess[] = [];
   const upstreams: Upstream[] = [];
+  /** Held ports, released here too when a test fails before it released them (a second release does nothing). */
+  const held: Array<{ release(): Promise<void> }> = [];
 
   after(async () => {
     for (const g of running) if (g.child.exitCode === null) await killHard(g);
     for (const u of upstreams) await u.close();
+    for (const h of held) await h.release();
     dir.remove();
   });
 
-  async function setup(upstreamPort: number): Promise<{ configFile: string; gatewayPort: number }> {
-    const gatewayPort = await freePort();
+  /**
+   * The gateway's port stays held (no other test file can take it) until `release()`, which
+   * the test calls right before the first gateway binds it.
+   */
+  async function setup(upstreamPort: number): Promise<{ configFile: string; gatewayPort: number; release(): Promise<void> }> {
+    const port = await heldPort();
+    held.push(port);
+    const gatewayPort = port.port;
     const raw = baseConfig(dir, {
       listener: { port: gatewayPort },
       delivery: {
@@ -29,18 +38,23 @@ describe('nothing the gateway said 250 to is lost to kill -9', () => {
       },
     });
     (raw.log as Record<string, unknown>).level = 'info';
-    return { configFile: dir.write(`gateway-${gatewayPort}.yaml`, stringify(raw)), gatewayPort };
+    return { configFile: dir.write(`gateway-${gatewayPort}.yaml`, stringify(raw)), gatewayPort, release: port.release };
   }
 
   it('delivers after a restart a mail accepted while the upstream was down, exactly once', async () => {
-    const upstreamPort = await freePort();
-    const { configFile, gatewayPort } = await setup(upstreamPort);
+    // The upstream is down: its port is held, every connection to it cut at once.
+    const down = await heldPort();
+    held.push(down);
+    const upstreamPort = down.port;
+    const { configFile, gatewayPort, release } = await setup(upstreamPort);
+    await release();
     const first = await spawnGateway(configFile, { PW: 'pw' });
     running.push(first);
     const result = await sendAsDevice({ port: gatewayPort, mailFrom: 'plc@plant.local', rcptTo: ['oncall@example.com'], data: Buffer.from('Subject: E-stop line 4\r\n\r\nEmergency stop pressed.\r\n') });
     assert.match(result.dataReply ?? '', /^250 /);
     await killHard(first);
 
+    await down.release();
     const upstream = await startUpstream({ security: 'tls', tls: ca.issue('localhost'), auth: { user: 'alarms@example.com', pass: 'pw' } }, upstreamPort);
     upstreams.push(upstream);
     const second = await spawnGateway(configFile, { PW: 'pw' });
@@ -56,7 +70,8 @@ describe('nothing the gateway said 250 to is lost to kill -9', () => {
   it('delivers every mail of a burst when killed right after the last 250', async () => {
     const upstream = await startUpstream({ security: 'tls', tls: ca.issue('localhost'), auth: { user: 'alarms@example.com', pass: 'pw' } });
     upstreams.push(upstream);
-    const { configFile, gatewayPort } = await setup(upstream.port);
+    const { configFile, gatewayPort, release } = await setup(upstream.port);
+    await release();
     const first = await spawnGateway(configFile, { PW: 'pw' });
     running.push(first);
     const subjects = Array.from({ length: 20 }, (_, i) => `burst alarm ${i}`);
