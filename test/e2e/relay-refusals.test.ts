@@ -1,12 +1,10 @@
 import assert from 'node:assert/strict';
-import { once } from 'node:events';
 import { readdirSync } from 'node:fs';
-import { connect } from 'node:net';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { sendAsDevice } from '../helpers/device-client.js';
 import { baseConfig, configFrom, eventually, runGateway, testDir, type RunningGateway } from '../helpers/gateway.js';
-import { smtpReplies } from '../helpers/smtp-replies.js';
+import { smtpDialog } from '../helpers/smtp-replies.js';
 
 /**
  * What a client that must not relay hears at RCPT TO (docs/operations.md, "What devices
@@ -20,17 +18,7 @@ const alarm = (subject: string): Buffer => Buffer.from(`Subject: ${subject}\r\n\
 
 /** A session written by hand: every command is sent after the reply to the one before it; it ends at a 354 (no message is ever sent). */
 async function session(port: number, localAddress: string, commands: string[]): Promise<string[]> {
-  const socket = connect({ port, host: '127.0.0.1', localAddress });
-  socket.on('error', () => {});
-  const replies = smtpReplies(socket);
-  await once(socket, 'connect');
-  await replies.until(1);
-  for (const command of commands) {
-    const before = replies.finals.length;
-    socket.write(`${command}\r\n`);
-    await replies.until(before + 1);
-    if (replies.closed() || replies.finals.at(-1)?.startsWith('354')) break;
-  }
+  const { socket, replies } = await smtpDialog(port, commands, { localAddress, stopAt354: true });
   socket.destroy();
   return replies.finals;
 }

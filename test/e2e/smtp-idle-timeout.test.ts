@@ -1,12 +1,12 @@
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import { readdirSync } from 'node:fs';
-import { connect, type Socket } from 'node:net';
+import type { Socket } from 'node:net';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { sendAsDevice } from '../helpers/device-client.js';
 import { baseConfig, configFrom, eventually, runGateway, testDir, type RunningGateway } from '../helpers/gateway.js';
-import { smtpReplies } from '../helpers/smtp-replies.js';
+import { smtpDialog, type smtpReplies } from '../helpers/smtp-replies.js';
 
 /**
  * `listeners[].limits.idleTimeout` (docs/configuration.md: "silence before the connection
@@ -20,20 +20,6 @@ const IDLE = '300ms';
 /** smtp-server's reply; it carries no enhanced status code, even after EHLO. */
 const TIMEOUT_REPLY = '421 Timeout - closing connection';
 
-/** Opens a session from a trusted device and sends `commands`, each after the reply to the one before. */
-async function openSession(port: number, commands: string[]): Promise<{ socket: Socket; replies: ReturnType<typeof smtpReplies> }> {
-  const socket = connect({ port, host: '127.0.0.1' });
-  socket.on('error', () => {});
-  const replies = smtpReplies(socket);
-  await once(socket, 'connect');
-  await replies.until(1);
-  for (const command of commands) {
-    const before = replies.finals.length;
-    socket.write(`${command}\r\n`);
-    await replies.until(before + 1);
-  }
-  return { socket, replies };
-}
 
 /** Says nothing more and waits for the server to close the connection: the replies it sent meanwhile. */
 async function silentUntilClosed(session: { socket: Socket; replies: ReturnType<typeof smtpReplies> }): Promise<string[]> {
@@ -55,19 +41,19 @@ describe('the SMTP idle timeout', { timeout: 20_000 }, () => {
   });
 
   it('closes a session that says nothing after the greeting with 421', async () => {
-    const session = await openSession(gateway.port, []);
+    const session = await smtpDialog(gateway.port, []);
     assert.match(session.replies.finals[0] ?? '', /^220 /);
     assert.deepEqual(await silentUntilClosed(session), [TIMEOUT_REPLY]);
   });
 
   it('closes a session that falls silent in the middle of an envelope', async () => {
-    const session = await openSession(gateway.port, ['EHLO plc', 'MAIL FROM:<plc@plant.local>', 'RCPT TO:<ops@plant.local>']);
+    const session = await smtpDialog(gateway.port, ['EHLO plc', 'MAIL FROM:<plc@plant.local>', 'RCPT TO:<ops@plant.local>']);
     assert.match(session.replies.finals.at(-1) ?? '', /^250 /);
     assert.deepEqual(await silentUntilClosed(session), [TIMEOUT_REPLY]);
   });
 
   it('closes a session that falls silent in the middle of DATA, and the half message is not stored or delivered', async () => {
-    const session = await openSession(gateway.port, ['EHLO plc', 'MAIL FROM:<plc@plant.local>', 'RCPT TO:<ops@plant.local>', 'DATA']);
+    const session = await smtpDialog(gateway.port, ['EHLO plc', 'MAIL FROM:<plc@plant.local>', 'RCPT TO:<ops@plant.local>', 'DATA']);
     assert.match(session.replies.finals.at(-1) ?? '', /^354 /);
     session.socket.write('Subject: half a message\r\n\r\nThe PLC lost its link after this line\r\n');
     assert.deepEqual(await silentUntilClosed(session), [TIMEOUT_REPLY]);
