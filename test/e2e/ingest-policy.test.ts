@@ -267,18 +267,30 @@ describe('AUTH and STARTTLS on a listener that also serves clients outside the L
     await assert.rejects(client('wrong').sendMail({ from: 'hmi-7@plant.local', to: 'ops@example.com', subject: 'x', text: 'x' }), (e: { responseCode?: number }) => e.responseCode === 535);
   });
 
-  // smtp-server lists AUTH in the plaintext EHLO too; what keeps the password off the wire
-  // unencrypted is that it refuses the AUTH command itself until STARTTLS.
-  it('refuses AUTH over plaintext with 538 (STARTTLS first), even with the right password', async () => {
-    await assert.rejects(
-      client('correct horse', { ignoreTLS: true }).sendMail({ from: 'a@plant.local', to: 'ops@example.com', subject: 'x', text: 'x' }),
-      (error: { responseCode?: number; command?: string; response?: string; message: string }) => {
-        assert.equal(error.responseCode, 538, error.message);
-        assert.match(error.command ?? '', /^AUTH /, error.message);
-        assert.match(error.response ?? '', /^538 .*Must issue a STARTTLS command first/, error.message);
-        return true;
-      },
-    );
+  // As Postfix's smtpd_tls_auth_only: a device that sees AUTH offered in the clear may send
+  // its password before it learns that it must STARTTLS first, so it is not offered.
+  it('offers AUTH only after STARTTLS: not in the plaintext EHLO, and refused there even with the right password', async () => {
+    const socket = netConnect({ port: gateway.port, host: '127.0.0.1', localAddress: '127.0.0.2' });
+    socket.on('error', () => {});
+    let text = '';
+    socket.on('data', (chunk: Buffer) => (text += chunk.toString('latin1')));
+    const finals = () => text.split('\r\n').filter((line) => /^\d{3} /.test(line));
+    try {
+      await eventually(() => finals().length >= 1, 5000, 'the greeting');
+      socket.write('EHLO hmi\r\n');
+      await eventually(() => finals().length >= 2, 5000, 'the EHLO reply');
+      const ehlo = text.split('\r\n').filter((line) => line.startsWith('250'));
+      assert.ok(ehlo.some((line) => /^250[- ]STARTTLS$/.test(line)), ehlo.join(' | '));
+      assert.ok(!ehlo.some((line) => /^250[- ]AUTH\b/.test(line)), `AUTH offered in the clear: ${ehlo.join(' | ')}`);
+      socket.write(`AUTH PLAIN ${Buffer.from('\0hmi-7\0correct horse').toString('base64')}\r\n`);
+      await eventually(() => finals().length >= 3, 5000, 'the AUTH reply');
+      assert.match(finals()[2] ?? '', /^5\d\d /, finals().join(' | '));
+      socket.write('MAIL FROM:<hmi-7@plant.local>\r\n');
+      await eventually(() => finals().length >= 4, 5000, 'the MAIL FROM reply');
+      assert.match(finals()[3] ?? '', /^530 /, 'not authenticated: refused as any outsider');
+    } finally {
+      socket.destroy();
+    }
   });
 
   it('refuses an unauthenticated client from outside: 530 at MAIL FROM', async () => {

@@ -79,6 +79,7 @@ export async function startSmtpListener(options: SmtpListenerOptions): Promise<S
   const disabledCommands = ['VRFY'];
   if (!listener.auth) disabledCommands.push('AUTH');
   if (!listener.tls) disabledCommands.push('STARTTLS');
+  const authOnlyOverTls = listener.auth !== undefined && listener.tls !== undefined && !listener.auth.allowPlaintext;
 
   // Connections are counted and refused here, when the socket is accepted, rather than in
   // onConnect: a refused socket then never becomes an SMTP session (nothing of it is
@@ -173,6 +174,15 @@ export async function startSmtpListener(options: SmtpListenerOptions): Promise<S
         return callback(refuse('connect', 554, 'untrusted-network', '5.7.1 Access denied: this relay serves the plant network only'));
       }
       log.debug(peer(session), 'connection');
+      // As Postfix's smtpd_tls_auth_only: AUTH is offered only once the session is encrypted.
+      // Offered in the plaintext EHLO, a device may send its password in the clear before it
+      // hears 538; not offered, it never does.
+      if (authOnlyOverTls) session.disabledCommands = [...disabledCommands, 'AUTH'];
+      callback();
+    },
+
+    onSecure(_socket, session, callback) {
+      if (authOnlyOverTls) session.disabledCommands = disabledCommands;
       callback();
     },
 
