@@ -7,6 +7,7 @@ import { LineCounter, parseDocument, isMap, isNode, isScalar, type Document } fr
 import type { z } from 'zod';
 import { isPasswordHash, parsePasswordHash } from '../base/password-hash.js';
 import { TrustedNetworks } from '../base/trusted-networks.js';
+import { plainIssueMessage } from './plain-issues.js';
 import { PRESETS } from './presets.js';
 import { configSchema, type RawAccount, type RawConfig, type RawListener, type RawMqttBroker } from './schema.js';
 import { resolveInhibitRules } from './inhibit.js';
@@ -98,7 +99,7 @@ function validate(text: string, file: string): { raw: RawConfig; document: Docum
       }),
     );
   }
-  const parsed = configSchema.safeParse(document.toJS() ?? {});
+  const parsed = configSchema.safeParse(document.toJS() ?? {}, { error: plainIssueMessage });
   if (!parsed.success) {
     throw new ConfigError(parsed.error.issues.map((issue) => problemFromIssue(issue, file, document, lineCounter)));
   }
@@ -130,9 +131,8 @@ function locate(document: Document, lineCounter: LineCounter, path: ReadonlyArra
 }
 
 function problemFromIssue(issue: z.core.$ZodIssue, file: string, document: Document, lineCounter: LineCounter): ConfigProblem {
-  let message = issue.message;
-  if (issue.code === 'unrecognized_keys') message = `unknown key${issue.keys.length > 1 ? 's' : ''} ${issue.keys.map((k) => `"${k}"`).join(', ')}`;
-  if (issue.code === 'invalid_type' && message.includes('received undefined')) message = 'is required';
+  // The message is in plain words already (plainIssueMessage), unknown keys with the keys allowed in their place.
+  const message = issue.message;
   // An unknown key is pointed at where it is written (a typo's line), not at its parent's first line.
   const at = issue.code === 'unrecognized_keys' ? locateKey(document, lineCounter, issue.path, issue.keys[0]) : undefined;
   return { file, key: formatKey(issue.path), ...(at ?? locate(document, lineCounter, issue.path)), message };

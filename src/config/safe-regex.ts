@@ -50,3 +50,12 @@ export function regexProblem(source: string): string | undefined {
     return error instanceof Error ? error.message : String(error);
   }
 }
+
+/** What a pattern cannot do on RE2, said next to every refused pattern of a configuration or rule file. */
+export const RE2_HINT = 'patterns use RE2 syntax: no lookaround, no backreferences; (?i) for ignoring case';
+
+/** regexProblem with RE2_HINT: `invalid regular expression /(a/: ... (patterns use RE2 syntax: ...)`. */
+export function regexProblemWithHint(source: string): string | undefined {
+  const problem = regexProblem(source);
+  return problem === undefined ? undefined : `${problem} (${RE2_HINT})`;
+}

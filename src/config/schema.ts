@@ -1,6 +1,6 @@
 import { isIP } from 'node:net';
 import { z } from 'zod';
-import { regexProblem } from './safe-regex.js';
+import { regexProblemWithHint } from './safe-regex.js';
 import { parseDuration, parseSize } from './units.js';
 
 /**
@@ -193,7 +193,7 @@ export const SEVERITIES = ['critical', 'major', 'minor', 'warning', 'info'] as c
 export const severitySchema = z.enum(SEVERITIES);
 
 const pattern = z.string().min(1).superRefine((source, ctx) => {
-  const problem = regexProblem(source);
+  const problem = regexProblemWithHint(source);
   if (problem) ctx.addIssue({ code: 'custom', message: problem });
 });
 

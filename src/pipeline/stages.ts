@@ -87,7 +87,8 @@ export class ConfiguredStages implements PipelineStages {
       this.rules = new RuleBookHolder(alarms.rulesDir, () => ({
         // A rule may name a schedule wherever it names a receiver.
         receivers: [...config.receivers.map((r) => r.name), ...config.schedules.map((s) => s.name)],
-        templates: [...(this.candidate ?? this.templates).names(), PASSTHROUGH_TEMPLATE],
+        // The rules loader adds the reserved passthrough itself.
+        templates: (this.candidate ?? this.templates).names(),
         ...(alarms.defaultRoute.escalation !== undefined ? { defaultEscalation: alarms.defaultRoute.escalation } : {}),
       }));
     } catch (error) {

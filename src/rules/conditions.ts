@@ -1,5 +1,5 @@
 import { isTimeOfDay } from '../base/zoned-clock.js';
-import { regexProblem } from '../config/safe-regex.js';
+import { regexProblemWithHint } from '../config/safe-regex.js';
 import { engineFactOf, factSpec, KNOWN_FACT_NAMES, type FactSpec } from './facts.js';
 import { KNOWN_OPERATORS, NUMERIC_OPERATORS, OPERATORS_BY_KIND } from './operators.js';
 
@@ -28,7 +28,6 @@ export interface ConditionProblem {
 
 const GROUP_KEYS = ['all', 'any', 'not'] as const;
 const LEAF_KEYS = ['fact', 'operator', 'value'];
-const RE2_HINT = 'rules use RE2 syntax: no lookaround, no backreferences; (?i) for ignoring case';
 
 function isPlainObject(value: unknown): value is Record<string, unknown> {
   return value !== null && typeof value === 'object' && !Array.isArray(value);
@@ -136,8 +135,8 @@ function valueProblems(fact: string, spec: FactSpec, operator: string, value: un
     case 'matches':
     case 'notMatches': {
       if (typeof value !== 'string' || value === '') return at(`${operator} takes a regular expression as text`);
-      const problem = regexProblem(value);
-      return problem ? at(`${problem} (${RE2_HINT})`) : [];
+      const problem = regexProblemWithHint(value);
+      return problem ? at(problem) : [];
     }
     case 'contains':
     case 'doesNotContain':

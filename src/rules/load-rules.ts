@@ -3,9 +3,10 @@ import { join } from 'node:path';
 import { isNode, LineCounter, parseDocument, type Document } from 'yaml';
 import type { z } from 'zod';
 import { formatKey } from '../config/load.js';
+import { plainIssueMessage } from '../config/plain-issues.js';
 import type { EscalationPolicy } from './escalation-policy.js';
 import { RuleBook, type RuleDefinition } from './rule-book.js';
-import { escalationSchema, ruleFileSchema, ruleSchema, THEN_KEYS, type RawRule } from './rule-file.js';
+import { escalationSchema, ruleFileSchema, ruleSchema, type RawRule } from './rule-file.js';
 import { RulesError, type RuleProblem } from './rules-error.js';
 
 /** Names the configuration defines, which rules may refer to. */
@@ -26,8 +27,6 @@ export interface RuleFileContents {
 export const RULE_FILE_PATTERN = /\.(ya?ml|json)$/i;
 /** Rendered by render/passthrough.ts rather than by a template file, so always known. */
 export const PASSTHROUGH_TEMPLATE = 'passthrough';
-const RULE_KEYS = ['name', 'description', 'when', 'then'];
-const ESCALATION_KEYS = ['name', 'description', 'levels', 'repeatLast', 'stopOn'];
 
 /** Whether a directory entry is a rule file; dotfiles are editors' swap and lock files. */
 export function isRuleFileName(name: string): boolean {
@@ -128,13 +127,13 @@ export function parseRuleFileContents(text: string, file: string, known?: KnownN
   const source = readSource(text, file);
   if (source.data === undefined || source.data === null) return { rules: [], escalations: [] };
 
-  const shape = ruleFileSchema.safeParse(source.data);
+  const shape = ruleFileSchema.safeParse(source.data, { error: plainIssueMessage });
   if (!shape.success) throw new RulesError(shape.error.issues.map((issue) => problemFromIssue(issue.path, issue, source)));
 
   const problems: RuleProblem[] = [];
   const rules: Array<{ index: number; rule: RawRule }> = [];
   shape.data.rules.forEach((item, index) => {
-    const parsed = ruleSchema.safeParse(item);
+    const parsed = ruleSchema.safeParse(item, { error: plainIssueMessage });
     if (parsed.success) rules.push({ index, rule: parsed.data });
     else problems.push(...parsed.error.issues.map((issue) => problemFromIssue(['rules', index, ...issue.path], issue, source)));
   });
@@ -156,7 +155,7 @@ export function parseRuleFileContents(text: string, file: string, known?: KnownN
         });
       });
     }
-    const parsed = escalationSchema.safeParse(item);
+    const parsed = escalationSchema.safeParse(item, { error: plainIssueMessage });
     if (!parsed.success) {
       problems.push(...parsed.error.issues.map((issue) => problemFromIssue(['escalations', index, ...issue.path], issue, source)));
       return;
@@ -258,13 +257,8 @@ function problemAt(source: Source, path: ReadonlyArray<PropertyKey>, message: st
 }
 
 function problemFromIssue(path: PropertyKey[], issue: z.core.$ZodIssue, source: Source): RuleProblem {
+  // In plain words already (plainIssueMessage); unknown keys with the keys allowed in their place.
   let message = issue.message;
-  if (issue.code === 'unrecognized_keys') {
-    const last = path[path.length - 1];
-    const allowed = path[0] === 'escalations' ? (path.length === 2 ? ESCALATION_KEYS : undefined) : last === 'then' ? THEN_KEYS : path.length === 2 ? RULE_KEYS : path.length === 0 ? ['rules', 'escalations'] : undefined;
-    message = `unknown key${issue.keys.length > 1 ? 's' : ''} ${issue.keys.map((k) => `"${k}"`).join(', ')}${allowed ? ` (known: ${allowed.join(', ')})` : ''}`;
-  }
-  if (issue.code === 'invalid_type' && message.includes('received undefined')) message = 'is required';
   if (issue.code === 'invalid_type' && path.length === 0) message = 'a rule file is a map with a list under "rules"';
   if (issue.code === 'invalid_type' && path.length === 2) message = 'a rule is a map with name, when and then';
   return problemAt(source, path, message);
@@ -301,7 +295,7 @@ function checkNames(items: readonly unknown[], known: KnownNames | undefined, so
     }
     const template = then.template;
     if (typeof template === 'string' && template !== '' && known.templates && template !== PASSTHROUGH_TEMPLATE && !known.templates.includes(template)) {
-      problems.push(problemAt(source, ['rules', index, 'then', 'template'], `no template named "${template}" (known: ${[...known.templates, PASSTHROUGH_TEMPLATE].join(', ')})`));
+      problems.push(problemAt(source, ['rules', index, 'then', 'template'], `no template named "${template}" (known: ${[...new Set([...known.templates, PASSTHROUGH_TEMPLATE])].join(', ')})`));
     }
   });
   return problems;

@@ -41,8 +41,6 @@ export const thenSchema = z.strictObject({
   continue: z.boolean().default(false),
 });
 
-export const THEN_KEYS = Object.keys(thenSchema.shape);
-
 const when = z.unknown().transform((value, ctx): EngineTopCondition => {
   const { condition, problems } = compileWhen(value);
   for (const problem of problems) ctx.addIssue({ code: 'custom', message: problem.message, path: problem.path });

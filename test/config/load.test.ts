@@ -343,7 +343,7 @@ describe('parseConfig: problems name file, line, key and problem', () => {
   it('unknown top-level key: pointed at the line it is written on, not the top of the file', () => {
     const p = onlyProblem(`${MINIMAL}colour: blue\n`);
     assert.equal(p.key, '');
-    assert.equal(p.message, 'unknown key "colour"');
+    assert.equal(p.message, 'unknown key "colour" (known: gateway, store, log, listeners, relay, alarms, mqtt, devices, patterns, receivers, schedules, inhibit, http, api, replies, delivery)');
     assert.equal(p.line, MINIMAL.split('\n').length);
     assert.equal(p.column, 1);
   });
@@ -351,20 +351,20 @@ describe('parseConfig: problems name file, line, key and problem', () => {
   it('unknown key in a listener names the listener and points at the key', () => {
     const p = onlyProblem(MINIMAL.replace('    port: 2525\n', '    port: 2525\n    prot: 25\n'));
     assert.equal(p.key, 'listeners[0]');
-    assert.equal(p.message, 'unknown key "prot"');
+    assert.equal(p.message, 'unknown key "prot" (known: name, address, port, trustedNetworks, auth, tls, compat, limits)');
     assert.equal(p.line, 5);
     assert.equal(p.column, 5);
   });
 
   it('several unknown keys in one place are named together', () => {
     const p = onlyProblem(MINIMAL.replace('    port: 2525\n', '    port: 2525\n    foo: 1\n    bar: 2\n'));
-    assert.equal(p.message, 'unknown keys "foo", "bar"');
+    assert.equal(p.message, 'unknown keys "foo", "bar" (known: name, address, port, trustedNetworks, auth, tls, compat, limits)');
   });
 
   it('unknown key in an smtp account names the account and points at the key', () => {
     const p = onlyProblem(withAccount('    - name: a\n      host: h\n      port: 465\n      security: tls\n      pasword: x\n'));
     assert.equal(p.key, 'delivery.accounts[0]');
-    assert.equal(p.message, 'unknown key "pasword"');
+    assert.equal(p.message, 'unknown key "pasword" (known: name, type, preset, host, port, security, auth, envelopeFrom, tls, connectionTimeout)');
     assert.equal(p.line, 12);
     assert.equal(p.column, 7);
   });
@@ -374,21 +374,62 @@ describe('parseConfig: problems name file, line, key and problem', () => {
     assert.equal(p.key, 'listeners[0].port');
     assert.equal(p.line, 4);
     assert.equal(p.column, 11);
-    assert.match(p.message, /expected number, received string/);
+    assert.equal(p.message, 'expected a number, got the text "2525"');
   });
 
   it('wrong type: a boolean where a list is expected', () => {
     const p = onlyProblem(MINIMAL.replace('[10.0.0.0/8]', 'yes'));
     assert.equal(p.key, 'listeners[0].trustedNetworks');
     assert.equal(p.line, 5);
-    assert.match(p.message, /expected array/);
+    assert.equal(p.message, 'expected a list, got the text "yes"');
   });
 
   it('wrong enum value for the log level', () => {
     const p = onlyProblem(`log:\n  level: loud\n${MINIMAL}`);
     assert.equal(p.key, 'log.level');
     assert.equal(p.line, 2);
-    assert.match(p.message, /trace|info/);
+    assert.equal(p.message, 'expected one of trace, debug, info, warn, error or fatal, got the text "loud"');
+  });
+
+  it('an unknown key deeper down names the keys allowed in its place', () => {
+    const p = onlyProblem(`${MINIMAL}gateway:\n  hostnme: gw1\n`);
+    assert.equal(p.key, 'gateway');
+    assert.equal(p.line, 12);
+    assert.equal(p.message, 'unknown key "hostnme" (known: hostname, domain, dataDir, name)');
+  });
+
+  it('wrong types and values are said in plain words: what the key takes and what it was given', () => {
+    const withLimits = (line: string): string => MINIMAL.replace('    trustedNetworks: [10.0.0.0/8]\n', `    trustedNetworks: [10.0.0.0/8]\n    limits:\n      ${line}\n`);
+    const cases: Array<[yaml: string, key: string, line: number, message: string]> = [
+      [MINIMAL.replace('port: 2525', 'port: twenty-five'), 'listeners[0].port', 4, 'expected a number, got the text "twenty-five"'],
+      [MINIMAL.replace('port: 2525', 'port: 25.5'), 'listeners[0].port', 4, 'expected a whole number, got the number 25.5'],
+      [MINIMAL.replace('port: 2525', 'port: 70000'), 'listeners[0].port', 4, 'must be at most 65535, got the number 70000'],
+      [MINIMAL.replace('port: 2525', 'port:'), 'listeners[0].port', 4, 'expected a number, got an empty value'],
+      [withLimits('maxMimeParts: 0'), 'listeners[0].limits.maxMimeParts', 7, 'must be at least 1, got the number 0'],
+      [MINIMAL.replace('    trustedNetworks: [10.0.0.0/8]\n', '    trustedNetworks: [10.0.0.0/8]\n    auth:\n      users: []\n'), 'listeners[0].auth.users', 7, 'must not be an empty list'],
+      [`${MINIMAL}  pollInterval: true\n`, 'delivery.pollInterval', 11, 'expected text or a number, got true'],
+      [MINIMAL.replace('type: file', 'type: ftp'), 'delivery.accounts[0].type', 9, 'expected one of file or smtp, got the text "ftp"'],
+      [MINIMAL.replace('- name: files', '- name: ""'), 'delivery.accounts[0].name', 8, 'must not be empty'],
+      [withAccount('    - name: up\n      host: h\n      port: 465\n      security: tls\n      envelopeFrom: alarms\n'), 'delivery.accounts[0].envelopeFrom', 12, 'expected an email address such as alarms@plant.example, got the text "alarms"'],
+    ];
+    // All at once, so a failure shows every case that differs.
+    assert.deepEqual(
+      cases.map(([yaml]) => {
+        const p = onlyProblem(yaml);
+        return { key: p.key, line: p.line, message: p.message };
+      }),
+      cases.map(([, key, line, message]) => ({ key, line, message })),
+    );
+  });
+
+  it('an invalid extraction pattern names the RE2 syntax patterns are written in, as rule files do', () => {
+    const p = onlyProblem(`${MINIMAL}patterns:\n  - name: ups\n    subject: "On battery (?=now)"\n`);
+    assert.equal(p.key, 'patterns[0].subject');
+    assert.equal(p.line, 13);
+    assert.equal(
+      p.message,
+      'invalid regular expression /On battery (?=now)/: error parsing regexp: invalid or unsupported Perl syntax: `(?=` (patterns use RE2 syntax: no lookaround, no backreferences; (?i) for ignoring case)',
+    );
   });
 
   it('a malformed duration says what is expected', () => {
@@ -524,7 +565,7 @@ describe('parseConfig: problems name file, line, key and problem', () => {
   it('a wrong type inside an smtp account names the key and the problem', () => {
     const p = onlyProblem(withAccount('    - name: up\n      host: smtp.example.com\n      port: "465"\n      security: tls\n'));
     assert.equal(p.key, 'delivery.accounts[0].port');
-    assert.match(p.message, /expected number/);
+    assert.equal(p.message, 'expected a number, got the text "465"');
   });
 
   it('AUTH on a listener without TLS and without allowPlaintext', () => {
