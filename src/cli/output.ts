@@ -33,9 +33,9 @@ export function localizeTimes(text: string, zone: string): string {
 /**
  * Fields that hold an instant as epoch milliseconds in the records the commands print:
  * alarms and their history, acknowledgements, outbox entries, silences and their schedules,
- * alarm events, the store's health. In --json they become RFC 3339 strings in UTC ("2026-11-24T02:14:07.000Z").
+ * alarm events, the store's health, certificates' validity. In --json they become RFC 3339 strings in UTC ("2026-11-24T02:14:07.000Z").
  */
-const TIME_FIELDS = new Set(['at', 'firstSeen', 'lastSeen', 'resolvedAt', 'lastNotifiedAt', 'until', 'start', 'end', 'createdAt', 'updatedAt', 'nextAttemptAt', 'sentAt', 'expiredAt', 'receivedAt', 'flushAt', 'since']);
+const TIME_FIELDS = new Set(['at', 'firstSeen', 'lastSeen', 'resolvedAt', 'lastNotifiedAt', 'until', 'start', 'end', 'createdAt', 'updatedAt', 'nextAttemptAt', 'sentAt', 'expiredAt', 'receivedAt', 'flushAt', 'since', 'validFrom', 'validTo']);
 
 export function toJson(value: unknown): string {
   return `${JSON.stringify(value, (key, field: unknown) => (TIME_FIELDS.has(key) && typeof field === 'number' && Number.isFinite(field) ? new Date(field).toISOString() : field), 2)}\n`;

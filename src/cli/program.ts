@@ -94,15 +94,17 @@ queue
   .description('make entries due now (all pending and failed ones with --all)')
   .argument('[ids...]')
   .option('--all', 'every pending and failed entry')
-  .action(async (ids: string[], opts: { all?: boolean }) => {
-    await withConfig(async (file) => (await import('./queue.js')).queueCommand(file, { action: 'retry', ids, all: opts.all }));
+  .option('--json', 'print JSON: the ids retried, those not found, those that cannot be (sent, being sent)')
+  .action(async (ids: string[], opts: { all?: boolean; json?: boolean }) => {
+    await withConfig(async (file) => (await import('./queue.js')).queueCommand(file, { action: 'retry', ids, all: opts.all, json: opts.json }));
   });
 queue
   .command('delete')
   .description('remove entries from the outbox')
   .argument('<ids...>')
-  .action(async (ids: string[]) => {
-    await withConfig(async (file) => (await import('./queue.js')).queueCommand(file, { action: 'delete', ids }));
+  .option('--json', 'print JSON: the entries deleted, the ids not found, those being sent')
+  .action(async (ids: string[], opts: { json?: boolean }) => {
+    await withConfig(async (file) => (await import('./queue.js')).queueCommand(file, { action: 'delete', ids, json: opts.json }));
   });
 
 const store = program.command('store').description('the store: SQLite file or PostgreSQL database');
@@ -193,8 +195,9 @@ silence
   .command('expire')
   .description('end silences now; alarms they muted that are still active are then notified')
   .argument('<ids...>')
-  .action(async (ids: string[]) => {
-    await withConfig(async (file) => (await import('./silence.js')).silenceExpireCommand(file, ids));
+  .option('--json', 'print JSON: per id the outcome and the silence (times in RFC 3339)')
+  .action(async (ids: string[], opts: { json?: boolean }) => {
+    await withConfig(async (file) => (await import('./silence.js')).silenceExpireCommand(file, ids, opts));
   });
 
 program
@@ -237,7 +240,8 @@ program
   .option('--accept', 'pin the certificate in the configuration')
   .option('--account <name>', 'the account to pin it for (with --accept)')
   .option('--timeout <ms>', 'give up on a server that does not answer within this many milliseconds', positiveInteger, 10_000)
-  .action(async (target: string, opts: { starttls?: boolean; accept?: boolean; account?: string; timeout: number }) => {
+  .option('--json', 'print JSON: the chain (validity in RFC 3339, SHA-256 fingerprints), whether it verified, the pin written')
+  .action(async (target: string, opts: { starttls?: boolean; accept?: boolean; account?: string; timeout: number; json?: boolean }) => {
     // Only --accept writes to the configuration: showing a chain works without one.
     process.exitCode = await (await import('./trust.js')).trustCommand(configFile, target, opts);
   });

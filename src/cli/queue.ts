@@ -9,7 +9,18 @@ import { printTable } from './table.js';
 import { formatDuration } from '../config/units.js';
 import type { OutboxStatus } from '../store/store.js';
 
-export type QueueAction = { action: 'list'; all?: boolean; json?: boolean } | { action: 'retry'; ids: string[]; all?: boolean } | { action: 'delete'; ids: string[] };
+export type QueueAction = { action: 'list'; all?: boolean; json?: boolean } | { action: 'retry'; ids: string[]; all?: boolean; json?: boolean } | { action: 'delete'; ids: string[]; json?: boolean };
+
+/** An entry named that is not in a state the action allows; --json lists them with the status. */
+interface Refusal {
+  id: string;
+  status: OutboxStatus;
+  reason: string;
+}
+
+function retryRefusal(status: OutboxStatus): string {
+  return status === 'sent' ? 'sent already; nothing to retry' : status === 'sending' ? 'being sent right now' : `${status}; it could not be made due`;
+}
 
 export function queueCommand(configFile: string, request: QueueAction): Promise<number> {
   return withStore(configFile, async (store) => {
@@ -42,57 +53,68 @@ export function queueCommand(configFile: string, request: QueueAction): Promise<
         if (!request.all && request.ids.length === 0) {
           return usageError('queue retry', 'name entry ids or use --all');
         }
-        if (request.all) {
-          const changed = await store.transaction(async (tx) => {
-            const n = await tx.outbox.retryNow('all', now);
-            await recordAct(tx, cliActor(), now, 'outbox.retry', null, { all: true, entries: n });
-            return n;
-          });
-          process.stdout.write(`${changed} entr${changed === 1 ? 'y' : 'ies'} due now\n`);
-          return EXIT.ok;
-        }
-        // Each id that cannot be retried is named with the reason, the others are retried.
-        let code: number = EXIT.ok;
-        const retry: string[] = [];
-        for (const id of request.ids) {
-          const entry = await store.outbox.get(id);
-          const problem = !entry ? 'no such entry (see annunciator queue)' : entry.status === 'sent' ? 'sent already; nothing to retry' : entry.status === 'sending' ? 'being sent right now' : undefined;
-          if (problem) {
-            process.stderr.write(`annunciator queue retry: ${id}: ${problem}\n`);
-            code = EXIT.failure;
-          } else retry.push(id);
-        }
-        const changed =
-          retry.length > 0
-            ? await store.transaction(async (tx) => {
-                const n = await tx.outbox.retryNow(retry, now);
-                await recordAct(tx, cliActor(), now, 'outbox.retry', retry.length === 1 ? retry[0]! : null, { ids: retry, entries: n });
-                return n;
-              })
-            : 0;
-        process.stdout.write(`${changed} entr${changed === 1 ? 'y' : 'ies'} due now\n`);
-        return changed === retry.length ? code : EXIT.failure;
+        // Each entry is looked at and made due in one transaction, so what is reported is what
+        // was done: with --all every pending and failed entry, else each id named (once).
+        const outcome = await store.transaction(async (tx) => {
+          // --all takes the pending and failed entries as listed; ids named are looked at first.
+          const ids = request.all ? (await tx.outbox.list(['pending', 'failed'])).map((e) => e.id) : [...new Set(request.ids)];
+          const retried: string[] = [];
+          const notFound: string[] = [];
+          const refused: Refusal[] = [];
+          const problems: string[] = [];
+          for (const id of ids) {
+            let entry = request.all ? undefined : await tx.outbox.get(id);
+            if (request.all || (entry && entry.status !== 'sent' && entry.status !== 'sending')) {
+              if ((await tx.outbox.retryNow([id], now)) > 0) {
+                retried.push(id);
+                continue;
+              }
+              // Changed since it was looked at (another gateway on the database claimed or deleted
+              // it): --all retries what it can, as it always did; an id named is reported.
+              if (request.all) continue;
+              entry = await tx.outbox.get(id);
+            }
+            if (!entry) notFound.push(id);
+            else refused.push({ id, status: entry.status, reason: retryRefusal(entry.status) });
+            problems.push(`${id}: ${entry ? retryRefusal(entry.status) : 'no such entry (see annunciator queue)'}`);
+          }
+          if (request.all) await recordAct(tx, cliActor(), now, 'outbox.retry', null, { all: true, entries: retried.length });
+          else if (retried.length > 0) await recordAct(tx, cliActor(), now, 'outbox.retry', retried.length === 1 ? retried[0]! : null, { ids: retried, entries: retried.length });
+          return { problems, result: { retried, notFound, refused } };
+        });
+        // Each id that cannot be retried is named with the reason (the others are retried), also with --json.
+        for (const problem of outcome.problems) process.stderr.write(`annunciator queue retry: ${problem}\n`);
+        const { retried } = outcome.result;
+        if (request.json) printJson(outcome.result);
+        else process.stdout.write(`${retried.length} entr${retried.length === 1 ? 'y' : 'ies'} due now\n`);
+        return outcome.problems.length > 0 ? EXIT.failure : EXIT.ok;
       }
       case 'delete': {
         let code: number = EXIT.ok;
-        let removed = 0;
         const by = `${userName()} via cli`;
+        const deleted: Array<{ id: string; status: OutboxStatus; alarmIds: string[] }> = [];
+        const notFound: string[] = [];
+        const refused: Refusal[] = [];
         for (const id of request.ids) {
           const result = await store.transaction(async (tx) => {
-            const deleted = await deleteOutboxEntry(tx, id, by, now);
-            if (deleted.outcome === 'deleted') await recordAct(tx, cliActor(), now, 'outbox.delete', id, { alarms: deleted.alarmIds });
-            return deleted;
+            const outcome = await deleteOutboxEntry(tx, id, by, now);
+            if (outcome.outcome === 'deleted') await recordAct(tx, cliActor(), now, 'outbox.delete', id, { alarms: outcome.alarmIds });
+            return outcome;
           });
           if (result.outcome === 'deleted') {
-            removed += 1;
+            deleted.push({ id, status: result.entry.status, alarmIds: result.alarmIds });
             const about = result.alarmIds.length > 0 ? ` (recorded in the history of alarm${result.alarmIds.length === 1 ? '' : 's'} ${result.alarmIds.join(', ')})` : '';
-            process.stdout.write(`deleted ${id}${about}\n`);
+            if (!request.json) process.stdout.write(`deleted ${id}${about}\n`);
           } else {
-            process.stderr.write(`annunciator queue delete: ${id}: ${result.outcome === 'unknown' ? 'no such entry (see annunciator queue)' : 'being sent right now; it cannot be stopped'}\n`);
+            const reason = result.outcome === 'unknown' ? 'no such entry (see annunciator queue)' : 'being sent right now; it cannot be stopped';
+            if (result.outcome === 'unknown') notFound.push(id);
+            else refused.push({ id, status: 'sending', reason });
+            process.stderr.write(`annunciator queue delete: ${id}: ${reason}\n`);
             code = EXIT.failure;
           }
         }
-        process.stdout.write(`${removed} entr${removed === 1 ? 'y' : 'ies'} deleted\n`);
+        if (request.json) printJson({ deleted, notFound, refused });
+        else process.stdout.write(`${deleted.length} entr${deleted.length === 1 ? 'y' : 'ies'} deleted\n`);
         return code;
       }
     }

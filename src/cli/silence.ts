@@ -94,24 +94,40 @@ export function silenceListCommand(configFile: string, options: { all?: boolean;
   });
 }
 
-/** `annunciator silence expire ID...`: ends silences now; alarms they muted that are still active are then notified by the gateway. */
-export function silenceExpireCommand(configFile: string, ids: string[]): Promise<number> {
+/**
+ * `annunciator silence expire ID... [--json]`: ends silences now; alarms they muted that are
+ * still active are then notified by the gateway. --json: `{ results: [...] }`, one per id in
+ * order, `outcome` expired, already-over or not-found (the last also on stderr, exit 1).
+ */
+export function silenceExpireCommand(configFile: string, ids: string[], options: { json?: boolean } = {}): Promise<number> {
   return withStore(configFile, async (store) => {
     const now = Date.now();
     let code = 0;
+    const results: ExpireResult[] = [];
     for (const id of ids) {
       const result = await store.transaction((tx) => expireSilenceBy(tx, id, now, cliActor()));
       if (result.outcome === 'unknown') {
         process.stderr.write(`annunciator silence expire: no silence ${id}\n`);
+        results.push({ id, outcome: 'not-found' });
         code = 1;
         continue;
       }
+      const silence = { ...result.silence, state: silenceState(result.silence, now) };
       if (result.outcome === 'already-over') {
-        process.stdout.write(`silence ${id} had already ${silenceState(result.silence, now)}\n`);
+        results.push({ id, outcome: 'already-over', silence });
+        if (!options.json) process.stdout.write(`silence ${id} had already ${silence.state}\n`);
         continue;
       }
-      process.stdout.write(`silence ${id} expired; alarms it muted that are still active will be notified\n`);
+      results.push({ id, outcome: 'expired', silence, releasedAlarms: result.released });
+      if (!options.json) process.stdout.write(`silence ${id} expired; alarms it muted that are still active will be notified\n`);
     }
+    if (options.json) printJson({ results });
     return code;
   });
 }
+
+/** One id of `silence expire --json`; `releasedAlarms`: the still active alarms it muted, to be notified now. */
+type ExpireResult =
+  | { id: string; outcome: 'not-found' }
+  | { id: string; outcome: 'already-over'; silence: Silence & { state: SilenceState } }
+  | { id: string; outcome: 'expired'; silence: Silence & { state: SilenceState }; releasedAlarms: number };

@@ -23,6 +23,8 @@ describe('annunciator silence', () => {
   const cli = (...args: string[]) => runCli(['--config', configFile, 'silence', ...args]);
   let windowId = '';
   let weeklyId = '';
+  let lineSilenceId = '';
+  let mutedAlarmId = '';
 
   it('adds a window silence and a weekly one, and lists them', async () => {
     const added = await cli('add', '--match', 'device.id=ups-hall2', '--match', 'title~(?i)battery', '--for', '2h', '--by', 'anna', '--comment', 'battery swap');
@@ -101,6 +103,7 @@ describe('annunciator silence', () => {
       const added = await cli('add', '--match', 'device.id=plc-line4', '--for', '1h', '--comment', 'line 4 rebuild');
       assert.equal(added.code, 0, added.stderr);
       const id = /^silence ([0-9A-Z]{26}) added/m.exec(added.stdout)?.[1];
+      lineSilenceId = id ?? '';
       const result = await sendAsDevice({ port: gateway.port, mailFrom: 'plc-line4@plant.local', rcptTo: ['maintenance@example.com'], data: Buffer.from('Subject: ALARM Line4 Motor M3 overtemperature\r\n\r\nhot\r\n') });
       assert.match(result.dataReply ?? '', /^250 /);
       const alarm = await eventually(async () => (await gateway.store.alarms.list(['active'])).find((a) => a.device.id === 'plc-line4'), 10_000, 'the alarm');
@@ -115,5 +118,39 @@ describe('annunciator silence', () => {
     // At night and at weekends the shipped on-call rule routes it too (real time: the CLI runs in another process).
     assert.match(shown.stdout, /silenced\s+new alarm, routed by rule (?:night-and-weekend-oncall \+ )?line4-motor-overtemperature; muted by silence/);
     assert.match(shown.stdout, /muted\s+by silence [0-9A-Z]{26} until/);
+    mutedAlarmId = alarmId;
+  });
+
+  it('expire --json: per id in order the outcome, the silence (times in RFC 3339) and how many muted alarms it released', async () => {
+    assert.ok(lineSilenceId && mutedAlarmId, 'the test above left a silence muting an active alarm');
+    const listed = JSON.parse((await cli('list', '--json')).stdout) as Array<Record<string, unknown>>;
+    const before = listed.find((s) => s.id === lineSilenceId);
+    assert.equal(before?.state, 'active');
+    const started = Date.now();
+    // The same id twice: the second time it is over already.
+    const result = await cli('expire', lineSilenceId, 'NO-SUCH-SILENCE', lineSilenceId, '--json');
+    const ended = Date.now();
+    assert.equal(result.code, 1, 'one id does not exist');
+    assert.equal(result.stderr, 'annunciator silence expire: no silence NO-SUCH-SILENCE\n');
+    assert.match(result.stdout, /^\{\n[\s\S]*\n\}\n$/, 'one JSON document and nothing else');
+    const { results } = JSON.parse(result.stdout) as { results: Array<{ silence?: { expiredAt?: unknown } }> };
+    const expiredAt = results[0]?.silence?.expiredAt;
+    assert.ok(typeof expiredAt === 'string' && /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/.test(expiredAt), `expiredAt in RFC 3339 UTC: ${String(expiredAt)}`);
+    assert.ok(Date.parse(expiredAt) >= started && Date.parse(expiredAt) <= ended, 'expired now');
+    const silence = { ...before, expiredAt, state: 'expired' };
+    assert.deepEqual(JSON.parse(result.stdout), {
+      results: [
+        { id: lineSilenceId, outcome: 'expired', silence, releasedAlarms: 1 },
+        { id: 'NO-SUCH-SILENCE', outcome: 'not-found' },
+        { id: lineSilenceId, outcome: 'already-over', silence },
+      ],
+    });
+    assert.match(String((before?.schedule as { end?: unknown }).end), /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/, 'the schedule in RFC 3339 too');
+    assert.equal(JSON.parse((await cli('list', '--all', '--json')).stdout).find((s: { id: string }) => s.id === lineSilenceId)?.state, 'expired');
+
+    const again = await cli('expire', lineSilenceId, '--json');
+    assert.equal(again.code, 0, 'already over is not an error, as without --json');
+    assert.equal(again.stderr, '');
+    assert.deepEqual(JSON.parse(again.stdout), { results: [{ id: lineSilenceId, outcome: 'already-over', silence }] });
   });
 });
