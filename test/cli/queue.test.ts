@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { SqliteStore } from '../../src/store/sqlite/sqlite-store.js';
-import { alarmsInStore, type StoredAlarms } from '../helpers/cli-alarms.js';
+import type { SqliteStore } from '../../src/store/sqlite/sqlite-store.js';
+import { alarmsInStore, withStoredStore, type StoredAlarms } from '../helpers/cli-alarms.js';
 import { runCli } from '../helpers/cli.js';
 import { testDir } from '../helpers/gateway.js';
 
@@ -10,14 +10,7 @@ describe('annunciator queue', () => {
   after(() => dir.remove());
   let stored: StoredAlarms;
   const cli = (...args: string[]) => runCli(['--config', stored.configFile, 'queue', ...args]);
-  const withStore = async <T>(fn: (store: SqliteStore) => Promise<T>): Promise<T> => {
-    const store = SqliteStore.open(stored.dataDir);
-    try {
-      return await fn(store);
-    } finally {
-      await store.close();
-    }
-  };
+  const withStore = <T>(fn: (store: SqliteStore) => Promise<T>): Promise<T> => withStoredStore(stored, fn);
 
   before(async () => {
     stored = await alarmsInStore(dir, Date.parse('2026-11-24T13:00:00Z'), [

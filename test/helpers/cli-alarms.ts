@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parse, stringify } from 'yaml';
 import type { Alarm } from '../../src/lifecycle/alarm.js';
+import { SqliteStore } from '../../src/store/sqlite/sqlite-store.js';
 import type { OutboxSummary } from '../../src/store/store.js';
 import { sendAsDevice } from './device-client.js';
 import { FakeClock } from './fake-clock.js';
@@ -68,5 +69,15 @@ export async function alarmsInStore(dir: TestDir, start: number, mails: DeviceMa
     return { configFile, dataDir, alarms, outbox };
   } finally {
     await gateway.stop();
+  }
+}
+
+/** Runs `fn` on the store the CLI commands use, opened for it alone and closed after. */
+export async function withStoredStore<T>(stored: StoredAlarms, fn: (store: SqliteStore) => Promise<T>): Promise<T> {
+  const store = SqliteStore.open(stored.dataDir);
+  try {
+    return await fn(store);
+  } finally {
+    await store.close();
   }
 }
