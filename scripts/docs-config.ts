@@ -3,16 +3,19 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { renderJsonSchema } from './config-docs/json-schema.js';
 import { descriptionGaps, renderReference, spliceReference } from './config-docs/reference.js';
+import { renderRulesJsonSchema } from './config-docs/rules-json-schema.js';
 
 /**
  * `npm run docs:config`: writes the configuration reference into docs/configuration.md and
- * the JSON Schema to config/annunciator.schema.json, both from src/config/schema.ts.
+ * the JSON Schema to config/annunciator.schema.json, both from src/config/schema.ts, and
+ * the JSON Schema of rule files to rules/rules.schema.json from src/rules/rule-file.ts.
  * `--check` writes nothing and exits 1 when either is out of date (the tests do the same).
  */
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 export const REFERENCE_FILE = join(ROOT, 'docs/configuration.md');
 export const JSON_SCHEMA_FILE = join(ROOT, 'config/annunciator.schema.json');
+export const RULES_JSON_SCHEMA_FILE = join(ROOT, 'rules/rules.schema.json');
 
 const check = process.argv.includes('--check');
 const gaps = descriptionGaps();
@@ -25,6 +28,7 @@ if (gaps.undescribed.length > 0 || gaps.unknown.length > 0) {
 const outputs: Array<[string, string]> = [
   [REFERENCE_FILE, spliceReference(readFileSync(REFERENCE_FILE, 'utf8'), renderReference())],
   [JSON_SCHEMA_FILE, renderJsonSchema()],
+  [RULES_JSON_SCHEMA_FILE, renderRulesJsonSchema()],
 ];
 let stale = 0;
 for (const [file, text] of outputs) {

@@ -28,9 +28,12 @@ export const RULE_FILE_PATTERN = /\.(ya?ml|json)$/i;
 /** Rendered by render/passthrough.ts rather than by a template file, so always known. */
 export const PASSTHROUGH_TEMPLATE = 'passthrough';
 
-/** Whether a directory entry is a rule file; dotfiles are editors' swap and lock files. */
+/** JSON Schemas kept next to the rules for editors (rules/rules.schema.json), not rule files. */
+export const SCHEMA_FILE_PATTERN = /\.schema\.json$/i;
+
+/** Whether a directory entry is a rule file; dotfiles are editors' swap and lock files, `*.schema.json` a JSON Schema for editors. */
 export function isRuleFileName(name: string): boolean {
-  return RULE_FILE_PATTERN.test(name) && !name.startsWith('.');
+  return RULE_FILE_PATTERN.test(name) && !name.startsWith('.') && !SCHEMA_FILE_PATTERN.test(name);
 }
 
 /**

@@ -1,7 +1,8 @@
 /**
  * A small JSON Schema (draft 2020-12) checker for the keywords zod 4 emits for the
- * configuration, so the tests can check the shipped YAML files against
- * config/annunciator.schema.json without a validator dependency. A keyword it does not
+ * configuration and rule files, so the tests can check the shipped YAML files against
+ * config/annunciator.schema.json and rules/rules.schema.json without a validator
+ * dependency (`$ref` only to the document's own `#/$defs/NAME`). A keyword it does not
  * know fails the check instead of being ignored, so a schema it cannot judge is never
  * reported valid.
  */
@@ -9,7 +10,7 @@
 type JsonSchema = Record<string, unknown>;
 
 /** Keywords that only describe (or that editors use) and assert nothing. */
-const ANNOTATIONS = new Set(['$schema', '$id', 'title', 'description', 'default', 'examples', 'format']);
+const ANNOTATIONS = new Set(['$schema', '$id', '$defs', 'title', 'description', 'default', 'examples', 'format']);
 
 export interface SchemaProblem {
   path: string;
@@ -28,7 +29,8 @@ function typeMatches(value: unknown, type: string): boolean {
   return actual === type || (type === 'number' && actual === 'integer');
 }
 
-export function checkJsonSchema(schema: JsonSchema, value: unknown, path = ''): SchemaProblem[] {
+/** `root` is the whole document, which `$ref`s point into. */
+export function checkJsonSchema(schema: JsonSchema, value: unknown, path = '', root: JsonSchema = schema): SchemaProblem[] {
   const problems: SchemaProblem[] = [];
   const at = (message: string) => problems.push({ path: path || '(top level)', message });
   for (const [keyword, argument] of Object.entries(schema)) {
@@ -73,7 +75,7 @@ export function checkJsonSchema(schema: JsonSchema, value: unknown, path = ''): 
         if (Array.isArray(value) && value.length > (argument as number)) at(`has more than ${String(argument)} items`);
         break;
       case 'items':
-        if (Array.isArray(value)) value.forEach((item, i) => problems.push(...checkJsonSchema(argument as JsonSchema, item, `${path}[${i}]`)));
+        if (Array.isArray(value)) value.forEach((item, i) => problems.push(...checkJsonSchema(argument as JsonSchema, item, `${path}[${i}]`, root)));
         break;
       case 'required':
         if (typeOf(value) === 'object') for (const key of argument as string[]) if (!(key in (value as object))) at(`${key} is required`);
@@ -81,7 +83,7 @@ export function checkJsonSchema(schema: JsonSchema, value: unknown, path = ''): 
       case 'properties':
         if (typeOf(value) === 'object') {
           for (const [key, sub] of Object.entries(argument as Record<string, JsonSchema>)) {
-            if (key in (value as object)) problems.push(...checkJsonSchema(sub, (value as Record<string, unknown>)[key], path ? `${path}.${key}` : key));
+            if (key in (value as object)) problems.push(...checkJsonSchema(sub, (value as Record<string, unknown>)[key], path ? `${path}.${key}` : key, root));
           }
         }
         break;
@@ -91,16 +93,16 @@ export function checkJsonSchema(schema: JsonSchema, value: unknown, path = ''): 
           for (const [key, sub] of Object.entries(value as Record<string, unknown>)) {
             if (known.has(key)) continue;
             if (argument === false) at(`unknown key "${key}"`);
-            else if (typeof argument === 'object') problems.push(...checkJsonSchema(argument as JsonSchema, sub, path ? `${path}.${key}` : key));
+            else if (typeof argument === 'object') problems.push(...checkJsonSchema(argument as JsonSchema, sub, path ? `${path}.${key}` : key, root));
           }
         }
         break;
       case 'propertyNames':
-        if (typeOf(value) === 'object') for (const key of Object.keys(value as object)) problems.push(...checkJsonSchema(argument as JsonSchema, key, `${path}{${key}}`));
+        if (typeOf(value) === 'object') for (const key of Object.keys(value as object)) problems.push(...checkJsonSchema(argument as JsonSchema, key, `${path}{${key}}`, root));
         break;
       case 'anyOf':
       case 'oneOf': {
-        const results = (argument as JsonSchema[]).map((option) => checkJsonSchema(option, value, path));
+        const results = (argument as JsonSchema[]).map((option) => checkJsonSchema(option, value, path, root));
         const passing = results.filter((r) => r.length === 0).length;
         if (passing === 0) {
           const closest = results.reduce((a, b) => (b.length < a.length ? b : a));
@@ -108,8 +110,15 @@ export function checkJsonSchema(schema: JsonSchema, value: unknown, path = ''): 
         } else if (keyword === 'oneOf' && passing > 1) at(`matches ${passing} of the oneOf shapes, not exactly one`);
         break;
       }
+      case '$ref': {
+        const match = /^#\/\$defs\/([^/]+)$/.exec(argument as string);
+        const target = match ? ((root.$defs as Record<string, JsonSchema> | undefined) ?? {})[match[1] ?? ''] : undefined;
+        if (!target) at(`cannot follow $ref ${JSON.stringify(argument)}; test/helpers/json-schema-check.ts follows #/$defs/NAME only`);
+        else problems.push(...checkJsonSchema(target, value, path, root));
+        break;
+      }
       case 'allOf':
-        for (const option of argument as JsonSchema[]) problems.push(...checkJsonSchema(option, value, path));
+        for (const option of argument as JsonSchema[]) problems.push(...checkJsonSchema(option, value, path, root));
         break;
       default:
         at(`the schema uses "${keyword}", which test/helpers/json-schema-check.ts does not know; teach it before trusting a pass`);

@@ -15,7 +15,7 @@ describe('every rule file shipped in rules/', () => {
   it('ships the corpus rules and the night rule', () => {
     for (const name of ['00-night-oncall.yaml', 'ups.yaml', 'motors.yaml', 'boiler.yaml', 'cold-room.yaml']) assert.ok(shippedFiles.includes(name), name);
     // Anything else is documentation; a rule file with a typo in its extension would be silently ignored.
-    for (const other of readdirSync(RULES_DIR).filter((n) => !isRuleFileName(n))) assert.match(other, /\.md$/, `${other} is neither a rule file nor documentation`);
+    for (const other of readdirSync(RULES_DIR).filter((n) => !isRuleFileName(n))) assert.match(other, /\.md$|^rules\.schema\.json$/, `${other} is neither a rule file, documentation nor the rule files' JSON Schema`);
   });
 
   for (const name of shippedFiles) {
