@@ -62,7 +62,7 @@ describe('the npm package, packed and installed into an empty folder', { timeout
   after(() => dir.remove());
 
   it('holds dist/, the migrations, configuration, rules, templates and the systemd unit: no tests, benches, sources or source maps', () => {
-    for (const required of ['package.json', 'README.md', 'npm-shrinkwrap.json', 'dist/cli/main.js', 'dist/store/sqlite/migrations/0001-inbox-outbox.sql', 'dist/api/console/assets/index.html', 'dist/api/console/assets/app.js', 'dist/api/console/assets/console.css', 'config/annunciator.yaml', 'config/examples/production.yaml', 'rules/ups.yaml', 'templates/default/subject.hbs', 'packaging/annunciator.service']) {
+    for (const required of ['package.json', 'README.md', 'npm-shrinkwrap.json', 'dist/cli/main.js', 'dist/store/sqlite/migrations/0001-inbox-outbox.sql', 'dist/api/console/assets/index.html', 'dist/api/console/assets/app.js', 'dist/api/console/assets/console.css', 'config/annunciator.yaml', 'config/examples/production.yaml', 'rules/ups.yaml', 'rules/rules.schema.json', 'templates/default/subject.hbs', 'packaging/annunciator.service']) {
       assert.ok(files.includes(required), `${required} is in the package`);
     }
     if (existsSync(join(REPO_ROOT, 'CHANGELOG.md'))) assert.ok(files.includes('CHANGELOG.md'), 'the CHANGELOG is in the package');
