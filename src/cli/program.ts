@@ -90,6 +90,15 @@ queue
     await withConfig(async (file) => (await import('./queue.js')).queueCommand(file, { action: 'list', ...opts }));
   });
 queue
+  .command('show')
+  .description('one outbox entry: status, account, envelope, subject, attempts, last error, its alarms')
+  .argument('<id>', 'the entry id or a unique beginning of it')
+  .option('--json', 'print JSON: the same fields, times in RFC 3339')
+  .option('--message', 'print the stored MIME message as it is (or was) sent, nothing else')
+  .action(async (id: string, opts: { json?: boolean; message?: boolean }) => {
+    await withConfig(async (file) => (await import('./queue.js')).queueCommand(file, { action: 'show', id, json: opts.json, message: opts.message }));
+  });
+queue
   .command('retry')
   .description('make entries due now (all pending and failed ones with --all)')
   .argument('[ids...]')

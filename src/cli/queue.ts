@@ -4,12 +4,17 @@ import { recordAct } from '../pipeline/actor.js';
 import { cliActor } from './cli-actor.js';
 import { userName } from './user-name.js';
 import { withStore } from './load-config-or-report.js';
-import { printJson } from './output.js';
-import { printTable } from './table.js';
+import { displayZone, printJson, showTime } from './output.js';
+import { printable, printTable } from './table.js';
+import { resolveOutboxId } from './alarm-id.js';
+import { headerEnd } from '../parse/repair-charset.js';
+import { simpleParser } from 'mailparser';
 import { formatDuration } from '../config/units.js';
-import type { OutboxStatus } from '../store/store.js';
+import type { OutboxEntry, OutboxStatus, Store } from '../store/store.js';
 
-export type QueueAction = { action: 'list'; all?: boolean; json?: boolean } | { action: 'retry'; ids: string[]; all?: boolean; json?: boolean } | { action: 'delete'; ids: string[]; json?: boolean };
+export type QueueAction =
+  | { action: 'list'; all?: boolean; json?: boolean }
+  | { action: 'show'; id: string; json?: boolean; message?: boolean } | { action: 'retry'; ids: string[]; all?: boolean; json?: boolean } | { action: 'delete'; ids: string[]; json?: boolean };
 
 /** An entry named that is not in a state the action allows; --json lists them with the status. */
 interface Refusal {
@@ -23,9 +28,46 @@ function retryRefusal(status: OutboxStatus): string {
 }
 
 export function queueCommand(configFile: string, request: QueueAction): Promise<number> {
-  return withStore(configFile, async (store) => {
+  return withStore(configFile, async (store, config) => {
     const now = Date.now();
     switch (request.action) {
+      case 'show': {
+        const id = await resolveOutboxId(store, request.id, 'queue show');
+        const entry = id === undefined ? undefined : await store.outbox.get(id);
+        if (!entry) return EXIT.failure;
+        if (request.message) {
+          // The MIME message as it is (or was) handed to the upstream, byte for byte.
+          process.stdout.write(entry.message);
+          return EXIT.ok;
+        }
+        const shown = await entryShown(store, entry);
+        if (request.json) {
+          printJson(shown);
+          return EXIT.ok;
+        }
+        const zone = displayZone(config);
+        const at = (ms: number): string => showTime(ms, zone);
+        const lines = [
+          `id           ${shown.id}`,
+          `status       ${shown.status}`,
+          `account      ${shown.account ?? '-'}`,
+          `from         ${shown.envelopeFrom || '<>'}`,
+          `to           ${shown.recipients.join(', ') || '-'}`,
+          ...(shown.rejectedRecipients.length > 0 ? [`refused      ${shown.rejectedRecipients.join(', ')}`] : []),
+          `subject      ${shown.subject}`,
+          `size         ${shown.size} bytes`,
+          `created      ${at(shown.createdAt)}`,
+          `attempts     ${shown.attempts}`,
+          `next attempt ${shown.nextAttemptAt === null ? '-' : at(shown.nextAttemptAt)}`,
+          `last error   ${shown.lastError ?? '-'}`,
+          `sent         ${shown.sentAt === null ? '-' : at(shown.sentAt)}`,
+          ...(shown.batch ? [`batch        ${[shown.batch.kind ?? 'batch', shown.batch.label].filter(Boolean).join(' ')} (${shown.batch.id})`] : []),
+          ...(shown.alarms.length === 0 ? ['alarms       - (relayed mail)'] : shown.alarms.map((a, i) => `${i === 0 ? 'alarms      ' : '            '} ${a.id}  ${a.title ?? '(no longer in the store)'}`)),
+        ];
+        // Subjects, errors and titles come from devices and upstreams: one line each, control characters as text.
+        process.stdout.write(`${lines.map(printable).join('\n')}\n`);
+        return EXIT.ok;
+      }
       case 'list': {
         const statuses: OutboxStatus[] = request.all ? ['pending', 'sending', 'failed', 'sent'] : ['pending', 'sending', 'failed'];
         const entries = await store.outbox.list(statuses);
@@ -119,4 +161,55 @@ export function queueCommand(configFile: string, request: QueueAction): Promise<
       }
     }
   });
+}
+
+/** What `queue show` tells about an entry, text and --json alike; never the message itself. */
+interface EntryShown {
+  id: string;
+  status: OutboxStatus;
+  /** The account it was last tried or sent through; null before the first attempt. */
+  account: string | null;
+  envelopeFrom: string;
+  recipients: string[];
+  rejectedRecipients: string[];
+  subject: string;
+  size: number;
+  createdAt: number;
+  attempts: number;
+  nextAttemptAt: number | null;
+  lastError: string | null;
+  sentAt: number | null;
+  receivedId: string | null;
+  batch: { id: string; kind: string | null; label: string | null } | null;
+  alarms: Array<{ id: string; title: string | null }>;
+}
+
+async function entryShown(store: Store, entry: OutboxEntry): Promise<EntryShown> {
+  const batch = entry.batchId ? await store.batches.get(entry.batchId) : undefined;
+  const alarmIds = entry.alarmId ? [entry.alarmId] : entry.batchId ? [...new Set((await store.batches.items(entry.batchId)).map((item) => item.alarmId))] : [];
+  const alarms = await Promise.all(alarmIds.map(async (alarmId) => ({ id: alarmId, title: (await store.alarms.get(alarmId))?.title ?? null })));
+  return {
+    id: entry.id,
+    status: entry.status,
+    account: entry.lastAccount,
+    envelopeFrom: entry.envelopeFrom,
+    recipients: entry.recipients,
+    rejectedRecipients: entry.rejectedRecipients,
+    subject: await subjectOf(entry.message),
+    size: entry.message.length,
+    createdAt: entry.createdAt,
+    attempts: entry.attempts,
+    nextAttemptAt: entry.status === 'pending' ? entry.nextAttemptAt : null,
+    lastError: entry.lastError,
+    sentAt: entry.sentAt,
+    receivedId: entry.receivedId,
+    batch: entry.batchId ? { id: entry.batchId, kind: batch?.kind ?? null, label: batch?.label ?? null } : null,
+    alarms,
+  };
+}
+
+/** The decoded Subject of a stored message: only its header block is parsed. */
+async function subjectOf(message: Buffer): Promise<string> {
+  const parsed = await simpleParser(message.subarray(0, headerEnd(message).bodyStart), { skipHtmlToText: true, skipTextToHtml: true, skipImageLinks: true });
+  return parsed.subject ?? '';
 }

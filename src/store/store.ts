@@ -395,6 +395,8 @@ export interface OutboxRepository {
    */
   ofAlarm(alarmId: string): Promise<(OutboxSummary & { batchKind: string | null })[]>;
   get(id: string): Promise<OutboxEntry | undefined>;
+  /** Up to `limit` ids that begin with `prefix`, in order: what `queue show` resolves a typed beginning of an id with. */
+  idsWithPrefix(prefix: string, limit: number): Promise<string[]>;
   /** Makes pending or failed entries due now; how many changed. */
   retryNow(ids: string[] | 'all', now: number): Promise<number>;
   /** Deletes entries, never one being sent; how many. */

@@ -136,6 +136,12 @@ export class PgOutbox implements OutboxRepository {
     return row ? toEntry(row) : undefined;
   }
 
+  async idsWithPrefix(prefix: string, limit: number): Promise<string[]> {
+    // LIKE on the "C"-collated key is a range scan of its index; \, % and _ are escaped so no character is a wildcard.
+    const pattern = `${prefix.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
+    return (await this.sql.rows<{ id: string }>(`SELECT id FROM outbox WHERE id LIKE $1 ESCAPE '\\' ORDER BY id LIMIT $2`, [pattern, limit])).map((r) => r.id);
+  }
+
   async retryNow(ids: string[] | 'all', now: number): Promise<number> {
     if (ids === 'all') return this.sql.count(`UPDATE outbox SET status = 'pending', next_attempt_at = $1, updated_at = $1 WHERE status IN ('pending', 'failed')`, [now]);
     return this.sql.count(`UPDATE outbox SET status = 'pending', next_attempt_at = $1, updated_at = $1 WHERE id = ANY($2::text[]) AND status IN ('pending', 'failed')`, [now, ids]);

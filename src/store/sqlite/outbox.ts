@@ -132,6 +132,11 @@ export class SqliteOutbox implements OutboxRepository {
     return row ? toEntry(row) : undefined;
   }
 
+  async idsWithPrefix(prefix: string, limit: number): Promise<string[]> {
+    // A range on the primary key rather than LIKE, which would read every id (and treats _ and % as wildcards).
+    return this.db.all<{ id: string }>(`SELECT id FROM outbox WHERE id >= ? AND id < ? ORDER BY id LIMIT ?`, prefix, `${prefix}\uffff`, limit).map((r) => r.id);
+  }
+
   async retryNow(ids: string[] | 'all', now: number): Promise<number> {
     if (ids === 'all') {
       return this.db.run(`UPDATE outbox SET status = 'pending', next_attempt_at = ?, updated_at = ? WHERE status IN ('pending', 'failed')`, now, now).changes;
