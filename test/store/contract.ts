@@ -260,6 +260,17 @@ export function storeContract(backend: string, open: () => Promise<StoreUnderTes
     });
 
     describe('outbox', () => {
+      it('finds ids by their beginning, in order and up to a limit, taking no character as a wildcard', async () => {
+        await store.transaction(async (tx) => {
+          for (const id of ['01K0ABC1', '01K0ABC2', '01K0ABD1', '01K1AAA1', '01_0ABC1']) await tx.outbox.insert(entry(id, null), T0);
+        });
+        assert.deepEqual(await store.outbox.idsWithPrefix('01K0AB', 10), ['01K0ABC1', '01K0ABC2', '01K0ABD1']);
+        assert.deepEqual(await store.outbox.idsWithPrefix('01K0AB', 2), ['01K0ABC1', '01K0ABC2']);
+        assert.deepEqual(await store.outbox.idsWithPrefix('01_', 10), ['01_0ABC1']);
+        assert.deepEqual(await store.outbox.idsWithPrefix('01%', 10), []);
+        assert.deepEqual(await store.outbox.idsWithPrefix('01K2', 10), []);
+      });
+
       it('stores every field of a new entry', async () => {
         await store.transaction((tx) => tx.outbox.insert(entry('o2', null, { alarmId: 'A1', batchId: 'B1', recipients: ['x@example.com', 'y@example.com'] }), T0 + 10));
         const o2 = (await store.outbox.get('o2'))!;

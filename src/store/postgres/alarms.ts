@@ -1,7 +1,7 @@
 import type { Alarm } from '../../lifecycle/alarm.js';
 import type { ActiveAlarmCount, AlarmFilter, AlarmLogEntry, AlarmPageQuery, AlarmRepository, DeviceActivity } from '../store.js';
 import { readLocked } from './locks.js';
-import type { Sql } from './sql.js';
+import { idsWithPrefix, type Sql } from './sql.js';
 import { NOTIFY, wakePayload } from './wake.js';
 
 type DataRow = { data: Alarm };
@@ -85,9 +85,7 @@ export class PgAlarms implements AlarmRepository {
   }
 
   async idsWithPrefix(prefix: string, limit: number): Promise<string[]> {
-    // LIKE on the "C"-collated key is a range scan of its index; \, % and _ are escaped so no character is a wildcard.
-    const pattern = `${prefix.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
-    return (await this.sql.rows<{ id: string }>(`SELECT id FROM alarms WHERE id LIKE $1 ESCAPE '\\' ORDER BY id LIMIT $2`, [pattern, limit])).map((r) => r.id);
+    return idsWithPrefix(this.sql, 'alarms', prefix, limit);
   }
 
   async save(a: Alarm): Promise<void> {

@@ -1,5 +1,5 @@
 import type { AccountDeliveryRecord, DeliveryFailureUpdate, NewOutboxEntry, OutboxEntry, OutboxRepository, OutboxStatus, OutboxSummary } from '../store.js';
-import type { Sql } from './sql.js';
+import { idsWithPrefix, type Sql } from './sql.js';
 import { NOTIFY, wakePayload } from './wake.js';
 
 interface OutboxRow {
@@ -137,9 +137,7 @@ export class PgOutbox implements OutboxRepository {
   }
 
   async idsWithPrefix(prefix: string, limit: number): Promise<string[]> {
-    // LIKE on the "C"-collated key is a range scan of its index; \, % and _ are escaped so no character is a wildcard.
-    const pattern = `${prefix.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
-    return (await this.sql.rows<{ id: string }>(`SELECT id FROM outbox WHERE id LIKE $1 ESCAPE '\\' ORDER BY id LIMIT $2`, [pattern, limit])).map((r) => r.id);
+    return idsWithPrefix(this.sql, 'outbox', prefix, limit);
   }
 
   async retryNow(ids: string[] | 'all', now: number): Promise<number> {

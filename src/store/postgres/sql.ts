@@ -9,6 +9,12 @@ export interface Sql {
   count(text: string, params?: readonly unknown[], unprepared?: 'unprepared'): Promise<number>;
 }
 
+/** Up to `limit` ids of `table` that begin with `prefix`, in order: LIKE on the "C"-collated key is a range scan of its index; \, % and _ are escaped so no character is a wildcard. */
+export async function idsWithPrefix(sql: Sql, table: 'alarms' | 'outbox', prefix: string, limit: number): Promise<string[]> {
+  const pattern = `${prefix.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
+  return (await sql.rows<{ id: string }>(`SELECT id FROM ${table} WHERE id LIKE $1 ESCAPE '\\' ORDER BY id LIMIT $2`, [pattern, limit])).map((r) => r.id);
+}
+
 /**
  * Statements on one pooled connection, prepared once per connection under a name derived
  * from their text (a statement's plan is reused on every call, as SQLite's prepared

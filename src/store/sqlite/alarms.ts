@@ -93,8 +93,7 @@ export class SqliteAlarms implements AlarmRepository {
   }
 
   async idsWithPrefix(prefix: string, limit: number): Promise<string[]> {
-    // A range on the primary key rather than LIKE, which would read every id (and treats _ and % as wildcards).
-    return this.db.all<{ id: string }>(`SELECT id FROM alarms WHERE id >= ? AND id < ? ORDER BY id LIMIT ?`, prefix, `${prefix}\uffff`, limit).map((r) => r.id);
+    return this.db.idsWithPrefix('alarms', prefix, limit);
   }
 
   async save(a: Alarm): Promise<void> {

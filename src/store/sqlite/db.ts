@@ -30,6 +30,11 @@ export class Db {
     }
   }
 
+  /** Up to `limit` ids of `table` that begin with `prefix`, in order: a range on the primary key, not LIKE, which would read every id (and treats _ and % as wildcards). */
+  idsWithPrefix(table: 'alarms' | 'outbox', prefix: string, limit: number): string[] {
+    return this.all<{ id: string }>(`SELECT id FROM ${table} WHERE id >= ? AND id < ? ORDER BY id LIMIT ?`, prefix, `${prefix}\uffff`, limit).map((r) => r.id);
+  }
+
   get<Row>(sql: string, ...params: unknown[]): Row | undefined {
     try {
       return this.statement(sql).get<Row>(...params);

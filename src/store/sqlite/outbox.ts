@@ -133,8 +133,7 @@ export class SqliteOutbox implements OutboxRepository {
   }
 
   async idsWithPrefix(prefix: string, limit: number): Promise<string[]> {
-    // A range on the primary key rather than LIKE, which would read every id (and treats _ and % as wildcards).
-    return this.db.all<{ id: string }>(`SELECT id FROM outbox WHERE id >= ? AND id < ? ORDER BY id LIMIT ?`, prefix, `${prefix}\uffff`, limit).map((r) => r.id);
+    return this.db.idsWithPrefix('outbox', prefix, limit);
   }
 
   async retryNow(ids: string[] | 'all', now: number): Promise<number> {
