@@ -7,6 +7,8 @@ const SHOWN = 10;
 interface IdKind {
   /** "alarm", "outbox entry": in the messages. */
   noun: string;
+  /** "alarms", "entries": what an ambiguous id begins. */
+  plural: string;
   /** Where the ids are listed ("annunciator alarms --all"). */
   seeAlso: string;
   exists(id: string): Promise<boolean>;
@@ -34,7 +36,7 @@ async function resolveId(kind: IdKind, typed: string, command: string): Promise<
   for (const id of candidates.slice(0, SHOWN)) lines.push(`  ${id}  ${await kind.describe(id)}`.trimEnd());
   if (candidates.length > SHOWN) lines.push('  ...');
   const many = candidates.length > SHOWN ? `more than ${SHOWN}` : String(candidates.length);
-  process.stderr.write(`annunciator ${command}: ${kind.noun} id ${typed} is ambiguous; it begins ${many} ${kind.noun === 'alarm' ? 'alarms' : 'entries'}:\n${lines.join('\n')}\ntype more of the id\n`);
+  process.stderr.write(`annunciator ${command}: ${kind.noun} id ${typed} is ambiguous; it begins ${many} ${kind.plural}:\n${lines.join('\n')}\ntype more of the id\n`);
   return undefined;
 }
 
@@ -43,6 +45,7 @@ export function resolveAlarmId(store: Store, typed: string, command: string): Pr
   return resolveId(
     {
       noun: 'alarm',
+      plural: 'alarms',
       seeAlso: 'annunciator alarms --all',
       exists: async (id) => (await store.alarms.get(id)) !== undefined,
       idsWithPrefix: (prefix, limit) => store.alarms.idsWithPrefix(prefix, limit),
@@ -61,6 +64,7 @@ export function resolveOutboxId(store: Store, typed: string, command: string): P
   return resolveId(
     {
       noun: 'outbox entry',
+      plural: 'entries',
       seeAlso: 'annunciator queue --all',
       exists: async (id) => (await store.outbox.get(id)) !== undefined,
       idsWithPrefix: (prefix, limit) => store.outbox.idsWithPrefix(prefix, limit),
