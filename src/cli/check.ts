@@ -1,6 +1,6 @@
 import { resolve } from 'node:path';
-import { ConfigError, loadConfig, type ReportedProblem } from '../config/load.js';
-import { accountSummary, type Account, type GatewayConfig } from '../config/types.js';
+import { ConfigError, loadConfig } from '../config/load.js';
+import { accountSummary, type AccountTarget, type GatewayConfig } from '../config/types.js';
 import { ConfiguredStages, PipelineConfigError } from '../pipeline/stages.js';
 
 export interface CheckOptions {
@@ -14,7 +14,7 @@ interface CheckedConfiguration {
   file: string;
   mode: 'alarms' | 'relay';
   listeners: Array<{ name: string; address: string; port: number }>;
-  accounts: Array<{ name: string; type: 'smtp'; host: string; port: number; security: string } | { name: string; type: 'file'; directory: string }>;
+  accounts: AccountTarget[];
   replies: Array<{ name: string; host: string; port: number; security: string; folder: string }>;
   alarms?: {
     rules: number;
@@ -36,12 +36,12 @@ export function checkCommand(configFile: string, options: CheckOptions = {}): nu
     stages = config.alarms ? new ConfiguredStages(config) : undefined;
   } catch (error) {
     if (!(error instanceof ConfigError) && !(error instanceof PipelineConfigError)) throw error;
-    if (options.json) process.stdout.write(`${JSON.stringify({ ok: false, file: resolve(configFile), problems: error.reported satisfies ReportedProblem[] }, null, 2)}\n`);
+    if (options.json) process.stdout.write(`${JSON.stringify({ ok: false, file: resolve(configFile), problems: error.reported }, null, 2)}\n`);
     else process.stderr.write(`${error.message}\n`);
     return 1;
   }
   const checked = checkedConfiguration(config, stages);
-  process.stdout.write(options.json ? `${JSON.stringify(checked, null, 2)}\n` : `${text(checked, config.delivery.accounts)}\n`);
+  process.stdout.write(options.json ? `${JSON.stringify(checked, null, 2)}\n` : `${text(checked)}\n`);
   return 0;
 }
 
@@ -71,8 +71,8 @@ function checkedConfiguration(config: GatewayConfig, stages: ConfiguredStages | 
   };
 }
 
-function text(checked: CheckedConfiguration, accounts: readonly Account[]): string {
-  const lines = [`${checked.file}: OK`, `  listeners: ${checked.listeners.map((l) => `${l.name} ${l.address}:${l.port}`).join(', ')}`, `  accounts: ${accounts.map(accountSummary).join(', ')}`];
+function text(checked: CheckedConfiguration): string {
+  const lines = [`${checked.file}: OK`, `  listeners: ${checked.listeners.map((l) => `${l.name} ${l.address}:${l.port}`).join(', ')}`, `  accounts: ${checked.accounts.map(accountSummary).join(', ')}`];
   if (checked.replies.length > 0) lines.push(`  replies: ${checked.replies.map((r) => `${r.name} (${r.host}:${r.port} ${r.security}, ${r.folder})`).join(', ')}`);
   const alarms = checked.alarms;
   if (!alarms) return [...lines, '  mode: relay (no alarms section: mail is relayed as it came)'].join('\n');

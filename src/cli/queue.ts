@@ -98,24 +98,21 @@ export function queueCommand(configFile: string, request: QueueAction): Promise<
         // Each entry is looked at and made due in one transaction, so what is reported is what
         // was done: with --all every pending and failed entry, else each id named (once).
         const outcome = await store.transaction(async (tx) => {
-          // --all takes the pending and failed entries as listed; ids named are looked at first.
+          // --all takes the pending and failed entries as listed.
           const ids = request.all ? (await tx.outbox.list(['pending', 'failed'])).map((e) => e.id) : [...new Set(request.ids)];
           const retried: string[] = [];
           const notFound: string[] = [];
           const refused: Refusal[] = [];
           const problems: string[] = [];
           for (const id of ids) {
-            let entry = request.all ? undefined : await tx.outbox.get(id);
-            if (request.all || (entry && entry.status !== 'sent' && entry.status !== 'sending')) {
-              if ((await tx.outbox.retryNow([id], now)) > 0) {
-                retried.push(id);
-                continue;
-              }
-              // Changed since it was looked at (another gateway on the database claimed or deleted
-              // it): --all retries what it can, as it always did; an id named is reported.
-              if (request.all) continue;
-              entry = await tx.outbox.get(id);
+            // Only pending and failed entries are made due; what was not is looked at for the reason.
+            if ((await tx.outbox.retryNow([id], now)) > 0) {
+              retried.push(id);
+              continue;
             }
+            // --all: claimed or deleted since it was listed (another gateway on the database); it retries what it can.
+            if (request.all) continue;
+            const entry = await tx.outbox.get(id);
             if (!entry) notFound.push(id);
             else refused.push({ id, status: entry.status, reason: retryRefusal(entry.status) });
             problems.push(`${id}: ${entry ? retryRefusal(entry.status) : 'no such entry (see annunciator queue)'}`);

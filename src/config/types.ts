@@ -47,8 +47,11 @@ export interface FileAccount {
 
 export type Account = SmtpAccount | FileAccount;
 
+/** What an account delivers to, as `check --json` lists it (no credentials, no TLS settings). */
+export type AccountTarget = Pick<SmtpAccount, 'name' | 'type' | 'host' | 'port' | 'security'> | Pick<FileAccount, 'name' | 'type' | 'directory'>;
+
 /** Where an account delivers, for `check` and the start-up log line: `name (host:port security)` or `name (files in DIR)`. */
-export function accountSummary(account: Account): string {
+export function accountSummary(account: AccountTarget): string {
   return account.type === 'file' ? `${account.name} (files in ${account.directory})` : `${account.name} (${account.host}:${account.port} ${account.security})`;
 }
 
